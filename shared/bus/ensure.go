@@ -1,0 +1,80 @@
+package bus
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// dedupWindow is how long JetStream remembers a Nats-Msg-Id. Ingest retries
+// a publish within seconds, so two minutes is ample.
+const dedupWindow = 2 * time.Minute
+
+// Ensure creates or updates every stream, consumer and bucket the pipeline
+// uses. It is idempotent, so each service calls it at start-up and none has
+// to be started first.
+func Ensure(ctx context.Context, js jetstream.JetStream, s Settings) error {
+	streams := []jetstream.StreamConfig{
+		{
+			Name:        StreamRequests,
+			Description: "Image-generation requests as users publish them",
+			Subjects:    []string{SubjectRequests},
+			Retention:   jetstream.WorkQueuePolicy,
+			Storage:     jetstream.FileStorage,
+			Replicas:    s.Replicas,
+			Duplicates:  dedupWindow,
+		},
+		{
+			Name:        StreamJobs,
+			Description: "Validated jobs waiting for a GPU runner",
+			Subjects:    []string{SubjectJobsAll},
+			Retention:   jetstream.WorkQueuePolicy,
+			Storage:     jetstream.FileStorage,
+			Replicas:    s.Replicas,
+			Duplicates:  dedupWindow,
+		},
+	}
+	for _, cfg := range streams {
+		if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
+			return fmt.Errorf("ensure stream %s: %w", cfg.Name, err)
+		}
+	}
+	consumers := []struct {
+		stream string
+		cfg    jetstream.ConsumerConfig
+	}{
+		{StreamRequests, jetstream.ConsumerConfig{
+			Durable:       ConsumerIngest,
+			Description:   "ingest: validate and queue requests",
+			AckPolicy:     jetstream.AckExplicitPolicy,
+			AckWait:       30 * time.Second,
+			MaxAckPending: 1024,
+		}},
+		{StreamJobs, jetstream.ConsumerConfig{
+			Durable:       ConsumerRunners,
+			Description:   "gpu-runner: generate images",
+			AckPolicy:     jetstream.AckExplicitPolicy,
+			AckWait:       s.AckWait,
+			MaxDeliver:    s.MaxDeliver,
+			MaxAckPending: s.MaxAckPending,
+			FilterSubject: SubjectJobsAll,
+		}},
+	}
+	for _, c := range consumers {
+		if _, err := js.CreateOrUpdateConsumer(ctx, c.stream, c.cfg); err != nil {
+			return fmt.Errorf("ensure consumer %s: %w", c.cfg.Durable, err)
+		}
+	}
+	if _, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      BucketJobs,
+		Description: "Job records, keyed by job id",
+		History:     1,
+		Storage:     jetstream.FileStorage,
+		Replicas:    s.Replicas,
+	}); err != nil {
+		return fmt.Errorf("ensure bucket %s: %w", BucketJobs, err)
+	}
+	return nil
+}

@@ -1,0 +1,41 @@
+package bus
+
+import "time"
+
+// ProgressEvent is published on EventSubject(job_id) at each step and at each
+// change of status, so `nats sub 'cyberimage.events.>'` shows live progress.
+type ProgressEvent struct {
+	JobID      string    `json:"job_id"`
+	Status     string    `json:"status"`
+	Step       int       `json:"step"`
+	TotalSteps int       `json:"total_steps"`
+	Runner     string    `json:"runner"`
+	Attempt    int       `json:"attempt,omitempty"`
+	At         time.Time `json:"at"`
+	Message    string    `json:"message,omitempty"`
+}
+
+// Heartbeat is published by each runner every few seconds on
+// HeartbeatSubject(runner); the supervisor lists runners from it.
+type Heartbeat struct {
+	Runner  string    `json:"runner"`
+	Host    string    `json:"host"`
+	PID     int       `json:"pid"`
+	Models  []string  `json:"models"`
+	Slots   int       `json:"slots"`
+	Busy    int       `json:"busy"`
+	Device  string    `json:"device"`
+	GPUs    []GPU     `json:"gpus,omitempty"`
+	Started time.Time `json:"started"`
+	At      time.Time `json:"at"`
+}
+
+// GPU describes one accelerator a runner found through NVML.
+type GPU struct {
+	Index       int    `json:"index"`
+	UUID        string `json:"uuid"`
+	Name        string `json:"name"`
+	MemoryTotal uint64 `json:"memory_total_bytes"`
+	MemoryUsed  uint64 `json:"memory_used_bytes"`
+	Driver      string `json:"driver,omitempty"`
+}

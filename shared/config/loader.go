@@ -1,0 +1,132 @@
+// Package config binds each setting to a flag and a CYBERIMAGE_* environment
+// variable. Precedence: flag, then environment, then default. It is the only
+// place that reads the environment.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ErrHelp is returned by Parse when --help was asked for; main exits 0.
+var ErrHelp = flag.ErrHelp
+
+// Loader collects settings of one program.
+type Loader struct {
+	fs     *flag.FlagSet
+	lookup func(string) (string, bool)
+	errs   []error
+}
+
+// NewLoader makes a loader for the named program reading the real
+// environment; help goes to out.
+func NewLoader(program string, out io.Writer) *Loader {
+	return NewLoaderWithEnv(program, out, os.LookupEnv)
+}
+
+// NewLoaderWithEnv is NewLoader with an injected environment, for tests.
+func NewLoaderWithEnv(program string, out io.Writer, lookup func(string) (string, bool)) *Loader {
+	fs := flag.NewFlagSet(program, flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.Usage = func() {
+		fmt.Fprintf(out, "Usage of %s (every flag can also be set by the environment variable shown):\n", program)
+		fs.PrintDefaults()
+	}
+	return &Loader{fs: fs, lookup: lookup}
+}
+
+// EnvName is the environment variable for a flag: "ack-wait" → CYBERIMAGE_ACK_WAIT.
+func EnvName(flagName string) string {
+	return "CYBERIMAGE_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+func (l *Loader) env(name string) (string, bool) {
+	v, ok := l.lookup(EnvName(name))
+	return v, ok && v != ""
+}
+
+func (l *Loader) usage(name, usage string) string {
+	return fmt.Sprintf("%s [%s]", usage, EnvName(name))
+}
+
+func (l *Loader) bad(name, value string, err error) {
+	l.errs = append(l.errs, fmt.Errorf("%s=%q: %w", EnvName(name), value, err))
+}
+
+// String binds a string setting.
+func (l *Loader) String(p *string, name, def, usage string) {
+	if v, ok := l.env(name); ok {
+		def = v
+	}
+	l.fs.StringVar(p, name, def, l.usage(name, usage))
+}
+
+// Int binds an integer setting.
+func (l *Loader) Int(p *int, name string, def int, usage string) {
+	if v, ok := l.env(name); ok {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			l.bad(name, v, errors.New("not an integer"))
+		} else {
+			def = n
+		}
+	}
+	l.fs.IntVar(p, name, def, l.usage(name, usage))
+}
+
+// Bool binds a boolean setting.
+func (l *Loader) Bool(p *bool, name string, def bool, usage string) {
+	if v, ok := l.env(name); ok {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			l.bad(name, v, errors.New("not a boolean"))
+		} else {
+			def = b
+		}
+	}
+	l.fs.BoolVar(p, name, def, l.usage(name, usage))
+}
+
+// Duration binds a duration setting written as a Go duration ("15m", "30s").
+func (l *Loader) Duration(p *time.Duration, name string, def time.Duration, usage string) {
+	if v, ok := l.env(name); ok {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			l.bad(name, v, errors.New(`not a duration such as "30s" or "15m"`))
+		} else {
+			def = d
+		}
+	}
+	l.fs.DurationVar(p, name, def, l.usage(name, usage))
+}
+
+// Parse reads the flags. Bad environment values and bad flags are reported
+// together so one run shows every mistake.
+func (l *Loader) Parse(args []string) error {
+	if err := l.fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return ErrHelp
+		}
+		l.errs = append(l.errs, err)
+	}
+	if l.fs.NArg() > 0 {
+		l.errs = append(l.errs, fmt.Errorf("unexpected arguments: %v", l.fs.Args()))
+	}
+	return errors.Join(l.errs...)
+}
+
+// Check records a validation failure of a parsed value, reported by Err.
+func (l *Loader) Check(ok bool, format string, args ...any) {
+	if !ok {
+		l.errs = append(l.errs, fmt.Errorf(format, args...))
+	}
+}
+
+// Err returns every problem found by Parse and Check.
+func (l *Loader) Err() error { return errors.Join(l.errs...) }

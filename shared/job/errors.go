@@ -1,0 +1,48 @@
+package job
+
+import "fmt"
+
+// Code is a stable, machine-readable rejection reason. Clients match on it,
+// so codes are never renamed once published.
+type Code string
+
+// Rejection codes, one per validation rule.
+const (
+	CodeInvalidJSON           Code = "invalid_json"
+	CodeTooLarge              Code = "too_large"
+	CodeUnknownField          Code = "unknown_field"
+	CodeWrongType             Code = "wrong_type"
+	CodePromptRequired        Code = "prompt_required"
+	CodePromptTooLong         Code = "prompt_too_long"
+	CodeNegativePromptTooLong Code = "negative_prompt_too_long"
+	CodeUnknownModel          Code = "unknown_model"
+	CodeWidthOutOfRange       Code = "width_out_of_range"
+	CodeWidthNotMultipleOf8   Code = "width_not_multiple_of_8"
+	CodeHeightOutOfRange      Code = "height_out_of_range"
+	CodeHeightNotMultipleOf8  Code = "height_not_multiple_of_8"
+	CodeStepsOutOfRange       Code = "steps_out_of_range"
+	CodeGuidanceOutOfRange    Code = "guidance_out_of_range"
+	CodeNumImagesOutOfRange   Code = "num_images_out_of_range"
+	CodeRequestIDInvalid      Code = "request_id_invalid"
+	CodeInternal              Code = "internal"
+)
+
+// ValidationError is a rejected request: the code, the offending field (when
+// there is one) and a message a person can act on.
+type ValidationError struct {
+	Code    Code
+	Field   string
+	Message string
+}
+
+func (e *ValidationError) Error() string { return string(e.Code) + ": " + e.Message }
+
+// Is makes errors.Is(err, &ValidationError{Code: c}) match on the code alone.
+func (e *ValidationError) Is(target error) bool {
+	t, ok := target.(*ValidationError)
+	return ok && t.Code == e.Code
+}
+
+func reject(code Code, field, format string, args ...any) *ValidationError {
+	return &ValidationError{Code: code, Field: field, Message: fmt.Sprintf(format, args...)}
+}

@@ -1,0 +1,83 @@
+package job
+
+import (
+	"fmt"
+	"time"
+)
+
+// Status is where a job stands. The lifecycle is queued → processing →
+// completed | failed; rejected requests never become work.
+type Status string
+
+// Job statuses.
+const (
+	StatusQueued     Status = "queued"
+	StatusProcessing Status = "processing"
+	StatusCompleted  Status = "completed"
+	StatusFailed     Status = "failed"
+	StatusRejected   Status = "rejected"
+)
+
+// Terminal reports whether no worker may change the status any more.
+func (s Status) Terminal() bool {
+	return s == StatusCompleted || s == StatusFailed || s == StatusRejected
+}
+
+// CanTransition says whether a record may move from one status to another.
+// Processing → processing is a new attempt. Rejected → queued lets a client
+// fix a rejected request and resend it under the same request_id. Nothing
+// leaves completed or failed: that is what makes "exactly once" checkable.
+func CanTransition(from, to Status) bool {
+	switch from {
+	case StatusQueued:
+		return to == StatusProcessing || to == StatusFailed || to == StatusQueued
+	case StatusProcessing:
+		return to == StatusProcessing || to == StatusCompleted || to == StatusFailed
+	case StatusRejected:
+		return to == StatusQueued
+	}
+	return false
+}
+
+// Record is the job record stored in KV under its job id. Every change is a
+// compare-and-set on the KV revision (see the jobstore package).
+type Record struct {
+	JobID       string     `json:"job_id"`
+	Status      Status     `json:"status"`
+	Spec        Spec       `json:"request"`
+	Attempts    int        `json:"attempts"`
+	Runner      string     `json:"runner,omitempty"`
+	Images      []string   `json:"images,omitempty"`
+	Error       *Failure   `json:"error,omitempty"`
+	CreatedAt   time.Time  `json:"created_at"`
+	StartedAt   *time.Time `json:"started_at,omitempty"`
+	CompletedAt *time.Time `json:"completed_at,omitempty"`
+	Stages      Stages     `json:"stages"`
+}
+
+// Failure says why a job was rejected or failed.
+type Failure struct {
+	Code    Code   `json:"code"`
+	Message string `json:"message"`
+}
+
+func (f *Failure) Error() string { return fmt.Sprintf("%s: %s", f.Code, f.Message) }
+
+// Stages holds the duration of each stage of the last attempt, in
+// milliseconds, once known.
+type Stages struct {
+	QueueWaitMS float64 `json:"queue_wait_ms,omitempty"`
+	InferenceMS float64 `json:"inference_ms,omitempty"`
+	EncodeMS    float64 `json:"encode_ms,omitempty"`
+	UploadMS    float64 `json:"upload_ms,omitempty"`
+}
+
+// Millis converts a duration to the fractional milliseconds Stages uses.
+func Millis(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// UTC is t in UTC with a pointer, for the optional timestamps: the original
+// app read UTC back as local time, so every stored time is explicitly UTC.
+func UTC(t time.Time) *time.Time {
+	u := t.UTC()
+	return &u
+}

@@ -1,0 +1,144 @@
+package job
+
+import (
+	"strings"
+	"unicode/utf8"
+)
+
+// Bounds of the request contract (README, "Contract v1").
+const (
+	MaxPromptChars   = 2000
+	MinSide, MaxSide = 64, 2048
+	SideMultiple     = 8
+	DefaultSide      = 512
+	MinSteps         = 1
+	MaxSteps         = 150
+	MinGuidance      = 0.0
+	MaxGuidance      = 30.0
+	MinImages        = 1
+	MaxImages        = 8
+	DefaultImages    = 1
+	MaxRequestIDLen  = 128
+)
+
+// ModelLimits are the per-model defaults and bounds validation applies on top
+// of the global ones.
+type ModelLimits struct {
+	Name            string
+	DefaultSteps    int
+	MinSteps        int
+	MaxSteps        int
+	DefaultGuidance float64
+}
+
+// Models resolves model names for validation. The catalog lives outside this
+// package so that validation stays free of I/O.
+type Models interface {
+	Default() string
+	Lookup(name string) (ModelLimits, bool)
+}
+
+// Normalize validates req and fills every default. drawSeed supplies the seed
+// when the request has none; callers derive it from the job id so that a
+// redelivered request yields the same seed.
+func Normalize(req Request, models Models, drawSeed func() int64) (Spec, error) {
+	spec := Spec{
+		Prompt:         strings.TrimSpace(req.Prompt),
+		NegativePrompt: strings.TrimSpace(req.NegativePrompt),
+		Model:          strings.TrimSpace(req.Model),
+		RequestID:      req.RequestID,
+	}
+	if spec.Prompt == "" {
+		return Spec{}, reject(CodePromptRequired, "prompt", "prompt is required")
+	}
+	if n := utf8.RuneCountInString(spec.Prompt); n > MaxPromptChars {
+		return Spec{}, reject(CodePromptTooLong, "prompt", "prompt has %d characters; the limit is %d", n, MaxPromptChars)
+	}
+	if n := utf8.RuneCountInString(spec.NegativePrompt); n > MaxPromptChars {
+		return Spec{}, reject(CodeNegativePromptTooLong, "negative_prompt", "negative_prompt has %d characters; the limit is %d", n, MaxPromptChars)
+	}
+	if err := validateRequestID(req.RequestID); err != nil {
+		return Spec{}, err
+	}
+	if spec.Model == "" {
+		spec.Model = models.Default()
+	}
+	limits, ok := models.Lookup(spec.Model)
+	if !ok {
+		return Spec{}, reject(CodeUnknownModel, "model", "unknown model %q", spec.Model)
+	}
+	var err error
+	if spec.Width, err = side("width", req.Width, CodeWidthOutOfRange, CodeWidthNotMultipleOf8); err != nil {
+		return Spec{}, err
+	}
+	if spec.Height, err = side("height", req.Height, CodeHeightOutOfRange, CodeHeightNotMultipleOf8); err != nil {
+		return Spec{}, err
+	}
+	if spec.Steps, err = steps(req.Steps, limits); err != nil {
+		return Spec{}, err
+	}
+	spec.Guidance = limits.DefaultGuidance
+	if req.Guidance != nil {
+		spec.Guidance = *req.Guidance
+	}
+	// Written as a negated range so NaN fails too.
+	if !(spec.Guidance >= MinGuidance && spec.Guidance <= MaxGuidance) {
+		return Spec{}, reject(CodeGuidanceOutOfRange, "guidance", "guidance must be between %g and %g", MinGuidance, MaxGuidance)
+	}
+	spec.NumImages = DefaultImages
+	if req.NumImages != nil {
+		spec.NumImages = *req.NumImages
+	}
+	if spec.NumImages < MinImages || spec.NumImages > MaxImages {
+		return Spec{}, reject(CodeNumImagesOutOfRange, "num_images", "num_images must be between %d and %d", MinImages, MaxImages)
+	}
+	if req.Seed != nil {
+		spec.Seed = *req.Seed
+	} else {
+		spec.Seed = drawSeed()
+	}
+	return spec, nil
+}
+
+func side(field string, v *int, rangeCode, multipleCode Code) (int, error) {
+	if v == nil {
+		return DefaultSide, nil
+	}
+	if *v < MinSide || *v > MaxSide {
+		return 0, reject(rangeCode, field, "%s must be between %d and %d", field, MinSide, MaxSide)
+	}
+	if *v%SideMultiple != 0 {
+		return 0, reject(multipleCode, field, "%s must be a multiple of %d", field, SideMultiple)
+	}
+	return *v, nil
+}
+
+func steps(v *int, limits ModelLimits) (int, error) {
+	lo, hi := max(MinSteps, limits.MinSteps), MaxSteps
+	if limits.MaxSteps > 0 {
+		hi = min(hi, limits.MaxSteps)
+	}
+	if v == nil {
+		return min(max(limits.DefaultSteps, lo), hi), nil
+	}
+	if *v < lo || *v > hi {
+		return 0, reject(CodeStepsOutOfRange, "steps", "steps must be between %d and %d for model %q", lo, hi, limits.Name)
+	}
+	return *v, nil
+}
+
+// UsableRequestID reports whether a request id can key a job record, so
+// that even a rejected request with one can be looked up by it.
+func UsableRequestID(id string) bool { return validateRequestID(id) == nil && id != "" }
+
+func validateRequestID(id string) error {
+	if len(id) > MaxRequestIDLen || !utf8.ValidString(id) {
+		return reject(CodeRequestIDInvalid, "request_id", "request_id must be valid UTF-8 of at most %d bytes", MaxRequestIDLen)
+	}
+	for _, r := range id {
+		if r < 0x20 || r == 0x7f {
+			return reject(CodeRequestIDInvalid, "request_id", "request_id must not contain control characters")
+		}
+	}
+	return nil
+}

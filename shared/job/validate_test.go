@@ -1,0 +1,157 @@
+package job
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+type fakeModels map[string]ModelLimits
+
+func (m fakeModels) Default() string { return "demo" }
+func (m fakeModels) Lookup(name string) (ModelLimits, bool) {
+	l, ok := m[name]
+	return l, ok
+}
+
+var testModels = fakeModels{
+	"demo":  {Name: "demo", DefaultSteps: 8, MinSteps: 1, MaxSteps: 50, DefaultGuidance: 0},
+	"turbo": {Name: "turbo", DefaultSteps: 1, MinSteps: 1, MaxSteps: 4, DefaultGuidance: 0},
+	"sd":    {Name: "sd", DefaultSteps: 30, DefaultGuidance: 7.5},
+}
+
+func decodeAndNormalize(payload string) (Spec, error) {
+	req, err := DecodeRequest([]byte(payload))
+	if err != nil {
+		return Spec{}, err
+	}
+	return Normalize(req, testModels, func() int64 { return 42 })
+}
+
+func TestNormalizeDefaults(t *testing.T) {
+	t.Parallel()
+	spec, err := decodeAndNormalize(`{"prompt":"  a red fox  "}`)
+	require.NoError(t, err)
+	require.Equal(t, Spec{Prompt: "a red fox", Model: "demo", Width: 512, Height: 512, Steps: 8, Guidance: 0, Seed: 42, NumImages: 1}, spec)
+
+	spec, err = decodeAndNormalize(`{"prompt":"p","model":"sd","seed":0,"request_id":"abc"}`)
+	require.NoError(t, err)
+	require.Equal(t, 30, spec.Steps)
+	require.Equal(t, 7.5, spec.Guidance)
+	require.Equal(t, int64(0), spec.Seed, "an explicit seed 0 is kept, not replaced")
+	require.Equal(t, "abc", spec.RequestID)
+}
+
+func TestValidationBounds(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("é", MaxPromptChars)
+	cases := []struct {
+		name    string
+		payload string
+		code    Code // empty: accepted
+	}{
+		{"prompt at limit in runes", `{"prompt":"` + long + `"}`, ""},
+		{"prompt over limit", `{"prompt":"` + long + `x"}`, CodePromptTooLong},
+		{"prompt missing", `{}`, CodePromptRequired},
+		{"prompt blank", `{"prompt":" \t\n "}`, CodePromptRequired},
+		{"negative at limit", `{"prompt":"p","negative_prompt":"` + long + `"}`, ""},
+		{"negative over limit", `{"prompt":"p","negative_prompt":"` + long + `x"}`, CodeNegativePromptTooLong},
+		{"unknown model", `{"prompt":"p","model":"nope"}`, CodeUnknownModel},
+		{"width min", `{"prompt":"p","width":64}`, ""},
+		{"width max", `{"prompt":"p","width":2048}`, ""},
+		{"width below", `{"prompt":"p","width":56}`, CodeWidthOutOfRange},
+		{"width above", `{"prompt":"p","width":2056}`, CodeWidthOutOfRange},
+		{"width zero", `{"prompt":"p","width":0}`, CodeWidthOutOfRange},
+		{"width odd", `{"prompt":"p","width":100}`, CodeWidthNotMultipleOf8},
+		{"height min", `{"prompt":"p","height":64}`, ""},
+		{"height max", `{"prompt":"p","height":2048}`, ""},
+		{"height below", `{"prompt":"p","height":-8}`, CodeHeightOutOfRange},
+		{"height above", `{"prompt":"p","height":4096}`, CodeHeightOutOfRange},
+		{"height odd", `{"prompt":"p","height":516}`, CodeHeightNotMultipleOf8},
+		{"steps min", `{"prompt":"p","model":"sd","steps":1}`, ""},
+		{"steps max", `{"prompt":"p","model":"sd","steps":150}`, ""},
+		{"steps zero", `{"prompt":"p","model":"sd","steps":0}`, CodeStepsOutOfRange},
+		{"steps above", `{"prompt":"p","model":"sd","steps":151}`, CodeStepsOutOfRange},
+		{"steps above model max", `{"prompt":"p","model":"turbo","steps":5}`, CodeStepsOutOfRange},
+		{"steps at model max", `{"prompt":"p","model":"turbo","steps":4}`, ""},
+		{"guidance min", `{"prompt":"p","guidance":0}`, ""},
+		{"guidance max", `{"prompt":"p","guidance":30}`, ""},
+		{"guidance below", `{"prompt":"p","guidance":-0.1}`, CodeGuidanceOutOfRange},
+		{"guidance above", `{"prompt":"p","guidance":30.01}`, CodeGuidanceOutOfRange},
+		{"num_images min", `{"prompt":"p","num_images":1}`, ""},
+		{"num_images max", `{"prompt":"p","num_images":8}`, ""},
+		{"num_images zero", `{"prompt":"p","num_images":0}`, CodeNumImagesOutOfRange},
+		{"num_images above", `{"prompt":"p","num_images":9}`, CodeNumImagesOutOfRange},
+		{"seed negative", `{"prompt":"p","seed":-5}`, ""},
+		{"seed max int64", `{"prompt":"p","seed":9223372036854775807}`, ""},
+		{"seed over int64", `{"prompt":"p","seed":9223372036854775808}`, CodeWrongType},
+		{"request_id at limit", `{"prompt":"p","request_id":"` + strings.Repeat("a", MaxRequestIDLen) + `"}`, ""},
+		{"request_id too long", `{"prompt":"p","request_id":"` + strings.Repeat("a", MaxRequestIDLen+1) + `"}`, CodeRequestIDInvalid},
+		{"request_id control char", `{"prompt":"p","request_id":"a\u0001b"}`, CodeRequestIDInvalid},
+		{"unknown field", `{"prompt":"p","colour":"red"}`, CodeUnknownField},
+		{"wrong type width", `{"prompt":"p","width":"512"}`, CodeWrongType},
+		{"fractional width", `{"prompt":"p","width":512.5}`, CodeWrongType},
+		{"wrong type prompt", `{"prompt":7}`, CodeWrongType},
+		{"not json", `prompt=cat`, CodeInvalidJSON},
+		{"array", `[{"prompt":"p"}]`, CodeInvalidJSON},
+		{"empty", ``, CodeInvalidJSON},
+		{"truncated", `{"prompt":"p"`, CodeInvalidJSON},
+		{"trailing data", `{"prompt":"p"} {"prompt":"q"}`, CodeInvalidJSON},
+		{"too large", `{"prompt":"` + strings.Repeat("a", MaxRequestBytes) + `"}`, CodeTooLarge},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := decodeAndNormalize(tc.payload)
+			if tc.code == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.Error(t, err)
+			require.True(t, errors.Is(err, &ValidationError{Code: tc.code}), "got %v, want code %s", err, tc.code)
+			var verr *ValidationError
+			require.ErrorAs(t, err, &verr)
+			require.NotEmpty(t, verr.Message)
+		})
+	}
+}
+
+func TestWrongTypeNamesField(t *testing.T) {
+	t.Parallel()
+	_, err := decodeAndNormalize(`{"prompt":"p","steps":"many"}`)
+	var verr *ValidationError
+	require.ErrorAs(t, err, &verr)
+	require.Equal(t, "steps", verr.Field)
+	require.Contains(t, verr.Message, "integer")
+}
+
+func TestTransitionsNeverGoBackwards(t *testing.T) {
+	t.Parallel()
+	require.True(t, CanTransition(StatusQueued, StatusProcessing))
+	require.True(t, CanTransition(StatusProcessing, StatusCompleted))
+	require.True(t, CanTransition(StatusProcessing, StatusProcessing))
+	require.True(t, CanTransition(StatusRejected, StatusQueued))
+	for _, from := range []Status{StatusCompleted, StatusFailed} {
+		for _, to := range []Status{StatusQueued, StatusProcessing, StatusCompleted, StatusFailed, StatusRejected} {
+			require.False(t, CanTransition(from, to), "%s → %s", from, to)
+		}
+	}
+	require.False(t, CanTransition(StatusQueued, StatusCompleted))
+}
+
+func TestIDs(t *testing.T) {
+	t.Parallel()
+	a := NewID(time.Unix(1000, 0), "CYBERIMAGE_REQUESTS:1")
+	b := NewID(time.Unix(1000, 0), "CYBERIMAGE_REQUESTS:2")
+	c := NewID(time.Unix(1001, 0), "CYBERIMAGE_REQUESTS:1")
+	require.Len(t, a, 26)
+	require.NotEqual(t, a, b)
+	require.Equal(t, a, NewID(time.Unix(1000, 0), "CYBERIMAGE_REQUESTS:1"), "same origin, same id")
+	require.Less(t, a, c, "ids sort by time")
+	require.Equal(t, IDForRequestID("x"), IDForRequestID("x"))
+	require.NotEqual(t, IDForRequestID("x"), IDForRequestID("y"))
+	require.GreaterOrEqual(t, SeedFromID(a), int64(0))
+}

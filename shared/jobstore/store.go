@@ -1,0 +1,126 @@
+// Package jobstore reads and changes job records in the KV bucket. Every
+// change is a compare-and-set on the entry's revision, retried on conflict,
+// and checked against job.CanTransition, so no writer can move a record
+// backwards even when two of them race.
+package jobstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"cyberimage/shared/bus"
+	"cyberimage/shared/job"
+)
+
+// Errors callers branch on.
+var (
+	// ErrNotFound: no record under that job id.
+	ErrNotFound = errors.New("job record not found")
+	// ErrExists: Create found a record already there.
+	ErrExists = errors.New("job record already exists")
+	// ErrTransition: the change would move the record to a status it may
+	// not reach from its current one.
+	ErrTransition = errors.New("status transition not allowed")
+	// ErrUnchanged: the mutate function chose to leave the record alone.
+	ErrUnchanged = errors.New("record left unchanged")
+)
+
+// maxConflicts bounds CAS retries; more than a handful means something is
+// writing the same record in a loop.
+const maxConflicts = 16
+
+// Store is the job-record bucket.
+type Store struct {
+	kv jetstream.KeyValue
+}
+
+// Open binds to the job bucket, which bus.Ensure created.
+func Open(ctx context.Context, js jetstream.JetStream) (*Store, error) {
+	kv, err := js.KeyValue(ctx, bus.BucketJobs)
+	if err != nil {
+		return nil, fmt.Errorf("open bucket %s: %w", bus.BucketJobs, err)
+	}
+	return &Store{kv: kv}, nil
+}
+
+// KV exposes the bucket for watchers.
+func (s *Store) KV() jetstream.KeyValue { return s.kv }
+
+// Get returns a record and its revision.
+func (s *Store) Get(ctx context.Context, id string) (job.Record, uint64, error) {
+	entry, err := s.kv.Get(ctx, id)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return job.Record{}, 0, ErrNotFound
+	}
+	if err != nil {
+		return job.Record{}, 0, fmt.Errorf("get job %s: %w", id, err)
+	}
+	rec, err := Decode(entry.Value())
+	if err != nil {
+		return job.Record{}, 0, fmt.Errorf("job %s: %w", id, err)
+	}
+	return rec, entry.Revision(), nil
+}
+
+// Create stores a new record; ErrExists when the id is taken.
+func (s *Store) Create(ctx context.Context, rec job.Record) (uint64, error) {
+	data, err := json.Marshal(rec)
+	if err != nil {
+		return 0, fmt.Errorf("encode job %s: %w", rec.JobID, err)
+	}
+	rev, err := s.kv.Create(ctx, rec.JobID, data)
+	if errors.Is(err, jetstream.ErrKeyExists) {
+		return 0, ErrExists
+	}
+	if err != nil {
+		return 0, fmt.Errorf("create job %s: %w", rec.JobID, err)
+	}
+	return rev, nil
+}
+
+// Update applies mutate to the current record and writes it back only if
+// nobody changed it meanwhile, retrying on conflict. mutate may return
+// ErrUnchanged (or any error) to abort; the status change it makes must be
+// allowed by job.CanTransition. It returns the record as written.
+func (s *Store) Update(ctx context.Context, id string, mutate func(*job.Record) error) (job.Record, error) {
+	for range maxConflicts {
+		rec, rev, err := s.Get(ctx, id)
+		if err != nil {
+			return job.Record{}, err
+		}
+		from := rec.Status
+		if err := mutate(&rec); err != nil {
+			return rec, err
+		}
+		if rec.Status != from && !job.CanTransition(from, rec.Status) {
+			return rec, fmt.Errorf("job %s %s → %s: %w", id, from, rec.Status, ErrTransition)
+		}
+		data, err := json.Marshal(rec)
+		if err != nil {
+			return rec, fmt.Errorf("encode job %s: %w", id, err)
+		}
+		if _, err := s.kv.Update(ctx, id, data, rev); err != nil {
+			if isConflict(err) {
+				continue
+			}
+			return rec, fmt.Errorf("update job %s: %w", id, err)
+		}
+		return rec, nil
+	}
+	return job.Record{}, fmt.Errorf("update job %s: too many concurrent writers", id)
+}
+
+// Decode parses a stored record.
+func Decode(data []byte) (job.Record, error) {
+	var rec job.Record
+	if err := json.Unmarshal(data, &rec); err != nil {
+		return rec, fmt.Errorf("decode record: %w", err)
+	}
+	return rec, nil
+}
+
+func isConflict(err error) bool { return errors.Is(err, jetstream.ErrKeyRevisionMismatch) }

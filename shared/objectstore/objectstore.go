@@ -1,0 +1,73 @@
+// Package objectstore connects to the S3 store holding the images and makes
+// sure the bucket exists.
+package objectstore
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"cyberimage/shared/config"
+	"cyberimage/shared/s3layout"
+)
+
+// Config locates the S3 store.
+type Config struct {
+	Endpoint  string
+	AccessKey string
+	SecretKey string
+	Bucket    string
+	Secure    bool
+}
+
+// Dev credentials of the local stack (make run); never for production.
+const (
+	DevAccessKey = "cyberimage"
+	DevSecretKey = "cyberimage-dev-secret"
+)
+
+// Bind registers the S3 settings with a config loader.
+func (c *Config) Bind(l *config.Loader) {
+	l.String(&c.Endpoint, "s3-endpoint", "127.0.0.1:9000", "S3 endpoint host:port")
+	l.String(&c.AccessKey, "s3-access-key", DevAccessKey, "S3 access key")
+	l.String(&c.SecretKey, "s3-secret-key", DevSecretKey, "S3 secret key")
+	l.String(&c.Bucket, "s3-bucket", s3layout.DefaultBucket, "S3 bucket for images (created when missing)")
+	l.Bool(&c.Secure, "s3-secure", false, "use TLS to reach S3")
+}
+
+// Connect returns a client and creates the bucket when missing.
+func Connect(ctx context.Context, c Config) (*minio.Client, error) {
+	client, err := minio.New(c.Endpoint, &minio.Options{
+		Creds:  credentials.NewStaticV4(c.AccessKey, c.SecretKey, ""),
+		Secure: c.Secure,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("s3 client %s: %w", c.Endpoint, err)
+	}
+	if err := EnsureBucket(ctx, client, c.Bucket); err != nil {
+		return nil, err
+	}
+	return client, nil
+}
+
+// EnsureBucket creates the bucket unless it exists; two services racing to
+// create it both succeed.
+func EnsureBucket(ctx context.Context, client *minio.Client, bucket string) error {
+	exists, err := client.BucketExists(ctx, bucket)
+	if err != nil {
+		return fmt.Errorf("s3 bucket %s: %w", bucket, err)
+	}
+	if exists {
+		return nil
+	}
+	if err := client.MakeBucket(ctx, bucket, minio.MakeBucketOptions{}); err != nil {
+		code := minio.ToErrorResponse(err).Code
+		if code == "BucketAlreadyOwnedByYou" || code == "BucketAlreadyExists" {
+			return nil
+		}
+		return fmt.Errorf("s3 create bucket %s: %w", bucket, err)
+	}
+	return nil
+}
