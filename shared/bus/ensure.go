@@ -25,6 +25,10 @@ func Ensure(ctx context.Context, js jetstream.JetStream, s Settings) error {
 			Storage:     jetstream.FileStorage,
 			Replicas:    s.Replicas,
 			Duplicates:  dedupWindow,
+			// The reply subject of `nats req` belongs to ingest's answer
+			// (job id or error), so the stream must not answer it first
+			// with a publish ack.
+			NoAck: true,
 		},
 		{
 			Name:        StreamJobs,

@@ -1,0 +1,121 @@
+// Command ingest validates image-generation requests from the requests
+// stream, records each as a job and queues it for the GPU runners.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+
+	"cyberimage/services/ingest/internal/config"
+	"cyberimage/services/ingest/internal/httpapi"
+	"cyberimage/services/ingest/internal/intake"
+	"cyberimage/shared/bus"
+	sharedconfig "cyberimage/shared/config"
+	"cyberimage/shared/jobstore"
+	"cyberimage/shared/logging"
+	"cyberimage/shared/models"
+)
+
+func main() {
+	cfg, err := config.Load(os.Args[1:], os.Stderr)
+	if errors.Is(err, sharedconfig.ErrHelp) {
+		os.Exit(0)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "ingest: invalid configuration:\n%v\n", err)
+		os.Exit(2)
+	}
+	logger, err := logging.New("ingest", cfg.Log)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "ingest: %v\n", err)
+		os.Exit(2)
+	}
+	if err := run(cfg, logger); err != nil {
+		logger.Error("ingest stopped", zap.Error(err))
+		_ = logger.Sync()
+		os.Exit(1)
+	}
+	_ = logger.Sync()
+}
+
+func run(cfg config.Config, logger *zap.Logger) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	catalog, err := models.Load(cfg.ModelsDir, cfg.DefaultModel)
+	if err != nil {
+		return err
+	}
+	nc, err := nats.Connect(cfg.NATS.URL, nats.Name("ingest"), nats.MaxReconnects(-1),
+		nats.RetryOnFailedConnect(true), nats.ReconnectWait(250*time.Millisecond))
+	if err != nil {
+		return fmt.Errorf("connect %s: %w", cfg.NATS.URL, err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return fmt.Errorf("jetstream: %w", err)
+	}
+	if err := ensureWithRetry(ctx, js, cfg.Bus, logger); err != nil {
+		return err
+	}
+	store, err := jobstore.Open(ctx, js)
+	if err != nil {
+		return err
+	}
+	stats := &intake.Stats{}
+	proc := intake.New(intake.Params{NC: nc, JS: js, Store: store, Models: catalog,
+		Concurrency: cfg.Concurrency, Logger: logger, Stats: stats})
+	if err := proc.Start(ctx); err != nil {
+		return err
+	}
+	var api *httpapi.Server
+	if cfg.HTTPAddr != "" {
+		api = httpapi.New(cfg.HTTPAddr, stats, logger)
+		if err := api.Start(); err != nil {
+			proc.Stop()
+			return err
+		}
+	}
+	logger.Info("ingest ready", zap.String("nats", cfg.NATS.URL), zap.Strings("models", catalog.Names()),
+		zap.String("default_model", catalog.Default()), zap.String("http", cfg.HTTPAddr))
+	<-ctx.Done()
+	logger.Info("shutting down")
+	proc.Stop()
+	if api != nil {
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = api.Stop(shutdownCtx)
+	}
+	logger.Info("stopped", zap.Int64("accepted", stats.Accepted.Load()), zap.Int64("duplicates", stats.Duplicates.Load()),
+		zap.Any("rejected", stats.Rejected()))
+	return nil
+}
+
+// ensureWithRetry waits for NATS to come up: services may start before the
+// server does, and that is not an error worth dying for.
+func ensureWithRetry(ctx context.Context, js jetstream.JetStream, s bus.Settings, logger *zap.Logger) error {
+	for {
+		attemptCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := bus.Ensure(attemptCtx, js, s)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		logger.Warn("waiting for NATS JetStream", zap.Error(err))
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+}

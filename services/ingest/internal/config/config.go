@@ -1,0 +1,43 @@
+// Package config reads the ingest settings from flags and CYBERIMAGE_*
+// environment variables.
+package config
+
+import (
+	"io"
+
+	"cyberimage/shared/bus"
+	"cyberimage/shared/config"
+	"cyberimage/shared/logging"
+)
+
+// Config is everything ingest needs to start.
+type Config struct {
+	NATS         bus.Conn
+	Bus          bus.Settings
+	Log          logging.Config
+	ModelsDir    string
+	DefaultModel string
+	// Concurrency is how many requests are validated and queued at once.
+	Concurrency int
+	// HTTPAddr serves /healthz and /metrics; empty turns it off.
+	HTTPAddr string
+}
+
+// Load parses args and the environment; help and errors go to out.
+func Load(args []string, out io.Writer) (Config, error) {
+	var c Config
+	l := config.NewLoader("ingest", out)
+	c.NATS.Bind(l)
+	c.Bus.Bind(l)
+	c.Log.Bind(l)
+	l.String(&c.ModelsDir, "models-dir", "infra/models", "folder of model folders, each with a manifest.json")
+	l.String(&c.DefaultModel, "default-model", "", "model used when a request names none (empty: the only model, or demo)")
+	l.Int(&c.Concurrency, "ingest-concurrency", 32, "requests handled at once")
+	l.String(&c.HTTPAddr, "ingest-addr", "127.0.0.1:8081", "address of ingest's /healthz and /metrics (empty: off)")
+	if err := l.Parse(args); err != nil {
+		return c, err
+	}
+	c.Bus.Check(l)
+	l.Check(c.Concurrency >= 1, "CYBERIMAGE_INGEST_CONCURRENCY must be at least 1")
+	return c, l.Err()
+}

@@ -1,0 +1,166 @@
+package intake
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+
+	"cyberimage/shared/bus"
+	"cyberimage/shared/job"
+	"cyberimage/shared/jobstore"
+)
+
+// answer is what a requester using `nats req` gets back.
+type answer struct {
+	JobID     string       `json:"job_id,omitempty"`
+	Status    job.Status   `json:"status,omitempty"`
+	Duplicate bool         `json:"duplicate,omitempty"`
+	Error     *answerError `json:"error,omitempty"`
+}
+
+type answerError struct {
+	Code    job.Code `json:"code"`
+	Field   string   `json:"field,omitempty"`
+	Message string   `json:"message"`
+}
+
+func (a answer) encode() []byte {
+	b, _ := json.Marshal(a) // plain struct of strings: cannot fail
+	return b
+}
+
+// admit validates a request and makes it a queued job. Only a failure to
+// reach NATS is returned as an error; a bad request is an answer.
+func (pr *Processor) admit(ctx context.Context, payload []byte, meta *jetstream.MsgMetadata) (answer, error) {
+	req, err := job.DecodeRequest(payload)
+	if err != nil {
+		return pr.reject(ctx, payload, err, meta)
+	}
+	id := job.NewID(meta.Timestamp, fmt.Sprintf("%s:%d", meta.Stream, meta.Sequence.Stream))
+	if req.RequestID != "" {
+		id = job.IDForRequestID(req.RequestID)
+	}
+	spec, err := job.Normalize(req, pr.p.Models, func() int64 { return job.SeedFromID(id) })
+	if err != nil {
+		return pr.reject(ctx, payload, err, meta)
+	}
+	rec := job.Record{JobID: id, Status: job.StatusQueued, Spec: spec, CreatedAt: meta.Timestamp.UTC()}
+	_, err = pr.p.Store.Create(ctx, rec)
+	switch {
+	case err == nil:
+	case errors.Is(err, jobstore.ErrExists):
+		existing, requeue, err := pr.claimExisting(ctx, rec, meta.NumDelivered > 1)
+		if err != nil {
+			return answer{}, err
+		}
+		if !requeue {
+			pr.p.Stats.Duplicates.Add(1)
+			pr.log.Info("duplicate request", zap.String("job_id", id), zap.String("status", string(existing.Status)))
+			return answer{JobID: id, Status: existing.Status, Duplicate: true}, nil
+		}
+	default:
+		return answer{}, err
+	}
+	if err := pr.queue(ctx, job.Work{JobID: id, Spec: spec}); err != nil {
+		return answer{}, err
+	}
+	pr.p.Stats.Accepted.Add(1)
+	pr.log.Info("job queued", zap.String("job_id", id), zap.String("model", spec.Model),
+		zap.Int("width", spec.Width), zap.Int("height", spec.Height), zap.Int("num_images", spec.NumImages))
+	return answer{JobID: id, Status: job.StatusQueued}, nil
+}
+
+// claimExisting handles a job id that already has a record. A rejected
+// record is replaced by this valid request. A queued record seen again on a
+// redelivery is queued again: ingest may have died between writing the
+// record and queueing the work, and the message id makes a second publish
+// harmless. Anything else is a duplicate request.
+func (pr *Processor) claimExisting(ctx context.Context, rec job.Record, redelivered bool) (job.Record, bool, error) {
+	var requeue bool
+	existing, err := pr.p.Store.Update(ctx, rec.JobID, func(cur *job.Record) error {
+		requeue = cur.Status == job.StatusRejected || (cur.Status == job.StatusQueued && redelivered)
+		if cur.Status != job.StatusRejected {
+			return jobstore.ErrUnchanged
+		}
+		*cur = rec
+		return nil
+	})
+	if err != nil && !errors.Is(err, jobstore.ErrUnchanged) {
+		return existing, false, err
+	}
+	return existing, requeue, nil
+}
+
+func (pr *Processor) queue(ctx context.Context, w job.Work) error {
+	data, err := json.Marshal(w)
+	if err != nil {
+		return fmt.Errorf("encode work %s: %w", w.JobID, err)
+	}
+	if _, err := pr.p.JS.Publish(ctx, bus.JobSubject(w.Spec.Model), data, jetstream.WithMsgID(w.JobID)); err != nil {
+		return fmt.Errorf("queue job %s: %w", w.JobID, err)
+	}
+	return nil
+}
+
+// reject answers a bad request and records it: counted, logged with its
+// reason, and stored as a rejected record when it names a usable request_id
+// so the client can look it up.
+func (pr *Processor) reject(ctx context.Context, payload []byte, cause error, meta *jetstream.MsgMetadata) (answer, error) {
+	var verr *job.ValidationError
+	if !errors.As(cause, &verr) {
+		verr = &job.ValidationError{Code: job.CodeInternal, Message: cause.Error()}
+	}
+	pr.p.Stats.reject(verr.Code)
+	requestID := lenientRequestID(payload)
+	pr.log.Info("request rejected", zap.String("code", string(verr.Code)), zap.String("field", verr.Field),
+		zap.String("reason", verr.Message), zap.String("request_id", requestID), zap.Uint64("stream_seq", meta.Sequence.Stream))
+	ans := answer{Status: job.StatusRejected, Error: &answerError{Code: verr.Code, Field: verr.Field, Message: verr.Message}}
+	if !job.UsableRequestID(requestID) {
+		return ans, nil
+	}
+	id := job.IDForRequestID(requestID)
+	ans.JobID = id
+	rec := job.Record{
+		JobID:     id,
+		Status:    job.StatusRejected,
+		Spec:      job.Spec{RequestID: requestID},
+		Error:     &job.Failure{Code: verr.Code, Message: verr.Message},
+		CreatedAt: time.Now().UTC(),
+	}
+	_, err := pr.p.Store.Create(ctx, rec)
+	if errors.Is(err, jobstore.ErrExists) {
+		// A real job under this request_id stays untouched; an earlier
+		// rejection is replaced by this one.
+		_, err = pr.p.Store.Update(ctx, id, func(cur *job.Record) error {
+			if cur.Status != job.StatusRejected {
+				return jobstore.ErrUnchanged
+			}
+			*cur = rec
+			return nil
+		})
+		if errors.Is(err, jobstore.ErrUnchanged) {
+			err = nil
+		}
+	}
+	if err != nil {
+		return answer{}, err
+	}
+	return ans, nil
+}
+
+// lenientRequestID digs the request_id out of a request that failed strict
+// decoding, so even a malformed request can be recorded under its key.
+func lenientRequestID(payload []byte) string {
+	var probe struct {
+		RequestID string `json:"request_id"`
+	}
+	if len(payload) > job.MaxRequestBytes || json.Unmarshal(payload, &probe) != nil {
+		return ""
+	}
+	return probe.RequestID
+}

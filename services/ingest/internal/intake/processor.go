@@ -1,0 +1,170 @@
+// Package intake turns requests from the requests stream into jobs: it
+// validates each one, records it in KV, queues it as work and answers the
+// requester when there is one to answer.
+package intake
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+
+	"cyberimage/shared/bus"
+	"cyberimage/shared/job"
+	"cyberimage/shared/jobstore"
+)
+
+// Params are what a Processor needs.
+type Params struct {
+	NC          *nats.Conn
+	JS          jetstream.JetStream
+	Store       *jobstore.Store
+	Models      job.Models
+	Concurrency int
+	Logger      *zap.Logger
+	Stats       *Stats
+}
+
+// Processor consumes the requests stream.
+type Processor struct {
+	p       Params
+	log     *zap.Logger
+	replies *replies
+
+	iter    jetstream.MessagesContext
+	sub     *nats.Subscription
+	stop    chan struct{}
+	wg      sync.WaitGroup
+	workers chan struct{}
+}
+
+// New makes a Processor; Start begins consuming.
+func New(p Params) *Processor {
+	if p.Stats == nil {
+		p.Stats = &Stats{}
+	}
+	pr := &Processor{p: p, log: p.Logger.Named("intake"), stop: make(chan struct{}), workers: make(chan struct{}, p.Concurrency)}
+	pr.replies = newReplies(pr.sendReply, time.Now)
+	return pr
+}
+
+// Start subscribes for reply inboxes and starts consuming requests.
+func (pr *Processor) Start(ctx context.Context) error {
+	// Every ingest instance notes every inbox (no queue group): whichever
+	// instance pulls the stream message can then answer it.
+	sub, err := pr.p.NC.Subscribe(bus.SubjectRequests, func(m *nats.Msg) {
+		if m.Reply != "" {
+			pr.replies.expect(m.Data, m.Reply)
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("subscribe %s: %w", bus.SubjectRequests, err)
+	}
+	pr.sub = sub
+	cons, err := pr.p.JS.Consumer(ctx, bus.StreamRequests, bus.ConsumerIngest)
+	if err != nil {
+		return fmt.Errorf("consumer %s: %w", bus.ConsumerIngest, err)
+	}
+	iter, err := cons.Messages(jetstream.PullMaxMessages(pr.p.Concurrency))
+	if err != nil {
+		return fmt.Errorf("consume %s: %w", bus.StreamRequests, err)
+	}
+	pr.iter = iter
+	pr.wg.Add(2)
+	go pr.loop()
+	go pr.expireLoop()
+	return nil
+}
+
+func (pr *Processor) loop() {
+	defer pr.wg.Done()
+	for {
+		msg, err := pr.iter.Next()
+		if err != nil {
+			if !errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				pr.log.Error("next request", zap.Error(err))
+			}
+			return
+		}
+		pr.workers <- struct{}{}
+		pr.wg.Add(1)
+		go func() {
+			defer func() { <-pr.workers; pr.wg.Done() }()
+			pr.handle(msg)
+		}()
+	}
+}
+
+func (pr *Processor) expireLoop() {
+	defer pr.wg.Done()
+	t := time.NewTicker(replyTTL / 4)
+	defer t.Stop()
+	for {
+		select {
+		case <-pr.stop:
+			return
+		case <-t.C:
+			pr.replies.expire()
+		}
+	}
+}
+
+// Stop stops pulling, lets the requests already pulled finish, and waits.
+func (pr *Processor) Stop() {
+	close(pr.stop)
+	if pr.iter != nil {
+		pr.iter.Drain()
+	}
+	pr.wg.Wait()
+	if pr.sub != nil {
+		_ = pr.sub.Unsubscribe()
+	}
+}
+
+func (pr *Processor) sendReply(inbox string, body []byte) {
+	if err := pr.p.NC.Publish(inbox, body); err != nil {
+		pr.log.Warn("reply", zap.String("inbox", inbox), zap.Error(err))
+	}
+}
+
+// handle decides the fate of one request message: ack when it became a job
+// (or a recorded rejection), NAK with backoff when NATS failed us, so the
+// request is retried and never dropped.
+func (pr *Processor) handle(msg jetstream.Msg) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	meta, err := msg.Metadata()
+	if err != nil {
+		pr.log.Error("request metadata", zap.Error(err))
+		_ = msg.Term()
+		return
+	}
+	answer, err := pr.admit(ctx, msg.Data(), meta)
+	if err != nil {
+		pr.p.Stats.Retried.Add(1)
+		delay := retryDelay(meta.NumDelivered)
+		pr.log.Warn("request not queued; will retry", zap.Uint64("stream_seq", meta.Sequence.Stream),
+			zap.Uint64("delivered", meta.NumDelivered), zap.Duration("delay", delay), zap.Error(err))
+		_ = msg.NakWithDelay(delay)
+		return
+	}
+	if err := msg.Ack(); err != nil {
+		// Not fatal: the redelivered request maps to the same job id.
+		pr.log.Warn("ack request", zap.String("job_id", answer.JobID), zap.Error(err))
+	}
+	pr.replies.answer(msg.Data(), answer.encode())
+}
+
+// retryDelay backs off exponentially from 100 ms to 10 s.
+func retryDelay(delivered uint64) time.Duration {
+	d := 100 * time.Millisecond
+	for i := uint64(1); i < delivered && d < 10*time.Second; i++ {
+		d *= 2
+	}
+	return min(d, 10*time.Second)
+}

@@ -1,0 +1,105 @@
+package intake
+
+import (
+	"crypto/sha256"
+	"sync"
+	"time"
+)
+
+// replyTTL is how long one side of a rendezvous waits for the other. A
+// `nats req` client gives up after seconds, so a minute is generous.
+const replyTTL = time.Minute
+
+// payloadKey identifies a request by its bytes: the only thing the core
+// message (which has the reply inbox) and the stream message (which has no
+// reply subject, since JetStream does not store it) share.
+type payloadKey [sha256.Size]byte
+
+func keyOf(payload []byte) payloadKey { return sha256.Sum256(payload) }
+
+type pending struct {
+	value string // an inbox, or an answer
+	body  []byte
+	at    time.Time
+}
+
+// replies pairs the reply inbox of a `nats req` (seen on a core
+// subscription) with the answer ingest produced for the same payload from
+// the stream. Either may come first; identical payloads pair in order.
+type replies struct {
+	mu      sync.Mutex
+	inboxes map[payloadKey][]pending
+	answers map[payloadKey][]pending
+	now     func() time.Time
+	send    func(inbox string, body []byte)
+}
+
+func newReplies(send func(inbox string, body []byte), now func() time.Time) *replies {
+	return &replies{
+		inboxes: map[payloadKey][]pending{},
+		answers: map[payloadKey][]pending{},
+		now:     now,
+		send:    send,
+	}
+}
+
+// expect records an inbox waiting for the answer to payload.
+func (r *replies) expect(payload []byte, inbox string) {
+	k := keyOf(payload)
+	r.mu.Lock()
+	if a, ok := pop(r.answers, k); ok {
+		r.mu.Unlock()
+		r.send(inbox, a.body)
+		return
+	}
+	r.inboxes[k] = append(r.inboxes[k], pending{value: inbox, at: r.now()})
+	r.mu.Unlock()
+}
+
+// answer delivers the answer for payload to its inbox, or keeps it until the
+// inbox shows up.
+func (r *replies) answer(payload []byte, body []byte) {
+	k := keyOf(payload)
+	r.mu.Lock()
+	if in, ok := pop(r.inboxes, k); ok {
+		r.mu.Unlock()
+		r.send(in.value, body)
+		return
+	}
+	r.answers[k] = append(r.answers[k], pending{body: body, at: r.now()})
+	r.mu.Unlock()
+}
+
+// expire drops everything older than replyTTL; most answers never meet an
+// inbox, because most requests come from `nats pub`.
+func (r *replies) expire() {
+	cutoff := r.now().Add(-replyTTL)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, m := range []map[payloadKey][]pending{r.inboxes, r.answers} {
+		for k, list := range m {
+			i := 0
+			for i < len(list) && list[i].at.Before(cutoff) {
+				i++
+			}
+			if i == len(list) {
+				delete(m, k)
+			} else {
+				m[k] = list[i:]
+			}
+		}
+	}
+}
+
+func pop(m map[payloadKey][]pending, k payloadKey) (pending, bool) {
+	list := m[k]
+	if len(list) == 0 {
+		return pending{}, false
+	}
+	if len(list) == 1 {
+		delete(m, k)
+	} else {
+		m[k] = list[1:]
+	}
+	return list[0], true
+}
