@@ -25,6 +25,10 @@ const (
 	CodeNumImagesOutOfRange   Code = "num_images_out_of_range"
 	CodeRequestIDInvalid      Code = "request_id_invalid"
 	CodeInternal              Code = "internal"
+
+	// Codes of jobs that failed after they were accepted.
+	CodeGenerationFailed Code = "generation_failed"
+	CodeRetriesExhausted Code = "retries_exhausted"
 )
 
 // ValidationError is a rejected request: the code, the offending field (when

@@ -37,14 +37,25 @@ func (c *Config) Bind(l *config.Loader) {
 	l.Bool(&c.Secure, "s3-secure", false, "use TLS to reach S3")
 }
 
-// Connect returns a client and creates the bucket when missing.
-func Connect(ctx context.Context, c Config) (*minio.Client, error) {
+// NewClient returns a client without contacting the server.
+func NewClient(c Config) (*minio.Client, error) {
 	client, err := minio.New(c.Endpoint, &minio.Options{
 		Creds:  credentials.NewStaticV4(c.AccessKey, c.SecretKey, ""),
 		Secure: c.Secure,
+		// Presigned URLs need no region look-up round trip.
+		Region: "us-east-1",
 	})
 	if err != nil {
 		return nil, fmt.Errorf("s3 client %s: %w", c.Endpoint, err)
+	}
+	return client, nil
+}
+
+// Connect returns a client and creates the bucket when missing.
+func Connect(ctx context.Context, c Config) (*minio.Client, error) {
+	client, err := NewClient(c)
+	if err != nil {
+		return nil, err
 	}
 	if err := EnsureBucket(ctx, client, c.Bucket); err != nil {
 		return nil, err

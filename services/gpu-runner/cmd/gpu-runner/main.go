@@ -1,0 +1,49 @@
+// Command gpu-runner pulls image-generation jobs when it has a free slot,
+// runs them with ONNX Runtime, stores the PNGs in S3 and records the result.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"go.uber.org/zap"
+
+	"cyberimage/services/gpu-runner/internal/config"
+	"cyberimage/services/gpu-runner/internal/runner"
+	sharedconfig "cyberimage/shared/config"
+	"cyberimage/shared/logging"
+)
+
+func main() {
+	cfg, err := config.Load(os.Args[1:], os.Stderr)
+	if errors.Is(err, sharedconfig.ErrHelp) {
+		os.Exit(0)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "gpu-runner: invalid configuration:\n%v\n", err)
+		os.Exit(2)
+	}
+	logger, err := logging.New("gpu-runner", cfg.Log)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "gpu-runner: %v\n", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	r, err := runner.Start(ctx, cfg, logger)
+	if err != nil {
+		logger.Error("runner failed to start", zap.Error(err))
+		_ = logger.Sync()
+		os.Exit(1)
+	}
+	<-ctx.Done()
+	logger.Info("shutting down", zap.Duration("stop_timeout", cfg.StopTimeout))
+	stopCtx, cancel := context.WithTimeout(context.Background(), cfg.StopTimeout)
+	defer cancel()
+	r.Stop(stopCtx)
+	_ = logger.Sync()
+}

@@ -1,0 +1,62 @@
+// Package config reads the runner settings from flags and CYBERIMAGE_*
+// environment variables.
+package config
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"cyberimage/shared/bus"
+	"cyberimage/shared/config"
+	"cyberimage/shared/logging"
+	"cyberimage/shared/objectstore"
+)
+
+// Config is everything a runner needs to start.
+type Config struct {
+	NATS           bus.Conn
+	Bus            bus.Settings
+	Log            logging.Config
+	S3             objectstore.Config
+	RunnerID       string
+	ModelsDir      string
+	ORTLibrary     string
+	Slots          int
+	IntraOpThreads int
+	Heartbeat      time.Duration
+	StopTimeout    time.Duration
+	PNGLevel       string
+}
+
+// Load parses args and the environment; help and errors go to out.
+func Load(args []string, out io.Writer) (Config, error) {
+	var c Config
+	l := config.NewLoader("gpu-runner", out)
+	c.NATS.Bind(l)
+	c.Bus.Bind(l)
+	c.Log.Bind(l)
+	c.S3.Bind(l)
+	host, _ := os.Hostname()
+	host = strings.ReplaceAll(host, ".", "-")
+	l.String(&c.RunnerID, "runner-id", fmt.Sprintf("%s-%d", host, os.Getpid()), "unique runner name (default host-pid)")
+	l.String(&c.ModelsDir, "models-dir", "infra/models", "folder of model folders, each with a manifest.json")
+	l.String(&c.ORTLibrary, "ort-lib", ".tools/ort/libonnxruntime.so.1", "path of the ONNX Runtime shared library")
+	l.Int(&c.Slots, "slots", 1, "jobs run at once")
+	l.Int(&c.IntraOpThreads, "intra-op-threads", 1, "ONNX Runtime threads per run (set it: ORT's default oversubscribes small machines)")
+	l.Duration(&c.Heartbeat, "heartbeat-interval", 2*time.Second, "how often the runner announces itself")
+	l.Duration(&c.StopTimeout, "stop-timeout", 30*time.Second, "on shutdown, how long running jobs may finish before they are handed back")
+	l.String(&c.PNGLevel, "png-compression", "speed", "PNG compression: speed, default, best or none")
+	if err := l.Parse(args); err != nil {
+		return c, err
+	}
+	c.Bus.Check(l)
+	l.Check(c.Slots >= 1, "CYBERIMAGE_SLOTS must be at least 1")
+	l.Check(c.IntraOpThreads >= 1, "CYBERIMAGE_INTRA_OP_THREADS must be at least 1")
+	l.Check(c.Heartbeat > 0, "CYBERIMAGE_HEARTBEAT_INTERVAL must be positive")
+	l.Check(c.RunnerID != "" && !strings.ContainsAny(c.RunnerID, ".*> \t"), "CYBERIMAGE_RUNNER_ID %q must be non-empty without dots, spaces, * or > (it is a NATS subject token)", c.RunnerID)
+	l.Check(map[string]bool{"speed": true, "default": true, "best": true, "none": true}[c.PNGLevel], "CYBERIMAGE_PNG_COMPRESSION must be speed, default, best or none")
+	return c, l.Err()
+}

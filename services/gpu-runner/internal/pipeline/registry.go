@@ -1,0 +1,66 @@
+package pipeline
+
+import (
+	"fmt"
+	"sync"
+
+	"cyberimage/services/gpu-runner/internal/ort"
+	"cyberimage/shared/models"
+)
+
+// Registry opens each model's generator on first use and keeps it: loading
+// is the slow part, and the original app's reload per swap is what we avoid.
+type Registry struct {
+	catalog *models.Catalog
+	opts    ort.Options
+
+	mu   sync.Mutex
+	open map[string]Generator
+}
+
+// NewRegistry serves the models of catalog.
+func NewRegistry(catalog *models.Catalog, opts ort.Options) *Registry {
+	return &Registry{catalog: catalog, opts: opts, open: map[string]Generator{}}
+}
+
+// For returns the generator of a model, loading it if needed. A model that
+// fails to load returns the error every time it is asked for, so its jobs
+// fail with the reason and the runner carries on.
+func (r *Registry) For(model string) (Generator, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if g, ok := r.open[model]; ok {
+		return g, nil
+	}
+	m, ok := r.catalog.Manifest(model)
+	if !ok {
+		return nil, fmt.Errorf("model %q is not served by this runner: %w", model, ErrUnsupported)
+	}
+	var g Generator
+	var err error
+	switch m.Pipeline {
+	case "cppn":
+		g, err = OpenCPPN(m.Path(), r.opts)
+	default:
+		err = fmt.Errorf("pipeline %q of model %q: %w", m.Pipeline, model, ErrUnsupported)
+	}
+	if err != nil {
+		return nil, err
+	}
+	r.open[model] = g
+	return g, nil
+}
+
+// Close closes every open generator.
+func (r *Registry) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var first error
+	for name, g := range r.open {
+		if err := g.Close(); err != nil && first == nil {
+			first = fmt.Errorf("close %s: %w", name, err)
+		}
+		delete(r.open, name)
+	}
+	return first
+}

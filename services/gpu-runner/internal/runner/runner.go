@@ -1,0 +1,148 @@
+// Package runner wires a GPU runner together: devices, ONNX Runtime, the
+// model registry, S3, the worker and the heartbeat, and stops them in
+// order (stop taking work, finish or hand back running jobs, then go quiet).
+package runner
+
+import (
+	"context"
+	"fmt"
+	"image/png"
+	"os"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+
+	"cyberimage/services/gpu-runner/internal/config"
+	"cyberimage/services/gpu-runner/internal/gpu"
+	"cyberimage/services/gpu-runner/internal/heartbeat"
+	"cyberimage/services/gpu-runner/internal/imaging"
+	"cyberimage/services/gpu-runner/internal/ort"
+	"cyberimage/services/gpu-runner/internal/pipeline"
+	"cyberimage/services/gpu-runner/internal/storage"
+	"cyberimage/services/gpu-runner/internal/worker"
+	"cyberimage/shared/bus"
+	"cyberimage/shared/jobstore"
+	"cyberimage/shared/models"
+	"cyberimage/shared/objectstore"
+)
+
+// Runner is one gpu-runner process.
+type Runner struct {
+	cfg      config.Config
+	log      *zap.Logger
+	nc       *nats.Conn
+	registry *pipeline.Registry
+	worker   *worker.Worker
+	beat     *heartbeat.Heartbeat
+}
+
+// Start connects to everything and starts taking jobs. It waits for NATS
+// and S3 to come up rather than failing: services start in any order.
+func Start(ctx context.Context, cfg config.Config, logger *zap.Logger) (*Runner, error) {
+	log := logger.With(zap.String("runner", cfg.RunnerID))
+	catalog, err := models.Load(cfg.ModelsDir, "")
+	if err != nil {
+		return nil, err
+	}
+	gpus := gpu.Detect(log.Named("gpu"))
+	device := "cpu"
+	if len(gpus) > 0 {
+		// CUDA execution comes with its provider libraries (issue 4);
+		// until then a GPU host still runs on its CPU, and says so.
+		log.Info("GPU found but this build runs ONNX Runtime on the CPU execution provider")
+	}
+	if err := ort.Init(cfg.ORTLibrary); err != nil {
+		return nil, fmt.Errorf("onnx runtime %s: %w", cfg.ORTLibrary, err)
+	}
+	registry := pipeline.NewRegistry(catalog, ort.Options{IntraOpThreads: cfg.IntraOpThreads, InterOpThreads: 1})
+
+	nc, err := nats.Connect(cfg.NATS.URL, nats.Name("gpu-runner "+cfg.RunnerID), nats.MaxReconnects(-1),
+		nats.RetryOnFailedConnect(true), nats.ReconnectWait(250*time.Millisecond))
+	if err != nil {
+		return nil, fmt.Errorf("connect %s: %w", cfg.NATS.URL, err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	if err := retry(ctx, log, "NATS JetStream", func(ctx context.Context) error { return bus.Ensure(ctx, js, cfg.Bus) }); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	store, err := jobstore.Open(ctx, js)
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	var images *storage.Images
+	if err := retry(ctx, log, "S3 at "+cfg.S3.Endpoint, func(ctx context.Context) error {
+		client, err := objectstore.Connect(ctx, cfg.S3)
+		images = storage.NewImages(client, cfg.S3.Bucket)
+		return err
+	}); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	r := &Runner{cfg: cfg, log: log, nc: nc, registry: registry}
+	r.worker = worker.New(worker.Params{
+		Runner: cfg.RunnerID, Slots: cfg.Slots, NC: nc, JS: js, Store: store, Images: images,
+		Generators: registry, Encoder: imaging.NewEncoder(pngLevel(cfg.PNGLevel)), Settings: cfg.Bus, Logger: log,
+	})
+	if err := r.worker.Start(ctx); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	host, _ := os.Hostname()
+	started := time.Now().UTC()
+	r.beat = heartbeat.New(heartbeat.Params{NC: nc, Interval: cfg.Heartbeat, Logger: log, Snapshot: func() bus.Heartbeat {
+		return bus.Heartbeat{Runner: cfg.RunnerID, Host: host, PID: os.Getpid(), Models: catalog.Names(),
+			Slots: cfg.Slots, Busy: r.worker.Busy(), Device: device, GPUs: gpus, Started: started}
+	}})
+	r.beat.Start()
+	log.Info("runner ready", zap.String("device", device), zap.Int("slots", cfg.Slots), zap.Strings("models", catalog.Names()),
+		zap.Int("intra_op_threads", cfg.IntraOpThreads), zap.Duration("ack_wait", cfg.Bus.AckWait))
+	return r, nil
+}
+
+// Stop stops pulling, lets running jobs finish until ctx ends (then hands
+// them back), and closes models and connections.
+func (r *Runner) Stop(ctx context.Context) {
+	r.worker.Stop(ctx)
+	r.beat.Stop()
+	if err := r.registry.Close(); err != nil {
+		r.log.Warn("close models", zap.Error(err))
+	}
+	_ = r.nc.Drain()
+}
+
+func retry(ctx context.Context, log *zap.Logger, what string, try func(context.Context) error) error {
+	for {
+		attemptCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := try(attemptCtx)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		log.Warn("waiting for "+what, zap.Error(err))
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func pngLevel(name string) png.CompressionLevel {
+	switch name {
+	case "default":
+		return png.DefaultCompression
+	case "best":
+		return png.BestCompression
+	case "none":
+		return png.NoCompression
+	}
+	return png.BestSpeed
+}

@@ -1,0 +1,45 @@
+package worker
+
+import (
+	"errors"
+	"math/rand/v2"
+	"time"
+
+	"cyberimage/services/gpu-runner/internal/pipeline"
+)
+
+// errStale: the record shows another attempt now owns the job (the
+// supervisor or JetStream gave it to someone else). This delivery must
+// neither ack nor write the record: its ack would land on the new delivery.
+var errStale = errors.New("delivery is no longer the current attempt")
+
+// errAlreadyDone: the record is terminal, so this is a redelivery of a job
+// that ended (its ack was lost). Ack it and do nothing else.
+var errAlreadyDone = errors.New("job already ended")
+
+// permanentError marks failures a retry cannot fix.
+type permanentError struct{ err error }
+
+func (e permanentError) Error() string { return e.err.Error() }
+func (e permanentError) Unwrap() error { return e.err }
+
+func permanent(err error) error { return permanentError{err} }
+
+// isPermanent: the model refused the input, the model cannot load, or the
+// work message is unreadable. Everything else (S3, NATS) may pass.
+func isPermanent(err error) bool {
+	var p permanentError
+	return errors.As(err, &p) || errors.Is(err, pipeline.ErrUnsupported)
+}
+
+// retryDelay backs off exponentially from base with ±20% jitter, so jobs
+// failed by one outage do not all come back at the same instant.
+func retryDelay(attempt int, base, ceiling time.Duration) time.Duration {
+	d := base
+	for i := 1; i < attempt && d < ceiling; i++ {
+		d *= 2
+	}
+	d = min(d, ceiling)
+	jitter := 0.8 + 0.4*rand.Float64()
+	return time.Duration(float64(d) * jitter)
+}

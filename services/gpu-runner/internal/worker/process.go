@@ -1,0 +1,202 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+
+	"cyberimage/shared/bus"
+	"cyberimage/shared/job"
+	"cyberimage/shared/jobstore"
+)
+
+// delivery is one attempt at one job.
+type delivery struct {
+	msg     jetstream.Msg
+	work    job.Work
+	attempt int
+	log     *zap.Logger
+	stages  job.Stages
+}
+
+// process runs one delivery to its end.
+func (w *Worker) process(msg jetstream.Msg) {
+	w.busy.Add(1)
+	defer w.busy.Add(-1)
+	meta, err := msg.Metadata()
+	if err != nil {
+		w.log.Error("job metadata", zap.Error(err))
+		_ = msg.Term()
+		return
+	}
+	d := &delivery{msg: msg, attempt: int(meta.NumDelivered)}
+	if err := json.Unmarshal(msg.Data(), &d.work); err != nil || d.work.JobID == "" {
+		w.log.Error("unreadable work message; terminating it", zap.Uint64("stream_seq", meta.Sequence.Stream), zap.Error(err))
+		_ = msg.TermWithReason("unreadable work message")
+		return
+	}
+	d.log = w.log.With(zap.String("job_id", d.work.JobID), zap.Int("attempt", d.attempt))
+
+	stopKeepAlive := w.keepAlive(d)
+	err = w.execute(d)
+	stopKeepAlive()
+	w.finish(d, err)
+}
+
+// keepAlive sends in-progress acks well inside AckWait until stopped.
+func (w *Worker) keepAlive(d *delivery) (stop func()) {
+	done := make(chan struct{})
+	exited := make(chan struct{})
+	go func() {
+		defer close(exited)
+		t := time.NewTicker(w.p.Settings.ProgressInterval())
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				if err := d.msg.InProgress(); err != nil {
+					d.log.Warn("in-progress ack", zap.Error(err))
+				}
+			}
+		}
+	}()
+	return func() { close(done); <-exited }
+}
+
+// execute does the job; on success the record is completed and the message
+// acked. Errors say what finish should do.
+func (w *Worker) execute(d *delivery) error {
+	ctx := w.workCtx
+	started := time.Now()
+	rec, err := w.p.Store.Update(ctx, d.work.JobID, func(r *job.Record) error {
+		if r.Status.Terminal() {
+			return errAlreadyDone
+		}
+		r.Status = job.StatusProcessing
+		r.Attempts = d.attempt
+		r.Runner = w.p.Runner
+		r.Error = nil
+		if r.StartedAt == nil {
+			r.StartedAt = job.UTC(started)
+		}
+		r.Stages = job.Stages{QueueWaitMS: job.Millis(started.Sub(r.CreatedAt))}
+		return nil
+	})
+	switch {
+	case errors.Is(err, errAlreadyDone):
+		return errAlreadyDone
+	case errors.Is(err, jobstore.ErrNotFound):
+		return permanent(fmt.Errorf("job %s has no record", d.work.JobID))
+	case err != nil:
+		return fmt.Errorf("mark processing: %w", err)
+	}
+	d.stages = rec.Stages
+	spec := rec.Spec
+	w.emit(d, job.StatusProcessing, 0, spec.Steps, "")
+
+	keys, err := w.produce(ctx, d, spec)
+	if err != nil {
+		return err
+	}
+	if err := w.complete(ctx, d, keys); err != nil {
+		return err
+	}
+	ackCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := d.msg.DoubleAck(ackCtx); err != nil {
+		// The record is completed; a redelivery finds it so and acks.
+		d.log.Warn("ack not confirmed; a redelivery will ack it", zap.Error(err))
+	}
+	w.emit(d, job.StatusCompleted, spec.Steps, spec.Steps, "")
+	w.done.Add(1)
+	d.log.Info("job completed", zap.Strings("images", keys), zap.Float64("inference_ms", d.stages.InferenceMS),
+		zap.Float64("encode_ms", d.stages.EncodeMS), zap.Float64("upload_ms", d.stages.UploadMS))
+	return nil
+}
+
+// produce returns the job's image keys, generating and uploading them
+// unless an earlier attempt already stored all of them.
+func (w *Worker) produce(ctx context.Context, d *delivery, spec job.Spec) ([]string, error) {
+	keys, ok, err := w.p.Images.Existing(ctx, d.work.JobID, spec.NumImages)
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		d.log.Info("images already stored by an earlier attempt; not generating again")
+		return keys, nil
+	}
+	gen, err := w.p.Generators.For(spec.Model)
+	if err != nil {
+		return nil, permanent(fmt.Errorf("model %s: %w", spec.Model, err))
+	}
+	t0 := time.Now()
+	images, err := gen.Generate(ctx, spec, func(step, total int) {
+		w.emit(d, job.StatusProcessing, step, total, "")
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, err
+		}
+		return nil, permanent(fmt.Errorf("generate: %w", err))
+	}
+	d.stages.InferenceMS = job.Millis(time.Since(t0))
+	keys = make([]string, len(images))
+	var encode, upload time.Duration
+	for i, img := range images {
+		t1 := time.Now()
+		data, err := w.p.Encoder.EncodeRGB(img.Width, img.Height, img.RGB)
+		if err != nil {
+			return nil, permanent(err)
+		}
+		t2 := time.Now()
+		if keys[i], err = w.p.Images.Put(ctx, d.work.JobID, i, spec, data); err != nil {
+			return nil, err
+		}
+		encode += t2.Sub(t1)
+		upload += time.Since(t2)
+	}
+	d.stages.EncodeMS, d.stages.UploadMS = job.Millis(encode), job.Millis(upload)
+	return keys, nil
+}
+
+// complete moves the record to completed, fenced on this attempt: if the
+// job was handed to another runner meanwhile, nothing is written.
+func (w *Worker) complete(ctx context.Context, d *delivery, keys []string) error {
+	_, err := w.p.Store.Update(ctx, d.work.JobID, func(r *job.Record) error {
+		if !w.owns(r, d) {
+			return errStale
+		}
+		now := time.Now()
+		r.Status = job.StatusCompleted
+		r.Images = keys
+		r.CompletedAt = job.UTC(now)
+		r.Stages = d.stages
+		return nil
+	})
+	if err != nil && !errors.Is(err, errStale) {
+		return fmt.Errorf("mark completed: %w", err)
+	}
+	return err
+}
+
+func (w *Worker) owns(r *job.Record, d *delivery) bool {
+	return r.Status == job.StatusProcessing && r.Attempts == d.attempt && r.Runner == w.p.Runner
+}
+
+// emit publishes a progress event; losing one is harmless.
+func (w *Worker) emit(d *delivery, status job.Status, step, total int, message string) {
+	data, _ := json.Marshal(bus.ProgressEvent{
+		JobID: d.work.JobID, Status: string(status), Step: step, TotalSteps: total,
+		Runner: w.p.Runner, Attempt: d.attempt, At: time.Now().UTC(), Message: message,
+	})
+	if err := w.p.NC.Publish(bus.EventSubject(d.work.JobID), data); err != nil {
+		d.log.Debug("progress event", zap.Error(err))
+	}
+}

@@ -1,0 +1,143 @@
+// Package worker pulls jobs from the runners' consumer, one per free slot,
+// and carries each through generate, encode, upload, record and ack. The
+// fate of every delivery (ack, NAK with delay, terminate, or leave alone) is
+// decided in one place, finish.
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+
+	"cyberimage/services/gpu-runner/internal/imaging"
+	"cyberimage/services/gpu-runner/internal/pipeline"
+	"cyberimage/services/gpu-runner/internal/storage"
+	"cyberimage/shared/bus"
+	"cyberimage/shared/jobstore"
+)
+
+// Generators finds the generator for a model.
+type Generators interface {
+	For(model string) (pipeline.Generator, error)
+}
+
+// Params are what a Worker needs.
+type Params struct {
+	Runner     string
+	Slots      int
+	NC         *nats.Conn
+	JS         jetstream.JetStream
+	Store      *jobstore.Store
+	Images     *storage.Images
+	Generators Generators
+	Encoder    *imaging.Encoder
+	Settings   bus.Settings
+	Logger     *zap.Logger
+	// FetchWait bounds each pull; shorter means a faster stop.
+	FetchWait time.Duration
+	// RetryBase is the first NAK delay of a transient failure.
+	RetryBase time.Duration
+}
+
+// Worker runs Slots jobs at a time.
+type Worker struct {
+	p        Params
+	log      *zap.Logger
+	cons     jetstream.Consumer
+	stopping chan struct{}
+	// workCtx is separate from fetching: stopping the fetch lets running
+	// jobs finish; cancelling workCtx abandons them (they are NAKed).
+	workCtx    context.Context
+	cancelWork context.CancelFunc
+	wg         sync.WaitGroup
+	busy       atomic.Int32
+	done       atomic.Int64
+	failed     atomic.Int64
+}
+
+// New makes a Worker; Start begins pulling.
+func New(p Params) *Worker {
+	if p.FetchWait == 0 {
+		p.FetchWait = 2 * time.Second
+	}
+	if p.RetryBase == 0 {
+		p.RetryBase = time.Second
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Worker{p: p, log: p.Logger.Named("worker"), stopping: make(chan struct{}), workCtx: ctx, cancelWork: cancel}
+}
+
+// Start binds to the consumer and starts one loop per slot.
+func (w *Worker) Start(ctx context.Context) error {
+	cons, err := w.p.JS.Consumer(ctx, bus.StreamJobs, bus.ConsumerRunners)
+	if err != nil {
+		return fmt.Errorf("consumer %s: %w", bus.ConsumerRunners, err)
+	}
+	w.cons = cons
+	for slot := range w.p.Slots {
+		w.wg.Add(1)
+		go w.slotLoop(slot)
+	}
+	return nil
+}
+
+// Busy is the number of slots working on a job.
+func (w *Worker) Busy() int { return int(w.busy.Load()) }
+
+// Stop stops pulling and waits for running jobs until ctx ends; jobs still
+// running then are abandoned and NAKed so another runner takes them at once.
+func (w *Worker) Stop(ctx context.Context) {
+	close(w.stopping)
+	finished := make(chan struct{})
+	go func() { w.wg.Wait(); close(finished) }()
+	select {
+	case <-finished:
+	case <-ctx.Done():
+		w.log.Warn("stop deadline reached; abandoning running jobs", zap.Int("busy", w.Busy()))
+		w.cancelWork()
+		<-finished
+	}
+	w.cancelWork()
+	w.log.Info("worker stopped", zap.Int64("completed", w.done.Load()), zap.Int64("failed", w.failed.Load()))
+}
+
+// slotLoop pulls one job only when this slot is free, so no job waits in a
+// local buffer while its AckWait runs.
+func (w *Worker) slotLoop(slot int) {
+	defer w.wg.Done()
+	log := w.log.With(zap.Int("slot", slot))
+	for {
+		select {
+		case <-w.stopping:
+			return
+		default:
+		}
+		batch, err := w.cons.Fetch(1, jetstream.FetchMaxWait(w.p.FetchWait))
+		if err != nil {
+			log.Warn("fetch", zap.Error(err))
+			w.pause(time.Second)
+			continue
+		}
+		for msg := range batch.Messages() {
+			w.process(msg)
+		}
+		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) {
+			log.Warn("fetch", zap.Error(err))
+			w.pause(time.Second)
+		}
+	}
+}
+
+func (w *Worker) pause(d time.Duration) {
+	select {
+	case <-w.stopping:
+	case <-time.After(d):
+	}
+}

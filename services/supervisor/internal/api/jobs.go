@@ -1,0 +1,54 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"time"
+
+	"go.uber.org/zap"
+
+	"cyberimage/shared/job"
+	"cyberimage/shared/jobstore"
+)
+
+type imageLink struct {
+	Key string `json:"key"`
+	URL string `json:"url"`
+}
+
+type jobReply struct {
+	job.Record
+	ImageURLs []imageLink `json:"image_urls"`
+	Progress  any         `json:"progress,omitempty"`
+}
+
+func (s *Server) job(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	rec, _, err := s.p.Store.Get(ctx, id)
+	if errors.Is(err, jobstore.ErrNotFound) {
+		writeError(w, http.StatusNotFound, "no job "+id)
+		return
+	}
+	if err != nil {
+		s.log.Warn("job lookup", zap.String("job_id", id), zap.Error(err))
+		writeError(w, http.StatusServiceUnavailable, err.Error())
+		return
+	}
+	reply := jobReply{Record: rec, ImageURLs: []imageLink{}}
+	for _, key := range rec.Images {
+		u, err := s.p.S3.PresignedGetObject(ctx, s.p.Bucket, key, s.p.PresignTTL, url.Values{})
+		if err != nil {
+			s.log.Warn("presign", zap.String("job_id", id), zap.String("key", key), zap.Error(err))
+			continue
+		}
+		reply.ImageURLs = append(reply.ImageURLs, imageLink{Key: key, URL: u.String()})
+	}
+	if p, ok := s.p.Tracker.Progress(id); ok && rec.Status == job.StatusProcessing {
+		reply.Progress = p
+	}
+	writeJSON(w, http.StatusOK, reply)
+}

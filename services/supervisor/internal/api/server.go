@@ -1,0 +1,93 @@
+// Package api serves the supervisor's HTTP endpoints: health, status, job
+// lookups with presigned image URLs, the original app's queue counts, and
+// metrics.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+
+	"cyberimage/services/supervisor/internal/index"
+	"cyberimage/services/supervisor/internal/tracker"
+	"cyberimage/shared/jobstore"
+)
+
+// Params are what the Server needs.
+type Params struct {
+	Addr       string
+	JS         jetstream.JetStream
+	Store      *jobstore.Store
+	Index      *index.Index
+	Tracker    *tracker.Tracker
+	S3         *minio.Client
+	Bucket     string
+	PresignTTL time.Duration
+	Logger     *zap.Logger
+}
+
+// Server is the HTTP API.
+type Server struct {
+	p   Params
+	log *zap.Logger
+	srv *http.Server
+}
+
+// New makes the server; Start listens.
+func New(p Params) *Server {
+	s := &Server{p: p, log: p.Logger.Named("api")}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET /status", s.status)
+	mux.HandleFunc("GET /v1/jobs/{id}", s.job)
+	mux.HandleFunc("GET /api/queue", s.queue)
+	mux.HandleFunc("GET /metrics", s.metrics)
+	s.srv = &http.Server{Addr: p.Addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	return s
+}
+
+// Start listens and serves in the background.
+func (s *Server) Start() error {
+	ln, err := net.Listen("tcp", s.p.Addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", s.p.Addr, err)
+	}
+	go func() {
+		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("serve", zap.Error(err))
+		}
+	}()
+	return nil
+}
+
+// Stop shuts the server down within ctx.
+func (s *Server) Stop(ctx context.Context) error { return s.srv.Shutdown(ctx) }
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, code int, msg string) {
+	writeJSON(w, code, map[string]any{"error": map[string]string{"message": msg}})
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	if s.p.JS.Conn().Status() != nats.CONNECTED {
+		writeError(w, http.StatusServiceUnavailable, "not connected to NATS")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}

@@ -1,0 +1,114 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"cyberimage/services/supervisor/internal/tracker"
+	"cyberimage/shared/bus"
+	"cyberimage/shared/job"
+)
+
+// queueState is the consumer's view of the work queue.
+type queueState struct {
+	Pending     uint64 `json:"pending"`
+	InProgress  int    `json:"in_progress"`
+	Redelivered int    `json:"redelivered"`
+}
+
+type inProgress struct {
+	JobID          string     `json:"job_id"`
+	Model          string     `json:"model"`
+	Runner         string     `json:"runner"`
+	Attempt        int        `json:"attempt"`
+	StartedAt      *time.Time `json:"started_at,omitempty"`
+	ElapsedSeconds float64    `json:"elapsed_seconds"`
+	Step           int        `json:"step"`
+	TotalSteps     int        `json:"total_steps"`
+	LastProgress   *time.Time `json:"last_progress,omitempty"`
+}
+
+type statusReply struct {
+	Queue          queueState       `json:"queue"`
+	Jobs           any              `json:"jobs"`
+	JobsInProgress []inProgress     `json:"jobs_in_progress"`
+	Runners        []tracker.Runner `json:"runners"`
+	At             time.Time        `json:"at"`
+}
+
+func (s *Server) consumerState(ctx context.Context) (queueState, error) {
+	cons, err := s.p.JS.Consumer(ctx, bus.StreamJobs, bus.ConsumerRunners)
+	if err != nil {
+		return queueState{}, fmt.Errorf("consumer: %w", err)
+	}
+	info, err := cons.Info(ctx)
+	if err != nil {
+		return queueState{}, fmt.Errorf("consumer info: %w", err)
+	}
+	return queueState{Pending: info.NumPending, InProgress: info.NumAckPending, Redelivered: info.NumRedelivered}, nil
+}
+
+func (s *Server) status(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	q, err := s.consumerState(ctx)
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, err.Error())
+		return
+	}
+	now := time.Now()
+	running := s.p.Index.Processing()
+	list := make([]inProgress, 0, len(running))
+	alive := make(map[string]bool, len(running))
+	for _, e := range running {
+		alive[e.JobID] = true
+		item := inProgress{JobID: e.JobID, Model: e.Model, Runner: e.Runner, Attempt: e.Attempts, StartedAt: e.StartedAt}
+		if e.StartedAt != nil {
+			item.ElapsedSeconds = now.Sub(*e.StartedAt).Seconds()
+		}
+		if p, ok := s.p.Tracker.Progress(e.JobID); ok {
+			item.Step, item.TotalSteps, item.LastProgress = p.Step, p.TotalSteps, job.UTC(p.At)
+		}
+		list = append(list, item)
+	}
+	s.p.Tracker.Forget(alive)
+	writeJSON(w, http.StatusOK, statusReply{Queue: q, Jobs: s.p.Index.Counts(), JobsInProgress: list,
+		Runners: s.p.Tracker.Runners(), At: now.UTC()})
+}
+
+func (s *Server) queue(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Query().Get("detailed") == "true" {
+		writeJSON(w, http.StatusOK, s.p.Index.Detailed(time.Now()))
+		return
+	}
+	writeJSON(w, http.StatusOK, s.p.Index.Counts())
+}
+
+func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+	c := s.p.Index.Counts()
+	fmt.Fprintf(w, "# TYPE cyberimage_jobs gauge\n")
+	for _, kv := range []struct {
+		status string
+		n      int
+	}{{"queued", c.Pending}, {"processing", c.Processing}, {"completed", c.Completed}, {"failed", c.Failed}, {"rejected", c.Rejected}} {
+		fmt.Fprintf(w, "cyberimage_jobs{status=%q} %d\n", kv.status, kv.n)
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	if q, err := s.consumerState(ctx); err == nil {
+		fmt.Fprintf(w, "# TYPE cyberimage_queue_pending gauge\ncyberimage_queue_pending %d\n", q.Pending)
+		fmt.Fprintf(w, "# TYPE cyberimage_queue_in_progress gauge\ncyberimage_queue_in_progress %d\n", q.InProgress)
+		fmt.Fprintf(w, "# TYPE cyberimage_queue_redelivered gauge\ncyberimage_queue_redelivered %d\n", q.Redelivered)
+	}
+	healthy := 0
+	runners := s.p.Tracker.Runners()
+	for _, r := range runners {
+		if r.Health == "healthy" {
+			healthy++
+		}
+	}
+	fmt.Fprintf(w, "# TYPE cyberimage_runners gauge\ncyberimage_runners{health=\"healthy\"} %d\ncyberimage_runners{health=\"lost\"} %d\n", healthy, len(runners)-healthy)
+}

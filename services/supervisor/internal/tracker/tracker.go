@@ -1,0 +1,127 @@
+// Package tracker follows live activity that is not in KV: runner
+// heartbeats and per-step progress events.
+package tracker
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"go.uber.org/zap"
+
+	"cyberimage/shared/bus"
+)
+
+// Runner is a runner as last heard of.
+type Runner struct {
+	bus.Heartbeat
+	Health string `json:"health"` // healthy, or lost when its heartbeat stopped
+}
+
+// Tracker holds the latest heartbeat of each runner and the latest progress
+// event of each running job.
+type Tracker struct {
+	nc            *nats.Conn
+	log           *zap.Logger
+	runnerTimeout time.Duration
+	now           func() time.Time
+
+	mu       sync.RWMutex
+	runners  map[string]bus.Heartbeat
+	progress map[string]bus.ProgressEvent
+	subs     []*nats.Subscription
+}
+
+// New makes a Tracker; Start subscribes.
+func New(nc *nats.Conn, runnerTimeout time.Duration, logger *zap.Logger) *Tracker {
+	return &Tracker{nc: nc, log: logger.Named("tracker"), runnerTimeout: runnerTimeout, now: time.Now,
+		runners: map[string]bus.Heartbeat{}, progress: map[string]bus.ProgressEvent{}}
+}
+
+// Start subscribes to heartbeats and progress events.
+func (t *Tracker) Start() error {
+	hb, err := t.nc.Subscribe(bus.SubjectHeartbeatsAll, func(m *nats.Msg) {
+		var h bus.Heartbeat
+		if json.Unmarshal(m.Data, &h) != nil || h.Runner == "" {
+			return
+		}
+		t.mu.Lock()
+		t.runners[h.Runner] = h
+		t.mu.Unlock()
+	})
+	if err != nil {
+		return fmt.Errorf("subscribe heartbeats: %w", err)
+	}
+	ev, err := t.nc.Subscribe(bus.SubjectEventsAll, func(m *nats.Msg) {
+		var e bus.ProgressEvent
+		if json.Unmarshal(m.Data, &e) != nil || e.JobID == "" {
+			return
+		}
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		if e.Status == "completed" || e.Status == "failed" {
+			delete(t.progress, e.JobID)
+			return
+		}
+		t.progress[e.JobID] = e
+	})
+	if err != nil {
+		_ = hb.Unsubscribe()
+		return fmt.Errorf("subscribe events: %w", err)
+	}
+	t.subs = []*nats.Subscription{hb, ev}
+	return nil
+}
+
+// Stop unsubscribes.
+func (t *Tracker) Stop() {
+	for _, s := range t.subs {
+		_ = s.Unsubscribe()
+	}
+}
+
+// Runners lists runners heard of, with their health; runners lost for ten
+// timeouts are forgotten.
+func (t *Tracker) Runners() []Runner {
+	now := t.now()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make([]Runner, 0, len(t.runners))
+	for id, h := range t.runners {
+		age := now.Sub(h.At)
+		if age > 10*t.runnerTimeout {
+			delete(t.runners, id)
+			continue
+		}
+		health := "healthy"
+		if age > t.runnerTimeout {
+			health = "lost"
+		}
+		out = append(out, Runner{Heartbeat: h, Health: health})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Runner < out[j].Runner })
+	return out
+}
+
+// Progress returns the latest progress event of a job.
+func (t *Tracker) Progress(jobID string) (bus.ProgressEvent, bool) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	e, ok := t.progress[jobID]
+	return e, ok
+}
+
+// Forget drops progress of jobs no longer running, so the map stays
+// bounded even when a final event was lost.
+func (t *Tracker) Forget(running map[string]bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for id := range t.progress {
+		if !running[id] {
+			delete(t.progress, id)
+		}
+	}
+}
