@@ -1,0 +1,101 @@
+# CyberImage pipeline. `make run` sets everything up and starts the stack;
+# `make test` runs every test against real NATS, MinIO and ONNX Runtime.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+TOOLS := $(CURDIR)/.tools
+BIN   := $(CURDIR)/bin
+
+# Pinned external tools. MinIO and the CLIs are built from the Go module
+# proxy; ONNX Runtime's shared library comes from the npm package
+# onnxruntime-node (no install scripts run), checked against its sha256.
+MINIO_VERSION    := v0.0.0-20260212201848-7aac2a2c5b7c
+NATSCLI_VERSION  := v0.5.0
+MC_VERSION       := v0.0.0-20250313080218-cf909e1063a9
+ORT_NPM_VERSION  := 1.24.3
+ORT_LIB_SHA256   := 92ba8e44d31b80a34f5e805076a044122c3be1fffe0d88ed790de7267b0b2682
+
+MINIO    := $(TOOLS)/bin/minio
+NATS_CLI := $(TOOLS)/bin/nats
+MC       := $(TOOLS)/bin/mc
+ORT_LIB  := $(TOOLS)/ort/libonnxruntime.so.1
+
+# go-nvml's headers mark some functions deprecated; the warnings are noise.
+export CGO_ENABLED := 1
+export CGO_CFLAGS  := -O2 -Wno-deprecated-declarations
+export CYBERIMAGE_ORT_LIB := $(ORT_LIB)
+export CYBERIMAGE_MINIO_BIN := $(MINIO)
+
+SERVICES := ingest gpu-runner supervisor
+
+.PHONY: help run build tools test-tools test test-short fuzz fmt vet clean
+
+help:
+	@echo "make run    set up everything and start the whole stack (Ctrl-C stops it)"
+	@echo "make test   unit, integration and end-to-end tests"
+	@echo "make fuzz   fuzz request decoding and validation for 2 minutes"
+	@echo "make build  build the service binaries into bin/"
+	@echo "make tools  fetch ONNX Runtime, build MinIO, nats and mc into .tools/"
+
+run: tools build
+	@cd $(CURDIR) && CYBERIMAGE_ORT_LIB=$(ORT_LIB) $(BIN)/devstack
+
+build:
+	@mkdir -p $(BIN)
+	@echo "build: $(SERVICES) devstack -> bin/"
+	@go build -o $(BIN)/ingest ./services/ingest/cmd/ingest
+	@go build -o $(BIN)/gpu-runner ./services/gpu-runner/cmd/gpu-runner
+	@go build -o $(BIN)/supervisor ./services/supervisor/cmd/supervisor
+	@go build -o $(BIN)/devstack ./tools/cmd/devstack
+
+tools: $(ORT_LIB) $(MINIO) $(NATS_CLI) $(MC)
+
+# What the tests need: no CLIs.
+test-tools: $(ORT_LIB) $(MINIO)
+
+$(ORT_LIB):
+	@echo "tools: fetching onnxruntime-node@$(ORT_NPM_VERSION) from npm for libonnxruntime.so.1"
+	@mkdir -p $(TOOLS)/ort/pack
+	@cd $(TOOLS)/ort/pack && npm pack --silent onnxruntime-node@$(ORT_NPM_VERSION) >/dev/null
+	@tar -xzf $(TOOLS)/ort/pack/onnxruntime-node-$(ORT_NPM_VERSION).tgz -C $(TOOLS)/ort/pack package/bin/napi-v6/linux/x64/libonnxruntime.so.1
+	@echo "$(ORT_LIB_SHA256)  $(TOOLS)/ort/pack/package/bin/napi-v6/linux/x64/libonnxruntime.so.1" | sha256sum --check --quiet
+	@mv $(TOOLS)/ort/pack/package/bin/napi-v6/linux/x64/libonnxruntime.so.1 $@
+	@rm -rf $(TOOLS)/ort/pack
+	@echo "tools: $@ ready"
+
+$(MINIO):
+	@echo "tools: building MinIO server $(MINIO_VERSION) (first time only: about 5-10 minutes on 2 cores)"
+	@mkdir -p $(TOOLS)/bin
+	@cd /tmp && GOBIN=$(TOOLS)/bin GOWORK=off go install github.com/minio/minio@$(MINIO_VERSION)
+	@echo "tools: $@ ready"
+
+$(NATS_CLI):
+	@echo "tools: building the nats CLI $(NATSCLI_VERSION) (first time only: a few minutes)"
+	@mkdir -p $(TOOLS)/bin
+	@cd /tmp && GOBIN=$(TOOLS)/bin GOWORK=off go install github.com/nats-io/natscli/nats@$(NATSCLI_VERSION)
+
+$(MC):
+	@echo "tools: building the MinIO client mc (first time only: a few minutes)"
+	@mkdir -p $(TOOLS)/bin
+	@cd /tmp && GOBIN=$(TOOLS)/bin GOWORK=off go install github.com/minio/mc@$(MC_VERSION)
+
+# -p 1 keeps the end-to-end tests (which start processes) from competing
+# with unit tests for the two cores; the timeout bounds a hung test.
+test: test-tools
+	@echo "test: fuzz seed corpus, unit, integration and end-to-end tests"
+	go test -p 1 -count=1 -timeout 20m cyberimage/...
+	@echo "test: short fuzz run of request decoding"
+	go test -run '^$$' -fuzz FuzzDecodeAndNormalize -fuzztime 10s ./shared/job
+
+fuzz:
+	go test -run '^$$' -fuzz FuzzDecodeAndNormalize -fuzztime 2m ./shared/job
+
+fmt:
+	gofmt -l -w shared services tools
+
+vet:
+	go vet cyberimage/...
+
+clean:
+	rm -rf $(BIN)

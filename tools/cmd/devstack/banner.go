@@ -1,0 +1,94 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+)
+
+// Dev credentials, the same defaults the services use; never for production.
+const (
+	devAccessKey = "cyberimage"
+	devSecretKey = "cyberimage-dev-secret"
+)
+
+func waitHTTP(ctx context.Context, url string, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get(url); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("%s: %w after %s", url, errNotReady, limit)
+}
+
+// waitRunners waits until the supervisor lists n healthy runners, so "ready"
+// means a request published now is worked on at once.
+func waitRunners(ctx context.Context, statusURL string, n int, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		if healthyRunners(statusURL) >= n {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("fewer than %d runners reported within %s", n, limit)
+}
+
+func healthyRunners(statusURL string) int {
+	resp, err := http.Get(statusURL)
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	var st struct {
+		Runners []struct {
+			Health string `json:"health"`
+		} `json:"runners"`
+	}
+	if json.NewDecoder(resp.Body).Decode(&st) != nil {
+		return 0
+	}
+	n := 0
+	for _, r := range st.Runners {
+		if r.Health == "healthy" {
+			n++
+		}
+	}
+	return n
+}
+
+func banner(o options, natsURL, s3Addr string, took time.Duration) {
+	fmt.Printf(`
+================ CyberImage stack ready in %.1fs ================
+  NATS        %s   (JetStream data: %s/nats)
+  MinIO S3    http://%s   bucket "cyberimage"   user %s / password %s
+  MinIO UI    http://127.0.0.1:%d
+  Supervisor  http://%s/status   /api/queue   /v1/jobs/<job_id>   /metrics
+  Ingest      http://127.0.0.1:8081/metrics
+  Runners     %d
+
+Try it (in another terminal, from this folder):
+  .tools/bin/nats --server %s req cyberimage.requests '{"prompt":"a neon koi pond at dusk","width":512,"height":512}'
+  curl -s http://%s/v1/jobs/<job_id from the reply>
+  .tools/bin/mc alias set local http://%s %s %s && .tools/bin/mc ls --recursive local/cyberimage/images/
+  .tools/bin/nats --server %s sub 'cyberimage.events.>'     # live progress
+Ctrl-C stops everything; jobs and images are kept in %s.
+=================================================================
+`, took.Seconds(), natsURL, o.dataDir, s3Addr, devAccessKey, devSecretKey, o.consolePort, o.supervisor, o.runners,
+		natsURL, o.supervisor, s3Addr, devAccessKey, devSecretKey, natsURL, o.dataDir)
+}

@@ -1,0 +1,136 @@
+// Command devstack runs the whole pipeline on one machine for development:
+// an embedded NATS server with JetStream, a MinIO server, ingest, N GPU
+// runners and the supervisor. `make run` starts it. Ctrl-C stops everything
+// in order; data stays under the data folder, so the next run keeps the
+// jobs and images of this one.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+type options struct {
+	dataDir     string
+	binDir      string
+	toolsDir    string
+	runners     int
+	natsPort    int
+	s3Port      int
+	consolePort int
+	supervisor  string
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.dataDir, "data", envOr("CYBERIMAGE_DATA_DIR", ".data"), "folder for NATS and MinIO data [CYBERIMAGE_DATA_DIR]")
+	flag.StringVar(&o.binDir, "bin", "bin", "folder of the service binaries")
+	flag.StringVar(&o.toolsDir, "tools", ".tools", "folder of minio, nats and mc")
+	flag.IntVar(&o.runners, "runners", envInt("CYBERIMAGE_RUNNERS", 2), "GPU runners to start [CYBERIMAGE_RUNNERS]")
+	flag.IntVar(&o.natsPort, "nats-port", envInt("CYBERIMAGE_NATS_PORT", 4222), "NATS client port [CYBERIMAGE_NATS_PORT]")
+	flag.IntVar(&o.s3Port, "s3-port", envInt("CYBERIMAGE_S3_PORT", 9000), "MinIO S3 port [CYBERIMAGE_S3_PORT]")
+	flag.IntVar(&o.consolePort, "console-port", envInt("CYBERIMAGE_S3_CONSOLE_PORT", 9001), "MinIO console port [CYBERIMAGE_S3_CONSOLE_PORT]")
+	flag.StringVar(&o.supervisor, "supervisor-addr", envOr("CYBERIMAGE_SUPERVISOR_ADDR", "127.0.0.1:8080"), "supervisor HTTP address [CYBERIMAGE_SUPERVISOR_ADDR]")
+	flag.Parse()
+	if o.runners < 1 {
+		fmt.Fprintln(os.Stderr, "devstack: CYBERIMAGE_RUNNERS must be at least 1")
+		os.Exit(2)
+	}
+	if err := run(o); err != nil {
+		fmt.Fprintf(os.Stderr, "devstack: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func run(o options) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	start := time.Now()
+	for _, dir := range []string{filepath.Join(o.dataDir, "nats"), filepath.Join(o.dataDir, "minio")} {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+	}
+	ns, err := startNATS(filepath.Join(o.dataDir, "nats"), o.natsPort)
+	if err != nil {
+		return err
+	}
+	defer func() { ns.Shutdown(); ns.WaitForShutdown(); say("devstack", "nats stopped") }()
+	say("devstack", "nats listening on %s (JetStream data in %s)", ns.ClientURL(), filepath.Join(o.dataDir, "nats"))
+
+	s3Addr := "127.0.0.1:" + strconv.Itoa(o.s3Port)
+	natsURL := ns.ClientURL()
+	common := []string{
+		"CYBERIMAGE_NATS_URL=" + natsURL,
+		"CYBERIMAGE_S3_ENDPOINT=" + s3Addr,
+		"CYBERIMAGE_LOG_FORMAT=" + envOr("CYBERIMAGE_LOG_FORMAT", "console"),
+		"CYBERIMAGE_SUPERVISOR_ADDR=" + o.supervisor,
+	}
+	minio := &process{name: "minio", path: filepath.Join(o.toolsDir, "bin", "minio"),
+		args: []string{"server", "--quiet", "--address", s3Addr, "--console-address", "127.0.0.1:" + strconv.Itoa(o.consolePort), filepath.Join(o.dataDir, "minio")},
+		env:  []string{"MINIO_ROOT_USER=" + devAccessKey, "MINIO_ROOT_PASSWORD=" + devSecretKey, "MINIO_UPDATE=off"}}
+	procs := []*process{minio,
+		{name: "supervisor", path: filepath.Join(o.binDir, "supervisor"), env: common},
+		{name: "ingest", path: filepath.Join(o.binDir, "ingest"), env: common},
+	}
+	var runnerNames []string
+	for i := 1; i <= o.runners; i++ {
+		id := fmt.Sprintf("runner-%d", i)
+		runnerNames = append(runnerNames, id)
+		procs = append(procs, &process{name: id, path: filepath.Join(o.binDir, "gpu-runner"),
+			env: append([]string{"CYBERIMAGE_RUNNER_ID=" + id}, common...)})
+	}
+	// Ingest stops taking requests first, runners then finish (or hand
+	// back) their jobs, and the stores they write to go last.
+	group := newGroup(procs, [][]string{{"ingest"}, runnerNames, {"supervisor"}, {"minio"}})
+	if err := group.start(); err != nil {
+		group.stop()
+		return err
+	}
+	if err := waitHTTP(ctx, "http://"+s3Addr+"/minio/health/ready", 60*time.Second); err != nil {
+		group.stop()
+		return fmt.Errorf("minio: %w", err)
+	}
+	if err := waitHTTP(ctx, "http://"+o.supervisor+"/healthz", 60*time.Second); err != nil {
+		group.stop()
+		return fmt.Errorf("supervisor: %w", err)
+	}
+	if err := waitRunners(ctx, "http://"+o.supervisor+"/status", o.runners, 60*time.Second); err != nil {
+		say("devstack", "warning: %v", err)
+	}
+	banner(o, natsURL, s3Addr, time.Since(start))
+	<-ctx.Done()
+	say("devstack", "stopping: ingest, runners (running jobs finish or are handed back), supervisor, minio, nats")
+	group.stop()
+	return nil
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+func envInt(key string, def int) int {
+	v := os.Getenv(key)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "devstack: %s=%q is not an integer\n", key, v)
+		os.Exit(2)
+	}
+	return n
+}
+
+var errNotReady = errors.New("not ready")

@@ -1,0 +1,29 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+// startNATS runs an embedded NATS server with JetStream on loopback.
+func startNATS(storeDir string, port int) (*server.Server, error) {
+	ns, err := server.NewServer(&server.Options{
+		ServerName: "cyberimage-dev",
+		Host:       "127.0.0.1",
+		Port:       port,
+		JetStream:  true,
+		StoreDir:   storeDir,
+		NoSigs:     true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("nats: %w", err)
+	}
+	go ns.Start()
+	if !ns.ReadyForConnections(15 * time.Second) {
+		ns.Shutdown()
+		return nil, fmt.Errorf("nats: not ready on 127.0.0.1:%d (is the port taken?)", port)
+	}
+	return ns, nil
+}

@@ -1,0 +1,91 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/stretchr/testify/require"
+
+	"cyberimage/shared/bus"
+	"cyberimage/shared/job"
+)
+
+// TestRequestWhileIngestDown: a request published while ingest is stopped
+// waits in the requests stream and is processed once ingest starts.
+func TestRequestWhileIngestDown(t *testing.T) {
+	s := newStack(t)
+	s.startRunner("runner-a")
+	publish(t, s.nc, fmtReq("published while ingest was down", 64, 64, 1, `,"request_id":"early"`))
+	require.NoError(t, s.nc.Flush())
+	time.Sleep(500 * time.Millisecond)
+	require.Empty(t, s.records(), "nothing can happen without ingest")
+	s.startIngest()
+	recs := s.waitEnded(1, time.Minute)
+	rec := recs[job.IDForRequestID("early")]
+	require.Equal(t, job.StatusCompleted, rec.Status)
+	checkImages(t, s, rec)
+}
+
+// TestKillRunnerMidJob: kill -9 a runner in the middle of a job; JetStream
+// redelivers after AckWait and the other runner completes it, with exactly
+// one completed record and one set of images.
+func TestKillRunnerMidJob(t *testing.T) {
+	s := newStack(t, "CYBERIMAGE_ACK_WAIT=2s")
+	// The shared settings decide the consumer's AckWait.
+	settings := bus.DefaultSettings()
+	settings.AckWait = 2 * time.Second
+	require.NoError(t, bus.Ensure(context.Background(), s.js, settings))
+	s.startIngest()
+	victim := s.startRunner("runner-victim")
+
+	progress := make(chan bus.ProgressEvent, 256)
+	sub, err := s.nc.Subscribe(bus.SubjectEventsAll, func(m *nats.Msg) {
+		var e bus.ProgressEvent
+		if json.Unmarshal(m.Data, &e) == nil {
+			progress <- e
+		}
+	})
+	require.NoError(t, err)
+	defer sub.Unsubscribe()
+
+	// Big enough to be mid-run when killed: 4 × 1024² pixels in 50 steps.
+	r := request(t, s.nc, fmtReq("kill me mid-job", 1024, 1024, 4, `,"steps":50,"request_id":"victim"`))
+	require.Equal(t, "queued", r.Status)
+	waitStep(t, progress, r.JobID, "runner-victim", 2)
+	victim.kill()
+	killedAt := time.Now()
+	s.startRunner("runner-survivor")
+
+	recs := s.waitEnded(1, 2*time.Minute)
+	rec := recs[r.JobID]
+	require.Equal(t, job.StatusCompleted, rec.Status)
+	require.Equal(t, "runner-survivor", rec.Runner)
+	require.Equal(t, 2, rec.Attempts, "the second delivery completed it")
+	require.Equal(t, 1, s.completions.of(r.JobID))
+	checkImages(t, s, rec)
+	objects := 0
+	for range s.s3.ListObjects(context.Background(), s.minio.Config.Bucket, minioPrefix(r.JobID)) {
+		objects++
+	}
+	require.Equal(t, 4, objects, "one set of images")
+	require.Zero(t, s.jobsInStream())
+	t.Logf("recovered %.1fs after the kill (AckWait 2s)", time.Since(killedAt).Seconds())
+}
+
+func waitStep(t *testing.T, events <-chan bus.ProgressEvent, jobID, runner string, step int) {
+	t.Helper()
+	timeout := time.After(time.Minute)
+	for {
+		select {
+		case e := <-events:
+			if e.JobID == jobID && e.Runner == runner && e.Step >= step {
+				return
+			}
+		case <-timeout:
+			t.Fatalf("job %s never reached step %d on %s", jobID, step, runner)
+		}
+	}
+}

@@ -1,0 +1,315 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/require"
+
+	"cyberimage/shared/bus"
+	"cyberimage/shared/job"
+	"cyberimage/shared/jobstore"
+	"cyberimage/shared/testenv"
+)
+
+// stack is one test's pipeline: servers in-process or started by the test,
+// services as child processes.
+type stack struct {
+	t     *testing.T
+	nats  *testenv.NATS
+	minio *testenv.MinIO
+	nc    *nats.Conn
+	js    jetstream.JetStream
+	store *jobstore.Store
+	s3    *minio.Client
+	env   []string
+	logs  string
+
+	supervisorAddr string
+	completions    *completionWatch
+}
+
+func newStack(t *testing.T, extraEnv ...string) *stack {
+	t.Helper()
+	s := &stack{t: t, nats: testenv.StartNATS(t), minio: testenv.StartMinIO(t), logs: t.TempDir()}
+	s.nc, s.js = s.nats.Connect(t)
+	ctx := context.Background()
+	settings := bus.DefaultSettings()
+	require.NoError(t, bus.Ensure(ctx, s.js, settings))
+	var err error
+	s.store, err = jobstore.Open(ctx, s.js)
+	require.NoError(t, err)
+	s.s3 = s.minio.Client(t)
+	s.supervisorAddr = "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
+	root := testenv.RepoRoot(t)
+	s.env = append([]string{
+		"CYBERIMAGE_NATS_URL=" + s.nats.URL(),
+		"CYBERIMAGE_S3_ENDPOINT=" + s.minio.Config.Endpoint,
+		"CYBERIMAGE_S3_BUCKET=" + s.minio.Config.Bucket,
+		"CYBERIMAGE_S3_ACCESS_KEY=" + s.minio.Config.AccessKey,
+		"CYBERIMAGE_S3_SECRET_KEY=" + s.minio.Config.SecretKey,
+		"CYBERIMAGE_MODELS_DIR=" + filepath.Join(root, "infra", "models"),
+		"CYBERIMAGE_ORT_LIB=" + testenv.ORTLibrary(t),
+		"CYBERIMAGE_SUPERVISOR_ADDR=" + s.supervisorAddr,
+		"CYBERIMAGE_HEARTBEAT_INTERVAL=500ms",
+		"CYBERIMAGE_LOG_LEVEL=debug",
+	}, extraEnv...)
+	s.completions = watchCompletions(t, s.store)
+	t.Cleanup(func() {
+		if t.Failed() {
+			s.dumpLogs()
+		}
+	})
+	return s
+}
+
+// proc is a service process started by a test.
+type proc struct {
+	name   string
+	cmd    *exec.Cmd
+	exited chan struct{}
+}
+
+// start runs a service binary; it is killed at test end if still running.
+func (s *stack) start(name, binary string, env ...string) *proc {
+	s.t.Helper()
+	logFile, err := os.Create(filepath.Join(s.logs, name+".log"))
+	require.NoError(s.t, err)
+	cmd := exec.Command(bins[binary])
+	cmd.Dir = testenv.RepoRoot(s.t)
+	cmd.Env = append(append(os.Environ(), s.env...), env...)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	require.NoError(s.t, cmd.Start())
+	p := &proc{name: name, cmd: cmd, exited: make(chan struct{})}
+	go func() { _ = cmd.Wait(); logFile.Close(); close(p.exited) }()
+	s.t.Cleanup(func() {
+		_ = syscall.Kill(cmd.Process.Pid, syscall.SIGCONT)
+		p.kill()
+	})
+	return p
+}
+
+func (s *stack) startSupervisor() *proc {
+	p := s.start("supervisor", "supervisor")
+	s.waitHTTP("/healthz")
+	return p
+}
+
+// startIngest starts ingest and waits for its health endpoint, which it
+// serves only once it listens for request-reply inboxes.
+func (s *stack) startIngest() *proc {
+	s.t.Helper()
+	addr := "127.0.0.1:" + strconv.Itoa(testenv.FreePort(s.t))
+	p := s.start("ingest", "ingest", "CYBERIMAGE_INGEST_ADDR="+addr)
+	waitURL(s.t, "http://"+addr+"/healthz")
+	return p
+}
+
+func (s *stack) startRunner(id string, env ...string) *proc {
+	return s.start(id, "gpu-runner", append([]string{"CYBERIMAGE_RUNNER_ID=" + id}, env...)...)
+}
+
+func (p *proc) kill() {
+	_ = p.cmd.Process.Kill()
+	<-p.exited
+}
+
+// stop sends SIGTERM and waits for a clean exit.
+func (p *proc) stop(t *testing.T) {
+	t.Helper()
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.exited:
+	case <-time.After(40 * time.Second):
+		t.Fatalf("%s did not stop on SIGTERM", p.name)
+	}
+}
+
+func (s *stack) dumpLogs() {
+	entries, _ := os.ReadDir(s.logs)
+	for _, e := range entries {
+		f, err := os.Open(filepath.Join(s.logs, e.Name()))
+		if err != nil {
+			continue
+		}
+		var lines []string
+		sc := bufio.NewScanner(f)
+		sc.Buffer(make([]byte, 1<<16), 1<<20)
+		for sc.Scan() {
+			lines = append(lines, sc.Text())
+		}
+		f.Close()
+		if len(lines) > 40 {
+			lines = lines[len(lines)-40:]
+		}
+		s.t.Logf("---- last lines of %s ----", e.Name())
+		for _, l := range lines {
+			s.t.Log(l)
+		}
+	}
+}
+
+func (s *stack) url(path string) string { return "http://" + s.supervisorAddr + path }
+
+func (s *stack) waitHTTP(path string) {
+	s.t.Helper()
+	waitURL(s.t, s.url(path))
+}
+
+func waitURL(t *testing.T, url string) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		resp, err := http.Get(url)
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}, 30*time.Second, 50*time.Millisecond, "waiting for %s", url)
+}
+
+// getJSON fetches a supervisor endpoint into v and returns the status code.
+func (s *stack) getJSON(path string, v any) int {
+	s.t.Helper()
+	resp, err := http.Get(s.url(path))
+	require.NoError(s.t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(s.t, err)
+	if v != nil && resp.StatusCode == http.StatusOK {
+		require.NoError(s.t, json.Unmarshal(body, v), string(body))
+	}
+	return resp.StatusCode
+}
+
+// records lists every job record.
+func (s *stack) records() map[string]job.Record {
+	s.t.Helper()
+	ctx := context.Background()
+	out := map[string]job.Record{}
+	keys, err := s.store.KV().ListKeys(ctx)
+	require.NoError(s.t, err)
+	for k := range keys.Keys() {
+		rec, _, err := s.store.Get(ctx, k)
+		require.NoError(s.t, err)
+		out[k] = rec
+	}
+	return out
+}
+
+// waitEnded waits until n records exist and every one is terminal.
+func (s *stack) waitEnded(n int, limit time.Duration) map[string]job.Record {
+	s.t.Helper()
+	deadline := time.Now().Add(limit)
+	var recs map[string]job.Record
+	for time.Now().Before(deadline) {
+		recs = s.records()
+		ended := 0
+		for _, r := range recs {
+			if r.Status.Terminal() {
+				ended++
+			}
+		}
+		if len(recs) >= n && ended == len(recs) {
+			return recs
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	counts := map[job.Status]int{}
+	for _, r := range recs {
+		counts[r.Status]++
+	}
+	s.t.Fatalf("after %s: %d records (want %d), by status %v", limit, len(recs), n, counts)
+	return nil
+}
+
+func (s *stack) jobsInStream() uint64 {
+	s.t.Helper()
+	st, err := s.js.Stream(context.Background(), bus.StreamJobs)
+	require.NoError(s.t, err)
+	info, err := st.Info(context.Background())
+	require.NoError(s.t, err)
+	return info.State.Msgs
+}
+
+// completionWatch counts, from a KV watch started before any job, how many
+// times each record was written as completed: "exactly once" is checked
+// on the history of writes, not on the final state alone.
+type completionWatch struct {
+	mu    sync.Mutex
+	count map[string]int
+}
+
+func watchCompletions(t *testing.T, store *jobstore.Store) *completionWatch {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	w, err := store.KV().WatchAll(ctx)
+	require.NoError(t, err)
+	cw := &completionWatch{count: map[string]int{}}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for e := range w.Updates() {
+			if e == nil || e.Operation() != jetstream.KeyValuePut {
+				continue
+			}
+			rec, err := jobstore.Decode(e.Value())
+			if err == nil && rec.Status == job.StatusCompleted {
+				cw.mu.Lock()
+				cw.count[rec.JobID]++
+				cw.mu.Unlock()
+			}
+		}
+	}()
+	t.Cleanup(func() { cancel(); _ = w.Stop(); <-done })
+	return cw
+}
+
+func (c *completionWatch) of(id string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.count[id]
+}
+
+func publish(t *testing.T, nc *nats.Conn, payload string) {
+	t.Helper()
+	require.NoError(t, nc.Publish(bus.SubjectRequests, []byte(payload)))
+}
+
+type reply struct {
+	JobID  string `json:"job_id"`
+	Status string `json:"status"`
+	Error  *struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+func request(t *testing.T, nc *nats.Conn, payload string) reply {
+	t.Helper()
+	msg, err := nc.Request(bus.SubjectRequests, []byte(payload), 10*time.Second)
+	require.NoError(t, err, "no reply to %s", payload)
+	var r reply
+	require.NoError(t, json.Unmarshal(msg.Data, &r), string(msg.Data))
+	return r
+}
+
+func fmtReq(prompt string, w, h, n int, extra string) string {
+	return fmt.Sprintf(`{"prompt":%q,"width":%d,"height":%d,"num_images":%d%s}`, prompt, w, h, n, extra)
+}
