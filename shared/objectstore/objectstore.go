@@ -44,6 +44,10 @@ func NewClient(c Config) (*minio.Client, error) {
 		Secure: c.Secure,
 		// Presigned URLs need no region look-up round trip.
 		Region: "us-east-1",
+		// Fail fast: callers back off on their own terms (a runner stops
+		// pulling work until S3 answers again) instead of holding a job
+		// through ten client-side retries.
+		MaxRetries: 3,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("s3 client %s: %w", c.Endpoint, err)

@@ -121,8 +121,17 @@ func (s *stack) startIngest() *proc {
 	return p
 }
 
+// startRunner starts a runner and waits for its first heartbeat, which it
+// sends once it is connected to NATS and S3 and pulling work.
 func (s *stack) startRunner(id string, env ...string) *proc {
-	return s.start(id, "gpu-runner", append([]string{"CYBERIMAGE_RUNNER_ID=" + id}, env...)...)
+	s.t.Helper()
+	sub, err := s.nc.SubscribeSync(bus.HeartbeatSubject(id))
+	require.NoError(s.t, err)
+	defer sub.Unsubscribe()
+	p := s.start(id, "gpu-runner", append([]string{"CYBERIMAGE_RUNNER_ID=" + id}, env...)...)
+	_, err = sub.NextMsg(30 * time.Second)
+	require.NoError(s.t, err, "runner %s sent no heartbeat", id)
+	return p
 }
 
 func (p *proc) kill() {

@@ -78,10 +78,15 @@ func Start(ctx context.Context, cfg config.Config, logger *zap.Logger) (*Runner,
 		return nil, err
 	}
 	var images *storage.Images
+	var probe func(context.Context) error
 	if err := retry(ctx, log, "S3 at "+cfg.S3.Endpoint, func(ctx context.Context) error {
 		client, err := objectstore.Connect(ctx, cfg.S3)
+		if err != nil {
+			return err
+		}
 		images = storage.NewImages(client, cfg.S3.Bucket)
-		return err
+		probe = func(ctx context.Context) error { return objectstore.EnsureBucket(ctx, client, cfg.S3.Bucket) }
+		return nil
 	}); err != nil {
 		nc.Close()
 		return nil, err
@@ -89,7 +94,7 @@ func Start(ctx context.Context, cfg config.Config, logger *zap.Logger) (*Runner,
 	r := &Runner{cfg: cfg, log: log, nc: nc, registry: registry}
 	r.worker = worker.New(worker.Params{
 		Runner: cfg.RunnerID, Slots: cfg.Slots, NC: nc, JS: js, Store: store, Images: images,
-		Generators: registry, Encoder: imaging.NewEncoder(pngLevel(cfg.PNGLevel)), Settings: cfg.Bus, Logger: log,
+		Generators: registry, Encoder: imaging.NewEncoder(pngLevel(cfg.PNGLevel)), Settings: cfg.Bus, Logger: log, Probe: probe,
 	})
 	if err := r.worker.Start(ctx); err != nil {
 		nc.Close()

@@ -10,11 +10,12 @@ import (
 	"cyberimage/shared/job"
 )
 
-// finish decides the fate of a delivery after execute returned err.
-func (w *Worker) finish(d *delivery, err error) {
+// finish decides the fate of a delivery after execute returned err, and
+// reports whether the failure was transient.
+func (w *Worker) finish(d *delivery, err error) (transient bool) {
 	switch {
 	case err == nil:
-		return // completed and acked
+		return false // completed and acked
 	case errors.Is(err, errAlreadyDone):
 		d.log.Info("job already ended; acking the redelivery")
 		_ = d.msg.Ack()
@@ -35,7 +36,9 @@ func (w *Worker) finish(d *delivery, err error) {
 		d.log.Warn("transient failure; job will be retried", zap.Duration("delay", delay), zap.Error(err))
 		w.emit(d, job.StatusQueued, 0, 0, "retrying: "+err.Error())
 		_ = d.msg.NakWithDelay(delay)
+		return true
 	}
+	return false
 }
 
 // fail records the failure with its reason, then terminates the message so

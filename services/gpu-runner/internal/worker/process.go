@@ -24,28 +24,29 @@ type delivery struct {
 	stages  job.Stages
 }
 
-// process runs one delivery to its end.
-func (w *Worker) process(msg jetstream.Msg) {
+// process runs one delivery to its end and reports whether it failed for a
+// transient reason.
+func (w *Worker) process(msg jetstream.Msg) (transient bool) {
 	w.busy.Add(1)
 	defer w.busy.Add(-1)
 	meta, err := msg.Metadata()
 	if err != nil {
 		w.log.Error("job metadata", zap.Error(err))
 		_ = msg.Term()
-		return
+		return false
 	}
 	d := &delivery{msg: msg, attempt: int(meta.NumDelivered)}
 	if err := json.Unmarshal(msg.Data(), &d.work); err != nil || d.work.JobID == "" {
 		w.log.Error("unreadable work message; terminating it", zap.Uint64("stream_seq", meta.Sequence.Stream), zap.Error(err))
 		_ = msg.TermWithReason("unreadable work message")
-		return
+		return false
 	}
 	d.log = w.log.With(zap.String("job_id", d.work.JobID), zap.Int("attempt", d.attempt))
 
 	stopKeepAlive := w.keepAlive(d)
 	err = w.execute(d)
 	stopKeepAlive()
-	w.finish(d, err)
+	return w.finish(d, err)
 }
 
 // keepAlive sends in-progress acks well inside AckWait until stopped.

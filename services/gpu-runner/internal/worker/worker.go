@@ -44,6 +44,11 @@ type Params struct {
 	FetchWait time.Duration
 	// RetryBase is the first NAK delay of a transient failure.
 	RetryBase time.Duration
+	// Probe checks the services a job needs (S3). After a transient
+	// failure a slot pulls no more work until Probe passes, so an outage
+	// costs the job in hand one delivery instead of burning every queued
+	// job's retries.
+	Probe func(ctx context.Context) error
 }
 
 // Worker runs Slots jobs at a time.
@@ -126,11 +131,40 @@ func (w *Worker) slotLoop(slot int) {
 			continue
 		}
 		for msg := range batch.Messages() {
-			w.process(msg)
+			if transient := w.process(msg); transient {
+				w.waitHealthy(log)
+			}
 		}
 		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) {
 			log.Warn("fetch", zap.Error(err))
 			w.pause(time.Second)
+		}
+	}
+}
+
+// waitHealthy blocks the slot until Probe passes or the worker stops.
+func (w *Worker) waitHealthy(log *zap.Logger) {
+	if w.p.Probe == nil {
+		return
+	}
+	for delay, logged := 250*time.Millisecond, false; ; delay = min(delay*2, 5*time.Second) {
+		ctx, cancel := context.WithTimeout(w.workCtx, 5*time.Second)
+		err := w.p.Probe(ctx)
+		cancel()
+		if err == nil {
+			if logged {
+				log.Info("dependencies healthy again; pulling work")
+			}
+			return
+		}
+		if !logged {
+			log.Warn("dependency unhealthy; pulling no work until it recovers", zap.Error(err))
+			logged = true
+		}
+		select {
+		case <-w.stopping:
+			return
+		case <-time.After(delay):
 		}
 	}
 }

@@ -1,0 +1,62 @@
+package index
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap/zaptest"
+
+	"cyberimage/shared/job"
+)
+
+// fakeEntry is a KV entry as the watcher delivers it.
+type fakeEntry struct {
+	jetstream.KeyValueEntry
+	key string
+	val []byte
+	op  jetstream.KeyValueOp
+}
+
+func (e fakeEntry) Key() string                     { return e.key }
+func (e fakeEntry) Value() []byte                   { return e.val }
+func (e fakeEntry) Operation() jetstream.KeyValueOp { return e.op }
+
+func put(t *testing.T, x *Index, rec job.Record) {
+	t.Helper()
+	data, err := json.Marshal(rec)
+	require.NoError(t, err)
+	x.apply(fakeEntry{key: rec.JobID, val: data, op: jetstream.KeyValuePut})
+}
+
+func TestDetailedCounts(t *testing.T) {
+	t.Parallel()
+	x := New(nil, zaptest.NewLogger(t))
+	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	at := func(d time.Duration) *time.Time { v := now.Add(d); return &v }
+	put(t, x, job.Record{JobID: "a", Status: job.StatusCompleted, Spec: job.Spec{Model: "demo"}, CreatedAt: now.Add(-time.Hour), StartedAt: at(-time.Hour), CompletedAt: at(-time.Hour + 2*time.Second)})
+	put(t, x, job.Record{JobID: "b", Status: job.StatusCompleted, Spec: job.Spec{Model: "demo"}, CreatedAt: now.Add(-48 * time.Hour), StartedAt: at(-48 * time.Hour), CompletedAt: at(-48*time.Hour + 4*time.Second)})
+	put(t, x, job.Record{JobID: "c", Status: job.StatusFailed, Spec: job.Spec{Model: "sd"}, CreatedAt: now.Add(-time.Minute)})
+	put(t, x, job.Record{JobID: "d", Status: job.StatusProcessing, Spec: job.Spec{Model: "sd"}, CreatedAt: now, StartedAt: at(0)})
+	put(t, x, job.Record{JobID: "e", Status: job.StatusQueued, Spec: job.Spec{Model: "demo"}, CreatedAt: now})
+	put(t, x, job.Record{JobID: "f", Status: job.StatusRejected, CreatedAt: now})
+	// A later write replaces the earlier one; a delete removes it.
+	put(t, x, job.Record{JobID: "e", Status: job.StatusProcessing, Spec: job.Spec{Model: "demo"}, CreatedAt: now, StartedAt: at(-time.Second)})
+	put(t, x, job.Record{JobID: "g", Status: job.StatusQueued, CreatedAt: now})
+	x.apply(fakeEntry{key: "g", op: jetstream.KeyValueDelete})
+
+	d := x.Detailed(now)
+	require.Equal(t, Counts{Pending: 0, Processing: 2, Completed: 2, Failed: 1, Rejected: 1, Total: 5}, d.Counts)
+	require.Equal(t, Counts{Processing: 2, Completed: 1, Failed: 1, Rejected: 1, Total: 4}, d.Recent24h)
+	require.InDelta(t, 3.0, d.AvgProcessingSeconds, 1e-9)
+	require.InDelta(t, 100.0/3, d.FailureRatePercent, 1e-9)
+	require.Equal(t, Counts{Processing: 1, Completed: 2, Total: 3}, d.PerModel["demo"])
+	require.Equal(t, Counts{Processing: 1, Failed: 1, Total: 2}, d.PerModel["sd"])
+	require.Equal(t, x.Counts(), d.Counts)
+
+	running := x.Processing()
+	require.Len(t, running, 2)
+	require.Equal(t, "e", running[0].JobID, "oldest start first")
+}

@@ -1,0 +1,95 @@
+package e2e
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/stretchr/testify/require"
+
+	"cyberimage/shared/bus"
+	"cyberimage/shared/job"
+	"cyberimage/shared/testenv"
+)
+
+// TestS3OutageIsRetriedNotLost: with MinIO down, the job in hand is NAKed
+// with backoff and the runner pulls nothing else until S3 answers, so jobs
+// queued during the outage do not burn their deliveries. After MinIO
+// returns, every job completes exactly once.
+func TestS3OutageIsRetriedNotLost(t *testing.T) {
+	s := newStack(t)
+	s.startIngest()
+	s.startRunner("runner-a")
+	retrying := make(chan string, 16)
+	sub, err := s.nc.Subscribe(bus.SubjectEventsAll, func(m *nats.Msg) {
+		var e bus.ProgressEvent
+		if json.Unmarshal(m.Data, &e) == nil && strings.HasPrefix(e.Message, "retrying") {
+			retrying <- e.JobID
+		}
+	})
+	require.NoError(t, err)
+	defer sub.Unsubscribe()
+
+	s.minio.Stop()
+	first := request(t, s.nc, fmtReq("during the outage", 64, 64, 1, ""))
+	select {
+	case id := <-retrying:
+		require.Equal(t, first.JobID, id)
+	case <-time.After(time.Minute):
+		t.Fatal("the runner never reported a retry while S3 was down")
+	}
+	second := request(t, s.nc, fmtReq("queued during the outage", 64, 64, 1, ""))
+	time.Sleep(time.Second) // the runner must leave it alone meanwhile
+	s.minio.Start()
+
+	recs := s.waitEnded(2, time.Minute)
+	for _, id := range []string{first.JobID, second.JobID} {
+		require.Equal(t, job.StatusCompleted, recs[id].Status)
+		require.Equal(t, 1, s.completions.of(id))
+		checkImages(t, s, recs[id])
+	}
+	require.GreaterOrEqual(t, recs[first.JobID].Attempts, 2, "the job in hand was retried")
+	require.Equal(t, 1, recs[second.JobID].Attempts, "a job queued during the outage was not pulled until S3 recovered")
+	require.Zero(t, s.jobsInStream())
+}
+
+// TestModelFailureFailsJobNotRunner: a model whose file cannot load fails
+// its jobs at once with the reason (no retries: they cannot help), and the
+// runner goes on to serve other jobs.
+func TestModelFailureFailsJobNotRunner(t *testing.T) {
+	root := testenv.RepoRoot(t)
+	models := t.TempDir()
+	for name, file := range map[string]string{
+		"demo":   filepath.Join(root, "infra", "models", "demo", "model.onnx"),
+		"broken": "",
+	} {
+		dir := filepath.Join(models, name)
+		require.NoError(t, os.MkdirAll(dir, 0o755))
+		manifest := `{"name":"` + name + `","pipeline":"cppn","file":"model.onnx","steps":{"min":1,"max":50,"default":4}}`
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "manifest.json"), []byte(manifest), 0o644))
+		if file == "" {
+			require.NoError(t, os.WriteFile(filepath.Join(dir, "model.onnx"), []byte("not an onnx model"), 0o644))
+		} else {
+			require.NoError(t, os.Symlink(file, filepath.Join(dir, "model.onnx")))
+		}
+	}
+	s := newStack(t, "CYBERIMAGE_MODELS_DIR="+models, "CYBERIMAGE_DEFAULT_MODEL=demo")
+	s.startIngest()
+	s.startRunner("runner-a")
+	bad := request(t, s.nc, `{"prompt":"needs the broken model","model":"broken","width":64,"height":64}`)
+	good := request(t, s.nc, fmtReq("after the broken one", 64, 64, 1, ""))
+	recs := s.waitEnded(2, time.Minute)
+
+	failed := recs[bad.JobID]
+	require.Equal(t, job.StatusFailed, failed.Status)
+	require.Equal(t, job.CodeGenerationFailed, failed.Error.Code)
+	require.Contains(t, failed.Error.Message, "broken")
+	require.Equal(t, 1, failed.Attempts, "a permanent failure is not retried")
+	require.NotNil(t, failed.CompletedAt)
+	require.Equal(t, job.StatusCompleted, recs[good.JobID].Status)
+	require.Zero(t, s.jobsInStream(), "the failed job's message was terminated, not left to redeliver")
+}
