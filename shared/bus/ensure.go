@@ -12,6 +12,9 @@ import (
 // a publish within seconds, so two minutes is ample.
 const dedupWindow = 2 * time.Minute
 
+// LeaseTTL is how long a supervisor leader lease lives without renewal.
+const LeaseTTL = 10 * time.Second
+
 // Ensure creates or updates every stream, consumer and bucket the pipeline
 // uses. It is idempotent, so each service calls it at start-up and none has
 // to be started first.
@@ -29,6 +32,25 @@ func Ensure(ctx context.Context, js jetstream.JetStream, s Settings) error {
 			// (job id or error), so the stream must not answer it first
 			// with a publish ack.
 			NoAck: true,
+		},
+		{
+			Name:        StreamDLQ,
+			Description: "Work of jobs that failed for good, with the reason in headers",
+			Subjects:    []string{SubjectDLQAll},
+			Retention:   jetstream.LimitsPolicy,
+			Storage:     jetstream.FileStorage,
+			Replicas:    s.Replicas,
+			Duplicates:  dedupWindow,
+			MaxAge:      30 * 24 * time.Hour,
+		},
+		{
+			Name:        StreamAdvisories,
+			Description: "Max-deliveries and terminated advisories of the runners' consumer",
+			Subjects:    []string{SubjectMaxDeliveries, SubjectTerminated},
+			Retention:   jetstream.WorkQueuePolicy,
+			Storage:     jetstream.FileStorage,
+			Replicas:    s.Replicas,
+			MaxAge:      7 * 24 * time.Hour,
 		},
 		{
 			Name:        StreamJobs,
@@ -61,9 +83,16 @@ func Ensure(ctx context.Context, js jetstream.JetStream, s Settings) error {
 			Description:   "gpu-runner: generate images",
 			AckPolicy:     jetstream.AckExplicitPolicy,
 			AckWait:       s.AckWait,
+			BackOff:       s.BackOff(),
 			MaxDeliver:    s.MaxDeliver,
 			MaxAckPending: s.MaxAckPending,
 			FilterSubject: SubjectJobsAll,
+		}},
+		{StreamAdvisories, jetstream.ConsumerConfig{
+			Durable:     ConsumerSupervisor,
+			Description: "supervisor: fail and dead-letter jobs",
+			AckPolicy:   jetstream.AckExplicitPolicy,
+			AckWait:     30 * time.Second,
 		}},
 	}
 	for _, c := range consumers {
@@ -79,6 +108,16 @@ func Ensure(ctx context.Context, js jetstream.JetStream, s Settings) error {
 		Replicas:    s.Replicas,
 	}); err != nil {
 		return fmt.Errorf("ensure bucket %s: %w", BucketJobs, err)
+	}
+	if _, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      BucketLeases,
+		Description: "Leader lease of the supervisors",
+		History:     1,
+		TTL:         LeaseTTL,
+		Storage:     jetstream.FileStorage,
+		Replicas:    s.Replicas,
+	}); err != nil {
+		return fmt.Errorf("ensure bucket %s: %w", BucketLeases, err)
 	}
 	return nil
 }

@@ -5,14 +5,16 @@ import "time"
 // ProgressEvent is published on EventSubject(job_id) at each step and at each
 // change of status, so `nats sub 'cyberimage.events.>'` shows live progress.
 type ProgressEvent struct {
-	JobID      string    `json:"job_id"`
-	Status     string    `json:"status"`
-	Step       int       `json:"step"`
-	TotalSteps int       `json:"total_steps"`
-	Runner     string    `json:"runner"`
-	Attempt    int       `json:"attempt,omitempty"`
-	At         time.Time `json:"at"`
-	Message    string    `json:"message,omitempty"`
+	JobID      string `json:"job_id"`
+	Status     string `json:"status"`
+	Step       int    `json:"step"`
+	TotalSteps int    `json:"total_steps"`
+	Runner     string `json:"runner"`
+	Attempt    int    `json:"attempt,omitempty"`
+	// Delivery identifies the delivery ("<stream_seq>.<delivered>").
+	Delivery string    `json:"delivery,omitempty"`
+	At       time.Time `json:"at"`
+	Message  string    `json:"message,omitempty"`
 }
 
 // Heartbeat is published by each runner every few seconds on
@@ -38,4 +40,22 @@ type GPU struct {
 	MemoryTotal uint64 `json:"memory_total_bytes"`
 	MemoryUsed  uint64 `json:"memory_used_bytes"`
 	Driver      string `json:"driver,omitempty"`
+}
+
+// Control orders sent to a runner on ControlSubject(runner).
+const (
+	// ControlAbandon: stop working on a delivery (terminate its inference)
+	// and never ack it; the supervisor has given the job to someone else.
+	ControlAbandon = "abandon"
+	// ControlReload: drop and reload every model session (the original
+	// app's forced cleanup), after repeated stalls.
+	ControlReload = "reload"
+)
+
+// Control is an order to a runner.
+type Control struct {
+	Action string    `json:"action"`
+	JobID  string    `json:"job_id,omitempty"`
+	Reason string    `json:"reason,omitempty"`
+	At     time.Time `json:"at"`
 }

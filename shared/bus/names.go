@@ -20,14 +20,44 @@ const (
 	SubjectEventsAll   = "cyberimage.events.>"
 	subjectEventPrefix = "cyberimage.events."
 
+	subjectControlPrefix = "cyberimage.control."
+
+	// StreamDLQ keeps the work message of every job that failed for good,
+	// with the reason, for inspection and re-queueing.
+	StreamDLQ        = "CYBERIMAGE_DLQ"
+	SubjectDLQAll    = "cyberimage.dlq.>"
+	subjectDLQPrefix = "cyberimage.dlq."
+
+	// StreamAdvisories captures the runners' consumer advisories durably,
+	// so a supervisor that was down still learns of every job that ran out
+	// of deliveries or was terminated.
+	StreamAdvisories     = "CYBERIMAGE_ADVISORIES"
+	ConsumerSupervisor   = "supervisor"
+	SubjectMaxDeliveries = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES." + StreamJobs + "." + ConsumerRunners
+	SubjectTerminated    = "$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED." + StreamJobs + "." + ConsumerRunners
+
+	// SubjectAcks matches every ack runners send for job deliveries.
+	SubjectAcks = "$JS.ACK." + StreamJobs + "." + ConsumerRunners + ".>"
+
+	// BucketLeases holds the supervisor leader lease.
+	BucketLeases = "cyberimage_leases"
+
 	// SubjectHeartbeatsAll matches every runner's heartbeat.
 	SubjectHeartbeatsAll   = "cyberimage.runners.*.heartbeat"
 	subjectHeartbeatPrefix = "cyberimage.runners."
 )
 
-// JobSubject is the work subject for a model, so runners can later consume
-// only the models they serve.
-func JobSubject(model string) string { return subjectJobPrefix + model }
+// JobSubject is the work subject of one job: cyberimage.jobs.<model>.<job_id>.
+// The model token lets runners consume only the models they serve; the job
+// token lets the supervisor look a job's message up directly (the stream
+// keeps a per-subject index), which reconciliation relies on.
+func JobSubject(model, jobID string) string { return subjectJobPrefix + model + "." + jobID }
+
+// ControlSubject is where the supervisor sends orders to one runner.
+func ControlSubject(runner string) string { return subjectControlPrefix + runner }
+
+// DLQSubject is where a failed job's work message is copied.
+func DLQSubject(model, jobID string) string { return subjectDLQPrefix + model + "." + jobID }
 
 // EventSubject is where progress events of one job are published.
 func EventSubject(jobID string) string { return subjectEventPrefix + jobID }

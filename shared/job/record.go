@@ -26,14 +26,18 @@ func (s Status) Terminal() bool {
 // CanTransition says whether a record may move from one status to another.
 // Processing → processing is a new attempt. Rejected → queued lets a client
 // fix a rejected request and resend it under the same request_id. Nothing
-// leaves completed or failed: that is what makes "exactly once" checkable.
+// leaves completed, and failed only through an operator's re-queue
+// (RequeueFailed): that is what makes "exactly once" checkable.
 func CanTransition(from, to Status) bool {
 	switch from {
 	case StatusQueued:
 		return to == StatusProcessing || to == StatusFailed || to == StatusQueued
 	case StatusProcessing:
-		return to == StatusProcessing || to == StatusCompleted || to == StatusFailed
+		// → queued: the supervisor took the job from a stalled runner.
+		return to == StatusProcessing || to == StatusCompleted || to == StatusFailed || to == StatusQueued
 	case StatusRejected:
+		return to == StatusQueued
+	case StatusFailed:
 		return to == StatusQueued
 	}
 	return false
@@ -53,6 +57,51 @@ type Record struct {
 	StartedAt   *time.Time `json:"started_at,omitempty"`
 	CompletedAt *time.Time `json:"completed_at,omitempty"`
 	Stages      Stages     `json:"stages"`
+
+	// Delivery is the JetStream delivery working on the job now (or last).
+	// A runner may finish a job only while the record still names its
+	// delivery: that is the fence that keeps a stale runner's result out.
+	Delivery *Delivery `json:"delivery,omitempty"`
+	// Recoveries lists every time the supervisor took the job away from a
+	// runner, and why.
+	Recoveries []Recovery `json:"recoveries,omitempty"`
+	// Requeues counts operator re-queues (each starts a fresh attempt count).
+	Requeues int `json:"requeues,omitempty"`
+	// UpdatedAt is the time of the last change, for reconciliation.
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// Delivery identifies one JetStream delivery of a job's work message.
+type Delivery struct {
+	StreamSeq uint64    `json:"stream_seq"`
+	Delivered int       `json:"delivered"`
+	Runner    string    `json:"runner"`
+	StartedAt time.Time `json:"started_at"`
+	// AckSubject is the delivery's reply subject: the supervisor NAKs a
+	// stalled delivery by publishing to it.
+	AckSubject string `json:"ack_subject"`
+}
+
+// Token names the delivery in events and logs: "<stream_seq>.<delivered>".
+func (d *Delivery) Token() string {
+	if d == nil {
+		return ""
+	}
+	return fmt.Sprintf("%d.%d", d.StreamSeq, d.Delivered)
+}
+
+// Same reports whether two deliveries are the same one.
+func (d *Delivery) Same(o *Delivery) bool {
+	return d != nil && o != nil && d.StreamSeq == o.StreamSeq && d.Delivered == o.Delivered && d.Runner == o.Runner
+}
+
+// Recovery is one intervention of the supervisor on a job.
+type Recovery struct {
+	At       time.Time `json:"at"`
+	Attempt  int       `json:"attempt"`
+	Runner   string    `json:"runner"`
+	Delivery string    `json:"delivery"`
+	Reason   string    `json:"reason"`
 }
 
 // Failure says why a job was rejected or failed.

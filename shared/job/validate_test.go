@@ -134,11 +134,14 @@ func TestTransitionsNeverGoBackwards(t *testing.T) {
 	require.True(t, CanTransition(StatusProcessing, StatusCompleted))
 	require.True(t, CanTransition(StatusProcessing, StatusProcessing))
 	require.True(t, CanTransition(StatusRejected, StatusQueued))
-	for _, from := range []Status{StatusCompleted, StatusFailed} {
-		for _, to := range []Status{StatusQueued, StatusProcessing, StatusCompleted, StatusFailed, StatusRejected} {
-			require.False(t, CanTransition(from, to), "%s → %s", from, to)
-		}
+	for _, to := range []Status{StatusQueued, StatusProcessing, StatusCompleted, StatusFailed, StatusRejected} {
+		require.False(t, CanTransition(StatusCompleted, to), "completed → %s", to)
 	}
+	for _, to := range []Status{StatusProcessing, StatusCompleted, StatusFailed, StatusRejected} {
+		require.False(t, CanTransition(StatusFailed, to), "failed → %s", to)
+	}
+	require.True(t, CanTransition(StatusFailed, StatusQueued), "an operator may re-queue a failed job")
+	require.True(t, CanTransition(StatusProcessing, StatusQueued), "the supervisor may take a job back")
 	require.False(t, CanTransition(StatusQueued, StatusCompleted))
 }
 

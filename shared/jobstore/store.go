@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -68,6 +69,7 @@ func (s *Store) Get(ctx context.Context, id string) (job.Record, uint64, error) 
 
 // Create stores a new record; ErrExists when the id is taken.
 func (s *Store) Create(ctx context.Context, rec job.Record) (uint64, error) {
+	rec.UpdatedAt = time.Now().UTC()
 	data, err := json.Marshal(rec)
 	if err != nil {
 		return 0, fmt.Errorf("encode job %s: %w", rec.JobID, err)
@@ -99,6 +101,7 @@ func (s *Store) Update(ctx context.Context, id string, mutate func(*job.Record) 
 		if rec.Status != from && !job.CanTransition(from, rec.Status) {
 			return rec, fmt.Errorf("job %s %s → %s: %w", id, from, rec.Status, ErrTransition)
 		}
+		rec.UpdatedAt = time.Now().UTC()
 		data, err := json.Marshal(rec)
 		if err != nil {
 			return rec, fmt.Errorf("encode job %s: %w", id, err)

@@ -40,7 +40,16 @@ func main() {
 		_ = logger.Sync()
 		os.Exit(1)
 	}
-	<-ctx.Done()
+	select {
+	case <-ctx.Done():
+	case err := <-r.Fatal():
+		// Nothing in-process can free a wedged inference: exit so the
+		// process manager starts a clean runner. The job was already
+		// handed to another runner by the supervisor.
+		logger.Error("runner cannot continue; exiting for a restart", zap.Error(err))
+		_ = logger.Sync()
+		os.Exit(3)
+	}
 	logger.Info("shutting down", zap.Duration("stop_timeout", cfg.StopTimeout))
 	stopCtx, cancel := context.WithTimeout(context.Background(), cfg.StopTimeout)
 	defer cancel()

@@ -29,6 +29,11 @@ type Config struct {
 	Heartbeat      time.Duration
 	StopTimeout    time.Duration
 	PNGLevel       string
+	AbandonTimeout time.Duration
+	// Faults are for tests and demos only; off unless set.
+	FaultHangPrompt string
+	FaultHangStep   int
+	FaultHangStuck  bool
 }
 
 // Load parses args and the environment; help and errors go to out.
@@ -49,12 +54,17 @@ func Load(args []string, out io.Writer) (Config, error) {
 	l.Duration(&c.Heartbeat, "heartbeat-interval", 2*time.Second, "how often the runner announces itself")
 	l.Duration(&c.StopTimeout, "stop-timeout", 30*time.Second, "on shutdown, how long running jobs may finish before they are handed back")
 	l.String(&c.PNGLevel, "png-compression", "speed", "PNG compression: speed, default, best or none")
+	l.Duration(&c.AbandonTimeout, "abandon-timeout", 30*time.Second, "after an abandon order, exit non-zero if the inference has not stopped within this (its process manager restarts it)")
+	l.String(&c.FaultHangPrompt, "fault-hang-prompt", "", "TESTS AND DEMOS ONLY: jobs whose prompt contains this hang mid-inference")
+	l.Int(&c.FaultHangStep, "fault-hang-step", 1, "TESTS AND DEMOS ONLY: the step at which such jobs hang")
+	l.Bool(&c.FaultHangStuck, "fault-hang-stuck", false, "TESTS AND DEMOS ONLY: the hang ignores termination (a wedged GPU)")
 	if err := l.Parse(args); err != nil {
 		return c, err
 	}
 	c.Bus.Check(l)
 	l.Check(c.Slots >= 1, "CYBERIMAGE_SLOTS must be at least 1")
 	l.Check(c.IntraOpThreads >= 1, "CYBERIMAGE_INTRA_OP_THREADS must be at least 1")
+	l.Check(c.AbandonTimeout > 0, "CYBERIMAGE_ABANDON_TIMEOUT must be positive")
 	l.Check(c.Heartbeat > 0, "CYBERIMAGE_HEARTBEAT_INTERVAL must be positive")
 	l.Check(c.RunnerID != "" && !strings.ContainsAny(c.RunnerID, ".*> \t"), "CYBERIMAGE_RUNNER_ID %q must be non-empty without dots, spaces, * or > (it is a NATS subject token)", c.RunnerID)
 	l.Check(map[string]bool{"speed": true, "default": true, "best": true, "none": true}[c.PNGLevel], "CYBERIMAGE_PNG_COMPRESSION must be speed, default, best or none")

@@ -13,14 +13,15 @@ import (
 type Registry struct {
 	catalog *models.Catalog
 	opts    ort.Options
+	faults  Faults
 
 	mu   sync.Mutex
 	open map[string]Generator
 }
 
 // NewRegistry serves the models of catalog.
-func NewRegistry(catalog *models.Catalog, opts ort.Options) *Registry {
-	return &Registry{catalog: catalog, opts: opts, open: map[string]Generator{}}
+func NewRegistry(catalog *models.Catalog, opts ort.Options, faults Faults) *Registry {
+	return &Registry{catalog: catalog, opts: opts, faults: faults, open: map[string]Generator{}}
 }
 
 // For returns the generator of a model, loading it if needed. A model that
@@ -47,8 +48,25 @@ func (r *Registry) For(model string) (Generator, error) {
 	if err != nil {
 		return nil, err
 	}
+	g = WithFaults(g, r.faults)
 	r.open[model] = g
 	return g, nil
+}
+
+// Reload drops every open session so the next job loads its model afresh,
+// the original app's "forced cleanup". Old sessions close in the
+// background once their runs end, so a hung run cannot block the reload.
+func (r *Registry) Reload() []string {
+	r.mu.Lock()
+	old := r.open
+	r.open = map[string]Generator{}
+	r.mu.Unlock()
+	names := make([]string, 0, len(old))
+	for name, g := range old {
+		names = append(names, name)
+		go func() { _ = g.Close() }()
+	}
+	return names
 }
 
 // Close closes every open generator.

@@ -5,6 +5,7 @@ package runner
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"image/png"
 	"os"
@@ -56,7 +57,12 @@ func Start(ctx context.Context, cfg config.Config, logger *zap.Logger) (*Runner,
 	if err := ort.Init(cfg.ORTLibrary); err != nil {
 		return nil, fmt.Errorf("onnx runtime %s: %w", cfg.ORTLibrary, err)
 	}
-	registry := pipeline.NewRegistry(catalog, ort.Options{IntraOpThreads: cfg.IntraOpThreads, InterOpThreads: 1})
+	faults := pipeline.Faults{HangPrompt: cfg.FaultHangPrompt, HangStep: cfg.FaultHangStep, Stuck: cfg.FaultHangStuck}
+	if faults.Enabled() {
+		log.Warn("FAULT INJECTION ON: jobs whose prompt contains the marker will hang (tests and demos only)",
+			zap.String("marker", faults.HangPrompt), zap.Int("step", faults.HangStep), zap.Bool("stuck", faults.Stuck))
+	}
+	registry := pipeline.NewRegistry(catalog, ort.Options{IntraOpThreads: cfg.IntraOpThreads, InterOpThreads: 1}, faults)
 
 	nc, err := nats.Connect(cfg.NATS.URL, nats.Name("gpu-runner "+cfg.RunnerID), nats.MaxReconnects(-1),
 		nats.RetryOnFailedConnect(true), nats.ReconnectWait(250*time.Millisecond))
@@ -94,8 +100,14 @@ func Start(ctx context.Context, cfg config.Config, logger *zap.Logger) (*Runner,
 	r := &Runner{cfg: cfg, log: log, nc: nc, registry: registry}
 	r.worker = worker.New(worker.Params{
 		Runner: cfg.RunnerID, Slots: cfg.Slots, NC: nc, JS: js, Store: store, Images: images,
-		Generators: registry, Encoder: imaging.NewEncoder(pngLevel(cfg.PNGLevel)), Settings: cfg.Bus, Logger: log, Probe: probe,
+		Generators: registry, Encoder: imaging.NewEncoder(pngLevel(cfg.PNGLevel)), Settings: cfg.Bus, Logger: log, Probe: probe, AbandonTimeout: cfg.AbandonTimeout,
 	})
+	// Orders come before work: a runner must hear an abandon for any job
+	// it may be given.
+	if err := r.listenForOrders(); err != nil {
+		nc.Close()
+		return nil, err
+	}
 	if err := r.worker.Start(ctx); err != nil {
 		nc.Close()
 		return nil, err
@@ -110,6 +122,34 @@ func Start(ctx context.Context, cfg config.Config, logger *zap.Logger) (*Runner,
 	log.Info("runner ready", zap.String("device", device), zap.Int("slots", cfg.Slots), zap.Strings("models", catalog.Names()),
 		zap.Int("intra_op_threads", cfg.IntraOpThreads), zap.Duration("ack_wait", cfg.Bus.AckWait))
 	return r, nil
+}
+
+// Fatal reports a state the runner cannot recover from in-process.
+func (r *Runner) Fatal() <-chan error { return r.worker.Fatal() }
+
+func (r *Runner) listenForOrders() error {
+	_, err := r.nc.Subscribe(bus.ControlSubject(r.cfg.RunnerID), func(m *nats.Msg) {
+		var c bus.Control
+		if err := json.Unmarshal(m.Data, &c); err != nil {
+			r.log.Warn("unreadable order", zap.Error(err))
+			return
+		}
+		switch c.Action {
+		case bus.ControlAbandon:
+			if !r.worker.Abandon(c.JobID, c.Reason) {
+				r.log.Info("abandon order for a job not held here", zap.String("job_id", c.JobID))
+			}
+		case bus.ControlReload:
+			r.log.Warn("reloading every model on the supervisor's order", zap.String("reason", c.Reason),
+				zap.Strings("models", r.registry.Reload()))
+		default:
+			r.log.Warn("unknown order", zap.String("action", c.Action))
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("subscribe %s: %w", bus.ControlSubject(r.cfg.RunnerID), err)
+	}
+	return nil
 }
 
 // Stop stops pulling, lets running jobs finish until ctx ends (then hands

@@ -17,6 +17,10 @@ var errStale = errors.New("delivery is no longer the current attempt")
 // that ended (its ack was lost). Ack it and do nothing else.
 var errAlreadyDone = errors.New("job already ended")
 
+// errAbandoned: the supervisor ordered this runner to give the delivery up.
+// It has already NAKed it and moved the record on; never ack it.
+var errAbandoned = errors.New("abandoned on the supervisor's order")
+
 // permanentError marks failures a retry cannot fix.
 type permanentError struct{ err error }
 

@@ -11,28 +11,43 @@ import (
 )
 
 // finish decides the fate of a delivery after execute returned err, and
-// reports whether the failure was transient.
+// reports whether the failure was transient. This is the one place where a
+// delivery is acked, NAKed, terminated or deliberately left alone.
 func (w *Worker) finish(d *delivery, err error) (transient bool) {
+	cause := context.Cause(d.ctx)
 	switch {
 	case err == nil:
 		return false // completed and acked
 	case errors.Is(err, errAlreadyDone):
 		d.log.Info("job already ended; acking the redelivery")
 		_ = d.msg.Ack()
-	case errors.Is(err, errStale):
+		return false
+	case errors.Is(err, errStale) || errors.Is(cause, errStale):
 		// Another delivery owns the job: never ack (the server would apply
 		// it to that delivery) and never touch the record.
 		d.log.Warn("delivery went stale; dropping its result without ack")
+		return false
+	case errors.Is(cause, errAbandoned):
+		d.log.Warn("delivery abandoned on the supervisor's order; not acking it")
+		return false
+	}
+	// Every other outcome acks, NAKs or terminates, which only the owner of
+	// the delivery may do.
+	if !w.stillOwns(d) {
+		d.log.Warn("delivery went stale while failing; dropping it without ack", zap.Error(err))
+		return false
+	}
+	switch {
 	case w.workCtx.Err() != nil:
 		// Shutting down: hand the job back now rather than after AckWait.
 		d.log.Info("runner stopping; job handed back", zap.Error(err))
 		_ = d.msg.Nak()
 	case isPermanent(err):
 		w.fail(d, job.CodeGenerationFailed, err, "permanent failure")
-	case d.attempt >= w.p.Settings.MaxDeliver:
+	case d.delivered >= w.p.Settings.MaxDeliver:
 		w.fail(d, job.CodeRetriesExhausted, err, "retries exhausted")
 	default:
-		delay := retryDelay(d.attempt, w.p.RetryBase, time.Minute)
+		delay := retryDelay(d.delivered, w.p.RetryBase, time.Minute)
 		d.log.Warn("transient failure; job will be retried", zap.Duration("delay", delay), zap.Error(err))
 		w.emit(d, job.StatusQueued, 0, 0, "retrying: "+err.Error())
 		_ = d.msg.NakWithDelay(delay)
@@ -42,8 +57,9 @@ func (w *Worker) finish(d *delivery, err error) (transient bool) {
 }
 
 // fail records the failure with its reason, then terminates the message so
-// JetStream stops redelivering it. If the record cannot be written (NATS is
-// down), the message is NAKed instead so the failure is not lost.
+// JetStream stops redelivering it (the supervisor copies it to the dead
+// letter stream from the advisory). If the record cannot be written (NATS
+// is down), the message is NAKed instead so the failure is not lost.
 func (w *Worker) fail(d *delivery, code job.Code, cause error, why string) {
 	w.failed.Add(1)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -65,10 +81,14 @@ func (w *Worker) fail(d *delivery, code job.Code, cause error, why string) {
 		return
 	case err != nil:
 		d.log.Error("record failure; job handed back", zap.Error(err))
-		_ = d.msg.NakWithDelay(retryDelay(d.attempt, w.p.RetryBase, time.Minute))
+		_ = d.msg.NakWithDelay(retryDelay(d.delivered, w.p.RetryBase, time.Minute))
 		return
 	}
 	d.log.Error("job failed", zap.String("reason", reason))
 	w.emit(d, job.StatusFailed, 0, 0, reason)
-	_ = d.msg.TermWithReason(reason)
+	_ = d.msg.TermWithReason(TermReason(d.work.JobID, reason))
 }
+
+// TermReason is the reason given with +TERM; it starts with the job id so
+// the supervisor can find the job from the advisory alone.
+func TermReason(jobID, reason string) string { return "job " + jobID + ": " + reason }

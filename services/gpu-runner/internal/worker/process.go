@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -15,13 +16,22 @@ import (
 	"cyberimage/shared/jobstore"
 )
 
-// delivery is one attempt at one job.
+// delivery is one JetStream delivery of one job, as this runner holds it.
 type delivery struct {
-	msg     jetstream.Msg
-	work    job.Work
-	attempt int
-	log     *zap.Logger
-	stages  job.Stages
+	msg       jetstream.Msg
+	work      job.Work
+	id        job.Delivery // which delivery this is: the fence token
+	delivered int          // JetStream's delivery count, against MaxDeliver
+	attempt   int          // the record's attempt number, once claimed
+	claimed   atomic.Bool  // the record names this delivery (keepAlive reads it)
+	log       *zap.Logger
+	stages    job.Stages
+
+	// ctx ends the work on this delivery: on abandon, on losing the fence,
+	// or when the runner stops. Its cause says which.
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	ended  chan struct{}
 }
 
 // process runs one delivery to its end and reports whether it failed for a
@@ -35,13 +45,18 @@ func (w *Worker) process(msg jetstream.Msg) (transient bool) {
 		_ = msg.Term()
 		return false
 	}
-	d := &delivery{msg: msg, attempt: int(meta.NumDelivered)}
+	d := &delivery{msg: msg, delivered: int(meta.NumDelivered), ended: make(chan struct{})}
+	d.id = job.Delivery{StreamSeq: meta.Sequence.Stream, Delivered: d.delivered, Runner: w.p.Runner,
+		StartedAt: time.Now().UTC(), AckSubject: msg.Reply()}
 	if err := json.Unmarshal(msg.Data(), &d.work); err != nil || d.work.JobID == "" {
 		w.log.Error("unreadable work message; terminating it", zap.Uint64("stream_seq", meta.Sequence.Stream), zap.Error(err))
 		_ = msg.TermWithReason("unreadable work message")
 		return false
 	}
-	d.log = w.log.With(zap.String("job_id", d.work.JobID), zap.Int("attempt", d.attempt))
+	d.log = w.log.With(zap.String("job_id", d.work.JobID), zap.String("delivery", d.id.Token()))
+	d.ctx, d.cancel = context.WithCancelCause(w.workCtx)
+	w.track(d)
+	defer w.untrack(d)
 
 	stopKeepAlive := w.keepAlive(d)
 	err = w.execute(d)
@@ -49,7 +64,11 @@ func (w *Worker) process(msg jetstream.Msg) (transient bool) {
 	return w.finish(d, err)
 }
 
-// keepAlive sends in-progress acks well inside AckWait until stopped.
+// keepAlive sends in-progress acks well inside AckWait until stopped. Before
+// each one it checks the record still names this delivery: a runner that
+// was frozen and resumed must not extend a delivery that is no longer its
+// own (the server matches acks by stream sequence, so its +WPI would keep
+// the new holder's delivery alive instead).
 func (w *Worker) keepAlive(d *delivery) (stop func()) {
 	done := make(chan struct{})
 	exited := make(chan struct{})
@@ -62,6 +81,11 @@ func (w *Worker) keepAlive(d *delivery) (stop func()) {
 			case <-done:
 				return
 			case <-t.C:
+				if d.claimed.Load() && !w.stillOwns(d) {
+					d.log.Warn("delivery no longer ours; stopping work on it")
+					d.cancel(errStale)
+					return
+				}
 				if err := d.msg.InProgress(); err != nil {
 					d.log.Warn("in-progress ack", zap.Error(err))
 				}
@@ -71,23 +95,36 @@ func (w *Worker) keepAlive(d *delivery) (stop func()) {
 	return func() { close(done); <-exited }
 }
 
+// stillOwns reads the record to check the fence. When the record cannot be
+// read it assumes ownership: losing a heartbeat is worse than sending one.
+func (w *Worker) stillOwns(d *delivery) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	rec, _, err := w.p.Store.Get(ctx, d.work.JobID)
+	if err != nil {
+		return !errors.Is(err, jobstore.ErrNotFound)
+	}
+	return w.owns(&rec, d)
+}
+
 // execute does the job; on success the record is completed and the message
 // acked. Errors say what finish should do.
 func (w *Worker) execute(d *delivery) error {
-	ctx := w.workCtx
-	started := time.Now()
+	ctx := d.ctx
 	rec, err := w.p.Store.Update(ctx, d.work.JobID, func(r *job.Record) error {
 		if r.Status.Terminal() {
 			return errAlreadyDone
 		}
+		now := time.Now()
 		r.Status = job.StatusProcessing
-		r.Attempts = d.attempt
+		r.Attempts++
 		r.Runner = w.p.Runner
 		r.Error = nil
+		r.Delivery = &d.id
 		if r.StartedAt == nil {
-			r.StartedAt = job.UTC(started)
+			r.StartedAt = job.UTC(now)
 		}
-		r.Stages = job.Stages{QueueWaitMS: job.Millis(started.Sub(r.CreatedAt))}
+		r.Stages = job.Stages{QueueWaitMS: job.Millis(now.Sub(r.CreatedAt))}
 		return nil
 	})
 	switch {
@@ -98,6 +135,8 @@ func (w *Worker) execute(d *delivery) error {
 	case err != nil:
 		return fmt.Errorf("mark processing: %w", err)
 	}
+	d.attempt = rec.Attempts
+	d.claimed.Store(true)
 	d.stages = rec.Stages
 	spec := rec.Spec
 	w.emit(d, job.StatusProcessing, 0, spec.Steps, "")
@@ -117,7 +156,7 @@ func (w *Worker) execute(d *delivery) error {
 	}
 	w.emit(d, job.StatusCompleted, spec.Steps, spec.Steps, "")
 	w.done.Add(1)
-	d.log.Info("job completed", zap.Strings("images", keys), zap.Float64("inference_ms", d.stages.InferenceMS),
+	d.log.Info("job completed", zap.Int("attempt", d.attempt), zap.Strings("images", keys), zap.Float64("inference_ms", d.stages.InferenceMS),
 		zap.Float64("encode_ms", d.stages.EncodeMS), zap.Float64("upload_ms", d.stages.UploadMS))
 	return nil
 }
@@ -167,17 +206,16 @@ func (w *Worker) produce(ctx context.Context, d *delivery, spec job.Spec) ([]str
 	return keys, nil
 }
 
-// complete moves the record to completed, fenced on this attempt: if the
-// job was handed to another runner meanwhile, nothing is written.
+// complete moves the record to completed, fenced on this delivery: if the
+// job was handed to another delivery meanwhile, nothing is written.
 func (w *Worker) complete(ctx context.Context, d *delivery, keys []string) error {
 	_, err := w.p.Store.Update(ctx, d.work.JobID, func(r *job.Record) error {
 		if !w.owns(r, d) {
 			return errStale
 		}
-		now := time.Now()
 		r.Status = job.StatusCompleted
 		r.Images = keys
-		r.CompletedAt = job.UTC(now)
+		r.CompletedAt = job.UTC(time.Now())
 		r.Stages = d.stages
 		return nil
 	})
@@ -187,15 +225,16 @@ func (w *Worker) complete(ctx context.Context, d *delivery, keys []string) error
 	return err
 }
 
+// owns is the fence: the record is processing under this very delivery.
 func (w *Worker) owns(r *job.Record, d *delivery) bool {
-	return r.Status == job.StatusProcessing && r.Attempts == d.attempt && r.Runner == w.p.Runner
+	return r.Status == job.StatusProcessing && r.Delivery.Same(&d.id)
 }
 
 // emit publishes a progress event; losing one is harmless.
 func (w *Worker) emit(d *delivery, status job.Status, step, total int, message string) {
 	data, _ := json.Marshal(bus.ProgressEvent{
 		JobID: d.work.JobID, Status: string(status), Step: step, TotalSteps: total,
-		Runner: w.p.Runner, Attempt: d.attempt, At: time.Now().UTC(), Message: message,
+		Runner: w.p.Runner, Attempt: d.attempt, Delivery: d.id.Token(), At: time.Now().UTC(), Message: message,
 	})
 	if err := w.p.NC.Publish(bus.EventSubject(d.work.JobID), data); err != nil {
 		d.log.Debug("progress event", zap.Error(err))

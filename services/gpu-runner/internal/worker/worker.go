@@ -49,6 +49,9 @@ type Params struct {
 	// costs the job in hand one delivery instead of burning every queued
 	// job's retries.
 	Probe func(ctx context.Context) error
+	// AbandonTimeout bounds how long an abandoned inference may take to
+	// stop before the runner gives up on itself.
+	AbandonTimeout time.Duration
 }
 
 // Worker runs Slots jobs at a time.
@@ -65,7 +68,15 @@ type Worker struct {
 	busy       atomic.Int32
 	done       atomic.Int64
 	failed     atomic.Int64
+
+	mu        sync.Mutex
+	active    map[string]*delivery // by job id
+	fatal     chan error
+	fatalOnce sync.Once
 }
+
+// errHung: an abandoned inference ignored termination.
+var errHung = errors.New("an abandoned inference did not stop")
 
 // New makes a Worker; Start begins pulling.
 func New(p Params) *Worker {
@@ -75,8 +86,12 @@ func New(p Params) *Worker {
 	if p.RetryBase == 0 {
 		p.RetryBase = time.Second
 	}
+	if p.AbandonTimeout == 0 {
+		p.AbandonTimeout = 30 * time.Second
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Worker{p: p, log: p.Logger.Named("worker"), stopping: make(chan struct{}), workCtx: ctx, cancelWork: cancel}
+	return &Worker{p: p, log: p.Logger.Named("worker"), stopping: make(chan struct{}), workCtx: ctx, cancelWork: cancel,
+		active: map[string]*delivery{}, fatal: make(chan error, 1)}
 }
 
 // Start binds to the consumer and starts one loop per slot.

@@ -101,7 +101,7 @@ func (pr *Processor) queue(ctx context.Context, w job.Work) error {
 	if err != nil {
 		return fmt.Errorf("encode work %s: %w", w.JobID, err)
 	}
-	if _, err := pr.p.JS.Publish(ctx, bus.JobSubject(w.Spec.Model), data, jetstream.WithMsgID(w.JobID)); err != nil {
+	if _, err := pr.p.JS.Publish(ctx, bus.JobSubject(w.Spec.Model, w.JobID), data, jetstream.WithMsgID(w.JobID)); err != nil {
 		return fmt.Errorf("queue job %s: %w", w.JobID, err)
 	}
 	return nil

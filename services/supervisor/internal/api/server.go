@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap"
 
 	"cyberimage/services/supervisor/internal/index"
+	"cyberimage/services/supervisor/internal/recoveries"
 	"cyberimage/services/supervisor/internal/tracker"
 	"cyberimage/shared/jobstore"
 )
@@ -32,7 +33,12 @@ type Params struct {
 	S3         *minio.Client
 	Bucket     string
 	PresignTTL time.Duration
-	Logger     *zap.Logger
+	Recoveries *recoveries.Log
+	// Unhealthy says whether the watchdog marked a runner unhealthy.
+	Unhealthy func(runner string) bool
+	// Leader says whether this replica acts, and who does.
+	Leader func() (self bool, holder string)
+	Logger *zap.Logger
 }
 
 // Server is the HTTP API.
@@ -49,6 +55,7 @@ func New(p Params) *Server {
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /status", s.status)
 	mux.HandleFunc("GET /v1/jobs/{id}", s.job)
+	mux.HandleFunc("POST /v1/jobs/{id}/retry", s.retry)
 	mux.HandleFunc("GET /api/queue", s.queue)
 	mux.HandleFunc("GET /metrics", s.metrics)
 	s.srv = &http.Server{Addr: p.Addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"cyberimage/services/supervisor/internal/recoveries"
 	"cyberimage/services/supervisor/internal/tracker"
 	"cyberimage/shared/bus"
 	"cyberimage/shared/job"
@@ -16,6 +17,8 @@ type queueState struct {
 	Pending     uint64 `json:"pending"`
 	InProgress  int    `json:"in_progress"`
 	Redelivered int    `json:"redelivered"`
+	// Dead is the number of messages in the dead-letter stream.
+	Dead uint64 `json:"dead"`
 }
 
 type inProgress struct {
@@ -23,6 +26,8 @@ type inProgress struct {
 	Model          string     `json:"model"`
 	Runner         string     `json:"runner"`
 	Attempt        int        `json:"attempt"`
+	Deliveries     int        `json:"deliveries"`
+	Delivery       string     `json:"delivery,omitempty"`
 	StartedAt      *time.Time `json:"started_at,omitempty"`
 	ElapsedSeconds float64    `json:"elapsed_seconds"`
 	Step           int        `json:"step"`
@@ -31,11 +36,19 @@ type inProgress struct {
 }
 
 type statusReply struct {
-	Queue          queueState       `json:"queue"`
-	Jobs           any              `json:"jobs"`
-	JobsInProgress []inProgress     `json:"jobs_in_progress"`
-	Runners        []tracker.Runner `json:"runners"`
-	At             time.Time        `json:"at"`
+	Queue          queueState            `json:"queue"`
+	Jobs           any                   `json:"jobs"`
+	JobsInProgress []inProgress          `json:"jobs_in_progress"`
+	Runners        []tracker.Runner      `json:"runners"`
+	Recoveries     []recoveries.Recovery `json:"recoveries"`
+	RecoveryCounts map[string]int64      `json:"recovery_counts"`
+	Supervisor     supervisorState       `json:"supervisor"`
+	At             time.Time             `json:"at"`
+}
+
+type supervisorState struct {
+	Leader bool   `json:"leader"`
+	Holder string `json:"leader_id"`
 }
 
 func (s *Server) consumerState(ctx context.Context) (queueState, error) {
@@ -47,7 +60,13 @@ func (s *Server) consumerState(ctx context.Context) (queueState, error) {
 	if err != nil {
 		return queueState{}, fmt.Errorf("consumer info: %w", err)
 	}
-	return queueState{Pending: info.NumPending, InProgress: info.NumAckPending, Redelivered: info.NumRedelivered}, nil
+	q := queueState{Pending: info.NumPending, InProgress: info.NumAckPending, Redelivered: info.NumRedelivered}
+	if dlq, err := s.p.JS.Stream(ctx, bus.StreamDLQ); err == nil {
+		if di, err := dlq.Info(ctx); err == nil {
+			q.Dead = di.State.Msgs
+		}
+	}
+	return q, nil
 }
 
 func (s *Server) status(w http.ResponseWriter, r *http.Request) {
@@ -65,8 +84,11 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	for _, e := range running {
 		alive[e.JobID] = true
 		item := inProgress{JobID: e.JobID, Model: e.Model, Runner: e.Runner, Attempt: e.Attempts, StartedAt: e.StartedAt}
-		if e.StartedAt != nil {
-			item.ElapsedSeconds = now.Sub(*e.StartedAt).Seconds()
+		if e.Delivery != nil {
+			// Elapsed counts from this delivery's start, as the watchdog does.
+			item.Deliveries, item.Delivery = e.Delivery.Delivered, e.Delivery.Token()
+			item.StartedAt = job.UTC(e.Delivery.StartedAt)
+			item.ElapsedSeconds = now.Sub(e.Delivery.StartedAt).Seconds()
 		}
 		if p, ok := s.p.Tracker.Progress(e.JobID); ok {
 			item.Step, item.TotalSteps, item.LastProgress = p.Step, p.TotalSteps, job.UTC(p.At)
@@ -74,8 +96,16 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 		list = append(list, item)
 	}
 	s.p.Tracker.Forget(alive)
+	runners := s.p.Tracker.Runners()
+	for i := range runners {
+		if runners[i].Health == "healthy" && s.p.Unhealthy(runners[i].Runner) {
+			runners[i].Health = "unhealthy"
+		}
+	}
+	leader, holder := s.p.Leader()
 	writeJSON(w, http.StatusOK, statusReply{Queue: q, Jobs: s.p.Index.Counts(), JobsInProgress: list,
-		Runners: s.p.Tracker.Runners(), At: now.UTC()})
+		Runners: runners, Recoveries: s.p.Recoveries.Recent(), RecoveryCounts: s.p.Recoveries.Counts(),
+		Supervisor: supervisorState{Leader: leader, Holder: holder}, At: now.UTC()})
 }
 
 func (s *Server) queue(w http.ResponseWriter, r *http.Request) {
@@ -102,6 +132,11 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "# TYPE cyberimage_queue_pending gauge\ncyberimage_queue_pending %d\n", q.Pending)
 		fmt.Fprintf(w, "# TYPE cyberimage_queue_in_progress gauge\ncyberimage_queue_in_progress %d\n", q.InProgress)
 		fmt.Fprintf(w, "# TYPE cyberimage_queue_redelivered gauge\ncyberimage_queue_redelivered %d\n", q.Redelivered)
+		fmt.Fprintf(w, "# TYPE cyberimage_queue_dead gauge\ncyberimage_queue_dead %d\n", q.Dead)
+	}
+	fmt.Fprintf(w, "# TYPE cyberimage_recoveries_total counter\n")
+	for kind, n := range s.p.Recoveries.Counts() {
+		fmt.Fprintf(w, "cyberimage_recoveries_total{kind=%q} %d\n", kind, n)
 	}
 	healthy := 0
 	runners := s.p.Tracker.Runners()

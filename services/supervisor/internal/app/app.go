@@ -1,5 +1,8 @@
-// Package app wires the supervisor's components together and stops them in
-// order: the HTTP server first, then the watchers it reads from.
+// Package app wires the supervisor's components together. Every replica
+// watches and serves; only the lease holder acts (watchdog, dead letters,
+// reconciliation). Stop goes in order: HTTP first, then the actors, then
+// the watchers they read from, the lease last so a successor takes over at
+// once.
 package app
 
 import (
@@ -11,10 +14,16 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
+	"cyberimage/services/supervisor/internal/acks"
 	"cyberimage/services/supervisor/internal/api"
 	"cyberimage/services/supervisor/internal/config"
+	"cyberimage/services/supervisor/internal/deadletter"
 	"cyberimage/services/supervisor/internal/index"
+	"cyberimage/services/supervisor/internal/lease"
+	"cyberimage/services/supervisor/internal/reconciler"
+	"cyberimage/services/supervisor/internal/recoveries"
 	"cyberimage/services/supervisor/internal/tracker"
+	"cyberimage/services/supervisor/internal/watchdog"
 	"cyberimage/shared/bus"
 	"cyberimage/shared/jobstore"
 	"cyberimage/shared/objectstore"
@@ -22,21 +31,22 @@ import (
 
 // App is one supervisor process.
 type App struct {
-	log     *zap.Logger
-	nc      *nats.Conn
-	index   *index.Index
-	tracker *tracker.Tracker
-	api     *api.Server
+	log *zap.Logger
+	nc  *nats.Conn
+	// stops run in reverse order of starting.
+	stops []func()
+	api   *api.Server
 }
 
 // Start connects and serves. It waits for NATS rather than failing.
 func Start(ctx context.Context, cfg config.Config, logger *zap.Logger) (*App, error) {
-	nc, err := nats.Connect(cfg.NATS.URL, nats.Name("supervisor"), nats.MaxReconnects(-1),
+	log := logger.With(zap.String("supervisor", cfg.ID))
+	nc, err := nats.Connect(cfg.NATS.URL, nats.Name("supervisor "+cfg.ID), nats.MaxReconnects(-1),
 		nats.RetryOnFailedConnect(true), nats.ReconnectWait(250*time.Millisecond))
 	if err != nil {
 		return nil, fmt.Errorf("connect %s: %w", cfg.NATS.URL, err)
 	}
-	a := &App{log: logger, nc: nc}
+	a := &App{log: log, nc: nc}
 	if err := a.start(ctx, cfg); err != nil {
 		a.Stop(context.Background())
 		return nil, err
@@ -44,17 +54,99 @@ func Start(ctx context.Context, cfg config.Config, logger *zap.Logger) (*App, er
 	return a, nil
 }
 
+func (a *App) onStop(f func()) { a.stops = append(a.stops, f) }
+
 func (a *App) start(ctx context.Context, cfg config.Config) error {
 	js, err := jetstream.New(a.nc)
 	if err != nil {
 		return fmt.Errorf("jetstream: %w", err)
 	}
+	if err := a.ensure(ctx, js, cfg.Bus); err != nil {
+		return err
+	}
+	store, err := jobstore.Open(ctx, js)
+	if err != nil {
+		return err
+	}
+	leases, err := js.KeyValue(ctx, bus.BucketLeases)
+	if err != nil {
+		return fmt.Errorf("lease bucket: %w", err)
+	}
+	// The client only presigns URLs, which needs no round trip, so S3
+	// being down does not stop the supervisor.
+	s3, err := objectstore.NewClient(cfg.S3)
+	if err != nil {
+		return err
+	}
+
+	// Watchers: every replica keeps them, so any can serve status and take
+	// over with a full picture.
+	idx := index.New(store.KV(), a.log)
+	if err := idx.Start(ctx); err != nil {
+		return fmt.Errorf("watch job records: %w", err)
+	}
+	a.onStop(idx.Stop)
+	track := tracker.New(a.nc, cfg.RunnerTimeout, a.log)
+	if err := track.Start(); err != nil {
+		return err
+	}
+	a.onStop(track.Stop)
+	ackTrack := acks.New(a.nc)
+	if err := ackTrack.Start(); err != nil {
+		return err
+	}
+	a.onStop(ackTrack.Stop)
+	select {
+	case <-idx.Ready():
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+
+	lead := lease.New(leases, cfg.ID, bus.LeaseTTL, a.log)
+	lead.Start()
+	a.onStop(lead.Stop)
+	log := recoveries.NewLog(50)
+
+	// Actors: only the leader acts.
+	dog := watchdog.New(watchdog.Params{
+		Jobs: idx, Acks: ackTrack, Progress: track, Log: log, IsLeader: lead.IsLeader,
+		Actions:    &watchdog.Recoverer{Store: store, NC: a.nc, NakBase: cfg.NakDelay, Now: time.Now},
+		MaxStalled: cfg.MaxStalledTime, MaxSilent: cfg.MaxSilentTime, CheckInterval: cfg.CheckInterval,
+		RecoveryCooldown: cfg.RecoveryCooldown, AckWait: cfg.Bus.AckWait, Logger: a.log,
+	})
+	dog.Start()
+	a.onStop(dog.Stop)
+	dead := deadletter.New(deadletter.Params{JS: js, Store: store, Log: log, IsLeader: lead.IsLeader, Logger: a.log})
+	if err := dead.Start(ctx); err != nil {
+		return err
+	}
+	a.onStop(dead.Stop)
+	rec := reconciler.New(reconciler.Params{
+		JS: js, Store: store, Jobs: idx, Acks: ackTrack, Log: log, IsLeader: lead.IsLeader,
+		Interval: cfg.ReconcileInterval, Grace: 2 * cfg.Bus.AckWait, AckWait: cfg.Bus.AckWait, Logger: a.log,
+	})
+	rec.Start()
+	a.onStop(rec.Stop)
+
+	a.api = api.New(api.Params{Addr: cfg.Addr, JS: js, Store: store, Index: idx, Tracker: track,
+		S3: s3, Bucket: cfg.S3.Bucket, PresignTTL: cfg.PresignTTL, Recoveries: log, Unhealthy: dog.Unhealthy,
+		Leader: func() (bool, string) { return lead.IsLeader(), lead.Holder() }, Logger: a.log})
+	if err := a.api.Start(); err != nil {
+		return err
+	}
+	a.log.Info("supervisor ready", zap.String("addr", cfg.Addr), zap.String("nats", cfg.NATS.URL),
+		zap.Duration("max_stalled_time", cfg.MaxStalledTime), zap.Duration("max_silent_time", cfg.MaxSilentTime),
+		zap.Duration("check_interval", cfg.CheckInterval), zap.Duration("recovery_cooldown", cfg.RecoveryCooldown))
+	return nil
+}
+
+func (a *App) ensure(ctx context.Context, js jetstream.JetStream, s bus.Settings) error {
 	for {
 		attemptCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		err := bus.Ensure(attemptCtx, js, cfg.Bus)
+		err := bus.Ensure(attemptCtx, js, s)
 		cancel()
 		if err == nil {
-			break
+			return nil
 		}
 		a.log.Warn("waiting for NATS JetStream", zap.Error(err))
 		select {
@@ -63,48 +155,15 @@ func (a *App) start(ctx context.Context, cfg config.Config) error {
 		case <-time.After(time.Second):
 		}
 	}
-	store, err := jobstore.Open(ctx, js)
-	if err != nil {
-		return err
-	}
-	// The client is only used to presign URLs, which needs no round trip,
-	// so S3 being down does not stop the supervisor.
-	s3, err := objectstore.NewClient(cfg.S3)
-	if err != nil {
-		return err
-	}
-	a.index = index.New(store.KV(), a.log)
-	if err := a.index.Start(ctx); err != nil {
-		return fmt.Errorf("watch job records: %w", err)
-	}
-	a.tracker = tracker.New(a.nc, cfg.RunnerTimeout, a.log)
-	if err := a.tracker.Start(); err != nil {
-		return err
-	}
-	a.api = api.New(api.Params{Addr: cfg.Addr, JS: js, Store: store, Index: a.index, Tracker: a.tracker,
-		S3: s3, Bucket: cfg.S3.Bucket, PresignTTL: cfg.PresignTTL, Logger: a.log})
-	if err := a.api.Start(); err != nil {
-		return err
-	}
-	select {
-	case <-a.index.Ready():
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	a.log.Info("supervisor ready", zap.String("addr", cfg.Addr), zap.String("nats", cfg.NATS.URL))
-	return nil
 }
 
-// Stop stops serving, then the watchers, then the connection.
+// Stop stops serving, then everything else in reverse order of start.
 func (a *App) Stop(ctx context.Context) {
 	if a.api != nil {
 		_ = a.api.Stop(ctx)
 	}
-	if a.tracker != nil {
-		a.tracker.Stop()
-	}
-	if a.index != nil {
-		a.index.Stop()
+	for i := len(a.stops) - 1; i >= 0; i-- {
+		a.stops[i]()
 	}
 	_ = a.nc.Drain()
 }

@@ -3,7 +3,9 @@
 package config
 
 import (
+	"fmt"
 	"io"
+	"os"
 	"time"
 
 	"cyberimage/shared/bus"
@@ -24,6 +26,17 @@ type Config struct {
 	PresignTTL time.Duration
 	// RunnerTimeout: a runner silent this long is listed as lost.
 	RunnerTimeout time.Duration
+
+	// ID names this supervisor among replicas (for the leader lease).
+	ID string
+	// Watchdog settings, the original app's names and defaults.
+	MaxStalledTime   time.Duration
+	MaxSilentTime    time.Duration
+	CheckInterval    time.Duration
+	RecoveryCooldown time.Duration
+	// NakDelay is the redelivery delay after a first stall; it doubles.
+	NakDelay          time.Duration
+	ReconcileInterval time.Duration
 }
 
 // Load parses args and the environment; help and errors go to out.
@@ -37,11 +50,26 @@ func Load(args []string, out io.Writer) (Config, error) {
 	l.String(&c.Addr, "supervisor-addr", "127.0.0.1:8080", "HTTP address of the status and lookup endpoints")
 	l.Duration(&c.PresignTTL, "presign-ttl", time.Hour, "validity of presigned image URLs")
 	l.Duration(&c.RunnerTimeout, "runner-timeout", 10*time.Second, "a runner without heartbeat this long is shown as lost")
+	host, _ := os.Hostname()
+	l.String(&c.ID, "supervisor-id", fmt.Sprintf("%s-%d", host, os.Getpid()), "name of this supervisor among replicas")
+	l.Duration(&c.MaxStalledTime, "max-stalled-time", 15*time.Minute, "a delivery processing longer than this (from its start) is stalled and recovered")
+	l.Duration(&c.MaxSilentTime, "max-silent-time", 5*time.Minute, "a delivery with no progress event for this long, while its in-progress acks continue, is recovered (0: off)")
+	l.Duration(&c.CheckInterval, "check-interval", 30*time.Second, "how often the watchdog checks deliveries")
+	l.Duration(&c.RecoveryCooldown, "recovery-cooldown", 5*time.Minute, "at most one emergency recovery (model reload) per runner per this period")
+	l.Duration(&c.NakDelay, "recovery-nak-delay", time.Second, "redelivery delay after a first stall; doubles with each delivery")
+	l.Duration(&c.ReconcileInterval, "reconcile-interval", time.Minute, "how often lost jobs are looked for")
 	if err := l.Parse(args); err != nil {
 		return c, err
 	}
 	c.Bus.Check(l)
 	l.Check(c.PresignTTL >= time.Second && c.PresignTTL <= 7*24*time.Hour, "CYBERIMAGE_PRESIGN_TTL must be between 1s and 7 days")
 	l.Check(c.RunnerTimeout > 0, "CYBERIMAGE_RUNNER_TIMEOUT must be positive")
+	l.Check(c.MaxStalledTime > 0, "CYBERIMAGE_MAX_STALLED_TIME must be positive")
+	l.Check(c.MaxSilentTime >= 0, "CYBERIMAGE_MAX_SILENT_TIME must not be negative")
+	l.Check(c.CheckInterval > 0, "CYBERIMAGE_CHECK_INTERVAL must be positive")
+	l.Check(c.RecoveryCooldown > 0, "CYBERIMAGE_RECOVERY_COOLDOWN must be positive")
+	l.Check(c.NakDelay > 0, "CYBERIMAGE_RECOVERY_NAK_DELAY must be positive")
+	l.Check(c.ReconcileInterval > 0, "CYBERIMAGE_RECONCILE_INTERVAL must be positive")
+	l.Check(c.ID != "", "CYBERIMAGE_SUPERVISOR_ID must not be empty")
 	return c, l.Err()
 }

@@ -26,6 +26,8 @@ type Entry struct {
 	CreatedAt   time.Time
 	StartedAt   *time.Time
 	CompletedAt *time.Time
+	UpdatedAt   time.Time
+	Delivery    *job.Delivery
 }
 
 // Index is the watched view.
@@ -101,7 +103,8 @@ func (x *Index) apply(e jetstream.KeyValueEntry) {
 		return
 	}
 	x.entries[e.Key()] = Entry{JobID: rec.JobID, Status: rec.Status, Model: rec.Spec.Model, Runner: rec.Runner,
-		Attempts: rec.Attempts, CreatedAt: rec.CreatedAt, StartedAt: rec.StartedAt, CompletedAt: rec.CompletedAt}
+		Attempts: rec.Attempts, CreatedAt: rec.CreatedAt, StartedAt: rec.StartedAt, CompletedAt: rec.CompletedAt,
+		UpdatedAt: rec.UpdatedAt, Delivery: rec.Delivery}
 }
 
 // Counts are the original app's queue counts.
@@ -185,12 +188,21 @@ func (x *Index) Detailed(now time.Time) Detailed {
 }
 
 // Processing lists jobs in processing, oldest start first.
-func (x *Index) Processing() []Entry {
+func (x *Index) Processing() []Entry { return x.withStatus(job.StatusProcessing) }
+
+// Unfinished lists queued and processing jobs, for reconciliation.
+func (x *Index) Unfinished() []Entry {
+	return x.withStatus(job.StatusQueued, job.StatusProcessing)
+}
+
+func (x *Index) withStatus(statuses ...job.Status) []Entry {
 	x.mu.RLock()
 	var out []Entry
 	for _, e := range x.entries {
-		if e.Status == job.StatusProcessing {
-			out = append(out, e)
+		for _, s := range statuses {
+			if e.Status == s {
+				out = append(out, e)
+			}
 		}
 	}
 	x.mu.RUnlock()

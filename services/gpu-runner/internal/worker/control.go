@@ -1,0 +1,53 @@
+package worker
+
+import (
+	"time"
+
+	"go.uber.org/zap"
+)
+
+func (w *Worker) track(d *delivery) {
+	w.mu.Lock()
+	w.active[d.work.JobID] = d
+	w.mu.Unlock()
+}
+
+func (w *Worker) untrack(d *delivery) {
+	w.mu.Lock()
+	if w.active[d.work.JobID] == d {
+		delete(w.active, d.work.JobID)
+	}
+	w.mu.Unlock()
+	close(d.ended)
+}
+
+// Abandon stops work on a job this runner holds: its inference is
+// terminated and the delivery is never acked. If the work does not end
+// within AbandonTimeout (an inference that ignores termination), the worker
+// reports a fatal error so the process exits and its manager restarts it:
+// a hung GPU must never hold a slot forever.
+func (w *Worker) Abandon(jobID, reason string) bool {
+	w.mu.Lock()
+	d, ok := w.active[jobID]
+	w.mu.Unlock()
+	if !ok {
+		return false
+	}
+	d.log.Warn("abandoning job on the supervisor's order", zap.String("reason", reason))
+	d.cancel(errAbandoned)
+	go func() {
+		select {
+		case <-d.ended:
+		case <-time.After(w.p.AbandonTimeout):
+			w.fatalOnce.Do(func() {
+				d.log.Error("abandoned job did not stop; the runner must restart", zap.Duration("limit", w.p.AbandonTimeout))
+				w.fatal <- errHung
+			})
+		}
+	}()
+	return true
+}
+
+// Fatal reports an unrecoverable state (a hung inference); main exits
+// non-zero on it.
+func (w *Worker) Fatal() <-chan error { return w.fatal }

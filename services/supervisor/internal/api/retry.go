@@ -1,0 +1,64 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+
+	"cyberimage/services/supervisor/internal/recoveries"
+	"cyberimage/shared/bus"
+	"cyberimage/shared/job"
+	"cyberimage/shared/jobstore"
+)
+
+// retry re-queues a failed job with a fresh attempt count: the operator's
+// way out of the dead-letter queue. Only failed jobs qualify; a completed
+// job is never run again.
+func (s *Server) retry(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	rec, err := s.p.Store.Update(ctx, id, func(rec *job.Record) error {
+		if rec.Status != job.StatusFailed {
+			return errNotFailed
+		}
+		rec.Status = job.StatusQueued
+		rec.Attempts = 0
+		rec.Requeues++
+		rec.Error = nil
+		rec.Runner = ""
+		rec.Delivery = nil
+		rec.Images = nil
+		rec.CompletedAt = nil
+		return nil
+	})
+	switch {
+	case errors.Is(err, jobstore.ErrNotFound):
+		writeError(w, http.StatusNotFound, "no job "+id)
+		return
+	case errors.Is(err, errNotFailed):
+		writeError(w, http.StatusConflict, "job "+id+" is "+string(rec.Status)+"; only failed jobs can be re-queued")
+		return
+	case err != nil:
+		writeError(w, http.StatusServiceUnavailable, err.Error())
+		return
+	}
+	data, _ := json.Marshal(job.Work{JobID: rec.JobID, Spec: rec.Spec})
+	msgID := rec.JobID + ":requeue:" + strconv.Itoa(rec.Requeues)
+	if _, err := s.p.JS.Publish(ctx, bus.JobSubject(rec.Spec.Model, rec.JobID), data, jetstream.WithMsgID(msgID)); err != nil {
+		// The record says queued; the reconciler queues the work if this
+		// publish is lost.
+		s.log.Warn("queue re-queued job", zap.String("job_id", id), zap.Error(err))
+	}
+	s.p.Recoveries.Add(recoveries.Recovery{At: time.Now().UTC(), Kind: recoveries.KindRequeue, JobID: id, Reason: "operator re-queue"})
+	s.log.Info("failed job re-queued by an operator", zap.String("job_id", id), zap.Int("requeues", rec.Requeues))
+	writeJSON(w, http.StatusAccepted, map[string]any{"job_id": id, "status": rec.Status, "requeues": rec.Requeues})
+}
+
+var errNotFailed = errors.New("job is not failed")

@@ -1,0 +1,231 @@
+// Package deadletter ends jobs that JetStream gave up on. It consumes the
+// runners' consumer advisories (captured durably in a stream, so none is
+// missed while no supervisor runs): a job out of deliveries or terminated
+// is recorded failed with its reason, its work message is copied to the
+// dead-letter stream, and the original is removed from the work queue.
+package deadletter
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+
+	"cyberimage/services/supervisor/internal/recoveries"
+	"cyberimage/shared/bus"
+	"cyberimage/shared/job"
+	"cyberimage/shared/jobstore"
+)
+
+// Header names on dead-lettered messages.
+const (
+	HeaderJobID      = "Cyberimage-Job-Id"
+	HeaderReason     = "Cyberimage-Reason"
+	HeaderDeliveries = "Cyberimage-Deliveries"
+	HeaderStreamSeq  = "Cyberimage-Stream-Seq"
+)
+
+// advisory holds the fields of the max-deliveries and terminated advisories.
+type advisory struct {
+	Type       string `json:"type"`
+	StreamSeq  uint64 `json:"stream_seq"`
+	Deliveries uint64 `json:"deliveries"`
+	Reason     string `json:"reason"`
+}
+
+// Params configure the Handler.
+type Params struct {
+	JS       jetstream.JetStream
+	Store    *jobstore.Store
+	Log      *recoveries.Log
+	IsLeader func() bool
+	Logger   *zap.Logger
+}
+
+// Handler consumes advisories while this supervisor leads.
+type Handler struct {
+	p    Params
+	log  *zap.Logger
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+// New makes a Handler.
+func New(p Params) *Handler {
+	return &Handler{p: p, log: p.Logger.Named("deadletter"), stop: make(chan struct{})}
+}
+
+// Start pulls advisories in the background.
+func (h *Handler) Start(ctx context.Context) error {
+	cons, err := h.p.JS.Consumer(ctx, bus.StreamAdvisories, bus.ConsumerSupervisor)
+	if err != nil {
+		return fmt.Errorf("advisories consumer: %w", err)
+	}
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		for {
+			select {
+			case <-h.stop:
+				return
+			default:
+			}
+			if !h.p.IsLeader() {
+				h.sleep(time.Second)
+				continue
+			}
+			batch, err := cons.Fetch(16, jetstream.FetchMaxWait(time.Second))
+			if err != nil {
+				h.sleep(time.Second)
+				continue
+			}
+			for m := range batch.Messages() {
+				if err := h.handle(context.Background(), m.Data()); err != nil {
+					h.log.Warn("advisory not handled; will retry", zap.Error(err))
+					_ = m.NakWithDelay(2 * time.Second)
+					continue
+				}
+				_ = m.Ack()
+			}
+		}
+	}()
+	return nil
+}
+
+func (h *Handler) sleep(d time.Duration) {
+	select {
+	case <-h.stop:
+	case <-time.After(d):
+	}
+}
+
+// Stop stops consuming and waits.
+func (h *Handler) Stop() {
+	close(h.stop)
+	h.wg.Wait()
+}
+
+// handle ends the job an advisory is about. Every step is idempotent, so a
+// redelivered advisory does no harm.
+func (h *Handler) handle(ctx context.Context, data []byte) error {
+	var adv advisory
+	if err := json.Unmarshal(data, &adv); err != nil {
+		h.log.Error("unreadable advisory dropped", zap.Error(err))
+		return nil
+	}
+	jobs, err := h.p.JS.Stream(ctx, bus.StreamJobs)
+	if err != nil {
+		return err
+	}
+	var work job.Work
+	raw, err := jobs.GetMsg(ctx, adv.StreamSeq)
+	switch {
+	case err == nil:
+		_ = json.Unmarshal(raw.Data, &work)
+	case errors.Is(err, jetstream.ErrMsgNotFound):
+		// A terminated message is gone already; its reason names the job.
+		work.JobID = jobIDFromReason(adv.Reason)
+	default:
+		return fmt.Errorf("get message %d: %w", adv.StreamSeq, err)
+	}
+	if work.JobID == "" {
+		h.log.Error("advisory for a message that names no job", zap.Uint64("stream_seq", adv.StreamSeq), zap.String("reason", adv.Reason))
+		if raw != nil {
+			return h.deadLetter(ctx, "unknown", strconv.FormatUint(adv.StreamSeq, 10), raw.Data, adv, adv.Reason)
+		}
+		return nil
+	}
+	reason, err := h.failRecord(ctx, work.JobID, adv)
+	if err != nil {
+		return err
+	}
+	if work.Spec.Model == "" {
+		rec, _, err := h.p.Store.Get(ctx, work.JobID)
+		if err != nil {
+			return err
+		}
+		work.Spec = rec.Spec
+	}
+	payload, _ := json.Marshal(work)
+	if err := h.deadLetter(ctx, work.Spec.Model, work.JobID, payload, adv, reason); err != nil {
+		return err
+	}
+	if raw != nil {
+		if err := jobs.DeleteMsg(ctx, adv.StreamSeq); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
+			return fmt.Errorf("remove dead message %d: %w", adv.StreamSeq, err)
+		}
+	}
+	h.p.Log.Add(recoveries.Recovery{At: time.Now().UTC(), Kind: recoveries.KindDeadLetter, JobID: work.JobID,
+		Attempt: int(adv.Deliveries), Reason: reason})
+	h.log.Warn("job dead-lettered", zap.String("job_id", work.JobID), zap.Uint64("deliveries", adv.Deliveries), zap.String("reason", reason))
+	return nil
+}
+
+// failRecord moves the record to failed (unless it already ended) and
+// returns the reason recorded.
+func (h *Handler) failRecord(ctx context.Context, id string, adv advisory) (string, error) {
+	var reason string
+	rec, err := h.p.Store.Update(ctx, id, func(r *job.Record) error {
+		if r.Status.Terminal() {
+			return jobstore.ErrUnchanged
+		}
+		reason = fmt.Sprintf("gave up after %d deliveries", adv.Deliveries)
+		if n := len(r.Recoveries); n > 0 {
+			reason += "; last: " + r.Recoveries[n-1].Reason
+		}
+		r.Status = job.StatusFailed
+		r.Error = &job.Failure{Code: job.CodeRetriesExhausted, Message: reason}
+		r.CompletedAt = job.UTC(time.Now())
+		r.Runner = ""
+		return nil
+	})
+	switch {
+	case errors.Is(err, jobstore.ErrUnchanged):
+		if rec.Error != nil {
+			return rec.Error.Message, nil
+		}
+		return string(rec.Status), nil
+	case errors.Is(err, jobstore.ErrNotFound):
+		return "no job record: " + adv.Reason, nil
+	case err != nil:
+		return "", err
+	}
+	return reason, nil
+}
+
+func (h *Handler) deadLetter(ctx context.Context, model, id string, payload []byte, adv advisory, reason string) error {
+	msg := nats.NewMsg(bus.DLQSubject(model, id))
+	msg.Data = payload
+	msg.Header.Set(HeaderJobID, id)
+	msg.Header.Set(HeaderReason, reason)
+	msg.Header.Set(HeaderDeliveries, strconv.FormatUint(adv.Deliveries, 10))
+	msg.Header.Set(HeaderStreamSeq, strconv.FormatUint(adv.StreamSeq, 10))
+	// One dead letter per work message, however often the advisory comes.
+	msg.Header.Set(jetstream.MsgIDHeader, "dlq:"+strconv.FormatUint(adv.StreamSeq, 10))
+	if _, err := h.p.JS.PublishMsg(ctx, msg); err != nil {
+		return fmt.Errorf("dead-letter job %s: %w", id, err)
+	}
+	return nil
+}
+
+// jobIDFromReason reads the job id runners put first in a +TERM reason
+// ("job <id>: ...").
+func jobIDFromReason(reason string) string {
+	rest, ok := strings.CutPrefix(reason, "job ")
+	if !ok {
+		return ""
+	}
+	id, _, ok := strings.Cut(rest, ":")
+	if !ok {
+		return ""
+	}
+	return id
+}

@@ -1,0 +1,107 @@
+// Package lease elects one acting supervisor among replicas with a lease
+// key in a KV bucket whose entries expire (bus.LeaseTTL): the holder renews
+// it with a compare-and-set well inside the TTL; the others try to create it
+// and succeed only once it has expired.
+package lease
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+)
+
+const key = "supervisor-leader"
+
+// Lease campaigns for leadership until stopped.
+type Lease struct {
+	kv    jetstream.KeyValue
+	id    string
+	every time.Duration
+	log   *zap.Logger
+
+	leader   atomic.Bool
+	revision uint64
+	holder   atomic.Value // string
+
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+// New makes a lease campaign for this supervisor; ttl is the bucket's TTL.
+func New(kv jetstream.KeyValue, id string, ttl time.Duration, logger *zap.Logger) *Lease {
+	l := &Lease{kv: kv, id: id, every: ttl / 3, log: logger.Named("lease"), stop: make(chan struct{})}
+	l.holder.Store("")
+	return l
+}
+
+// Start campaigns at once and then every TTL/3.
+func (l *Lease) Start() {
+	l.wg.Add(1)
+	go func() {
+		defer l.wg.Done()
+		t := time.NewTicker(l.every)
+		defer t.Stop()
+		for {
+			l.runOnce()
+			select {
+			case <-l.stop:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+}
+
+// Stop ends the campaign and gives the lease up so another replica takes
+// over at once instead of after the TTL.
+func (l *Lease) Stop() {
+	close(l.stop)
+	l.wg.Wait()
+	if l.leader.Load() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = l.kv.Delete(ctx, key, jetstream.LastRevision(l.revision))
+		l.leader.Store(false)
+	}
+}
+
+// IsLeader reports whether this replica holds the lease now.
+func (l *Lease) IsLeader() bool { return l.leader.Load() }
+
+// Holder is the id of the leader as last seen.
+func (l *Lease) Holder() string { return l.holder.Load().(string) }
+
+func (l *Lease) runOnce() {
+	ctx, cancel := context.WithTimeout(context.Background(), l.every)
+	defer cancel()
+	if l.leader.Load() {
+		rev, err := l.kv.Update(ctx, key, []byte(l.id), l.revision)
+		if err == nil {
+			l.revision = rev
+			return
+		}
+		// Lost it (expired, or NATS unreachable past the TTL): stop acting
+		// before anyone else can start.
+		l.leader.Store(false)
+		l.log.Warn("leadership lost", zap.Error(err))
+	}
+	rev, err := l.kv.Create(ctx, key, []byte(l.id))
+	if err == nil {
+		l.revision = rev
+		l.leader.Store(true)
+		l.holder.Store(l.id)
+		l.log.Info("leadership acquired", zap.String("supervisor", l.id))
+		return
+	}
+	if !errors.Is(err, jetstream.ErrKeyExists) {
+		l.log.Debug("lease campaign", zap.Error(err))
+	}
+	if e, err := l.kv.Get(ctx, key); err == nil {
+		l.holder.Store(string(e.Value()))
+	}
+}

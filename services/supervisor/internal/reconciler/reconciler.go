@@ -1,0 +1,169 @@
+// Package reconciler finds job records that nothing will ever move: queued
+// or processing, while their work message no longer exists in the jobs
+// stream (a stale runner's ack deleted it from the work queue, or a process
+// died between two steps). It puts their work back, so no accepted job is
+// left behind forever.
+package reconciler
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+
+	"cyberimage/services/supervisor/internal/acks"
+	"cyberimage/services/supervisor/internal/index"
+	"cyberimage/services/supervisor/internal/recoveries"
+	"cyberimage/shared/bus"
+	"cyberimage/shared/job"
+	"cyberimage/shared/jobstore"
+)
+
+// Jobs lists unfinished jobs.
+type Jobs interface{ Unfinished() []index.Entry }
+
+// Acks says when a delivery was last acknowledged.
+type Acks interface {
+	Last(token string) (acks.Seen, bool)
+}
+
+// Params configure a Reconciler.
+type Params struct {
+	JS       jetstream.JetStream
+	Store    *jobstore.Store
+	Jobs     Jobs
+	Acks     Acks
+	Log      *recoveries.Log
+	IsLeader func() bool
+	Interval time.Duration
+	// Grace: records changed more recently than this are left alone, so a
+	// job between its record and its queueing is not mistaken for lost.
+	Grace   time.Duration
+	AckWait time.Duration
+	Now     func() time.Time
+	Logger  *zap.Logger
+}
+
+// Reconciler is a ticker plus runOnce.
+type Reconciler struct {
+	p    Params
+	log  *zap.Logger
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+// New makes a Reconciler.
+func New(p Params) *Reconciler {
+	if p.Now == nil {
+		p.Now = time.Now
+	}
+	return &Reconciler{p: p, log: p.Logger.Named("reconciler"), stop: make(chan struct{})}
+}
+
+// Start reconciles every Interval while this supervisor leads.
+func (r *Reconciler) Start() {
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		t := time.NewTicker(r.p.Interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-r.stop:
+				return
+			case <-t.C:
+				if r.p.IsLeader() {
+					if _, err := r.runOnce(context.Background()); err != nil {
+						r.log.Warn("reconcile", zap.Error(err))
+					}
+				}
+			}
+		}
+	}()
+}
+
+// Stop stops and waits.
+func (r *Reconciler) Stop() {
+	close(r.stop)
+	r.wg.Wait()
+}
+
+// runOnce re-queues every lost job and returns how many.
+func (r *Reconciler) runOnce(ctx context.Context) (int, error) {
+	stream, err := r.p.JS.Stream(ctx, bus.StreamJobs)
+	if err != nil {
+		return 0, err
+	}
+	now := r.p.Now()
+	requeued := 0
+	for _, e := range r.p.Jobs.Unfinished() {
+		if now.Sub(e.UpdatedAt) < r.p.Grace || r.deliveryAlive(e, now) {
+			continue
+		}
+		_, err := stream.GetLastMsgForSubject(ctx, bus.JobSubject(e.Model, e.JobID))
+		if err == nil {
+			continue // the work is there; JetStream will deliver it
+		}
+		if !errors.Is(err, jetstream.ErrMsgNotFound) {
+			return requeued, fmt.Errorf("look up work of %s: %w", e.JobID, err)
+		}
+		ok, err := r.requeue(ctx, e, now)
+		if err != nil {
+			r.log.Warn("re-queue lost job", zap.String("job_id", e.JobID), zap.Error(err))
+			continue
+		}
+		if ok {
+			requeued++
+		}
+	}
+	return requeued, nil
+}
+
+// deliveryAlive: a runner still keeps the delivery alive; its completion
+// will land on the record even though the message is gone.
+func (r *Reconciler) deliveryAlive(e index.Entry, now time.Time) bool {
+	if e.Status != job.StatusProcessing || e.Delivery == nil {
+		return false
+	}
+	seen, ok := r.p.Acks.Last(e.Delivery.Token())
+	return ok && seen.Kind == acks.InProgress && now.Sub(seen.At) <= r.p.AckWait
+}
+
+func (r *Reconciler) requeue(ctx context.Context, e index.Entry, now time.Time) (bool, error) {
+	const reason = "work message no longer in the queue"
+	rec, err := r.p.Store.Update(ctx, e.JobID, func(rec *job.Record) error {
+		if rec.Status.Terminal() || !rec.UpdatedAt.Equal(e.UpdatedAt) {
+			return jobstore.ErrUnchanged // it moved on since we looked
+		}
+		if rec.Status == job.StatusProcessing {
+			rec.Recoveries = append(rec.Recoveries, job.Recovery{At: now.UTC(), Attempt: rec.Attempts,
+				Runner: rec.Runner, Delivery: rec.Delivery.Token(), Reason: "lost: " + reason})
+		}
+		rec.Status = job.StatusQueued
+		rec.Runner = ""
+		return nil
+	})
+	if errors.Is(err, jobstore.ErrUnchanged) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	data, _ := json.Marshal(job.Work{JobID: rec.JobID, Spec: rec.Spec})
+	// The message id is new for each re-queue, so the dedup window of the
+	// lost message cannot swallow it.
+	msgID := rec.JobID + ":reconciled:" + strconv.FormatInt(rec.UpdatedAt.UnixNano(), 10)
+	if _, err := r.p.JS.Publish(ctx, bus.JobSubject(rec.Spec.Model, rec.JobID), data, jetstream.WithMsgID(msgID)); err != nil {
+		return false, fmt.Errorf("queue work: %w", err)
+	}
+	r.p.Log.Add(recoveries.Recovery{At: now, Kind: recoveries.KindLost, JobID: rec.JobID, Runner: e.Runner,
+		Attempt: rec.Attempts, Reason: reason})
+	r.log.Warn("lost job re-queued", zap.String("job_id", rec.JobID), zap.String("was", string(e.Status)))
+	return true, nil
+}

@@ -1,0 +1,92 @@
+package watchdog
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"cyberimage/services/supervisor/internal/index"
+	"cyberimage/shared/bus"
+	"cyberimage/shared/job"
+	"cyberimage/shared/jobstore"
+)
+
+// Recoverer carries out recoveries on the real system.
+type Recoverer struct {
+	Store *jobstore.Store
+	NC    *nats.Conn
+	// NakBase is the redelivery delay after the first stalled delivery;
+	// it doubles with each further one.
+	NakBase time.Duration
+	Now     func() time.Time
+}
+
+// Recover takes the job from its stalled delivery, in an order that is safe
+// at every step:
+//  1. the record moves back to queued, fenced on the very delivery judged
+//     stalled, so the stale runner can no longer complete it (its
+//     compare-and-set on the record fails) and nothing is done if the job
+//     finished meanwhile;
+//  2. the runner is told to abandon the delivery (terminate the inference,
+//     never ack);
+//  3. the delivery is NAKed with a backoff delay on its own ack subject, so
+//     JetStream redelivers it to a healthy runner.
+func (r *Recoverer) Recover(ctx context.Context, e index.Entry, kind, reason string) (bool, error) {
+	now := r.Now()
+	_, err := r.Store.Update(ctx, e.JobID, func(rec *job.Record) error {
+		if rec.Status != job.StatusProcessing || !rec.Delivery.Same(e.Delivery) {
+			return jobstore.ErrUnchanged
+		}
+		rec.Status = job.StatusQueued
+		rec.Runner = ""
+		rec.Recoveries = append(rec.Recoveries, job.Recovery{At: now.UTC(), Attempt: rec.Attempts,
+			Runner: e.Delivery.Runner, Delivery: e.Delivery.Token(), Reason: kind + ": " + reason})
+		return nil
+	})
+	if errors.Is(err, jobstore.ErrUnchanged) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if err := r.order(e.Delivery.Runner, bus.Control{Action: bus.ControlAbandon, JobID: e.JobID, Reason: reason, At: now.UTC()}); err != nil {
+		return true, err
+	}
+	delay := NakDelay(r.NakBase, e.Delivery.Delivered)
+	nak := fmt.Sprintf(`-NAK {"delay": %d}`, delay.Nanoseconds())
+	if err := r.NC.Publish(e.Delivery.AckSubject, []byte(nak)); err != nil {
+		// The runner stops its in-progress acks once the record is no
+		// longer its own, so JetStream redelivers after AckWait anyway.
+		return true, fmt.Errorf("nak %s: %w", e.Delivery.Token(), err)
+	}
+	return true, nil
+}
+
+// Reload orders a runner to reload its models.
+func (r *Recoverer) Reload(_ context.Context, runner, reason string) error {
+	return r.order(runner, bus.Control{Action: bus.ControlReload, Reason: reason, At: r.Now().UTC()})
+}
+
+func (r *Recoverer) order(runner string, c bus.Control) error {
+	data, _ := json.Marshal(c)
+	if err := r.NC.Publish(bus.ControlSubject(runner), data); err != nil {
+		return fmt.Errorf("order %s to %s: %w", c.Action, runner, err)
+	}
+	return nil
+}
+
+// NakDelay doubles base with each delivery, caps at a minute and adds ±20%
+// jitter so recovered jobs do not all return at once.
+func NakDelay(base time.Duration, delivered int) time.Duration {
+	d := base
+	for i := 1; i < delivered && d < time.Minute; i++ {
+		d *= 2
+	}
+	d = min(d, time.Minute)
+	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+}

@@ -1,0 +1,213 @@
+// Package watchdog finds deliveries that are alive to JetStream (their
+// runner keeps sending in-progress acks) but not getting anywhere, and takes
+// the job away from them: the original app's watchdog, across processes.
+//
+// Two rules, checked every CheckInterval:
+//   - stalled: the delivery has been processing longer than MaxStalled,
+//     measured from the start of this delivery (not from the last update,
+//     the original's mistake);
+//   - silent: no progress event for MaxSilent while in-progress acks still
+//     arrive: a heartbeat without a pulse.
+//
+// A runner that stalls twice within RecoveryCooldown is marked unhealthy and
+// ordered to reload its models, at most once per cooldown.
+package watchdog
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"cyberimage/services/supervisor/internal/acks"
+	"cyberimage/services/supervisor/internal/index"
+	"cyberimage/services/supervisor/internal/recoveries"
+	"cyberimage/shared/bus"
+)
+
+// Jobs lists the jobs in processing.
+type Jobs interface{ Processing() []index.Entry }
+
+// Acks says when a delivery was last acknowledged.
+type Acks interface {
+	Last(token string) (acks.Seen, bool)
+}
+
+// Progress returns a job's latest progress event.
+type Progress interface {
+	Progress(jobID string) (bus.ProgressEvent, bool)
+}
+
+// Actions carries out the watchdog's decisions.
+type Actions interface {
+	// Recover takes a job away from its delivery; false when the record
+	// moved on meanwhile (the job completed, say) and nothing was done.
+	Recover(ctx context.Context, e index.Entry, kind, reason string) (bool, error)
+	// Reload orders a runner to reload its models.
+	Reload(ctx context.Context, runner, reason string) error
+}
+
+// Params configure a Watchdog.
+type Params struct {
+	Jobs             Jobs
+	Acks             Acks
+	Progress         Progress
+	Actions          Actions
+	Log              *recoveries.Log
+	IsLeader         func() bool
+	MaxStalled       time.Duration
+	MaxSilent        time.Duration
+	CheckInterval    time.Duration
+	RecoveryCooldown time.Duration
+	AckWait          time.Duration
+	Now              func() time.Time
+	Logger           *zap.Logger
+}
+
+// Watchdog is a ticker plus runOnce.
+type Watchdog struct {
+	p   Params
+	log *zap.Logger
+
+	mu            sync.Mutex
+	stalls        map[string][]time.Time // runner → recent stall times
+	lastEmergency map[string]time.Time
+	unhealthy     map[string]time.Time // runner → until
+
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+// New makes a Watchdog.
+func New(p Params) *Watchdog {
+	if p.Now == nil {
+		p.Now = time.Now
+	}
+	return &Watchdog{p: p, log: p.Logger.Named("watchdog"), stalls: map[string][]time.Time{},
+		lastEmergency: map[string]time.Time{}, unhealthy: map[string]time.Time{}, stop: make(chan struct{})}
+}
+
+// Start checks every CheckInterval while this supervisor leads.
+func (w *Watchdog) Start() {
+	w.wg.Add(1)
+	go func() {
+		defer w.wg.Done()
+		t := time.NewTicker(w.p.CheckInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-w.stop:
+				return
+			case <-t.C:
+				if w.p.IsLeader() {
+					w.runOnce(context.Background())
+				}
+			}
+		}
+	}()
+}
+
+// Stop stops checking and waits.
+func (w *Watchdog) Stop() {
+	close(w.stop)
+	w.wg.Wait()
+}
+
+// Unhealthy reports whether a runner is marked unhealthy now.
+func (w *Watchdog) Unhealthy(runner string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.p.Now().Before(w.unhealthy[runner])
+}
+
+// verdict is what the rules say about one delivery.
+type verdict struct {
+	kind, reason string
+	elapsed      time.Duration
+}
+
+// judge applies the two rules to one job in processing.
+func (w *Watchdog) judge(e index.Entry, now time.Time) (verdict, bool) {
+	if e.Delivery == nil {
+		return verdict{}, false
+	}
+	elapsed := now.Sub(e.Delivery.StartedAt)
+	if elapsed > w.p.MaxStalled {
+		return verdict{recoveries.KindStalled, fmt.Sprintf("processing for %s on delivery %s, over max_stalled_time %s",
+			elapsed.Round(time.Second), e.Delivery.Token(), w.p.MaxStalled), elapsed}, true
+	}
+	if w.p.MaxSilent <= 0 {
+		return verdict{}, false
+	}
+	lastProgress := e.Delivery.StartedAt
+	if p, ok := w.p.Progress.Progress(e.JobID); ok && p.Delivery == e.Delivery.Token() && p.At.After(lastProgress) {
+		lastProgress = p.At
+	}
+	seen, ok := w.p.Acks.Last(e.Delivery.Token())
+	acksFlowing := ok && seen.Kind == acks.InProgress && now.Sub(seen.At) <= w.p.AckWait
+	if silent := now.Sub(lastProgress); silent > w.p.MaxSilent && acksFlowing {
+		return verdict{recoveries.KindSilent, fmt.Sprintf("no progress for %s on delivery %s while in-progress acks continue, over max_silent_time %s",
+			silent.Round(time.Second), e.Delivery.Token(), w.p.MaxSilent), elapsed}, true
+	}
+	return verdict{}, false
+}
+
+// runOnce checks every job in processing once and returns how many it
+// recovered.
+func (w *Watchdog) runOnce(ctx context.Context) int {
+	now := w.p.Now()
+	recovered := 0
+	for _, e := range w.p.Jobs.Processing() {
+		v, stalled := w.judge(e, now)
+		if !stalled {
+			continue
+		}
+		done, err := w.p.Actions.Recover(ctx, e, v.kind, v.reason)
+		if err != nil {
+			w.log.Warn("recover job", zap.String("job_id", e.JobID), zap.Error(err))
+			continue
+		}
+		if !done {
+			continue
+		}
+		recovered++
+		w.p.Log.Add(recoveries.Recovery{At: now, Kind: v.kind, JobID: e.JobID, Runner: e.Runner, Attempt: e.Attempts,
+			Delivery: e.Delivery.Token(), Reason: v.reason, ElapsedSeconds: v.elapsed.Seconds()})
+		w.log.Warn("job taken from a stalled delivery", zap.String("job_id", e.JobID), zap.String("runner", e.Runner),
+			zap.Int("attempt", e.Attempts), zap.String("rule", v.kind), zap.String("reason", v.reason))
+		w.noteStall(ctx, e.Runner, now)
+	}
+	return recovered
+}
+
+// noteStall counts a stall against a runner and orders an emergency reload
+// when it stalls again within the cooldown, at most once per cooldown.
+func (w *Watchdog) noteStall(ctx context.Context, runner string, now time.Time) {
+	w.mu.Lock()
+	recent := w.stalls[runner][:0]
+	for _, t := range w.stalls[runner] {
+		if now.Sub(t) < w.p.RecoveryCooldown {
+			recent = append(recent, t)
+		}
+	}
+	recent = append(recent, now)
+	w.stalls[runner] = recent
+	last, had := w.lastEmergency[runner]
+	due := len(recent) >= 2 && (!had || now.Sub(last) >= w.p.RecoveryCooldown)
+	if due {
+		w.lastEmergency[runner] = now
+		w.unhealthy[runner] = now.Add(w.p.RecoveryCooldown)
+	}
+	w.mu.Unlock()
+	if !due {
+		return
+	}
+	reason := fmt.Sprintf("%d stalls within recovery_cooldown %s", len(recent), w.p.RecoveryCooldown)
+	if err := w.p.Actions.Reload(ctx, runner, reason); err != nil {
+		w.log.Warn("order model reload", zap.String("runner", runner), zap.Error(err))
+	}
+	w.p.Log.Add(recoveries.Recovery{At: now, Kind: recoveries.KindEmergency, Runner: runner, Reason: reason})
+	w.log.Error("emergency recovery: runner marked unhealthy, model reload ordered", zap.String("runner", runner), zap.String("reason", reason))
+}

@@ -1,0 +1,174 @@
+package watchdog
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap/zaptest"
+
+	"cyberimage/services/supervisor/internal/acks"
+	"cyberimage/services/supervisor/internal/index"
+	"cyberimage/services/supervisor/internal/recoveries"
+	"cyberimage/shared/bus"
+	"cyberimage/shared/job"
+)
+
+type fakeJobs []index.Entry
+
+func (f fakeJobs) Processing() []index.Entry { return f }
+
+type fakeAcks map[string]acks.Seen
+
+func (f fakeAcks) Last(token string) (acks.Seen, bool) { s, ok := f[token]; return s, ok }
+
+type fakeProgress map[string]bus.ProgressEvent
+
+func (f fakeProgress) Progress(id string) (bus.ProgressEvent, bool) { p, ok := f[id]; return p, ok }
+
+type fakeActions struct {
+	recovered []string
+	reloads   []string
+	refuse    map[string]bool
+}
+
+func (f *fakeActions) Recover(_ context.Context, e index.Entry, kind, _ string) (bool, error) {
+	if f.refuse[e.JobID] {
+		return false, nil
+	}
+	f.recovered = append(f.recovered, e.JobID+":"+kind)
+	return true, nil
+}
+
+func (f *fakeActions) Reload(_ context.Context, runner, _ string) error {
+	f.reloads = append(f.reloads, runner)
+	return nil
+}
+
+type fixture struct {
+	now      time.Time
+	jobs     fakeJobs
+	acks     fakeAcks
+	progress fakeProgress
+	actions  *fakeActions
+	log      *recoveries.Log
+	w        *Watchdog
+}
+
+func newFixture(t *testing.T) *fixture {
+	f := &fixture{now: time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC), acks: fakeAcks{}, progress: fakeProgress{},
+		actions: &fakeActions{refuse: map[string]bool{}}, log: recoveries.NewLog(10)}
+	f.w = New(Params{
+		Jobs: &f.jobs, Acks: f.acks, Progress: f.progress, Actions: f.actions, Log: f.log,
+		IsLeader: func() bool { return true }, MaxStalled: 15 * time.Minute, MaxSilent: 2 * time.Minute,
+		CheckInterval: 30 * time.Second, RecoveryCooldown: 5 * time.Minute, AckWait: time.Minute,
+		Now: func() time.Time { return f.now }, Logger: zaptest.NewLogger(t),
+	})
+	return f
+}
+
+func (f *fixture) running(id, runner string, startedAgo time.Duration, delivered int) index.Entry {
+	e := index.Entry{JobID: id, Status: job.StatusProcessing, Runner: runner, Attempts: delivered,
+		Delivery: &job.Delivery{StreamSeq: uint64(len(f.jobs) + 1), Delivered: delivered, Runner: runner, StartedAt: f.now.Add(-startedAgo)}}
+	f.jobs = append(f.jobs, e)
+	return e
+}
+
+func (f *fixture) wpi(e index.Entry, ago time.Duration) {
+	f.acks[e.Delivery.Token()] = acks.Seen{Kind: acks.InProgress, At: f.now.Add(-ago)}
+}
+
+func (f *fixture) step(e index.Entry, ago time.Duration) {
+	f.progress[e.JobID] = bus.ProgressEvent{JobID: e.JobID, Delivery: e.Delivery.Token(), Step: 3, At: f.now.Add(-ago)}
+}
+
+func TestStalledMeasuredFromDeliveryStart(t *testing.T) {
+	f := newFixture(t)
+	old := f.running("old", "r1", 16*time.Minute, 1)
+	f.step(old, time.Second) // progress is recent, but the delivery is too old
+	f.wpi(old, time.Second)
+	young := f.running("young", "r1", 14*time.Minute, 1)
+	f.step(young, time.Second)
+	f.wpi(young, time.Second)
+	require.Equal(t, 1, f.w.runOnce(context.Background()))
+	require.Equal(t, []string{"old:stalled"}, f.actions.recovered)
+	rec := f.log.Recent()[0]
+	require.Equal(t, "old", rec.JobID)
+	require.InDelta(t, 16*60, rec.ElapsedSeconds, 1)
+
+	// Time passes: the young one crosses the limit at the next check.
+	f.now = f.now.Add(61 * time.Second)
+	f.jobs = f.jobs[1:]
+	require.Equal(t, 1, f.w.runOnce(context.Background()))
+	require.Equal(t, "young:stalled", f.actions.recovered[1])
+}
+
+func TestSilentNeedsFlowingAcks(t *testing.T) {
+	f := newFixture(t)
+	hung := f.running("hung", "r1", 5*time.Minute, 1)
+	f.step(hung, 3*time.Minute)
+	f.wpi(hung, 10*time.Second) // heartbeat without a pulse
+	dead := f.running("dead", "r2", 5*time.Minute, 1)
+	f.step(dead, 3*time.Minute)
+	f.wpi(dead, 3*time.Minute) // acks stopped: JetStream's AckWait handles it
+	busy := f.running("busy", "r3", 5*time.Minute, 1)
+	f.step(busy, 10*time.Second)
+	f.wpi(busy, 10*time.Second)
+	stale := f.running("stale-progress", "r4", 5*time.Minute, 2)
+	f.progress["stale-progress"] = bus.ProgressEvent{JobID: "stale-progress", Delivery: "99.1", At: f.now} // an older delivery's event
+	f.wpi(stale, time.Second)
+	require.Equal(t, 2, f.w.runOnce(context.Background()))
+	require.ElementsMatch(t, []string{"hung:silent", "stale-progress:silent"}, f.actions.recovered)
+}
+
+func TestNothingDoneWhenRecordMovedOn(t *testing.T) {
+	f := newFixture(t)
+	f.running("done-meanwhile", "r1", 20*time.Minute, 1)
+	f.actions.refuse["done-meanwhile"] = true
+	require.Equal(t, 0, f.w.runOnce(context.Background()))
+	require.Empty(t, f.log.Recent())
+}
+
+func TestEmergencyAtMostOncePerCooldown(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.running("a", "r1", 16*time.Minute, 1)
+	require.Equal(t, 1, f.w.runOnce(ctx))
+	require.Empty(t, f.actions.reloads, "one stall is not an emergency")
+	require.False(t, f.w.Unhealthy("r1"))
+
+	f.now = f.now.Add(time.Minute)
+	f.jobs = nil
+	f.running("b", "r1", 16*time.Minute, 1)
+	require.Equal(t, 1, f.w.runOnce(ctx))
+	require.Equal(t, []string{"r1"}, f.actions.reloads, "a second stall within the cooldown is")
+	require.True(t, f.w.Unhealthy("r1"))
+
+	f.now = f.now.Add(time.Minute)
+	f.jobs = nil
+	f.running("c", "r1", 16*time.Minute, 1)
+	f.w.runOnce(ctx)
+	require.Len(t, f.actions.reloads, 1, "no second reload within the cooldown")
+
+	f.now = f.now.Add(5 * time.Minute)
+	require.False(t, f.w.Unhealthy("r1"), "healthy again after the cooldown")
+	f.jobs = nil
+	f.running("d", "r1", 16*time.Minute, 1)
+	f.running("e", "r1", 16*time.Minute, 1)
+	f.w.runOnce(ctx)
+	require.Len(t, f.actions.reloads, 2, "several stalls at once after the cooldown: another reload")
+	kinds := map[string]int{}
+	for _, r := range f.log.Recent() {
+		kinds[r.Kind]++
+	}
+	require.Equal(t, 2, kinds[recoveries.KindEmergency])
+}
+
+func TestNakDelayBacksOff(t *testing.T) {
+	for delivered, want := range map[int]time.Duration{1: time.Second, 2: 2 * time.Second, 3: 4 * time.Second, 10: time.Minute} {
+		d := NakDelay(time.Second, delivered)
+		require.GreaterOrEqual(t, d, want*8/10)
+		require.LessOrEqual(t, d, want*12/10)
+	}
+}
