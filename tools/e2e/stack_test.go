@@ -105,9 +105,16 @@ func (s *stack) start(name, binary string, env ...string) *proc {
 	return p
 }
 
-func (s *stack) startSupervisor() *proc {
-	p := s.start("supervisor", "supervisor")
-	s.waitHTTP("/healthz")
+func (s *stack) startSupervisor(env ...string) *proc {
+	return s.startSupervisorAt("supervisor", s.supervisorAddr, env...)
+}
+
+// startSupervisorAt starts a supervisor replica under its own name and
+// address and waits until it serves.
+func (s *stack) startSupervisorAt(name, addr string, env ...string) *proc {
+	s.t.Helper()
+	p := s.start(name, "supervisor", append([]string{"CYBERIMAGE_SUPERVISOR_ADDR=" + addr, "CYBERIMAGE_SUPERVISOR_ID=" + name}, env...)...)
+	waitURL(s.t, "http://"+addr+"/healthz")
 	return p
 }
 

@@ -30,6 +30,7 @@ type Config struct {
 	StopTimeout    time.Duration
 	PNGLevel       string
 	AbandonTimeout time.Duration
+	AbandonCooloff time.Duration
 	// Faults are for tests and demos only; off unless set.
 	FaultHangPrompt string
 	FaultHangStep   int
@@ -55,6 +56,7 @@ func Load(args []string, out io.Writer) (Config, error) {
 	l.Duration(&c.StopTimeout, "stop-timeout", 30*time.Second, "on shutdown, how long running jobs may finish before they are handed back")
 	l.String(&c.PNGLevel, "png-compression", "speed", "PNG compression: speed, default, best or none")
 	l.Duration(&c.AbandonTimeout, "abandon-timeout", 30*time.Second, "after an abandon order, exit non-zero if the inference has not stopped within this (its process manager restarts it)")
+	l.Duration(&c.AbandonCooloff, "abandon-cooloff", 10*time.Second, "a slot whose job was taken away pulls nothing for this long, so the job goes to a healthy runner")
 	l.String(&c.FaultHangPrompt, "fault-hang-prompt", "", "TESTS AND DEMOS ONLY: jobs whose prompt contains this hang mid-inference")
 	l.Int(&c.FaultHangStep, "fault-hang-step", 1, "TESTS AND DEMOS ONLY: the step at which such jobs hang")
 	l.Bool(&c.FaultHangStuck, "fault-hang-stuck", false, "TESTS AND DEMOS ONLY: the hang ignores termination (a wedged GPU)")

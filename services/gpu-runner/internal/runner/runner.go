@@ -100,7 +100,7 @@ func Start(ctx context.Context, cfg config.Config, logger *zap.Logger) (*Runner,
 	r := &Runner{cfg: cfg, log: log, nc: nc, registry: registry}
 	r.worker = worker.New(worker.Params{
 		Runner: cfg.RunnerID, Slots: cfg.Slots, NC: nc, JS: js, Store: store, Images: images,
-		Generators: registry, Encoder: imaging.NewEncoder(pngLevel(cfg.PNGLevel)), Settings: cfg.Bus, Logger: log, Probe: probe, AbandonTimeout: cfg.AbandonTimeout,
+		Generators: registry, Encoder: imaging.NewEncoder(pngLevel(cfg.PNGLevel)), Settings: cfg.Bus, Logger: log, Probe: probe, AbandonTimeout: cfg.AbandonTimeout, AbandonCooloff: cfg.AbandonCooloff,
 	})
 	// Orders come before work: a runner must hear an abandon for any job
 	// it may be given.

@@ -21,6 +21,15 @@ var errAlreadyDone = errors.New("job already ended")
 // It has already NAKed it and moved the record on; never ack it.
 var errAbandoned = errors.New("abandoned on the supervisor's order")
 
+// outcome tells the slot loop how a delivery ended, for what it does next.
+type outcome int
+
+const (
+	outcomeDone      outcome = iota // acked, terminated or handed back
+	outcomeTransient                // NAKed for a failing dependency
+	outcomeTakenAway                // abandoned or stale: the job went elsewhere
+)
+
 // permanentError marks failures a retry cannot fix.
 type permanentError struct{ err error }
 

@@ -10,32 +10,32 @@ import (
 	"cyberimage/shared/job"
 )
 
-// finish decides the fate of a delivery after execute returned err, and
-// reports whether the failure was transient. This is the one place where a
-// delivery is acked, NAKed, terminated or deliberately left alone.
-func (w *Worker) finish(d *delivery, err error) (transient bool) {
+// finish decides the fate of a delivery after execute returned err. This
+// is the one place where a delivery is acked, NAKed, terminated or
+// deliberately left alone.
+func (w *Worker) finish(d *delivery, err error) outcome {
 	cause := context.Cause(d.ctx)
 	switch {
 	case err == nil:
-		return false // completed and acked
+		return outcomeDone // completed and acked
 	case errors.Is(err, errAlreadyDone):
 		d.log.Info("job already ended; acking the redelivery")
 		_ = d.msg.Ack()
-		return false
+		return outcomeDone
 	case errors.Is(err, errStale) || errors.Is(cause, errStale):
 		// Another delivery owns the job: never ack (the server would apply
 		// it to that delivery) and never touch the record.
 		d.log.Warn("delivery went stale; dropping its result without ack")
-		return false
+		return outcomeTakenAway
 	case errors.Is(cause, errAbandoned):
 		d.log.Warn("delivery abandoned on the supervisor's order; not acking it")
-		return false
+		return outcomeTakenAway
 	}
 	// Every other outcome acks, NAKs or terminates, which only the owner of
 	// the delivery may do.
 	if !w.stillOwns(d) {
 		d.log.Warn("delivery went stale while failing; dropping it without ack", zap.Error(err))
-		return false
+		return outcomeTakenAway
 	}
 	switch {
 	case w.workCtx.Err() != nil:
@@ -51,9 +51,9 @@ func (w *Worker) finish(d *delivery, err error) (transient bool) {
 		d.log.Warn("transient failure; job will be retried", zap.Duration("delay", delay), zap.Error(err))
 		w.emit(d, job.StatusQueued, 0, 0, "retrying: "+err.Error())
 		_ = d.msg.NakWithDelay(delay)
-		return true
+		return outcomeTransient
 	}
-	return false
+	return outcomeDone
 }
 
 // fail records the failure with its reason, then terminates the message so

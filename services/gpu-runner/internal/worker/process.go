@@ -34,16 +34,15 @@ type delivery struct {
 	ended  chan struct{}
 }
 
-// process runs one delivery to its end and reports whether it failed for a
-// transient reason.
-func (w *Worker) process(msg jetstream.Msg) (transient bool) {
+// process runs one delivery to its end.
+func (w *Worker) process(msg jetstream.Msg) outcome {
 	w.busy.Add(1)
 	defer w.busy.Add(-1)
 	meta, err := msg.Metadata()
 	if err != nil {
 		w.log.Error("job metadata", zap.Error(err))
 		_ = msg.Term()
-		return false
+		return outcomeDone
 	}
 	d := &delivery{msg: msg, delivered: int(meta.NumDelivered), ended: make(chan struct{})}
 	d.id = job.Delivery{StreamSeq: meta.Sequence.Stream, Delivered: d.delivered, Runner: w.p.Runner,
@@ -51,7 +50,7 @@ func (w *Worker) process(msg jetstream.Msg) (transient bool) {
 	if err := json.Unmarshal(msg.Data(), &d.work); err != nil || d.work.JobID == "" {
 		w.log.Error("unreadable work message; terminating it", zap.Uint64("stream_seq", meta.Sequence.Stream), zap.Error(err))
 		_ = msg.TermWithReason("unreadable work message")
-		return false
+		return outcomeDone
 	}
 	d.log = w.log.With(zap.String("job_id", d.work.JobID), zap.String("delivery", d.id.Token()))
 	d.ctx, d.cancel = context.WithCancelCause(w.workCtx)

@@ -52,6 +52,10 @@ type Params struct {
 	// AbandonTimeout bounds how long an abandoned inference may take to
 	// stop before the runner gives up on itself.
 	AbandonTimeout time.Duration
+	// AbandonCooloff: a slot whose job was taken away pulls nothing for
+	// this long, so the redelivery goes to a healthy runner rather than
+	// straight back to the one that stalled on it.
+	AbandonCooloff time.Duration
 }
 
 // Worker runs Slots jobs at a time.
@@ -146,8 +150,12 @@ func (w *Worker) slotLoop(slot int) {
 			continue
 		}
 		for msg := range batch.Messages() {
-			if transient := w.process(msg); transient {
+			switch w.process(msg) {
+			case outcomeTransient:
 				w.waitHealthy(log)
+			case outcomeTakenAway:
+				log.Info("job taken away from this slot; cooling off before pulling again", zap.Duration("cooloff", w.p.AbandonCooloff))
+				w.pause(w.p.AbandonCooloff)
 			}
 		}
 		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) {

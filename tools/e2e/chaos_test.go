@@ -1,0 +1,122 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"cyberimage/shared/job"
+)
+
+// TestChaos: 200 jobs through 3 runners while runners are killed -9 and
+// restarted every two seconds, the NATS server restarts once (file store)
+// and MinIO is down for 10 s. Every job must end completed exactly once
+// with its images, and the supervisor's counts must agree with KV.
+func TestChaos(t *testing.T) {
+	const jobs = 200
+	s := newFastStack(t, "CYBERIMAGE_MAX_STALLED_TIME=20s", "CYBERIMAGE_ABANDON_COOLOFF=1s")
+	s.startSupervisor()
+	s.startIngest()
+	runners := map[string]*proc{}
+	var mu sync.Mutex
+	for i := range 3 {
+		id := fmt.Sprintf("runner-%d", i)
+		runners[id] = s.startRunner(id)
+	}
+
+	// Publish steadily for ten seconds so work is in flight through the chaos.
+	published := make(chan struct{})
+	go func() {
+		defer close(published)
+		for i := range jobs {
+			size := 64 + 8*(i%9)
+			publish(t, s.nc, fmtReq(fmt.Sprintf("chaos %d", i), size, 64, 1+i%2, fmt.Sprintf(`,"request_id":"chaos-%d"`, i)))
+			time.Sleep(50 * time.Millisecond)
+		}
+	}()
+
+	var kills, restarts int
+	rng := rand.New(rand.NewPCG(1, 2))
+	chaosEnd := time.Now().Add(24 * time.Second)
+	natsRestarted, minioStopped, minioStarted := false, false, false
+	start := time.Now()
+	for time.Now().Before(chaosEnd) {
+		time.Sleep(2 * time.Second)
+		elapsed := time.Since(start)
+		id := fmt.Sprintf("runner-%d", rng.IntN(3))
+		mu.Lock()
+		runners[id].kill()
+		kills++
+		mu.Unlock()
+		switch {
+		case !natsRestarted && elapsed > 4*time.Second:
+			s.nats.Restart()
+			natsRestarted = true
+			t.Logf("%.1fs: NATS restarted", elapsed.Seconds())
+		case !minioStopped && elapsed > 8*time.Second:
+			s.minio.Stop()
+			minioStopped = true
+			t.Logf("%.1fs: MinIO stopped", elapsed.Seconds())
+		case minioStopped && !minioStarted && elapsed > 18*time.Second:
+			s.minio.Start()
+			minioStarted = true
+			t.Logf("%.1fs: MinIO started again", elapsed.Seconds())
+		}
+		p := s.start(id, "gpu-runner", "CYBERIMAGE_RUNNER_ID="+id)
+		mu.Lock()
+		runners[id] = p
+		restarts++
+		mu.Unlock()
+	}
+	if !minioStarted {
+		s.minio.Start()
+	}
+	<-published
+
+	recs := s.waitEnded(jobs, 3*time.Minute)
+	lost, duplicated, failed := 0, 0, 0
+	redelivered := 0
+	for i := range jobs {
+		id := job.IDForRequestID(fmt.Sprintf("chaos-%d", i))
+		rec, ok := recs[id]
+		if !ok {
+			lost++
+			continue
+		}
+		if rec.Status != job.StatusCompleted {
+			failed++
+			t.Errorf("job %s ended %s: %+v", id, rec.Status, rec.Error)
+			continue
+		}
+		if n := s.completions.of(id); n != 1 {
+			duplicated++
+			t.Errorf("job %s written completed %d times", id, n)
+		}
+		if rec.Attempts > 1 {
+			redelivered++
+		}
+		checkImages(t, s, rec)
+	}
+	t.Logf("chaos: %d jobs, %d runner kills, %d restarts, NATS restarted once, MinIO down 10s; lost %d, duplicated %d, failed %d, redelivered %d",
+		jobs, kills, restarts, lost, duplicated, failed, redelivered)
+	require.Zero(t, lost)
+	require.Zero(t, duplicated)
+	require.Zero(t, failed)
+	require.Eventually(t, func() bool { return s.jobsInStream() == 0 }, 30*time.Second, 200*time.Millisecond)
+	require.Eventually(t, func() bool {
+		var q map[string]int
+		if s.getJSON("/api/queue", &q) != http.StatusOK {
+			return false
+		}
+		st := statusAt(t, s.supervisorAddr)
+		return q["completed"] == jobs && q["total"] == jobs && q["processing"] == 0 && q["pending"] == 0 &&
+			st.Queue["pending"] == 0 && st.Queue["in_progress"] == 0
+	}, 30*time.Second, 200*time.Millisecond, "/status and /api/queue agree with KV")
+	_ = context.Background()
+}

@@ -1,0 +1,42 @@
+package e2e
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"cyberimage/shared/job"
+)
+
+// TestLostWorkIsReconciled: a stale ack deletes a job's message from the
+// work queue while its runner works on it (the server matches acks by
+// stream sequence), then that runner dies. Nothing would ever deliver the
+// job again; the reconciler finds the record without its message and
+// re-queues it.
+func TestLostWorkIsReconciled(t *testing.T) {
+	s := newFastStack(t, "CYBERIMAGE_MAX_STALLED_TIME=10m")
+	s.startSupervisor()
+	s.startIngest()
+	ev := collectEvents(t, s.nc)
+	doomed := s.startRunner("runner-doomed")
+	r := request(t, s.nc, fmtReq("lose my message", 1024, 1024, 4, `,"steps":50`))
+	waitStep(t, ev.ch, r.JobID, "runner-doomed", 1)
+	rec, _, err := s.store.Get(context.Background(), r.JobID)
+	require.NoError(t, err)
+	// A zombie's ack, as a separate connection can send it.
+	require.NoError(t, s.nc.Publish(rec.Delivery.AckSubject, []byte("+ACK")))
+	require.NoError(t, s.nc.Flush())
+	require.Eventually(t, func() bool { return s.jobsInStream() == 0 }, 5*time.Second, 20*time.Millisecond, "the stray ack removed the message")
+	doomed.kill()
+	s.startRunner("runner-heir")
+
+	got := s.waitEnded(1, time.Minute)[r.JobID]
+	require.Equal(t, job.StatusCompleted, got.Status)
+	require.Equal(t, "runner-heir", got.Runner)
+	require.Equal(t, 1, s.completions.of(r.JobID))
+	require.NotEmpty(t, got.Recoveries)
+	require.Contains(t, got.Recoveries[len(got.Recoveries)-1].Reason, "lost")
+	checkImages(t, s, got)
+}

@@ -1,0 +1,87 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"cyberimage/shared/job"
+	"cyberimage/shared/testenv"
+)
+
+// TestSupervisorRestartRebuildsTracking: the supervisor is killed while a
+// job hangs and started again; it rebuilds its view from KV and the
+// consumer, and the stalled job is still recovered.
+func TestSupervisorRestartRebuildsTracking(t *testing.T) {
+	s := newFastStack(t)
+	sup := s.startSupervisor()
+	s.startIngest()
+	ev := collectEvents(t, s.nc)
+	s.startRunner("runner-hung", "CYBERIMAGE_FAULT_HANG_PROMPT=HANG")
+	r := request(t, s.nc, fmtReq("HANG while the supervisor restarts", 128, 128, 1, ""))
+	waitStep(t, ev.ch, r.JobID, "runner-hung", 1)
+	sup.kill()
+	s.startRunner("runner-healthy")
+	time.Sleep(time.Second)
+	s.startSupervisor()
+
+	rec := s.waitEnded(1, time.Minute)[r.JobID]
+	require.Equal(t, job.StatusCompleted, rec.Status)
+	require.Equal(t, "runner-healthy", rec.Runner)
+	require.Len(t, rec.Recoveries, 1, "recovered by the restarted supervisor")
+	require.Equal(t, 1, s.completions.of(r.JobID))
+}
+
+// TestTwoSupervisorsOnlyOneActs: two replicas serve status, exactly one
+// leads and recovers; when it dies the other takes over.
+func TestTwoSupervisorsOnlyOneActs(t *testing.T) {
+	s := newFastStack(t)
+	addrB := "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
+	supA := s.startSupervisorAt("sup-a", s.supervisorAddr)
+	supB := s.startSupervisorAt("sup-b", addrB)
+	s.startIngest()
+	ev := collectEvents(t, s.nc)
+	var leader, follower string
+	require.Eventually(t, func() bool {
+		a, b := statusAt(t, s.supervisorAddr), statusAt(t, addrB)
+		if a.Supervisor.Leader == b.Supervisor.Leader {
+			return false
+		}
+		leader, follower = s.supervisorAddr, addrB
+		if b.Supervisor.Leader {
+			leader, follower = addrB, s.supervisorAddr
+		}
+		return a.Supervisor.Holder == b.Supervisor.Holder
+	}, 15*time.Second, 100*time.Millisecond, "exactly one leader, known to both")
+
+	s.startRunner("runner-hung", "CYBERIMAGE_FAULT_HANG_PROMPT=HANG")
+	first := request(t, s.nc, fmtReq("HANG one", 64, 64, 1, ""))
+	waitStep(t, ev.ch, first.JobID, "runner-hung", 1)
+	healthy := s.startRunner("runner-healthy")
+	rec := s.waitEnded(1, time.Minute)[first.JobID]
+	require.Equal(t, job.StatusCompleted, rec.Status)
+	require.Len(t, rec.Recoveries, 1, "recovered once, not by both")
+	require.NotEmpty(t, statusAt(t, leader).Recoveries)
+	require.Empty(t, statusAt(t, follower).Recoveries, "the follower did not act")
+
+	// The leader dies; the follower takes over and acts.
+	if leader == s.supervisorAddr {
+		supA.kill()
+	} else {
+		supB.kill()
+	}
+	require.Eventually(t, func() bool { return statusAt(t, follower).Supervisor.Leader }, 20*time.Second, 100*time.Millisecond)
+	// Only the hung runner is up when the second job comes, so it takes it.
+	healthy.stop(t)
+	second := request(t, s.nc, fmtReq("HANG two", 64, 64, 1, fmt.Sprintf(`,"seed":%d`, 2)))
+	waitStep(t, ev.ch, second.JobID, "runner-hung", 1)
+	s.startRunner("runner-healthy-2")
+	rec2 := s.waitEnded(2, time.Minute)[second.JobID]
+	require.Equal(t, job.StatusCompleted, rec2.Status)
+	require.NotEmpty(t, statusAt(t, follower).Recoveries)
+	_ = context.Background()
+}

@@ -1,0 +1,324 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/stretchr/testify/require"
+
+	"cyberimage/shared/bus"
+	"cyberimage/shared/job"
+)
+
+// Compressed watchdog timings: the same code as production, seconds for
+// minutes.
+var fastWatchdog = []string{
+	"CYBERIMAGE_ACK_WAIT=2s",
+	"CYBERIMAGE_MAX_STALLED_TIME=3s",
+	"CYBERIMAGE_MAX_SILENT_TIME=0s",
+	"CYBERIMAGE_CHECK_INTERVAL=250ms",
+	"CYBERIMAGE_RECOVERY_COOLDOWN=1m",
+	"CYBERIMAGE_RECOVERY_NAK_DELAY=200ms",
+	"CYBERIMAGE_RECONCILE_INTERVAL=1s",
+	"CYBERIMAGE_ABANDON_COOLOFF=5s",
+}
+
+// newFastStack makes a stack whose consumer uses the compressed AckWait.
+func newFastStack(t *testing.T, extra ...string) *stack {
+	s := newStack(t, append(append([]string{}, fastWatchdog...), extra...)...)
+	settings := bus.DefaultSettings()
+	settings.AckWait = 2 * time.Second
+	for _, kv := range extra {
+		if kv == "CYBERIMAGE_MAX_DELIVER=3" {
+			settings.MaxDeliver = 3
+		}
+	}
+	require.NoError(t, bus.Ensure(context.Background(), s.js, settings))
+	return s
+}
+
+// events collects progress events of every job.
+type events struct {
+	mu  sync.Mutex
+	all []bus.ProgressEvent
+	ch  chan bus.ProgressEvent
+}
+
+func collectEvents(t *testing.T, nc *nats.Conn) *events {
+	t.Helper()
+	ev := &events{ch: make(chan bus.ProgressEvent, 4096)}
+	sub, err := nc.Subscribe(bus.SubjectEventsAll, func(m *nats.Msg) {
+		var e bus.ProgressEvent
+		if json.Unmarshal(m.Data, &e) == nil {
+			ev.mu.Lock()
+			ev.all = append(ev.all, e)
+			ev.mu.Unlock()
+			select {
+			case ev.ch <- e:
+			default:
+			}
+		}
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = sub.Unsubscribe() })
+	return ev
+}
+
+func (ev *events) by(runner, jobID, status string) int {
+	ev.mu.Lock()
+	defer ev.mu.Unlock()
+	n := 0
+	for _, e := range ev.all {
+		if e.Runner == runner && e.JobID == jobID && e.Status == status {
+			n++
+		}
+	}
+	return n
+}
+
+// ackLog records every acknowledgement sent for job deliveries, by
+// delivery token, as the supervisor sees them.
+type ackLog struct {
+	mu   sync.Mutex
+	acks []ackSeen
+}
+
+type ackSeen struct {
+	subject string
+	payload string
+	at      time.Time
+}
+
+func collectAcks(t *testing.T, nc *nats.Conn) *ackLog {
+	t.Helper()
+	l := &ackLog{}
+	sub, err := nc.Subscribe(bus.SubjectAcks, func(m *nats.Msg) {
+		l.mu.Lock()
+		l.acks = append(l.acks, ackSeen{m.Subject, string(m.Data), time.Now()})
+		l.mu.Unlock()
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = sub.Unsubscribe() })
+	return l
+}
+
+// on lists acks sent on deliveries of stream sequence seq with the given
+// delivery count, after a moment.
+func (l *ackLog) on(seq uint64, delivered int, after time.Time) []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	prefix := fmt.Sprintf("$JS.ACK.%s.%s.%d.%d.", bus.StreamJobs, bus.ConsumerRunners, delivered, seq)
+	for _, a := range l.acks {
+		if len(a.subject) > len(prefix) && a.subject[:len(prefix)] == prefix && a.at.After(after) {
+			out = append(out, a.payload)
+		}
+	}
+	return out
+}
+
+type statusView struct {
+	Queue      map[string]int   `json:"queue"`
+	Runners    []map[string]any `json:"runners"`
+	Recoveries []struct {
+		Kind   string `json:"kind"`
+		JobID  string `json:"job_id"`
+		Runner string `json:"runner"`
+		Reason string `json:"reason"`
+	} `json:"recoveries"`
+	Supervisor struct {
+		Leader bool   `json:"leader"`
+		Holder string `json:"leader_id"`
+	} `json:"supervisor"`
+}
+
+func statusAt(t *testing.T, addr string) statusView {
+	t.Helper()
+	var st statusView
+	resp, err := http.Get("http://" + addr + "/status")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&st))
+	return st
+}
+
+// TestHungRunnerIsRecovered: a runner keeps heartbeating while its
+// inference hangs. After max_stalled_time the supervisor takes the job
+// away; another runner completes it; the hung runner never acks it.
+func TestHungRunnerIsRecovered(t *testing.T) {
+	s := newFastStack(t)
+	s.startSupervisor()
+	s.startIngest()
+	ev := collectEvents(t, s.nc)
+	s.startRunner("runner-hung", "CYBERIMAGE_FAULT_HANG_PROMPT=HANG", "CYBERIMAGE_FAULT_HANG_STEP=2")
+	r := request(t, s.nc, fmtReq("HANG at step two", 256, 256, 1, ""))
+	waitStep(t, ev.ch, r.JobID, "runner-hung", 2)
+	s.startRunner("runner-healthy")
+
+	recs := s.waitEnded(1, time.Minute)
+	rec := recs[r.JobID]
+	require.Equal(t, job.StatusCompleted, rec.Status)
+	require.Equal(t, "runner-healthy", rec.Runner)
+	require.Equal(t, 2, rec.Attempts)
+	require.Equal(t, 1, s.completions.of(r.JobID))
+	require.Len(t, rec.Recoveries, 1)
+	require.Equal(t, "runner-hung", rec.Recoveries[0].Runner)
+	require.Contains(t, rec.Recoveries[0].Reason, "max_stalled_time")
+	require.Zero(t, ev.by("runner-hung", r.JobID, "completed"), "the hung runner never completed it")
+	checkImages(t, s, rec)
+	require.Zero(t, s.jobsInStream())
+
+	st := statusAt(t, s.supervisorAddr)
+	require.NotEmpty(t, st.Recoveries)
+	require.Equal(t, "stalled", st.Recoveries[0].Kind)
+	require.Equal(t, r.JobID, st.Recoveries[0].JobID)
+	latency := rec.CompletedAt.Sub(rec.Recoveries[0].At)
+	t.Logf("recovery latency (stall detected → completed elsewhere): %s; delivery start → completed: %s; max_stalled_time 3s + check_interval 250ms",
+		latency.Round(time.Millisecond), rec.CompletedAt.Sub(*rec.StartedAt).Round(time.Millisecond))
+}
+
+// TestStuckInferenceExitsRunner: an inference that ignores termination
+// makes the runner exit non-zero after the abandon timeout, so its process
+// manager can restart it; the job completes elsewhere.
+func TestStuckInferenceExitsRunner(t *testing.T) {
+	s := newFastStack(t)
+	s.startSupervisor()
+	s.startIngest()
+	ev := collectEvents(t, s.nc)
+	stuck := s.startRunner("runner-stuck", "CYBERIMAGE_FAULT_HANG_PROMPT=WEDGE", "CYBERIMAGE_FAULT_HANG_STUCK=true",
+		"CYBERIMAGE_ABANDON_TIMEOUT=1s")
+	r := request(t, s.nc, fmtReq("WEDGE the gpu", 128, 128, 1, ""))
+	waitStep(t, ev.ch, r.JobID, "runner-stuck", 1)
+	s.startRunner("runner-healthy")
+	select {
+	case <-stuck.exited:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the runner with a wedged inference did not exit")
+	}
+	require.Equal(t, 3, stuck.cmd.ProcessState.ExitCode())
+	rec := s.waitEnded(1, time.Minute)[r.JobID]
+	require.Equal(t, job.StatusCompleted, rec.Status)
+	require.Equal(t, "runner-healthy", rec.Runner)
+	require.Equal(t, 1, s.completions.of(r.JobID))
+}
+
+// TestZombieRunner: a runner frozen (SIGSTOP) mid-job loses the job to
+// JetStream's redelivery; when it resumes it must not ack, must not change
+// the record, and its stray acks must not lose any job. Two variants: it
+// resumes after the other runner finished, and while it is still working.
+func TestZombieRunner(t *testing.T) {
+	for _, variant := range []string{"resumes after", "resumes during"} {
+		t.Run(variant, func(t *testing.T) {
+			s := newFastStack(t, "CYBERIMAGE_MAX_STALLED_TIME=10m")
+			s.startSupervisor()
+			s.startIngest()
+			ev := collectEvents(t, s.nc)
+			acks := collectAcks(t, s.nc)
+			zombie := s.startRunner("runner-zombie")
+			r := request(t, s.nc, fmtReq("freeze me", 1024, 1024, 4, `,"steps":50`))
+			waitStep(t, ev.ch, r.JobID, "runner-zombie", 2)
+			require.NoError(t, syscall.Kill(zombie.cmd.Process.Pid, syscall.SIGSTOP))
+			frozen, _, err := s.store.Get(context.Background(), r.JobID)
+			require.NoError(t, err)
+			seq := frozen.Delivery.StreamSeq
+			s.startRunner("runner-other")
+
+			if variant == "resumes during" {
+				waitStep(t, ev.ch, r.JobID, "runner-other", 2)
+			} else {
+				require.Eventually(t, func() bool {
+					rec, _, err := s.store.Get(context.Background(), r.JobID)
+					return err == nil && rec.Status == job.StatusCompleted
+				}, time.Minute, 50*time.Millisecond)
+			}
+			resumed := time.Now()
+			require.NoError(t, syscall.Kill(zombie.cmd.Process.Pid, syscall.SIGCONT))
+			// Let the zombie run on for a while: more work goes through, so a
+			// stray ack deleting someone else's message would show.
+			for i := range 5 {
+				publish(t, s.nc, fmtReq(fmt.Sprintf("after the zombie woke %d", i), 64, 64, 1, ""))
+			}
+			recs := s.waitEnded(6, time.Minute)
+			time.Sleep(3 * time.Second) // two zombie keep-alive periods
+			for id, rec := range recs {
+				require.Equal(t, job.StatusCompleted, rec.Status, id)
+				require.Equal(t, 1, s.completions.of(id), id)
+			}
+			rec := recs[r.JobID]
+			require.Equal(t, "runner-other", rec.Runner, "the zombie did not overwrite the record")
+			require.Zero(t, ev.by("runner-zombie", r.JobID, "completed"))
+			require.Empty(t, acks.on(seq, 1, resumed), "the zombie sent nothing on its old delivery after resuming")
+			require.Zero(t, s.jobsInStream())
+		})
+	}
+}
+
+// TestPoisonJobDeadLettered: a job that stalls on every runner ends failed
+// after MaxDeliver with its reason, lands in the DLQ, does not hold up the
+// jobs behind it, and can be re-queued by an operator.
+func TestPoisonJobDeadLettered(t *testing.T) {
+	s := newFastStack(t, "CYBERIMAGE_MAX_DELIVER=3", "CYBERIMAGE_ABANDON_COOLOFF=100ms")
+	s.startSupervisor()
+	s.startIngest()
+	poisoned := []*proc{
+		s.startRunner("runner-1", "CYBERIMAGE_FAULT_HANG_PROMPT=POISON"),
+		s.startRunner("runner-2", "CYBERIMAGE_FAULT_HANG_PROMPT=POISON"),
+	}
+	poison := request(t, s.nc, fmtReq("POISON pill", 64, 64, 1, ""))
+	var others []string
+	for i := range 6 {
+		others = append(others, request(t, s.nc, fmtReq(fmt.Sprintf("behind the poison %d", i), 64, 64, 1, "")).JobID)
+	}
+	recs := s.waitEnded(7, 2*time.Minute)
+	for _, id := range others {
+		require.Equal(t, job.StatusCompleted, recs[id].Status, "jobs behind the poison are not held up")
+	}
+	failed := recs[poison.JobID]
+	require.Equal(t, job.StatusFailed, failed.Status)
+	require.Equal(t, job.CodeRetriesExhausted, failed.Error.Code)
+	require.Contains(t, failed.Error.Message, "3 deliveries")
+	require.Contains(t, failed.Error.Message, "max_stalled_time")
+	require.Len(t, failed.Recoveries, 3)
+
+	dlq, err := s.js.Stream(context.Background(), bus.StreamDLQ)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		info, err := dlq.Info(context.Background())
+		return err == nil && info.State.Msgs == 1
+	}, 10*time.Second, 100*time.Millisecond)
+	msg, err := dlq.GetLastMsgForSubject(context.Background(), bus.DLQSubject("demo", poison.JobID))
+	require.NoError(t, err)
+	require.Equal(t, poison.JobID, msg.Header.Get("Cyberimage-Job-Id"))
+	require.Contains(t, msg.Header.Get("Cyberimage-Reason"), "max_stalled_time")
+	require.Zero(t, s.jobsInStream(), "the dead message left the work queue")
+	require.Equal(t, 1, statusAt(t, s.supervisorAddr).Queue["dead"])
+
+	// The operator fixes the runners and re-queues the job.
+	for _, p := range poisoned {
+		p.stop(t)
+	}
+	s.startRunner("runner-fixed")
+	resp, err := http.Post(s.url("/v1/jobs/"+poison.JobID+"/retry"), "application/json", nil)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusAccepted, resp.StatusCode)
+	require.Eventually(t, func() bool {
+		rec, _, err := s.store.Get(context.Background(), poison.JobID)
+		return err == nil && rec.Status == job.StatusCompleted
+	}, time.Minute, 100*time.Millisecond)
+	rec, _, _ := s.store.Get(context.Background(), poison.JobID)
+	require.Equal(t, 1, rec.Attempts, "a re-queue starts a fresh attempt count")
+	require.Equal(t, 1, rec.Requeues)
+	require.Equal(t, 1, s.completions.of(poison.JobID))
+	resp, err = http.Post(s.url("/v1/jobs/"+others[0]+"/retry"), "application/json", nil)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusConflict, resp.StatusCode, "a completed job is never re-run")
+}
