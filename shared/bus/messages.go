@@ -47,6 +47,9 @@ const (
 	// ControlAbandon: stop working on a delivery (terminate its inference)
 	// and never ack it; the supervisor has given the job to someone else.
 	ControlAbandon = "abandon"
+	// ControlCancel: the job was cancelled; stop working on it and never
+	// ack it (the supervisor removed its message).
+	ControlCancel = "cancel"
 	// ControlReload: drop and reload every model session (the original
 	// app's forced cleanup), after repeated stalls.
 	ControlReload = "reload"

@@ -29,6 +29,7 @@ const (
 	// Codes of jobs that failed after they were accepted.
 	CodeGenerationFailed Code = "generation_failed"
 	CodeRetriesExhausted Code = "retries_exhausted"
+	CodeCancelled        Code = "cancelled"
 )
 
 // ValidationError is a rejected request: the code, the offending field (when

@@ -6,7 +6,8 @@ import (
 )
 
 // Status is where a job stands. The lifecycle is queued → processing →
-// completed | failed; rejected requests never become work.
+// completed | failed, or cancelled from queued or processing; rejected
+// requests never become work.
 type Status string
 
 // Job statuses.
@@ -16,11 +17,12 @@ const (
 	StatusCompleted  Status = "completed"
 	StatusFailed     Status = "failed"
 	StatusRejected   Status = "rejected"
+	StatusCancelled  Status = "cancelled"
 )
 
 // Terminal reports whether no worker may change the status any more.
 func (s Status) Terminal() bool {
-	return s == StatusCompleted || s == StatusFailed || s == StatusRejected
+	return s == StatusCompleted || s == StatusFailed || s == StatusRejected || s == StatusCancelled
 }
 
 // CanTransition says whether a record may move from one status to another.
@@ -31,10 +33,10 @@ func (s Status) Terminal() bool {
 func CanTransition(from, to Status) bool {
 	switch from {
 	case StatusQueued:
-		return to == StatusProcessing || to == StatusFailed || to == StatusQueued
+		return to == StatusProcessing || to == StatusFailed || to == StatusQueued || to == StatusCancelled
 	case StatusProcessing:
 		// → queued: the supervisor took the job from a stalled runner.
-		return to == StatusProcessing || to == StatusCompleted || to == StatusFailed || to == StatusQueued
+		return to == StatusProcessing || to == StatusCompleted || to == StatusFailed || to == StatusQueued || to == StatusCancelled
 	case StatusRejected:
 		return to == StatusQueued
 	case StatusFailed:

@@ -142,6 +142,12 @@ func TestTransitionsNeverGoBackwards(t *testing.T) {
 	}
 	require.True(t, CanTransition(StatusFailed, StatusQueued), "an operator may re-queue a failed job")
 	require.True(t, CanTransition(StatusProcessing, StatusQueued), "the supervisor may take a job back")
+	require.True(t, CanTransition(StatusQueued, StatusCancelled))
+	require.True(t, CanTransition(StatusProcessing, StatusCancelled))
+	for _, to := range []Status{StatusQueued, StatusProcessing, StatusCompleted, StatusFailed} {
+		require.False(t, CanTransition(StatusCancelled, to), "cancelled → %s", to)
+	}
+	require.True(t, StatusCancelled.Terminal())
 	require.False(t, CanTransition(StatusQueued, StatusCompleted))
 }
 

@@ -139,6 +139,10 @@ func (r *Runner) listenForOrders() error {
 			if !r.worker.Abandon(c.JobID, c.Reason) {
 				r.log.Info("abandon order for a job not held here", zap.String("job_id", c.JobID))
 			}
+		case bus.ControlCancel:
+			if !r.worker.Cancel(c.JobID, c.Reason) {
+				r.log.Debug("cancel order for a job not held here", zap.String("job_id", c.JobID))
+			}
 		case bus.ControlReload:
 			r.log.Warn("reloading every model on the supervisor's order", zap.String("reason", c.Reason),
 				zap.Strings("models", r.registry.Reload()))

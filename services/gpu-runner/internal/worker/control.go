@@ -27,14 +27,24 @@ func (w *Worker) untrack(d *delivery) {
 // reports a fatal error so the process exits and its manager restarts it:
 // a hung GPU must never hold a slot forever.
 func (w *Worker) Abandon(jobID, reason string) bool {
+	return w.stop(jobID, reason, errAbandoned)
+}
+
+// Cancel stops work on a cancelled job, as Abandon does, but the runner
+// was not at fault: its slot does not cool off.
+func (w *Worker) Cancel(jobID, reason string) bool {
+	return w.stop(jobID, reason, errCancelled)
+}
+
+func (w *Worker) stop(jobID, reason string, cause error) bool {
 	w.mu.Lock()
 	d, ok := w.active[jobID]
 	w.mu.Unlock()
 	if !ok {
 		return false
 	}
-	d.log.Warn("abandoning job on the supervisor's order", zap.String("reason", reason))
-	d.cancel(errAbandoned)
+	d.log.Warn("stopping work on the supervisor's order", zap.String("reason", reason), zap.Error(cause))
+	d.cancel(cause)
 	go func() {
 		select {
 		case <-d.ended:

@@ -21,6 +21,10 @@ var errAlreadyDone = errors.New("job already ended")
 // It has already NAKed it and moved the record on; never ack it.
 var errAbandoned = errors.New("abandoned on the supervisor's order")
 
+// errCancelled: the job was cancelled; its record is terminal and its
+// message removed. Never ack it.
+var errCancelled = errors.New("cancelled")
+
 // outcome tells the slot loop how a delivery ended, for what it does next.
 type outcome int
 

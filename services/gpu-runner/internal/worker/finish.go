@@ -30,6 +30,9 @@ func (w *Worker) finish(d *delivery, err error) outcome {
 	case errors.Is(cause, errAbandoned):
 		d.log.Warn("delivery abandoned on the supervisor's order; not acking it")
 		return outcomeTakenAway
+	case errors.Is(cause, errCancelled) || errors.Is(err, errCancelled):
+		d.log.Info("job cancelled; dropping it without ack")
+		return outcomeDone
 	}
 	// Every other outcome acks, NAKs or terminates, which only the owner of
 	// the delivery may do.

@@ -56,6 +56,7 @@ func New(p Params) *Server {
 	mux.HandleFunc("GET /status", s.status)
 	mux.HandleFunc("GET /v1/jobs/{id}", s.job)
 	mux.HandleFunc("POST /v1/jobs/{id}/retry", s.retry)
+	mux.HandleFunc("POST /v1/jobs/{id}/cancel", s.cancel)
 	mux.HandleFunc("GET /api/queue", s.queue)
 	mux.HandleFunc("GET /metrics", s.metrics)
 	s.srv = &http.Server{Addr: p.Addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}

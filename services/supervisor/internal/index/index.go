@@ -114,6 +114,7 @@ type Counts struct {
 	Completed  int `json:"completed"`
 	Failed     int `json:"failed"`
 	Rejected   int `json:"rejected"`
+	Cancelled  int `json:"cancelled"`
 	Total      int `json:"total"`
 }
 
@@ -127,6 +128,8 @@ func (c *Counts) add(s job.Status) {
 		c.Completed++
 	case job.StatusFailed:
 		c.Failed++
+	case job.StatusCancelled:
+		c.Cancelled++
 	case job.StatusRejected:
 		c.Rejected++
 		return // not a job: left out of total, as the original never stored them

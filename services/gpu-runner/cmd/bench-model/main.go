@@ -1,0 +1,139 @@
+// Command bench-model measures the demo model alone: how many inferences
+// of one job (spec.Steps ORT runs each) a single session runs per second at
+// a given size, with nothing of the pipeline around it. The benchmark
+// harness (tools/cmd/bench) runs it as a subprocess because the runner's
+// packages are internal to this module. It prints one JSON object; with
+// -png-out it also writes the PNG a runner would store for that job, so the
+// harness can measure S3 with real bytes.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"image/png"
+	"os"
+	"slices"
+	"time"
+
+	"cyberimage/services/gpu-runner/internal/imaging"
+	"cyberimage/services/gpu-runner/internal/ort"
+	"cyberimage/services/gpu-runner/internal/pipeline"
+	"cyberimage/shared/job"
+)
+
+// result is what the harness reads from stdout.
+type result struct {
+	Runs       int     `json:"runs"`
+	Seconds    float64 `json:"seconds"`
+	RunsPerSec float64 `json:"runs_per_sec"`
+	P50MS      float64 `json:"p50_ms"`
+	P95MS      float64 `json:"p95_ms"`
+	Size       int     `json:"size"`
+	Steps      int     `json:"steps"`
+	Threads    int     `json:"threads"`
+	PNGBytes   int     `json:"png_bytes,omitempty"`
+	EncodeMS   float64 `json:"encode_ms,omitempty"`
+}
+
+type options struct {
+	size, runs, steps, threads, warmup int
+	maxTime                            time.Duration
+	ortLib, model, pngOut              string
+}
+
+func main() {
+	var o options
+	flag.IntVar(&o.size, "size", 64, "width and height in pixels (64-2048, multiple of 8)")
+	flag.IntVar(&o.runs, "runs", 2000, "timed inferences (each is -steps ORT runs)")
+	flag.IntVar(&o.steps, "steps", 1, "steps per inference, as in a job spec")
+	flag.IntVar(&o.threads, "threads", 1, "ORT intra-op threads (the runner's default is 1)")
+	flag.IntVar(&o.warmup, "warmup", 20, "untimed inferences first")
+	flag.DurationVar(&o.maxTime, "max-time", 60*time.Second, "stop timing after this long even if -runs are not done")
+	flag.StringVar(&o.ortLib, "ort-lib", envOr("CYBERIMAGE_ORT_LIB", ".tools/ort/libonnxruntime.so.1"), "ONNX Runtime shared library [CYBERIMAGE_ORT_LIB]")
+	flag.StringVar(&o.model, "model", "infra/models/demo/model.onnx", "demo model file")
+	flag.StringVar(&o.pngOut, "png-out", "", "also write the job's PNG (runner's default compression) here")
+	flag.Parse()
+	res, err := run(o)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench-model:", err)
+		os.Exit(1)
+	}
+	out, _ := json.Marshal(res)
+	fmt.Println(string(out))
+}
+
+func run(o options) (result, error) {
+	if o.size < 8 || o.size%8 != 0 || o.runs < 1 || o.steps < 1 || o.threads < 1 {
+		return result{}, errors.New("-size must be a positive multiple of 8; -runs, -steps and -threads at least 1")
+	}
+	if err := ort.Init(o.ortLib); err != nil {
+		return result{}, err
+	}
+	gen, err := pipeline.OpenCPPN(o.model, ort.Options{IntraOpThreads: o.threads})
+	if err != nil {
+		return result{}, err
+	}
+	defer gen.Close()
+	// The spec ingest would produce for the harness's requests.
+	spec := job.Spec{Prompt: "benchmark: a neon koi pond at dusk", Model: "demo", Width: o.size, Height: o.size,
+		Steps: o.steps, Seed: 42, NumImages: 1}
+	ctx := context.Background()
+	res := result{Size: o.size, Steps: o.steps, Threads: o.threads}
+	for range o.warmup {
+		if _, err := gen.Generate(ctx, spec, nil); err != nil {
+			return res, fmt.Errorf("warm-up: %w", err)
+		}
+	}
+	lat := make([]time.Duration, 0, o.runs)
+	start := time.Now()
+	for len(lat) < o.runs && time.Since(start) < o.maxTime {
+		t0 := time.Now()
+		if _, err := gen.Generate(ctx, spec, nil); err != nil {
+			return res, fmt.Errorf("generate: %w", err)
+		}
+		lat = append(lat, time.Since(t0))
+	}
+	elapsed := time.Since(start)
+	slices.Sort(lat)
+	res.Runs = len(lat)
+	res.Seconds = elapsed.Seconds()
+	res.RunsPerSec = float64(len(lat)) / elapsed.Seconds()
+	res.P50MS = job.Millis(lat[len(lat)/2])
+	res.P95MS = job.Millis(lat[len(lat)*95/100])
+	if o.pngOut != "" {
+		if err := writePNG(ctx, gen, spec, o.pngOut, &res); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+// writePNG renders the job once more and encodes it as the runner does by
+// default (CYBERIMAGE_PNG_COMPRESSION=speed).
+func writePNG(ctx context.Context, gen *pipeline.CPPN, spec job.Spec, path string, res *result) error {
+	images, err := gen.Generate(ctx, spec, nil)
+	if err != nil {
+		return fmt.Errorf("generate: %w", err)
+	}
+	t0 := time.Now()
+	data, err := imaging.NewEncoder(png.BestSpeed).EncodeRGB(images[0].Width, images[0].Height, images[0].RGB)
+	if err != nil {
+		return err
+	}
+	res.EncodeMS = job.Millis(time.Since(t0))
+	res.PNGBytes = len(data)
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		return fmt.Errorf("write png: %w", err)
+	}
+	return nil
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}

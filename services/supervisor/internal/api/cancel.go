@@ -1,0 +1,83 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+
+	"cyberimage/shared/bus"
+	"cyberimage/shared/job"
+	"cyberimage/shared/jobstore"
+)
+
+// cancel ends a queued or running job as cancelled. The record changes
+// first (a compare-and-set, so a job that completes meanwhile stays
+// completed); from then on no runner can claim or complete it. Then the
+// runner holding it is told to abandon it (its inference is terminated and
+// the delivery never acked) and the work message is removed from the queue.
+// If either of those is lost, the next delivery finds the record cancelled
+// and simply acks it.
+func (s *Server) cancel(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	var was job.Status
+	rec, err := s.p.Store.Update(ctx, id, func(rec *job.Record) error {
+		was = rec.Status
+		if rec.Status != job.StatusQueued && rec.Status != job.StatusProcessing {
+			return errNotCancellable
+		}
+		rec.Status = job.StatusCancelled
+		rec.CompletedAt = job.UTC(time.Now())
+		rec.Error = &job.Failure{Code: job.CodeCancelled, Message: "cancelled by an operator"}
+		return nil
+	})
+	switch {
+	case errors.Is(err, jobstore.ErrNotFound):
+		writeError(w, http.StatusNotFound, "no job "+id)
+		return
+	case errors.Is(err, errNotCancellable):
+		writeError(w, http.StatusConflict, "job "+id+" is "+string(rec.Status)+"; only queued or processing jobs can be cancelled")
+		return
+	case err != nil:
+		writeError(w, http.StatusServiceUnavailable, err.Error())
+		return
+	}
+	if was == job.StatusProcessing && rec.Delivery != nil {
+		data, _ := json.Marshal(bus.Control{Action: bus.ControlCancel, JobID: id, Reason: "cancelled by an operator", At: time.Now().UTC()})
+		if err := s.p.JS.Conn().Publish(bus.ControlSubject(rec.Delivery.Runner), data); err != nil {
+			s.log.Warn("order cancel", zap.String("job_id", id), zap.Error(err))
+		}
+	}
+	if err := s.removeWork(ctx, rec); err != nil {
+		s.log.Warn("remove cancelled work; its next delivery will be acked", zap.String("job_id", id), zap.Error(err))
+	}
+	s.log.Info("job cancelled", zap.String("job_id", id), zap.String("was", string(was)))
+	writeJSON(w, http.StatusOK, map[string]any{"job_id": id, "status": rec.Status, "was": was})
+}
+
+// removeWork deletes a job's work message from the queue, if it is there.
+func (s *Server) removeWork(ctx context.Context, rec job.Record) error {
+	stream, err := s.p.JS.Stream(ctx, bus.StreamJobs)
+	if err != nil {
+		return err
+	}
+	msg, err := stream.GetLastMsgForSubject(ctx, bus.JobSubject(rec.Spec.Model, rec.JobID))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := stream.DeleteMsg(ctx, msg.Sequence); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
+		return err
+	}
+	return nil
+}
+
+var errNotCancellable = errors.New("job is not queued or processing")
