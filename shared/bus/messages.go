@@ -26,20 +26,27 @@ type Heartbeat struct {
 	Models  []string  `json:"models"`
 	Slots   int       `json:"slots"`
 	Busy    int       `json:"busy"`
-	Device  string    `json:"device"`
+	// Device is "cpu" or the CUDA devices slots run on ("cuda:0,1").
+	Device string `json:"device"`
 	GPUs    []GPU     `json:"gpus,omitempty"`
 	Started time.Time `json:"started"`
 	At      time.Time `json:"at"`
 }
 
-// GPU describes one accelerator a runner found through NVML.
+// GPU describes one accelerator a runner found through NVML, with its
+// telemetry at the time of the heartbeat.
 type GPU struct {
-	Index       int    `json:"index"`
-	UUID        string `json:"uuid"`
-	Name        string `json:"name"`
-	MemoryTotal uint64 `json:"memory_total_bytes"`
-	MemoryUsed  uint64 `json:"memory_used_bytes"`
-	Driver      string `json:"driver,omitempty"`
+	Index              int     `json:"index"`
+	UUID               string  `json:"uuid"`
+	Name               string  `json:"name"`
+	Driver             string  `json:"driver,omitempty"`
+	MemoryTotal        uint64  `json:"memory_total_bytes"`
+	MemoryUsed         uint64  `json:"memory_used_bytes"`
+	UtilizationPercent uint32  `json:"utilization_percent"`
+	TemperatureC       uint32  `json:"temperature_c"`
+	PowerWatts         float64 `json:"power_watts"`
+	// InUse: the runner runs slots on this GPU (CUDA), not just sees it.
+	InUse bool `json:"in_use"`
 }
 
 // Control orders sent to a runner on ControlSubject(runner).

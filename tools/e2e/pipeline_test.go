@@ -131,6 +131,28 @@ func TestPipelineEndToEnd(t *testing.T) {
 	require.Equal(t, 0, st.Queue["pending"])
 	require.Equal(t, 0, st.Queue["in_progress"])
 	require.Len(t, st.Runners, 2)
+	for _, r := range st.Runners {
+		require.Equal(t, "cpu", r["device"], "no GPU here: the runners say they run on the CPU")
+	}
+	var models struct {
+		Default string `json:"default"`
+		Models  []struct {
+			Name    string   `json:"name"`
+			Default bool     `json:"default"`
+			Runners []string `json:"runners"`
+		} `json:"models"`
+	}
+	require.Equal(t, http.StatusOK, s.getJSON("/v1/models", &models))
+	require.Equal(t, "demo", models.Default)
+	found := false
+	for _, m := range models.Models {
+		if m.Name == "demo" {
+			found = true
+			require.True(t, m.Default)
+			require.Equal(t, []string{"runner-a", "runner-b"}, m.Runners)
+		}
+	}
+	require.True(t, found, "/v1/models lists the demo model")
 	_ = ctx
 }
 

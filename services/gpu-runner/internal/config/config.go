@@ -25,6 +25,9 @@ type Config struct {
 	ModelsDir      string
 	ORTLibrary     string
 	Slots          int
+	Devices        string
+	SlotsPerGPU    int
+	RequireGPU     bool
 	IntraOpThreads int
 	Heartbeat      time.Duration
 	StopTimeout    time.Duration
@@ -50,7 +53,10 @@ func Load(args []string, out io.Writer) (Config, error) {
 	l.String(&c.RunnerID, "runner-id", fmt.Sprintf("%s-%d", host, os.Getpid()), "unique runner name (default host-pid)")
 	l.String(&c.ModelsDir, "models-dir", "infra/models", "folder of model folders, each with a manifest.json")
 	l.String(&c.ORTLibrary, "ort-lib", ".tools/ort/libonnxruntime.so.1", "path of the ONNX Runtime shared library")
-	l.Int(&c.Slots, "slots", 1, "jobs run at once")
+	l.Int(&c.Slots, "slots", 1, "jobs run at once on the CPU (when no GPU is used)")
+	l.String(&c.Devices, "devices", "auto", "where to run: auto (every GPU NVML finds, else CPU), cpu, or GPU indices like 0,1")
+	l.Int(&c.SlotsPerGPU, "slots-per-gpu", 1, "jobs run at once on each GPU")
+	l.Bool(&c.RequireGPU, "require-gpu", false, "refuse to start without a usable GPU (driver, device and CUDA provider libraries)")
 	l.Int(&c.IntraOpThreads, "intra-op-threads", 1, "ONNX Runtime threads per run (set it: ORT's default oversubscribes small machines)")
 	l.Duration(&c.Heartbeat, "heartbeat-interval", 2*time.Second, "how often the runner announces itself")
 	l.Duration(&c.StopTimeout, "stop-timeout", 30*time.Second, "on shutdown, how long running jobs may finish before they are handed back")
@@ -65,6 +71,7 @@ func Load(args []string, out io.Writer) (Config, error) {
 	}
 	c.Bus.Check(l)
 	l.Check(c.Slots >= 1, "CYBERIMAGE_SLOTS must be at least 1")
+	l.Check(c.SlotsPerGPU >= 1, "CYBERIMAGE_SLOTS_PER_GPU must be at least 1")
 	l.Check(c.IntraOpThreads >= 1, "CYBERIMAGE_INTRA_OP_THREADS must be at least 1")
 	l.Check(c.AbandonTimeout > 0, "CYBERIMAGE_ABANDON_TIMEOUT must be positive")
 	l.Check(c.Heartbeat > 0, "CYBERIMAGE_HEARTBEAT_INTERVAL must be positive")

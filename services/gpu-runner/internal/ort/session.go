@@ -17,6 +17,9 @@ type Options struct {
 	// InterOpThreads only matters for parallel execution mode, which we do not
 	// enable; 0 means 1 so ORT does not spawn a default-sized pool.
 	InterOpThreads int
+	// CUDADevice runs the session on that GPU through ORT's CUDA execution
+	// provider; nil runs it on the CPU. See CUDAProviderProblem.
+	CUDADevice *int
 }
 
 // ErrClosed is returned by Run on a closed Session.
@@ -85,6 +88,12 @@ func newSessionOptions(opts Options) (*onnx.SessionOptions, error) {
 		// 2-core machine that starves the rest of the process.
 		{"intra-op spinning", func() error { return so.AddSessionConfigEntry("session.intra_op.allow_spinning", "0") }},
 		{"inter-op spinning", func() error { return so.AddSessionConfigEntry("session.inter_op.allow_spinning", "0") }},
+	}
+	if opts.CUDADevice != nil {
+		steps = append(steps, struct {
+			what string
+			do   func() error
+		}{"CUDA execution provider", func() error { return appendCUDA(so, *opts.CUDADevice) }})
 	}
 	for _, s := range steps {
 		if err := s.do(); err != nil {

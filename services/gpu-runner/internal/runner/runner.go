@@ -31,6 +31,7 @@ import (
 
 // Runner is one gpu-runner process.
 type Runner struct {
+	nvml     *gpu.NVML
 	cfg      config.Config
 	log      *zap.Logger
 	nc       *nats.Conn
@@ -47,14 +48,15 @@ func Start(ctx context.Context, cfg config.Config, logger *zap.Logger) (*Runner,
 	if err != nil {
 		return nil, err
 	}
-	gpus := gpu.Detect(log.Named("gpu"))
-	device := "cpu"
-	if len(gpus) > 0 {
-		// CUDA execution comes with its provider libraries (issue 4);
-		// until then a GPU host still runs on its CPU, and says so.
-		log.Info("GPU found but this build runs ONNX Runtime on the CPU execution provider")
+	nv := gpu.Open(log.Named("gpu"))
+	slots, err := planSlots(cfg, nv, log)
+	if err != nil {
+		nv.Close()
+		return nil, err
 	}
+	device := gpu.DeviceLabel(slots)
 	if err := ort.Init(cfg.ORTLibrary); err != nil {
+		nv.Close()
 		return nil, fmt.Errorf("onnx runtime %s: %w", cfg.ORTLibrary, err)
 	}
 	faults := pipeline.Faults{HangPrompt: cfg.FaultHangPrompt, HangStep: cfg.FaultHangStep, Stuck: cfg.FaultHangStuck}
@@ -62,7 +64,11 @@ func Start(ctx context.Context, cfg config.Config, logger *zap.Logger) (*Runner,
 		log.Warn("FAULT INJECTION ON: jobs whose prompt contains the marker will hang (tests and demos only)",
 			zap.String("marker", faults.HangPrompt), zap.Int("step", faults.HangStep), zap.Bool("stuck", faults.Stuck))
 	}
-	registry := pipeline.NewRegistry(catalog, ort.Options{IntraOpThreads: cfg.IntraOpThreads, InterOpThreads: 1}, faults)
+	ortOpts := ort.Options{IntraOpThreads: cfg.IntraOpThreads, InterOpThreads: 1}
+	if len(slots) > 0 && slots[0].GPU != nil {
+		ortOpts.CUDADevice = slots[0].GPU
+	}
+	registry := pipeline.NewRegistry(catalog, ortOpts, faults)
 
 	nc, err := nats.Connect(cfg.NATS.URL, nats.Name("gpu-runner "+cfg.RunnerID), nats.MaxReconnects(-1),
 		nats.RetryOnFailedConnect(true), nats.ReconnectWait(250*time.Millisecond))
@@ -97,9 +103,9 @@ func Start(ctx context.Context, cfg config.Config, logger *zap.Logger) (*Runner,
 		nc.Close()
 		return nil, err
 	}
-	r := &Runner{cfg: cfg, log: log, nc: nc, registry: registry}
+	r := &Runner{cfg: cfg, log: log, nc: nc, registry: registry, nvml: nv}
 	r.worker = worker.New(worker.Params{
-		Runner: cfg.RunnerID, Slots: cfg.Slots, NC: nc, JS: js, Store: store, Images: images,
+		Runner: cfg.RunnerID, Slots: len(slots), NC: nc, JS: js, Store: store, Images: images,
 		Generators: registry, Encoder: imaging.NewEncoder(pngLevel(cfg.PNGLevel)), Settings: cfg.Bus, Logger: log, Probe: probe, AbandonTimeout: cfg.AbandonTimeout, AbandonCooloff: cfg.AbandonCooloff,
 	})
 	// Orders come before work: a runner must hear an abandon for any job
@@ -115,11 +121,19 @@ func Start(ctx context.Context, cfg config.Config, logger *zap.Logger) (*Runner,
 	host, _ := os.Hostname()
 	started := time.Now().UTC()
 	r.beat = heartbeat.New(heartbeat.Params{NC: nc, Interval: cfg.Heartbeat, Logger: log, Snapshot: func() bus.Heartbeat {
+		gpus := nv.GPUs()
+		for i := range gpus {
+			for _, s := range slots {
+				if s.GPU != nil && *s.GPU == gpus[i].Index {
+					gpus[i].InUse = true
+				}
+			}
+		}
 		return bus.Heartbeat{Runner: cfg.RunnerID, Host: host, PID: os.Getpid(), Models: catalog.Names(),
-			Slots: cfg.Slots, Busy: r.worker.Busy(), Device: device, GPUs: gpus, Started: started}
+			Slots: len(slots), Busy: r.worker.Busy(), Device: device, GPUs: gpus, Started: started}
 	}})
 	r.beat.Start()
-	log.Info("runner ready", zap.String("device", device), zap.Int("slots", cfg.Slots), zap.Strings("models", catalog.Names()),
+	log.Info("runner ready", zap.String("device", device), zap.Int("slots", len(slots)), zap.Strings("models", catalog.Names()),
 		zap.Int("intra_op_threads", cfg.IntraOpThreads), zap.Duration("ack_wait", cfg.Bus.AckWait))
 	return r, nil
 }
@@ -164,7 +178,36 @@ func (r *Runner) Stop(ctx context.Context) {
 	if err := r.registry.Close(); err != nil {
 		r.log.Warn("close models", zap.Error(err))
 	}
+	r.nvml.Close()
 	_ = r.nc.Drain()
+}
+
+// planSlots decides where jobs run. GPUs need ORT's CUDA provider
+// libraries beside the ORT library; without them the runner says which
+// file is missing and uses the CPU, or refuses to start when a GPU is
+// required.
+func planSlots(cfg config.Config, nv *gpu.NVML, log *zap.Logger) ([]gpu.Slot, error) {
+	found := nv.GPUs()
+	slots, err := gpu.Plan(cfg.Devices, found, cfg.SlotsPerGPU, cfg.Slots)
+	if err != nil {
+		return nil, err
+	}
+	usesGPU := len(slots) > 0 && slots[0].GPU != nil
+	if !usesGPU {
+		if cfg.RequireGPU {
+			return nil, fmt.Errorf("CYBERIMAGE_REQUIRE_GPU=true but no GPU is used (devices %q, %d found)", cfg.Devices, len(found))
+		}
+		return slots, nil
+	}
+	if problem := ort.CUDAProviderProblem(cfg.ORTLibrary); problem != nil {
+		if cfg.RequireGPU {
+			return nil, fmt.Errorf("CYBERIMAGE_REQUIRE_GPU=true but CUDA execution is not possible: %w", problem)
+		}
+		log.Warn("GPU found but ONNX Runtime's CUDA provider libraries are not beside the ORT library; running on CPU (see README, GPUs)",
+			zap.Error(problem))
+		return gpu.Plan("cpu", found, cfg.SlotsPerGPU, cfg.Slots)
+	}
+	return slots, nil
 }
 
 func retry(ctx context.Context, log *zap.Logger, what string, try func(context.Context) error) error {

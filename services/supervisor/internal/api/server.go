@@ -21,6 +21,7 @@ import (
 	"cyberimage/services/supervisor/internal/recoveries"
 	"cyberimage/services/supervisor/internal/tracker"
 	"cyberimage/shared/jobstore"
+	"cyberimage/shared/models"
 )
 
 // Params are what the Server needs.
@@ -34,6 +35,8 @@ type Params struct {
 	Bucket     string
 	PresignTTL time.Duration
 	Recoveries *recoveries.Log
+	// Catalog is the configured models; nil when the supervisor has none.
+	Catalog *models.Catalog
 	// Unhealthy says whether the watchdog marked a runner unhealthy.
 	Unhealthy func(runner string) bool
 	// Leader says whether this replica acts, and who does.
@@ -58,6 +61,8 @@ func New(p Params) *Server {
 	mux.HandleFunc("POST /v1/jobs/{id}/retry", s.retry)
 	mux.HandleFunc("POST /v1/jobs/{id}/cancel", s.cancel)
 	mux.HandleFunc("GET /api/queue", s.queue)
+	mux.HandleFunc("GET /v1/models", s.models)
+	mux.HandleFunc("GET /api/models", s.models)
 	mux.HandleFunc("GET /metrics", s.metrics)
 	s.srv = &http.Server{Addr: p.Addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	return s

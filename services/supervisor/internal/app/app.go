@@ -26,6 +26,7 @@ import (
 	"cyberimage/services/supervisor/internal/watchdog"
 	"cyberimage/shared/bus"
 	"cyberimage/shared/jobstore"
+	"cyberimage/shared/models"
 	"cyberimage/shared/objectstore"
 )
 
@@ -79,6 +80,13 @@ func (a *App) start(ctx context.Context, cfg config.Config) error {
 		return err
 	}
 
+	catalog, err := models.Load(cfg.ModelsDir, "")
+	if err != nil {
+		// Status and recovery do not need it; only /v1/models does.
+		a.log.Warn("no model catalog; /v1/models lists only what runners announce", zap.Error(err))
+		catalog = nil
+	}
+
 	// Watchers: every replica keeps them, so any can serve status and take
 	// over with a full picture.
 	idx := index.New(store.KV(), a.log)
@@ -129,7 +137,7 @@ func (a *App) start(ctx context.Context, cfg config.Config) error {
 	a.onStop(rec.Stop)
 
 	a.api = api.New(api.Params{Addr: cfg.Addr, JS: js, Store: store, Index: idx, Tracker: track,
-		S3: s3, Bucket: cfg.S3.Bucket, PresignTTL: cfg.PresignTTL, Recoveries: log, Unhealthy: dog.Unhealthy,
+		S3: s3, Bucket: cfg.S3.Bucket, PresignTTL: cfg.PresignTTL, Recoveries: log, Catalog: catalog, Unhealthy: dog.Unhealthy,
 		Leader: func() (bool, string) { return lead.IsLeader(), lead.Holder() }, Logger: a.log})
 	if err := a.api.Start(); err != nil {
 		return err

@@ -37,6 +37,8 @@ type Config struct {
 	// NakDelay is the redelivery delay after a first stall; it doubles.
 	NakDelay          time.Duration
 	ReconcileInterval time.Duration
+	// ModelsDir is the model catalog, for /v1/models.
+	ModelsDir string
 }
 
 // Load parses args and the environment; help and errors go to out.
@@ -58,6 +60,7 @@ func Load(args []string, out io.Writer) (Config, error) {
 	l.Duration(&c.RecoveryCooldown, "recovery-cooldown", 5*time.Minute, "at most one emergency recovery (model reload) per runner per this period")
 	l.Duration(&c.NakDelay, "recovery-nak-delay", time.Second, "redelivery delay after a first stall; doubles with each delivery")
 	l.Duration(&c.ReconcileInterval, "reconcile-interval", time.Minute, "how often lost jobs are looked for")
+	l.String(&c.ModelsDir, "models-dir", "infra/models", "folder of model folders, each with a manifest.json (for /v1/models)")
 	if err := l.Parse(args); err != nil {
 		return c, err
 	}
