@@ -20,14 +20,14 @@ type ProgressEvent struct {
 // Heartbeat is published by each runner every few seconds on
 // HeartbeatSubject(runner); the supervisor lists runners from it.
 type Heartbeat struct {
-	Runner  string    `json:"runner"`
-	Host    string    `json:"host"`
-	PID     int       `json:"pid"`
-	Models  []string  `json:"models"`
-	Slots   int       `json:"slots"`
-	Busy    int       `json:"busy"`
+	Runner string   `json:"runner"`
+	Host   string   `json:"host"`
+	PID    int      `json:"pid"`
+	Models []string `json:"models"`
+	Slots  int      `json:"slots"`
+	Busy   int      `json:"busy"`
 	// Device is "cpu" or the CUDA devices slots run on ("cuda:0,1").
-	Device string `json:"device"`
+	Device  string    `json:"device"`
 	GPUs    []GPU     `json:"gpus,omitempty"`
 	Started time.Time `json:"started"`
 	At      time.Time `json:"at"`

@@ -121,6 +121,8 @@ type Stages struct {
 	InferenceMS float64 `json:"inference_ms,omitempty"`
 	EncodeMS    float64 `json:"encode_ms,omitempty"`
 	UploadMS    float64 `json:"upload_ms,omitempty"`
+	// BatchSize is how many jobs shared the model run (1 when alone).
+	BatchSize int `json:"batch_size,omitempty"`
 }
 
 // Millis converts a duration to the fractional milliseconds Stages uses.

@@ -34,6 +34,9 @@ type Config struct {
 	PNGLevel       string
 	AbandonTimeout time.Duration
 	AbandonCooloff time.Duration
+	Overlap        bool
+	MaxBatch       int
+	BatchWindow    time.Duration
 	// Faults are for tests and demos only; off unless set.
 	FaultHangPrompt string
 	FaultHangStep   int
@@ -63,6 +66,9 @@ func Load(args []string, out io.Writer) (Config, error) {
 	l.String(&c.PNGLevel, "png-compression", "speed", "PNG compression: speed, default, best or none")
 	l.Duration(&c.AbandonTimeout, "abandon-timeout", 30*time.Second, "after an abandon order, exit non-zero if the inference has not stopped within this (its process manager restarts it)")
 	l.Duration(&c.AbandonCooloff, "abandon-cooloff", 10*time.Second, "a slot whose job was taken away pulls nothing for this long, so the job goes to a healthy runner")
+	l.Bool(&c.Overlap, "overlap", true, "encode, upload and ack a job while the next one runs on the model")
+	l.Int(&c.MaxBatch, "max-batch", 1, "jobs with the same model, size and steps run as one model batch (1: no batching)")
+	l.Duration(&c.BatchWindow, "batch-window", 5*time.Millisecond, "after the first job, how long to wait for more to batch")
 	l.String(&c.FaultHangPrompt, "fault-hang-prompt", "", "TESTS AND DEMOS ONLY: jobs whose prompt contains this hang mid-inference")
 	l.Int(&c.FaultHangStep, "fault-hang-step", 1, "TESTS AND DEMOS ONLY: the step at which such jobs hang")
 	l.Bool(&c.FaultHangStuck, "fault-hang-stuck", false, "TESTS AND DEMOS ONLY: the hang ignores termination (a wedged GPU)")
@@ -71,6 +77,8 @@ func Load(args []string, out io.Writer) (Config, error) {
 	}
 	c.Bus.Check(l)
 	l.Check(c.Slots >= 1, "CYBERIMAGE_SLOTS must be at least 1")
+	l.Check(c.MaxBatch >= 1 && c.MaxBatch <= 64, "CYBERIMAGE_MAX_BATCH must be 1 to 64")
+	l.Check(c.MaxBatch == 1 || c.BatchWindow > 0, "CYBERIMAGE_BATCH_WINDOW must be positive when batching")
 	l.Check(c.SlotsPerGPU >= 1, "CYBERIMAGE_SLOTS_PER_GPU must be at least 1")
 	l.Check(c.IntraOpThreads >= 1, "CYBERIMAGE_INTRA_OP_THREADS must be at least 1")
 	l.Check(c.AbandonTimeout > 0, "CYBERIMAGE_ABANDON_TIMEOUT must be positive")

@@ -34,10 +34,29 @@ func (c *CPPN) Close() error { return c.session.Close() }
 
 // Generate renders spec.NumImages pictures of spec.Width × spec.Height.
 func (c *CPPN) Generate(ctx context.Context, spec job.Spec, progress Progress) ([]Image, error) {
-	w, h, b := spec.Width, spec.Height, spec.NumImages
+	out, err := c.GenerateBatch(ctx, []job.Spec{spec}, progress)
+	if err != nil {
+		return nil, err
+	}
+	return out[0], nil
+}
+
+// GenerateBatch renders several jobs of one size and step count in the same
+// ORT runs: their latents are stacked along the batch axis, and each job's
+// pictures depend only on its own latents, so batching changes no pixel.
+func (c *CPPN) GenerateBatch(ctx context.Context, specs []job.Spec, progress Progress) ([][]Image, error) {
+	spec := specs[0]
+	w, h := spec.Width, spec.Height
+	var latent []float32
+	for _, s := range specs {
+		if s.Width != w || s.Height != h || s.Steps != spec.Steps {
+			return nil, fmt.Errorf("cppn: batch mixes sizes or steps")
+		}
+		latent = append(latent, Latents(s)...)
+	}
+	b := len(latent) / demomodel.LatentSize
 	pixels := w * h
 	steps := max(1, min(spec.Steps, pixels))
-	latent := Latents(spec)
 	out := make([]Image, b)
 	for i := range out {
 		out[i] = Image{Width: w, Height: h, RGB: make([]byte, pixels*3)}
@@ -64,7 +83,11 @@ func (c *CPPN) Generate(ctx context.Context, spec job.Spec, progress Progress) (
 			progress(step+1, steps)
 		}
 	}
-	return out, nil
+	perJob := make([][]Image, len(specs))
+	for i, s := range specs {
+		perJob[i], out = out[:s.NumImages], out[s.NumImages:]
+	}
+	return perJob, nil
 }
 
 // Coords appends (x, y, r) for pixels [lo, hi) of a w × h picture. The

@@ -41,7 +41,35 @@ func (g *faulty) Generate(ctx context.Context, spec job.Spec, progress Progress)
 	if !strings.Contains(spec.Prompt, g.f.HangPrompt) {
 		return g.Generator.Generate(ctx, spec, progress)
 	}
-	return g.Generator.Generate(ctx, spec, func(step, total int) {
+	return g.Generator.Generate(ctx, spec, g.hang(ctx, progress))
+}
+
+// GenerateBatch hangs the whole batch when any job in it matches, as a
+// wedged kernel would; without batch support it runs jobs one by one.
+func (g *faulty) GenerateBatch(ctx context.Context, specs []job.Spec, progress Progress) ([][]Image, error) {
+	matched := false
+	for _, s := range specs {
+		matched = matched || strings.Contains(s.Prompt, g.f.HangPrompt)
+	}
+	if matched {
+		progress = g.hang(ctx, progress)
+	}
+	if bg, ok := g.Generator.(BatchGenerator); ok {
+		return bg.GenerateBatch(ctx, specs, progress)
+	}
+	out := make([][]Image, len(specs))
+	for i, s := range specs {
+		imgs, err := g.Generator.Generate(ctx, s, progress)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = imgs
+	}
+	return out, nil
+}
+
+func (g *faulty) hang(ctx context.Context, progress Progress) Progress {
+	return func(step, total int) {
 		if progress != nil {
 			progress(step, total)
 		}
@@ -52,5 +80,5 @@ func (g *faulty) Generate(ctx context.Context, spec job.Spec, progress Progress)
 			select {} // a wedged kernel: nothing gets it back
 		}
 		<-ctx.Done() // hung until terminated
-	})
+	}
 }

@@ -25,6 +25,9 @@ var errAbandoned = errors.New("abandoned on the supervisor's order")
 // message removed. Never ack it.
 var errCancelled = errors.New("cancelled")
 
+// errEnded cancels a delivery's context once it has been dealt with.
+var errEnded = errors.New("delivery ended")
+
 // outcome tells the slot loop how a delivery ended, for what it does next.
 type outcome int
 

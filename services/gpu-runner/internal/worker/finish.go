@@ -10,7 +10,23 @@ import (
 	"cyberimage/shared/job"
 )
 
-// finish decides the fate of a delivery after execute returned err. This
+// end closes a delivery: it decides its fate, stops its keep-alive, and
+// tells its slot what to do before pulling again.
+func (w *Worker) end(d *delivery, err error) {
+	d.stopKeepAlive()
+	o := w.finish(d, err)
+	d.cancel(errEnded)
+	w.untrack(d)
+	w.busy.Add(-1)
+	switch o {
+	case outcomeTransient:
+		d.slot.needProbe.Store(true)
+	case outcomeTakenAway:
+		d.slot.needCooloff.Store(true)
+	}
+}
+
+// finish decides the fate of a delivery after its work returned err. This
 // is the one place where a delivery is acked, NAKed, terminated or
 // deliberately left alone.
 func (w *Worker) finish(d *delivery, err error) outcome {
@@ -36,7 +52,7 @@ func (w *Worker) finish(d *delivery, err error) outcome {
 	}
 	// Every other outcome acks, NAKs or terminates, which only the owner of
 	// the delivery may do.
-	if !w.stillOwns(d) {
+	if !w.mayAct(d) {
 		d.log.Warn("delivery went stale while failing; dropping it without ack", zap.Error(err))
 		return outcomeTakenAway
 	}
@@ -95,3 +111,20 @@ func (w *Worker) fail(d *delivery, code job.Code, cause error, why string) {
 // TermReason is the reason given with +TERM; it starts with the job id so
 // the supervisor can find the job from the advisory alone.
 func TermReason(jobID, reason string) string { return "job " + jobID + ": " + reason }
+
+// mayAct reports whether this delivery may still ack, NAK or terminate its
+// message: once claimed, only while the record names it; before that, as
+// long as no newer delivery of the same message has claimed the record.
+func (w *Worker) mayAct(d *delivery) bool {
+	if d.claimed.Load() {
+		return w.stillOwns(d)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	rec, _, err := w.p.Store.Get(ctx, d.work.JobID)
+	if err != nil || rec.Delivery == nil {
+		return true
+	}
+	newer := rec.Delivery.StreamSeq == d.id.StreamSeq && rec.Delivery.Delivered > d.id.Delivered
+	return !newer
+}

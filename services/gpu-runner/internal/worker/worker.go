@@ -56,6 +56,15 @@ type Params struct {
 	// this long, so the redelivery goes to a healthy runner rather than
 	// straight back to the one that stalled on it.
 	AbandonCooloff time.Duration
+	// Overlap runs the encode, upload, record and ack of a job in the
+	// background while the slot fetches and runs the next inference, so
+	// the model does not wait on the network. At most one batch waits for
+	// its upload; acks still come only after their upload finished.
+	Overlap bool
+	// MaxBatch jobs with the same batch key run as one model batch; the
+	// slot waits up to BatchWindow for more after the first. 1 disables.
+	MaxBatch    int
+	BatchWindow time.Duration
 }
 
 // Worker runs Slots jobs at a time.
@@ -93,6 +102,7 @@ func New(p Params) *Worker {
 	if p.AbandonTimeout == 0 {
 		p.AbandonTimeout = 30 * time.Second
 	}
+	p.MaxBatch = max(p.MaxBatch, 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Worker{p: p, log: p.Logger.Named("worker"), stopping: make(chan struct{}), workCtx: ctx, cancelWork: cancel,
 		active: map[string]*delivery{}, fatal: make(chan error, 1)}
@@ -112,8 +122,12 @@ func (w *Worker) Start(ctx context.Context) error {
 	return nil
 }
 
-// Busy is the number of slots working on a job.
+// Busy is the number of jobs this worker holds (running, waiting for
+// upload, or prefetched).
 func (w *Worker) Busy() int { return int(w.busy.Load()) }
+
+// Stats returns the jobs completed and failed so far.
+func (w *Worker) Stats() (completed, failed int64) { return w.done.Load(), w.failed.Load() }
 
 // Stop stops pulling and waits for running jobs until ctx ends; jobs still
 // running then are abandoned and NAKed so another runner takes them at once.
@@ -130,39 +144,6 @@ func (w *Worker) Stop(ctx context.Context) {
 	}
 	w.cancelWork()
 	w.log.Info("worker stopped", zap.Int64("completed", w.done.Load()), zap.Int64("failed", w.failed.Load()))
-}
-
-// slotLoop pulls one job only when this slot is free, so no job waits in a
-// local buffer while its AckWait runs.
-func (w *Worker) slotLoop(slot int) {
-	defer w.wg.Done()
-	log := w.log.With(zap.Int("slot", slot))
-	for {
-		select {
-		case <-w.stopping:
-			return
-		default:
-		}
-		batch, err := w.cons.Fetch(1, jetstream.FetchMaxWait(w.p.FetchWait))
-		if err != nil {
-			log.Warn("fetch", zap.Error(err))
-			w.pause(time.Second)
-			continue
-		}
-		for msg := range batch.Messages() {
-			switch w.process(msg) {
-			case outcomeTransient:
-				w.waitHealthy(log)
-			case outcomeTakenAway:
-				log.Info("job taken away from this slot; cooling off before pulling again", zap.Duration("cooloff", w.p.AbandonCooloff))
-				w.pause(w.p.AbandonCooloff)
-			}
-		}
-		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) {
-			log.Warn("fetch", zap.Error(err))
-			w.pause(time.Second)
-		}
-	}
 }
 
 // waitHealthy blocks the slot until Probe passes or the worker stops.

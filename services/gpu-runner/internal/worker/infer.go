@@ -1,0 +1,177 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"cyberimage/services/gpu-runner/internal/pipeline"
+	"cyberimage/shared/job"
+	"cyberimage/shared/jobstore"
+)
+
+type imageOut = pipeline.Image
+
+// infer claims each delivery of a batch and generates the images of those
+// that need them, batching jobs that share a batch key. It returns, in
+// order, the deliveries ready for upload; every other one has been ended.
+func (w *Worker) infer(batch []*delivery) []*delivery {
+	var ready, todo []*delivery
+	for _, d := range batch {
+		if err := w.claim(d); err != nil {
+			w.end(d, err)
+			continue
+		}
+		keys, ok, err := w.p.Images.Existing(d.ctx, d.work.JobID, d.spec.NumImages)
+		switch {
+		case err != nil:
+			w.end(d, err)
+		case ok:
+			d.log.Info("images already stored by an earlier attempt; not generating again")
+			d.keys = keys
+			ready = append(ready, d)
+		default:
+			todo = append(todo, d)
+		}
+	}
+	for _, group := range groupByKey(todo) {
+		if w.generate(group) {
+			ready = append(ready, group...)
+		}
+	}
+	return ready
+}
+
+// claim moves the record to processing under this delivery: from now on the
+// record names it, and only it may finish the job.
+func (w *Worker) claim(d *delivery) error {
+	rec, err := w.p.Store.Update(d.ctx, d.work.JobID, func(r *job.Record) error {
+		if r.Status.Terminal() {
+			return errAlreadyDone
+		}
+		now := time.Now()
+		r.Status = job.StatusProcessing
+		r.Attempts++
+		r.Runner = w.p.Runner
+		r.Error = nil
+		r.Delivery = &d.id
+		if r.StartedAt == nil {
+			r.StartedAt = job.UTC(now)
+		}
+		r.Stages = job.Stages{QueueWaitMS: job.Millis(now.Sub(r.CreatedAt))}
+		return nil
+	})
+	switch {
+	case errors.Is(err, errAlreadyDone):
+		return errAlreadyDone
+	case errors.Is(err, jobstore.ErrNotFound):
+		return permanent(fmt.Errorf("job %s has no record", d.work.JobID))
+	case err != nil:
+		return fmt.Errorf("mark processing: %w", err)
+	}
+	d.attempt = rec.Attempts
+	d.spec = rec.Spec
+	d.stages = rec.Stages
+	d.claimed.Store(true)
+	w.emit(d, job.StatusProcessing, 0, d.spec.Steps, "")
+	return nil
+}
+
+// groupByKey splits deliveries into groups that can share a model run,
+// keeping first-seen order.
+func groupByKey(ds []*delivery) [][]*delivery {
+	var keys []pipeline.BatchKey
+	groups := map[pipeline.BatchKey][]*delivery{}
+	for _, d := range ds {
+		k := pipeline.KeyOf(d.spec)
+		if _, ok := groups[k]; !ok {
+			keys = append(keys, k)
+		}
+		groups[k] = append(groups[k], d)
+	}
+	out := make([][]*delivery, len(keys))
+	for i, k := range keys {
+		out[i] = groups[k]
+	}
+	return out
+}
+
+// generate runs one group through its model and reports whether the images
+// are ready; on failure every delivery of the group has been ended.
+func (w *Worker) generate(group []*delivery) bool {
+	gen, err := w.p.Generators.For(group[0].spec.Model)
+	if err != nil {
+		for _, d := range group {
+			w.end(d, permanent(fmt.Errorf("model %s: %w", d.spec.Model, err)))
+		}
+		return false
+	}
+	ctx, release := groupContext(w.workCtx, group)
+	defer release()
+	progress := func(step, total int) {
+		for _, d := range group {
+			w.emit(d, job.StatusProcessing, step, total, "")
+		}
+	}
+	t0 := time.Now()
+	out, err := runGroup(ctx, gen, group, progress)
+	if err != nil {
+		for _, d := range group {
+			if ctx.Err() != nil {
+				w.end(d, err)
+			} else {
+				w.end(d, permanent(fmt.Errorf("generate: %w", err)))
+			}
+		}
+		return false
+	}
+	inference := job.Millis(time.Since(t0))
+	for i, d := range group {
+		d.images = out[i]
+		d.stages.InferenceMS = inference
+		d.stages.BatchSize = len(group)
+	}
+	return true
+}
+
+func runGroup(ctx context.Context, gen pipeline.Generator, group []*delivery, progress pipeline.Progress) ([][]imageOut, error) {
+	if bg, ok := gen.(pipeline.BatchGenerator); ok && len(group) > 1 {
+		specs := make([]job.Spec, len(group))
+		for i, d := range group {
+			specs[i] = d.spec
+		}
+		return bg.GenerateBatch(ctx, specs, progress)
+	}
+	out := make([][]imageOut, len(group))
+	for i, d := range group {
+		imgs, err := gen.Generate(ctx, d.spec, progress)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = imgs
+	}
+	return out, nil
+}
+
+// groupContext ends when every delivery of the group has ended (abandoned,
+// cancelled, gone stale) or the runner stops: a shared model run is
+// terminated only when nobody needs its result. A group of one uses the
+// delivery's own context.
+func groupContext(parent context.Context, group []*delivery) (context.Context, func()) {
+	if len(group) == 1 {
+		return group[0].ctx, func() {}
+	}
+	ctx, cancel := context.WithCancel(parent)
+	go func() {
+		for _, d := range group {
+			select {
+			case <-d.ctx.Done():
+			case <-ctx.Done():
+				return
+			}
+		}
+		cancel()
+	}()
+	return ctx, cancel
+}

@@ -1,0 +1,93 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+
+	"cyberimage/shared/bus"
+	"cyberimage/shared/job"
+)
+
+// post finishes a delivery whose images are ready: encode, upload, record
+// completed (fenced), then ack and wait for the server's confirmation.
+func (w *Worker) post(d *delivery) {
+	err := w.upload(d)
+	if err == nil {
+		err = w.complete(d)
+	}
+	if err == nil {
+		ackCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := d.msg.DoubleAck(ackCtx); err != nil {
+			// The record is completed; a redelivery finds it so and acks.
+			d.log.Warn("ack not confirmed; a redelivery will ack it", zap.Error(err))
+		}
+		cancel()
+		w.emit(d, job.StatusCompleted, d.spec.Steps, d.spec.Steps, "")
+		w.done.Add(1)
+		d.log.Info("job completed", zap.Int("attempt", d.attempt), zap.Strings("images", d.keys),
+			zap.Float64("inference_ms", d.stages.InferenceMS), zap.Float64("encode_ms", d.stages.EncodeMS),
+			zap.Float64("upload_ms", d.stages.UploadMS))
+	}
+	w.end(d, err)
+}
+
+// upload encodes and stores the images, unless an earlier attempt did.
+func (w *Worker) upload(d *delivery) error {
+	if d.keys != nil {
+		return nil
+	}
+	keys := make([]string, len(d.images))
+	var encode, upload time.Duration
+	for i, img := range d.images {
+		t1 := time.Now()
+		data, err := w.p.Encoder.EncodeRGB(img.Width, img.Height, img.RGB)
+		if err != nil {
+			return permanent(err)
+		}
+		t2 := time.Now()
+		if keys[i], err = w.p.Images.Put(d.ctx, d.work.JobID, i, d.spec, data); err != nil {
+			return err
+		}
+		encode += t2.Sub(t1)
+		upload += time.Since(t2)
+	}
+	d.images = nil // the pixels are stored; let them go
+	d.keys = keys
+	d.stages.EncodeMS, d.stages.UploadMS = job.Millis(encode), job.Millis(upload)
+	return nil
+}
+
+// complete moves the record to completed, fenced on this delivery: if the
+// job was handed to another delivery meanwhile, nothing is written.
+func (w *Worker) complete(d *delivery) error {
+	_, err := w.p.Store.Update(d.ctx, d.work.JobID, func(r *job.Record) error {
+		if !w.owns(r, d) {
+			return errStale
+		}
+		r.Status = job.StatusCompleted
+		r.Images = d.keys
+		r.CompletedAt = job.UTC(time.Now())
+		r.Stages = d.stages
+		return nil
+	})
+	if err != nil && !errors.Is(err, errStale) {
+		return fmt.Errorf("mark completed: %w", err)
+	}
+	return err
+}
+
+// emit publishes a progress event; losing one is harmless.
+func (w *Worker) emit(d *delivery, status job.Status, step, total int, message string) {
+	data, _ := json.Marshal(bus.ProgressEvent{
+		JobID: d.work.JobID, Status: string(status), Step: step, TotalSteps: total,
+		Runner: w.p.Runner, Attempt: d.attempt, Delivery: d.id.Token(), At: time.Now().UTC(), Message: message,
+	})
+	if err := w.p.NC.Publish(bus.EventSubject(d.work.JobID), data); err != nil {
+		d.log.Debug("progress event", zap.Error(err))
+	}
+}
