@@ -42,6 +42,8 @@ func (r *Registry) For(model string) (Generator, error) {
 	switch m.Pipeline {
 	case "cppn":
 		g, err = OpenCPPN(m.Path(), r.opts)
+	case "stable-diffusion":
+		g, err = OpenStableDiffusion(m.Dir, r.opts)
 	default:
 		err = fmt.Errorf("pipeline %q of model %q: %w", m.Pipeline, model, ErrUnsupported)
 	}
