@@ -29,13 +29,14 @@ export CYBERIMAGE_MINIO_BIN := $(MINIO)
 
 SERVICES := ingest gpu-runner supervisor
 
-.PHONY: help run build tools test-tools test test-short fuzz fmt vet clean
+.PHONY: help run build tools test-tools test fuzz fmt vet clean loadtest
 
 help:
 	@echo "make run    set up everything and start the whole stack (Ctrl-C stops it)"
 	@echo "make test   unit, integration and end-to-end tests"
 	@echo "make fuzz   fuzz request decoding and validation for 2 minutes"
-	@echo "make build  build the service binaries into bin/"
+	@echo "make build  build the service binaries and tools into bin/"
+	@echo "make loadtest  check the running stack (make run): LOADTEST_ARGS='--test all' for more"
 	@echo "make tools  fetch ONNX Runtime, build MinIO, nats and mc into .tools/"
 
 run: tools build
@@ -43,11 +44,13 @@ run: tools build
 
 build:
 	@mkdir -p $(BIN)
-	@echo "build: $(SERVICES) devstack -> bin/"
+	@echo "build: $(SERVICES) devstack loadtest cyberimage -> bin/"
 	@go build -o $(BIN)/ingest ./services/ingest/cmd/ingest
 	@go build -o $(BIN)/gpu-runner ./services/gpu-runner/cmd/gpu-runner
 	@go build -o $(BIN)/supervisor ./services/supervisor/cmd/supervisor
 	@go build -o $(BIN)/devstack ./tools/cmd/devstack
+	@go build -o $(BIN)/loadtest ./tools/cmd/loadtest
+	@go build -o $(BIN)/cyberimage ./tools/cmd/cyberimage
 
 tools: $(ORT_LIB) $(MINIO) $(NATS_CLI) $(MC)
 
@@ -96,6 +99,13 @@ fmt:
 
 vet:
 	go vet cyberimage/...
+
+# Checks the stack `make run` started in another terminal.
+LOADTEST_ARGS ?= --test load --jobs 50
+loadtest:
+	@mkdir -p $(BIN)
+	@go build -o $(BIN)/loadtest ./tools/cmd/loadtest
+	@$(BIN)/loadtest $(LOADTEST_ARGS)
 
 clean:
 	rm -rf $(BIN)

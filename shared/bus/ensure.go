@@ -16,9 +16,9 @@ const dedupWindow = 2 * time.Minute
 const LeaseTTL = 10 * time.Second
 
 // Ensure creates or updates every stream, consumer and bucket the pipeline
-// uses. It is idempotent, so each service calls it at start-up and none has
-// to be started first.
-func Ensure(ctx context.Context, js jetstream.JetStream, s Settings) error {
+// uses, and the runners' consumer of each model named. It is idempotent, so
+// each service calls it at start-up and none has to be started first.
+func Ensure(ctx context.Context, js jetstream.JetStream, s Settings, models ...string) error {
 	streams := []jetstream.StreamConfig{
 		{
 			Name:        StreamRequests,
@@ -78,22 +78,27 @@ func Ensure(ctx context.Context, js jetstream.JetStream, s Settings) error {
 			AckWait:       30 * time.Second,
 			MaxAckPending: 1024,
 		}},
-		{StreamJobs, jetstream.ConsumerConfig{
-			Durable:       ConsumerRunners,
-			Description:   "gpu-runner: generate images",
-			AckPolicy:     jetstream.AckExplicitPolicy,
-			AckWait:       s.AckWait,
-			BackOff:       s.BackOff(),
-			MaxDeliver:    s.MaxDeliver,
-			MaxAckPending: s.MaxAckPending,
-			FilterSubject: SubjectJobsAll,
-		}},
 		{StreamAdvisories, jetstream.ConsumerConfig{
 			Durable:     ConsumerSupervisor,
 			Description: "supervisor: fail and dead-letter jobs",
 			AckPolicy:   jetstream.AckExplicitPolicy,
 			AckWait:     30 * time.Second,
 		}},
+	}
+	for _, model := range models {
+		consumers = append(consumers, struct {
+			stream string
+			cfg    jetstream.ConsumerConfig
+		}{StreamJobs, jetstream.ConsumerConfig{
+			Durable:       RunnerConsumer(model),
+			Description:   "gpu-runner: generate images of model " + model,
+			AckPolicy:     jetstream.AckExplicitPolicy,
+			AckWait:       s.AckWait,
+			BackOff:       s.BackOff(),
+			MaxDeliver:    s.MaxDeliver,
+			MaxAckPending: s.MaxAckPending,
+			FilterSubject: subjectJobPrefix + model + ".>",
+		}})
 	}
 	for _, c := range consumers {
 		if _, err := js.CreateOrUpdateConsumer(ctx, c.stream, c.cfg); err != nil {

@@ -7,11 +7,13 @@ package bus
 const (
 	// StreamRequests captures user requests durably, so a request published
 	// while ingest is down waits for it.
-	StreamRequests   = "CYBERIMAGE_REQUESTS"
-	SubjectRequests  = "cyberimage.requests"
-	ConsumerIngest   = "ingest"
-	StreamJobs       = "CYBERIMAGE_JOBS"
-	SubjectJobsAll   = "cyberimage.jobs.>"
+	StreamRequests  = "CYBERIMAGE_REQUESTS"
+	SubjectRequests = "cyberimage.requests"
+	ConsumerIngest  = "ingest"
+	StreamJobs      = "CYBERIMAGE_JOBS"
+	SubjectJobsAll  = "cyberimage.jobs.>"
+	// ConsumerRunners prefixes the runners' durable consumers, one per
+	// model (RunnerConsumer), so a runner pulls only the models it serves.
 	ConsumerRunners  = "gpu-runners"
 	BucketJobs       = "cyberimage_jobs"
 	subjectJobPrefix = "cyberimage.jobs."
@@ -33,11 +35,12 @@ const (
 	// of deliveries or was terminated.
 	StreamAdvisories     = "CYBERIMAGE_ADVISORIES"
 	ConsumerSupervisor   = "supervisor"
-	SubjectMaxDeliveries = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES." + StreamJobs + "." + ConsumerRunners
-	SubjectTerminated    = "$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED." + StreamJobs + "." + ConsumerRunners
+	SubjectMaxDeliveries = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES." + StreamJobs + ".*"
+	SubjectTerminated    = "$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED." + StreamJobs + ".*"
 
-	// SubjectAcks matches every ack runners send for job deliveries.
-	SubjectAcks = "$JS.ACK." + StreamJobs + "." + ConsumerRunners + ".>"
+	// SubjectAcks matches every ack runners send for job deliveries (the
+	// runners' consumers are the only consumers of the jobs stream).
+	SubjectAcks = "$JS.ACK." + StreamJobs + ".*.>"
 
 	// BucketLeases holds the supervisor leader lease.
 	BucketLeases = "cyberimage_leases"
@@ -52,6 +55,12 @@ const (
 // token lets the supervisor look a job's message up directly (the stream
 // keeps a per-subject index), which reconciliation relies on.
 func JobSubject(model, jobID string) string { return subjectJobPrefix + model + "." + jobID }
+
+// RunnerConsumer is the durable consumer runners serving a model pull
+// from: gpu-runners-<model>. The jobs stream is a work queue, whose
+// consumers may not overlap, hence one consumer per model rather than one
+// filtered per runner.
+func RunnerConsumer(model string) string { return ConsumerRunners + "-" + model }
 
 // ControlSubject is where the supervisor sends orders to one runner.
 func ControlSubject(runner string) string { return subjectControlPrefix + runner }

@@ -37,7 +37,7 @@ func TestKillRunnerMidJob(t *testing.T) {
 	// The shared settings decide the consumer's AckWait.
 	settings := bus.DefaultSettings()
 	settings.AckWait = 2 * time.Second
-	require.NoError(t, bus.Ensure(context.Background(), s.js, settings))
+	require.NoError(t, bus.Ensure(context.Background(), s.js, settings, "demo"))
 	s.startIngest()
 	victim := s.startRunner("runner-victim")
 

@@ -50,7 +50,7 @@ func newStack(t *testing.T, extraEnv ...string) *stack {
 	s.nc, s.js = s.nats.Connect(t)
 	ctx := context.Background()
 	settings := bus.DefaultSettings()
-	require.NoError(t, bus.Ensure(ctx, s.js, settings))
+	require.NoError(t, bus.Ensure(ctx, s.js, settings, "demo"))
 	var err error
 	s.store, err = jobstore.Open(ctx, s.js)
 	require.NoError(t, err)

@@ -40,7 +40,7 @@ func newFastStack(t *testing.T, extra ...string) *stack {
 			settings.MaxDeliver = 3
 		}
 	}
-	require.NoError(t, bus.Ensure(context.Background(), s.js, settings))
+	require.NoError(t, bus.Ensure(context.Background(), s.js, settings, "demo"))
 	return s
 }
 
@@ -115,7 +115,7 @@ func (l *ackLog) on(seq uint64, delivered int, after time.Time) []string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var out []string
-	prefix := fmt.Sprintf("$JS.ACK.%s.%s.%d.%d.", bus.StreamJobs, bus.ConsumerRunners, delivered, seq)
+	prefix := fmt.Sprintf("$JS.ACK.%s.%s.%d.%d.", bus.StreamJobs, bus.RunnerConsumer("demo"), delivered, seq)
 	for _, a := range l.acks {
 		if len(a.subject) > len(prefix) && a.subject[:len(prefix)] == prefix && a.at.After(after) {
 			out = append(out, a.payload)

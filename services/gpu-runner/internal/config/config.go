@@ -23,6 +23,7 @@ type Config struct {
 	S3             objectstore.Config
 	RunnerID       string
 	ModelsDir      string
+	Models         string
 	ORTLibrary     string
 	Slots          int
 	Devices        string
@@ -55,6 +56,7 @@ func Load(args []string, out io.Writer) (Config, error) {
 	host = strings.ReplaceAll(host, ".", "-")
 	l.String(&c.RunnerID, "runner-id", fmt.Sprintf("%s-%d", host, os.Getpid()), "unique runner name (default host-pid)")
 	l.String(&c.ModelsDir, "models-dir", "infra/models", "folder of model folders, each with a manifest.json")
+	l.String(&c.Models, "models", "", "models this runner serves, comma-separated (empty: every model in the models folder)")
 	l.String(&c.ORTLibrary, "ort-lib", ".tools/ort/libonnxruntime.so.1", "path of the ONNX Runtime shared library")
 	l.Int(&c.Slots, "slots", 1, "jobs run at once on the CPU (when no GPU is used)")
 	l.String(&c.Devices, "devices", "auto", "where to run: auto (every GPU NVML finds, else CPU), cpu, or GPU indices like 0,1")

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"image/png"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -48,6 +49,10 @@ func Start(ctx context.Context, cfg config.Config, logger *zap.Logger) (*Runner,
 	if err != nil {
 		return nil, err
 	}
+	served, err := servedModels(cfg.Models, catalog)
+	if err != nil {
+		return nil, err
+	}
 	nv := gpu.Open(log.Named("gpu"))
 	slots, err := planSlots(cfg, nv, log)
 	if err != nil {
@@ -80,7 +85,7 @@ func Start(ctx context.Context, cfg config.Config, logger *zap.Logger) (*Runner,
 		nc.Close()
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
-	if err := retry(ctx, log, "NATS JetStream", func(ctx context.Context) error { return bus.Ensure(ctx, js, cfg.Bus) }); err != nil {
+	if err := retry(ctx, log, "NATS JetStream", func(ctx context.Context) error { return bus.Ensure(ctx, js, cfg.Bus, served...) }); err != nil {
 		nc.Close()
 		return nil, err
 	}
@@ -105,7 +110,7 @@ func Start(ctx context.Context, cfg config.Config, logger *zap.Logger) (*Runner,
 	}
 	r := &Runner{cfg: cfg, log: log, nc: nc, registry: registry, nvml: nv}
 	r.worker = worker.New(worker.Params{
-		Runner: cfg.RunnerID, Slots: len(slots), NC: nc, JS: js, Store: store, Images: images,
+		Runner: cfg.RunnerID, Models: served, Slots: len(slots), NC: nc, JS: js, Store: store, Images: images,
 		Generators: registry, Encoder: imaging.NewEncoder(pngLevel(cfg.PNGLevel)), Settings: cfg.Bus, Logger: log, Probe: probe, AbandonTimeout: cfg.AbandonTimeout, AbandonCooloff: cfg.AbandonCooloff,
 		Overlap: cfg.Overlap, MaxBatch: cfg.MaxBatch, BatchWindow: cfg.BatchWindow,
 	})
@@ -130,11 +135,11 @@ func Start(ctx context.Context, cfg config.Config, logger *zap.Logger) (*Runner,
 				}
 			}
 		}
-		return bus.Heartbeat{Runner: cfg.RunnerID, Host: host, PID: os.Getpid(), Models: catalog.Names(),
+		return bus.Heartbeat{Runner: cfg.RunnerID, Host: host, PID: os.Getpid(), Models: served,
 			Slots: len(slots), Busy: r.worker.Busy(), Device: device, GPUs: gpus, Started: started}
 	}})
 	r.beat.Start()
-	log.Info("runner ready", zap.String("device", device), zap.Int("slots", len(slots)), zap.Strings("models", catalog.Names()),
+	log.Info("runner ready", zap.String("device", device), zap.Int("slots", len(slots)), zap.Strings("models", served),
 		zap.Int("intra_op_threads", cfg.IntraOpThreads), zap.Duration("ack_wait", cfg.Bus.AckWait))
 	return r, nil
 }
@@ -181,6 +186,23 @@ func (r *Runner) Stop(ctx context.Context) {
 	}
 	r.nvml.Close()
 	_ = r.nc.Drain()
+}
+
+// servedModels is the runner's share of the catalog: the models listed in
+// CYBERIMAGE_MODELS, or all of them.
+func servedModels(list string, catalog *models.Catalog) ([]string, error) {
+	if strings.TrimSpace(list) == "" {
+		return catalog.Names(), nil
+	}
+	var out []string
+	for _, name := range strings.Split(list, ",") {
+		name = strings.TrimSpace(name)
+		if _, ok := catalog.Manifest(name); !ok {
+			return nil, fmt.Errorf("CYBERIMAGE_MODELS names %q, which is not in the models folder (have %v)", name, catalog.Names())
+		}
+		out = append(out, name)
+	}
+	return out, nil
 }
 
 // planSlots decides where jobs run. GPUs need ORT's CUDA provider

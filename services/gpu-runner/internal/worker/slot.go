@@ -24,7 +24,14 @@ type slot struct {
 	// capacity bounds the work waiting for upload to one batch.
 	posts      chan *delivery
 	posterDone chan struct{}
+	// preferred is the consumer that last had work (its model is likely
+	// loaded); rotate spreads idle waits over the models.
+	preferred, rotate int
 }
+
+// idlePoll bounds how long an idle runner serving several models waits on
+// one model's consumer before looking at the next.
+const idlePoll = 250 * time.Millisecond
 
 func (w *Worker) slotLoop(id int) {
 	defer w.wg.Done()
@@ -77,9 +84,10 @@ func (s *slot) settle() {
 // arrive within BatchWindow.
 func (s *slot) fetch() []*delivery {
 	w := s.w
-	msgs := s.pull(1, w.p.FetchWait)
+	msgs := s.pull(w.p.FetchWait)
 	if len(msgs) == 1 && w.p.MaxBatch > 1 && !w.isStopping() {
-		msgs = append(msgs, s.pull(w.p.MaxBatch-1, w.p.BatchWindow)...)
+		// More of the same model only: a batch never mixes models.
+		msgs = append(msgs, s.fetchFrom(w.cons[s.preferred], w.p.MaxBatch-1, w.p.BatchWindow, false)...)
 	}
 	var out []*delivery
 	for _, m := range msgs {
@@ -90,8 +98,39 @@ func (s *slot) fetch() []*delivery {
 	return out
 }
 
-func (s *slot) pull(n int, wait time.Duration) []jetstream.Msg {
-	batch, err := s.w.cons.Fetch(n, jetstream.FetchMaxWait(wait))
+// pull takes one job. With one model it waits on that model's consumer.
+// With several it asks each without waiting, starting with the one that
+// last had work; when all are empty it waits up to idlePoll on one of them
+// in turn, so new work of any model is noticed within about that long.
+func (s *slot) pull(wait time.Duration) []jetstream.Msg {
+	cons := s.w.cons
+	if len(cons) == 1 {
+		return s.fetchFrom(cons[0], 1, wait, false)
+	}
+	for i := range cons {
+		c := (s.preferred + i) % len(cons)
+		if msgs := s.fetchFrom(cons[c], 1, 0, true); len(msgs) > 0 {
+			s.preferred = c
+			return msgs
+		}
+	}
+	c := s.rotate % len(cons)
+	s.rotate++
+	msgs := s.fetchFrom(cons[c], 1, min(wait, idlePoll), false)
+	if len(msgs) > 0 {
+		s.preferred = c
+	}
+	return msgs
+}
+
+func (s *slot) fetchFrom(cons jetstream.Consumer, n int, wait time.Duration, noWait bool) []jetstream.Msg {
+	var batch jetstream.MessageBatch
+	var err error
+	if noWait {
+		batch, err = cons.FetchNoWait(n)
+	} else {
+		batch, err = cons.Fetch(n, jetstream.FetchMaxWait(wait))
+	}
 	if err != nil {
 		s.log.Warn("fetch", zap.Error(err))
 		s.w.pause(time.Second)
@@ -101,7 +140,8 @@ func (s *slot) pull(n int, wait time.Duration) []jetstream.Msg {
 	for m := range batch.Messages() {
 		msgs = append(msgs, m)
 	}
-	if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) {
+	if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) &&
+		!errors.Is(err, jetstream.ErrNoMessages) {
 		s.log.Warn("fetch", zap.Error(err))
 		s.w.pause(time.Second)
 	}

@@ -30,8 +30,11 @@ type Generators interface {
 
 // Params are what a Worker needs.
 type Params struct {
-	Runner     string
-	Slots      int
+	Runner string
+	Slots  int
+	// Models are the models this runner serves; it pulls from their
+	// consumers only.
+	Models     []string
 	NC         *nats.Conn
 	JS         jetstream.JetStream
 	Store      *jobstore.Store
@@ -71,7 +74,7 @@ type Params struct {
 type Worker struct {
 	p        Params
 	log      *zap.Logger
-	cons     jetstream.Consumer
+	cons     []jetstream.Consumer // one per served model
 	stopping chan struct{}
 	// workCtx is separate from fetching: stopping the fetch lets running
 	// jobs finish; cancelling workCtx abandons them (they are NAKed).
@@ -110,11 +113,16 @@ func New(p Params) *Worker {
 
 // Start binds to the consumer and starts one loop per slot.
 func (w *Worker) Start(ctx context.Context) error {
-	cons, err := w.p.JS.Consumer(ctx, bus.StreamJobs, bus.ConsumerRunners)
-	if err != nil {
-		return fmt.Errorf("consumer %s: %w", bus.ConsumerRunners, err)
+	for _, model := range w.p.Models {
+		cons, err := w.p.JS.Consumer(ctx, bus.StreamJobs, bus.RunnerConsumer(model))
+		if err != nil {
+			return fmt.Errorf("consumer %s: %w", bus.RunnerConsumer(model), err)
+		}
+		w.cons = append(w.cons, cons)
 	}
-	w.cons = cons
+	if len(w.cons) == 0 {
+		return errors.New("worker serves no model")
+	}
 	for slot := range w.p.Slots {
 		w.wg.Add(1)
 		go w.slotLoop(slot)

@@ -65,7 +65,7 @@ func run(cfg config.Config, logger *zap.Logger) error {
 	if err != nil {
 		return fmt.Errorf("jetstream: %w", err)
 	}
-	if err := ensureWithRetry(ctx, js, cfg.Bus, logger); err != nil {
+	if err := ensureWithRetry(ctx, js, cfg.Bus, catalog.Names(), logger); err != nil {
 		return err
 	}
 	store, err := jobstore.Open(ctx, js)
@@ -101,12 +101,14 @@ func run(cfg config.Config, logger *zap.Logger) error {
 	return nil
 }
 
-// ensureWithRetry waits for NATS to come up: services may start before the
+// ensureWithRetry creates the streams and every model's consumer, so work
+// queued before any runner starts is waiting on the right consumer. It
+// waits for NATS to come up: services may start before the
 // server does, and that is not an error worth dying for.
-func ensureWithRetry(ctx context.Context, js jetstream.JetStream, s bus.Settings, logger *zap.Logger) error {
+func ensureWithRetry(ctx context.Context, js jetstream.JetStream, s bus.Settings, models []string, logger *zap.Logger) error {
 	for {
 		attemptCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		err := bus.Ensure(attemptCtx, js, s)
+		err := bus.Ensure(attemptCtx, js, s, models...)
 		cancel()
 		if err == nil {
 			return nil

@@ -102,7 +102,7 @@ func (pr *Processor) loop() {
 
 func (pr *Processor) expireLoop() {
 	defer pr.wg.Done()
-	t := time.NewTicker(replyTTL / 4)
+	t := time.NewTicker(answerTTL / 2)
 	defer t.Stop()
 	for {
 		select {

@@ -32,7 +32,7 @@ func setup(t *testing.T) *bundle {
 	srv := testenv.StartNATS(t)
 	nc, js := srv.Connect(t)
 	ctx := context.Background()
-	require.NoError(t, bus.Ensure(ctx, js, bus.DefaultSettings()))
+	require.NoError(t, bus.Ensure(ctx, js, bus.DefaultSettings(), "demo"))
 	store, err := jobstore.Open(ctx, js)
 	require.NoError(t, err)
 	catalog, err := models.Load(testenv.RepoRoot(t)+"/infra/models", "")

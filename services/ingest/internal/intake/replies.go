@@ -6,9 +6,15 @@ import (
 	"time"
 )
 
-// replyTTL is how long one side of a rendezvous waits for the other. A
-// `nats req` client gives up after seconds, so a minute is generous.
-const replyTTL = time.Minute
+// inboxTTL is how long an inbox waits for its answer: ingest may be behind
+// on the stream, and a `nats req` client gives up after seconds anyway.
+const inboxTTL = time.Minute
+
+// answerTTL is how long an answer waits for an inbox. The core message and
+// the stream message leave the server together, so a real pairing is a
+// matter of milliseconds; keeping answers longer would hand an answer for a
+// `nats pub` to a later `nats req` of the same bytes.
+const answerTTL = 2 * time.Second
 
 // payloadKey identifies a request by its bytes: the only thing the core
 // message (which has the reply inbox) and the stream message (which has no
@@ -47,7 +53,7 @@ func newReplies(send func(inbox string, body []byte), now func() time.Time) *rep
 func (r *replies) expect(payload []byte, inbox string) {
 	k := keyOf(payload)
 	r.mu.Lock()
-	if a, ok := pop(r.answers, k); ok {
+	if a, ok := pop(r.answers, k); ok && r.now().Sub(a.at) <= answerTTL {
 		r.mu.Unlock()
 		r.send(inbox, a.body)
 		return
@@ -70,23 +76,27 @@ func (r *replies) answer(payload []byte, body []byte) {
 	r.mu.Unlock()
 }
 
-// expire drops everything older than replyTTL; most answers never meet an
-// inbox, because most requests come from `nats pub`.
+// expire drops inboxes older than inboxTTL and answers older than
+// answerTTL; most answers never meet an inbox, because most requests come
+// from `nats pub`.
 func (r *replies) expire() {
-	cutoff := r.now().Add(-replyTTL)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for _, m := range []map[payloadKey][]pending{r.inboxes, r.answers} {
-		for k, list := range m {
-			i := 0
-			for i < len(list) && list[i].at.Before(cutoff) {
-				i++
-			}
-			if i == len(list) {
-				delete(m, k)
-			} else {
-				m[k] = list[i:]
-			}
+	for m, ttl := range map[*map[payloadKey][]pending]time.Duration{&r.inboxes: inboxTTL, &r.answers: answerTTL} {
+		expireOlder(*m, r.now().Add(-ttl))
+	}
+}
+
+func expireOlder(m map[payloadKey][]pending, cutoff time.Time) {
+	for k, list := range m {
+		i := 0
+		for i < len(list) && list[i].at.Before(cutoff) {
+			i++
+		}
+		if i == len(list) {
+			delete(m, k)
+		} else {
+			m[k] = list[i:]
 		}
 	}
 }

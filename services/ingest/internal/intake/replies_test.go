@@ -36,12 +36,13 @@ func TestRepliesExpire(t *testing.T) {
 	now := time.Unix(0, 0)
 	r := newReplies(func(in string, b []byte) { out = append(out, sent{in, string(b)}) }, func() time.Time { return now })
 	r.answer([]byte("p"), []byte("stale"))
-	now = now.Add(replyTTL + time.Second)
-	r.expire()
+	now = now.Add(answerTTL + time.Millisecond)
+	// Not yet swept, but too old to pair: an answer to a `nats pub` must
+	// not reach a later `nats req` of the same bytes.
 	r.expect([]byte("p"), "late")
 	require.Empty(t, out, "an expired answer must not reach a later inbox")
 	require.Len(t, r.inboxes, 1)
-	now = now.Add(replyTTL + time.Second)
+	now = now.Add(inboxTTL + time.Second)
 	r.expire()
 	require.Empty(t, r.inboxes)
 	require.Empty(t, r.answers)

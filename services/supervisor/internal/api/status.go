@@ -51,16 +51,22 @@ type supervisorState struct {
 	Holder string `json:"leader_id"`
 }
 
+// consumerState adds up the runners' consumers (one per model).
 func (s *Server) consumerState(ctx context.Context) (queueState, error) {
-	cons, err := s.p.JS.Consumer(ctx, bus.StreamJobs, bus.ConsumerRunners)
+	var q queueState
+	stream, err := s.p.JS.Stream(ctx, bus.StreamJobs)
 	if err != nil {
-		return queueState{}, fmt.Errorf("consumer: %w", err)
+		return q, fmt.Errorf("jobs stream: %w", err)
 	}
-	info, err := cons.Info(ctx)
-	if err != nil {
-		return queueState{}, fmt.Errorf("consumer info: %w", err)
+	infos := stream.ListConsumers(ctx)
+	for info := range infos.Info() {
+		q.Pending += info.NumPending
+		q.InProgress += info.NumAckPending
+		q.Redelivered += info.NumRedelivered
 	}
-	q := queueState{Pending: info.NumPending, InProgress: info.NumAckPending, Redelivered: info.NumRedelivered}
+	if err := infos.Err(); err != nil {
+		return q, fmt.Errorf("consumer info: %w", err)
+	}
 	if dlq, err := s.p.JS.Stream(ctx, bus.StreamDLQ); err == nil {
 		if di, err := dlq.Info(ctx); err == nil {
 			q.Dead = di.State.Msgs

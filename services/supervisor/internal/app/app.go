@@ -62,7 +62,17 @@ func (a *App) start(ctx context.Context, cfg config.Config) error {
 	if err != nil {
 		return fmt.Errorf("jetstream: %w", err)
 	}
-	if err := a.ensure(ctx, js, cfg.Bus); err != nil {
+	catalog, err := models.Load(cfg.ModelsDir, "")
+	if err != nil {
+		// Status and recovery do not need it; only /v1/models does.
+		a.log.Warn("no model catalog; /v1/models lists only what runners announce", zap.Error(err))
+		catalog = nil
+	}
+	var names []string
+	if catalog != nil {
+		names = catalog.Names()
+	}
+	if err := a.ensure(ctx, js, cfg.Bus, names); err != nil {
 		return err
 	}
 	store, err := jobstore.Open(ctx, js)
@@ -78,13 +88,6 @@ func (a *App) start(ctx context.Context, cfg config.Config) error {
 	s3, err := objectstore.NewClient(cfg.S3)
 	if err != nil {
 		return err
-	}
-
-	catalog, err := models.Load(cfg.ModelsDir, "")
-	if err != nil {
-		// Status and recovery do not need it; only /v1/models does.
-		a.log.Warn("no model catalog; /v1/models lists only what runners announce", zap.Error(err))
-		catalog = nil
 	}
 
 	// Watchers: every replica keeps them, so any can serve status and take
@@ -148,10 +151,10 @@ func (a *App) start(ctx context.Context, cfg config.Config) error {
 	return nil
 }
 
-func (a *App) ensure(ctx context.Context, js jetstream.JetStream, s bus.Settings) error {
+func (a *App) ensure(ctx context.Context, js jetstream.JetStream, s bus.Settings, models []string) error {
 	for {
 		attemptCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		err := bus.Ensure(attemptCtx, js, s)
+		err := bus.Ensure(attemptCtx, js, s, models...)
 		cancel()
 		if err == nil {
 			return nil

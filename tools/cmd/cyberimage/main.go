@@ -1,0 +1,110 @@
+// Command cyberimage is the operator's CLI for a running pipeline: it asks
+// the supervisor's HTTP API for the status, a job, the queue counts, and
+// re-queues failed jobs or cancels unfinished ones.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"strings"
+)
+
+const usageText = `cyberimage talks to the supervisor's HTTP API.
+
+  cyberimage [--supervisor http://127.0.0.1:8080] <command>
+
+Commands:
+  status       runners, work queue and jobs in progress (GET /status)
+  job <id>     the job record with presigned image URLs, as JSON (GET /v1/jobs/{id})
+  retry <id>   re-queue a failed job (POST /v1/jobs/{id}/retry)
+  cancel <id>  cancel a queued or running job (POST /v1/jobs/{id}/cancel)
+  queue        the original app's queue counts, detailed (GET /api/queue?detailed=true)
+
+Exit status: 0 done, 1 the supervisor said no or could not be reached, 2 usage error.
+
+Flags:
+`
+
+// errUsage marks a command line that makes no sense (exit 2).
+var errUsage = errors.New("usage")
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("cyberimage", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), usageText)
+		fs.PrintDefaults()
+	}
+	base := fs.String("supervisor", "http://127.0.0.1:8080", "supervisor base URL")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	c, err := newClient(*base)
+	if err != nil {
+		fmt.Fprintf(stderr, "cyberimage: %v\n", err)
+		return 2
+	}
+	err = dispatch(c, fs.Args(), stdout)
+	switch {
+	case errors.Is(err, errUsage):
+		fmt.Fprintf(stderr, "cyberimage: %v\n\n", err)
+		fs.Usage()
+		return 2
+	case err != nil:
+		fmt.Fprintf(stderr, "cyberimage: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// commands maps each command to its number of arguments.
+var commands = map[string]int{"status": 0, "job": 1, "retry": 1, "cancel": 1, "queue": 0}
+
+func dispatch(c *client, args []string, out io.Writer) error {
+	if len(args) == 0 {
+		return fmt.Errorf("%w: a command is required", errUsage)
+	}
+	cmd, rest := args[0], args[1:]
+	want, ok := commands[cmd]
+	if !ok {
+		return fmt.Errorf("%w: unknown command %q", errUsage, cmd)
+	}
+	if len(rest) != want || (want == 1 && strings.TrimSpace(rest[0]) == "") {
+		return fmt.Errorf("%w: %s takes %d argument(s)", errUsage, cmd, want)
+	}
+	switch cmd {
+	case "status":
+		return showStatus(c, out)
+	case "job":
+		return showJob(c, rest[0], out)
+	case "retry":
+		return retryJob(c, rest[0], out)
+	case "cancel":
+		return cancelJob(c, rest[0], out)
+	default:
+		return showQueue(c, out)
+	}
+}
+
+// baseURL accepts "host:port" or a full http(s) URL.
+func baseURL(s string) (string, error) {
+	if !strings.Contains(s, "://") {
+		s = "http://" + s
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", fmt.Errorf("--supervisor %q: want a URL such as http://127.0.0.1:8080", s)
+	}
+	return strings.TrimRight(u.String(), "/"), nil
+}

@@ -1,0 +1,77 @@
+package main
+
+import (
+	"bytes"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// fakeSupervisor answers like the real API for a completed job "DONE" and
+// a failed job "BROKE".
+func fakeSupervisor(t *testing.T) string {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`{"queue":{"pending":1,"in_progress":2,"redelivered":0,"dead":1},
+			"jobs":{"pending":1,"processing":2,"completed":5,"failed":1,"rejected":3,"total":9},
+			"jobs_in_progress":[{"job_id":"J1","model":"demo","runner":"r-1","attempt":1,"elapsed_seconds":1.5,"step":3,"total_steps":8}],
+			"runners":[{"runner":"r-1","host":"h","models":["demo"],"slots":2,"busy":1,"device":"cpu","at":"2030-01-01T00:00:00Z","health":"healthy"}],
+			"recoveries":[],"supervisor":{"leader":true,"leader_id":"sup"},"at":"2030-01-01T00:00:01Z"}`))
+	})
+	mux.HandleFunc("GET /v1/jobs/{id}", func(w http.ResponseWriter, r *http.Request) {
+		if r.PathValue("id") != "DONE" {
+			w.WriteHeader(http.StatusNotFound)
+			w.Write([]byte(`{"error":{"message":"no job ` + r.PathValue("id") + `"}}`))
+			return
+		}
+		w.Write([]byte(`{"job_id":"DONE","status":"completed","image_urls":[]}`))
+	})
+	mux.HandleFunc("POST /v1/jobs/{id}/retry", func(w http.ResponseWriter, r *http.Request) {
+		if r.PathValue("id") == "BROKE" {
+			w.WriteHeader(http.StatusAccepted)
+			w.Write([]byte(`{"job_id":"BROKE","status":"queued","requeues":1}`))
+			return
+		}
+		w.WriteHeader(http.StatusConflict)
+		w.Write([]byte(`{"error":{"message":"job DONE is completed; only failed jobs can be re-queued"}}`))
+	})
+	mux.HandleFunc("GET /api/queue", func(w http.ResponseWriter, r *http.Request) {
+		require.Equal(t, "true", r.URL.Query().Get("detailed"))
+		w.Write([]byte(`{"pending":0,"completed":5,"total":5}`))
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+func TestCommands(t *testing.T) {
+	url := fakeSupervisor(t)
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"status"}, 0, "r-1     healthy  cpu     1/2"},
+		{[]string{"status"}, 0, "J1   demo   r-1     1        3/8   1.5s"},
+		{[]string{"status"}, 0, "leader sup (this one)"},
+		{[]string{"job", "DONE"}, 0, "\"status\": \"completed\""},
+		{[]string{"job", "NOPE"}, 1, "no job NOPE (HTTP 404)"},
+		{[]string{"retry", "BROKE"}, 0, "\"requeues\": 1"},
+		{[]string{"retry", "DONE"}, 1, "only failed jobs can be re-queued"},
+		{[]string{"queue"}, 0, "\"completed\": 5"},
+		{[]string{}, 2, "a command is required"},
+		{[]string{"job"}, 2, "job takes 1 argument"},
+		{[]string{"status", "x"}, 2, "status takes 0 argument"},
+		{[]string{"cancel"}, 2, "cancel takes 1 argument"},
+	} {
+		var out, errOut bytes.Buffer
+		code := run(append([]string{"--supervisor", url}, tc.args...), &out, &errOut)
+		require.Equal(t, tc.code, code, "%v: %s%s", tc.args, out.String(), errOut.String())
+		require.Contains(t, out.String()+errOut.String(), tc.want, "%v", tc.args)
+	}
+	var errOut bytes.Buffer
+	require.Equal(t, 2, run([]string{"--supervisor", "ftp://x", "status"}, &bytes.Buffer{}, &errOut))
+	require.Equal(t, 1, run([]string{"--supervisor", "127.0.0.1:1", "status"}, &bytes.Buffer{}, &errOut), "unreachable")
+}

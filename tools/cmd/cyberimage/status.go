@@ -1,0 +1,149 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// statusReply is the part of GET /status the summary shows.
+type statusReply struct {
+	Queue struct {
+		Pending     int `json:"pending"`
+		InProgress  int `json:"in_progress"`
+		Redelivered int `json:"redelivered"`
+		Dead        int `json:"dead"`
+	} `json:"queue"`
+	Jobs           map[string]int `json:"jobs"`
+	JobsInProgress []struct {
+		JobID          string  `json:"job_id"`
+		Model          string  `json:"model"`
+		Runner         string  `json:"runner"`
+		Attempt        int     `json:"attempt"`
+		ElapsedSeconds float64 `json:"elapsed_seconds"`
+		Step           int     `json:"step"`
+		TotalSteps     int     `json:"total_steps"`
+	} `json:"jobs_in_progress"`
+	Runners []struct {
+		Runner string    `json:"runner"`
+		Host   string    `json:"host"`
+		Models []string  `json:"models"`
+		Slots  int       `json:"slots"`
+		Busy   int       `json:"busy"`
+		Device string    `json:"device"`
+		At     time.Time `json:"at"`
+		Health string    `json:"health"`
+	} `json:"runners"`
+	Recoveries []struct {
+		At     time.Time `json:"at"`
+		Kind   string    `json:"kind"`
+		JobID  string    `json:"job_id"`
+		Runner string    `json:"runner"`
+		Reason string    `json:"reason"`
+	} `json:"recoveries"`
+	Supervisor struct {
+		Leader bool   `json:"leader"`
+		Holder string `json:"leader_id"`
+	} `json:"supervisor"`
+	At time.Time `json:"at"`
+}
+
+// recentRecoveries is how many recoveries the summary lists.
+const recentRecoveries = 5
+
+// showStatus prints a summary of GET /status.
+func showStatus(c *client, out io.Writer) error {
+	code, body, err := c.do(http.MethodGet, "/status")
+	if err != nil {
+		return err
+	}
+	if code != http.StatusOK {
+		return apiError(code, body)
+	}
+	var st statusReply
+	if err := json.Unmarshal(body, &st); err != nil {
+		return fmt.Errorf("decode /status: %w", err)
+	}
+	now := st.At
+	if now.IsZero() {
+		now = time.Now()
+	}
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	leader := st.Supervisor.Holder
+	if st.Supervisor.Leader {
+		leader += " (this one)"
+	}
+	fmt.Fprintf(tw, "supervisor\t%s\tleader %s\n", c.base, orDash(leader))
+	fmt.Fprintf(tw, "work queue\tpending %d, in progress %d, redelivered %d, dead letters %d\n",
+		st.Queue.Pending, st.Queue.InProgress, st.Queue.Redelivered, st.Queue.Dead)
+	fmt.Fprintf(tw, "jobs\t%s\n", jobCounts(st.Jobs))
+	tw.Flush()
+
+	fmt.Fprintf(out, "\nrunners (%d)\n", len(st.Runners))
+	tw = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  RUNNER\tHEALTH\tDEVICE\tBUSY/SLOTS\tMODELS\tHOST\tLAST HEARD")
+	for _, r := range st.Runners {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%d/%d\t%s\t%s\t%s ago\n", r.Runner, r.Health, orDash(r.Device), r.Busy, r.Slots,
+			orDash(strings.Join(r.Models, ",")), orDash(r.Host), now.Sub(r.At).Round(100*time.Millisecond))
+	}
+	tw.Flush()
+
+	fmt.Fprintf(out, "\njobs in progress (%d)\n", len(st.JobsInProgress))
+	tw = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	if len(st.JobsInProgress) > 0 {
+		fmt.Fprintln(tw, "  JOB\tMODEL\tRUNNER\tATTEMPT\tSTEP\tELAPSED")
+	}
+	for _, j := range st.JobsInProgress {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%d\t%d/%d\t%s\n", j.JobID, j.Model, orDash(j.Runner), j.Attempt, j.Step, j.TotalSteps,
+			time.Duration(j.ElapsedSeconds*float64(time.Second)).Round(100*time.Millisecond))
+	}
+	tw.Flush()
+
+	if n := len(st.Recoveries); n > 0 {
+		shown := st.Recoveries[max(0, n-recentRecoveries):]
+		fmt.Fprintf(out, "\nrecoveries (%d recent, last %d)\n", n, len(shown))
+		tw = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "  AT\tKIND\tJOB\tRUNNER\tREASON")
+		for _, r := range shown {
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", r.At.Format(time.RFC3339), r.Kind, orDash(r.JobID), orDash(r.Runner), r.Reason)
+		}
+		tw.Flush()
+	}
+	return nil
+}
+
+// jobCounts prints counts by status in lifecycle order, then any others.
+func jobCounts(counts map[string]int) string {
+	order := []string{"total", "pending", "processing", "completed", "failed", "cancelled", "rejected"}
+	var parts []string
+	seen := map[string]bool{}
+	for _, k := range order {
+		if v, ok := counts[k]; ok {
+			parts = append(parts, fmt.Sprintf("%s %d", k, v))
+			seen[k] = true
+		}
+	}
+	var rest []string
+	for k := range counts {
+		if !seen[k] {
+			rest = append(rest, k)
+		}
+	}
+	sort.Strings(rest)
+	for _, k := range rest {
+		parts = append(parts, fmt.Sprintf("%s %d", k, counts[k]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
