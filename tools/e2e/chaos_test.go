@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"cyberimage/shared/bus"
 	"cyberimage/shared/job"
 )
 
@@ -30,13 +32,27 @@ func TestChaos(t *testing.T) {
 		runners[id] = s.startRunner(id)
 	}
 
-	// Publish steadily for ten seconds so work is in flight through the chaos.
+	// Submit steadily for ten seconds so work is in flight through the
+	// chaos. A core publish in flight when NATS dies is lost before the
+	// stream stores it, so the client does what the contract tells clients
+	// to do: request-reply with a request_id, and resend until ingest
+	// answers (the request_id makes resending safe). A request counts as
+	// accepted once answered.
 	published := make(chan struct{})
+	var unanswered []int
 	go func() {
 		defer close(published)
 		for i := range jobs {
 			size := 64 + 8*(i%9)
-			publish(t, s.nc, fmtReq(fmt.Sprintf("chaos %d", i), size, 64, 1+i%2, fmt.Sprintf(`,"request_id":"chaos-%d"`, i)))
+			payload := fmtReq(fmt.Sprintf("chaos %d", i), size, 64, 1+i%2, fmt.Sprintf(`,"request_id":"chaos-%d"`, i))
+			answered := false
+			for attempt := 0; attempt < 30 && !answered; attempt++ {
+				msg, err := s.nc.Request(bus.SubjectRequests, []byte(payload), 2*time.Second)
+				answered = err == nil && strings.Contains(string(msg.Data), `"job_id"`)
+			}
+			if !answered {
+				unanswered = append(unanswered, i)
+			}
 			time.Sleep(50 * time.Millisecond)
 		}
 	}()
@@ -78,6 +94,7 @@ func TestChaos(t *testing.T) {
 		s.minio.Start()
 	}
 	<-published
+	require.Empty(t, unanswered, "requests never answered by ingest")
 
 	recs := s.waitEnded(jobs, 3*time.Minute)
 	lost, duplicated, failed := 0, 0, 0

@@ -36,6 +36,7 @@ type Config struct {
 	AbandonTimeout time.Duration
 	AbandonCooloff time.Duration
 	Overlap        bool
+	ModelMemoryMB  int
 	MaxBatch       int
 	BatchWindow    time.Duration
 	// Faults are for tests and demos only; off unless set.
@@ -68,6 +69,7 @@ func Load(args []string, out io.Writer) (Config, error) {
 	l.String(&c.PNGLevel, "png-compression", "speed", "PNG compression: speed, default, best or none")
 	l.Duration(&c.AbandonTimeout, "abandon-timeout", 30*time.Second, "after an abandon order, exit non-zero if the inference has not stopped within this (its process manager restarts it)")
 	l.Duration(&c.AbandonCooloff, "abandon-cooloff", 10*time.Second, "a slot whose job was taken away pulls nothing for this long, so the job goes to a healthy runner")
+	l.Int(&c.ModelMemoryMB, "model-memory-mb", 0, "per device, MB of model files kept loaded; least recently used models are evicted beyond it (0: no limit)")
 	l.Bool(&c.Overlap, "overlap", true, "encode, upload and ack a job while the next one runs on the model")
 	l.Int(&c.MaxBatch, "max-batch", 1, "jobs with the same model, size and steps run as one model batch (1: no batching)")
 	l.Duration(&c.BatchWindow, "batch-window", 5*time.Millisecond, "after the first job, how long to wait for more to batch")
@@ -79,6 +81,7 @@ func Load(args []string, out io.Writer) (Config, error) {
 	}
 	c.Bus.Check(l)
 	l.Check(c.Slots >= 1, "CYBERIMAGE_SLOTS must be at least 1")
+	l.Check(c.ModelMemoryMB >= 0, "CYBERIMAGE_MODEL_MEMORY_MB must not be negative")
 	l.Check(c.MaxBatch >= 1 && c.MaxBatch <= 64, "CYBERIMAGE_MAX_BATCH must be 1 to 64")
 	l.Check(c.MaxBatch == 1 || c.BatchWindow > 0, "CYBERIMAGE_BATCH_WINDOW must be positive when batching")
 	l.Check(c.SlotsPerGPU >= 1, "CYBERIMAGE_SLOTS_PER_GPU must be at least 1")

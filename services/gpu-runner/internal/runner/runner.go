@@ -69,11 +69,14 @@ func Start(ctx context.Context, cfg config.Config, logger *zap.Logger) (*Runner,
 		log.Warn("FAULT INJECTION ON: jobs whose prompt contains the marker will hang (tests and demos only)",
 			zap.String("marker", faults.HangPrompt), zap.Int("step", faults.HangStep), zap.Bool("stuck", faults.Stuck))
 	}
-	ortOpts := ort.Options{IntraOpThreads: cfg.IntraOpThreads, InterOpThreads: 1}
-	if len(slots) > 0 && slots[0].GPU != nil {
-		ortOpts.CUDADevice = slots[0].GPU
+	registry := pipeline.NewRegistry(pipeline.RegistryParams{
+		Catalog: catalog, Options: ort.Options{IntraOpThreads: cfg.IntraOpThreads, InterOpThreads: 1}, Faults: faults,
+		MemoryBudget: int64(cfg.ModelMemoryMB) << 20, Logger: log.Named("models"),
+	})
+	slotGPUs := make([]*int, len(slots))
+	for i, s := range slots {
+		slotGPUs[i] = s.GPU
 	}
-	registry := pipeline.NewRegistry(catalog, ortOpts, faults)
 
 	nc, err := nats.Connect(cfg.NATS.URL, nats.Name("gpu-runner "+cfg.RunnerID), nats.MaxReconnects(-1),
 		nats.RetryOnFailedConnect(true), nats.ReconnectWait(250*time.Millisecond))
@@ -110,7 +113,7 @@ func Start(ctx context.Context, cfg config.Config, logger *zap.Logger) (*Runner,
 	}
 	r := &Runner{cfg: cfg, log: log, nc: nc, registry: registry, nvml: nv}
 	r.worker = worker.New(worker.Params{
-		Runner: cfg.RunnerID, Models: served, Slots: len(slots), NC: nc, JS: js, Store: store, Images: images,
+		Runner: cfg.RunnerID, Models: served, Slots: len(slots), SlotGPUs: slotGPUs, NC: nc, JS: js, Store: store, Images: images,
 		Generators: registry, Encoder: imaging.NewEncoder(pngLevel(cfg.PNGLevel)), Settings: cfg.Bus, Logger: log, Probe: probe, AbandonTimeout: cfg.AbandonTimeout, AbandonCooloff: cfg.AbandonCooloff,
 		Overlap: cfg.Overlap, MaxBatch: cfg.MaxBatch, BatchWindow: cfg.BatchWindow,
 	})

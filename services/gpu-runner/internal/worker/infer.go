@@ -100,15 +100,16 @@ func groupByKey(ds []*delivery) [][]*delivery {
 // generate runs one group through its model and reports whether the images
 // are ready; on failure every delivery of the group has been ended.
 func (w *Worker) generate(group []*delivery) bool {
-	gen, err := w.p.Generators.For(group[0].spec.Model)
+	gen, release, err := w.p.Generators.For(group[0].spec.Model, group[0].slot.gpu)
 	if err != nil {
 		for _, d := range group {
 			w.end(d, permanent(fmt.Errorf("model %s: %w", d.spec.Model, err)))
 		}
 		return false
 	}
-	ctx, release := groupContext(w.workCtx, group)
 	defer release()
+	ctx, releaseCtx := groupContext(w.workCtx, group)
+	defer releaseCtx()
 	progress := func(step, total int) {
 		for _, d := range group {
 			w.emit(d, job.StatusProcessing, step, total, "")

@@ -16,6 +16,7 @@ import (
 type slot struct {
 	w   *Worker
 	log *zap.Logger
+	gpu *int // the slot's CUDA device; nil for the CPU
 	// Set by end() when a delivery of this slot failed transiently or was
 	// taken away; the slot settles before it pulls again.
 	needProbe   atomic.Bool
@@ -36,6 +37,9 @@ const idlePoll = 250 * time.Millisecond
 func (w *Worker) slotLoop(id int) {
 	defer w.wg.Done()
 	s := &slot{w: w, log: w.log.With(zap.Int("slot", id))}
+	if id < len(w.p.SlotGPUs) {
+		s.gpu = w.p.SlotGPUs[id]
+	}
 	if w.p.Overlap {
 		s.posts = make(chan *delivery, w.p.MaxBatch)
 		s.posterDone = make(chan struct{})

@@ -23,15 +23,19 @@ import (
 	"cyberimage/shared/jobstore"
 )
 
-// Generators finds the generator for a model.
+// Generators finds the generator for a model on a device (nil: the CPU);
+// release is called once the run is over.
 type Generators interface {
-	For(model string) (pipeline.Generator, error)
+	For(model string, gpu *int) (g pipeline.Generator, release func(), err error)
 }
 
 // Params are what a Worker needs.
 type Params struct {
 	Runner string
 	Slots  int
+	// SlotGPUs gives each slot\'s CUDA device (nil: the CPU); missing
+	// entries run on the CPU.
+	SlotGPUs []*int
 	// Models are the models this runner serves; it pulls from their
 	// consumers only.
 	Models     []string
