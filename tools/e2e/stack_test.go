@@ -30,7 +30,7 @@ import (
 // stack is one test's pipeline: servers in-process or started by the test,
 // services as child processes.
 type stack struct {
-	t     *testing.T
+	t     testing.TB
 	nats  *testenv.NATS
 	minio *testenv.MinIO
 	nc    *nats.Conn
@@ -44,7 +44,7 @@ type stack struct {
 	completions    *completionWatch
 }
 
-func newStack(t *testing.T, extraEnv ...string) *stack {
+func newStack(t testing.TB, extraEnv ...string) *stack {
 	t.Helper()
 	s := &stack{t: t, nats: testenv.StartNATS(t), minio: testenv.StartMinIO(t), logs: t.TempDir()}
 	s.nc, s.js = s.nats.Connect(t)
@@ -147,7 +147,7 @@ func (p *proc) kill() {
 }
 
 // stop sends SIGTERM and waits for a clean exit.
-func (p *proc) stop(t *testing.T) {
+func (p *proc) stop(t testing.TB) {
 	t.Helper()
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
@@ -188,7 +188,7 @@ func (s *stack) waitHTTP(path string) {
 	waitURL(s.t, s.url(path))
 }
 
-func waitURL(t *testing.T, url string) {
+func waitURL(t testing.TB, url string) {
 	t.Helper()
 	require.Eventually(t, func() bool {
 		resp, err := http.Get(url)
@@ -272,7 +272,7 @@ type completionWatch struct {
 	count map[string]int
 }
 
-func watchCompletions(t *testing.T, store *jobstore.Store) *completionWatch {
+func watchCompletions(t testing.TB, store *jobstore.Store) *completionWatch {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	w, err := store.KV().WatchAll(ctx)
@@ -297,13 +297,20 @@ func watchCompletions(t *testing.T, store *jobstore.Store) *completionWatch {
 	return cw
 }
 
+// total counts jobs written completed at least once.
+func (c *completionWatch) total() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.count)
+}
+
 func (c *completionWatch) of(id string) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.count[id]
 }
 
-func publish(t *testing.T, nc *nats.Conn, payload string) {
+func publish(t testing.TB, nc *nats.Conn, payload string) {
 	t.Helper()
 	require.NoError(t, nc.Publish(bus.SubjectRequests, []byte(payload)))
 }
@@ -317,7 +324,7 @@ type reply struct {
 	} `json:"error"`
 }
 
-func request(t *testing.T, nc *nats.Conn, payload string) reply {
+func request(t testing.TB, nc *nats.Conn, payload string) reply {
 	t.Helper()
 	msg, err := nc.Request(bus.SubjectRequests, []byte(payload), 10*time.Second)
 	require.NoError(t, err, "no reply to %s", payload)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"cyberimage/services/gpu-runner/internal/pipeline"
@@ -18,9 +19,16 @@ type imageOut = pipeline.Image
 // order, the deliveries ready for upload; every other one has been ended.
 func (w *Worker) infer(batch []*delivery) []*delivery {
 	var ready, todo []*delivery
-	for _, d := range batch {
-		if err := w.claim(d); err != nil {
+	claims := w.claimAll(batch)
+	for i, d := range batch {
+		if err := claims[i]; err != nil {
 			w.end(d, err)
+			continue
+		}
+		if d.attempt == 1 {
+			// Nothing can be stored yet: skip the S3 round trip, which
+			// would otherwise sit between two inferences.
+			todo = append(todo, d)
 			continue
 		}
 		keys, ok, err := w.p.Images.Existing(d.ctx, d.work.JobID, d.spec.NumImages)
@@ -41,6 +49,23 @@ func (w *Worker) infer(batch []*delivery) []*delivery {
 		}
 	}
 	return ready
+}
+
+// claimAll claims a batch's deliveries side by side: each is a KV round
+// trip, and in sequence they would delay the batch's inference.
+func (w *Worker) claimAll(batch []*delivery) []error {
+	errs := make([]error, len(batch))
+	if len(batch) == 1 {
+		errs[0] = w.claim(batch[0])
+		return errs
+	}
+	var wg sync.WaitGroup
+	for i, d := range batch {
+		wg.Add(1)
+		go func() { defer wg.Done(); errs[i] = w.claim(d) }()
+	}
+	wg.Wait()
+	return errs
 }
 
 // claim moves the record to processing under this delivery: from now on the

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -12,6 +13,21 @@ import (
 	"cyberimage/shared/bus"
 	"cyberimage/shared/job"
 )
+
+// postAll posts the jobs of one batch side by side: their uploads are
+// independent, and one at a time they would outlast the next inference.
+func (w *Worker) postAll(ready []*delivery) {
+	if len(ready) == 1 {
+		w.post(ready[0])
+		return
+	}
+	var wg sync.WaitGroup
+	for _, d := range ready {
+		wg.Add(1)
+		go func() { defer wg.Done(); w.post(d) }()
+	}
+	wg.Wait()
+}
 
 // post finishes a delivery whose images are ready: encode, upload, record
 // completed (fenced), then ack and wait for the server's confirmation.

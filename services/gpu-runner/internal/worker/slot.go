@@ -21,9 +21,9 @@ type slot struct {
 	// taken away; the slot settles before it pulls again.
 	needProbe   atomic.Bool
 	needCooloff atomic.Bool
-	// posts carries deliveries whose images are ready to the poster; its
+	// posts carries batches whose images are ready to the poster; its
 	// capacity bounds the work waiting for upload to one batch.
-	posts      chan *delivery
+	posts      chan []*delivery
 	posterDone chan struct{}
 	// preferred is the consumer that last had work (its model is likely
 	// loaded); rotate spreads idle waits over the models.
@@ -41,7 +41,7 @@ func (w *Worker) slotLoop(id int) {
 		s.gpu = w.p.SlotGPUs[id]
 	}
 	if w.p.Overlap {
-		s.posts = make(chan *delivery, w.p.MaxBatch)
+		s.posts = make(chan []*delivery, 1)
 		s.posterDone = make(chan struct{})
 		go s.poster()
 		defer func() { close(s.posts); <-s.posterDone }()
@@ -55,20 +55,21 @@ func (w *Worker) slotLoop(id int) {
 			return
 		}
 		batch := s.fetch()
-		for _, d := range w.infer(batch) {
-			if s.posts != nil {
-				s.posts <- d
-			} else {
-				w.post(d)
-			}
+		ready := w.infer(batch)
+		switch {
+		case len(ready) == 0:
+		case s.posts != nil:
+			s.posts <- ready
+		default:
+			w.postAll(ready)
 		}
 	}
 }
 
 func (s *slot) poster() {
 	defer close(s.posterDone)
-	for d := range s.posts {
-		s.w.post(d)
+	for ready := range s.posts {
+		s.w.postAll(ready)
 	}
 }
 

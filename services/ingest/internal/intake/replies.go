@@ -31,7 +31,10 @@ type pending struct {
 
 // replies pairs the reply inbox of a `nats req` (seen on a core
 // subscription) with the answer ingest produced for the same payload from
-// the stream. Either may come first; identical payloads pair in order.
+// the stream. Either may come first. Identical payloads pair the newest
+// inbox first: they are mostly one client resending after a timeout, whose
+// older inboxes nobody listens to any more (pairing those first would keep
+// every answer one resend behind).
 type replies struct {
 	mu      sync.Mutex
 	inboxes map[payloadKey][]pending
@@ -67,7 +70,7 @@ func (r *replies) expect(payload []byte, inbox string) {
 func (r *replies) answer(payload []byte, body []byte) {
 	k := keyOf(payload)
 	r.mu.Lock()
-	if in, ok := pop(r.inboxes, k); ok {
+	if in, ok := popNewest(r.inboxes, k); ok {
 		r.mu.Unlock()
 		r.send(in.value, body)
 		return
@@ -99,6 +102,20 @@ func expireOlder(m map[payloadKey][]pending, cutoff time.Time) {
 			m[k] = list[i:]
 		}
 	}
+}
+
+func popNewest(m map[payloadKey][]pending, k payloadKey) (pending, bool) {
+	list := m[k]
+	if len(list) == 0 {
+		return pending{}, false
+	}
+	last := list[len(list)-1]
+	if len(list) == 1 {
+		delete(m, k)
+	} else {
+		m[k] = list[:len(list)-1]
+	}
+	return last, true
 }
 
 func pop(m map[payloadKey][]pending, k payloadKey) (pending, bool) {

@@ -22,12 +22,13 @@ func TestRepliesPairEitherOrder(t *testing.T) {
 	r.answer([]byte("p1"), []byte("a1"))
 	r.answer([]byte("p2"), []byte("a2"))
 	r.expect([]byte("p2"), "inbox2")
-	// Identical payloads pair first-come, first-served.
-	r.expect([]byte("p3"), "x")
-	r.expect([]byte("p3"), "y")
+	// Identical payloads pair the newest inbox first: a client that
+	// resent after a timeout listens only on its latest inbox.
+	r.expect([]byte("p3"), "x-gave-up")
+	r.expect([]byte("p3"), "y-resent")
 	r.answer([]byte("p3"), []byte("first"))
 	r.answer([]byte("p3"), []byte("second"))
-	require.Equal(t, []sent{{"inbox1", "a1"}, {"inbox2", "a2"}, {"x", "first"}, {"y", "second"}}, out)
+	require.Equal(t, []sent{{"inbox1", "a1"}, {"inbox2", "a2"}, {"y-resent", "first"}, {"x-gave-up", "second"}}, out)
 }
 
 func TestRepliesExpire(t *testing.T) {

@@ -1,0 +1,67 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// BenchmarkRunnerMemory runs 5,000 small jobs through one runner process
+// and reports its resident memory after 200 and after 5,000 jobs: a leak
+// of tensors, sessions or buffers shows as growth. Target: under 5%.
+// `make bench-runner` runs it; it asserts only that the jobs completed.
+func BenchmarkRunnerMemory(b *testing.B) {
+	s := newStack(b)
+	s.startIngest()
+	runner := s.startRunner("runner-mem", "CYBERIMAGE_LOG_LEVEL=warn")
+	submit := func(from, to int) {
+		for i := from; i < to; i++ {
+			publish(s.t, s.nc, fmtReq(fmt.Sprintf("memory %d", i), 64, 64, 1, fmt.Sprintf(`,"request_id":"mem-%d"`, i)))
+		}
+		require.NoError(b, s.nc.Flush())
+		deadline := time.Now().Add(10 * time.Minute)
+		for time.Now().Before(deadline) {
+			if countCompleted(s) >= to {
+				return
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		b.Fatalf("jobs did not complete in time: %d of %d", countCompleted(s), to)
+	}
+	b.ResetTimer()
+	submit(0, 200)
+	after200 := rssKiB(b, runner.cmd.Process.Pid)
+	submit(200, 5000)
+	after5000 := rssKiB(b, runner.cmd.Process.Pid)
+	growth := 100 * float64(after5000-after200) / float64(after200)
+	b.ReportMetric(float64(after200)/1024, "rss_200_MiB")
+	b.ReportMetric(float64(after5000)/1024, "rss_5000_MiB")
+	b.ReportMetric(growth, "growth_%")
+	b.Logf("runner RSS: %.1f MiB after 200 jobs, %.1f MiB after 5000 (%+.1f%%; target under 5%%)",
+		float64(after200)/1024, float64(after5000)/1024, growth)
+}
+
+func countCompleted(s *stack) int {
+	return s.completions.total()
+}
+
+// rssKiB reads a process's resident set size from /proc.
+func rssKiB(b *testing.B, pid int) int {
+	b.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	require.NoError(b, err)
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kib, err := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(rest), " kB"))
+			require.NoError(b, err)
+			return kib
+		}
+	}
+	b.Fatal("no VmRSS")
+	return 0
+}
