@@ -16,14 +16,22 @@ import (
 	"cyberimage/shared/testenv"
 )
 
-// TestS3OutageIsRetriedNotLost: with MinIO down, the job in hand is NAKed
-// with backoff and the runner pulls nothing else until S3 answers, so jobs
-// queued during the outage do not burn their deliveries. After MinIO
-// returns, every job completes exactly once.
+// TestS3OutageIsRetriedNotLost: with MinIO down, the runner keeps the
+// images of the job in hand and retries the upload when S3 answers again;
+// a job queued meanwhile waits too. Neither loses its inference or burns a
+// delivery, and every job completes exactly once. A second variant with no
+// patience shows the other path: the job is NAKed with backoff and the slot
+// pulls nothing more until S3 answers.
 func TestS3OutageIsRetriedNotLost(t *testing.T) {
+	for _, patience := range []string{"2m", "1ms"} {
+		t.Run("upload patience "+patience, func(t *testing.T) { s3Outage(t, patience) })
+	}
+}
+
+func s3Outage(t *testing.T, patience string) {
 	s := newStack(t)
 	s.startIngest()
-	s.startRunner("runner-a")
+	s.startRunner("runner-a", "CYBERIMAGE_UPLOAD_PATIENCE="+patience)
 	retrying := make(chan string, 16)
 	sub, err := s.nc.Subscribe(bus.SubjectEventsAll, func(m *nats.Msg) {
 		var e bus.ProgressEvent
@@ -52,8 +60,13 @@ func TestS3OutageIsRetriedNotLost(t *testing.T) {
 		require.Equal(t, 1, s.completions.of(id))
 		checkImages(t, s, recs[id])
 	}
-	require.GreaterOrEqual(t, recs[first.JobID].Attempts, 2, "the job in hand was retried")
-	require.Equal(t, 1, recs[second.JobID].Attempts, "a job queued during the outage was not pulled until S3 recovered")
+	if patience == "1ms" {
+		require.GreaterOrEqual(t, recs[first.JobID].Attempts, 2, "without patience the job in hand is handed back and retried")
+		require.LessOrEqual(t, recs[second.JobID].Attempts, 2, "the slot pulled at most one more job before it noticed the outage")
+	} else {
+		require.Equal(t, 1, recs[first.JobID].Attempts, "the images were kept and uploaded when S3 came back")
+		require.Equal(t, 1, recs[second.JobID].Attempts, "a job queued during the outage waited without burning a delivery")
+	}
 	require.Zero(t, s.jobsInStream())
 }
 

@@ -52,8 +52,28 @@ func (w *Worker) post(d *delivery) {
 	w.end(d, err)
 }
 
-// upload encodes and stores the images, unless an earlier attempt did.
+// upload stores the images. When S3 fails it keeps them and tries again
+// once S3 answers, for up to UploadPatience, so an outage costs neither the
+// inference nor a delivery; past that the error goes to finish (NAK).
 func (w *Worker) upload(d *delivery) error {
+	deadline := time.Now().Add(w.p.UploadPatience)
+	for {
+		err := w.uploadOnce(d)
+		if err == nil || isPermanent(err) || d.ctx.Err() != nil || time.Now().After(deadline) {
+			return err
+		}
+		w.emit(d, job.StatusProcessing, d.spec.Steps, d.spec.Steps, "retrying upload: "+err.Error())
+		waitCtx, cancel := context.WithDeadline(d.ctx, deadline)
+		healthy := w.waitHealthyUntil(d.log, waitCtx.Done(), "keeping the images and retrying the upload when it recovers")
+		cancel()
+		if !healthy {
+			return err
+		}
+	}
+}
+
+// uploadOnce encodes and stores the images, unless an earlier attempt did.
+func (w *Worker) uploadOnce(d *delivery) error {
 	if d.keys != nil {
 		return nil
 	}

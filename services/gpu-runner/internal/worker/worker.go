@@ -63,6 +63,10 @@ type Params struct {
 	// this long, so the redelivery goes to a healthy runner rather than
 	// straight back to the one that stalled on it.
 	AbandonCooloff time.Duration
+	// UploadPatience: when storing images fails, the worker keeps them and
+	// retries once S3 answers again, for up to this long, before handing
+	// the job back; an outage then costs no inference and no delivery.
+	UploadPatience time.Duration
 	// Overlap runs the encode, upload, record and ack of a job in the
 	// background while the slot fetches and runs the next inference, so
 	// the model does not wait on the network. At most one batch waits for
@@ -160,8 +164,14 @@ func (w *Worker) Stop(ctx context.Context) {
 
 // waitHealthy blocks the slot until Probe passes or the worker stops.
 func (w *Worker) waitHealthy(log *zap.Logger) {
+	w.waitHealthyUntil(log, w.stopping, "pulling no work until it recovers")
+}
+
+// waitHealthyUntil probes with backoff until Probe passes or done closes,
+// and reports whether it passed.
+func (w *Worker) waitHealthyUntil(log *zap.Logger, done <-chan struct{}, meanwhile string) bool {
 	if w.p.Probe == nil {
-		return
+		return true
 	}
 	for delay, logged := 250*time.Millisecond, false; ; delay = min(delay*2, 5*time.Second) {
 		ctx, cancel := context.WithTimeout(w.workCtx, 5*time.Second)
@@ -169,17 +179,17 @@ func (w *Worker) waitHealthy(log *zap.Logger) {
 		cancel()
 		if err == nil {
 			if logged {
-				log.Info("dependencies healthy again; pulling work")
+				log.Info("dependencies healthy again")
 			}
-			return
+			return true
 		}
 		if !logged {
-			log.Warn("dependency unhealthy; pulling no work until it recovers", zap.Error(err))
+			log.Warn("dependency unhealthy; "+meanwhile, zap.Error(err))
 			logged = true
 		}
 		select {
-		case <-w.stopping:
-			return
+		case <-done:
+			return false
 		case <-time.After(delay):
 		}
 	}
