@@ -322,3 +322,25 @@ func TestPoisonJobDeadLettered(t *testing.T) {
 	resp.Body.Close()
 	require.Equal(t, http.StatusConflict, resp.StatusCode, "a completed job is never re-run")
 }
+
+// TestSilentRunnerIsRecovered: the silence rule. The runner keeps sending
+// in-progress acks but no progress event for max_silent_time, long before
+// max_stalled_time: the job is taken away for silence and completes
+// elsewhere.
+func TestSilentRunnerIsRecovered(t *testing.T) {
+	s := newFastStack(t, "CYBERIMAGE_MAX_STALLED_TIME=10m", "CYBERIMAGE_MAX_SILENT_TIME=2s")
+	s.startSupervisor()
+	s.startIngest()
+	ev := collectEvents(t, s.nc)
+	s.startRunner("runner-silent", "CYBERIMAGE_FAULT_HANG_PROMPT=QUIET")
+	r := request(t, s.nc, fmtReq("QUIET please", 64, 64, 1, ""))
+	waitStep(t, ev.ch, r.JobID, "runner-silent", 1)
+	s.startRunner("runner-healthy")
+	rec := s.waitEnded(1, time.Minute)[r.JobID]
+	require.Equal(t, job.StatusCompleted, rec.Status)
+	require.Equal(t, "runner-healthy", rec.Runner)
+	require.Len(t, rec.Recoveries, 1)
+	require.Contains(t, rec.Recoveries[0].Reason, "silent")
+	require.Contains(t, rec.Recoveries[0].Reason, "max_silent_time")
+	require.Equal(t, "silent", statusAt(t, s.supervisorAddr).Recoveries[0].Kind)
+}
