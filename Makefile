@@ -29,13 +29,15 @@ export CYBERIMAGE_MINIO_BIN := $(MINIO)
 
 SERVICES := ingest gpu-runner supervisor
 
-.PHONY: help run build tools test-tools test fuzz fmt vet clean loadtest bench-runner
+.PHONY: help run build tools test-tools test fuzz fmt vet clean loadtest bench-runner bench bench-micro
 
 help:
 	@echo "make run    set up everything and start the whole stack (Ctrl-C stops it)"
 	@echo "make test   unit, integration and end-to-end tests"
 	@echo "make fuzz   fuzz request decoding and validation for 2 minutes"
 	@echo "make build  build the service binaries and tools into bin/"
+	@echo "make bench  pipeline throughput and latency as ratios to the raw limits of NATS, MinIO and the model (BENCH_ARGS=-quick: smoke run)"
+	@echo "make bench-micro  go test -bench of the hot paths"
 	@echo "make bench-runner  runner figures: duty cycle, batching, runner memory over 5,000 jobs"
 	@echo "make loadtest  check the running stack (make run): LOADTEST_ARGS='--test all' for more"
 	@echo "make tools  fetch ONNX Runtime, build MinIO, nats and mc into .tools/"
@@ -101,12 +103,24 @@ fmt:
 vet:
 	go vet cyberimage/...
 
+# Pipeline benchmark (BENCHMARKS.md): raw limits of JetStream, MinIO and the
+# model, then 2000 jobs through the real services; markdown on stdout,
+# results.json and charts in bench-out/. Never fails on a missed target.
+BENCH_ARGS ?=
+bench: test-tools
+	go run ./tools/cmd/bench $(BENCH_ARGS)
+
+# Micro-benchmarks of the hot paths; -p 1 keeps packages off each other's cores.
+bench-micro:
+	go test -p 1 -run '^$$' -bench 'Decode|Get|Update|EncodeRGB|ToBytes|Coords' -benchmem \
+		./shared/job ./shared/jobstore ./services/gpu-runner/internal/imaging ./services/gpu-runner/internal/pipeline
+
 # Runner figures (issue: busy accelerator): duty cycle and median gap between
 # model runs, throughput at batch 1 and 8, runner RSS after 200 and 5,000
 # jobs. Printed, never asserted: this machine is shared and noisy.
 bench-runner: test-tools
 	go test -run '^$$' -bench 'DutyCycle|Batching' -benchtime 1x ./services/gpu-runner/internal/worker/
-	go test -run '^$$' -bench 'PNG|EncodeRGB' -benchtime 20x ./services/gpu-runner/internal/imaging/
+	go test -run '^$$' -bench 'EncodeRGB/512' -benchtime 20x ./services/gpu-runner/internal/imaging/
 	go test -run '^$$' -bench RunnerMemory -benchtime 1x -timeout 30m ./tools/e2e/
 
 # Checks the stack `make run` started in another terminal.

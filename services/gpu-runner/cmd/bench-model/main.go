@@ -16,6 +16,7 @@ import (
 	"image/png"
 	"os"
 	"slices"
+	"syscall"
 	"time"
 
 	"cyberimage/services/gpu-runner/internal/imaging"
@@ -31,11 +32,14 @@ type result struct {
 	RunsPerSec float64 `json:"runs_per_sec"`
 	P50MS      float64 `json:"p50_ms"`
 	P95MS      float64 `json:"p95_ms"`
-	Size       int     `json:"size"`
-	Steps      int     `json:"steps"`
-	Threads    int     `json:"threads"`
-	PNGBytes   int     `json:"png_bytes,omitempty"`
-	EncodeMS   float64 `json:"encode_ms,omitempty"`
+	// CPUMSPerRun is the process's CPU time (all threads) per run: what one
+	// job's inference costs a core.
+	CPUMSPerRun float64 `json:"cpu_ms_per_run"`
+	Size        int     `json:"size"`
+	Steps       int     `json:"steps"`
+	Threads     int     `json:"threads"`
+	PNGBytes    int     `json:"png_bytes,omitempty"`
+	EncodeMS    float64 `json:"encode_ms,omitempty"`
 }
 
 type options struct {
@@ -88,6 +92,7 @@ func run(o options) (result, error) {
 		}
 	}
 	lat := make([]time.Duration, 0, o.runs)
+	cpu0 := cpuTime()
 	start := time.Now()
 	for len(lat) < o.runs && time.Since(start) < o.maxTime {
 		t0 := time.Now()
@@ -97,6 +102,7 @@ func run(o options) (result, error) {
 		lat = append(lat, time.Since(t0))
 	}
 	elapsed := time.Since(start)
+	res.CPUMSPerRun = job.Millis(cpuTime()-cpu0) / float64(len(lat))
 	slices.Sort(lat)
 	res.Runs = len(lat)
 	res.Seconds = elapsed.Seconds()
@@ -129,6 +135,15 @@ func writePNG(ctx context.Context, gen *pipeline.CPPN, spec job.Spec, path strin
 		return fmt.Errorf("write png: %w", err)
 	}
 	return nil
+}
+
+// cpuTime is the CPU time the process has used, user and system.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func envOr(key, def string) string {

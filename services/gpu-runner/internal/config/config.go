@@ -36,6 +36,7 @@ type Config struct {
 	AbandonTimeout time.Duration
 	AbandonCooloff time.Duration
 	Overlap        bool
+	Prefetch       bool
 	UploadPatience time.Duration
 	ModelMemoryMB  int
 	MaxBatch       int
@@ -72,6 +73,7 @@ func Load(args []string, out io.Writer) (Config, error) {
 	l.Duration(&c.AbandonCooloff, "abandon-cooloff", 10*time.Second, "a slot whose job was taken away pulls nothing for this long, so the job goes to a healthy runner")
 	l.Int(&c.ModelMemoryMB, "model-memory-mb", 0, "per device, MB of model files kept loaded; least recently used models are evicted beyond it (0: no limit)")
 	l.Duration(&c.UploadPatience, "upload-patience", 2*time.Minute, "when S3 fails, keep the images and retry the upload for this long before handing the job back")
+	l.Bool(&c.Prefetch, "prefetch", true, "while a job runs, take the next one if it is already queued, so the model never waits for a fetch")
 	l.Bool(&c.Overlap, "overlap", true, "encode, upload and ack a job while the next one runs on the model")
 	l.Int(&c.MaxBatch, "max-batch", 1, "jobs with the same model, size and steps run as one model batch (1: no batching)")
 	l.Duration(&c.BatchWindow, "batch-window", 5*time.Millisecond, "after the first job, how long to wait for more to batch")

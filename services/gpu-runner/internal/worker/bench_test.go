@@ -111,7 +111,7 @@ func newRig(b *testing.B) *rig {
 		Runner: "bench", Slots: 1, Models: []string{"demo"}, NC: nc, JS: js, Store: store,
 		Images: storage.NewImages(m.Client(b), m.Config.Bucket), Generators: fixedGenerators{gen},
 		Encoder: imaging.NewEncoder(png.BestSpeed), Settings: settings, Logger: zap.NewNop(),
-		Overlap: true, MaxBatch: 1, BatchWindow: 5 * time.Millisecond,
+		Overlap: true, Prefetch: true, MaxBatch: 1, BatchWindow: 5 * time.Millisecond,
 	}}
 }
 
@@ -155,11 +155,13 @@ func (r *rig) drain(b *testing.B, n int) time.Duration {
 // BenchmarkDutyCycle: a saturated queue of 384×384 one-step jobs (about
 // 50 ms of model time each on this CPU) through one slot. Target ≥ 98%.
 func BenchmarkDutyCycle(b *testing.B) {
-	for _, overlap := range []bool{true, false} {
-		b.Run(fmt.Sprintf("overlap=%v", overlap), func(b *testing.B) {
+	for _, mode := range []struct{ overlap, prefetch bool }{{true, true}, {true, false}, {false, false}} {
+		overlap := mode.overlap
+		b.Run(fmt.Sprintf("overlap=%v,prefetch=%v", mode.overlap, mode.prefetch), func(b *testing.B) {
 			const jobs = 60
 			r := newRig(b)
-			r.params.Overlap = overlap
+			r.params.Overlap = mode.overlap
+			r.params.Prefetch = mode.prefetch
 			r.queue(b, jobs, 384)
 			b.ResetTimer()
 			wall := r.drain(b, jobs)
@@ -167,7 +169,7 @@ func BenchmarkDutyCycle(b *testing.B) {
 			b.ReportMetric(100*duty, "duty_%")
 			b.ReportMetric(float64(gap.Microseconds())/1000, "median_gap_ms")
 			b.ReportMetric(float64(jobs)/wall.Seconds(), "jobs/s")
-			b.Logf("overlap=%v: %d runs, duty cycle %.1f%%, median gap %s, %.1f jobs/s", overlap, runs, 100*duty, gap, float64(jobs)/wall.Seconds())
+			b.Logf("overlap=%v prefetch=%v: %d runs, duty cycle %.1f%%, median gap %s, %.1f jobs/s", overlap, mode.prefetch, runs, 100*duty, gap, float64(jobs)/wall.Seconds())
 		})
 	}
 }

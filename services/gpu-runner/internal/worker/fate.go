@@ -25,6 +25,9 @@ var errAbandoned = errors.New("abandoned on the supervisor's order")
 // message removed. Never ack it.
 var errCancelled = errors.New("cancelled")
 
+// errHandBack: a prefetched job never started because the runner stops.
+var errHandBack = errors.New("handed back unstarted")
+
 // errEnded cancels a delivery's context once it has been dealt with.
 var errEnded = errors.New("delivery ended")
 

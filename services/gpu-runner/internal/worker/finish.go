@@ -46,6 +46,10 @@ func (w *Worker) finish(d *delivery, err error) outcome {
 	case errors.Is(cause, errAbandoned):
 		d.log.Warn("delivery abandoned on the supervisor's order; not acking it")
 		return outcomeTakenAway
+	case errors.Is(err, errHandBack):
+		d.log.Info("runner stopping; unstarted job handed back")
+		_ = d.msg.Nak()
+		return outcomeDone
 	case errors.Is(cause, errCancelled) || errors.Is(err, errCancelled):
 		d.log.Info("job cancelled; dropping it without ack")
 		return outcomeDone

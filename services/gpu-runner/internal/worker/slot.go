@@ -46,16 +46,29 @@ func (w *Worker) slotLoop(id int) {
 		go s.poster()
 		defer func() { close(s.posts); <-s.posterDone }()
 	}
+	var ahead []*delivery
 	for {
 		if w.isStopping() {
+			s.handBack(ahead)
 			return
 		}
-		s.settle()
-		if w.isStopping() {
-			return
+		batch := ahead
+		ahead = nil
+		if len(batch) == 0 {
+			s.settle()
+			if w.isStopping() {
+				return
+			}
+			batch = s.fetch()
 		}
-		batch := s.fetch()
+		var next <-chan []*delivery
+		if w.p.Prefetch && len(batch) > 0 {
+			next = s.prefetch()
+		}
 		ready := w.infer(batch)
+		if next != nil {
+			ahead = <-next
+		}
 		switch {
 		case len(ready) == 0:
 		case s.posts != nil:
@@ -63,6 +76,35 @@ func (w *Worker) slotLoop(id int) {
 		default:
 			w.postAll(ready)
 		}
+	}
+}
+
+// prefetch takes, without waiting, what is already queued for this slot's
+// model while the current inference runs, so the next one starts without a
+// fetch and claim in between. Only work that is already there is taken: a
+// pull held open during the inference could catch a job the supervisor
+// just took away from this very runner. Prefetched jobs are kept alive with
+// in-progress acks while they wait.
+func (s *slot) prefetch() <-chan []*delivery {
+	out := make(chan []*delivery, 1)
+	cons := s.w.cons[s.preferred]
+	go func() {
+		var ds []*delivery
+		for _, m := range s.fetchFrom(cons, s.w.p.MaxBatch, 0, true) {
+			if d := s.w.receive(m, s); d != nil {
+				ds = append(ds, d)
+			}
+		}
+		out <- ds
+	}()
+	return out
+}
+
+// handBack returns prefetched, unstarted jobs when the runner stops, so
+// another runner takes them at once.
+func (s *slot) handBack(ds []*delivery) {
+	for _, d := range ds {
+		s.w.end(d, errHandBack)
 	}
 }
 

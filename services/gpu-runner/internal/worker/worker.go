@@ -63,6 +63,9 @@ type Params struct {
 	// this long, so the redelivery goes to a healthy runner rather than
 	// straight back to the one that stalled on it.
 	AbandonCooloff time.Duration
+	// Prefetch takes work already queued while an inference runs, so the
+	// next inference starts without a fetch in between (see slot.prefetch).
+	Prefetch bool
 	// UploadPatience: when storing images fails, the worker keeps them and
 	// retries once S3 answers again, for up to this long, before handing
 	// the job back; an outage then costs no inference and no delivery.

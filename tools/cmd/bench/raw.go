@@ -1,0 +1,77 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"time"
+
+	"cyberimage/shared/job"
+)
+
+// rawSet is one measurement of the three parts alone. The run takes one
+// before the pipeline and, unless -bracket=false, one after it: on a
+// shared machine the two differ, and their spread says how much the
+// figures of this run can be trusted.
+type rawSet struct {
+	When     string      `json:"when"` // "before" or "after" the pipeline
+	Model    modelResult `json:"model"`
+	NATS     natsResult  `json:"nats"`
+	NATSCPU  cpuUse      `json:"nats_cpu"`
+	MinIO    minioResult `json:"minio"`
+	MinIOCPU cpuUse      `json:"minio_cpu"`
+	// CPU per operation of each part alone, all processes involved (the
+	// server and the harness as its client), in ms.
+	NATSCPUMSPerMsg  float64 `json:"nats_cpu_ms_per_msg"`
+	MinIOCPUMSPerPut float64 `json:"minio_cpu_ms_per_put"`
+}
+
+// measureRaw runs (c), then (a), then (b): the model first because it
+// renders the PNG that the MinIO measurement uploads.
+func measureRaw(ctx context.Context, st *stack, o options, spec job.Spec, when string, say func(string, ...any)) (rawSet, error) {
+	set := rawSet{When: when}
+	concurrency := o.runners * o.slots
+	var err error
+
+	settle := func(part string) {
+		if d := st.settle(ctx, 15*time.Second); d > time.Second {
+			say("raw %s (%s): waited %s for the machine to settle", part, when, d.Round(100*time.Millisecond))
+		}
+	}
+	settle("model")
+	say("raw model (%s): %d inferences of %d×%d, %d step(s), 1 thread", when, o.modelRuns, o.size, o.size, o.steps)
+	pngPath := filepath.Join(st.tmp, "bench.png")
+	if set.Model, err = rawModel(ctx, st, o, pngPath); err != nil {
+		return set, err
+	}
+	say("raw model (%s): %.0f runs/s, p50 %.3f ms; PNG %d bytes", when, set.Model.RunsPerSec, set.Model.P50MS, set.Model.PNGBytes)
+	png, err := os.ReadFile(pngPath)
+	if err != nil {
+		return set, err
+	}
+
+	settle("nats")
+	work := sampleWork(spec)
+	say("raw nats (%s): %d work messages of %d bytes, %d pullers (fetch 1, ack confirmed)", when, o.rawMsgs, len(work), concurrency)
+	cpu0 := sampleCPU([]*proc{st.minio})
+	serial := min(o.pacedJobs, 500)
+	if set.NATS, err = rawNATS(ctx, st.nats.ClientURL(), work, o.rawMsgs, concurrency, serial, say); err != nil {
+		return set, err
+	}
+	set.NATSCPU = sampleCPU([]*proc{st.minio}).since(cpu0, o.cores)
+	set.NATSCPUMSPerMsg = round3(set.NATSCPU.Ours * 1000 / float64(o.rawMsgs+serial))
+	say("raw nats (%s): %.0f msgs/s; serial publish→ack p50 %.3f ms", when, set.NATS.MsgsPerSec, set.NATS.Serial.P50)
+
+	settle("minio")
+	say("raw minio (%s): %d PUTs of the %d-byte PNG at concurrency %d", when, o.rawPuts, len(png), concurrency)
+	cpu0 = sampleCPU([]*proc{st.minio})
+	heads := min(o.pacedJobs, 200)
+	if set.MinIO, err = rawMinIO(ctx, st.s3, png, spec, when, o.rawPuts, concurrency, heads, say); err != nil {
+		return set, err
+	}
+	set.MinIOCPU = sampleCPU([]*proc{st.minio}).since(cpu0, o.cores)
+	// The warm-up PUTs and the HEADs are counted as operations too.
+	set.MinIOCPUMSPerPut = round3(set.MinIOCPU.Ours * 1000 / float64(o.rawPuts+warmupPuts(o.rawPuts, concurrency)+heads))
+	say("raw minio (%s): %.0f PUT/s, p50 %.3f ms", when, set.MinIO.PutsPerSec, set.MinIO.Put.P50)
+	return set, nil
+}

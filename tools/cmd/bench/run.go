@@ -1,0 +1,245 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"cyberimage/shared/job"
+	"cyberimage/shared/jobstore"
+	"cyberimage/shared/models"
+)
+
+// reportReserve is kept from the deadline for reading records back and
+// writing the report, so a run cut short still reports what it measured.
+func reportReserve(deadline time.Duration) time.Duration { return min(30*time.Second, deadline/5) }
+
+func run(o options) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, o.deadline)
+	defer cancel()
+	began := time.Now()
+	say := func(format string, args ...any) {
+		fmt.Fprintf(os.Stderr, "[%6.1fs] %s\n", time.Since(began).Seconds(), fmt.Sprintf(format, args...))
+	}
+	root, err := repoRoot()
+	if err != nil {
+		return err
+	}
+	o.ortLib = toolPath(root, "CYBERIMAGE_ORT_LIB", ".tools/ort/libonnxruntime.so.1")
+	o.minioBin = toolPath(root, "CYBERIMAGE_MINIO_BIN", ".tools/bin/minio")
+	for _, p := range []string{o.ortLib, o.minioBin} {
+		if _, err := os.Stat(p); err != nil {
+			return fmt.Errorf("%s missing: run `make test-tools` first", p)
+		}
+	}
+	if !filepath.IsAbs(o.out) {
+		o.out = filepath.Join(root, o.out)
+	}
+	st, err := newStack(root, filepath.Join(o.out, "logs"))
+	if err != nil {
+		return err
+	}
+	defer st.close()
+
+	if o.binDir != "" {
+		say("binaries: prebuilt, from %s", o.binDir)
+		if err := st.usePrebuilt(o.binDir); err != nil {
+			return err
+		}
+	} else {
+		say("build: ingest, gpu-runner, supervisor, bench-model")
+		if err := st.build(ctx); err != nil {
+			return err
+		}
+	}
+	if err := st.startNATS(); err != nil {
+		return err
+	}
+	say("nats: embedded JetStream at %s", st.nats.ClientURL())
+	if err := st.startMinIO(ctx, o.minioBin); err != nil {
+		return err
+	}
+	say("minio: pid %d at %s", st.minio.pid(), st.s3.Endpoint)
+	nc, err := nats.Connect(st.nats.ClientURL(), nats.Name("bench"), nats.MaxReconnects(-1))
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	spec, err := benchSpec(root, o)
+	if err != nil {
+		return err
+	}
+	var only []string
+	if o.models != "" {
+		only = strings.Split(o.models, ",")
+	}
+	if o.modelsDir, err = st.modelsDir(only); err != nil {
+		return err
+	}
+	res := newResults(o, spec)
+	res.Models = servedModels(o.modelsDir)
+	res.Source = sourceRevision(root, o.binDir)
+	concurrency := o.runners * o.slots
+
+	// Raw limits, one part at a time, before any service runs.
+	before, err := measureRaw(ctx, st, o, spec, "before", say)
+	if err != nil {
+		return err
+	}
+	res.Raw = append(res.Raw, before)
+
+	// The pipeline.
+	say("services: supervisor, ingest, %d runner(s) × %d slot(s)", o.runners, o.slots)
+	if err := st.startServices(ctx, nc, o); err != nil {
+		return err
+	}
+	// The services created the streams and the bucket (each runs bus.Ensure
+	// at start); the harness only reads records, so its own copy of the
+	// stream settings can never disagree with theirs.
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return err
+	}
+	store, err := jobstore.Open(ctx, js)
+	if err != nil {
+		return err
+	}
+	drv, sub, err := newDriver(nc, store, st, o, say)
+	if err != nil {
+		return err
+	}
+	defer sub.Unsubscribe()
+	phaseCtx, phaseCancel := context.WithTimeout(ctx, time.Until(deadlineOf(ctx))-reportReserve(o.deadline))
+	defer phaseCancel()
+	say("warm-up: %d jobs (each runner loads the model on its first job)", 4*concurrency)
+	if _, err := drv.burst(phaseCtx, "warmup", 4*concurrency); err != nil {
+		return err
+	}
+	var prof *profiler
+	if o.profile {
+		if prof, err = startProfile(o.out, st.services()); err != nil {
+			return err
+		}
+		say("profile: %s", prof.describe())
+	}
+	say("throughput: %d requests published at once", o.jobs)
+	burst, err := drv.burst(phaseCtx, "burst", o.jobs)
+	if prof != nil {
+		res.Profiles = prof.stop(say)
+	}
+	if err != nil {
+		return err
+	}
+	var paced *phase
+	if !burst.timedOut {
+		say("latency: %d jobs, %d in flight at a time", o.pacedJobs, o.inflight)
+		if paced, err = drv.paced(phaseCtx, "paced", o.pacedJobs, o.inflight); err != nil {
+			return err
+		}
+	}
+
+	if o.bracket && ctx.Err() == nil && !burst.timedOut {
+		after, err := measureRaw(phaseCtx, st, o, spec, "after", say)
+		if err != nil {
+			say("raw limits after the pipeline: %v (using the ones before)", err)
+		} else {
+			res.Raw = append(res.Raw, after)
+		}
+	}
+
+	collectCtx, collectCancel := context.WithTimeout(context.WithoutCancel(ctx), reportReserve(o.deadline)/2)
+	defer collectCancel()
+	say("reading %d job records back", len(burst.runs)+lenRuns(paced))
+	drv.collect(collectCtx, burst)
+	res.Burst = analyze(burst)
+	if paced != nil {
+		drv.collect(collectCtx, paced)
+		p := analyze(paced)
+		res.Paced = &p
+	}
+	res.conclude()
+	if err := writeJSON(filepath.Join(o.out, "results.json"), res); err != nil {
+		return err
+	}
+	charts, err := drawCharts(o.out, res)
+	if err != nil {
+		say("charts: %v", err)
+	}
+	res.Charts = charts
+	printMarkdown(os.Stdout, res)
+	say("wrote %s (results.json, %d charts, logs/)", o.out, len(charts))
+	if ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return ctx.Err()
+	}
+	return nil
+}
+
+// benchSpec is the spec ingest makes of the benchmark's request, for the
+// work message size and the image metadata of the raw measurements.
+func benchSpec(root string, o options) (job.Spec, error) {
+	catalog, err := models.Load(filepath.Join(root, "infra", "models"), "")
+	if err != nil {
+		return job.Spec{}, err
+	}
+	req, err := job.DecodeRequest(fmt.Appendf(nil, `{"prompt":%q,"width":%d,"height":%d,"steps":%d,"request_id":"bench-sample"}`,
+		benchPrompt, o.size, o.size, o.steps))
+	if err != nil {
+		return job.Spec{}, err
+	}
+	id := job.IDForRequestID(req.RequestID)
+	return job.Normalize(req, catalog, func() int64 { return job.SeedFromID(id) })
+}
+
+func deadlineOf(ctx context.Context) time.Time {
+	d, ok := ctx.Deadline()
+	if !ok {
+		return time.Now().Add(time.Hour)
+	}
+	return d
+}
+
+func lenRuns(ph *phase) int {
+	if ph == nil {
+		return 0
+	}
+	return len(ph.runs)
+}
+
+func toolPath(root, env, rel string) string {
+	if p := os.Getenv(env); p != "" {
+		if abs, err := filepath.Abs(p); err == nil {
+			return abs
+		}
+		return p
+	}
+	return filepath.Join(root, rel)
+}
+
+// sourceRevision names the code measured: the commit, and whether the
+// working tree had changes, or the folder of prebuilt binaries.
+func sourceRevision(root, binDir string) string {
+	if binDir != "" {
+		return "prebuilt binaries in " + binDir
+	}
+	rev, err := exec.Command("git", "-C", root, "rev-parse", "--short", "HEAD").Output()
+	if err != nil {
+		return "unknown"
+	}
+	s := strings.TrimSpace(string(rev))
+	if status, err := exec.Command("git", "-C", root, "status", "--porcelain", "--untracked-files=no").Output(); err == nil && len(status) > 0 {
+		s += " with uncommitted changes"
+	}
+	return s
+}

@@ -1,0 +1,368 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+
+	"cyberimage/shared/objectstore"
+)
+
+// stack is everything the benchmark starts: an embedded NATS server, a
+// MinIO process and the service processes. close stops all of it, in the
+// reverse order of starting, by PID; it runs on every exit path.
+type stack struct {
+	root   string // repository root
+	tmp    string // temp dir: stores, binaries; removed by close
+	logDir string
+	bins   map[string]string
+
+	nats  *server.Server
+	s3    objectstore.Config
+	minio *proc
+
+	mu    sync.Mutex
+	procs []*proc // every child, in start order
+}
+
+// proc is one child process.
+type proc struct {
+	name   string
+	cmd    *exec.Cmd
+	log    *os.File
+	exited chan struct{}
+}
+
+func (p *proc) pid() int { return p.cmd.Process.Pid }
+
+// stop sends SIGTERM and waits up to grace, then kills. Safe to call twice.
+func (p *proc) stop(grace time.Duration) {
+	select {
+	case <-p.exited:
+		return
+	default:
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.exited:
+	case <-time.After(grace):
+		_ = p.cmd.Process.Kill()
+		<-p.exited
+	}
+}
+
+func newStack(root, logDir string) (*stack, error) {
+	tmp, err := os.MkdirTemp("", "cyberimage-bench-")
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(logDir, 0o755); err != nil {
+		return nil, err
+	}
+	return &stack{root: root, tmp: tmp, logDir: logDir, bins: map[string]string{}}, nil
+}
+
+// binaries are the programs the benchmark runs, by name, with their
+// packages.
+var binaries = map[string]string{
+	"ingest":      "./services/ingest/cmd/ingest",
+	"gpu-runner":  "./services/gpu-runner/cmd/gpu-runner",
+	"supervisor":  "./services/supervisor/cmd/supervisor",
+	"bench-model": "./services/gpu-runner/cmd/bench-model",
+}
+
+// usePrebuilt takes the binaries from dir instead of building them, to
+// compare two builds of the services on the same harness.
+func (s *stack) usePrebuilt(dir string) error {
+	for name := range binaries {
+		p, err := filepath.Abs(filepath.Join(dir, name))
+		if err != nil {
+			return err
+		}
+		if _, err := os.Stat(p); err != nil {
+			return fmt.Errorf("-bin: %w", err)
+		}
+		s.bins[name] = p
+	}
+	return nil
+}
+
+// build compiles the service binaries and bench-model once, in one go
+// build so the two cores compile packages in parallel.
+func (s *stack) build(ctx context.Context) error {
+	dir := filepath.Join(s.tmp, "bin")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	pkgs := binaries
+	args := []string{"build", "-o", dir + string(filepath.Separator)}
+	for name, pkg := range pkgs {
+		args = append(args, pkg)
+		s.bins[name] = filepath.Join(dir, name)
+	}
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Dir = s.root
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("go build: %w", err)
+	}
+	return nil
+}
+
+// startNATS runs an embedded JetStream server on a free loopback port with
+// its store in the temp dir, as the dev stack does.
+func (s *stack) startNATS() error {
+	ns, err := server.NewServer(&server.Options{
+		ServerName: "cyberimage-bench",
+		Host:       "127.0.0.1",
+		Port:       server.RANDOM_PORT,
+		JetStream:  true,
+		StoreDir:   filepath.Join(s.tmp, "nats"),
+		NoLog:      true,
+		NoSigs:     true,
+	})
+	if err != nil {
+		return fmt.Errorf("nats: %w", err)
+	}
+	go ns.Start()
+	if !ns.ReadyForConnections(15 * time.Second) {
+		ns.Shutdown()
+		return errors.New("nats: not ready after 15s")
+	}
+	s.nats = ns
+	return nil
+}
+
+// startMinIO runs a MinIO server on free ports with its data in the temp
+// dir (the flags and environment of shared/testenv) and waits until ready.
+func (s *stack) startMinIO(ctx context.Context, bin string) error {
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	console, err := freePort()
+	if err != nil {
+		return err
+	}
+	s.s3 = objectstore.Config{
+		Endpoint:  "127.0.0.1:" + strconv.Itoa(port),
+		AccessKey: objectstore.DevAccessKey,
+		SecretKey: objectstore.DevSecretKey,
+		Bucket:    "cyberimage",
+	}
+	p, err := s.start("minio", bin, []string{"server", "--quiet", "--address", s.s3.Endpoint,
+		"--console-address", "127.0.0.1:" + strconv.Itoa(console), filepath.Join(s.tmp, "minio")},
+		[]string{"MINIO_ROOT_USER=" + s.s3.AccessKey, "MINIO_ROOT_PASSWORD=" + s.s3.SecretKey,
+			"MINIO_BROWSER=off", "MINIO_UPDATE=off"})
+	if err != nil {
+		return err
+	}
+	s.minio = p
+	return waitHTTP(ctx, p, "http://"+s.s3.Endpoint+"/minio/health/ready", 60*time.Second)
+}
+
+// modelsDir is the catalog the services serve: the repository's, or with
+// only, a temp folder linking just those of its models.
+func (s *stack) modelsDir(only []string) (string, error) {
+	repo := filepath.Join(s.root, "infra", "models")
+	if len(only) == 0 {
+		return repo, nil
+	}
+	dir := filepath.Join(s.tmp, "models")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	for _, name := range only {
+		if _, err := os.Stat(filepath.Join(repo, name, "manifest.json")); err != nil {
+			return "", fmt.Errorf("-models: %w", err)
+		}
+		if err := os.Symlink(filepath.Join(repo, name), filepath.Join(dir, name)); err != nil {
+			return "", err
+		}
+	}
+	return dir, nil
+}
+
+// servedModels lists the models of a catalog folder.
+func servedModels(dir string) []string {
+	paths, _ := filepath.Glob(filepath.Join(dir, "*", "manifest.json"))
+	names := make([]string, len(paths))
+	for i, p := range paths {
+		names[i] = filepath.Base(filepath.Dir(p))
+	}
+	return names
+}
+
+// natsMsgs counts the messages the NATS server received from clients and
+// sent to them, JetStream's internal traffic included.
+type natsMsgs struct {
+	In  int64 `json:"in"`
+	Out int64 `json:"out"`
+}
+
+func (s *stack) natsMsgs() natsMsgs {
+	v, err := s.nats.Varz(nil)
+	if err != nil {
+		return natsMsgs{}
+	}
+	return natsMsgs{In: v.InMsgs, Out: v.OutMsgs}
+}
+
+func (m natsMsgs) since(earlier natsMsgs) natsMsgs {
+	return natsMsgs{In: m.In - earlier.In, Out: m.Out - earlier.Out}
+}
+
+// serviceEnv is the CYBERIMAGE_* configuration every service gets.
+func (s *stack) serviceEnv(ortLib, modelsDir string) []string {
+	return []string{
+		"CYBERIMAGE_NATS_URL=" + s.nats.ClientURL(),
+		"CYBERIMAGE_S3_ENDPOINT=" + s.s3.Endpoint,
+		"CYBERIMAGE_S3_BUCKET=" + s.s3.Bucket,
+		"CYBERIMAGE_S3_ACCESS_KEY=" + s.s3.AccessKey,
+		"CYBERIMAGE_S3_SECRET_KEY=" + s.s3.SecretKey,
+		"CYBERIMAGE_MODELS_DIR=" + modelsDir,
+		"CYBERIMAGE_DEFAULT_MODEL=demo",
+		"CYBERIMAGE_ORT_LIB=" + ortLib,
+		"CYBERIMAGE_LOG_FORMAT=json",
+		"CYBERIMAGE_LOG_LEVEL=info",
+	}
+}
+
+// start runs a child with its output in logDir/<name>.log. Its own process
+// group keeps a terminal's Ctrl-C away from it, so the harness stops the
+// children in order; Pdeathsig kills it if the harness dies without close.
+func (s *stack) start(name, bin string, args, env []string) (*proc, error) {
+	logFile, err := os.Create(filepath.Join(s.logDir, name+".log"))
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = s.root
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		logFile.Close()
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	p := &proc{name: name, cmd: cmd, log: logFile, exited: make(chan struct{})}
+	go func() { _ = cmd.Wait(); logFile.Close(); close(p.exited) }()
+	s.mu.Lock()
+	s.procs = append(s.procs, p)
+	s.mu.Unlock()
+	return p, nil
+}
+
+// all returns every child started so far.
+func (s *stack) all() []*proc {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]*proc(nil), s.procs...)
+}
+
+// services returns the children other than MinIO.
+func (s *stack) services() []*proc {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []*proc
+	for _, p := range s.procs {
+		if p != s.minio {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// close stops every child in reverse start order (services before the
+// stores they write to), then NATS, and removes the temp dir.
+func (s *stack) close() {
+	s.mu.Lock()
+	procs := s.procs
+	s.procs = nil
+	s.mu.Unlock()
+	for i := len(procs) - 1; i >= 0; i-- {
+		procs[i].stop(10 * time.Second)
+	}
+	if s.nats != nil {
+		s.nats.Shutdown()
+		s.nats.WaitForShutdown()
+	}
+	_ = os.RemoveAll(s.tmp)
+}
+
+// waitHTTP polls url until it answers 200, the process exits or limit ends.
+func waitHTTP(ctx context.Context, p *proc, url string, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-p.exited:
+			return fmt.Errorf("%s exited before it was ready (see its log)", p.name)
+		default:
+		}
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return fmt.Errorf("%s not ready after %s", p.name, limit)
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// repoRoot walks up from the working directory to the folder with go.work.
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.work")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("no go.work above the working directory: run from the repository")
+		}
+		dir = parent
+	}
+}
+
+// settle waits until the harness and its children are nearly idle (MinIO
+// scans its disks for a few seconds after it starts), so a measurement
+// does not start on the tail of start-up work. It gives up after limit.
+func (s *stack) settle(ctx context.Context, limit time.Duration) time.Duration {
+	const window, idle = 500 * time.Millisecond, 0.10 // cores
+	start := time.Now()
+	for time.Since(start) < limit && ctx.Err() == nil {
+		before := sampleCPU(s.all())
+		time.Sleep(window)
+		if used := sampleCPU(s.all()).since(before, 1); used.Ours/used.WallSeconds < idle {
+			break
+		}
+	}
+	return time.Since(start)
+}

@@ -1,0 +1,45 @@
+package main
+
+import (
+	"math"
+	"slices"
+	"time"
+)
+
+// dist summarises a sample of durations in milliseconds.
+type dist struct {
+	N    int     `json:"n"`
+	Mean float64 `json:"mean_ms"`
+	P50  float64 `json:"p50_ms"`
+	P95  float64 `json:"p95_ms"`
+	P99  float64 `json:"p99_ms"`
+	Max  float64 `json:"max_ms"`
+}
+
+// summarize sorts a copy of ms and reads its quantiles (nearest rank).
+func summarize(ms []float64) dist {
+	if len(ms) == 0 {
+		return dist{}
+	}
+	s := slices.Clone(ms)
+	slices.Sort(s)
+	var sum float64
+	for _, v := range s {
+		sum += v
+	}
+	return dist{N: len(s), Mean: round3(sum / float64(len(s))), P50: round3(quantile(s, 0.50)),
+		P95: round3(quantile(s, 0.95)), P99: round3(quantile(s, 0.99)), Max: round3(s[len(s)-1])}
+}
+
+// quantile of a sorted sample, nearest rank.
+func quantile(sorted []float64, q float64) float64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(math.Ceil(q*float64(len(sorted)))) - 1
+	return sorted[max(0, min(i, len(sorted)-1))]
+}
+
+func ms(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e6 }
+
+func round3(v float64) float64 { return math.Round(v*1000) / 1000 }
