@@ -1,5 +1,7 @@
 package job
 
+import "time"
+
 // Spec is a validated request with every default filled in. It is what the
 // job record stores and what runners execute, so a job can be reproduced
 // from its record alone.
@@ -21,4 +23,15 @@ type Spec struct {
 type Work struct {
 	JobID string `json:"job_id"`
 	Spec  Spec   `json:"spec"`
+	// CreatedAt and Revision describe the record as queued, so a runner can
+	// claim it with one compare-and-set instead of a read and a write; if
+	// the record changed since, the claim falls back to reading it.
+	CreatedAt time.Time `json:"created_at,omitzero"`
+	Revision  uint64    `json:"revision,omitempty"`
+}
+
+// QueuedRecord is the record ingest wrote for this work, valid as long as
+// the record is still at Revision.
+func (w Work) QueuedRecord() Record {
+	return Record{JobID: w.JobID, Status: StatusQueued, Spec: w.Spec, CreatedAt: w.CreatedAt}
 }

@@ -69,7 +69,9 @@ func (s *Store) Get(ctx context.Context, id string) (job.Record, uint64, error) 
 
 // Create stores a new record; ErrExists when the id is taken.
 func (s *Store) Create(ctx context.Context, rec job.Record) (uint64, error) {
-	rec.UpdatedAt = time.Now().UTC()
+	if rec.UpdatedAt.IsZero() {
+		rec.UpdatedAt = time.Now().UTC()
+	}
 	data, err := json.Marshal(rec)
 	if err != nil {
 		return 0, fmt.Errorf("encode job %s: %w", rec.JobID, err)
@@ -89,32 +91,52 @@ func (s *Store) Create(ctx context.Context, rec job.Record) (uint64, error) {
 // ErrUnchanged (or any error) to abort; the status change it makes must be
 // allowed by job.CanTransition. It returns the record as written.
 func (s *Store) Update(ctx context.Context, id string, mutate func(*job.Record) error) (job.Record, error) {
+	rec, _, err := s.update(ctx, id, nil, 0, mutate)
+	return rec, err
+}
+
+// UpdateFrom is Update for a caller that believes it holds the current
+// record at revision rev (it wrote or read it last): it saves the read, one
+// round trip, and falls back to Update's read-modify-write when someone
+// changed the record since. It returns the record and revision written.
+func (s *Store) UpdateFrom(ctx context.Context, known job.Record, rev uint64, mutate func(*job.Record) error) (job.Record, uint64, error) {
+	return s.update(ctx, known.JobID, &known, rev, mutate)
+}
+
+func (s *Store) update(ctx context.Context, id string, known *job.Record, knownRev uint64, mutate func(*job.Record) error) (job.Record, uint64, error) {
 	for range maxConflicts {
-		rec, rev, err := s.Get(ctx, id)
-		if err != nil {
-			return job.Record{}, err
+		var rec job.Record
+		var rev uint64
+		if known != nil {
+			rec, rev, known = *known, knownRev, nil
+		} else {
+			var err error
+			if rec, rev, err = s.Get(ctx, id); err != nil {
+				return job.Record{}, 0, err
+			}
 		}
 		from := rec.Status
 		if err := mutate(&rec); err != nil {
-			return rec, err
+			return rec, 0, err
 		}
 		if rec.Status != from && !job.CanTransition(from, rec.Status) {
-			return rec, fmt.Errorf("job %s %s → %s: %w", id, from, rec.Status, ErrTransition)
+			return rec, 0, fmt.Errorf("job %s %s → %s: %w", id, from, rec.Status, ErrTransition)
 		}
 		rec.UpdatedAt = time.Now().UTC()
 		data, err := json.Marshal(rec)
 		if err != nil {
-			return rec, fmt.Errorf("encode job %s: %w", id, err)
+			return rec, 0, fmt.Errorf("encode job %s: %w", id, err)
 		}
-		if _, err := s.kv.Update(ctx, id, data, rev); err != nil {
+		newRev, err := s.kv.Update(ctx, id, data, rev)
+		if err != nil {
 			if isConflict(err) {
-				continue
+				continue // read the record as it is now and decide again
 			}
-			return rec, fmt.Errorf("update job %s: %w", id, err)
+			return rec, 0, fmt.Errorf("update job %s: %w", id, err)
 		}
-		return rec, nil
+		return rec, newRev, nil
 	}
-	return job.Record{}, fmt.Errorf("update job %s: too many concurrent writers", id)
+	return job.Record{}, 0, fmt.Errorf("update job %s: too many concurrent writers", id)
 }
 
 // Decode parses a stored record.

@@ -71,7 +71,7 @@ func (w *Worker) claimAll(batch []*delivery) []error {
 // claim moves the record to processing under this delivery: from now on the
 // record names it, and only it may finish the job.
 func (w *Worker) claim(d *delivery) error {
-	rec, err := w.p.Store.Update(d.ctx, d.work.JobID, func(r *job.Record) error {
+	mutate := func(r *job.Record) error {
 		if r.Status.Terminal() {
 			return errAlreadyDone
 		}
@@ -86,7 +86,17 @@ func (w *Worker) claim(d *delivery) error {
 		}
 		r.Stages = job.Stages{QueueWaitMS: job.Millis(now.Sub(r.CreatedAt))}
 		return nil
-	})
+	}
+	var rec job.Record
+	var rev uint64
+	var err error
+	if d.work.Revision != 0 {
+		// One compare-and-set against the record as ingest queued it; a
+		// record changed since (a redelivery) is read and decided again.
+		rec, rev, err = w.p.Store.UpdateFrom(d.ctx, d.work.QueuedRecord(), d.work.Revision, mutate)
+	} else {
+		rec, err = w.p.Store.Update(d.ctx, d.work.JobID, mutate)
+	}
 	switch {
 	case errors.Is(err, errAlreadyDone):
 		return errAlreadyDone
@@ -96,6 +106,7 @@ func (w *Worker) claim(d *delivery) error {
 		return fmt.Errorf("mark processing: %w", err)
 	}
 	d.attempt = rec.Attempts
+	d.record, d.rev = rec, rev
 	d.spec = rec.Spec
 	d.stages = rec.Stages
 	d.claimed.Store(true)

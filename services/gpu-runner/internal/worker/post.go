@@ -101,7 +101,7 @@ func (w *Worker) uploadOnce(d *delivery) error {
 // complete moves the record to completed, fenced on this delivery: if the
 // job was handed to another delivery meanwhile, nothing is written.
 func (w *Worker) complete(d *delivery) error {
-	_, err := w.p.Store.Update(d.ctx, d.work.JobID, func(r *job.Record) error {
+	mutate := func(r *job.Record) error {
 		if !w.owns(r, d) {
 			return errStale
 		}
@@ -110,7 +110,16 @@ func (w *Worker) complete(d *delivery) error {
 		r.CompletedAt = job.UTC(time.Now())
 		r.Stages = d.stages
 		return nil
-	})
+	}
+	var err error
+	if d.rev != 0 {
+		// One compare-and-set against the record as our claim wrote it:
+		// if anyone changed it since, the revision differs and the record
+		// is read again, so the fence is checked on what is really there.
+		_, _, err = w.p.Store.UpdateFrom(d.ctx, d.record, d.rev, mutate)
+	} else {
+		_, err = w.p.Store.Update(d.ctx, d.work.JobID, mutate)
+	}
 	if err != nil && !errors.Is(err, errStale) {
 		return fmt.Errorf("mark completed: %w", err)
 	}

@@ -23,6 +23,8 @@ type delivery struct {
 	attempt   int          // the record's attempt number, once claimed
 	claimed   atomic.Bool  // the record names this delivery (keepAlive reads it)
 	spec      job.Spec     // from the record, once claimed
+	record    job.Record   // as this delivery last wrote it, at rev (0: unknown)
+	rev       uint64
 	log       *zap.Logger
 	stages    job.Stages
 	images    []imageOut // generated, waiting for encode and upload

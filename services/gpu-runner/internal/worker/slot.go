@@ -26,17 +26,19 @@ type slot struct {
 	posts      chan []*delivery
 	posterDone chan struct{}
 	// preferred is the consumer that last had work (its model is likely
-	// loaded); rotate spreads idle waits over the models.
-	preferred, rotate int
+	// loaded).
+	preferred int
+	// late carries what background waits on several consumers bring;
+	// latePending counts the waits not yet collected.
+	late          chan []*delivery
+	latePending   int
+	preferredLate atomic.Int32
 }
-
-// idlePoll bounds how long an idle runner serving several models waits on
-// one model's consumer before looking at the next.
-const idlePoll = 250 * time.Millisecond
 
 func (w *Worker) slotLoop(id int) {
 	defer w.wg.Done()
-	s := &slot{w: w, log: w.log.With(zap.Int("slot", id))}
+	s := &slot{w: w, log: w.log.With(zap.Int("slot", id)), late: make(chan []*delivery, len(w.cons))}
+	defer s.drainLate()
 	if id < len(w.p.SlotGPUs) {
 		s.gpu = w.p.SlotGPUs[id]
 	}
@@ -131,14 +133,18 @@ func (s *slot) settle() {
 // arrive within BatchWindow.
 func (s *slot) fetch() []*delivery {
 	w := s.w
-	msgs := s.pull(w.p.FetchWait)
-	if len(msgs) == 1 && w.p.MaxBatch > 1 && !w.isStopping() {
+	ds := s.pull(w.p.FetchWait)
+	if len(ds) == 1 && w.p.MaxBatch > 1 && !w.isStopping() {
 		// More of the same model only: a batch never mixes models.
-		msgs = append(msgs, s.fetchFrom(w.cons[s.preferred], w.p.MaxBatch-1, w.p.BatchWindow, false)...)
+		ds = append(ds, s.receiveAll(s.fetchFrom(w.cons[s.preferred], w.p.MaxBatch-1, w.p.BatchWindow, false))...)
 	}
+	return ds
+}
+
+func (s *slot) receiveAll(msgs []jetstream.Msg) []*delivery {
 	var out []*delivery
 	for _, m := range msgs {
-		if d := w.receive(m, s); d != nil {
+		if d := s.w.receive(m, s); d != nil {
 			out = append(out, d)
 		}
 	}
@@ -147,27 +153,70 @@ func (s *slot) fetch() []*delivery {
 
 // pull takes one job. With one model it waits on that model's consumer.
 // With several it asks each without waiting, starting with the one that
-// last had work; when all are empty it waits up to idlePoll on one of them
-// in turn, so new work of any model is noticed within about that long.
-func (s *slot) pull(wait time.Duration) []jetstream.Msg {
+// last had work (its model is likely loaded); when all are empty it waits
+// on all of them at once and takes whatever comes first, so new work of
+// any model starts at once. The other waits go on in the background: what
+// they bring is received at once (kept alive with in-progress acks) and
+// taken by the next pull.
+func (s *slot) pull(wait time.Duration) []*delivery {
 	cons := s.w.cons
 	if len(cons) == 1 {
-		return s.fetchFrom(cons[0], 1, wait, false)
+		return s.receiveAll(s.fetchFrom(cons[0], 1, wait, false))
+	}
+	if ds := s.takeLate(); len(ds) > 0 {
+		return ds
 	}
 	for i := range cons {
 		c := (s.preferred + i) % len(cons)
 		if msgs := s.fetchFrom(cons[c], 1, 0, true); len(msgs) > 0 {
 			s.preferred = c
-			return msgs
+			return s.receiveAll(msgs)
 		}
 	}
-	c := s.rotate % len(cons)
-	s.rotate++
-	msgs := s.fetchFrom(cons[c], 1, min(wait, idlePoll), false)
-	if len(msgs) > 0 {
-		s.preferred = c
+	if s.latePending == 0 {
+		for i, c := range cons {
+			s.latePending++
+			go func() {
+				ds := s.receiveAll(s.fetchFrom(c, 1, wait, false))
+				if len(ds) > 0 {
+					s.preferredLate.Store(int32(i))
+				}
+				s.late <- ds
+			}()
+		}
 	}
-	return msgs
+	for s.latePending > 0 {
+		ds := <-s.late
+		s.latePending--
+		if len(ds) > 0 {
+			s.preferred = int(s.preferredLate.Load())
+			return ds
+		}
+	}
+	return nil
+}
+
+// takeLate collects what background waits brought since, without waiting.
+func (s *slot) takeLate() []*delivery {
+	var out []*delivery
+	for s.latePending > 0 {
+		select {
+		case ds := <-s.late:
+			s.latePending--
+			out = append(out, ds...)
+		default:
+			return out
+		}
+	}
+	return out
+}
+
+// drainLate waits for the background waits to end and hands back what they
+// brought: the slot is stopping.
+func (s *slot) drainLate() {
+	for ; s.latePending > 0; s.latePending-- {
+		s.handBack(<-s.late)
+	}
 }
 
 func (s *slot) fetchFrom(cons jetstream.Consumer, n int, wait time.Duration, noWait bool) []jetstream.Msg {

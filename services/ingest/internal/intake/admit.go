@@ -50,7 +50,7 @@ func (pr *Processor) admit(ctx context.Context, payload []byte, meta *jetstream.
 		return pr.reject(ctx, payload, err, meta)
 	}
 	rec := job.Record{JobID: id, Status: job.StatusQueued, Spec: spec, CreatedAt: meta.Timestamp.UTC()}
-	_, err = pr.p.Store.Create(ctx, rec)
+	rev, err := pr.p.Store.Create(ctx, rec)
 	switch {
 	case err == nil:
 	case errors.Is(err, jobstore.ErrExists):
@@ -66,7 +66,9 @@ func (pr *Processor) admit(ctx context.Context, payload []byte, meta *jetstream.
 	default:
 		return answer{}, err
 	}
-	if err := pr.queue(ctx, job.Work{JobID: id, Spec: spec}); err != nil {
+	// Only a record written just now is known to be at rev; the runner
+	// falls back to reading it otherwise.
+	if err := pr.queue(ctx, job.Work{JobID: id, Spec: spec, CreatedAt: rec.CreatedAt, Revision: rev}); err != nil {
 		return answer{}, err
 	}
 	pr.p.Stats.Accepted.Add(1)
