@@ -47,7 +47,13 @@ func (g *group) start() error {
 }
 
 // stop stops the children stage by stage; within a stage, all at once.
+// Nothing is restarted from the moment stopping begins.
 func (g *group) stop() {
+	for _, p := range g.procs {
+		p.mu.Lock()
+		p.stopping = true
+		p.mu.Unlock()
+	}
 	for _, stage := range g.stages {
 		var wg sync.WaitGroup
 		for _, p := range g.procs {
@@ -77,7 +83,10 @@ func (p *process) start() error {
 	}
 	cmd := exec.Command(p.path, p.args...)
 	cmd.Env = append(os.Environ(), p.env...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	// Own process group: Ctrl-C in the terminal reaches devstack alone,
+	// which then stops the children in order (otherwise they would all
+	// get SIGINT at once and look like crashes to be restarted).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 	stdout, _ := cmd.StdoutPipe()
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {

@@ -29,15 +29,14 @@ type slot struct {
 	// loaded).
 	preferred int
 	// late carries what background waits on several consumers bring;
-	// latePending counts the waits not yet collected.
-	late          chan []*delivery
-	latePending   int
-	preferredLate atomic.Int32
+	// waiting marks the consumers with a wait open.
+	late    chan lateResult
+	waiting []bool
 }
 
 func (w *Worker) slotLoop(id int) {
 	defer w.wg.Done()
-	s := &slot{w: w, log: w.log.With(zap.Int("slot", id)), late: make(chan []*delivery, len(w.cons))}
+	s := &slot{w: w, log: w.log.With(zap.Int("slot", id)), late: make(chan lateResult, len(w.cons)), waiting: make([]bool, len(w.cons))}
 	defer s.drainLate()
 	if id < len(w.p.SlotGPUs) {
 		s.gpu = w.p.SlotGPUs[id]
@@ -154,10 +153,10 @@ func (s *slot) receiveAll(msgs []jetstream.Msg) []*delivery {
 // pull takes one job. With one model it waits on that model's consumer.
 // With several it asks each without waiting, starting with the one that
 // last had work (its model is likely loaded); when all are empty it waits
-// on all of them at once and takes whatever comes first, so new work of
-// any model starts at once. The other waits go on in the background: what
-// they bring is received at once (kept alive with in-progress acks) and
-// taken by the next pull.
+// on every consumer that has no wait open yet and takes whatever comes
+// first, so new work of any model starts at once. The other waits go on in
+// the background: what they bring is received at once (kept alive with
+// in-progress acks) and taken by the next pull.
 func (s *slot) pull(wait time.Duration) []*delivery {
 	cons := s.w.cons
 	if len(cons) == 1 {
@@ -173,37 +172,47 @@ func (s *slot) pull(wait time.Duration) []*delivery {
 			return s.receiveAll(msgs)
 		}
 	}
-	if s.latePending == 0 {
-		for i, c := range cons {
-			s.latePending++
-			go func() {
-				ds := s.receiveAll(s.fetchFrom(c, 1, wait, false))
-				if len(ds) > 0 {
-					s.preferredLate.Store(int32(i))
-				}
-				s.late <- ds
-			}()
+	for i, c := range cons {
+		if s.waiting[i] {
+			continue
 		}
+		s.waiting[i] = true
+		go func() { s.late <- lateResult{i, s.receiveAll(s.fetchFrom(c, 1, wait, false))} }()
 	}
-	for s.latePending > 0 {
-		ds := <-s.late
-		s.latePending--
-		if len(ds) > 0 {
-			s.preferred = int(s.preferredLate.Load())
-			return ds
+	for s.anyWaiting() {
+		r := <-s.late
+		s.waiting[r.consumer] = false
+		if len(r.ds) > 0 {
+			s.preferred = r.consumer
+			return r.ds
 		}
 	}
 	return nil
 }
 
+// lateResult is what a background wait on one consumer brought.
+type lateResult struct {
+	consumer int
+	ds       []*delivery
+}
+
+func (s *slot) anyWaiting() bool {
+	for _, w := range s.waiting {
+		if w {
+			return true
+		}
+	}
+	return false
+}
+
 // takeLate collects what background waits brought since, without waiting.
 func (s *slot) takeLate() []*delivery {
 	var out []*delivery
-	for s.latePending > 0 {
+	for s.anyWaiting() {
 		select {
-		case ds := <-s.late:
-			s.latePending--
-			out = append(out, ds...)
+		case r := <-s.late:
+			s.waiting[r.consumer] = false
+			out = append(out, r.ds...)
 		default:
 			return out
 		}
@@ -214,8 +223,10 @@ func (s *slot) takeLate() []*delivery {
 // drainLate waits for the background waits to end and hands back what they
 // brought: the slot is stopping.
 func (s *slot) drainLate() {
-	for ; s.latePending > 0; s.latePending-- {
-		s.handBack(<-s.late)
+	for s.anyWaiting() {
+		r := <-s.late
+		s.waiting[r.consumer] = false
+		s.handBack(r.ds)
 	}
 }
 
