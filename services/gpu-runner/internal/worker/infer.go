@@ -71,6 +71,9 @@ func (w *Worker) claimAll(batch []*delivery) []error {
 // claim moves the record to processing under this delivery: from now on the
 // record names it, and only it may finish the job.
 func (w *Worker) claim(d *delivery) error {
+	if d.claimed.Load() {
+		return nil // claimed ahead, while the previous inference ran
+	}
 	mutate := func(r *job.Record) error {
 		if r.Status.Terminal() {
 			return errAlreadyDone
