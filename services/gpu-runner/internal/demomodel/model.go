@@ -5,7 +5,11 @@
 // without shipping trained weights.
 package demomodel
 
-import "fmt"
+import (
+	"fmt"
+
+	"cyberimage/services/gpu-runner/internal/onnxpb"
+)
 
 // LatentSize is the length of the latent vector that selects a picture.
 const LatentSize = 16
@@ -43,13 +47,13 @@ var hiddenActivations = []string{"Sin", "Tanh", "Sin"}
 // Build returns the serialized ONNX ModelProto of the demo CPPN for seed. The
 // output is deterministic byte for byte.
 func Build(seed uint64) []byte {
-	m := modelProto{
-		irVersion:    irVersion,
-		producerName: producerName,
-		opsetVersion: opsetVersion,
-		graph:        buildGraph(newWeights(seed, tuned)),
+	m := onnxpb.Model{
+		IRVersion:    irVersion,
+		ProducerName: producerName,
+		Opset:        opsetVersion,
+		Graph:        buildGraph(newWeights(seed, tuned)),
 	}
-	return m.marshal()
+	return m.Marshal()
 }
 
 // buildGraph wires the CPPN:
@@ -59,15 +63,15 @@ func Build(seed uint64) []byte {
 //	h0  = Tanh(hc + hz)              [B,P,H]  (broadcast)
 //	hi  = act_i(h(i-1)·Wi + bi)      for each hidden layer
 //	rgb = Sigmoid(hL·Wo + bo)        [B,P,3]
-func buildGraph(w weights) graphProto {
-	g := graphProto{name: "demo_cppn"}
+func buildGraph(w weights) onnxpb.Graph {
+	g := onnxpb.Graph{Name: "demo_cppn"}
 	const h = HiddenSize
 	init := func(name string, data []float32, dims ...int64) string {
-		g.initializers = append(g.initializers, tensorProto{name: name, dims: dims, data: data})
+		g.Initializers = append(g.Initializers, onnxpb.FloatTensor(name, data, dims...))
 		return name
 	}
 	node := func(op, out string, in ...string) string {
-		g.nodes = append(g.nodes, nodeProto{name: out + "_" + op, opType: op, inputs: in, outputs: []string{out}})
+		g.Nodes = append(g.Nodes, onnxpb.Node{Name: out + "_" + op, OpType: op, Inputs: in, Outputs: []string{out}})
 		return out
 	}
 
@@ -85,12 +89,12 @@ func buildGraph(w weights) graphProto {
 	x = node("Add", "pre_out", x, init("b_out", w.biasOut, 3))
 	node("Sigmoid", OutputRGB, x)
 
-	g.inputs = []valueInfoProto{
-		{name: InputCoords, dims: []dimension{{param: "pixels"}, {value: 3}}},
-		{name: InputLatent, dims: []dimension{{param: "batch"}, {value: 1}, {value: LatentSize}}},
+	g.Inputs = []onnxpb.ValueInfo{
+		{Name: InputCoords, Type: onnxpb.Float, Dims: []onnxpb.Dim{onnxpb.Sym("pixels"), onnxpb.Fix(3)}},
+		{Name: InputLatent, Type: onnxpb.Float, Dims: []onnxpb.Dim{onnxpb.Sym("batch"), onnxpb.Fix(1), onnxpb.Fix(LatentSize)}},
 	}
-	g.outputs = []valueInfoProto{
-		{name: OutputRGB, dims: []dimension{{param: "batch"}, {param: "pixels"}, {value: 3}}},
+	g.Outputs = []onnxpb.ValueInfo{
+		{Name: OutputRGB, Type: onnxpb.Float, Dims: []onnxpb.Dim{onnxpb.Sym("batch"), onnxpb.Sym("pixels"), onnxpb.Fix(3)}},
 	}
 	return g
 }

@@ -3,7 +3,6 @@ package ort
 import (
 	"context"
 	"fmt"
-	"runtime"
 
 	onnx "github.com/yalue/onnxruntime_go"
 )
@@ -11,49 +10,22 @@ import (
 // Run runs the model. Outputs are allocated by ORT (shapes may be dynamic) and
 // copied into Go memory; every ORT tensor is destroyed before return. If ctx
 // is cancelled while running, Run terminates the ORT run and returns an error
-// wrapping ctx.Err().
+// wrapping ctx.Err(). It is RunValues for models whose tensors are all
+// float32.
 func (s *Session) Run(ctx context.Context, inputs []Tensor) ([]Tensor, error) {
-	if len(inputs) != len(s.inputNames) {
-		return nil, fmt.Errorf("ort: got %d inputs, session expects %d %v", len(inputs), len(s.inputNames), s.inputNames)
+	values := make([]Value, len(inputs))
+	for i, t := range inputs {
+		values[i] = t
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("ort: run not started: %w", err)
-	}
-
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if s.closed {
-		return nil, ErrClosed
-	}
-
-	ins := make([]onnx.Value, len(inputs))
-	defer destroyAll(ins)
-	for i, in := range inputs {
-		v, err := toORT(in)
-		if err != nil {
-			return nil, fmt.Errorf("ort: input %q: %w", s.inputNames[i], err)
-		}
-		ins[i] = v
-	}
-	// nil outputs make ORT allocate them with whatever shape the run yields.
-	outs := make([]onnx.Value, len(s.outputNames))
-	defer destroyAll(outs)
-
-	err := s.runCancellable(ctx, ins, outs)
-	// ORT read the input Data slices in place; keep them reachable until here.
-	runtime.KeepAlive(inputs)
+	outs, err := s.RunValues(ctx, values)
 	if err != nil {
-		if ctxErr := ctx.Err(); ctxErr != nil {
-			return nil, fmt.Errorf("ort: run cancelled: %w: %w", ctxErr, err)
-		}
-		return nil, fmt.Errorf("ort: run: %w", err)
+		return nil, err
 	}
-
 	result := make([]Tensor, len(outs))
 	for i, v := range outs {
-		t, err := fromORT(v)
-		if err != nil {
-			return nil, fmt.Errorf("ort: output %q: %w", s.outputNames[i], err)
+		t, ok := v.(Tensor)
+		if !ok {
+			return nil, fmt.Errorf("ort: output %q: not float32", s.outputNames[i])
 		}
 		result[i] = t
 	}
