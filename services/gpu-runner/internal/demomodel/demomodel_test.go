@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"cyberimage/shared/testenv"
 	"google.golang.org/protobuf/encoding/protowire"
 )
 
@@ -21,7 +23,7 @@ func TestBuildIsDeterministic(t *testing.T) {
 // TestCommittedModelIsCurrent guards infra/models/demo/model.onnx against
 // drifting from the generator (or the generator drifting from it).
 func TestCommittedModelIsCurrent(t *testing.T) {
-	root := repoRoot(t)
+	root := testenv.RepoRoot(t)
 	path := filepath.Join(root, "infra", "models", "demo", "model.onnx")
 	got, err := os.ReadFile(path)
 	require.NoError(t, err, "read committed demo model")
@@ -103,24 +105,4 @@ func meanAbsDiff(a, b []float32) float64 {
 		d += math.Abs(float64(a[i] - b[i]))
 	}
 	return d / float64(len(a))
-}
-
-// repoRoot walks up from the test's working directory to the first folder
-// holding go.work or .git.
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	require.NoError(t, err)
-	for {
-		for _, marker := range []string{"go.work", ".git"} {
-			if _, err := os.Stat(filepath.Join(dir, marker)); err == nil {
-				return dir
-			}
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatalf("no go.work or .git found above the test's working directory")
-		}
-		dir = parent
-	}
 }

@@ -10,42 +10,15 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"cyberimage/services/gpu-runner/internal/demomodel"
+	"cyberimage/shared/testenv"
 )
 
-// initORT initializes ORT from CYBERIMAGE_ORT_LIB or the repo's
-// .tools/ort/libonnxruntime.so.1. A missing library fails the test: these
-// tests exist to prove the real runtime works, so skipping would hide that.
+// initORT initializes ORT from the library testenv finds (CYBERIMAGE_ORT_LIB
+// or the repo's .tools). A missing library fails the test: these tests exist
+// to prove the real runtime works, so skipping would hide that.
 func initORT(t testing.TB) {
 	t.Helper()
-	lib := os.Getenv("CYBERIMAGE_ORT_LIB")
-	if lib == "" {
-		lib = filepath.Join(repoRoot(t), ".tools", "ort", "libonnxruntime.so.1")
-	}
-	if _, err := os.Stat(lib); err != nil {
-		t.Fatalf("ONNX Runtime shared library not found at %s (%v); "+
-			"set CYBERIMAGE_ORT_LIB to libonnxruntime.so (1.24.x) or install it at <repo>/.tools/ort/libonnxruntime.so.1", lib, err)
-	}
-	require.NoError(t, Init(lib))
-}
-
-// repoRoot walks up from the working directory to the first folder holding
-// go.work or .git.
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	require.NoError(t, err)
-	for {
-		for _, marker := range []string{"go.work", ".git"} {
-			if _, err := os.Stat(filepath.Join(dir, marker)); err == nil {
-				return dir
-			}
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatalf("no go.work or .git found above the test's working directory")
-		}
-		dir = parent
-	}
+	require.NoError(t, Init(testenv.ORTLibrary(t)))
 }
 
 // openDemo writes the demo model to a temp dir and opens it.

@@ -12,16 +12,12 @@ import (
 	"cyberimage/services/gpu-runner/internal/demomodel"
 	"cyberimage/services/gpu-runner/internal/ort"
 	"cyberimage/shared/job"
+	"cyberimage/shared/testenv"
 )
 
 func openCPPN(t *testing.T) *CPPN {
 	t.Helper()
-	lib := os.Getenv("CYBERIMAGE_ORT_LIB")
-	if lib == "" {
-		lib = filepath.Join("..", "..", "..", "..", ".tools", "ort", "libonnxruntime.so.1")
-	}
-	require.FileExists(t, lib, "ORT library: run `make tools`")
-	require.NoError(t, ort.Init(lib))
+	require.NoError(t, ort.Init(testenv.ORTLibrary(t)))
 	path := filepath.Join(t.TempDir(), "model.onnx")
 	require.NoError(t, os.WriteFile(path, demomodel.Build(demomodel.DefaultSeed), 0o644))
 	c, err := OpenCPPN(path, ort.Options{IntraOpThreads: 1})

@@ -17,6 +17,7 @@ import (
 	"cyberimage/services/gpu-runner/internal/sdmodel"
 	"cyberimage/shared/job"
 	"cyberimage/shared/models"
+	"cyberimage/shared/testenv"
 )
 
 // tinySDDir is the committed tiny model, relative to this package.
@@ -24,12 +25,7 @@ var tinySDDir = filepath.Join("..", "..", "..", "..", "infra", "models", "tiny-s
 
 func initSDORT(t testing.TB) {
 	t.Helper()
-	lib := os.Getenv("CYBERIMAGE_ORT_LIB")
-	if lib == "" {
-		lib = filepath.Join("..", "..", "..", "..", ".tools", "ort", "libonnxruntime.so.1")
-	}
-	require.FileExists(t, lib, "ORT library: run `make tools`")
-	require.NoError(t, ort.Init(lib))
+	require.NoError(t, ort.Init(testenv.ORTLibrary(t)))
 }
 
 // openSD opens dir and wraps its parts in recorders.
