@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
 	"cyberimage/services/gpu-runner/internal/config"
@@ -78,17 +77,12 @@ func Start(ctx context.Context, cfg config.Config, logger *zap.Logger) (*Runner,
 		slotGPUs[i] = s.GPU
 	}
 
-	nc, err := nats.Connect(cfg.NATS.URL, nats.Name("gpu-runner "+cfg.RunnerID), nats.MaxReconnects(-1),
-		nats.RetryOnFailedConnect(true), nats.ReconnectWait(250*time.Millisecond))
+	nc, js, err := bus.Connect(cfg.NATS.URL, "gpu-runner "+cfg.RunnerID)
 	if err != nil {
-		return nil, fmt.Errorf("connect %s: %w", cfg.NATS.URL, err)
+		return nil, err
 	}
-	js, err := jetstream.New(nc)
-	if err != nil {
-		nc.Close()
-		return nil, fmt.Errorf("jetstream: %w", err)
-	}
-	if err := retry(ctx, log, "NATS JetStream", func(ctx context.Context) error { return bus.Ensure(ctx, js, cfg.Bus, served...) }); err != nil {
+	waiting := func(err error) { log.Warn("waiting for NATS JetStream", zap.Error(err)) }
+	if err := bus.EnsureWhenReady(ctx, js, cfg.Bus, waiting, served...); err != nil {
 		nc.Close()
 		return nil, err
 	}

@@ -11,8 +11,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
 	"cyberimage/services/ingest/internal/config"
@@ -55,17 +53,15 @@ func run(cfg config.Config, logger *zap.Logger) error {
 	if err != nil {
 		return err
 	}
-	nc, err := nats.Connect(cfg.NATS.URL, nats.Name("ingest"), nats.MaxReconnects(-1),
-		nats.RetryOnFailedConnect(true), nats.ReconnectWait(250*time.Millisecond))
+	nc, js, err := bus.Connect(cfg.NATS.URL, "ingest")
 	if err != nil {
-		return fmt.Errorf("connect %s: %w", cfg.NATS.URL, err)
+		return err
 	}
 	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return fmt.Errorf("jetstream: %w", err)
-	}
-	if err := ensureWithRetry(ctx, js, cfg.Bus, catalog.Names(), logger); err != nil {
+	// Every model's consumer is created here too, so work queued before any
+	// runner starts waits on the right consumer.
+	waiting := func(err error) { logger.Warn("waiting for NATS JetStream", zap.Error(err)) }
+	if err := bus.EnsureWhenReady(ctx, js, cfg.Bus, waiting, catalog.Names()...); err != nil {
 		return err
 	}
 	store, err := jobstore.Open(ctx, js)
@@ -99,25 +95,4 @@ func run(cfg config.Config, logger *zap.Logger) error {
 	logger.Info("stopped", zap.Int64("accepted", stats.Accepted.Load()), zap.Int64("duplicates", stats.Duplicates.Load()),
 		zap.Any("rejected", stats.Rejected()))
 	return nil
-}
-
-// ensureWithRetry creates the streams and every model's consumer, so work
-// queued before any runner starts is waiting on the right consumer. It
-// waits for NATS to come up: services may start before the
-// server does, and that is not an error worth dying for.
-func ensureWithRetry(ctx context.Context, js jetstream.JetStream, s bus.Settings, models []string, logger *zap.Logger) error {
-	for {
-		attemptCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		err := bus.Ensure(attemptCtx, js, s, models...)
-		cancel()
-		if err == nil {
-			return nil
-		}
-		logger.Warn("waiting for NATS JetStream", zap.Error(err))
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(time.Second):
-		}
-	}
 }

@@ -42,13 +42,12 @@ type App struct {
 // Start connects and serves. It waits for NATS rather than failing.
 func Start(ctx context.Context, cfg config.Config, logger *zap.Logger) (*App, error) {
 	log := logger.With(zap.String("supervisor", cfg.ID))
-	nc, err := nats.Connect(cfg.NATS.URL, nats.Name("supervisor "+cfg.ID), nats.MaxReconnects(-1),
-		nats.RetryOnFailedConnect(true), nats.ReconnectWait(250*time.Millisecond))
+	nc, js, err := bus.Connect(cfg.NATS.URL, "supervisor "+cfg.ID)
 	if err != nil {
-		return nil, fmt.Errorf("connect %s: %w", cfg.NATS.URL, err)
+		return nil, err
 	}
 	a := &App{log: log, nc: nc}
-	if err := a.start(ctx, cfg); err != nil {
+	if err := a.start(ctx, cfg, js); err != nil {
 		a.Stop(context.Background())
 		return nil, err
 	}
@@ -57,11 +56,7 @@ func Start(ctx context.Context, cfg config.Config, logger *zap.Logger) (*App, er
 
 func (a *App) onStop(f func()) { a.stops = append(a.stops, f) }
 
-func (a *App) start(ctx context.Context, cfg config.Config) error {
-	js, err := jetstream.New(a.nc)
-	if err != nil {
-		return fmt.Errorf("jetstream: %w", err)
-	}
+func (a *App) start(ctx context.Context, cfg config.Config, js jetstream.JetStream) error {
 	catalog, err := models.Load(cfg.ModelsDir, "")
 	if err != nil {
 		// Status and recovery do not need it; only /v1/models does.
@@ -72,7 +67,8 @@ func (a *App) start(ctx context.Context, cfg config.Config) error {
 	if catalog != nil {
 		names = catalog.Names()
 	}
-	if err := a.ensure(ctx, js, cfg.Bus, names); err != nil {
+	waiting := func(err error) { a.log.Warn("waiting for NATS JetStream", zap.Error(err)) }
+	if err := bus.EnsureWhenReady(ctx, js, cfg.Bus, waiting, names...); err != nil {
 		return err
 	}
 	store, err := jobstore.Open(ctx, js)
@@ -149,23 +145,6 @@ func (a *App) start(ctx context.Context, cfg config.Config) error {
 		zap.Duration("max_stalled_time", cfg.MaxStalledTime), zap.Duration("max_silent_time", cfg.MaxSilentTime),
 		zap.Duration("check_interval", cfg.CheckInterval), zap.Duration("recovery_cooldown", cfg.RecoveryCooldown))
 	return nil
-}
-
-func (a *App) ensure(ctx context.Context, js jetstream.JetStream, s bus.Settings, models []string) error {
-	for {
-		attemptCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		err := bus.Ensure(attemptCtx, js, s, models...)
-		cancel()
-		if err == nil {
-			return nil
-		}
-		a.log.Warn("waiting for NATS JetStream", zap.Error(err))
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(time.Second):
-		}
-	}
 }
 
 // Stop stops serving, then everything else in reverse order of start.
