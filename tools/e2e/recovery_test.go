@@ -34,10 +34,6 @@ func TestRequestWhileIngestDown(t *testing.T) {
 // one completed record and one set of images.
 func TestKillRunnerMidJob(t *testing.T) {
 	s := newStack(t, "CYBERIMAGE_ACK_WAIT=2s")
-	// The shared settings decide the consumer's AckWait.
-	settings := bus.DefaultSettings()
-	settings.AckWait = 2 * time.Second
-	require.NoError(t, bus.Ensure(context.Background(), s.js, settings, "demo"))
 	s.startIngest()
 	victim := s.startRunner("runner-victim")
 

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -22,6 +23,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"cyberimage/shared/bus"
+	"cyberimage/shared/config"
 	"cyberimage/shared/job"
 	"cyberimage/shared/jobstore"
 	"cyberimage/shared/testenv"
@@ -48,12 +50,6 @@ func newStack(t testing.TB, extraEnv ...string) *stack {
 	t.Helper()
 	s := &stack{t: t, nats: testenv.StartNATS(t), minio: testenv.StartMinIO(t), logs: t.TempDir()}
 	s.nc, s.js = s.nats.Connect(t)
-	ctx := context.Background()
-	settings := bus.DefaultSettings()
-	require.NoError(t, bus.Ensure(ctx, s.js, settings, "demo"))
-	var err error
-	s.store, err = jobstore.Open(ctx, s.js)
-	require.NoError(t, err)
 	s.s3 = s.minio.Client(t)
 	s.supervisorAddr = "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
 	root := testenv.RepoRoot(t)
@@ -69,6 +65,14 @@ func newStack(t testing.TB, extraEnv ...string) *stack {
 		"CYBERIMAGE_HEARTBEAT_INTERVAL=500ms",
 		"CYBERIMAGE_LOG_LEVEL=debug",
 	}, extraEnv...)
+	// The test creates the streams with the same settings the services read
+	// from this environment (AckWait, MaxDeliver, ...), so whichever starts
+	// first, the consumer is configured alike.
+	ctx := context.Background()
+	require.NoError(t, bus.Ensure(ctx, s.js, settingsFrom(t, s.env), "demo"))
+	var err error
+	s.store, err = jobstore.Open(ctx, s.js)
+	require.NoError(t, err)
 	s.completions = watchCompletions(t, s.store)
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -76,6 +80,22 @@ func newStack(t testing.TB, extraEnv ...string) *stack {
 		}
 	})
 	return s
+}
+
+// settingsFrom parses the bus settings out of an environment list with the
+// services' own config loader.
+func settingsFrom(t testing.TB, env []string) bus.Settings {
+	t.Helper()
+	vals := map[string]string{}
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		vals[k] = v
+	}
+	l := config.NewLoaderWithEnv("e2e", io.Discard, func(k string) (string, bool) { v, ok := vals[k]; return v, ok })
+	var settings bus.Settings
+	settings.Bind(l)
+	require.NoError(t, l.Parse(nil))
+	return settings
 }
 
 // proc is a service process started by a test.
@@ -182,11 +202,6 @@ func (s *stack) dumpLogs() {
 }
 
 func (s *stack) url(path string) string { return "http://" + s.supervisorAddr + path }
-
-func (s *stack) waitHTTP(path string) {
-	s.t.Helper()
-	waitURL(s.t, s.url(path))
-}
 
 func waitURL(t testing.TB, url string) {
 	t.Helper()

@@ -30,18 +30,9 @@ var fastWatchdog = []string{
 	"CYBERIMAGE_ABANDON_COOLOFF=5s",
 }
 
-// newFastStack makes a stack whose consumer uses the compressed AckWait.
+// newFastStack makes a stack with the compressed watchdog timings.
 func newFastStack(t *testing.T, extra ...string) *stack {
-	s := newStack(t, append(append([]string{}, fastWatchdog...), extra...)...)
-	settings := bus.DefaultSettings()
-	settings.AckWait = 2 * time.Second
-	for _, kv := range extra {
-		if kv == "CYBERIMAGE_MAX_DELIVER=3" {
-			settings.MaxDeliver = 3
-		}
-	}
-	require.NoError(t, bus.Ensure(context.Background(), s.js, settings, "demo"))
-	return s
+	return newStack(t, append(append([]string{}, fastWatchdog...), extra...)...)
 }
 
 // events collects progress events of every job.
