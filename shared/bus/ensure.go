@@ -90,11 +90,15 @@ func Ensure(ctx context.Context, js jetstream.JetStream, s Settings, models ...s
 			stream string
 			cfg    jetstream.ConsumerConfig
 		}{StreamJobs, jetstream.ConsumerConfig{
-			Durable:       RunnerConsumer(model),
-			Description:   "gpu-runner: generate images of model " + model,
-			AckPolicy:     jetstream.AckExplicitPolicy,
+			Durable:     RunnerConsumer(model),
+			Description: "gpu-runner: generate images of model " + model,
+			AckPolicy:   jetstream.AckExplicitPolicy,
+			// No BackOff: JetStream offsets a NAK's delay from AckWait, not
+			// from the backoff entry in force, so with a BackOff list a
+			// recovery NAK of 2 s redelivered after BackOff[1]-AckWait+2 s
+			// (62 s with the defaults). Every delay the pipeline wants is
+			// given with the NAK itself.
 			AckWait:       s.AckWait,
-			BackOff:       s.BackOff(),
 			MaxDeliver:    s.MaxDeliver,
 			MaxAckPending: s.MaxAckPending,
 			FilterSubject: subjectJobPrefix + model + ".>",

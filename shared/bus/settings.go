@@ -23,20 +23,6 @@ func DefaultSettings() Settings {
 	return Settings{AckWait: 60 * time.Second, MaxDeliver: 4, MaxAckPending: 1024, Replicas: 1}
 }
 
-// BackOff is the consumer's redelivery schedule for ack timeouts: AckWait,
-// then doubling, one entry per redelivery. JetStream uses BackOff[0] in place
-// of AckWait, so the first delivery keeps AckWait.
-func (s Settings) BackOff() []time.Duration {
-	if s.MaxDeliver < 2 {
-		return nil
-	}
-	out := make([]time.Duration, s.MaxDeliver-1)
-	for i := range out {
-		out[i] = s.AckWait << i
-	}
-	return out
-}
-
 // ProgressInterval is how often a worker sends an in-progress ack: a third
-// of AckWait (the shortest entry of BackOff) leaves room for two lost acks.
+// of AckWait leaves room for two lost acks.
 func (s Settings) ProgressInterval() time.Duration { return s.AckWait / 3 }

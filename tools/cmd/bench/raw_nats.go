@@ -61,7 +61,7 @@ func rawNATS(ctx context.Context, url string, work []byte, msgs, consumers, seri
 	defer func() { _ = js.DeleteStream(context.Background(), rawStream) }()
 	if _, err := stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
 		Durable: rawConsumer, AckPolicy: jetstream.AckExplicitPolicy, AckWait: settings.AckWait,
-		BackOff: settings.BackOff(), MaxDeliver: settings.MaxDeliver, MaxAckPending: settings.MaxAckPending,
+		MaxDeliver: settings.MaxDeliver, MaxAckPending: settings.MaxAckPending,
 		FilterSubject: rawSubject + ">",
 	}); err != nil {
 		return res, fmt.Errorf("raw consumer: %w", err)

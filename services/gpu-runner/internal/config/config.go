@@ -45,6 +45,9 @@ type Config struct {
 	FaultHangPrompt string
 	FaultHangStep   int
 	FaultHangStuck  bool
+	// FaultClockSkew shifts every time this runner writes (records,
+	// events, heartbeats), to show that no decision trusts a runner's clock.
+	FaultClockSkew time.Duration
 }
 
 // Load parses args and the environment; help and errors go to out.
@@ -80,6 +83,7 @@ func Load(args []string, out io.Writer) (Config, error) {
 	l.String(&c.FaultHangPrompt, "fault-hang-prompt", "", "TESTS AND DEMOS ONLY: jobs whose prompt contains this hang mid-inference")
 	l.Int(&c.FaultHangStep, "fault-hang-step", 1, "TESTS AND DEMOS ONLY: the step at which such jobs hang")
 	l.Bool(&c.FaultHangStuck, "fault-hang-stuck", false, "TESTS AND DEMOS ONLY: the hang ignores termination (a wedged GPU)")
+	l.Duration(&c.FaultClockSkew, "fault-clock-skew", 0, "TESTS AND DEMOS ONLY: shift every time this runner writes by this much (e.g. 10m, -10m)")
 	if err := l.Parse(args); err != nil {
 		return c, err
 	}

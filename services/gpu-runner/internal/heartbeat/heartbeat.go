@@ -21,6 +21,9 @@ type Params struct {
 	// Snapshot returns the current announcement; At is filled in here.
 	Snapshot func() bus.Heartbeat
 	Logger   *zap.Logger
+	// Clock stamps At (time.Now when nil); the supervisor judges liveness
+	// by when a heartbeat arrives, not by this.
+	Clock func() time.Time
 }
 
 // Heartbeat publishes on a ticker until stopped.
@@ -31,7 +34,12 @@ type Heartbeat struct {
 }
 
 // New makes a Heartbeat.
-func New(p Params) *Heartbeat { return &Heartbeat{p: p, stop: make(chan struct{})} }
+func New(p Params) *Heartbeat {
+	if p.Clock == nil {
+		p.Clock = time.Now
+	}
+	return &Heartbeat{p: p, stop: make(chan struct{})}
+}
 
 // Start publishes at once, then every Interval.
 func (h *Heartbeat) Start() {
@@ -53,7 +61,7 @@ func (h *Heartbeat) Start() {
 
 func (h *Heartbeat) beat() {
 	hb := h.p.Snapshot()
-	hb.At = time.Now().UTC()
+	hb.At = h.p.Clock().UTC()
 	data, _ := json.Marshal(hb)
 	if err := h.p.NC.Publish(bus.HeartbeatSubject(hb.Runner), data); err != nil {
 		h.p.Logger.Debug("heartbeat", zap.Error(err))

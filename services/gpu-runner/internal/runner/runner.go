@@ -106,10 +106,16 @@ func Start(ctx context.Context, cfg config.Config, logger *zap.Logger) (*Runner,
 		return nil, err
 	}
 	r := &Runner{cfg: cfg, log: log, nc: nc, registry: registry, nvml: nv}
+	clock := time.Now
+	if cfg.FaultClockSkew != 0 {
+		log.Warn("FAULT INJECTION ON: every time this runner writes is shifted (tests and demos only)", zap.Duration("skew", cfg.FaultClockSkew))
+		clock = func() time.Time { return time.Now().Add(cfg.FaultClockSkew) }
+	}
 	r.worker = worker.New(worker.Params{
 		Runner: cfg.RunnerID, Models: served, Slots: len(slots), SlotGPUs: slotGPUs, NC: nc, JS: js, Store: store, Images: images,
 		Generators: registry, Encoder: imaging.NewEncoder(pngLevel(cfg.PNGLevel)), Settings: cfg.Bus, Logger: log, Probe: probe, AbandonTimeout: cfg.AbandonTimeout, AbandonCooloff: cfg.AbandonCooloff,
 		Overlap: cfg.Overlap, Prefetch: cfg.Prefetch, UploadPatience: cfg.UploadPatience, MaxBatch: cfg.MaxBatch, BatchWindow: cfg.BatchWindow,
+		Clock: clock,
 	})
 	// Orders come before work: a runner must hear an abandon for any job
 	// it may be given.
@@ -122,8 +128,8 @@ func Start(ctx context.Context, cfg config.Config, logger *zap.Logger) (*Runner,
 		return nil, err
 	}
 	host, _ := os.Hostname()
-	started := time.Now().UTC()
-	r.beat = heartbeat.New(heartbeat.Params{NC: nc, Interval: cfg.Heartbeat, Logger: log, Snapshot: func() bus.Heartbeat {
+	started := clock().UTC()
+	r.beat = heartbeat.New(heartbeat.Params{NC: nc, Interval: cfg.Heartbeat, Logger: log, Clock: clock, Snapshot: func() bus.Heartbeat {
 		gpus := nv.GPUs()
 		for i := range gpus {
 			for _, s := range slots {

@@ -7,6 +7,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"cyberimage/shared/bus"
 	"cyberimage/shared/job"
 )
 
@@ -94,7 +95,7 @@ func (w *Worker) fail(d *delivery, code job.Code, cause error, why string) {
 		}
 		r.Status = job.StatusFailed
 		r.Error = &job.Failure{Code: code, Message: reason}
-		r.CompletedAt = job.UTC(time.Now())
+		r.CompletedAt = job.UTC(w.p.Clock())
 		r.Stages = d.stages
 		return nil
 	})
@@ -109,12 +110,8 @@ func (w *Worker) fail(d *delivery, code job.Code, cause error, why string) {
 	}
 	d.log.Error("job failed", zap.String("reason", reason))
 	w.emit(d, job.StatusFailed, 0, 0, reason)
-	_ = d.msg.TermWithReason(TermReason(d.work.JobID, reason))
+	_ = d.msg.TermWithReason(bus.TermReason(d.work.JobID, reason))
 }
-
-// TermReason is the reason given with +TERM; it starts with the job id so
-// the supervisor can find the job from the advisory alone.
-func TermReason(jobID, reason string) string { return "job " + jobID + ": " + reason }
 
 // mayAct reports whether this delivery may still ack, NAK or terminate its
 // message: once claimed, only while the record names it; before that, as

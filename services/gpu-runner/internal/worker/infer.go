@@ -14,38 +14,45 @@ import (
 
 type imageOut = pipeline.Image
 
-// infer claims each delivery of a batch and generates the images of those
-// that need them, batching jobs that share a batch key. It returns, in
-// order, the deliveries ready for upload; every other one has been ended.
+// infer runs a batch: it groups the deliveries that can share a model run,
+// and for each group claims its deliveries right before generating their
+// images, so a group waiting behind another is not yet processing. It
+// returns, in order, the deliveries ready for upload; every other one has
+// been ended.
 func (w *Worker) infer(batch []*delivery) []*delivery {
-	var ready, todo []*delivery
-	claims := w.claimAll(batch)
-	for i, d := range batch {
-		if err := claims[i]; err != nil {
-			w.end(d, err)
-			continue
+	var ready []*delivery
+	for _, group := range groupByKey(batch, func(d *delivery) job.Spec { return d.work.Spec }) {
+		var todo []*delivery
+		claims := w.claimAll(group)
+		for i, d := range group {
+			if err := claims[i]; err != nil {
+				w.end(d, err)
+				continue
+			}
+			if d.attempt == 1 {
+				// Nothing can be stored yet: skip the S3 round trip, which
+				// would otherwise sit between two inferences.
+				todo = append(todo, d)
+				continue
+			}
+			keys, ok, err := w.p.Images.Existing(d.ctx, d.work.JobID, d.spec.NumImages)
+			switch {
+			case err != nil:
+				w.end(d, err)
+			case ok:
+				d.log.Info("images already stored by an earlier attempt; not generating again")
+				d.keys = keys
+				ready = append(ready, d)
+			default:
+				todo = append(todo, d)
+			}
 		}
-		if d.attempt == 1 {
-			// Nothing can be stored yet: skip the S3 round trip, which
-			// would otherwise sit between two inferences.
-			todo = append(todo, d)
-			continue
-		}
-		keys, ok, err := w.p.Images.Existing(d.ctx, d.work.JobID, d.spec.NumImages)
-		switch {
-		case err != nil:
-			w.end(d, err)
-		case ok:
-			d.log.Info("images already stored by an earlier attempt; not generating again")
-			d.keys = keys
-			ready = append(ready, d)
-		default:
-			todo = append(todo, d)
-		}
-	}
-	for _, group := range groupByKey(todo) {
-		if w.generate(group) {
-			ready = append(ready, group...)
+		// The record's spec is the one that runs; it matches the work
+		// message's unless the record changed, so regroup on it.
+		for _, g := range groupByKey(todo, func(d *delivery) job.Spec { return d.spec }) {
+			if w.generate(g) {
+				ready = append(ready, g...)
+			}
 		}
 	}
 	return ready
@@ -68,17 +75,16 @@ func (w *Worker) claimAll(batch []*delivery) []error {
 	return errs
 }
 
-// claim moves the record to processing under this delivery: from now on the
-// record names it, and only it may finish the job.
+// claim moves the record to processing under this delivery as its run
+// begins: from now on the record names it, and only it may finish the job.
+// The server's time of this write is when the supervisor's stall clock
+// starts, so claim is called right before the model runs, never ahead.
 func (w *Worker) claim(d *delivery) error {
-	if d.claimed.Load() {
-		return nil // claimed ahead, while the previous inference ran
-	}
 	mutate := func(r *job.Record) error {
 		if r.Status.Terminal() {
 			return errAlreadyDone
 		}
-		now := time.Now()
+		now := w.p.Clock()
 		r.Status = job.StatusProcessing
 		r.Attempts++
 		r.Runner = w.p.Runner
@@ -87,7 +93,9 @@ func (w *Worker) claim(d *delivery) error {
 		if r.StartedAt == nil {
 			r.StartedAt = job.UTC(now)
 		}
-		r.Stages = job.Stages{QueueWaitMS: job.Millis(now.Sub(r.CreatedAt))}
+		// Ingest's and this runner's clocks may differ; a wait is never
+		// negative.
+		r.Stages = job.Stages{QueueWaitMS: job.Millis(max(0, now.Sub(r.CreatedAt)))}
 		return nil
 	}
 	var rec job.Record
@@ -119,11 +127,11 @@ func (w *Worker) claim(d *delivery) error {
 
 // groupByKey splits deliveries into groups that can share a model run,
 // keeping first-seen order.
-func groupByKey(ds []*delivery) [][]*delivery {
+func groupByKey(ds []*delivery, spec func(*delivery) job.Spec) [][]*delivery {
 	var keys []pipeline.BatchKey
 	groups := map[pipeline.BatchKey][]*delivery{}
 	for _, d := range ds {
-		k := pipeline.KeyOf(d.spec)
+		k := pipeline.KeyOf(spec(d))
 		if _, ok := groups[k]; !ok {
 			keys = append(keys, k)
 		}

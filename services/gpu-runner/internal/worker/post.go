@@ -107,7 +107,7 @@ func (w *Worker) complete(d *delivery) error {
 		}
 		r.Status = job.StatusCompleted
 		r.Images = d.keys
-		r.CompletedAt = job.UTC(time.Now())
+		r.CompletedAt = job.UTC(w.p.Clock())
 		r.Stages = d.stages
 		return nil
 	}
@@ -130,7 +130,7 @@ func (w *Worker) complete(d *delivery) error {
 func (w *Worker) emit(d *delivery, status job.Status, step, total int, message string) {
 	data, _ := json.Marshal(bus.ProgressEvent{
 		JobID: d.work.JobID, Status: string(status), Step: step, TotalSteps: total,
-		Runner: w.p.Runner, Attempt: d.attempt, Delivery: d.id.Token(), At: time.Now().UTC(), Message: message,
+		Runner: w.p.Runner, Attempt: d.attempt, Delivery: d.id.Token(), At: w.p.Clock().UTC(), Message: message,
 	})
 	if err := w.p.NC.Publish(bus.EventSubject(d.work.JobID), data); err != nil {
 		d.log.Debug("progress event", zap.Error(err))

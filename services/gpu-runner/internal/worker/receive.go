@@ -51,7 +51,7 @@ func (w *Worker) receive(msg jetstream.Msg, s *slot) *delivery {
 	}
 	d := &delivery{msg: msg, slot: s, delivered: int(meta.NumDelivered), ended: make(chan struct{})}
 	d.id = job.Delivery{StreamSeq: meta.Sequence.Stream, Delivered: d.delivered, Runner: w.p.Runner,
-		StartedAt: time.Now().UTC(), AckSubject: msg.Reply()}
+		StartedAt: w.p.Clock().UTC(), AckSubject: msg.Reply()}
 	if err := json.Unmarshal(msg.Data(), &d.work); err != nil || d.work.JobID == "" {
 		w.log.Error("unreadable work message; terminating it", zap.Uint64("stream_seq", meta.Sequence.Stream), zap.Error(err))
 		_ = msg.TermWithReason("unreadable work message")

@@ -81,26 +81,19 @@ func (w *Worker) slotLoop(id int) {
 }
 
 // prefetch takes, without waiting, what is already queued for this slot's
-// model while the current inference runs, and claims it, so the next
-// inference starts with no fetch or record round trip in between. Only
-// work that is already there is taken: a pull held open during the
-// inference could catch a job the supervisor just took away from this very
-// runner. Prefetched jobs are kept alive with in-progress acks while they
-// wait; their queue wait ends at the claim, a little before their run.
+// model while the current inference runs, so the next inference starts
+// with no fetch in between. Only work that is already there is taken: a
+// pull held open during the inference could catch a job the supervisor
+// just took away from this very runner. Prefetched jobs are kept alive
+// with in-progress acks while they wait, but not claimed: their record
+// stays queued until their run begins (infer claims them), so waiting
+// behind a long job never counts as processing and the watchdog cannot
+// judge a job stalled before it has started.
 func (s *slot) prefetch() <-chan []*delivery {
 	out := make(chan []*delivery, 1)
 	cons := s.w.cons[s.preferred]
 	go func() {
-		ds := s.receiveAll(s.fetchFrom(cons, s.w.p.MaxBatch, 0, true))
-		var claimed []*delivery
-		for i, err := range s.w.claimAll(ds) {
-			if err != nil {
-				s.w.end(ds[i], err)
-				continue
-			}
-			claimed = append(claimed, ds[i])
-		}
-		out <- claimed
+		out <- s.receiveAll(s.fetchFrom(cons, s.w.p.MaxBatch, 0, true))
 	}()
 	return out
 }

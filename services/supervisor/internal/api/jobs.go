@@ -48,7 +48,7 @@ func (s *Server) job(w http.ResponseWriter, r *http.Request) {
 		reply.ImageURLs = append(reply.ImageURLs, imageLink{Key: key, URL: u.String()})
 	}
 	if p, ok := s.p.Tracker.Progress(id); ok && rec.Status == job.StatusProcessing {
-		reply.Progress = p
+		reply.Progress = &p.ProgressEvent
 	}
 	writeJSON(w, http.StatusOK, reply)
 }

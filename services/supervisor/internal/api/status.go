@@ -91,13 +91,14 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 		alive[e.JobID] = true
 		item := inProgress{JobID: e.JobID, Model: e.Model, Runner: e.Runner, Attempt: e.Attempts, StartedAt: e.StartedAt}
 		if e.Delivery != nil {
-			// Elapsed counts from this delivery's start, as the watchdog does.
+			// Elapsed counts from the start of this delivery's run, on the
+			// server's clock, as the watchdog does.
 			item.Deliveries, item.Delivery = e.Delivery.Delivered, e.Delivery.Token()
-			item.StartedAt = job.UTC(e.Delivery.StartedAt)
-			item.ElapsedSeconds = now.Sub(e.Delivery.StartedAt).Seconds()
+			item.StartedAt = job.UTC(e.RunStartedAt)
+			item.ElapsedSeconds = now.Sub(e.RunStartedAt).Seconds()
 		}
 		if p, ok := s.p.Tracker.Progress(e.JobID); ok {
-			item.Step, item.TotalSteps, item.LastProgress = p.Step, p.TotalSteps, job.UTC(p.At)
+			item.Step, item.TotalSteps, item.LastProgress = p.Step, p.TotalSteps, job.UTC(p.ReceivedAt)
 		}
 		list = append(list, item)
 	}

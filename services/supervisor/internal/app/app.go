@@ -117,7 +117,7 @@ func (a *App) start(ctx context.Context, cfg config.Config, js jetstream.JetStre
 	// Actors: only the leader acts.
 	dog := watchdog.New(watchdog.Params{
 		Jobs: idx, Acks: ackTrack, Progress: track, Log: log, IsLeader: lead.IsLeader,
-		Actions:    &watchdog.Recoverer{Store: store, NC: a.nc, NakBase: cfg.NakDelay, Now: time.Now},
+		Actions:    &watchdog.Recoverer{Store: store, NC: a.nc, NakBase: cfg.NakDelay, MaxDeliver: cfg.Bus.MaxDeliver, Now: time.Now},
 		MaxStalled: cfg.MaxStalledTime, MaxSilent: cfg.MaxSilentTime, CheckInterval: cfg.CheckInterval,
 		RecoveryCooldown: cfg.RecoveryCooldown, AckWait: cfg.Bus.AckWait, Logger: a.log,
 	})

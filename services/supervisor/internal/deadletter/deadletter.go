@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -132,7 +131,7 @@ func (h *Handler) handle(ctx context.Context, data []byte) error {
 		_ = json.Unmarshal(raw.Data, &work)
 	case errors.Is(err, jetstream.ErrMsgNotFound):
 		// A terminated message is gone already; its reason names the job.
-		work.JobID = jobIDFromReason(adv.Reason)
+		work.JobID = bus.JobIDFromTermReason(adv.Reason)
 	default:
 		return fmt.Errorf("get message %d: %w", adv.StreamSeq, err)
 	}
@@ -177,14 +176,8 @@ func (h *Handler) failRecord(ctx context.Context, id string, adv advisory) (stri
 		if r.Status.Terminal() {
 			return jobstore.ErrUnchanged
 		}
-		reason = fmt.Sprintf("gave up after %d deliveries", adv.Deliveries)
-		if n := len(r.Recoveries); n > 0 {
-			reason += "; last: " + r.Recoveries[n-1].Reason
-		}
-		r.Status = job.StatusFailed
-		r.Error = &job.Failure{Code: job.CodeRetriesExhausted, Message: reason}
-		r.CompletedAt = job.UTC(time.Now())
-		r.Runner = ""
+		job.GiveUp(r, int(adv.Deliveries), time.Now())
+		reason = r.Error.Message
 		return nil
 	})
 	switch {
@@ -214,18 +207,4 @@ func (h *Handler) deadLetter(ctx context.Context, model, id string, payload []by
 		return fmt.Errorf("dead-letter job %s: %w", id, err)
 	}
 	return nil
-}
-
-// jobIDFromReason reads the job id runners put first in a +TERM reason
-// ("job <id>: ...").
-func jobIDFromReason(reason string) string {
-	rest, ok := strings.CutPrefix(reason, "job ")
-	if !ok {
-		return ""
-	}
-	id, _, ok := strings.Cut(rest, ":")
-	if !ok {
-		return ""
-	}
-	return id
 }

@@ -28,6 +28,13 @@ type Entry struct {
 	CompletedAt *time.Time
 	UpdatedAt   time.Time
 	Delivery    *job.Delivery
+	// ChangedAt is when the NATS server stored the record's latest
+	// revision, and RunStartedAt when it stored the claim that started
+	// the current delivery's run (zero unless processing). The watchdog
+	// and the reconciler judge by these server times, never by the
+	// timestamps runners write from their own clocks.
+	ChangedAt    time.Time
+	RunStartedAt time.Time
 }
 
 // Index is the watched view.
@@ -102,9 +109,17 @@ func (x *Index) apply(e jetstream.KeyValueEntry) {
 		x.log.Warn("undecodable record", zap.String("job_id", e.Key()), zap.Error(err))
 		return
 	}
-	x.entries[e.Key()] = Entry{JobID: rec.JobID, Status: rec.Status, Model: rec.Spec.Model, Runner: rec.Runner,
+	entry := Entry{JobID: rec.JobID, Status: rec.Status, Model: rec.Spec.Model, Runner: rec.Runner,
 		Attempts: rec.Attempts, CreatedAt: rec.CreatedAt, StartedAt: rec.StartedAt, CompletedAt: rec.CompletedAt,
-		UpdatedAt: rec.UpdatedAt, Delivery: rec.Delivery}
+		UpdatedAt: rec.UpdatedAt, Delivery: rec.Delivery, ChangedAt: e.Created()}
+	if rec.Status == job.StatusProcessing {
+		entry.RunStartedAt = e.Created()
+		// A later write under the same delivery does not restart its clock.
+		if prev, ok := x.entries[e.Key()]; ok && prev.Status == job.StatusProcessing && prev.Delivery.Same(rec.Delivery) {
+			entry.RunStartedAt = prev.RunStartedAt
+		}
+	}
+	x.entries[e.Key()] = entry
 }
 
 // Counts are the original app's queue counts.

@@ -18,17 +18,24 @@ type fakeEntry struct {
 	key string
 	val []byte
 	op  jetstream.KeyValueOp
+	at  time.Time // when the server stored it
 }
 
 func (e fakeEntry) Key() string                     { return e.key }
 func (e fakeEntry) Value() []byte                   { return e.val }
 func (e fakeEntry) Operation() jetstream.KeyValueOp { return e.op }
+func (e fakeEntry) Created() time.Time              { return e.at }
 
 func put(t *testing.T, x *Index, rec job.Record) {
 	t.Helper()
+	putAt(t, x, rec, time.Now())
+}
+
+func putAt(t *testing.T, x *Index, rec job.Record, at time.Time) {
+	t.Helper()
 	data, err := json.Marshal(rec)
 	require.NoError(t, err)
-	x.apply(fakeEntry{key: rec.JobID, val: data, op: jetstream.KeyValuePut})
+	x.apply(fakeEntry{key: rec.JobID, val: data, op: jetstream.KeyValuePut, at: at})
 }
 
 func TestDetailedCounts(t *testing.T) {
@@ -59,4 +66,28 @@ func TestDetailedCounts(t *testing.T) {
 	running := x.Processing()
 	require.Len(t, running, 2)
 	require.Equal(t, "e", running[0].JobID, "oldest start first")
+}
+
+// TestRunClockIsServerTime: a job's run starts when the server stored the
+// claim of its delivery; a later write under the same delivery keeps that
+// start, a new delivery starts a new one, and the runner's own timestamps
+// play no part.
+func TestRunClockIsServerTime(t *testing.T) {
+	t.Parallel()
+	x := New(nil, zaptest.NewLogger(t))
+	t0 := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	skewed := t0.Add(-10 * time.Minute)
+	d1 := &job.Delivery{StreamSeq: 5, Delivered: 1, Runner: "r1", StartedAt: skewed}
+	putAt(t, x, job.Record{JobID: "a", Status: job.StatusQueued}, t0.Add(-time.Minute))
+	require.True(t, x.Processing() == nil)
+	putAt(t, x, job.Record{JobID: "a", Status: job.StatusProcessing, Delivery: d1}, t0)
+	putAt(t, x, job.Record{JobID: "a", Status: job.StatusProcessing, Delivery: d1, Images: []string{"x"}}, t0.Add(time.Minute))
+	got := x.Processing()
+	require.Len(t, got, 1)
+	require.Equal(t, t0, got[0].RunStartedAt)
+	require.Equal(t, t0.Add(time.Minute), got[0].ChangedAt)
+
+	d2 := &job.Delivery{StreamSeq: 5, Delivered: 2, Runner: "r2", StartedAt: skewed}
+	putAt(t, x, job.Record{JobID: "a", Status: job.StatusProcessing, Delivery: d2}, t0.Add(2*time.Minute))
+	require.Equal(t, t0.Add(2*time.Minute), x.Processing()[0].RunStartedAt)
 }

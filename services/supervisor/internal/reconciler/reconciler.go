@@ -103,7 +103,9 @@ func (r *Reconciler) runOnce(ctx context.Context) (int, error) {
 	now := r.p.Now()
 	requeued := 0
 	for _, e := range r.p.Jobs.Unfinished() {
-		if now.Sub(e.UpdatedAt) < r.p.Grace || r.deliveryAlive(e, now) {
+		// ChangedAt is the server's time of the last write: a runner's
+		// clock cannot make a fresh record look old.
+		if now.Sub(e.ChangedAt) < r.p.Grace || r.deliveryAlive(e, now) {
 			continue
 		}
 		_, err := stream.GetLastMsgForSubject(ctx, bus.JobSubject(e.Model, e.JobID))
@@ -142,8 +144,8 @@ func (r *Reconciler) requeue(ctx context.Context, e index.Entry, now time.Time) 
 			return jobstore.ErrUnchanged // it moved on since we looked
 		}
 		if rec.Status == job.StatusProcessing {
-			rec.Recoveries = append(rec.Recoveries, job.Recovery{At: now.UTC(), Attempt: rec.Attempts,
-				Runner: rec.Runner, Delivery: rec.Delivery.Token(), Reason: "lost: " + reason})
+			job.TakeAway(rec, rec.Delivery, now, "lost: "+reason)
+			return nil
 		}
 		rec.Status = job.StatusQueued
 		rec.Runner = ""

@@ -21,6 +21,14 @@ type Runner struct {
 	Health string `json:"health"` // healthy, or lost when its heartbeat stopped
 }
 
+// Progress is a job's latest progress event and when this supervisor
+// received it: rules compare the receipt time with the supervisor's clock,
+// never the event's own time, which comes from the runner's clock.
+type Progress struct {
+	bus.ProgressEvent
+	ReceivedAt time.Time `json:"-"`
+}
+
 // Tracker holds the latest heartbeat of each runner and the latest progress
 // event of each running job.
 type Tracker struct {
@@ -31,14 +39,14 @@ type Tracker struct {
 
 	mu       sync.RWMutex
 	runners  map[string]bus.Heartbeat
-	progress map[string]bus.ProgressEvent
+	progress map[string]Progress
 	subs     []*nats.Subscription
 }
 
 // New makes a Tracker; Start subscribes.
 func New(nc *nats.Conn, runnerTimeout time.Duration, logger *zap.Logger) *Tracker {
 	return &Tracker{nc: nc, log: logger.Named("tracker"), runnerTimeout: runnerTimeout, now: time.Now,
-		runners: map[string]bus.Heartbeat{}, progress: map[string]bus.ProgressEvent{}}
+		runners: map[string]bus.Heartbeat{}, progress: map[string]Progress{}}
 }
 
 // Start subscribes to heartbeats and progress events.
@@ -48,6 +56,9 @@ func (t *Tracker) Start() error {
 		if json.Unmarshal(m.Data, &h) != nil || h.Runner == "" {
 			return
 		}
+		// Liveness is judged by when the heartbeat arrived: a runner whose
+		// clock is off must neither vanish nor linger in /status.
+		h.At = t.now().UTC()
 		t.mu.Lock()
 		t.runners[h.Runner] = h
 		t.mu.Unlock()
@@ -66,7 +77,7 @@ func (t *Tracker) Start() error {
 			delete(t.progress, e.JobID)
 			return
 		}
-		t.progress[e.JobID] = e
+		t.progress[e.JobID] = Progress{ProgressEvent: e, ReceivedAt: t.now()}
 	})
 	if err != nil {
 		_ = hb.Unsubscribe()
@@ -107,7 +118,7 @@ func (t *Tracker) Runners() []Runner {
 }
 
 // Progress returns the latest progress event of a job.
-func (t *Tracker) Progress(jobID string) (bus.ProgressEvent, bool) {
+func (t *Tracker) Progress(jobID string) (Progress, bool) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	e, ok := t.progress[jobID]

@@ -29,8 +29,8 @@ func TestRunnerHealthFollowsHeartbeats(t *testing.T) {
 func TestForgetDropsEndedJobs(t *testing.T) {
 	t.Parallel()
 	tr := New(nil, time.Second, zaptest.NewLogger(t))
-	tr.progress["a"] = bus.ProgressEvent{JobID: "a", Step: 3}
-	tr.progress["b"] = bus.ProgressEvent{JobID: "b", Step: 1}
+	tr.progress["a"] = Progress{ProgressEvent: bus.ProgressEvent{JobID: "a", Step: 3}}
+	tr.progress["b"] = Progress{ProgressEvent: bus.ProgressEvent{JobID: "b", Step: 1}}
 	tr.Forget(map[string]bool{"a": true})
 	_, okA := tr.Progress("a")
 	_, okB := tr.Progress("b")

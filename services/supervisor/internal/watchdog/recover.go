@@ -23,7 +23,10 @@ type Recoverer struct {
 	// NakBase is the redelivery delay after the first stalled delivery;
 	// it doubles with each further one.
 	NakBase time.Duration
-	Now     func() time.Time
+	// MaxDeliver is the consumer's: a stall on the last delivery fails
+	// the job at once.
+	MaxDeliver int
+	Now        func() time.Time
 }
 
 // Recover takes the job from its stalled delivery, in an order that is safe
@@ -31,21 +34,25 @@ type Recoverer struct {
 //  1. the record moves back to queued, fenced on the very delivery judged
 //     stalled, so the stale runner can no longer complete it (its
 //     compare-and-set on the record fails) and nothing is done if the job
-//     finished meanwhile;
+//     finished meanwhile; on the last delivery it moves to failed instead;
 //  2. the runner is told to abandon the delivery (terminate the inference,
 //     never ack);
 //  3. the delivery is NAKed with a backoff delay on its own ack subject, so
-//     JetStream redelivers it to a healthy runner.
+//     JetStream redelivers it to a healthy runner; the last delivery is
+//     terminated with the reason instead, so the job fails now rather than
+//     when the server would next have redelivered it, and the dead-letter
+//     handler copies it to the DLQ from the MSG_TERMINATED advisory.
 func (r *Recoverer) Recover(ctx context.Context, e index.Entry, kind, reason string) (bool, error) {
 	now := r.Now()
-	_, err := r.Store.Update(ctx, e.JobID, func(rec *job.Record) error {
+	last := r.MaxDeliver > 0 && e.Delivery.Delivered >= r.MaxDeliver
+	rec, err := r.Store.Update(ctx, e.JobID, func(rec *job.Record) error {
 		if rec.Status != job.StatusProcessing || !rec.Delivery.Same(e.Delivery) {
 			return jobstore.ErrUnchanged
 		}
-		rec.Status = job.StatusQueued
-		rec.Runner = ""
-		rec.Recoveries = append(rec.Recoveries, job.Recovery{At: now.UTC(), Attempt: rec.Attempts,
-			Runner: e.Delivery.Runner, Delivery: e.Delivery.Token(), Reason: kind + ": " + reason})
+		job.TakeAway(rec, e.Delivery, now, kind+": "+reason)
+		if last {
+			job.GiveUp(rec, e.Delivery.Delivered, now)
+		}
 		return nil
 	})
 	if errors.Is(err, jobstore.ErrUnchanged) {
@@ -57,12 +64,16 @@ func (r *Recoverer) Recover(ctx context.Context, e index.Entry, kind, reason str
 	if err := r.order(e.Delivery.Runner, bus.Control{Action: bus.ControlAbandon, JobID: e.JobID, Reason: reason, At: now.UTC()}); err != nil {
 		return true, err
 	}
-	delay := NakDelay(r.NakBase, e.Delivery.Delivered)
-	nak := fmt.Sprintf(`-NAK {"delay": %d}`, delay.Nanoseconds())
-	if err := r.NC.Publish(e.Delivery.AckSubject, []byte(nak)); err != nil {
+	payload := bus.NakWithDelay(NakDelay(r.NakBase, e.Delivery.Delivered))
+	if last {
+		payload = bus.TermWithReason(bus.TermReason(e.JobID, rec.Error.Message))
+	}
+	if err := r.NC.Publish(e.Delivery.AckSubject, payload); err != nil {
 		// The runner stops its in-progress acks once the record is no
-		// longer its own, so JetStream redelivers after AckWait anyway.
-		return true, fmt.Errorf("nak %s: %w", e.Delivery.Token(), err)
+		// longer its own, so JetStream redelivers after AckWait anyway
+		// (and a last delivery then ends through the max-deliveries
+		// advisory).
+		return true, fmt.Errorf("settle %s: %w", e.Delivery.Token(), err)
 	}
 	return true, nil
 }

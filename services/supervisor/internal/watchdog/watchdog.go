@@ -24,7 +24,7 @@ import (
 	"cyberimage/services/supervisor/internal/acks"
 	"cyberimage/services/supervisor/internal/index"
 	"cyberimage/services/supervisor/internal/recoveries"
-	"cyberimage/shared/bus"
+	"cyberimage/services/supervisor/internal/tracker"
 )
 
 // Jobs lists the jobs in processing.
@@ -35,9 +35,10 @@ type Acks interface {
 	Last(token string) (acks.Seen, bool)
 }
 
-// Progress returns a job's latest progress event.
+// Progress returns a job's latest progress event, stamped with the time
+// the supervisor received it.
 type Progress interface {
-	Progress(jobID string) (bus.ProgressEvent, bool)
+	Progress(jobID string) (tracker.Progress, bool)
 }
 
 // Actions carries out the watchdog's decisions.
@@ -130,10 +131,13 @@ type verdict struct {
 
 // judge applies the two rules to one job in processing.
 func (w *Watchdog) judge(e index.Entry, now time.Time) (verdict, bool) {
-	if e.Delivery == nil {
+	if e.Delivery == nil || e.RunStartedAt.IsZero() {
 		return verdict{}, false
 	}
-	elapsed := now.Sub(e.Delivery.StartedAt)
+	// The run clock starts when the server stored the claim, which the
+	// runner makes as the run begins: time spent waiting in a runner's
+	// prefetch buffer is not processing.
+	elapsed := now.Sub(e.RunStartedAt)
 	if elapsed > w.p.MaxStalled {
 		return verdict{recoveries.KindStalled, fmt.Sprintf("processing for %s on delivery %s, over max_stalled_time %s",
 			elapsed.Round(time.Second), e.Delivery.Token(), w.p.MaxStalled), elapsed}, true
@@ -141,9 +145,9 @@ func (w *Watchdog) judge(e index.Entry, now time.Time) (verdict, bool) {
 	if w.p.MaxSilent <= 0 {
 		return verdict{}, false
 	}
-	lastProgress := e.Delivery.StartedAt
-	if p, ok := w.p.Progress.Progress(e.JobID); ok && p.Delivery == e.Delivery.Token() && p.At.After(lastProgress) {
-		lastProgress = p.At
+	lastProgress := e.RunStartedAt
+	if p, ok := w.p.Progress.Progress(e.JobID); ok && p.Delivery == e.Delivery.Token() && p.ReceivedAt.After(lastProgress) {
+		lastProgress = p.ReceivedAt
 	}
 	seen, ok := w.p.Acks.Last(e.Delivery.Token())
 	acksFlowing := ok && seen.Kind == acks.InProgress && now.Sub(seen.At) <= w.p.AckWait

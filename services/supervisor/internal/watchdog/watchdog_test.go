@@ -11,6 +11,7 @@ import (
 	"cyberimage/services/supervisor/internal/acks"
 	"cyberimage/services/supervisor/internal/index"
 	"cyberimage/services/supervisor/internal/recoveries"
+	"cyberimage/services/supervisor/internal/tracker"
 	"cyberimage/shared/bus"
 	"cyberimage/shared/job"
 )
@@ -23,9 +24,9 @@ type fakeAcks map[string]acks.Seen
 
 func (f fakeAcks) Last(token string) (acks.Seen, bool) { s, ok := f[token]; return s, ok }
 
-type fakeProgress map[string]bus.ProgressEvent
+type fakeProgress map[string]tracker.Progress
 
-func (f fakeProgress) Progress(id string) (bus.ProgressEvent, bool) { p, ok := f[id]; return p, ok }
+func (f fakeProgress) Progress(id string) (tracker.Progress, bool) { p, ok := f[id]; return p, ok }
 
 type fakeActions struct {
 	recovered []string
@@ -68,9 +69,15 @@ func newFixture(t *testing.T) *fixture {
 	return f
 }
 
+// runnerSkew is how far the fixture's runners' clocks are off: every time a
+// runner writes is wrong by this much, and no verdict may depend on it.
+const runnerSkew = -10 * time.Minute
+
 func (f *fixture) running(id, runner string, startedAgo time.Duration, delivered int) index.Entry {
 	e := index.Entry{JobID: id, Status: job.StatusProcessing, Runner: runner, Attempts: delivered,
-		Delivery: &job.Delivery{StreamSeq: uint64(len(f.jobs) + 1), Delivered: delivered, Runner: runner, StartedAt: f.now.Add(-startedAgo)}}
+		RunStartedAt: f.now.Add(-startedAgo),
+		Delivery: &job.Delivery{StreamSeq: uint64(len(f.jobs) + 1), Delivered: delivered, Runner: runner,
+			StartedAt: f.now.Add(-startedAgo + runnerSkew)}}
 	f.jobs = append(f.jobs, e)
 	return e
 }
@@ -80,10 +87,11 @@ func (f *fixture) wpi(e index.Entry, ago time.Duration) {
 }
 
 func (f *fixture) step(e index.Entry, ago time.Duration) {
-	f.progress[e.JobID] = bus.ProgressEvent{JobID: e.JobID, Delivery: e.Delivery.Token(), Step: 3, At: f.now.Add(-ago)}
+	f.progress[e.JobID] = tracker.Progress{ProgressEvent: bus.ProgressEvent{JobID: e.JobID, Delivery: e.Delivery.Token(),
+		Step: 3, At: f.now.Add(-ago + runnerSkew)}, ReceivedAt: f.now.Add(-ago)}
 }
 
-func TestStalledMeasuredFromDeliveryStart(t *testing.T) {
+func TestStalledMeasuredFromRunStart(t *testing.T) {
 	f := newFixture(t)
 	old := f.running("old", "r1", 16*time.Minute, 1)
 	f.step(old, time.Second) // progress is recent, but the delivery is too old
@@ -116,7 +124,8 @@ func TestSilentNeedsFlowingAcks(t *testing.T) {
 	f.step(busy, 10*time.Second)
 	f.wpi(busy, 10*time.Second)
 	stale := f.running("stale-progress", "r4", 5*time.Minute, 2)
-	f.progress["stale-progress"] = bus.ProgressEvent{JobID: "stale-progress", Delivery: "99.1", At: f.now} // an older delivery's event
+	f.progress["stale-progress"] = tracker.Progress{ProgressEvent: bus.ProgressEvent{JobID: "stale-progress", Delivery: "99.1"},
+		ReceivedAt: f.now} // an older delivery's event
 	f.wpi(stale, time.Second)
 	require.Equal(t, 2, f.w.runOnce(context.Background()))
 	require.ElementsMatch(t, []string{"hung:silent", "stale-progress:silent"}, f.actions.recovered)
@@ -170,5 +179,30 @@ func TestNakDelayBacksOff(t *testing.T) {
 		d := NakDelay(time.Second, delivered)
 		require.GreaterOrEqual(t, d, want*8/10)
 		require.LessOrEqual(t, d, want*12/10)
+	}
+}
+
+// TestWaitingIsNotProcessing: a claimed delivery whose run has not started
+// (no server time for it) is never judged, however old its delivery is by
+// the runner's clock.
+func TestWaitingIsNotProcessing(t *testing.T) {
+	f := newFixture(t)
+	e := f.running("waiting", "r1", time.Hour, 1)
+	f.jobs[0].RunStartedAt = time.Time{}
+	f.wpi(e, time.Second)
+	require.Zero(t, f.w.runOnce(context.Background()))
+}
+
+// TestRunnerClockIsIgnored: runners whose clocks are ten minutes fast or
+// slow get the same verdicts as runners with the right time.
+func TestRunnerClockIsIgnored(t *testing.T) {
+	for _, skew := range []time.Duration{-10 * time.Minute, 10 * time.Minute} {
+		f := newFixture(t)
+		e := f.running("young", "r1", time.Minute, 1)
+		f.jobs[0].Delivery.StartedAt = f.now.Add(-time.Minute + skew)
+		f.progress[e.JobID] = tracker.Progress{ProgressEvent: bus.ProgressEvent{JobID: e.JobID, Delivery: e.Delivery.Token(),
+			At: f.now.Add(skew)}, ReceivedAt: f.now.Add(-time.Second)}
+		f.wpi(e, time.Second)
+		require.Zero(t, f.w.runOnce(context.Background()), "skew %s", skew)
 	}
 }
