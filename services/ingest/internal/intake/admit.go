@@ -79,9 +79,9 @@ func (pr *Processor) admit(ctx context.Context, payload []byte, meta *jetstream.
 
 // claimExisting handles a job id that already has a record. A rejected
 // record is replaced by this valid request. A queued record seen again on a
-// redelivery is queued again: ingest may have died between writing the
-// record and queueing the work, and the message id makes a second publish
-// harmless. Anything else is a duplicate request.
+// redelivery is queued again when its work message is missing: ingest may
+// have died between writing the record and queueing the work. Anything
+// else is a duplicate request.
 func (pr *Processor) claimExisting(ctx context.Context, rec job.Record, redelivered bool) (job.Record, bool, error) {
 	var requeue bool
 	existing, err := pr.p.Store.Update(ctx, rec.JobID, func(cur *job.Record) error {
@@ -95,7 +95,35 @@ func (pr *Processor) claimExisting(ctx context.Context, rec job.Record, redelive
 	if err != nil && !errors.Is(err, jobstore.ErrUnchanged) {
 		return existing, false, err
 	}
+	if requeue && existing.Status == job.StatusQueued {
+		// Past the stream's dedup window a second publish would be a
+		// second work message for one job: queue again only when the
+		// first never made it.
+		queued, err := pr.workQueued(ctx, existing)
+		if err != nil {
+			return existing, false, err
+		}
+		requeue = !queued
+	}
 	return existing, requeue, nil
+}
+
+// workQueued reports whether the jobs stream holds a work message for the
+// job (waiting, or held by a runner until its ack).
+func (pr *Processor) workQueued(ctx context.Context, rec job.Record) (bool, error) {
+	stream, err := pr.p.JS.Stream(ctx, bus.StreamJobs)
+	if err != nil {
+		return false, fmt.Errorf("look up work of %s: %w", rec.JobID, err)
+	}
+	_, err = stream.GetLastMsgForSubject(ctx, bus.JobSubject(rec.Spec.Model, rec.JobID))
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, jetstream.ErrMsgNotFound):
+		return false, nil
+	default:
+		return false, fmt.Errorf("look up work of %s: %w", rec.JobID, err)
+	}
 }
 
 func (pr *Processor) queue(ctx context.Context, w job.Work) error {

@@ -147,6 +147,35 @@ func TestRedeliveredRequestMakesOneJob(t *testing.T) {
 	require.EqualValues(t, 1, jobsPending(t, b.js), "the message id makes the second queueing a no-op")
 }
 
+// TestRedeliveryPastDedupWindowQueuesNoSecondWork: once the stream has
+// forgotten the message id, a redelivered request for a job whose work is
+// still queued must not publish it again.
+func TestRedeliveryPastDedupWindowQueuesNoSecondWork(t *testing.T) {
+	b := setup(t)
+	ctx := context.Background()
+	stream, err := b.js.Stream(ctx, bus.StreamJobs)
+	require.NoError(t, err)
+	cfg := stream.CachedInfo().Config
+	cfg.Duplicates = 100 * time.Millisecond
+	_, err = b.js.UpdateStream(ctx, cfg)
+	require.NoError(t, err)
+
+	proc := New(Params{NC: b.nc, JS: b.js, Store: b.store, Models: mustCatalog(t), Concurrency: 1, Logger: zaptest.NewLogger(t)})
+	meta := &jetstream.MsgMetadata{Stream: bus.StreamRequests, Timestamp: time.Now(), NumDelivered: 1}
+	meta.Sequence.Stream = 7
+	payload := []byte(`{"prompt":"slow ack"}`)
+	first, err := proc.admit(ctx, payload, meta)
+	require.NoError(t, err)
+	require.False(t, first.Duplicate)
+	time.Sleep(300 * time.Millisecond) // past the dedup window
+	meta.NumDelivered = 2
+	again, err := proc.admit(ctx, payload, meta)
+	require.NoError(t, err)
+	require.Equal(t, first.JobID, again.JobID)
+	require.True(t, again.Duplicate)
+	require.EqualValues(t, 1, jobsPending(t, b.js), "one job, one work message")
+}
+
 func mustCatalog(t *testing.T) *models.Catalog {
 	c, err := models.Load(testenv.RepoRoot(t)+"/infra/models", "")
 	require.NoError(t, err)
