@@ -15,6 +15,10 @@ const dedupWindow = 2 * time.Minute
 // LeaseTTL is how long a supervisor leader lease lives without renewal.
 const LeaseTTL = 10 * time.Second
 
+// RunnerHistoryTTL is how long the watchdog remembers a runner it has not
+// judged since.
+const RunnerHistoryTTL = 24 * time.Hour
+
 // Ensure creates or updates every stream, consumer and bucket the pipeline
 // uses, and the runners' consumer of each model named. It is idempotent, so
 // each service calls it at start-up and none has to be started first.
@@ -117,6 +121,18 @@ func Ensure(ctx context.Context, js jetstream.JetStream, s Settings, models ...s
 		Replicas:    s.Replicas,
 	}); err != nil {
 		return fmt.Errorf("ensure bucket %s: %w", BucketJobs, err)
+	}
+	if _, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      BucketRunners,
+		Description: "Watchdog history of each runner: recent stalls and reload orders",
+		History:     1,
+		// Only the recovery cooldown's worth matters; a runner gone for a
+		// day is forgotten.
+		TTL:      RunnerHistoryTTL,
+		Storage:  jetstream.FileStorage,
+		Replicas: s.Replicas,
+	}); err != nil {
+		return fmt.Errorf("ensure bucket %s: %w", BucketRunners, err)
 	}
 	if _, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket:      BucketLeases,

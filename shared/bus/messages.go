@@ -31,6 +31,12 @@ type Heartbeat struct {
 	GPUs    []GPU     `json:"gpus,omitempty"`
 	Started time.Time `json:"started"`
 	At      time.Time `json:"at"`
+	// Quarantined: the runner takes no new work until the model reload it
+	// was ordered to do has succeeded.
+	Quarantined bool `json:"quarantined,omitempty"`
+	// LastReload is the ID of the last reload order the runner carried
+	// out; the supervisor repeats an order until a heartbeat shows it.
+	LastReload string `json:"last_reload,omitempty"`
 }
 
 // GPU describes one accelerator a runner found through NVML, with its
@@ -64,6 +70,8 @@ const (
 
 // Control is an order to a runner.
 type Control struct {
+	// ID names a reload order, so a repeated order is carried out once.
+	ID     string    `json:"id,omitempty"`
 	Action string    `json:"action"`
 	JobID  string    `json:"job_id,omitempty"`
 	Reason string    `json:"reason,omitempty"`

@@ -45,6 +45,11 @@ const (
 	// BucketLeases holds the supervisor leader lease.
 	BucketLeases = "cyberimage_leases"
 
+	// BucketRunners holds the watchdog's memory of each runner (recent
+	// stalls, emergency reloads), so a new leader judges with the same
+	// history as the old one.
+	BucketRunners = "cyberimage_runners"
+
 	// SubjectHeartbeatsAll matches every runner's heartbeat.
 	SubjectHeartbeatsAll   = "cyberimage.runners.*.heartbeat"
 	subjectHeartbeatPrefix = "cyberimage.runners."

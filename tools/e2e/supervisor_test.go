@@ -1,7 +1,7 @@
 package e2e
 
 import (
-	"context"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"testing"
@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"cyberimage/shared/bus"
 	"cyberimage/shared/job"
 	"cyberimage/shared/testenv"
 )
@@ -83,5 +84,21 @@ func TestTwoSupervisorsOnlyOneActs(t *testing.T) {
 	rec2 := s.waitEnded(2, time.Minute)[second.JobID]
 	require.Equal(t, job.StatusCompleted, rec2.Status)
 	require.NotEmpty(t, statusAt(t, follower).Recoveries)
-	_ = context.Background()
+
+	// The stall history is in KV, not in the dead leader's memory: the
+	// runner's second stall within the cooldown, judged by the new leader,
+	// is an emergency, and the runner carries out the reload it orders.
+	var emergency bool
+	for _, r := range statusAt(t, follower).Recoveries {
+		emergency = emergency || (r.Kind == "emergency" && r.Runner == "runner-hung")
+	}
+	require.True(t, emergency, "the new leader ordered a reload after the second stall")
+	hb, err := s.nc.SubscribeSync(bus.HeartbeatSubject("runner-hung"))
+	require.NoError(t, err)
+	defer hb.Unsubscribe()
+	require.Eventually(t, func() bool {
+		m, err := hb.NextMsg(time.Second)
+		var h bus.Heartbeat
+		return err == nil && json.Unmarshal(m.Data, &h) == nil && h.LastReload != "" && !h.Quarantined
+	}, 15*time.Second, 10*time.Millisecond, "the runner reports the reload done")
 }

@@ -53,6 +53,12 @@ func main() {
 	logger.Info("shutting down", zap.Duration("stop_timeout", cfg.StopTimeout))
 	stopCtx, cancel := context.WithTimeout(context.Background(), cfg.StopTimeout)
 	defer cancel()
-	r.Stop(stopCtx)
+	if err := r.Stop(stopCtx); err != nil {
+		// A wedged inference outlived the stop timeout; its jobs were
+		// handed back. Exit 3, as on an abandoned inference that hangs.
+		logger.Error("runner did not stop cleanly; exiting for a restart", zap.Error(err))
+		_ = logger.Sync()
+		os.Exit(3)
+	}
 	_ = logger.Sync()
 }

@@ -10,6 +10,8 @@ import (
 	"image/png"
 	"os"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -38,6 +40,15 @@ type Runner struct {
 	registry *pipeline.Registry
 	worker   *worker.Worker
 	beat     *heartbeat.Heartbeat
+	served   []string
+	slotGPUs []*int
+
+	// Reload orders run one at a time, outside the NATS callback.
+	reloadMu   sync.Mutex
+	lastReload atomic.Value // string: ID of the last reload carried out
+	orders     sync.WaitGroup
+	ordersMu   sync.Mutex // orders.Add never races Stop's orders.Wait
+	stopping   chan struct{}
 }
 
 // Start connects to everything and starts taking jobs. It waits for NATS
@@ -105,7 +116,9 @@ func Start(ctx context.Context, cfg config.Config, logger *zap.Logger) (*Runner,
 		nc.Close()
 		return nil, err
 	}
-	r := &Runner{cfg: cfg, log: log, nc: nc, registry: registry, nvml: nv}
+	r := &Runner{cfg: cfg, log: log, nc: nc, registry: registry, nvml: nv, served: served, slotGPUs: slotGPUs,
+		stopping: make(chan struct{})}
+	r.lastReload.Store("")
 	clock := time.Now
 	if cfg.FaultClockSkew != 0 {
 		log.Warn("FAULT INJECTION ON: every time this runner writes is shifted (tests and demos only)", zap.Duration("skew", cfg.FaultClockSkew))
@@ -139,7 +152,8 @@ func Start(ctx context.Context, cfg config.Config, logger *zap.Logger) (*Runner,
 			}
 		}
 		return bus.Heartbeat{Runner: cfg.RunnerID, Host: host, PID: os.Getpid(), Models: served,
-			Slots: len(slots), Busy: r.worker.Busy(), Device: device, GPUs: gpus, Started: started}
+			Slots: len(slots), Busy: r.worker.Busy(), Device: device, GPUs: gpus, Started: started,
+			Quarantined: r.worker.Held(), LastReload: r.lastReload.Load().(string)}
 	}})
 	r.beat.Start()
 	log.Info("runner ready", zap.String("device", device), zap.Int("slots", len(slots)), zap.Strings("models", served),
@@ -167,8 +181,15 @@ func (r *Runner) listenForOrders() error {
 				r.log.Debug("cancel order for a job not held here", zap.String("job_id", c.JobID))
 			}
 		case bus.ControlReload:
-			r.log.Warn("reloading every model on the supervisor's order", zap.String("reason", c.Reason),
-				zap.Strings("models", r.registry.Reload()))
+			r.ordersMu.Lock()
+			defer r.ordersMu.Unlock()
+			select {
+			case <-r.stopping:
+				return
+			default:
+			}
+			r.orders.Add(1)
+			go r.reload(c)
 		default:
 			r.log.Warn("unknown order", zap.String("action", c.Action))
 		}
@@ -179,16 +200,28 @@ func (r *Runner) listenForOrders() error {
 	return nil
 }
 
-// Stop stops pulling, lets running jobs finish until ctx ends (then hands
-// them back), and closes models and connections.
-func (r *Runner) Stop(ctx context.Context) {
-	r.worker.Stop(ctx)
+// Stop stops pulling, lets running jobs finish until shortly before ctx's
+// deadline (then hands them back), and closes models and connections. An
+// error means an inference did not stop by the deadline: its jobs were
+// handed back, nothing else was closed (closing a model waits for its
+// runs), and the process must exit.
+func (r *Runner) Stop(ctx context.Context) error {
+	r.ordersMu.Lock()
+	close(r.stopping)
+	r.ordersMu.Unlock()
+	err := r.worker.Stop(ctx)
 	r.beat.Stop()
+	if err != nil {
+		_ = r.nc.Flush()
+		return err
+	}
+	r.orders.Wait()
 	if err := r.registry.Close(); err != nil {
 		r.log.Warn("close models", zap.Error(err))
 	}
 	r.nvml.Close()
 	_ = r.nc.Drain()
+	return nil
 }
 
 // servedModels is the runner's share of the catalog: the models listed in

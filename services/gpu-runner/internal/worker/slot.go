@@ -53,6 +53,12 @@ func (w *Worker) slotLoop(id int) {
 			s.handBack(ahead)
 			return
 		}
+		if w.gate.held() && len(ahead) > 0 {
+			// Quarantined: jobs taken ahead have not started; another
+			// runner takes them now.
+			s.handBack(ahead)
+			ahead = nil
+		}
 		batch := ahead
 		ahead = nil
 		if len(batch) == 0 {
@@ -63,7 +69,7 @@ func (w *Worker) slotLoop(id int) {
 			batch = s.fetch()
 		}
 		var next <-chan []*delivery
-		if w.p.Prefetch && len(batch) > 0 {
+		if w.p.Prefetch && len(batch) > 0 && !w.gate.held() {
 			next = s.prefetch()
 		}
 		ready := w.infer(batch)
@@ -114,7 +120,8 @@ func (s *slot) poster() {
 }
 
 // settle waits out what the last deliveries asked for: a dependency to
-// recover, or a cool-off after a job was taken away.
+// recover, or a cool-off after a job was taken away; and, while the runner
+// is quarantined, its reload.
 func (s *slot) settle() {
 	if s.needProbe.Swap(false) {
 		s.w.waitHealthy(s.log)
@@ -122,6 +129,14 @@ func (s *slot) settle() {
 	if s.needCooloff.Swap(false) {
 		s.log.Info("job taken away from this slot; cooling off before pulling again", zap.Duration("cooloff", s.w.p.AbandonCooloff))
 		s.w.pause(s.w.p.AbandonCooloff)
+	}
+	if s.w.gate.held() {
+		s.log.Info("runner quarantined; pulling no work until its model reload succeeds")
+		select {
+		case <-s.w.gate.opened():
+		case <-s.w.stopping:
+			return
+		}
 	}
 }
 

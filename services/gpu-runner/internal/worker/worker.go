@@ -100,6 +100,7 @@ type Worker struct {
 	done       atomic.Int64
 	failed     atomic.Int64
 
+	gate      *gate
 	mu        sync.Mutex
 	active    map[string]*delivery // by job id
 	fatal     chan error
@@ -126,7 +127,7 @@ func New(p Params) *Worker {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Worker{p: p, log: p.Logger.Named("worker"), stopping: make(chan struct{}), workCtx: ctx, cancelWork: cancel,
-		active: map[string]*delivery{}, fatal: make(chan error, 1)}
+		active: map[string]*delivery{}, fatal: make(chan error, 1), gate: newGate()}
 }
 
 // Start binds to the consumer and starts one loop per slot.
@@ -155,21 +156,74 @@ func (w *Worker) Busy() int { return int(w.busy.Load()) }
 // Stats returns the jobs completed and failed so far.
 func (w *Worker) Stats() (completed, failed int64) { return w.done.Load(), w.failed.Load() }
 
-// Stop stops pulling and waits for running jobs until ctx ends; jobs still
-// running then are abandoned and NAKed so another runner takes them at once.
-func (w *Worker) Stop(ctx context.Context) {
+// Hold stops the slots from pulling new work (jobs running go on) until
+// Resume: the runner is quarantined.
+func (w *Worker) Hold() { w.gate.hold() }
+
+// Resume lets the slots pull again.
+func (w *Worker) Resume() { w.gate.release() }
+
+// Held reports whether the slots are held.
+func (w *Worker) Held() bool { return w.gate.held() }
+
+// stopGrace is how long, at most, running jobs get between being told to
+// stop and the stop deadline: time to terminate their inference and NAK.
+const stopGrace = 2 * time.Second
+
+// Stop stops pulling and waits for running jobs; shortly before ctx's
+// deadline the jobs still running are abandoned and NAKed so another runner
+// takes them at once. If one does not stop by the deadline (an inference
+// that ignores termination) Stop hands back every job still held and
+// returns errHung: the process must exit, and nothing in it can be closed.
+func (w *Worker) Stop(ctx context.Context) error {
 	close(w.stopping)
+	w.gate.release()
 	finished := make(chan struct{})
 	go func() { w.wg.Wait(); close(finished) }()
+	abandonAt := ctx.Done()
+	if deadline, ok := ctx.Deadline(); ok {
+		grace := min(stopGrace, time.Until(deadline)/4)
+		actx, cancel := context.WithDeadline(context.Background(), deadline.Add(-grace))
+		defer cancel()
+		abandonAt = actx.Done()
+	}
 	select {
 	case <-finished:
-	case <-ctx.Done():
-		w.log.Warn("stop deadline reached; abandoning running jobs", zap.Int("busy", w.Busy()))
+	case <-abandonAt:
+		w.log.Warn("stop deadline near; abandoning running jobs", zap.Int("busy", w.Busy()))
 		w.cancelWork()
-		<-finished
+		limit := time.After(stopGrace)
+		if deadline, ok := ctx.Deadline(); ok {
+			limit = time.After(time.Until(deadline))
+		}
+		select {
+		case <-finished:
+		case <-limit:
+			w.handBackHeld()
+			return errHung
+		}
 	}
 	w.cancelWork()
 	w.log.Info("worker stopped", zap.Int64("completed", w.done.Load()), zap.Int64("failed", w.failed.Load()))
+	return nil
+}
+
+// handBackHeld NAKs every delivery still held, for a process about to exit
+// with a wedged inference: another runner takes the jobs at once instead of
+// after AckWait. Their records still name this runner's deliveries, which
+// the next claim replaces.
+func (w *Worker) handBackHeld() {
+	w.mu.Lock()
+	held := make([]*delivery, 0, len(w.active))
+	for _, d := range w.active {
+		held = append(held, d)
+	}
+	w.mu.Unlock()
+	for _, d := range held {
+		d.stopKeepAlive()
+		d.log.Error("inference did not stop by the stop deadline; handing the job back before exiting")
+		_ = d.msg.Nak()
+	}
 }
 
 // waitHealthy blocks the slot until Probe passes or the worker stops.

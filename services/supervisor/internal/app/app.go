@@ -79,6 +79,10 @@ func (a *App) start(ctx context.Context, cfg config.Config, js jetstream.JetStre
 	if err != nil {
 		return fmt.Errorf("lease bucket: %w", err)
 	}
+	histories, err := js.KeyValue(ctx, bus.BucketRunners)
+	if err != nil {
+		return fmt.Errorf("runner history bucket: %w", err)
+	}
 	// The client only presigns URLs, which needs no round trip, so S3
 	// being down does not stop the supervisor.
 	s3, err := objectstore.NewClient(cfg.S3)
@@ -117,6 +121,7 @@ func (a *App) start(ctx context.Context, cfg config.Config, js jetstream.JetStre
 	// Actors: only the leader acts.
 	dog := watchdog.New(watchdog.Params{
 		Jobs: idx, Acks: ackTrack, Progress: track, Log: log, IsLeader: lead.IsLeader,
+		Histories: watchdog.KVHistories{KV: histories}, Runners: track,
 		Actions:    &watchdog.Recoverer{Store: store, NC: a.nc, NakBase: cfg.NakDelay, MaxDeliver: cfg.Bus.MaxDeliver, Now: time.Now},
 		MaxStalled: cfg.MaxStalledTime, MaxSilent: cfg.MaxSilentTime, CheckInterval: cfg.CheckInterval,
 		RecoveryCooldown: cfg.RecoveryCooldown, AckWait: cfg.Bus.AckWait, Logger: a.log,

@@ -117,6 +117,18 @@ func (t *Tracker) Runners() []Runner {
 	return out
 }
 
+// Heartbeat returns a runner's latest heartbeat while it is alive (heard
+// within the runner timeout).
+func (t *Tracker) Heartbeat(runner string) (bus.Heartbeat, bool) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	h, ok := t.runners[runner]
+	if !ok || t.now().Sub(h.At) > t.runnerTimeout {
+		return bus.Heartbeat{}, false
+	}
+	return h, true
+}
+
 // Progress returns the latest progress event of a job.
 func (t *Tracker) Progress(jobID string) (Progress, bool) {
 	t.mu.RLock()

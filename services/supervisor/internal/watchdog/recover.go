@@ -79,8 +79,8 @@ func (r *Recoverer) Recover(ctx context.Context, e index.Entry, kind, reason str
 }
 
 // Reload orders a runner to reload its models.
-func (r *Recoverer) Reload(_ context.Context, runner, reason string) error {
-	return r.order(runner, bus.Control{Action: bus.ControlReload, Reason: reason, At: r.Now().UTC()})
+func (r *Recoverer) Reload(_ context.Context, runner, id, reason string) error {
+	return r.order(runner, bus.Control{ID: id, Action: bus.ControlReload, Reason: reason, At: r.Now().UTC()})
 }
 
 func (r *Recoverer) order(runner string, c bus.Control) error {

@@ -9,8 +9,10 @@
 //   - silent: no progress event for MaxSilent while in-progress acks still
 //     arrive: a heartbeat without a pulse.
 //
-// A runner that stalls twice within RecoveryCooldown is marked unhealthy and
-// ordered to reload its models, at most once per cooldown.
+// A runner that stalls twice within RecoveryCooldown is ordered to reload
+// its models, at most once per cooldown; it is unhealthy, and takes no new
+// work, until its heartbeat shows the reload done. The stalls and orders
+// are kept in KV, so a new leader remembers them.
 package watchdog
 
 import (
@@ -25,6 +27,7 @@ import (
 	"cyberimage/services/supervisor/internal/index"
 	"cyberimage/services/supervisor/internal/recoveries"
 	"cyberimage/services/supervisor/internal/tracker"
+	"cyberimage/shared/bus"
 )
 
 // Jobs lists the jobs in processing.
@@ -41,13 +44,18 @@ type Progress interface {
 	Progress(jobID string) (tracker.Progress, bool)
 }
 
+// Runners gives a runner's latest heartbeat, if it is alive.
+type Runners interface {
+	Heartbeat(runner string) (bus.Heartbeat, bool)
+}
+
 // Actions carries out the watchdog's decisions.
 type Actions interface {
 	// Recover takes a job away from its delivery; false when the record
 	// moved on meanwhile (the job completed, say) and nothing was done.
 	Recover(ctx context.Context, e index.Entry, kind, reason string) (bool, error)
-	// Reload orders a runner to reload its models.
-	Reload(ctx context.Context, runner, reason string) error
+	// Reload orders a runner to reload its models; id names the order.
+	Reload(ctx context.Context, runner, id, reason string) error
 }
 
 // Params configure a Watchdog.
@@ -57,6 +65,8 @@ type Params struct {
 	Progress         Progress
 	Actions          Actions
 	Log              *recoveries.Log
+	Histories        Histories
+	Runners          Runners
 	IsLeader         func() bool
 	MaxStalled       time.Duration
 	MaxSilent        time.Duration
@@ -72,11 +82,6 @@ type Watchdog struct {
 	p   Params
 	log *zap.Logger
 
-	mu            sync.Mutex
-	stalls        map[string][]time.Time // runner → recent stall times
-	lastEmergency map[string]time.Time
-	unhealthy     map[string]time.Time // runner → until
-
 	stop chan struct{}
 	wg   sync.WaitGroup
 }
@@ -86,8 +91,7 @@ func New(p Params) *Watchdog {
 	if p.Now == nil {
 		p.Now = time.Now
 	}
-	return &Watchdog{p: p, log: p.Logger.Named("watchdog"), stalls: map[string][]time.Time{},
-		lastEmergency: map[string]time.Time{}, unhealthy: map[string]time.Time{}, stop: make(chan struct{})}
+	return &Watchdog{p: p, log: p.Logger.Named("watchdog"), stop: make(chan struct{})}
 }
 
 // Start checks every CheckInterval while this supervisor leads.
@@ -116,11 +120,26 @@ func (w *Watchdog) Stop() {
 	w.wg.Wait()
 }
 
-// Unhealthy reports whether a runner is marked unhealthy now.
+// Unhealthy reports whether a runner is quarantined now: it says so
+// itself, or it was ordered to reload and has not yet shown it did.
 func (w *Watchdog) Unhealthy(runner string) bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.p.Now().Before(w.unhealthy[runner])
+	hb, alive := w.p.Runners.Heartbeat(runner)
+	if alive && hb.Quarantined {
+		return true
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	h, err := w.p.Histories.Get(ctx, runner)
+	if err != nil {
+		return false
+	}
+	return reloadPending(h, hb)
+}
+
+// reloadPending: a reload was ordered and the runner's heartbeat does not
+// yet report it done.
+func reloadPending(h History, hb bus.Heartbeat) bool {
+	return h.ReloadOrder != "" && hb.LastReload != h.ReloadOrder
 }
 
 // verdict is what the rules say about one delivery.
@@ -162,6 +181,7 @@ func (w *Watchdog) judge(e index.Entry, now time.Time) (verdict, bool) {
 // recovered.
 func (w *Watchdog) runOnce(ctx context.Context) int {
 	now := w.p.Now()
+	w.repeatReloads(ctx)
 	recovered := 0
 	for _, e := range w.p.Jobs.Processing() {
 		v, stalled := w.judge(e, now)
@@ -189,29 +209,53 @@ func (w *Watchdog) runOnce(ctx context.Context) int {
 // noteStall counts a stall against a runner and orders an emergency reload
 // when it stalls again within the cooldown, at most once per cooldown.
 func (w *Watchdog) noteStall(ctx context.Context, runner string, now time.Time) {
-	w.mu.Lock()
-	recent := w.stalls[runner][:0]
-	for _, t := range w.stalls[runner] {
-		if now.Sub(t) < w.p.RecoveryCooldown {
-			recent = append(recent, t)
+	var due bool
+	var stalls int
+	h, err := w.p.Histories.Update(ctx, runner, func(h *History) {
+		recent := h.Stalls[:0]
+		for _, t := range h.Stalls {
+			if now.Sub(t) < w.p.RecoveryCooldown {
+				recent = append(recent, t)
+			}
 		}
+		h.Stalls = append(recent, now)
+		stalls = len(h.Stalls)
+		due = stalls >= 2 && (h.LastEmergency.IsZero() || now.Sub(h.LastEmergency) >= w.p.RecoveryCooldown)
+		if due {
+			h.LastEmergency = now
+			h.ReloadOrder = fmt.Sprintf("%s@%d", runner, now.UnixNano())
+		}
+	})
+	if err != nil {
+		w.log.Warn("record stall in runner history", zap.String("runner", runner), zap.Error(err))
+		return
 	}
-	recent = append(recent, now)
-	w.stalls[runner] = recent
-	last, had := w.lastEmergency[runner]
-	due := len(recent) >= 2 && (!had || now.Sub(last) >= w.p.RecoveryCooldown)
-	if due {
-		w.lastEmergency[runner] = now
-		w.unhealthy[runner] = now.Add(w.p.RecoveryCooldown)
-	}
-	w.mu.Unlock()
 	if !due {
 		return
 	}
-	reason := fmt.Sprintf("%d stalls within recovery_cooldown %s", len(recent), w.p.RecoveryCooldown)
-	if err := w.p.Actions.Reload(ctx, runner, reason); err != nil {
+	reason := fmt.Sprintf("%d stalls within recovery_cooldown %s", stalls, w.p.RecoveryCooldown)
+	if err := w.p.Actions.Reload(ctx, runner, h.ReloadOrder, reason); err != nil {
 		w.log.Warn("order model reload", zap.String("runner", runner), zap.Error(err))
 	}
 	w.p.Log.Add(recoveries.Recovery{At: now, Kind: recoveries.KindEmergency, Runner: runner, Reason: reason})
-	w.log.Error("emergency recovery: runner marked unhealthy, model reload ordered", zap.String("runner", runner), zap.String("reason", reason))
+	w.log.Error("emergency recovery: runner quarantined until its model reload succeeds", zap.String("runner", runner), zap.String("reason", reason))
+}
+
+// repeatReloads sends again every reload order a live runner has not yet
+// reported done: orders travel on core NATS and one may be lost.
+func (w *Watchdog) repeatReloads(ctx context.Context) {
+	pending, err := w.p.Histories.Pending(ctx)
+	if err != nil {
+		w.log.Warn("list runner histories", zap.Error(err))
+		return
+	}
+	for runner, h := range pending {
+		hb, alive := w.p.Runners.Heartbeat(runner)
+		if !alive || !reloadPending(h, hb) || hb.Quarantined {
+			continue // gone, done, or reloading now
+		}
+		if err := w.p.Actions.Reload(ctx, runner, h.ReloadOrder, "repeated: reload not yet reported done"); err != nil {
+			w.log.Warn("repeat model reload order", zap.String("runner", runner), zap.Error(err))
+		}
+	}
 }

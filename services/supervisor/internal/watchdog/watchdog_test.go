@@ -31,6 +31,7 @@ func (f fakeProgress) Progress(id string) (tracker.Progress, bool) { p, ok := f[
 type fakeActions struct {
 	recovered []string
 	reloads   []string
+	orders    []string
 	refuse    map[string]bool
 }
 
@@ -42,10 +43,15 @@ func (f *fakeActions) Recover(_ context.Context, e index.Entry, kind, _ string) 
 	return true, nil
 }
 
-func (f *fakeActions) Reload(_ context.Context, runner, _ string) error {
+func (f *fakeActions) Reload(_ context.Context, runner, id, _ string) error {
 	f.reloads = append(f.reloads, runner)
+	f.orders = append(f.orders, id)
 	return nil
 }
+
+type fakeRunners map[string]bus.Heartbeat
+
+func (f fakeRunners) Heartbeat(runner string) (bus.Heartbeat, bool) { h, ok := f[runner]; return h, ok }
 
 type fixture struct {
 	now      time.Time
@@ -53,20 +59,30 @@ type fixture struct {
 	acks     fakeAcks
 	progress fakeProgress
 	actions  *fakeActions
+	runners  fakeRunners
+	history  *MemHistories
 	log      *recoveries.Log
 	w        *Watchdog
 }
 
 func newFixture(t *testing.T) *fixture {
 	f := &fixture{now: time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC), acks: fakeAcks{}, progress: fakeProgress{},
-		actions: &fakeActions{refuse: map[string]bool{}}, log: recoveries.NewLog(10)}
-	f.w = New(Params{
+		actions: &fakeActions{refuse: map[string]bool{}}, log: recoveries.NewLog(10),
+		runners: fakeRunners{"r1": {Runner: "r1"}}, history: &MemHistories{}}
+	f.w = f.newWatchdog(t)
+	return f
+}
+
+// newWatchdog makes a watchdog on the fixture's fakes: a second one stands
+// for a supervisor that takes over the lead.
+func (f *fixture) newWatchdog(t *testing.T) *Watchdog {
+	return New(Params{
 		Jobs: &f.jobs, Acks: f.acks, Progress: f.progress, Actions: f.actions, Log: f.log,
+		Histories: f.history, Runners: f.runners,
 		IsLeader: func() bool { return true }, MaxStalled: 15 * time.Minute, MaxSilent: 2 * time.Minute,
 		CheckInterval: 30 * time.Second, RecoveryCooldown: 5 * time.Minute, AckWait: time.Minute,
 		Now: func() time.Time { return f.now }, Logger: zaptest.NewLogger(t),
 	})
-	return f
 }
 
 // runnerSkew is how far the fixture's runners' clocks are off: every time a
@@ -158,20 +174,30 @@ func TestEmergencyAtMostOncePerCooldown(t *testing.T) {
 	f.jobs = nil
 	f.running("c", "r1", 16*time.Minute, 1)
 	f.w.runOnce(ctx)
-	require.Len(t, f.actions.reloads, 1, "no second reload within the cooldown")
+	require.Len(t, distinct(f.actions.orders), 1, "no second reload within the cooldown (the first is repeated until done)")
 
 	f.now = f.now.Add(5 * time.Minute)
-	require.False(t, f.w.Unhealthy("r1"), "healthy again after the cooldown")
+	require.True(t, f.w.Unhealthy("r1"), "unhealthy until the reload is reported done, however long")
+	f.runners["r1"] = bus.Heartbeat{Runner: "r1", LastReload: f.actions.orders[0]}
+	require.False(t, f.w.Unhealthy("r1"), "healthy once its heartbeat shows the reload")
 	f.jobs = nil
 	f.running("d", "r1", 16*time.Minute, 1)
 	f.running("e", "r1", 16*time.Minute, 1)
 	f.w.runOnce(ctx)
-	require.Len(t, f.actions.reloads, 2, "several stalls at once after the cooldown: another reload")
+	require.Len(t, distinct(f.actions.orders), 2, "several stalls at once after the cooldown: another reload")
 	kinds := map[string]int{}
 	for _, r := range f.log.Recent() {
 		kinds[r.Kind]++
 	}
 	require.Equal(t, 2, kinds[recoveries.KindEmergency])
+}
+
+func distinct(ids []string) map[string]bool {
+	out := map[string]bool{}
+	for _, id := range ids {
+		out[id] = true
+	}
+	return out
 }
 
 func TestNakDelayBacksOff(t *testing.T) {
@@ -205,4 +231,49 @@ func TestRunnerClockIsIgnored(t *testing.T) {
 		f.wpi(e, time.Second)
 		require.Zero(t, f.w.runOnce(context.Background()), "skew %s", skew)
 	}
+}
+
+// TestLeaderChangeKeepsStallHistory: a stall judged by one leader counts
+// when the next leader judges the runner's second stall.
+func TestLeaderChangeKeepsStallHistory(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.running("a", "r1", 16*time.Minute, 1)
+	require.Equal(t, 1, f.w.runOnce(ctx))
+	require.Empty(t, f.actions.reloads)
+
+	successor := f.newWatchdog(t)
+	f.now = f.now.Add(time.Minute)
+	f.jobs = nil
+	f.running("b", "r1", 16*time.Minute, 1)
+	require.Equal(t, 1, successor.runOnce(ctx))
+	require.Equal(t, []string{"r1"}, f.actions.reloads, "the second stall, under a new leader, is an emergency")
+	require.True(t, f.w.Unhealthy("r1"), "every replica sees the quarantine")
+}
+
+// TestReloadOrderRepeatedUntilDone: an order lost on the way is sent again
+// at each check until the runner reports it done; a runner reloading now
+// or gone is not pestered.
+func TestReloadOrderRepeatedUntilDone(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.running("a", "r1", 16*time.Minute, 1)
+	f.running("b", "r1", 16*time.Minute, 1)
+	require.Equal(t, 2, f.w.runOnce(ctx))
+	require.Len(t, f.actions.orders, 1)
+	order := f.actions.orders[0]
+
+	f.jobs = nil
+	f.w.runOnce(ctx)
+	require.Equal(t, []string{order, order}, f.actions.orders, "repeated while not done")
+	f.runners["r1"] = bus.Heartbeat{Runner: "r1", Quarantined: true}
+	f.w.runOnce(ctx)
+	require.Len(t, f.actions.orders, 2, "not repeated while the runner reloads")
+	f.runners["r1"] = bus.Heartbeat{Runner: "r1", LastReload: order}
+	f.w.runOnce(ctx)
+	require.Len(t, f.actions.orders, 2, "not repeated once done")
+	delete(f.runners, "r1")
+	f.runners["r1x"] = bus.Heartbeat{}
+	f.w.runOnce(ctx)
+	require.Len(t, f.actions.orders, 2)
 }

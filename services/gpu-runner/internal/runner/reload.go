@@ -1,0 +1,68 @@
+package runner
+
+import (
+	"time"
+
+	"go.uber.org/zap"
+
+	"cyberimage/shared/bus"
+)
+
+// reload carries out a reload order: the runner is quarantined (its slots
+// pull no new work) while every model session is dropped and opened again
+// on every device the runner uses, and stays quarantined, retrying with
+// backoff, until that succeeds. The order's ID is then reported in
+// heartbeats, which is how the supervisor learns the runner is healthy.
+// A repeated order (the supervisor sends it until it sees the ID) is
+// carried out once.
+func (r *Runner) reload(order bus.Control) {
+	defer r.orders.Done()
+	r.reloadMu.Lock()
+	defer r.reloadMu.Unlock()
+	if order.ID != "" && r.lastReload.Load() == order.ID {
+		r.log.Debug("reload order already carried out", zap.String("order", order.ID))
+		return
+	}
+	r.worker.Hold()
+	defer r.worker.Resume()
+	r.log.Warn("quarantined: reloading every model on the supervisor's order", zap.String("reason", order.Reason), zap.String("order", order.ID))
+	for delay := time.Second; ; delay = min(2*delay, 30*time.Second) {
+		dropped := r.registry.Reload()
+		err := r.warm()
+		if err == nil {
+			r.log.Info("models reloaded; taking work again", zap.Strings("dropped", dropped), zap.Strings("models", r.served))
+			break
+		}
+		r.log.Error("model reload failed; still quarantined, retrying", zap.Duration("retry_in", delay), zap.Error(err))
+		select {
+		case <-r.stopping:
+			return
+		case <-time.After(delay):
+		}
+	}
+	r.lastReload.Store(order.ID)
+}
+
+// warm opens every served model on every device the slots use, so a
+// reload is known to have worked before work is taken again.
+func (r *Runner) warm() error {
+	for _, model := range r.served {
+		seen := map[int]bool{}
+		for _, gpu := range r.slotGPUs {
+			key := -1
+			if gpu != nil {
+				key = *gpu
+			}
+			if seen[key] {
+				continue
+			}
+			seen[key] = true
+			_, release, err := r.registry.For(model, gpu)
+			if err != nil {
+				return err
+			}
+			release()
+		}
+	}
+	return nil
+}
