@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"testing"
@@ -9,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"cyberimage/services/gpu-runner/internal/pipeline"
+	"cyberimage/shared/job"
 )
 
 func TestRetryDelayBacksOffWithJitter(t *testing.T) {
@@ -32,4 +34,27 @@ func TestPermanentClassification(t *testing.T) {
 	require.True(t, isPermanent(fmt.Errorf("wrap: %w", pipeline.ErrUnsupported)))
 	require.False(t, isPermanent(errors.New("connection refused")))
 	require.ErrorIs(t, fmt.Errorf("x: %w", errStale), errStale)
+}
+
+// panicky is a generator with a bug.
+type panicky struct{}
+
+func (panicky) Generate(context.Context, job.Spec, pipeline.Progress) ([]pipeline.Image, error) {
+	var imgs []pipeline.Image
+	_ = imgs[3] // index out of range, as a negative num_images once caused
+	return imgs, nil
+}
+
+func (panicky) Close() error { return nil }
+
+// TestGeneratorPanicFailsTheJob: a panic inside a model run becomes a
+// permanent failure of that job, with the panic as its reason.
+func TestGeneratorPanicFailsTheJob(t *testing.T) {
+	t.Parallel()
+	out, err := runGroup(context.Background(), panicky{}, []*delivery{{}}, func(int, int) {})
+	require.Nil(t, out)
+	require.Error(t, err)
+	require.True(t, isPermanent(err))
+	require.Contains(t, err.Error(), "generator panicked")
+	require.Contains(t, err.Error(), "index out of range")
 }

@@ -183,7 +183,15 @@ func (w *Worker) generate(group []*delivery) bool {
 	return true
 }
 
-func runGroup(ctx context.Context, gen pipeline.Generator, group []*delivery, progress pipeline.Progress) ([][]imageOut, error) {
+// runGroup runs a group through its generator. A panic in a generator (a
+// bug, or an input it did not expect) fails this group's jobs with the
+// reason; it never takes the runner and its other jobs down.
+func runGroup(ctx context.Context, gen pipeline.Generator, group []*delivery, progress pipeline.Progress) (out [][]imageOut, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			out, err = nil, permanent(fmt.Errorf("generator panicked: %v", p))
+		}
+	}()
 	if bg, ok := gen.(pipeline.BatchGenerator); ok && len(group) > 1 {
 		specs := make([]job.Spec, len(group))
 		for i, d := range group {
@@ -191,7 +199,7 @@ func runGroup(ctx context.Context, gen pipeline.Generator, group []*delivery, pr
 		}
 		return bg.GenerateBatch(ctx, specs, progress)
 	}
-	out := make([][]imageOut, len(group))
+	out = make([][]imageOut, len(group))
 	for i, d := range group {
 		imgs, err := gen.Generate(ctx, d.spec, progress)
 		if err != nil {
