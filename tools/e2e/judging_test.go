@@ -181,3 +181,23 @@ func (rs *runStarts) of(jobID string, attempt int) (time.Time, bool) {
 	at, ok := rs.at[fmt.Sprintf("%s/%d", jobID, attempt)]
 	return at, ok
 }
+
+// TestStallDemoAsDocumented runs the README's stall demo the way it is
+// documented, with compressed timings: every runner hangs on the marker,
+// and loadtest's stall check must see the probes end failed with a reason.
+func TestStallDemoAsDocumented(t *testing.T) {
+	tools := buildCommands(t, "loadtest")
+	s := newFastStack(t, "CYBERIMAGE_ABANDON_COOLOFF=2s")
+	s.startSupervisor()
+	s.startIngest()
+	s.startRunner("runner-1", "CYBERIMAGE_FAULT_HANG_PROMPT=HANG")
+	s.startRunner("runner-2", "CYBERIMAGE_FAULT_HANG_PROMPT=HANG")
+	out, code := runCommand(t, 3*time.Minute, tools["loadtest"], "--nats", s.nats.URL(), "--supervisor", "http://"+s.supervisorAddr,
+		"--test", "stall", "--timeout", "2m")
+	t.Logf("loadtest --test stall, every runner hanging:\n%s", out)
+	require.Equal(t, 0, code, out)
+	requireRow(t, out, "stall: a runner hung on the marker", "PASS")
+	requireRow(t, out, "stall: hung job ended", "PASS")
+	require.Contains(t, out, "failed (every runner hung)")
+	require.Regexp(t, `\| stall: outcome +\| failed after 4 attempt\(s\), 4 recovery\(ies\)`, out)
+}
