@@ -1,7 +1,9 @@
 package bus
 
 import (
+	"bytes"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -44,4 +46,57 @@ func JobIDFromTermReason(reason string) string {
 		return ""
 	}
 	return id
+}
+
+// AckKindOf reads which acknowledgement a payload is. An empty payload is
+// an ack (the server reads it so); anything else that is not one of the
+// known kinds yields "" and is ignored by every reader.
+func AckKindOf(payload []byte) string {
+	for _, k := range []string{AckInProgress, AckDone, AckNak, AckTerm} {
+		if bytes.HasPrefix(payload, []byte(k)) {
+			return k
+		}
+	}
+	if len(payload) == 0 {
+		return AckDone
+	}
+	return ""
+}
+
+// AckTarget is what an ack subject names: which delivery of which message.
+type AckTarget struct {
+	Stream, Consumer string
+	Delivered        uint64 // the delivery count
+	StreamSeq        uint64
+}
+
+// ParseAckSubject reads a JetStream ack (reply) subject:
+// $JS.ACK.<stream>.<consumer>.<delivered>.<stream_seq>.<consumer_seq>.<ts>.<pending>,
+// or the newer form with domain and account hash before the stream
+// ($JS.ACK.<domain>.<account>.<stream>.<consumer>.<delivered>.<stream_seq>.<consumer_seq>.<ts>.<pending>.<token>).
+func ParseAckSubject(subject string) (AckTarget, error) {
+	tok := strings.Split(subject, ".")
+	if len(tok) < 9 || tok[0] != "$JS" || tok[1] != "ACK" {
+		return AckTarget{}, fmt.Errorf("not an ack subject: %q", subject)
+	}
+	at := 2 // where the stream name is
+	switch {
+	case len(tok) == 9:
+	case len(tok) >= 11:
+		at = 4
+	default:
+		return AckTarget{}, fmt.Errorf("not an ack subject: %q", subject)
+	}
+	delivered, err := strconv.ParseUint(tok[at+2], 10, 64)
+	if err != nil {
+		return AckTarget{}, fmt.Errorf("ack subject %q: bad delivered count", subject)
+	}
+	seq, err := strconv.ParseUint(tok[at+3], 10, 64)
+	if err != nil {
+		return AckTarget{}, fmt.Errorf("ack subject %q: bad stream sequence", subject)
+	}
+	if tok[at] == "" || tok[at+1] == "" {
+		return AckTarget{}, fmt.Errorf("ack subject %q: empty stream or consumer", subject)
+	}
+	return AckTarget{Stream: tok[at], Consumer: tok[at+1], Delivered: delivered, StreamSeq: seq}, nil
 }

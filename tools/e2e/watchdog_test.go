@@ -286,8 +286,8 @@ func TestPoisonJobDeadLettered(t *testing.T) {
 	}, 10*time.Second, 100*time.Millisecond)
 	msg, err := dlq.GetLastMsgForSubject(context.Background(), bus.DLQSubject("demo", poison.JobID))
 	require.NoError(t, err)
-	require.Equal(t, poison.JobID, msg.Header.Get("Cyberimage-Job-Id"))
-	require.Contains(t, msg.Header.Get("Cyberimage-Reason"), "max_stalled_time")
+	require.Equal(t, poison.JobID, msg.Header.Get(bus.HeaderJobID))
+	require.Contains(t, msg.Header.Get(bus.HeaderReason), "max_stalled_time")
 	require.Zero(t, s.jobsInStream(), "the dead message left the work queue")
 	require.Equal(t, 1, statusAt(t, s.supervisorAddr).Queue["dead"])
 

@@ -5,6 +5,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"cyberimage/shared/backoff"
 	"cyberimage/shared/bus"
 )
 
@@ -26,13 +27,15 @@ func (r *Runner) reload(order bus.Control) {
 	r.worker.Hold()
 	defer r.worker.Resume()
 	r.log.Warn("quarantined: reloading every model on the supervisor's order", zap.String("reason", order.Reason), zap.String("order", order.ID))
-	for delay := time.Second; ; delay = min(2*delay, 30*time.Second) {
+	retry := backoff.Policy{Base: time.Second, Max: 30 * time.Second, Jitter: 0.2}
+	for attempt := 1; ; attempt++ {
 		dropped := r.registry.Reload()
 		err := r.warm()
 		if err == nil {
 			r.log.Info("models reloaded; taking work again", zap.Strings("dropped", dropped), zap.Strings("models", r.served))
 			break
 		}
+		delay := retry.Delay(attempt)
 		r.log.Error("model reload failed; still quarantined, retrying", zap.Duration("retry_in", delay), zap.Error(err))
 		select {
 		case <-r.stopping:

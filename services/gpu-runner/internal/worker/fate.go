@@ -2,10 +2,10 @@ package worker
 
 import (
 	"errors"
-	"math/rand/v2"
 	"time"
 
 	"cyberimage/services/gpu-runner/internal/pipeline"
+	"cyberimage/shared/backoff"
 )
 
 // errStale: the record shows another attempt now owns the job (the
@@ -58,11 +58,5 @@ func isPermanent(err error) bool {
 // retryDelay backs off exponentially from base with ±20% jitter, so jobs
 // failed by one outage do not all come back at the same instant.
 func retryDelay(attempt int, base, ceiling time.Duration) time.Duration {
-	d := base
-	for i := 1; i < attempt && d < ceiling; i++ {
-		d *= 2
-	}
-	d = min(d, ceiling)
-	jitter := 0.8 + 0.4*rand.Float64()
-	return time.Duration(float64(d) * jitter)
+	return backoff.Policy{Base: base, Max: ceiling, Jitter: 0.2}.Delay(attempt)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
 	"cyberimage/shared/bus"
@@ -27,14 +28,15 @@ func (w *Worker) end(d *delivery, err error) {
 	}
 }
 
-// finish decides the fate of a delivery after its work returned err. This
-// is the one place where a delivery is acked, NAKed, terminated or
-// deliberately left alone.
+// finish decides the fate of a delivery after its work returned err (nil:
+// its record says completed). This file is the one place where a delivery
+// is acked, NAKed, terminated or deliberately left alone.
 func (w *Worker) finish(d *delivery, err error) outcome {
 	cause := context.Cause(d.ctx)
 	switch {
 	case err == nil:
-		return outcomeDone // completed and acked
+		w.acknowledge(d)
+		return outcomeDone
 	case errors.Is(err, errAlreadyDone):
 		d.log.Info("job already ended; acking the redelivery")
 		_ = d.msg.Ack()
@@ -90,13 +92,9 @@ func (w *Worker) fail(d *delivery, code job.Code, cause error, why string) {
 	defer cancel()
 	reason := why + ": " + cause.Error()
 	_, err := w.p.Store.Update(ctx, d.work.JobID, func(r *job.Record) error {
-		if !w.owns(r, d) {
+		if err := job.Fail(r, &d.id, code, reason, d.stages, w.p.Clock()); err != nil {
 			return errStale
 		}
-		r.Status = job.StatusFailed
-		r.Error = &job.Failure{Code: code, Message: reason}
-		r.CompletedAt = job.UTC(w.p.Clock())
-		r.Stages = d.stages
 		return nil
 	})
 	switch {
@@ -113,19 +111,28 @@ func (w *Worker) fail(d *delivery, code job.Code, cause error, why string) {
 	_ = d.msg.TermWithReason(bus.TermReason(d.work.JobID, reason))
 }
 
-// mayAct reports whether this delivery may still ack, NAK or terminate its
-// message: once claimed, only while the record names it; before that, as
-// long as no newer delivery of the same message has claimed the record.
-func (w *Worker) mayAct(d *delivery) bool {
-	if d.claimed.Load() {
-		return w.stillOwns(d)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+// acknowledge acks a completed delivery and waits for the server's
+// confirmation.
+func (w *Worker) acknowledge(d *delivery) {
+	ackCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	rec, _, err := w.p.Store.Get(ctx, d.work.JobID)
-	if err != nil || rec.Delivery == nil {
-		return true
+	if err := d.msg.DoubleAck(ackCtx); err != nil {
+		// The record is completed; a redelivery finds it so and acks.
+		d.log.Warn("ack not confirmed; a redelivery will ack it", zap.Error(err))
 	}
-	newer := rec.Delivery.StreamSeq == d.id.StreamSeq && rec.Delivery.Delivered > d.id.Delivered
-	return !newer
+	w.emit(d, job.StatusCompleted, d.spec.Steps, d.spec.Steps, "")
+	w.done.Add(1)
+	d.log.Info("job completed", zap.Int("attempt", d.attempt), zap.Strings("images", d.keys),
+		zap.Float64("inference_ms", d.stages.InferenceMS), zap.Float64("encode_ms", d.stages.EncodeMS),
+		zap.Float64("upload_ms", d.stages.UploadMS))
+}
+
+// reject terminates a message that is not a job this runner can hold
+// (unreadable), before any delivery exists for it.
+func (w *Worker) reject(msg jetstream.Msg, reason string) {
+	if reason == "" {
+		_ = msg.Term()
+		return
+	}
+	_ = msg.TermWithReason(reason)
 }

@@ -80,24 +80,7 @@ func (w *Worker) claimAll(batch []*delivery) []error {
 // The server's time of this write is when the supervisor's stall clock
 // starts, so claim is called right before the model runs, never ahead.
 func (w *Worker) claim(d *delivery) error {
-	mutate := func(r *job.Record) error {
-		if r.Status.Terminal() {
-			return errAlreadyDone
-		}
-		now := w.p.Clock()
-		r.Status = job.StatusProcessing
-		r.Attempts++
-		r.Runner = w.p.Runner
-		r.Error = nil
-		r.Delivery = &d.id
-		if r.StartedAt == nil {
-			r.StartedAt = job.UTC(now)
-		}
-		// Ingest's and this runner's clocks may differ; a wait is never
-		// negative.
-		r.Stages = job.Stages{QueueWaitMS: job.Millis(max(0, now.Sub(r.CreatedAt)))}
-		return nil
-	}
+	mutate := func(r *job.Record) error { return job.Claim(r, d.id, w.p.Clock()) }
 	var rec job.Record
 	var rev uint64
 	var err error
@@ -109,7 +92,7 @@ func (w *Worker) claim(d *delivery) error {
 		rec, err = w.p.Store.Update(d.ctx, d.work.JobID, mutate)
 	}
 	switch {
-	case errors.Is(err, errAlreadyDone):
+	case errors.Is(err, job.ErrEnded):
 		return errAlreadyDone
 	case errors.Is(err, jobstore.ErrNotFound):
 		return permanent(fmt.Errorf("job %s has no record", d.work.JobID))

@@ -30,24 +30,11 @@ func (w *Worker) postAll(ready []*delivery) {
 }
 
 // post finishes a delivery whose images are ready: encode, upload, record
-// completed (fenced), then ack and wait for the server's confirmation.
+// completed (fenced); end then acks it (finish).
 func (w *Worker) post(d *delivery) {
 	err := w.upload(d)
 	if err == nil {
 		err = w.complete(d)
-	}
-	if err == nil {
-		ackCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		if err := d.msg.DoubleAck(ackCtx); err != nil {
-			// The record is completed; a redelivery finds it so and acks.
-			d.log.Warn("ack not confirmed; a redelivery will ack it", zap.Error(err))
-		}
-		cancel()
-		w.emit(d, job.StatusCompleted, d.spec.Steps, d.spec.Steps, "")
-		w.done.Add(1)
-		d.log.Info("job completed", zap.Int("attempt", d.attempt), zap.Strings("images", d.keys),
-			zap.Float64("inference_ms", d.stages.InferenceMS), zap.Float64("encode_ms", d.stages.EncodeMS),
-			zap.Float64("upload_ms", d.stages.UploadMS))
 	}
 	w.end(d, err)
 }
@@ -102,13 +89,9 @@ func (w *Worker) uploadOnce(d *delivery) error {
 // job was handed to another delivery meanwhile, nothing is written.
 func (w *Worker) complete(d *delivery) error {
 	mutate := func(r *job.Record) error {
-		if !w.owns(r, d) {
+		if err := job.Complete(r, &d.id, d.keys, d.stages, w.p.Clock()); err != nil {
 			return errStale
 		}
-		r.Status = job.StatusCompleted
-		r.Images = d.keys
-		r.CompletedAt = job.UTC(w.p.Clock())
-		r.Stages = d.stages
 		return nil
 	}
 	var err error

@@ -3,15 +3,12 @@ package worker
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"sync/atomic"
-	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
 	"cyberimage/shared/job"
-	"cyberimage/shared/jobstore"
 )
 
 // delivery is one JetStream delivery of one job, as this runner holds it.
@@ -46,7 +43,7 @@ func (w *Worker) receive(msg jetstream.Msg, s *slot) *delivery {
 	meta, err := msg.Metadata()
 	if err != nil {
 		w.log.Error("job metadata", zap.Error(err))
-		_ = msg.Term()
+		w.reject(msg, "")
 		return nil
 	}
 	d := &delivery{msg: msg, slot: s, delivered: int(meta.NumDelivered), ended: make(chan struct{})}
@@ -54,7 +51,7 @@ func (w *Worker) receive(msg jetstream.Msg, s *slot) *delivery {
 		StartedAt: w.p.Clock().UTC(), AckSubject: msg.Reply()}
 	if err := json.Unmarshal(msg.Data(), &d.work); err != nil || d.work.JobID == "" {
 		w.log.Error("unreadable work message; terminating it", zap.Uint64("stream_seq", meta.Sequence.Stream), zap.Error(err))
-		_ = msg.TermWithReason("unreadable work message")
+		w.reject(msg, "unreadable work message")
 		return nil
 	}
 	d.log = w.log.With(zap.String("job_id", d.work.JobID), zap.String("delivery", d.id.Token()))
@@ -63,52 +60,4 @@ func (w *Worker) receive(msg jetstream.Msg, s *slot) *delivery {
 	w.track(d)
 	d.stopKeepAlive = w.keepAlive(d)
 	return d
-}
-
-// keepAlive sends in-progress acks well inside AckWait until stopped. Before
-// each one it checks the record still names this delivery: a runner that
-// was frozen and resumed must not extend a delivery that is no longer its
-// own (the server matches acks by stream sequence, so its +WPI would keep
-// the new holder's delivery alive instead).
-func (w *Worker) keepAlive(d *delivery) (stop func()) {
-	done := make(chan struct{})
-	exited := make(chan struct{})
-	go func() {
-		defer close(exited)
-		t := time.NewTicker(w.p.Settings.ProgressInterval())
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				if d.claimed.Load() && !w.stillOwns(d) {
-					d.log.Warn("delivery no longer ours; stopping work on it")
-					d.cancel(errStale)
-					return
-				}
-				if err := d.msg.InProgress(); err != nil {
-					d.log.Warn("in-progress ack", zap.Error(err))
-				}
-			}
-		}
-	}()
-	return func() { close(done); <-exited }
-}
-
-// stillOwns reads the record to check the fence. When the record cannot be
-// read it assumes ownership: losing a heartbeat is worse than sending one.
-func (w *Worker) stillOwns(d *delivery) bool {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	rec, _, err := w.p.Store.Get(ctx, d.work.JobID)
-	if err != nil {
-		return !errors.Is(err, jobstore.ErrNotFound)
-	}
-	return w.owns(&rec, d)
-}
-
-// owns is the fence: the record is processing under this very delivery.
-func (w *Worker) owns(r *job.Record, d *delivery) bool {
-	return r.Status == job.StatusProcessing && r.Delivery.Same(&d.id)
 }

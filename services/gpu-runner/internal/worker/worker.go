@@ -19,6 +19,7 @@ import (
 	"cyberimage/services/gpu-runner/internal/imaging"
 	"cyberimage/services/gpu-runner/internal/pipeline"
 	"cyberimage/services/gpu-runner/internal/storage"
+	"cyberimage/shared/backoff"
 	"cyberimage/shared/bus"
 	"cyberimage/shared/jobstore"
 )
@@ -237,7 +238,8 @@ func (w *Worker) waitHealthyUntil(log *zap.Logger, done <-chan struct{}, meanwhi
 	if w.p.Probe == nil {
 		return true
 	}
-	for delay, logged := 250*time.Millisecond, false; ; delay = min(delay*2, 5*time.Second) {
+	probeBackoff := backoff.Policy{Base: 250 * time.Millisecond, Max: 5 * time.Second, Jitter: 0.2}
+	for attempt, logged := 1, false; ; attempt++ {
 		ctx, cancel := context.WithTimeout(w.workCtx, 5*time.Second)
 		err := w.p.Probe(ctx)
 		cancel()
@@ -254,7 +256,7 @@ func (w *Worker) waitHealthyUntil(log *zap.Logger, done <-chan struct{}, meanwhi
 		select {
 		case <-done:
 			return false
-		case <-time.After(delay):
+		case <-time.After(probeBackoff.Delay(attempt)):
 		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
+	"cyberimage/shared/backoff"
 	"cyberimage/shared/bus"
 	"cyberimage/shared/job"
 	"cyberimage/shared/jobstore"
@@ -160,11 +161,7 @@ func (pr *Processor) handle(msg jetstream.Msg) {
 	pr.replies.answer(msg.Data(), answer.encode())
 }
 
-// retryDelay backs off exponentially from 100 ms to 10 s.
+// retryDelay backs off exponentially from 100 ms to 10 s, with jitter.
 func retryDelay(delivered uint64) time.Duration {
-	d := 100 * time.Millisecond
-	for i := uint64(1); i < delivered && d < 10*time.Second; i++ {
-		d *= 2
-	}
-	return min(d, 10*time.Second)
+	return backoff.Policy{Base: 100 * time.Millisecond, Max: 10 * time.Second, Jitter: 0.2}.Delay(int(min(delivered, 64)))
 }

@@ -7,31 +7,38 @@ package acks
 
 import (
 	"fmt"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
 
 	"cyberimage/shared/bus"
+	"cyberimage/shared/job"
 )
 
-// Kind of acknowledgement.
-type Kind string
+// Kind of acknowledgement: one of the bus.Ack* payload prefixes.
+type Kind = string
 
 // Acknowledgement kinds, as their payloads start.
 const (
-	InProgress Kind = "+WPI"
-	Ack        Kind = "+ACK"
-	Nak        Kind = "-NAK"
-	Term       Kind = "+TERM"
+	InProgress Kind = bus.AckInProgress
+	Ack        Kind = bus.AckDone
+	Nak        Kind = bus.AckNak
+	Term       Kind = bus.AckTerm
 )
 
-// Seen is the latest acknowledgement of one delivery.
+// Seen is the latest acknowledgement of one delivery, stamped with the
+// supervisor's own receipt time.
 type Seen struct {
 	Kind Kind
 	At   time.Time
+}
+
+// KeptAlive: the delivery's runner is still sending in-progress acks, the
+// last one within window of now. The watchdog's silence rule and the
+// reconciler both ask this.
+func KeptAlive(s Seen, ok bool, now time.Time, window time.Duration) bool {
+	return ok && s.Kind == InProgress && now.Sub(s.At) <= window
 }
 
 // Tracker remembers the latest acknowledgement per delivery token
@@ -60,10 +67,11 @@ func New(nc *nats.Conn) *Tracker {
 func (t *Tracker) Start() error {
 	sub, err := t.nc.Subscribe(bus.SubjectAcks, func(m *nats.Msg) {
 		token, err := DeliveryToken(m.Subject)
-		if err != nil {
-			return
+		kind := bus.AckKindOf(m.Data)
+		if err != nil || kind == "" {
+			return // not an ack JetStream would act on either
 		}
-		t.Observe(token, kindOf(m.Data))
+		t.Observe(token, kind)
 	})
 	if err != nil {
 		return fmt.Errorf("subscribe acks: %w", err)
@@ -122,37 +130,12 @@ func (t *Tracker) Prune(age time.Duration) {
 	}
 }
 
-func kindOf(payload []byte) Kind {
-	for _, k := range []Kind{InProgress, Ack, Nak, Term} {
-		if strings.HasPrefix(string(payload), string(k)) {
-			return k
-		}
-	}
-	if len(payload) == 0 {
-		return Ack // an empty payload is an ack
-	}
-	return Kind(strings.Fields(string(payload))[0])
-}
-
-// DeliveryToken extracts "<stream_seq>.<delivered>" from an ack subject:
-// $JS.ACK.<stream>.<consumer>.<delivered>.<stream_seq>.<consumer_seq>.<ts>.<pending>,
-// or the newer form with domain and account hash before the stream.
+// DeliveryToken names the delivery an ack subject is for, as
+// job.Delivery.Token does: "<stream_seq>.<delivered>".
 func DeliveryToken(subject string) (string, error) {
-	tok := strings.Split(subject, ".")
-	var delivered, seq string
-	switch {
-	case len(tok) == 9 && tok[0] == "$JS" && tok[1] == "ACK":
-		delivered, seq = tok[4], tok[5]
-	case len(tok) >= 11 && tok[0] == "$JS" && tok[1] == "ACK":
-		delivered, seq = tok[6], tok[7]
-	default:
-		return "", fmt.Errorf("not an ack subject: %q", subject)
+	at, err := bus.ParseAckSubject(subject)
+	if err != nil {
+		return "", err
 	}
-	if _, err := strconv.ParseUint(delivered, 10, 64); err != nil {
-		return "", fmt.Errorf("ack subject %q: bad delivered count", subject)
-	}
-	if _, err := strconv.ParseUint(seq, 10, 64); err != nil {
-		return "", fmt.Errorf("ack subject %q: bad stream sequence", subject)
-	}
-	return seq + "." + delivered, nil
+	return (&job.Delivery{StreamSeq: at.StreamSeq, Delivered: int(at.Delivered)}).Token(), nil
 }

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"cyberimage/shared/bus"
 )
 
 func TestDeliveryToken(t *testing.T) {
@@ -26,18 +28,27 @@ func TestObserveAndPrune(t *testing.T) {
 	now := time.Unix(100, 0)
 	tr := New(nil)
 	tr.now = func() time.Time { return now }
-	tr.Observe("1.1", kindOf([]byte("+WPI")))
+	tr.Observe("1.1", bus.AckKindOf([]byte("+WPI")))
 	now = now.Add(10 * time.Second)
-	tr.Observe("2.1", kindOf([]byte(`-NAK {"delay":1000}`)))
+	tr.Observe("2.1", bus.AckKindOf([]byte(`-NAK {"delay":1000}`)))
 	s, ok := tr.Last("1.1")
 	require.True(t, ok)
 	require.Equal(t, InProgress, s.Kind)
 	s, _ = tr.Last("2.1")
 	require.Equal(t, Nak, s.Kind)
-	require.Equal(t, Ack, kindOf(nil))
+	require.Equal(t, Ack, bus.AckKindOf(nil))
 	tr.Prune(5 * time.Second)
 	_, ok = tr.Last("1.1")
 	require.False(t, ok)
 	_, ok = tr.Last("2.1")
 	require.True(t, ok)
+}
+
+func TestKeptAlive(t *testing.T) {
+	t.Parallel()
+	now := time.Unix(1000, 0)
+	require.True(t, KeptAlive(Seen{Kind: InProgress, At: now.Add(-time.Second)}, true, now, time.Minute))
+	require.False(t, KeptAlive(Seen{Kind: InProgress, At: now.Add(-2 * time.Minute)}, true, now, time.Minute), "acks stopped")
+	require.False(t, KeptAlive(Seen{Kind: Nak, At: now}, true, now, time.Minute), "last was a NAK")
+	require.False(t, KeptAlive(Seen{}, false, now, time.Minute), "never seen")
 }

@@ -29,19 +29,13 @@ func (s *Server) cancel(w http.ResponseWriter, r *http.Request) {
 	var was job.Status
 	rec, err := s.p.Store.Update(ctx, id, func(rec *job.Record) error {
 		was = rec.Status
-		if rec.Status != job.StatusQueued && rec.Status != job.StatusProcessing {
-			return errNotCancellable
-		}
-		rec.Status = job.StatusCancelled
-		rec.CompletedAt = job.UTC(time.Now())
-		rec.Error = &job.Failure{Code: job.CodeCancelled, Message: "cancelled by an operator"}
-		return nil
+		return job.Cancel(rec, "cancelled by an operator", time.Now())
 	})
 	switch {
 	case errors.Is(err, jobstore.ErrNotFound):
 		writeError(w, http.StatusNotFound, "no job "+id)
 		return
-	case errors.Is(err, errNotCancellable):
+	case errors.Is(err, job.ErrNotCancellable):
 		writeError(w, http.StatusConflict, "job "+id+" is "+string(rec.Status)+"; only queued or processing jobs can be cancelled")
 		return
 	case err != nil:
@@ -79,5 +73,3 @@ func (s *Server) removeWork(ctx context.Context, rec job.Record) error {
 	}
 	return nil
 }
-
-var errNotCancellable = errors.New("job is not queued or processing")

@@ -24,25 +24,12 @@ func (s *Server) retry(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 	defer cancel()
-	rec, err := s.p.Store.Update(ctx, id, func(rec *job.Record) error {
-		if rec.Status != job.StatusFailed {
-			return errNotFailed
-		}
-		rec.Status = job.StatusQueued
-		rec.Attempts = 0
-		rec.Requeues++
-		rec.Error = nil
-		rec.Runner = ""
-		rec.Delivery = nil
-		rec.Images = nil
-		rec.CompletedAt = nil
-		return nil
-	})
+	rec, err := s.p.Store.Update(ctx, id, job.Requeue)
 	switch {
 	case errors.Is(err, jobstore.ErrNotFound):
 		writeError(w, http.StatusNotFound, "no job "+id)
 		return
-	case errors.Is(err, errNotFailed):
+	case errors.Is(err, job.ErrNotFailed):
 		writeError(w, http.StatusConflict, "job "+id+" is "+string(rec.Status)+"; only failed jobs can be re-queued")
 		return
 	case err != nil:
@@ -60,5 +47,3 @@ func (s *Server) retry(w http.ResponseWriter, r *http.Request) {
 	s.log.Info("failed job re-queued by an operator", zap.String("job_id", id), zap.Int("requeues", rec.Requeues))
 	writeJSON(w, http.StatusAccepted, map[string]any{"job_id": id, "status": rec.Status, "requeues": rec.Requeues})
 }
-
-var errNotFailed = errors.New("job is not failed")

@@ -24,14 +24,6 @@ import (
 	"cyberimage/shared/jobstore"
 )
 
-// Header names on dead-lettered messages.
-const (
-	HeaderJobID      = "Cyberimage-Job-Id"
-	HeaderReason     = "Cyberimage-Reason"
-	HeaderDeliveries = "Cyberimage-Deliveries"
-	HeaderStreamSeq  = "Cyberimage-Stream-Seq"
-)
-
 // advisory holds the fields of the max-deliveries and terminated advisories.
 type advisory struct {
 	Type       string `json:"type"`
@@ -197,10 +189,10 @@ func (h *Handler) failRecord(ctx context.Context, id string, adv advisory) (stri
 func (h *Handler) deadLetter(ctx context.Context, model, id string, payload []byte, adv advisory, reason string) error {
 	msg := nats.NewMsg(bus.DLQSubject(model, id))
 	msg.Data = payload
-	msg.Header.Set(HeaderJobID, id)
-	msg.Header.Set(HeaderReason, reason)
-	msg.Header.Set(HeaderDeliveries, strconv.FormatUint(adv.Deliveries, 10))
-	msg.Header.Set(HeaderStreamSeq, strconv.FormatUint(adv.StreamSeq, 10))
+	msg.Header.Set(bus.HeaderJobID, id)
+	msg.Header.Set(bus.HeaderReason, reason)
+	msg.Header.Set(bus.HeaderDeliveries, strconv.FormatUint(adv.Deliveries, 10))
+	msg.Header.Set(bus.HeaderStreamSeq, strconv.FormatUint(adv.StreamSeq, 10))
 	// One dead letter per work message, however often the advisory comes.
 	msg.Header.Set(jetstream.MsgIDHeader, "dlq:"+strconv.FormatUint(adv.StreamSeq, 10))
 	if _, err := h.p.JS.PublishMsg(ctx, msg); err != nil {

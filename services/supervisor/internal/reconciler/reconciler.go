@@ -134,7 +134,7 @@ func (r *Reconciler) deliveryAlive(e index.Entry, now time.Time) bool {
 		return false
 	}
 	seen, ok := r.p.Acks.Last(e.Delivery.Token())
-	return ok && seen.Kind == acks.InProgress && now.Sub(seen.At) <= r.p.AckWait
+	return acks.KeptAlive(seen, ok, now, r.p.AckWait)
 }
 
 func (r *Reconciler) requeue(ctx context.Context, e index.Entry, now time.Time) (bool, error) {

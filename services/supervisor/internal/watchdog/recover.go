@@ -5,12 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"time"
 
 	"github.com/nats-io/nats.go"
 
 	"cyberimage/services/supervisor/internal/index"
+	"cyberimage/shared/backoff"
 	"cyberimage/shared/bus"
 	"cyberimage/shared/job"
 	"cyberimage/shared/jobstore"
@@ -94,10 +94,5 @@ func (r *Recoverer) order(runner string, c bus.Control) error {
 // NakDelay doubles base with each delivery, caps at a minute and adds ±20%
 // jitter so recovered jobs do not all return at once.
 func NakDelay(base time.Duration, delivered int) time.Duration {
-	d := base
-	for i := 1; i < delivered && d < time.Minute; i++ {
-		d *= 2
-	}
-	d = min(d, time.Minute)
-	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+	return backoff.Policy{Base: base, Max: time.Minute, Jitter: 0.2}.Delay(delivered)
 }

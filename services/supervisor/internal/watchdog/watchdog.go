@@ -169,7 +169,7 @@ func (w *Watchdog) judge(e index.Entry, now time.Time) (verdict, bool) {
 		lastProgress = p.ReceivedAt
 	}
 	seen, ok := w.p.Acks.Last(e.Delivery.Token())
-	acksFlowing := ok && seen.Kind == acks.InProgress && now.Sub(seen.At) <= w.p.AckWait
+	acksFlowing := acks.KeptAlive(seen, ok, now, w.p.AckWait)
 	if silent := now.Sub(lastProgress); silent > w.p.MaxSilent && acksFlowing {
 		return verdict{recoveries.KindSilent, fmt.Sprintf("no progress for %s on delivery %s while in-progress acks continue, over max_silent_time %s",
 			silent.Round(time.Second), e.Delivery.Token(), w.p.MaxSilent), elapsed}, true
