@@ -199,5 +199,7 @@ func TestStallDemoAsDocumented(t *testing.T) {
 	requireRow(t, out, "stall: a runner hung on the marker", "PASS")
 	requireRow(t, out, "stall: hung job ended", "PASS")
 	require.Contains(t, out, "failed (every runner hung)")
-	require.Regexp(t, `\| stall: outcome +\| failed after 4 attempt\(s\), 4 recovery\(ies\)`, out)
+	// Four deliveries; fewer runs when a quarantined runner handed a job it
+	// had taken ahead back unstarted (a NAK counts as a delivery).
+	require.Regexp(t, `\| stall: outcome +\| failed after [1-4] attempt\(s\), [1-4] recovery\(ies\)`, out)
 }

@@ -28,15 +28,19 @@ func TestQuarantinedRunnerPullsNothingUntilReloaded(t *testing.T) {
 	ev := collectEvents(t, s.nc)
 	models := copyDemoModel(t)
 	s.startRunner("runner-q", "CYBERIMAGE_MODELS_DIR="+models, "CYBERIMAGE_SLOTS=2", "CYBERIMAGE_FAULT_HANG_PROMPT=HANG")
+	// A first job loads the model; then its file goes missing, which only
+	// a reload notices.
+	warm := request(t, s.nc, fmtReq("warm up", 64, 64, 1, "")).JobID
+	require.Equal(t, job.StatusCompleted, s.waitEnded(1, time.Minute)[warm].Status)
+	file := filepath.Join(models, "demo", "model.onnx")
+	require.NoError(t, os.Rename(file, file+".away"))
 	hung := []string{
 		request(t, s.nc, fmtReq("HANG one", 64, 64, 1, "")).JobID,
 		request(t, s.nc, fmtReq("HANG two", 64, 64, 1, "")).JobID,
 	}
-	for _, id := range hung {
-		waitStep(t, ev.ch, id, "runner-q", 1)
-	}
-	file := filepath.Join(models, "demo", "model.onnx")
-	require.NoError(t, os.Rename(file, file+".away"))
+	require.Eventually(t, func() bool {
+		return ev.by("runner-q", hung[0], string(job.StatusProcessing)) > 0 && ev.by("runner-q", hung[1], string(job.StatusProcessing)) > 0
+	}, 30*time.Second, 10*time.Millisecond, "both hang on runner-q")
 	ok := s.startRunner("runner-ok")
 
 	health := func() string {
@@ -55,7 +59,7 @@ func TestQuarantinedRunnerPullsNothingUntilReloaded(t *testing.T) {
 	for i := range 6 {
 		during = append(during, request(t, s.nc, fmtReq(fmt.Sprintf("while quarantined %d", i), 64, 64, 1, "")).JobID)
 	}
-	recs := s.waitEnded(len(hung)+len(during), time.Minute)
+	recs := s.waitEnded(1+len(hung)+len(during), time.Minute)
 	for _, id := range append(during, hung...) {
 		require.Equal(t, job.StatusCompleted, recs[id].Status, id)
 		require.Equal(t, "runner-ok", recs[id].Runner, "%s ran on the healthy runner", id)
@@ -73,7 +77,7 @@ func TestQuarantinedRunnerPullsNothingUntilReloaded(t *testing.T) {
 	// With the other runner gone, the reloaded one takes work again.
 	ok.stop(t)
 	after := request(t, s.nc, fmtReq("after the reload", 64, 64, 1, "")).JobID
-	require.Equal(t, "runner-q", s.waitEnded(len(hung)+len(during)+1, time.Minute)[after].Runner)
+	require.Equal(t, "runner-q", s.waitEnded(1+len(hung)+len(during)+1, time.Minute)[after].Runner)
 }
 
 // TestSigtermWithWedgedInferenceExits3: a runner told to stop while its
