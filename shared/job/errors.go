@@ -24,6 +24,7 @@ const (
 	CodeGuidanceOutOfRange    Code = "guidance_out_of_range"
 	CodeNumImagesOutOfRange   Code = "num_images_out_of_range"
 	CodeRequestIDInvalid      Code = "request_id_invalid"
+	CodeMemoryBudgetExceeded  Code = "memory_budget_exceeded"
 	CodeInternal              Code = "internal"
 
 	// Codes of jobs that failed after they were accepted.

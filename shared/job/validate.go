@@ -29,6 +29,12 @@ type ModelLimits struct {
 	MinSteps        int
 	MaxSteps        int
 	DefaultGuidance float64
+	// Memory is how the model's memory grows with a job; the zero value
+	// stands for DefaultMemory.
+	Memory Memory
+	// MemoryBudget is the bytes one job may use; a job whose Memory.Minimum
+	// exceeds it is refused (memory_budget_exceeded). 0: not checked.
+	MemoryBudget int64
 }
 
 // Models resolves model names for validation. The catalog lives outside this
@@ -92,12 +98,36 @@ func Normalize(req Request, models Models, drawSeed func() int64) (Spec, error) 
 	if spec.NumImages < MinImages || spec.NumImages > MaxImages {
 		return Spec{}, reject(CodeNumImagesOutOfRange, "num_images", "num_images must be between %d and %d", MinImages, MaxImages)
 	}
+	if err := checkMemory(spec, limits); err != nil {
+		return Spec{}, err
+	}
 	if req.Seed != nil {
 		spec.Seed = *req.Seed
 	} else {
 		spec.Seed = drawSeed()
 	}
 	return spec, nil
+}
+
+// Check re-validates a spec that was normalised before, by Normalize's very
+// rules (runners check every job they run: a record written by hand, by an
+// older ingest or with another budget must be refused, not crash a model).
+// A spec with no model is checked against the default one.
+func Check(spec Spec, models Models) error {
+	req := Request{
+		Prompt:         spec.Prompt,
+		NegativePrompt: spec.NegativePrompt,
+		Model:          spec.Model,
+		Width:          &spec.Width,
+		Height:         &spec.Height,
+		Steps:          &spec.Steps,
+		Guidance:       &spec.Guidance,
+		Seed:           &spec.Seed,
+		NumImages:      &spec.NumImages,
+		RequestID:      spec.RequestID,
+	}
+	_, err := Normalize(req, models, func() int64 { return spec.Seed })
+	return err
 }
 
 func side(field string, v *int, rangeCode, multipleCode Code) (int, error) {

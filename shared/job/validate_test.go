@@ -2,6 +2,8 @@ package job
 
 import (
 	"errors"
+	"fmt"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -163,4 +165,86 @@ func TestIDs(t *testing.T) {
 	require.Equal(t, IDForRequestID("x"), IDForRequestID("x"))
 	require.NotEqual(t, IDForRequestID("x"), IDForRequestID("y"))
 	require.GreaterOrEqual(t, SeedFromID(a), int64(0))
+}
+
+// budgetModels are testModels under a job memory budget: "demo" slices,
+// "sd" does not.
+func budgetModels(budgetMB int64) fakeModels {
+	demo := testModels["demo"]
+	demo.Memory = Memory{FixedMB: 8, BytesPerPixel: 280, BytesPerPixelOnce: 24, Sliceable: true}
+	demo.MemoryBudget = budgetMB << 20
+	sd := testModels["sd"]
+	sd.Memory = Memory{FixedMB: 8, BytesPerPixel: 16, BytesPerPixelOnce: 120, GuidanceFactor: 2}
+	sd.MemoryBudget = budgetMB << 20
+	return fakeModels{"demo": demo, "sd": sd}
+}
+
+func TestMemoryBudget(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name     string
+		budgetMB int64
+		payload  string
+		field    string // empty: accepted
+	}{
+		// Sliced, the demo model needs little beyond its finished images
+		// (2048×2048×8×3 B = 96 MiB).
+		{"sliceable largest fits 512", 512, `{"prompt":"p","width":2048,"height":2048,"num_images":8}`, ""},
+		{"sliceable largest fits 128", 128, `{"prompt":"p","width":2048,"height":2048,"num_images":8}`, ""},
+		{"sliceable images alone too big", 64, `{"prompt":"p","width":2048,"height":2048,"num_images":8}`, "num_images"},
+		{"sliceable one image too big", 16, `{"prompt":"p","width":2048,"height":2048}`, "width"},
+		{"sliceable small fits tiny budget", 16, `{"prompt":"p","width":512,"height":512}`, ""},
+		// Whole: 8 MB + 4 Mi px × (120 + 16×2 + 3) B ≈ 658 MB with guidance.
+		{"whole too big", 512, `{"prompt":"p","model":"sd","width":2048,"height":2048}`, "width"},
+		{"whole fits without guidance halving", 2048, `{"prompt":"p","model":"sd","width":2048,"height":2048}`, ""},
+		{"whole fewer images would fit", 1024, `{"prompt":"p","model":"sd","width":2048,"height":2048,"num_images":8}`, "num_images"},
+		{"whole small fits", 512, `{"prompt":"p","model":"sd","width":512,"height":512,"num_images":8}`, ""},
+		{"no budget checks nothing", 0, `{"prompt":"p","model":"sd","width":2048,"height":2048,"num_images":8}`, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			req, err := DecodeRequest([]byte(tc.payload))
+			require.NoError(t, err)
+			_, err = Normalize(req, budgetModels(tc.budgetMB), func() int64 { return 1 })
+			if tc.field == "" {
+				require.NoError(t, err)
+				return
+			}
+			var verr *ValidationError
+			require.ErrorAs(t, err, &verr)
+			require.Equal(t, CodeMemoryBudgetExceeded, verr.Code)
+			require.Equal(t, tc.field, verr.Field)
+			require.Contains(t, verr.Message, fmt.Sprintf("budget is %d MB", tc.budgetMB))
+			require.Contains(t, verr.Message, "estimated")
+		})
+	}
+}
+
+func TestCheckRevalidatesSpecs(t *testing.T) {
+	t.Parallel()
+	good := Spec{Prompt: "p", Model: "demo", Width: 512, Height: 512, Steps: 8, NumImages: 2, Seed: 3}
+	require.NoError(t, Check(good, testModels))
+	for _, tc := range []struct {
+		name string
+		edit func(*Spec)
+		code Code
+	}{
+		{"negative images", func(s *Spec) { s.NumImages = -1 }, CodeNumImagesOutOfRange},
+		{"too many images", func(s *Spec) { s.NumImages = 9 }, CodeNumImagesOutOfRange},
+		{"zero width", func(s *Spec) { s.Width = 0 }, CodeWidthOutOfRange},
+		{"odd height", func(s *Spec) { s.Height = 100 }, CodeHeightNotMultipleOf8},
+		{"steps over model max", func(s *Spec) { s.Steps = 51 }, CodeStepsOutOfRange},
+		{"steps zero", func(s *Spec) { s.Steps = 0 }, CodeStepsOutOfRange},
+		{"guidance NaN", func(s *Spec) { s.Guidance = math.NaN() }, CodeGuidanceOutOfRange},
+		{"no prompt", func(s *Spec) { s.Prompt = "" }, CodePromptRequired},
+		{"unknown model", func(s *Spec) { s.Model = "nope" }, CodeUnknownModel},
+	} {
+		s := good
+		tc.edit(&s)
+		err := Check(s, testModels)
+		require.True(t, errors.Is(err, &ValidationError{Code: tc.code}), "%s: got %v", tc.name, err)
+	}
+	big := Spec{Prompt: "p", Model: "sd", Width: 2048, Height: 2048, Steps: 30, Guidance: 7.5, NumImages: 1}
+	require.True(t, errors.Is(Check(big, budgetModels(512)), &ValidationError{Code: CodeMemoryBudgetExceeded}))
 }

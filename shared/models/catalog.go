@@ -32,6 +32,9 @@ type Manifest struct {
 	Guidance struct {
 		Default float64 `json:"default"`
 	} `json:"guidance"`
+	// Memory is how the pipeline's memory grows with a job (see job.Memory);
+	// absent, job.DefaultMemory applies.
+	Memory job.Memory `json:"memory"`
 
 	// Dir is the model's folder, set when loaded.
 	Dir string `json:"-"`
@@ -48,6 +51,7 @@ func (m Manifest) Limits() job.ModelLimits {
 		MinSteps:        m.Steps.Min,
 		MaxSteps:        m.Steps.Max,
 		DefaultGuidance: m.Guidance.Default,
+		Memory:          m.Memory.OrDefault(),
 	}
 }
 
@@ -115,6 +119,9 @@ func readManifest(path string) (Manifest, error) {
 	}
 	if m.Steps.Default < 1 || (m.Steps.Max > 0 && m.Steps.Default > m.Steps.Max) || m.Steps.Default < m.Steps.Min {
 		problems = append(problems, fmt.Errorf("steps.default %d outside [%d, %d]", m.Steps.Default, m.Steps.Min, m.Steps.Max))
+	}
+	if err := m.Memory.Validate(); err != nil {
+		problems = append(problems, err)
 	}
 	if err := errors.Join(problems...); err != nil {
 		return m, fmt.Errorf("manifest %s: %w", path, err)

@@ -39,6 +39,7 @@ type Config struct {
 	Prefetch       bool
 	UploadPatience time.Duration
 	ModelMemoryMB  int
+	JobMemoryMB    int
 	MaxBatch       int
 	BatchWindow    time.Duration
 	// Faults are for tests and demos only; off unless set.
@@ -75,6 +76,7 @@ func Load(args []string, out io.Writer) (Config, error) {
 	l.Duration(&c.AbandonTimeout, "abandon-timeout", 30*time.Second, "after an abandon order, exit non-zero if the inference has not stopped within this (its process manager restarts it)")
 	l.Duration(&c.AbandonCooloff, "abandon-cooloff", 10*time.Second, "a slot whose job was taken away pulls nothing for this long, so the job goes to a healthy runner")
 	l.Int(&c.ModelMemoryMB, "model-memory-mb", 0, "per device, MB of model files kept loaded; least recently used models are evicted beyond it (0: no limit)")
+	l.Int(&c.JobMemoryMB, "job-memory-mb", 0, "MB one job may use beyond the idle runner; larger jobs are sliced or refused (0: sized for the device, 2048 capped at a quarter of the machine's memory on the CPU)")
 	l.Duration(&c.UploadPatience, "upload-patience", 2*time.Minute, "when S3 fails, keep the images and retry the upload for this long before handing the job back")
 	l.Bool(&c.Prefetch, "prefetch", true, "while a job runs, take the next one if it is already queued, so the model never waits for a fetch")
 	l.Bool(&c.Overlap, "overlap", true, "encode, upload and ack a job while the next one runs on the model")
@@ -90,6 +92,7 @@ func Load(args []string, out io.Writer) (Config, error) {
 	c.Bus.Check(l)
 	l.Check(c.Slots >= 1, "CYBERIMAGE_SLOTS must be at least 1")
 	l.Check(c.ModelMemoryMB >= 0, "CYBERIMAGE_MODEL_MEMORY_MB must not be negative")
+	l.Check(c.JobMemoryMB >= 0, "CYBERIMAGE_JOB_MEMORY_MB must not be negative")
 	l.Check(c.MaxBatch >= 1 && c.MaxBatch <= 64, "CYBERIMAGE_MAX_BATCH must be 1 to 64")
 	l.Check(c.MaxBatch == 1 || c.BatchWindow > 0, "CYBERIMAGE_BATCH_WINDOW must be positive when batching")
 	l.Check(c.SlotsPerGPU >= 1, "CYBERIMAGE_SLOTS_PER_GPU must be at least 1")

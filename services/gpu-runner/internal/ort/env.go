@@ -44,6 +44,7 @@ func Init(libPath string) error {
 		return fmt.Errorf("ort: initialize with %q: %w", clean, err)
 	}
 	envPath = clean
+	mmapLargeAllocations()
 	return nil
 }
 

@@ -84,6 +84,18 @@ func newSessionOptions(opts Options) (*onnx.SessionOptions, error) {
 		// ENABLE_ALL is ORT's own default; set it so a library default change
 		// cannot silently alter numerics or speed.
 		{"graph optimization", func() error { return so.SetGraphOptimizationLevel(onnx.GraphOptimizationLevelEnableAll) }},
+		// The CPU arena keeps every block it ever grabbed, so one large job
+		// left a runner at its peak (5 GiB after a 2048×2048×4 demo job).
+		// Without it, ORT's large buffers are plain mallocs, mmap'd and
+		// given back on free (see mmapThreshold), and the rest goes back
+		// with ReleaseMemory; the speed cost on the demo model is within
+		// run-to-run noise.
+		{"cpu memory arena", func() error { return so.SetCpuMemArena(false) }},
+		// A memory pattern plans one block for all of a run's activations
+		// once it has seen its input shapes; that block was 20% larger than
+		// the activations' own peak, which broke the budget of sliced runs
+		// (same shapes, run after run). Off, a run's peak is its live set.
+		{"memory pattern", func() error { return so.SetMemPattern(false) }},
 		// Spinning pool threads burn a core waiting for work; on a shared
 		// 2-core machine that starves the rest of the process.
 		{"intra-op spinning", func() error { return so.AddSessionConfigEntry("session.intra_op.allow_spinning", "0") }},

@@ -14,8 +14,8 @@ import (
 
 // CPPN runs the demo model: a per-pixel network whose latent comes from the
 // seed and the prompt. The pixels are rendered in `steps` slices, one ORT
-// run each, so progress is real and a cancel lands between slices as well as
-// inside a run.
+// run each (or several, to fit a RunLimit), so progress is real and a cancel
+// lands between slices as well as inside a run.
 type CPPN struct {
 	session *ort.Session
 }
@@ -44,40 +44,69 @@ func (c *CPPN) Generate(ctx context.Context, spec job.Spec, progress Progress) (
 // GenerateBatch renders several jobs of one size and step count in the same
 // ORT runs: their latents are stacked along the batch axis, and each job's
 // pictures depend only on its own latents, so batching changes no pixel.
+// Each step is one run, however large; GenerateBatchWithin bounds them.
 func (c *CPPN) GenerateBatch(ctx context.Context, specs []job.Spec, progress Progress) ([][]Image, error) {
+	return c.GenerateBatchWithin(ctx, specs, RunLimit{}, progress)
+}
+
+// GenerateBatchWithin is GenerateBatch with every ORT run cut to fit limit:
+// each step's slice of pixels is rendered in as many runs, over as few
+// images at a time, as it takes. Every pixel is computed by the same
+// per-pixel math whatever run holds it, so the pictures are byte for byte
+// those of GenerateBatch, and progress is still told once per step.
+func (c *CPPN) GenerateBatchWithin(ctx context.Context, specs []job.Spec, limit RunLimit, progress Progress) ([][]Image, error) {
 	spec := specs[0]
 	w, h := spec.Width, spec.Height
+	if w <= 0 || h <= 0 {
+		return nil, fmt.Errorf("cppn: size %dx%d: %w", w, h, ErrUnsupported)
+	}
 	var latent []float32
 	for _, s := range specs {
 		if s.Width != w || s.Height != h || s.Steps != spec.Steps {
 			return nil, fmt.Errorf("cppn: batch mixes sizes or steps")
+		}
+		if s.NumImages < 1 {
+			return nil, fmt.Errorf("cppn: %d images: %w", s.NumImages, ErrUnsupported)
 		}
 		latent = append(latent, Latents(s)...)
 	}
 	b := len(latent) / demomodel.LatentSize
 	pixels := w * h
 	steps := max(1, min(spec.Steps, pixels))
+	runImages, runPixels, err := limit.plan(pixels, b, spec.Guidance)
+	if err != nil {
+		return nil, fmt.Errorf("cppn: %w", err)
+	}
 	out := make([]Image, b)
 	for i := range out {
 		out[i] = Image{Width: w, Height: h, RGB: make([]byte, pixels*3)}
 	}
-	coords := make([]float32, 0, (pixels/steps+1)*3)
+	// One coordinate and one output buffer serve every run: ORT writes into
+	// the output in place, so a job of thousands of runs leaves no garbage.
+	slice := min(runPixels, pixels/steps+1)
+	coords := make([]float32, 0, slice*3)
+	rgb := make([]float32, runImages*slice*3)
 	for step := range steps {
 		lo, hi := step*pixels/steps, (step+1)*pixels/steps
-		coords = Coords(coords[:0], w, h, lo, hi)
-		res, err := c.session.Run(ctx, []ort.Tensor{
-			{Shape: []int64{int64(hi - lo), 3}, Data: coords},
-			{Shape: []int64{int64(b), 1, demomodel.LatentSize}, Data: latent},
-		})
-		if err != nil {
-			return nil, err
-		}
-		rgb := res[0].Data
-		if len(rgb) != b*(hi-lo)*3 {
-			return nil, fmt.Errorf("cppn: output has %d values, want %d", len(rgb), b*(hi-lo)*3)
-		}
-		for i := range b {
-			toBytes(out[i].RGB[lo*3:hi*3], rgb[i*(hi-lo)*3:(i+1)*(hi-lo)*3])
+		for plo := lo; plo < hi; plo += runPixels {
+			phi := min(hi, plo+runPixels)
+			n := phi - plo
+			coords = Coords(coords[:0], w, h, plo, phi)
+			for i0 := 0; i0 < b; i0 += runImages {
+				i1 := min(b, i0+runImages)
+				res := rgb[:(i1-i0)*n*3]
+				err := c.session.RunInto(ctx, []ort.Value{
+					ort.Tensor{Shape: []int64{int64(n), 3}, Data: coords},
+					ort.Tensor{Shape: []int64{int64(i1 - i0), 1, demomodel.LatentSize}, Data: latent[i0*demomodel.LatentSize : i1*demomodel.LatentSize]},
+				}, []ort.Tensor{{Shape: []int64{int64(i1 - i0), int64(n), 3}, Data: res}})
+				if err != nil {
+					return nil, err
+				}
+				for i := i0; i < i1; i++ {
+					k := i - i0
+					toBytes(out[i].RGB[plo*3:phi*3], res[k*n*3:(k+1)*n*3])
+				}
+			}
 		}
 		if progress != nil {
 			progress(step+1, steps)

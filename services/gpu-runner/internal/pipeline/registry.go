@@ -39,6 +39,9 @@ type RegistryParams struct {
 	// loaded; the least recently used models not in use are evicted to make
 	// room. 0 means no limit.
 	MemoryBudget int64
+	// JobMemoryMB is CYBERIMAGE_JOB_MEMORY_MB, the memory one job may use;
+	// 0 sizes it for the device (see JobBudget).
+	JobMemoryMB int
 	// Open loads a model; OpenModel when nil (tests pass a fake).
 	Open   Opener
 	Logger *zap.Logger
@@ -52,9 +55,10 @@ type RegistryParams struct {
 type Registry struct {
 	p RegistryParams
 
-	mu    sync.Mutex
-	open  map[regKey]*regEntry
-	clock uint64 // logical time for LRU
+	mu     sync.Mutex
+	open   map[regKey]*regEntry
+	clock  uint64 // logical time for LRU
+	relief *relief
 }
 
 type regKey struct {
@@ -77,7 +81,7 @@ func NewRegistry(p RegistryParams) *Registry {
 	if p.Logger == nil {
 		p.Logger = zap.NewNop()
 	}
-	return &Registry{p: p, open: map[regKey]*regEntry{}}
+	return &Registry{p: p, open: map[regKey]*regEntry{}, relief: newRelief(nil, reliefAfter)}
 }
 
 // For returns a model's generator on a device (nil: the CPU), loading it if
@@ -108,9 +112,13 @@ func (r *Registry) For(model string, gpu *int) (Generator, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	budget := JobBudget(r.p.JobMemoryMB, gpu)
+	g = &guarded{gen: g, model: model, models: r.p.Catalog.WithMemoryBudget(budget),
+		memory: m.Memory.OrDefault(), budget: budget, relief: r.relief}
 	e := &regEntry{gen: WithFaults(g, r.p.Faults), size: size}
 	r.open[k] = e
-	r.p.Logger.Info("model loaded", zap.String("model", model), zap.Int("device", k.device), zap.Int64("bytes", size))
+	r.p.Logger.Info("model loaded", zap.String("model", model), zap.Int("device", k.device), zap.Int64("bytes", size),
+		zap.Int64("job_memory_mb", budget>>20), zap.Bool("sliceable", m.Memory.OrDefault().Sliceable))
 	return r.lease(e)
 }
 
@@ -197,6 +205,7 @@ func (r *Registry) Close() error {
 	old := r.open
 	r.open = map[regKey]*regEntry{}
 	r.mu.Unlock()
+	defer r.relief.close()
 	var errs []error
 	for k, e := range old {
 		if err := e.gen.Close(); err != nil {
