@@ -4,14 +4,15 @@
 package heartbeat
 
 import (
+	"context"
 	"encoding/json"
-	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"go.uber.org/zap"
 
 	"cyberimage/shared/bus"
+	"cyberimage/shared/lifecycle"
 )
 
 // Params are what a Heartbeat needs.
@@ -29,8 +30,7 @@ type Params struct {
 // Heartbeat publishes on a ticker until stopped.
 type Heartbeat struct {
 	p    Params
-	stop chan struct{}
-	wg   sync.WaitGroup
+	loop *lifecycle.Loop
 }
 
 // New makes a Heartbeat.
@@ -38,25 +38,15 @@ func New(p Params) *Heartbeat {
 	if p.Clock == nil {
 		p.Clock = time.Now
 	}
-	return &Heartbeat{p: p, stop: make(chan struct{})}
+	h := &Heartbeat{p: p}
+	h.loop = lifecycle.NewLoop("heartbeat", p.Interval, func(context.Context) { h.beat() })
+	return h
 }
 
 // Start publishes at once, then every Interval.
 func (h *Heartbeat) Start() {
-	h.wg.Add(1)
-	go func() {
-		defer h.wg.Done()
-		t := time.NewTicker(h.p.Interval)
-		defer t.Stop()
-		for {
-			h.beat()
-			select {
-			case <-h.stop:
-				return
-			case <-t.C:
-			}
-		}
-	}()
+	h.beat()
+	h.loop.Start()
 }
 
 func (h *Heartbeat) beat() {
@@ -69,7 +59,4 @@ func (h *Heartbeat) beat() {
 }
 
 // Stop stops publishing and waits.
-func (h *Heartbeat) Stop() {
-	close(h.stop)
-	h.wg.Wait()
-}
+func (h *Heartbeat) Stop() { h.loop.Stop() }

@@ -6,6 +6,7 @@
 package acks
 
 import (
+	"context"
 	"fmt"
 	"sync"
 	"time"
@@ -14,6 +15,7 @@ import (
 
 	"cyberimage/shared/bus"
 	"cyberimage/shared/job"
+	"cyberimage/shared/lifecycle"
 )
 
 // Kind of acknowledgement: one of the bus.Ack* payload prefixes.
@@ -47,11 +49,10 @@ type Tracker struct {
 	nc  *nats.Conn
 	now func() time.Time
 
-	mu   sync.RWMutex
-	seen map[string]Seen
-	sub  *nats.Subscription
-	stop chan struct{}
-	wg   sync.WaitGroup
+	mu    sync.RWMutex
+	seen  map[string]Seen
+	sub   *nats.Subscription
+	prune *lifecycle.Loop
 }
 
 // retention bounds how long an acknowledgement is remembered; every rule
@@ -60,7 +61,9 @@ const retention = 15 * time.Minute
 
 // New makes a Tracker; Start subscribes.
 func New(nc *nats.Conn) *Tracker {
-	return &Tracker{nc: nc, now: time.Now, seen: map[string]Seen{}, stop: make(chan struct{})}
+	t := &Tracker{nc: nc, now: time.Now, seen: map[string]Seen{}}
+	t.prune = lifecycle.NewLoop("ack pruning", time.Minute, func(context.Context) { t.Prune(retention) })
+	return t
 }
 
 // Start subscribes to the ack subjects.
@@ -77,20 +80,7 @@ func (t *Tracker) Start() error {
 		return fmt.Errorf("subscribe acks: %w", err)
 	}
 	t.sub = sub
-	t.wg.Add(1)
-	go func() {
-		defer t.wg.Done()
-		tick := time.NewTicker(time.Minute)
-		defer tick.Stop()
-		for {
-			select {
-			case <-t.stop:
-				return
-			case <-tick.C:
-				t.Prune(retention)
-			}
-		}
-	}()
+	t.prune.Start()
 	return nil
 }
 
@@ -99,8 +89,7 @@ func (t *Tracker) Stop() {
 	if t.sub != nil {
 		_ = t.sub.Unsubscribe()
 	}
-	close(t.stop)
-	t.wg.Wait()
+	t.prune.Stop()
 }
 
 // Observe records an acknowledgement.

@@ -26,6 +26,7 @@ import (
 	"cyberimage/services/supervisor/internal/watchdog"
 	"cyberimage/shared/bus"
 	"cyberimage/shared/jobstore"
+	"cyberimage/shared/lifecycle"
 	"cyberimage/shared/models"
 	"cyberimage/shared/objectstore"
 )
@@ -113,32 +114,32 @@ func (a *App) start(ctx context.Context, cfg config.Config, js jetstream.JetStre
 		return ctx.Err()
 	}
 
-	lead := lease.New(leases, cfg.ID, bus.LeaseTTL, a.log)
-	lead.Start()
-	a.onStop(lead.Stop)
 	log := recoveries.NewLog(50)
 
-	// Actors: only the leader acts.
+	// Actors: only the leader acts. Their loops start when this replica
+	// gains the lease and stop (cancelling any pass in progress) when it
+	// loses it.
 	dog := watchdog.New(watchdog.Params{
-		Jobs: idx, Acks: ackTrack, Progress: track, Log: log, IsLeader: lead.IsLeader,
+		Jobs: idx, Acks: ackTrack, Progress: track, Log: log,
 		Histories: watchdog.KVHistories{KV: histories}, Runners: track,
 		Actions:    &watchdog.Recoverer{Store: store, NC: a.nc, NakBase: cfg.NakDelay, MaxDeliver: cfg.Bus.MaxDeliver, Now: time.Now},
 		MaxStalled: cfg.MaxStalledTime, MaxSilent: cfg.MaxSilentTime, CheckInterval: cfg.CheckInterval,
 		RecoveryCooldown: cfg.RecoveryCooldown, AckWait: cfg.Bus.AckWait, Logger: a.log,
 	})
-	dog.Start()
-	a.onStop(dog.Stop)
-	dead := deadletter.New(deadletter.Params{JS: js, Store: store, Log: log, IsLeader: lead.IsLeader, Logger: a.log})
-	if err := dead.Start(ctx); err != nil {
-		return err
-	}
-	a.onStop(dead.Stop)
+	dead := deadletter.New(deadletter.Params{JS: js, Store: store, Log: log, Logger: a.log})
 	rec := reconciler.New(reconciler.Params{
-		JS: js, Store: store, Jobs: idx, Acks: ackTrack, Log: log, IsLeader: lead.IsLeader,
+		JS: js, Store: store, Jobs: idx, Acks: ackTrack, Log: log,
 		Interval: cfg.ReconcileInterval, Grace: 2 * cfg.Bus.AckWait, AckWait: cfg.Bus.AckWait, Logger: a.log,
 	})
-	rec.Start()
-	a.onStop(rec.Stop)
+	leaderLoops := lifecycle.Group{
+		lifecycle.NewLoop("watchdog", cfg.CheckInterval, dog.Pass),
+		lifecycle.NewLoop("dead letters", 0, dead.Pass),
+		lifecycle.NewLoop("reconciler", cfg.ReconcileInterval, rec.Pass),
+	}
+	a.onStop(leaderLoops.Stop)
+	lead := lease.New(leases, cfg.ID, bus.LeaseTTL, a.log, leaderLoops.Follow)
+	lead.Start()
+	a.onStop(lead.Stop)
 
 	a.api = api.New(api.Params{Addr: cfg.Addr, JS: js, Store: store, Index: idx, Tracker: track,
 		S3: s3, Bucket: cfg.S3.Bucket, PresignTTL: cfg.PresignTTL, Recoveries: log, Catalog: catalog, Unhealthy: dog.Unhealthy,

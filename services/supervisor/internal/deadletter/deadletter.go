@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -34,74 +33,61 @@ type advisory struct {
 
 // Params configure the Handler.
 type Params struct {
-	JS       jetstream.JetStream
-	Store    *jobstore.Store
-	Log      *recoveries.Log
-	IsLeader func() bool
-	Logger   *zap.Logger
+	JS     jetstream.JetStream
+	Store  *jobstore.Store
+	Log    *recoveries.Log
+	Logger *zap.Logger
 }
 
-// Handler consumes advisories while this supervisor leads.
+// Handler consumes advisories; the supervisor runs its Pass back to back
+// while it leads.
 type Handler struct {
 	p    Params
 	log  *zap.Logger
-	stop chan struct{}
-	wg   sync.WaitGroup
+	cons jetstream.Consumer
 }
 
 // New makes a Handler.
 func New(p Params) *Handler {
-	return &Handler{p: p, log: p.Logger.Named("deadletter"), stop: make(chan struct{})}
+	return &Handler{p: p, log: p.Logger.Named("deadletter")}
 }
 
-// Start pulls advisories in the background.
-func (h *Handler) Start(ctx context.Context) error {
-	cons, err := h.p.JS.Consumer(ctx, bus.StreamAdvisories, bus.ConsumerSupervisor)
-	if err != nil {
-		return fmt.Errorf("advisories consumer: %w", err)
-	}
-	h.wg.Add(1)
-	go func() {
-		defer h.wg.Done()
-		for {
-			select {
-			case <-h.stop:
-				return
-			default:
-			}
-			if !h.p.IsLeader() {
-				h.sleep(time.Second)
-				continue
-			}
-			batch, err := cons.Fetch(16, jetstream.FetchMaxWait(time.Second))
-			if err != nil {
-				h.sleep(time.Second)
-				continue
-			}
-			for m := range batch.Messages() {
-				if err := h.handle(context.Background(), m.Data()); err != nil {
-					h.log.Warn("advisory not handled; will retry", zap.Error(err))
-					_ = m.NakWithDelay(2 * time.Second)
-					continue
-				}
-				_ = m.Ack()
-			}
+// fetchWait bounds one pass's wait for advisories.
+const fetchWait = time.Second
+
+// Pass handles the advisories that arrive within fetchWait.
+func (h *Handler) Pass(ctx context.Context) {
+	if h.cons == nil {
+		cons, err := h.p.JS.Consumer(ctx, bus.StreamAdvisories, bus.ConsumerSupervisor)
+		if err != nil {
+			h.log.Warn("advisories consumer", zap.Error(err))
+			sleep(ctx, fetchWait)
+			return
 		}
-	}()
-	return nil
+		h.cons = cons
+	}
+	fctx, cancel := context.WithTimeout(ctx, fetchWait)
+	defer cancel()
+	batch, err := h.cons.Fetch(16, jetstream.FetchContext(fctx))
+	if err != nil {
+		sleep(ctx, fetchWait)
+		return
+	}
+	for m := range batch.Messages() {
+		if err := h.handle(ctx, m.Data()); err != nil {
+			h.log.Warn("advisory not handled; will retry", zap.Error(err))
+			_ = m.NakWithDelay(2 * time.Second)
+			continue
+		}
+		_ = m.Ack()
+	}
 }
 
-func (h *Handler) sleep(d time.Duration) {
+func sleep(ctx context.Context, d time.Duration) {
 	select {
-	case <-h.stop:
+	case <-ctx.Done():
 	case <-time.After(d):
 	}
-}
-
-// Stop stops consuming and waits.
-func (h *Handler) Stop() {
-	close(h.stop)
-	h.wg.Wait()
 }
 
 // handle ends the job an advisory is about. Every step is idempotent, so a

@@ -13,6 +13,8 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
+
+	"cyberimage/shared/lifecycle"
 )
 
 const key = "supervisor-leader"
@@ -27,47 +29,46 @@ type Lease struct {
 	leader   atomic.Bool
 	revision uint64
 	holder   atomic.Value // string
+	// onChange hears every gain and loss of the lead, in order, from the
+	// campaign's goroutine: leader-only loops start and stop on it.
+	onChange func(leading bool)
 
-	stop chan struct{}
-	wg   sync.WaitGroup
+	campaign *lifecycle.Loop
+	stopOnce sync.Once
 }
 
 // New makes a lease campaign for this supervisor; ttl is the bucket's TTL.
-func New(kv jetstream.KeyValue, id string, ttl time.Duration, logger *zap.Logger) *Lease {
-	l := &Lease{kv: kv, id: id, every: ttl / 3, log: logger.Named("lease"), stop: make(chan struct{})}
+// onChange (may be nil) is called on every gain and loss of the lead.
+func New(kv jetstream.KeyValue, id string, ttl time.Duration, logger *zap.Logger, onChange func(leading bool)) *Lease {
+	if onChange == nil {
+		onChange = func(bool) {}
+	}
+	l := &Lease{kv: kv, id: id, every: ttl / 3, log: logger.Named("lease"), onChange: onChange}
 	l.holder.Store("")
+	l.campaign = lifecycle.NewLoop("lease", l.every, func(context.Context) { l.runOnce() })
 	return l
 }
 
 // Start campaigns at once and then every TTL/3.
 func (l *Lease) Start() {
-	l.wg.Add(1)
-	go func() {
-		defer l.wg.Done()
-		t := time.NewTicker(l.every)
-		defer t.Stop()
-		for {
-			l.runOnce()
-			select {
-			case <-l.stop:
-				return
-			case <-t.C:
-			}
-		}
-	}()
+	l.runOnce()
+	l.campaign.Start()
 }
 
 // Stop ends the campaign and gives the lease up so another replica takes
 // over at once instead of after the TTL.
 func (l *Lease) Stop() {
-	close(l.stop)
-	l.wg.Wait()
-	if l.leader.Load() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		_ = l.kv.Delete(ctx, key, jetstream.LastRevision(l.revision))
-		l.leader.Store(false)
-	}
+	l.stopOnce.Do(func() {
+		l.campaign.Stop()
+		if l.leader.Load() {
+			// Stop acting first, then free the lease for a successor.
+			l.leader.Store(false)
+			l.onChange(false)
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			_ = l.kv.Delete(ctx, key, jetstream.LastRevision(l.revision))
+		}
+	})
 }
 
 // IsLeader reports whether this replica holds the lease now.
@@ -89,6 +90,7 @@ func (l *Lease) runOnce() {
 		// before anyone else can start.
 		l.leader.Store(false)
 		l.log.Warn("leadership lost", zap.Error(err))
+		l.onChange(false)
 	}
 	rev, err := l.kv.Create(ctx, key, []byte(l.id))
 	if err == nil {
@@ -96,6 +98,7 @@ func (l *Lease) runOnce() {
 		l.leader.Store(true)
 		l.holder.Store(l.id)
 		l.log.Info("leadership acquired", zap.String("supervisor", l.id))
+		l.onChange(true)
 		return
 	}
 	if !errors.Is(err, jetstream.ErrKeyExists) {

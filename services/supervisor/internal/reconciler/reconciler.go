@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -40,7 +39,6 @@ type Params struct {
 	Jobs     Jobs
 	Acks     Acks
 	Log      *recoveries.Log
-	IsLeader func() bool
 	Interval time.Duration
 	// Grace: records changed more recently than this are left alone, so a
 	// job between its record and its queueing is not mistaken for lost.
@@ -50,12 +48,11 @@ type Params struct {
 	Logger  *zap.Logger
 }
 
-// Reconciler is a ticker plus runOnce.
+// Reconciler finds lost jobs; the supervisor runs its Pass every Interval
+// while it leads.
 type Reconciler struct {
-	p    Params
-	log  *zap.Logger
-	stop chan struct{}
-	wg   sync.WaitGroup
+	p   Params
+	log *zap.Logger
 }
 
 // New makes a Reconciler.
@@ -63,35 +60,14 @@ func New(p Params) *Reconciler {
 	if p.Now == nil {
 		p.Now = time.Now
 	}
-	return &Reconciler{p: p, log: p.Logger.Named("reconciler"), stop: make(chan struct{})}
+	return &Reconciler{p: p, log: p.Logger.Named("reconciler")}
 }
 
-// Start reconciles every Interval while this supervisor leads.
-func (r *Reconciler) Start() {
-	r.wg.Add(1)
-	go func() {
-		defer r.wg.Done()
-		t := time.NewTicker(r.p.Interval)
-		defer t.Stop()
-		for {
-			select {
-			case <-r.stop:
-				return
-			case <-t.C:
-				if r.p.IsLeader() {
-					if _, err := r.runOnce(context.Background()); err != nil {
-						r.log.Warn("reconcile", zap.Error(err))
-					}
-				}
-			}
-		}
-	}()
-}
-
-// Stop stops and waits.
-func (r *Reconciler) Stop() {
-	close(r.stop)
-	r.wg.Wait()
+// Pass reconciles once.
+func (r *Reconciler) Pass(ctx context.Context) {
+	if _, err := r.runOnce(ctx); err != nil && ctx.Err() == nil {
+		r.log.Warn("reconcile", zap.Error(err))
+	}
 }
 
 // runOnce re-queues every lost job and returns how many.

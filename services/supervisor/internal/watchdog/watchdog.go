@@ -18,7 +18,6 @@ package watchdog
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -67,7 +66,6 @@ type Params struct {
 	Log              *recoveries.Log
 	Histories        Histories
 	Runners          Runners
-	IsLeader         func() bool
 	MaxStalled       time.Duration
 	MaxSilent        time.Duration
 	CheckInterval    time.Duration
@@ -77,13 +75,11 @@ type Params struct {
 	Logger           *zap.Logger
 }
 
-// Watchdog is a ticker plus runOnce.
+// Watchdog judges the jobs in processing; the supervisor runs its Pass
+// every CheckInterval while it leads.
 type Watchdog struct {
 	p   Params
 	log *zap.Logger
-
-	stop chan struct{}
-	wg   sync.WaitGroup
 }
 
 // New makes a Watchdog.
@@ -91,34 +87,11 @@ func New(p Params) *Watchdog {
 	if p.Now == nil {
 		p.Now = time.Now
 	}
-	return &Watchdog{p: p, log: p.Logger.Named("watchdog"), stop: make(chan struct{})}
+	return &Watchdog{p: p, log: p.Logger.Named("watchdog")}
 }
 
-// Start checks every CheckInterval while this supervisor leads.
-func (w *Watchdog) Start() {
-	w.wg.Add(1)
-	go func() {
-		defer w.wg.Done()
-		t := time.NewTicker(w.p.CheckInterval)
-		defer t.Stop()
-		for {
-			select {
-			case <-w.stop:
-				return
-			case <-t.C:
-				if w.p.IsLeader() {
-					w.runOnce(context.Background())
-				}
-			}
-		}
-	}()
-}
-
-// Stop stops checking and waits.
-func (w *Watchdog) Stop() {
-	close(w.stop)
-	w.wg.Wait()
-}
+// Pass checks every job in processing once.
+func (w *Watchdog) Pass(ctx context.Context) { w.runOnce(ctx) }
 
 // Unhealthy reports whether a runner is quarantined now: it says so
 // itself, or it was ordered to reload and has not yet shown it did.

@@ -1,0 +1,139 @@
+package deadletter
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap/zaptest"
+
+	"cyberimage/services/supervisor/internal/recoveries"
+	"cyberimage/shared/bus"
+	"cyberimage/shared/job"
+	"cyberimage/shared/jobstore"
+	"cyberimage/shared/testenv"
+)
+
+type fixture struct {
+	js    jetstream.JetStream
+	store *jobstore.Store
+	h     *Handler
+	log   *recoveries.Log
+}
+
+func newFixture(t *testing.T) *fixture {
+	srv := testenv.StartNATS(t)
+	_, js := srv.Connect(t)
+	ctx := context.Background()
+	require.NoError(t, bus.Ensure(ctx, js, bus.DefaultSettings(), "demo"))
+	store, err := jobstore.Open(ctx, js)
+	require.NoError(t, err)
+	log := recoveries.NewLog(10)
+	return &fixture{js: js, store: store, log: log, h: New(Params{JS: js, Store: store, Log: log, Logger: zaptest.NewLogger(t)})}
+}
+
+// queue writes a job's record and work message and returns the message's
+// stream sequence.
+func (f *fixture) queue(t *testing.T, id string, rec job.Record) uint64 {
+	ctx := context.Background()
+	rec.JobID = id
+	rec.Spec = job.Spec{Prompt: "p", Model: "demo", Width: 64, Height: 64, Steps: 1, NumImages: 1}
+	_, err := f.store.Create(ctx, rec)
+	require.NoError(t, err)
+	data, _ := json.Marshal(job.Work{JobID: id, Spec: rec.Spec})
+	ack, err := f.js.Publish(ctx, bus.JobSubject("demo", id), data)
+	require.NoError(t, err)
+	return ack.Sequence
+}
+
+func (f *fixture) deadLetter(t *testing.T, id string) jetstream.RawStreamMsg {
+	stream, err := f.js.Stream(context.Background(), bus.StreamDLQ)
+	require.NoError(t, err)
+	msg, err := stream.GetLastMsgForSubject(context.Background(), bus.DLQSubject("demo", id))
+	require.NoError(t, err)
+	return *msg
+}
+
+// TestMaxDeliveriesFailsAndDeadLetters: the max-deliveries advisory fails
+// the job with the last recovery's reason, copies its work to the DLQ with
+// the headers, removes it from the queue, and a repeat changes nothing.
+func TestMaxDeliveriesFailsAndDeadLetters(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	seq := f.queue(t, "poison", job.Record{Status: job.StatusQueued, Recoveries: []job.Recovery{{Reason: "stalled: over max_stalled_time"}}})
+	adv := fmt.Sprintf(`{"type":"io.nats.jetstream.advisory.v1.max_deliver","stream_seq":%d,"deliveries":4}`, seq)
+	require.NoError(t, f.h.handle(ctx, []byte(adv)))
+	require.NoError(t, f.h.handle(ctx, []byte(adv)), "a redelivered advisory is harmless")
+
+	rec, _, err := f.store.Get(ctx, "poison")
+	require.NoError(t, err)
+	require.Equal(t, job.StatusFailed, rec.Status)
+	require.Equal(t, job.CodeRetriesExhausted, rec.Error.Code)
+	require.Contains(t, rec.Error.Message, "4 deliveries")
+	require.Contains(t, rec.Error.Message, "max_stalled_time")
+
+	msg := f.deadLetter(t, "poison")
+	require.Equal(t, "poison", msg.Header.Get(bus.HeaderJobID))
+	require.Equal(t, "4", msg.Header.Get(bus.HeaderDeliveries))
+	require.Equal(t, rec.Error.Message, msg.Header.Get(bus.HeaderReason))
+	dlq, _ := f.js.Stream(ctx, bus.StreamDLQ)
+	info, err := dlq.Info(ctx)
+	require.NoError(t, err)
+	require.EqualValues(t, 1, info.State.Msgs, "one dead letter however often the advisory comes")
+	jobs, _ := f.js.Stream(ctx, bus.StreamJobs)
+	_, err = jobs.GetMsg(ctx, seq)
+	require.ErrorIs(t, err, jetstream.ErrMsgNotFound, "the dead work left the queue")
+	require.Equal(t, recoveries.KindDeadLetter, f.log.Recent()[0].Kind)
+}
+
+// TestTerminatedJobKeepsItsReason: a job a runner (or the watchdog)
+// failed and terminated keeps the reason it was failed with; the advisory
+// names it only through the term reason, its message being gone.
+func TestTerminatedJobKeepsItsReason(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	seq := f.queue(t, "broken", job.Record{Status: job.StatusFailed, Error: &job.Failure{Code: job.CodeGenerationFailed, Message: "model refused"}})
+	jobs, _ := f.js.Stream(ctx, bus.StreamJobs)
+	require.NoError(t, jobs.DeleteMsg(ctx, seq)) // a terminated message leaves the work queue
+	adv, _ := json.Marshal(map[string]any{"type": "io.nats.jetstream.advisory.v1.terminated", "stream_seq": seq, "deliveries": 1,
+		"reason": bus.TermReason("broken", "permanent failure: model refused")})
+	require.NoError(t, f.h.handle(ctx, adv))
+	rec, _, _ := f.store.Get(ctx, "broken")
+	require.Equal(t, job.CodeGenerationFailed, rec.Error.Code, "not overwritten")
+	require.Equal(t, "model refused", f.deadLetter(t, "broken").Header.Get(bus.HeaderReason))
+}
+
+// TestJunkAdvisoryIsDropped: an advisory that cannot be read, or names no
+// job and no message, is dropped without error (it would be redelivered
+// forever otherwise) and changes nothing.
+func TestJunkAdvisoryIsDropped(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	for _, junk := range []string{"", "   ", "{", `{"stream_seq":424242,"reason":"nonsense"}`, `[]`} {
+		require.NoError(t, f.h.handle(ctx, []byte(junk)), "%q", junk)
+	}
+	dlq, _ := f.js.Stream(ctx, bus.StreamDLQ)
+	info, err := dlq.Info(ctx)
+	require.NoError(t, err)
+	require.Zero(t, info.State.Msgs)
+}
+
+// TestPassHandlesQueuedAdvisories: Pass takes advisories from the durable
+// stream, the way the leader's loop runs it.
+func TestPassHandlesQueuedAdvisories(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	seq := f.queue(t, "via-stream", job.Record{Status: job.StatusQueued})
+	adv := fmt.Sprintf(`{"type":"io.nats.jetstream.advisory.v1.max_deliver","stream_seq":%d,"deliveries":4}`, seq)
+	_, err := f.js.Publish(ctx, "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES."+bus.StreamJobs+".gpu-runners-demo", []byte(adv))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		f.h.Pass(ctx)
+		rec, _, err := f.store.Get(ctx, "via-stream")
+		return err == nil && rec.Status == job.StatusFailed
+	}, 10*time.Second, 10*time.Millisecond)
+}

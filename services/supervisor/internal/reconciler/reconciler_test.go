@@ -1,0 +1,102 @@
+package reconciler
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap/zaptest"
+
+	"cyberimage/services/supervisor/internal/acks"
+	"cyberimage/services/supervisor/internal/index"
+	"cyberimage/services/supervisor/internal/recoveries"
+	"cyberimage/shared/bus"
+	"cyberimage/shared/job"
+	"cyberimage/shared/jobstore"
+	"cyberimage/shared/testenv"
+)
+
+type fakeJobs []index.Entry
+
+func (f fakeJobs) Unfinished() []index.Entry { return f }
+
+type fakeAcks map[string]acks.Seen
+
+func (f fakeAcks) Last(token string) (acks.Seen, bool) { s, ok := f[token]; return s, ok }
+
+// TestRequeuesOnlyLostWork: of four unfinished jobs only the one whose work
+// message is gone, whose record is old by the server's clock and whose
+// delivery nobody keeps alive is queued again, once.
+func TestRequeuesOnlyLostWork(t *testing.T) {
+	srv := testenv.StartNATS(t)
+	_, js := srv.Connect(t)
+	ctx := context.Background()
+	require.NoError(t, bus.Ensure(ctx, js, bus.DefaultSettings(), "demo"))
+	store, err := jobstore.Open(ctx, js)
+	require.NoError(t, err)
+	now := time.Now()
+	old := now.Add(-time.Hour)
+	spec := job.Spec{Prompt: "p", Model: "demo", Width: 64, Height: 64, Steps: 1, NumImages: 1}
+	d := &job.Delivery{StreamSeq: 99, Delivered: 1, Runner: "r1"}
+
+	records := map[string]job.Record{
+		"lost":     {JobID: "lost", Status: job.StatusProcessing, Spec: spec, Runner: "r1", Attempts: 1, Delivery: d},
+		"waiting":  {JobID: "waiting", Status: job.StatusQueued, Spec: spec},
+		"fresh":    {JobID: "fresh", Status: job.StatusQueued, Spec: spec},
+		"alive":    {JobID: "alive", Status: job.StatusProcessing, Spec: spec, Runner: "r2", Delivery: &job.Delivery{StreamSeq: 98, Delivered: 1, Runner: "r2"}},
+		"finished": {JobID: "finished", Status: job.StatusCompleted, Spec: spec},
+	}
+	var entries fakeJobs
+	for id, rec := range records {
+		_, err := store.Create(ctx, rec)
+		require.NoError(t, err)
+		got, _, err := store.Get(ctx, id)
+		require.NoError(t, err)
+		changed := old
+		if id == "fresh" {
+			changed = now
+		}
+		if id != "finished" {
+			entries = append(entries, index.Entry{JobID: id, Status: rec.Status, Model: "demo", Runner: rec.Runner,
+				Delivery: rec.Delivery, UpdatedAt: got.UpdatedAt, ChangedAt: changed})
+		}
+	}
+	// "waiting" still has its work message in the queue.
+	data, _ := json.Marshal(job.Work{JobID: "waiting", Spec: spec})
+	_, err = js.Publish(ctx, bus.JobSubject("demo", "waiting"), data)
+	require.NoError(t, err)
+
+	log := recoveries.NewLog(10)
+	r := New(Params{JS: js, Store: store, Jobs: entries, Log: log, Grace: 2 * time.Minute, AckWait: time.Minute,
+		Acks: fakeAcks{"98.1": {Kind: acks.InProgress, At: now.Add(-time.Second)}}, Now: func() time.Time { return now },
+		Logger: zaptest.NewLogger(t)})
+	n, err := r.runOnce(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+
+	lost, _, err := store.Get(ctx, "lost")
+	require.NoError(t, err)
+	require.Equal(t, job.StatusQueued, lost.Status)
+	require.Len(t, lost.Recoveries, 1)
+	require.Contains(t, lost.Recoveries[0].Reason, "lost")
+	stream, err := js.Stream(ctx, bus.StreamJobs)
+	require.NoError(t, err)
+	_, err = stream.GetLastMsgForSubject(ctx, bus.JobSubject("demo", "lost"))
+	require.NoError(t, err, "its work is queued again")
+	for _, id := range []string{"fresh", "alive"} {
+		_, err = stream.GetLastMsgForSubject(ctx, bus.JobSubject("demo", id))
+		require.ErrorIs(t, err, jetstream.ErrMsgNotFound, "%s left alone", id)
+		rec, _, _ := store.Get(ctx, id)
+		require.Equal(t, records[id].Status, rec.Status, id)
+	}
+	require.Equal(t, recoveries.KindLost, log.Recent()[0].Kind)
+
+	// A second pass over the same (now stale) view changes nothing: the
+	// record moved on since it was read.
+	n, err = r.runOnce(ctx)
+	require.NoError(t, err)
+	require.Zero(t, n)
+}
