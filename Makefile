@@ -14,11 +14,13 @@ MINIO_VERSION    := v0.0.0-20260212201848-7aac2a2c5b7c
 NATSCLI_VERSION  := v0.5.0
 MC_VERSION       := v0.0.0-20250313080218-cf909e1063a9
 ORT_NPM_VERSION  := 1.24.3
+STATICCHECK_VERSION := v0.8.2
 ORT_LIB_SHA256   := 92ba8e44d31b80a34f5e805076a044122c3be1fffe0d88ed790de7267b0b2682
 
 MINIO    := $(TOOLS)/bin/minio
 NATS_CLI := $(TOOLS)/bin/nats
 MC       := $(TOOLS)/bin/mc
+STATICCHECK := $(TOOLS)/bin/staticcheck
 ORT_LIB  := $(TOOLS)/ort/libonnxruntime.so.1
 
 # go-nvml's headers mark some functions deprecated; the warnings are noise.
@@ -29,12 +31,13 @@ export CYBERIMAGE_MINIO_BIN := $(MINIO)
 
 SERVICES := ingest gpu-runner supervisor
 
-.PHONY: help run build tools test-tools test fuzz fmt vet clean loadtest bench-runner bench bench-micro
+.PHONY: help run build tools test-tools test lint fuzz fmt vet clean loadtest bench-runner bench bench-micro
 
 help:
 	@echo "make run    set up everything and start the whole stack (Ctrl-C stops it)"
-	@echo "make test   unit, integration and end-to-end tests"
-	@echo "make fuzz   fuzz request decoding and validation for 2 minutes"
+	@echo "make test   lint, unit tests with the race detector, end-to-end tests, short fuzz runs"
+	@echo "make lint   gofmt, go vet and staticcheck"
+	@echo "make fuzz   fuzz request decoding and the bus decoders, 2 minutes each"
 	@echo "make build  build the service binaries and tools into bin/"
 	@echo "make bench  pipeline throughput and latency as ratios to the raw limits of NATS, MinIO and the model (BENCH_ARGS=-quick: smoke run)"
 	@echo "make bench-micro  go test -bench of the hot paths"
@@ -58,7 +61,7 @@ build:
 tools: $(ORT_LIB) $(MINIO) $(NATS_CLI) $(MC)
 
 # What the tests need: no CLIs.
-test-tools: $(ORT_LIB) $(MINIO)
+test-tools: $(ORT_LIB) $(MINIO) $(STATICCHECK)
 
 $(ORT_LIB):
 	@echo "tools: fetching onnxruntime-node@$(ORT_NPM_VERSION) from npm for libonnxruntime.so.1"
@@ -81,21 +84,40 @@ $(NATS_CLI):
 	@mkdir -p $(TOOLS)/bin
 	@cd /tmp && GOBIN=$(TOOLS)/bin GOWORK=off go install github.com/nats-io/natscli/nats@$(NATSCLI_VERSION)
 
+$(STATICCHECK):
+	@echo "tools: building staticcheck $(STATICCHECK_VERSION)"
+	@mkdir -p $(TOOLS)/bin
+	@cd /tmp && GOBIN=$(TOOLS)/bin GOWORK=off go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
 $(MC):
 	@echo "tools: building the MinIO client mc (first time only: a few minutes)"
 	@mkdir -p $(TOOLS)/bin
 	@cd /tmp && GOBIN=$(TOOLS)/bin GOWORK=off go install github.com/minio/mc@$(MC_VERSION)
 
-# -p 1 keeps the end-to-end tests (which start processes) from competing
-# with unit tests for the two cores; the timeout bounds a hung test.
-test: test-tools
-	@echo "test: fuzz seed corpus, unit, integration and end-to-end tests"
-	go test -p 1 -count=1 -timeout 20m cyberimage/...
-	@echo "test: short fuzz run of request decoding"
-	go test -run '^$$' -fuzz FuzzDecodeAndNormalize -fuzztime 10s ./shared/job
+# Every package but the end-to-end tests runs under the race detector;
+# packages with background goroutines check for leaks with goleak. The
+# end-to-end tests start processes and run alone (-p 1 keeps them from
+# competing with unit tests for the two cores); timeouts bound a hung test.
+UNIT_PKGS = $$(go list cyberimage/... | grep -v '/tools/e2e$$')
+FUZZ_TARGETS := FuzzDecodeAndNormalize:./shared/job FuzzParseAckSubject:./shared/bus
+
+test: test-tools lint
+	@echo "test: unit and package tests (race detector)"
+	go test -p 1 -count=1 -race -timeout 20m $(UNIT_PKGS)
+	@echo "test: end-to-end tests against real NATS, MinIO and service processes"
+	go test -p 1 -count=1 -timeout 20m ./tools/e2e
+	@echo "test: short fuzz runs"
+	@for t in $(FUZZ_TARGETS); do go test -run '^$$' -fuzz "$${t%%:*}" -fuzztime 10s "$${t#*:}" || exit 1; done
+
+# Fails on unformatted files, vet findings and staticcheck findings.
+lint: $(STATICCHECK)
+	@echo "lint: gofmt, go vet, staticcheck"
+	@out=$$(gofmt -l shared services tools); if [ -n "$$out" ]; then echo "gofmt -l lists files to format:"; echo "$$out"; exit 1; fi
+	go vet cyberimage/...
+	$(STATICCHECK) cyberimage/...
 
 fuzz:
-	go test -run '^$$' -fuzz FuzzDecodeAndNormalize -fuzztime 2m ./shared/job
+	@for t in $(FUZZ_TARGETS); do go test -run '^$$' -fuzz "$${t%%:*}" -fuzztime 2m "$${t#*:}" || exit 1; done
 
 fmt:
 	gofmt -l -w shared services tools

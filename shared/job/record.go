@@ -20,6 +20,11 @@ const (
 	StatusCancelled  Status = "cancelled"
 )
 
+// Statuses lists every status a record can have.
+func Statuses() []Status {
+	return []Status{StatusQueued, StatusProcessing, StatusCompleted, StatusFailed, StatusRejected, StatusCancelled}
+}
+
 // Terminal reports whether no worker may change the status any more.
 func (s Status) Terminal() bool {
 	return s == StatusCompleted || s == StatusFailed || s == StatusRejected || s == StatusCancelled
