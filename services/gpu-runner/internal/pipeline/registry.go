@@ -184,6 +184,28 @@ func (r *Registry) Loaded() []string {
 	return out
 }
 
+// Discard drops a model's generator on a device after a run on it failed
+// (out of device memory, a broken session): the next job opens it afresh
+// instead of running on a session in an unknown state. Only that very
+// generator is dropped, not one opened since. It closes once its runs end.
+func (r *Registry) Discard(model string, gpu *int, g Generator) bool {
+	k := regKey{model: model, device: -1}
+	if gpu != nil {
+		k.device = *gpu
+	}
+	r.mu.Lock()
+	e, ok := r.open[k]
+	if !ok || e.gen != g {
+		r.mu.Unlock()
+		return false
+	}
+	delete(r.open, k)
+	r.mu.Unlock()
+	r.p.Logger.Warn("model session dropped after a failed run; the next job opens it again", zap.String("model", model), zap.Int("device", k.device))
+	go func() { _ = e.gen.Close() }()
+	return true
+}
+
 // Reload drops every loaded model so the next job loads it afresh, the
 // original app's "forced cleanup". Old sessions close in the background
 // once their runs end, so a hung run cannot block the reload.

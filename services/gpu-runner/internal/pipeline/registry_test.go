@@ -117,3 +117,34 @@ const (
 	timeout = 5 * 1e9
 	tick    = 1e7
 )
+
+// TestRegistryDiscardsAFailedSession: after a run failed, the session is
+// closed and the next job opens a fresh one; discarding a generator that
+// was already replaced leaves the new one alone.
+func TestRegistryDiscardsAFailedSession(t *testing.T) {
+	var opened []*fakeGen
+	reg := NewRegistry(RegistryParams{
+		Catalog: catalogOf(t, map[string]int{"a": 1}),
+		Open: func(models.Manifest, ort.Options) (Generator, error) {
+			g := &fakeGen{}
+			opened = append(opened, g)
+			return g, nil
+		},
+	})
+	first, release, err := reg.For("a", nil)
+	require.NoError(t, err)
+	release()
+	require.True(t, reg.Discard("a", nil, first))
+	require.Eventually(t, opened[0].isClosed, timeout, tick, "the failed session is closed")
+	second, release, err := reg.For("a", nil)
+	require.NoError(t, err)
+	release()
+	require.Len(t, opened, 2, "the next job opened the model again")
+	require.NotSame(t, first, second)
+	require.False(t, reg.Discard("a", nil, first), "a stale discard changes nothing")
+	again, release, err := reg.For("a", nil)
+	require.NoError(t, err)
+	release()
+	require.Same(t, second, again)
+	require.NoError(t, reg.Close())
+}

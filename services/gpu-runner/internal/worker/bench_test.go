@@ -78,6 +78,8 @@ func (g *timedGenerator) dutyCycle() (duty float64, medianGap time.Duration, run
 
 type fixedGenerators struct{ g pipeline.Generator }
 
+func (f fixedGenerators) Discard(string, *int, pipeline.Generator) bool { return false }
+
 func (f fixedGenerators) For(string, *int) (pipeline.Generator, func(), error) {
 	return f.g, func() {}, nil
 }

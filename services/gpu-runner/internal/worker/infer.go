@@ -148,6 +148,11 @@ func (w *Worker) generate(group []*delivery) bool {
 	t0 := time.Now()
 	out, err := runGroup(ctx, gen, group, progress)
 	if err != nil {
+		if ctx.Err() == nil && !errors.Is(err, pipeline.ErrUnsupported) {
+			// The run itself failed, not the input: the session may be
+			// broken (out of memory, say); never run the next job on it.
+			w.p.Generators.Discard(group[0].spec.Model, group[0].slot.gpu, gen)
+		}
 		for _, d := range group {
 			if ctx.Err() != nil {
 				w.end(d, err)

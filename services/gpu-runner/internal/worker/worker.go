@@ -28,6 +28,9 @@ import (
 // release is called once the run is over.
 type Generators interface {
 	For(model string, gpu *int) (g pipeline.Generator, release func(), err error)
+	// Discard drops g after a run on it failed, so the next job of the
+	// model opens a fresh session.
+	Discard(model string, gpu *int, g pipeline.Generator) bool
 }
 
 // Params are what a Worker needs.
