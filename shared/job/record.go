@@ -86,7 +86,7 @@ type Delivery struct {
 	StartedAt time.Time `json:"started_at"`
 	// AckSubject is the delivery's reply subject: the supervisor NAKs a
 	// stalled delivery by publishing to it.
-	AckSubject string `json:"ack_subject"`
+	AckSubject string `json:"ack_subject,omitempty"`
 }
 
 // Token names the delivery in events and logs: "<stream_seq>.<delivered>".

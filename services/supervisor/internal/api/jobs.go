@@ -38,7 +38,7 @@ func (s *Server) job(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, err.Error())
 		return
 	}
-	reply := jobReply{Record: rec, ImageURLs: []imageLink{}}
+	reply := jobReply{Record: withoutAckSubject(rec), ImageURLs: []imageLink{}}
 	for _, key := range rec.Images {
 		u, err := s.p.S3.PresignedGetObject(ctx, s.p.Bucket, key, s.p.PresignTTL, url.Values{})
 		if err != nil {
@@ -51,4 +51,16 @@ func (s *Server) job(w http.ResponseWriter, r *http.Request) {
 		reply.Progress = &p.ProgressEvent
 	}
 	writeJSON(w, http.StatusOK, reply)
+}
+
+// withoutAckSubject hides the delivery's reply subject: whoever holds it
+// can ack or NAK the delivery, which is the runner's and the watchdog's
+// business alone.
+func withoutAckSubject(rec job.Record) job.Record {
+	if rec.Delivery != nil {
+		d := *rec.Delivery
+		d.AckSubject = ""
+		rec.Delivery = &d
+	}
+	return rec
 }

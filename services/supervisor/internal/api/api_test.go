@@ -1,0 +1,121 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap/zaptest"
+
+	"cyberimage/services/supervisor/internal/index"
+	"cyberimage/services/supervisor/internal/recoveries"
+	"cyberimage/services/supervisor/internal/tracker"
+	"cyberimage/shared/bus"
+	"cyberimage/shared/job"
+	"cyberimage/shared/jobstore"
+	"cyberimage/shared/testenv"
+)
+
+type apiFixture struct {
+	srv   *Server
+	store *jobstore.Store
+	idx   *index.Index
+}
+
+func newAPIFixture(t *testing.T) *apiFixture {
+	nats := testenv.StartNATS(t)
+	nc, js := nats.Connect(t)
+	ctx := context.Background()
+	require.NoError(t, bus.Ensure(ctx, js, bus.DefaultSettings(), "demo"))
+	store, err := jobstore.Open(ctx, js)
+	require.NoError(t, err)
+	idx := index.New(store.KV(), zaptest.NewLogger(t))
+	require.NoError(t, idx.Start(ctx))
+	t.Cleanup(idx.Stop)
+	<-idx.Ready()
+	srv := New(Params{JS: js, Store: store, Index: idx, Tracker: tracker.New(nc, time.Second, zaptest.NewLogger(t)),
+		Recoveries: recoveries.NewLog(10), Unhealthy: func(string) bool { return false },
+		Leader: func() (bool, string) { return true, "me" }, Logger: zaptest.NewLogger(t)})
+	return &apiFixture{srv: srv, store: store, idx: idx}
+}
+
+func (f *apiFixture) put(t *testing.T, rec job.Record) {
+	rec.Spec = job.Spec{Prompt: "p", Model: "demo", Width: 64, Height: 64, Steps: 1, NumImages: 1}
+	_, err := f.store.Create(context.Background(), rec)
+	require.NoError(t, err)
+}
+
+func (f *apiFixture) call(t *testing.T, method, path string) (int, map[string]any) {
+	req := httptest.NewRequest(method, path, nil)
+	rec := httptest.NewRecorder()
+	f.srv.srv.Handler.ServeHTTP(rec, req)
+	var body map[string]any
+	if strings.HasPrefix(rec.Header().Get("Content-Type"), "application/json") {
+		require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &body), rec.Body.String())
+	}
+	return rec.Code, body
+}
+
+func TestJobLookupHidesTheAckSubject(t *testing.T) {
+	f := newAPIFixture(t)
+	f.put(t, job.Record{JobID: "running", Status: job.StatusProcessing,
+		Delivery: &job.Delivery{StreamSeq: 3, Delivered: 1, Runner: "r1", AckSubject: "$JS.ACK.CYBERIMAGE_JOBS.gpu-runners-demo.1.3.3.1.0"}})
+	code, body := f.call(t, "GET", "/v1/jobs/running")
+	require.Equal(t, http.StatusOK, code)
+	delivery := body["delivery"].(map[string]any)
+	require.NotContains(t, delivery, "ack_subject")
+	require.EqualValues(t, 3, delivery["stream_seq"])
+	code, _ = f.call(t, "GET", "/v1/jobs/nope")
+	require.Equal(t, http.StatusNotFound, code)
+}
+
+func TestCancelAndRetryAnswerByStatus(t *testing.T) {
+	f := newAPIFixture(t)
+	f.put(t, job.Record{JobID: "waiting", Status: job.StatusQueued})
+	f.put(t, job.Record{JobID: "done", Status: job.StatusCompleted})
+	f.put(t, job.Record{JobID: "broken", Status: job.StatusFailed, Attempts: 4, Error: &job.Failure{Code: job.CodeRetriesExhausted}})
+
+	code, body := f.call(t, "POST", "/v1/jobs/waiting/cancel")
+	require.Equal(t, http.StatusOK, code)
+	require.Equal(t, "cancelled", body["status"])
+	code, _ = f.call(t, "POST", "/v1/jobs/done/cancel")
+	require.Equal(t, http.StatusConflict, code)
+	code, _ = f.call(t, "POST", "/v1/jobs/nope/cancel")
+	require.Equal(t, http.StatusNotFound, code)
+
+	code, body = f.call(t, "POST", "/v1/jobs/broken/retry")
+	require.Equal(t, http.StatusAccepted, code)
+	require.Equal(t, "queued", body["status"])
+	rec, _, err := f.store.Get(context.Background(), "broken")
+	require.NoError(t, err)
+	require.Zero(t, rec.Attempts)
+	require.Equal(t, 1, rec.Requeues)
+	code, _ = f.call(t, "POST", "/v1/jobs/done/retry")
+	require.Equal(t, http.StatusConflict, code, "a completed job is never run again")
+	code, _ = f.call(t, "GET", "/v1/jobs/done/retry")
+	require.Equal(t, http.StatusMethodNotAllowed, code)
+}
+
+func TestQueueCountsFollowRecords(t *testing.T) {
+	f := newAPIFixture(t)
+	for id, st := range map[string]job.Status{"a": job.StatusQueued, "b": job.StatusProcessing, "c": job.StatusCompleted,
+		"d": job.StatusCompleted, "e": job.StatusFailed, "f": job.StatusRejected, "g": job.StatusCancelled} {
+		f.put(t, job.Record{JobID: id, Status: st, CreatedAt: time.Now()})
+	}
+	require.Eventually(t, func() bool { return f.idx.Counts().Total == 6 }, 5*time.Second, 10*time.Millisecond)
+	code, body := f.call(t, "GET", "/api/queue")
+	require.Equal(t, http.StatusOK, code)
+	require.EqualValues(t, map[string]any{"pending": 1.0, "processing": 1.0, "completed": 2.0, "failed": 1.0,
+		"rejected": 1.0, "cancelled": 1.0, "total": 6.0}, body)
+	code, body = f.call(t, "GET", "/api/queue?detailed=true")
+	require.Equal(t, http.StatusOK, code)
+	require.InDelta(t, 100.0/3, body["failure_rate"], 0.01)
+	code, body = f.call(t, "GET", "/status")
+	require.Equal(t, http.StatusOK, code)
+	require.Equal(t, true, body["supervisor"].(map[string]any)["leader"])
+}
