@@ -34,7 +34,7 @@ func (s Status) Terminal() bool {
 // Processing → processing is a new attempt. Rejected → queued lets a client
 // fix a rejected request and resend it under the same request_id. Nothing
 // leaves completed, and failed only through an operator's re-queue
-// (RequeueFailed): that is what makes "exactly once" checkable.
+// (job.Requeue): that is what makes "exactly once" checkable.
 func CanTransition(from, to Status) bool {
 	switch from {
 	case StatusQueued:
