@@ -37,6 +37,9 @@ type Heartbeat struct {
 	// LastReload is the ID of the last reload order the runner carried
 	// out; the supervisor repeats an order until a heartbeat shows it.
 	LastReload string `json:"last_reload,omitempty"`
+	// Dropped counts bus messages the runner threw away (malformed or
+	// expired orders, unreadable work) since it started.
+	Dropped uint64 `json:"dropped,omitempty"`
 }
 
 // GPU describes one accelerator a runner found through NVML, with its
@@ -71,9 +74,33 @@ const (
 // Control is an order to a runner.
 type Control struct {
 	// ID names a reload order, so a repeated order is carried out once.
-	ID     string    `json:"id,omitempty"`
-	Action string    `json:"action"`
-	JobID  string    `json:"job_id,omitempty"`
-	Reason string    `json:"reason,omitempty"`
-	At     time.Time `json:"at"`
+	ID     string `json:"id,omitempty"`
+	Action string `json:"action"`
+	// Delivery is the delivery an abandon or cancel order concerns
+	// ("<stream_seq>.<delivered>"); a runner ignores orders about
+	// deliveries it does not hold.
+	Delivery string `json:"delivery,omitempty"`
+	// ExpiresAt bounds replays: a runner ignores an order past it (with
+	// OrderClockTolerance for its clock).
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
+	JobID     string    `json:"job_id,omitempty"`
+	Reason    string    `json:"reason,omitempty"`
+	At        time.Time `json:"at"`
+}
+
+// OrderTTL is how long an order is valid after it is sent.
+const OrderTTL = time.Minute
+
+// OrderClockTolerance is how far a runner's clock may be ahead of the
+// supervisor's before it wrongly takes a fresh order for an expired one:
+// orders are refused only this long past their expiry. Orders about a job
+// are also bound to one delivery, which is what really keeps a replayed
+// order from touching anything else.
+const OrderClockTolerance = 15 * time.Minute
+
+// Expired reports whether an order is past its expiry by the runner's
+// clock, allowing for OrderClockTolerance. Orders without an expiry (from
+// an older supervisor) are taken.
+func (c Control) Expired(now time.Time) bool {
+	return !c.ExpiresAt.IsZero() && now.After(c.ExpiresAt.Add(OrderClockTolerance))
 }

@@ -5,7 +5,6 @@ package runner
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"image/png"
 	"os"
@@ -42,6 +41,10 @@ type Runner struct {
 	beat     *heartbeat.Heartbeat
 	served   []string
 	slotGPUs []*int
+	// clock is this runner's wall clock (skewed in tests); drops counts
+	// what it threw away from the bus.
+	clock func() time.Time
+	drops *bus.Drops
 
 	// Reload orders run one at a time, outside the NATS callback.
 	reloadMu   sync.Mutex
@@ -116,19 +119,19 @@ func Start(ctx context.Context, cfg config.Config, logger *zap.Logger) (*Runner,
 		nc.Close()
 		return nil, err
 	}
-	r := &Runner{cfg: cfg, log: log, nc: nc, registry: registry, nvml: nv, served: served, slotGPUs: slotGPUs,
-		stopping: make(chan struct{})}
-	r.lastReload.Store("")
 	clock := time.Now
 	if cfg.FaultClockSkew != 0 {
 		log.Warn("FAULT INJECTION ON: every time this runner writes is shifted (tests and demos only)", zap.Duration("skew", cfg.FaultClockSkew))
 		clock = func() time.Time { return time.Now().Add(cfg.FaultClockSkew) }
 	}
+	r := &Runner{cfg: cfg, log: log, nc: nc, registry: registry, nvml: nv, served: served, slotGPUs: slotGPUs,
+		stopping: make(chan struct{}), clock: clock, drops: bus.NewDrops(log.Named("bus"), time.Minute)}
+	r.lastReload.Store("")
 	r.worker = worker.New(worker.Params{
 		Runner: cfg.RunnerID, Models: served, Slots: len(slots), SlotGPUs: slotGPUs, NC: nc, JS: js, Store: store, Images: images,
 		Generators: registry, Encoder: imaging.NewEncoder(pngLevel(cfg.PNGLevel)), Settings: cfg.Bus, Logger: log, Probe: probe, AbandonTimeout: cfg.AbandonTimeout, AbandonCooloff: cfg.AbandonCooloff,
 		Overlap: cfg.Overlap, Prefetch: cfg.Prefetch, UploadPatience: cfg.UploadPatience, MaxBatch: cfg.MaxBatch, BatchWindow: cfg.BatchWindow,
-		Clock: clock,
+		Clock: clock, Drops: r.drops,
 	})
 	// Orders come before work: a runner must hear an abandon for any job
 	// it may be given.
@@ -153,7 +156,7 @@ func Start(ctx context.Context, cfg config.Config, logger *zap.Logger) (*Runner,
 		}
 		return bus.Heartbeat{Runner: cfg.RunnerID, Host: host, PID: os.Getpid(), Models: served,
 			Slots: len(slots), Busy: r.worker.Busy(), Device: device, GPUs: gpus, Started: started,
-			Quarantined: r.worker.Held(), LastReload: r.lastReload.Load().(string)}
+			Quarantined: r.worker.Held(), LastReload: r.lastReload.Load().(string), Dropped: r.drops.Total()}
 	}})
 	r.beat.Start()
 	log.Info("runner ready", zap.String("device", device), zap.Int("slots", len(slots)), zap.Strings("models", served),
@@ -163,42 +166,6 @@ func Start(ctx context.Context, cfg config.Config, logger *zap.Logger) (*Runner,
 
 // Fatal reports a state the runner cannot recover from in-process.
 func (r *Runner) Fatal() <-chan error { return r.worker.Fatal() }
-
-func (r *Runner) listenForOrders() error {
-	_, err := r.nc.Subscribe(bus.ControlSubject(r.cfg.RunnerID), func(m *nats.Msg) {
-		var c bus.Control
-		if err := json.Unmarshal(m.Data, &c); err != nil {
-			r.log.Warn("unreadable order", zap.Error(err))
-			return
-		}
-		switch c.Action {
-		case bus.ControlAbandon:
-			if !r.worker.Abandon(c.JobID, c.Reason) {
-				r.log.Info("abandon order for a job not held here", zap.String("job_id", c.JobID))
-			}
-		case bus.ControlCancel:
-			if !r.worker.Cancel(c.JobID, c.Reason) {
-				r.log.Debug("cancel order for a job not held here", zap.String("job_id", c.JobID))
-			}
-		case bus.ControlReload:
-			r.ordersMu.Lock()
-			defer r.ordersMu.Unlock()
-			select {
-			case <-r.stopping:
-				return
-			default:
-			}
-			r.orders.Add(1)
-			go r.reload(c)
-		default:
-			r.log.Warn("unknown order", zap.String("action", c.Action))
-		}
-	})
-	if err != nil {
-		return fmt.Errorf("subscribe %s: %w", bus.ControlSubject(r.cfg.RunnerID), err)
-	}
-	return nil
-}
 
 // Stop stops pulling, lets running jobs finish until shortly before ctx's
 // deadline (then hands them back), and closes models and connections. An

@@ -2,12 +2,12 @@ package worker
 
 import (
 	"context"
-	"encoding/json"
 	"sync/atomic"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
+	"cyberimage/shared/bus"
 	"cyberimage/shared/job"
 )
 
@@ -49,11 +49,13 @@ func (w *Worker) receive(msg jetstream.Msg, s *slot) *delivery {
 	d := &delivery{msg: msg, slot: s, delivered: int(meta.NumDelivered), ended: make(chan struct{})}
 	d.id = job.Delivery{StreamSeq: meta.Sequence.Stream, Delivered: d.delivered, Runner: w.p.Runner,
 		StartedAt: w.p.Clock().UTC(), AckSubject: msg.Reply()}
-	if err := json.Unmarshal(msg.Data(), &d.work); err != nil || d.work.JobID == "" {
-		w.log.Error("unreadable work message; terminating it", zap.Uint64("stream_seq", meta.Sequence.Stream), zap.Error(err))
+	work, err := bus.DecodeWork(msg.Data())
+	if err != nil {
+		w.p.Drops.Note("junk:work", msg.Subject(), err)
 		w.reject(msg, "unreadable work message")
 		return nil
 	}
+	d.work = work
 	d.log = w.log.With(zap.String("job_id", d.work.JobID), zap.String("delivery", d.id.Token()))
 	d.ctx, d.cancel = context.WithCancelCause(w.workCtx)
 	w.busy.Add(1)

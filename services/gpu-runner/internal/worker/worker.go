@@ -83,6 +83,8 @@ type Params struct {
 	// slot waits up to BatchWindow for more after the first. 1 disables.
 	MaxBatch    int
 	BatchWindow time.Duration
+	// Drops counts work messages that do not decode.
+	Drops *bus.Drops
 	// Clock gives the wall-clock times this runner writes into records
 	// and events (time.Now when nil). Nobody else's decisions rest on
 	// them; tests skew it to prove that.
@@ -128,6 +130,9 @@ func New(p Params) *Worker {
 	p.MaxBatch = max(p.MaxBatch, 1)
 	if p.Clock == nil {
 		p.Clock = time.Now
+	}
+	if p.Drops == nil {
+		p.Drops = bus.NewDrops(p.Logger, time.Minute)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Worker{p: p, log: p.Logger.Named("worker"), stopping: make(chan struct{}), workCtx: ctx, cancelWork: cancel,

@@ -49,6 +49,9 @@ func New(p Params) *Processor {
 	if p.Stats == nil {
 		p.Stats = &Stats{}
 	}
+	if p.Stats.Drops == nil {
+		p.Stats.Drops = bus.NewDrops(p.Logger.Named("bus"), time.Minute)
+	}
 	pr := &Processor{p: p, log: p.Logger.Named("intake"), stop: make(chan struct{}), workers: make(chan struct{}, p.Concurrency)}
 	pr.replies = newReplies(pr.sendReply, time.Now)
 	return pr
@@ -58,11 +61,11 @@ func New(p Params) *Processor {
 func (pr *Processor) Start(ctx context.Context) error {
 	// Every ingest instance notes every inbox (no queue group): whichever
 	// instance pulls the stream message can then answer it.
-	sub, err := pr.p.NC.Subscribe(bus.SubjectRequests, func(m *nats.Msg) {
+	sub, err := pr.p.NC.Subscribe(bus.SubjectRequests, bus.Guard(pr.p.Stats.Drops, "request inbox", func(m *nats.Msg) {
 		if m.Reply != "" {
 			pr.replies.expect(m.Data, m.Reply)
 		}
-	})
+	}))
 	if err != nil {
 		return fmt.Errorf("subscribe %s: %w", bus.SubjectRequests, err)
 	}
@@ -96,9 +99,22 @@ func (pr *Processor) loop() {
 		pr.wg.Add(1)
 		go func() {
 			defer func() { <-pr.workers; pr.wg.Done() }()
+			defer pr.survive(msg)
 			pr.handle(msg)
 		}()
 	}
+}
+
+// survive recovers a panic in handling one request: the request is
+// terminated with the reason (it would panic again on every redelivery)
+// and counted, and ingest goes on with the others.
+func (pr *Processor) survive(msg jetstream.Msg) {
+	p := recover()
+	if p == nil {
+		return
+	}
+	pr.p.Stats.Drops.Note("panic:request", msg.Subject(), fmt.Errorf("handling a request panicked: %v", p))
+	_ = msg.TermWithReason(fmt.Sprintf("ingest could not handle this request: %v", p))
 }
 
 func (pr *Processor) expireLoop() {

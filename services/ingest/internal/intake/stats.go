@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"cyberimage/shared/bus"
 	"cyberimage/shared/job"
 )
 
@@ -15,6 +16,9 @@ type Stats struct {
 	Accepted   atomic.Int64
 	Duplicates atomic.Int64
 	Retried    atomic.Int64 // transient failures, NAKed for redelivery
+
+	// Drops counts requests whose handling panicked (set by New).
+	Drops *bus.Drops
 
 	mu       sync.Mutex
 	rejected map[job.Code]int64
@@ -54,5 +58,12 @@ func (s *Stats) WritePrometheus(w io.Writer) {
 	sort.Strings(codes)
 	for _, c := range codes {
 		fmt.Fprintf(w, "cyberimage_ingest_rejected_total{code=%q} %d\n", c, rejected[job.Code(c)])
+	}
+	if s.Drops != nil {
+		fmt.Fprintf(w, "# HELP cyberimage_bus_dropped_total Messages taken off the bus and dropped: malformed, or whose handler panicked.\n")
+		fmt.Fprintf(w, "# TYPE cyberimage_bus_dropped_total counter\n")
+		for _, d := range s.Drops.Counts() {
+			fmt.Fprintf(w, "cyberimage_bus_dropped_total{kind=%q} %d\n", d.Kind, d.Count)
+		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"go.uber.org/zap"
 
 	"cyberimage/shared/bus"
 	"cyberimage/shared/job"
@@ -46,8 +47,9 @@ func KeptAlive(s Seen, ok bool, now time.Time, window time.Duration) bool {
 // Tracker remembers the latest acknowledgement per delivery token
 // ("<stream_seq>.<delivered>").
 type Tracker struct {
-	nc  *nats.Conn
-	now func() time.Time
+	nc    *nats.Conn
+	drops *bus.Drops
+	now   func() time.Time
 
 	mu    sync.RWMutex
 	seen  map[string]Seen
@@ -60,22 +62,31 @@ type Tracker struct {
 const retention = 15 * time.Minute
 
 // New makes a Tracker; Start subscribes.
-func New(nc *nats.Conn) *Tracker {
-	t := &Tracker{nc: nc, now: time.Now, seen: map[string]Seen{}}
+// Acks that are not acks JetStream would act on are counted in drops (nil:
+// a counter of its own).
+func New(nc *nats.Conn, drops *bus.Drops) *Tracker {
+	if drops == nil {
+		drops = bus.NewDrops(zap.NewNop(), time.Minute)
+	}
+	t := &Tracker{nc: nc, drops: drops, now: time.Now, seen: map[string]Seen{}}
 	t.prune = lifecycle.NewLoop("ack pruning", time.Minute, func(context.Context) { t.Prune(retention) })
 	return t
 }
 
 // Start subscribes to the ack subjects.
 func (t *Tracker) Start() error {
-	sub, err := t.nc.Subscribe(bus.SubjectAcks, func(m *nats.Msg) {
+	sub, err := t.nc.Subscribe(bus.SubjectAcks, bus.Guard(t.drops, "ack", func(m *nats.Msg) {
 		token, err := DeliveryToken(m.Subject)
 		kind := bus.AckKindOf(m.Data)
-		if err != nil || kind == "" {
-			return // not an ack JetStream would act on either
+		if err == nil && kind == "" {
+			err = fmt.Errorf("%w: not an acknowledgement", bus.ErrMalformed)
+		}
+		if err != nil {
+			t.drops.Note("junk:ack", m.Subject, err) // JetStream ignores it too
+			return
 		}
 		t.Observe(token, kind)
-	})
+	}))
 	if err != nil {
 		return fmt.Errorf("subscribe acks: %w", err)
 	}

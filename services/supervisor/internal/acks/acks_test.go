@@ -26,7 +26,7 @@ func TestDeliveryToken(t *testing.T) {
 func TestObserveAndPrune(t *testing.T) {
 	t.Parallel()
 	now := time.Unix(100, 0)
-	tr := New(nil)
+	tr := New(nil, nil)
 	tr.now = func() time.Time { return now }
 	tr.Observe("1.1", bus.AckKindOf([]byte("+WPI")))
 	now = now.Add(10 * time.Second)

@@ -38,7 +38,7 @@ func newAPIFixture(t *testing.T) *apiFixture {
 	require.NoError(t, idx.Start(ctx))
 	t.Cleanup(idx.Stop)
 	<-idx.Ready()
-	srv := New(Params{JS: js, Store: store, Index: idx, Tracker: tracker.New(nc, time.Second, zaptest.NewLogger(t)),
+	srv := New(Params{JS: js, Store: store, Index: idx, Tracker: tracker.New(nc, time.Second, nil, zaptest.NewLogger(t)),
 		Recoveries: recoveries.NewLog(10), Unhealthy: func(string) bool { return false },
 		Leader: func() (bool, string) { return true, "me" }, Logger: zaptest.NewLogger(t)})
 	return &apiFixture{srv: srv, store: store, idx: idx}

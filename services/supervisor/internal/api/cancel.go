@@ -43,7 +43,9 @@ func (s *Server) cancel(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if was == job.StatusProcessing && rec.Delivery != nil {
-		data, _ := json.Marshal(bus.Control{Action: bus.ControlCancel, JobID: id, Reason: "cancelled by an operator", At: time.Now().UTC()})
+		now := time.Now().UTC()
+		data, _ := json.Marshal(bus.Control{Action: bus.ControlCancel, JobID: id, Delivery: rec.Delivery.Token(),
+			Reason: "cancelled by an operator", At: now, ExpiresAt: now.Add(bus.OrderTTL)})
 		if err := s.p.JS.Conn().Publish(bus.ControlSubject(rec.Delivery.Runner), data); err != nil {
 			s.log.Warn("order cancel", zap.String("job_id", id), zap.Error(err))
 		}

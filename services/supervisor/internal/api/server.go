@@ -20,6 +20,7 @@ import (
 	"cyberimage/services/supervisor/internal/index"
 	"cyberimage/services/supervisor/internal/recoveries"
 	"cyberimage/services/supervisor/internal/tracker"
+	"cyberimage/shared/bus"
 	"cyberimage/shared/jobstore"
 	"cyberimage/shared/models"
 )
@@ -41,6 +42,8 @@ type Params struct {
 	Unhealthy func(runner string) bool
 	// Leader says whether this replica acts, and who does.
 	Leader func() (self bool, holder string)
+	// Drops counts bus messages dropped as malformed or not believed.
+	Drops *bus.Drops
 	Logger *zap.Logger
 }
 

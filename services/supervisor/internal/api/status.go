@@ -153,4 +153,11 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	fmt.Fprintf(w, "# TYPE cyberimage_runners gauge\ncyberimage_runners{health=\"healthy\"} %d\ncyberimage_runners{health=\"lost\"} %d\n", healthy, len(runners)-healthy)
+	if s.p.Drops != nil {
+		fmt.Fprintf(w, "# HELP cyberimage_bus_dropped_total Messages taken off the bus and dropped: malformed, not believed, or whose handler panicked.\n")
+		fmt.Fprintf(w, "# TYPE cyberimage_bus_dropped_total counter\n")
+		for _, d := range s.p.Drops.Counts() {
+			fmt.Fprintf(w, "cyberimage_bus_dropped_total{kind=%q} %d\n", d.Kind, d.Count)
+		}
+	}
 }

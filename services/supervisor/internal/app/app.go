@@ -98,12 +98,15 @@ func (a *App) start(ctx context.Context, cfg config.Config, js jetstream.JetStre
 		return fmt.Errorf("watch job records: %w", err)
 	}
 	a.onStop(idx.Stop)
-	track := tracker.New(a.nc, cfg.RunnerTimeout, a.log)
+	// Whatever arrives on a subscribed subject and does not decode (or is
+	// not believed) is dropped and counted here; /metrics shows it.
+	drops := bus.NewDrops(a.log.Named("bus"), time.Minute)
+	track := tracker.New(a.nc, cfg.RunnerTimeout, drops, a.log)
 	if err := track.Start(); err != nil {
 		return err
 	}
 	a.onStop(track.Stop)
-	ackTrack := acks.New(a.nc)
+	ackTrack := acks.New(a.nc, drops)
 	if err := ackTrack.Start(); err != nil {
 		return err
 	}
@@ -126,7 +129,8 @@ func (a *App) start(ctx context.Context, cfg config.Config, js jetstream.JetStre
 		MaxStalled: cfg.MaxStalledTime, MaxSilent: cfg.MaxSilentTime, CheckInterval: cfg.CheckInterval,
 		RecoveryCooldown: cfg.RecoveryCooldown, AckWait: cfg.Bus.AckWait, Logger: a.log,
 	})
-	dead := deadletter.New(deadletter.Params{JS: js, Store: store, Log: log, Logger: a.log})
+	dead := deadletter.New(deadletter.Params{JS: js, Store: store, Log: log, Acks: ackTrack, AckWait: cfg.Bus.AckWait,
+		Drops: drops, Logger: a.log})
 	rec := reconciler.New(reconciler.Params{
 		JS: js, Store: store, Jobs: idx, Acks: ackTrack, Log: log,
 		Interval: cfg.ReconcileInterval, Grace: 2 * cfg.Bus.AckWait, AckWait: cfg.Bus.AckWait, Logger: a.log,
@@ -141,7 +145,7 @@ func (a *App) start(ctx context.Context, cfg config.Config, js jetstream.JetStre
 	lead.Start()
 	a.onStop(lead.Stop)
 
-	a.api = api.New(api.Params{Addr: cfg.Addr, JS: js, Store: store, Index: idx, Tracker: track,
+	a.api = api.New(api.Params{Addr: cfg.Addr, Drops: drops, JS: js, Store: store, Index: idx, Tracker: track,
 		S3: s3, Bucket: cfg.S3.Bucket, PresignTTL: cfg.PresignTTL, Recoveries: log, Catalog: catalog, Unhealthy: dog.Unhealthy,
 		Leader: func() (bool, string) { return lead.IsLeader(), lead.Holder() }, Logger: a.log})
 	if err := a.api.Start(); err != nil {

@@ -17,25 +17,26 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
+	"cyberimage/services/supervisor/internal/acks"
 	"cyberimage/services/supervisor/internal/recoveries"
 	"cyberimage/shared/bus"
 	"cyberimage/shared/job"
 	"cyberimage/shared/jobstore"
 )
 
-// advisory holds the fields of the max-deliveries and terminated advisories.
-type advisory struct {
-	Type       string `json:"type"`
-	StreamSeq  uint64 `json:"stream_seq"`
-	Deliveries uint64 `json:"deliveries"`
-	Reason     string `json:"reason"`
-}
-
 // Params configure the Handler.
 type Params struct {
-	JS     jetstream.JetStream
-	Store  *jobstore.Store
-	Log    *recoveries.Log
+	JS    jetstream.JetStream
+	Store *jobstore.Store
+	Log   *recoveries.Log
+	// Acks and AckWait tell whether a runner still keeps a delivery
+	// alive, which an advisory about it must not contradict.
+	Acks interface {
+		Last(token string) (acks.Seen, bool)
+	}
+	AckWait time.Duration
+	// Drops counts advisories that did not decode or were not believed.
+	Drops  *bus.Drops
 	Logger *zap.Logger
 }
 
@@ -49,6 +50,9 @@ type Handler struct {
 
 // New makes a Handler.
 func New(p Params) *Handler {
+	if p.Drops == nil {
+		p.Drops = bus.NewDrops(p.Logger, time.Minute)
+	}
 	return &Handler{p: p, log: p.Logger.Named("deadletter")}
 }
 
@@ -93,9 +97,9 @@ func sleep(ctx context.Context, d time.Duration) {
 // handle ends the job an advisory is about. Every step is idempotent, so a
 // redelivered advisory does no harm.
 func (h *Handler) handle(ctx context.Context, data []byte) error {
-	var adv advisory
-	if err := json.Unmarshal(data, &adv); err != nil {
-		h.log.Error("unreadable advisory dropped", zap.Error(err))
+	adv, err := bus.DecodeAdvisory(data)
+	if err != nil {
+		h.p.Drops.Note("junk:advisory", "", err)
 		return nil
 	}
 	jobs, err := h.p.JS.Stream(ctx, bus.StreamJobs)
@@ -106,7 +110,10 @@ func (h *Handler) handle(ctx context.Context, data []byte) error {
 	raw, err := jobs.GetMsg(ctx, adv.StreamSeq)
 	switch {
 	case err == nil:
-		_ = json.Unmarshal(raw.Data, &work)
+		if work, err = bus.DecodeWork(raw.Data); err != nil {
+			h.log.Error("advisory for a message that names no job", zap.Uint64("stream_seq", adv.StreamSeq), zap.Error(err))
+			return h.deadLetter(ctx, "unknown", strconv.FormatUint(adv.StreamSeq, 10), raw.Data, adv, adv.Reason)
+		}
 	case errors.Is(err, jetstream.ErrMsgNotFound):
 		// A terminated message is gone already; its reason names the job.
 		work.JobID = bus.JobIDFromTermReason(adv.Reason)
@@ -114,10 +121,15 @@ func (h *Handler) handle(ctx context.Context, data []byte) error {
 		return fmt.Errorf("get message %d: %w", adv.StreamSeq, err)
 	}
 	if work.JobID == "" {
-		h.log.Error("advisory for a message that names no job", zap.Uint64("stream_seq", adv.StreamSeq), zap.String("reason", adv.Reason))
-		if raw != nil {
-			return h.deadLetter(ctx, "unknown", strconv.FormatUint(adv.StreamSeq, 10), raw.Data, adv, adv.Reason)
-		}
+		h.p.Drops.Note("unbelieved:advisory", "", fmt.Errorf("advisory for message %d names no job and the message is gone", adv.StreamSeq))
+		return nil
+	}
+	believed, why, err := h.believe(ctx, adv, raw != nil, work)
+	if err != nil {
+		return err
+	}
+	if !believed {
+		h.p.Drops.Note("unbelieved:advisory", "", fmt.Errorf("advisory %s for job %s: %s", adv.Type, work.JobID, why))
 		return nil
 	}
 	reason, err := h.failRecord(ctx, work.JobID, adv)
@@ -146,9 +158,66 @@ func (h *Handler) handle(ctx context.Context, data []byte) error {
 	return nil
 }
 
+// believe checks an advisory against JetStream's and the record's own
+// state before anything is failed or removed on its word: anyone who can
+// publish on the advisory subjects could otherwise fail any job.
+//   - MSG_TERMINATED: whoever terminates a job (a runner, the watchdog on
+//     a last stall) records the failure first, so only a job already
+//     failed is dead-lettered; a TERM never fails a job by itself.
+//   - MAX_DELIVERIES: the message must still be in the queue (a work queue
+//     keeps an exhausted message), the consumer must have delivered it and
+//     allow no more deliveries than the advisory counts, and no runner may
+//     be keeping a delivery of it alive.
+func (h *Handler) believe(ctx context.Context, adv bus.Advisory, present bool, work job.Work) (bool, string, error) {
+	rec, _, err := h.p.Store.Get(ctx, work.JobID)
+	switch {
+	case errors.Is(err, jobstore.ErrNotFound):
+		return present, "no record and no message", nil
+	case err != nil:
+		return false, "", err
+	}
+	if adv.Type == bus.AdvisoryTerminated {
+		if rec.Status != job.StatusFailed {
+			return false, "terminated but the record is " + string(rec.Status), nil
+		}
+		return true, "", nil
+	}
+	if rec.Status.Terminal() {
+		return true, "", nil // ended already: dead-lettering and removing it again is harmless
+	}
+	if !present {
+		return false, "the message is not in the queue", nil
+	}
+	name := adv.Consumer
+	if name == "" {
+		name = bus.RunnerConsumer(rec.Spec.Model)
+	}
+	cons, err := h.p.JS.Consumer(ctx, bus.StreamJobs, name)
+	if err != nil {
+		return false, "", fmt.Errorf("consumer %s: %w", name, err)
+	}
+	info, err := cons.Info(ctx)
+	if err != nil {
+		return false, "", fmt.Errorf("consumer %s: %w", name, err)
+	}
+	switch {
+	case info.Config.MaxDeliver <= 0 || adv.Deliveries < uint64(info.Config.MaxDeliver):
+		return false, fmt.Sprintf("%d deliveries, the consumer allows %d", adv.Deliveries, info.Config.MaxDeliver), nil
+	case info.Delivered.Stream < adv.StreamSeq:
+		return false, "the consumer never delivered it", nil
+	}
+	if rec.Status == job.StatusProcessing && rec.Delivery != nil && h.p.Acks != nil {
+		seen, ok := h.p.Acks.Last(rec.Delivery.Token())
+		if acks.KeptAlive(seen, ok, time.Now(), h.p.AckWait) {
+			return false, "a runner keeps delivery " + rec.Delivery.Token() + " alive", nil
+		}
+	}
+	return true, "", nil
+}
+
 // failRecord moves the record to failed (unless it already ended) and
 // returns the reason recorded.
-func (h *Handler) failRecord(ctx context.Context, id string, adv advisory) (string, error) {
+func (h *Handler) failRecord(ctx context.Context, id string, adv bus.Advisory) (string, error) {
 	var reason string
 	rec, err := h.p.Store.Update(ctx, id, func(r *job.Record) error {
 		if r.Status.Terminal() {
@@ -172,7 +241,7 @@ func (h *Handler) failRecord(ctx context.Context, id string, adv advisory) (stri
 	return reason, nil
 }
 
-func (h *Handler) deadLetter(ctx context.Context, model, id string, payload []byte, adv advisory, reason string) error {
+func (h *Handler) deadLetter(ctx context.Context, model, id string, payload []byte, adv bus.Advisory, reason string) error {
 	msg := nats.NewMsg(bus.DLQSubject(model, id))
 	msg.Data = payload
 	msg.Header.Set(bus.HeaderJobID, id)

@@ -50,6 +50,31 @@ func (f *fixture) queue(t *testing.T, id string, rec job.Record) uint64 {
 	return ack.Sequence
 }
 
+// exhaust has the runners' consumer deliver the message until MaxDeliver
+// runs out (each delivery NAKed at once), as runners that all fail on it
+// would; the server then publishes its MAX_DELIVERIES advisory.
+func (f *fixture) exhaust(t *testing.T) {
+	ctx := context.Background()
+	cons, err := f.js.Consumer(ctx, bus.StreamJobs, bus.RunnerConsumer("demo"))
+	require.NoError(t, err)
+	for i := 0; i < bus.DefaultSettings().MaxDeliver; i++ {
+		batch, err := cons.Fetch(1, jetstream.FetchMaxWait(2*time.Second))
+		require.NoError(t, err)
+		got := 0
+		for m := range batch.Messages() {
+			require.NoError(t, m.Nak())
+			got++
+		}
+		require.Equal(t, 1, got, "delivery %d", i+1)
+	}
+	// The server notices the message is out of deliveries on the next pull.
+	batch, err := cons.Fetch(1, jetstream.FetchMaxWait(500*time.Millisecond))
+	require.NoError(t, err)
+	for range batch.Messages() {
+		t.Fatal("delivered past MaxDeliver")
+	}
+}
+
 func (f *fixture) deadLetter(t *testing.T, id string) jetstream.RawStreamMsg {
 	stream, err := f.js.Stream(context.Background(), bus.StreamDLQ)
 	require.NoError(t, err)
@@ -65,6 +90,7 @@ func TestMaxDeliveriesFailsAndDeadLetters(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	seq := f.queue(t, "poison", job.Record{Status: job.StatusQueued, Recoveries: []job.Recovery{{Reason: "stalled: over max_stalled_time"}}})
+	f.exhaust(t)
 	adv := fmt.Sprintf(`{"type":"io.nats.jetstream.advisory.v1.max_deliver","stream_seq":%d,"deliveries":4}`, seq)
 	require.NoError(t, f.h.handle(ctx, []byte(adv)))
 	require.NoError(t, f.h.handle(ctx, []byte(adv)), "a redelivered advisory is harmless")
@@ -127,13 +153,39 @@ func TestJunkAdvisoryIsDropped(t *testing.T) {
 func TestPassHandlesQueuedAdvisories(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	seq := f.queue(t, "via-stream", job.Record{Status: job.StatusQueued})
-	adv := fmt.Sprintf(`{"type":"io.nats.jetstream.advisory.v1.max_deliver","stream_seq":%d,"deliveries":4}`, seq)
-	_, err := f.js.Publish(ctx, "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES."+bus.StreamJobs+".gpu-runners-demo", []byte(adv))
-	require.NoError(t, err)
+	f.queue(t, "via-stream", job.Record{Status: job.StatusQueued})
+	f.exhaust(t) // the server's own advisory lands in CYBERIMAGE_ADVISORIES
 	require.Eventually(t, func() bool {
 		f.h.Pass(ctx)
 		rec, _, err := f.store.Get(ctx, "via-stream")
 		return err == nil && rec.Status == job.StatusFailed
 	}, 10*time.Second, 10*time.Millisecond)
+}
+
+// TestForgedAdvisoriesChangeNothing: advisories JetStream's state does not
+// bear out - a job never delivered, a TERM for a job nobody failed - fail
+// nothing, remove nothing and are counted.
+func TestForgedAdvisoriesChangeNothing(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	seq := f.queue(t, "innocent", job.Record{Status: job.StatusQueued})
+	forged := []string{
+		fmt.Sprintf(`{"type":"io.nats.jetstream.advisory.v1.max_deliver","stream":"CYBERIMAGE_JOBS","consumer":"gpu-runners-demo","stream_seq":%d,"deliveries":4}`, seq),
+		fmt.Sprintf(`{"type":"io.nats.jetstream.advisory.v1.max_deliver","stream_seq":%d,"deliveries":1}`, seq),
+		fmt.Sprintf(`{"type":"io.nats.jetstream.advisory.v1.terminated","stream_seq":%d,"deliveries":1,"reason":%q}`, seq, bus.TermReason("innocent", "forged")),
+	}
+	for _, adv := range forged {
+		require.NoError(t, f.h.handle(ctx, []byte(adv)))
+	}
+	rec, _, err := f.store.Get(ctx, "innocent")
+	require.NoError(t, err)
+	require.Equal(t, job.StatusQueued, rec.Status)
+	jobs, _ := f.js.Stream(ctx, bus.StreamJobs)
+	_, err = jobs.GetMsg(ctx, seq)
+	require.NoError(t, err, "the work is still queued")
+	dlq, _ := f.js.Stream(ctx, bus.StreamDLQ)
+	info, err := dlq.Info(ctx)
+	require.NoError(t, err)
+	require.Zero(t, info.State.Msgs)
+	require.EqualValues(t, len(forged), f.h.p.Drops.Total())
 }

@@ -3,7 +3,6 @@
 package tracker
 
 import (
-	"encoding/json"
 	"fmt"
 	"sort"
 	"sync"
@@ -33,6 +32,7 @@ type Progress struct {
 // event of each running job.
 type Tracker struct {
 	nc            *nats.Conn
+	drops         *bus.Drops
 	log           *zap.Logger
 	runnerTimeout time.Duration
 	now           func() time.Time
@@ -43,17 +43,25 @@ type Tracker struct {
 	subs     []*nats.Subscription
 }
 
-// New makes a Tracker; Start subscribes.
-func New(nc *nats.Conn, runnerTimeout time.Duration, logger *zap.Logger) *Tracker {
-	return &Tracker{nc: nc, log: logger.Named("tracker"), runnerTimeout: runnerTimeout, now: time.Now,
+// New makes a Tracker; Start subscribes. Messages that do not decode are
+// counted in drops (nil: a counter of its own).
+func New(nc *nats.Conn, runnerTimeout time.Duration, drops *bus.Drops, logger *zap.Logger) *Tracker {
+	if drops == nil {
+		drops = bus.NewDrops(logger, time.Minute)
+	}
+	return &Tracker{nc: nc, drops: drops, log: logger.Named("tracker"), runnerTimeout: runnerTimeout, now: time.Now,
 		runners: map[string]bus.Heartbeat{}, progress: map[string]Progress{}}
 }
 
 // Start subscribes to heartbeats and progress events.
 func (t *Tracker) Start() error {
-	hb, err := t.nc.Subscribe(bus.SubjectHeartbeatsAll, func(m *nats.Msg) {
-		var h bus.Heartbeat
-		if json.Unmarshal(m.Data, &h) != nil || h.Runner == "" {
+	hb, err := t.nc.Subscribe(bus.SubjectHeartbeatsAll, bus.Guard(t.drops, "heartbeat", func(m *nats.Msg) {
+		h, err := bus.DecodeHeartbeat(m.Data)
+		if err == nil && m.Subject != bus.HeartbeatSubject(h.Runner) {
+			err = fmt.Errorf("%w: heartbeat of %q on another runner's subject", bus.ErrMalformed, h.Runner)
+		}
+		if err != nil {
+			t.drops.Note("junk:heartbeat", m.Subject, err)
 			return
 		}
 		// Liveness is judged by when the heartbeat arrived: a runner whose
@@ -62,13 +70,17 @@ func (t *Tracker) Start() error {
 		t.mu.Lock()
 		t.runners[h.Runner] = h
 		t.mu.Unlock()
-	})
+	}))
 	if err != nil {
 		return fmt.Errorf("subscribe heartbeats: %w", err)
 	}
-	ev, err := t.nc.Subscribe(bus.SubjectEventsAll, func(m *nats.Msg) {
-		var e bus.ProgressEvent
-		if json.Unmarshal(m.Data, &e) != nil || e.JobID == "" {
+	ev, err := t.nc.Subscribe(bus.SubjectEventsAll, bus.Guard(t.drops, "event", func(m *nats.Msg) {
+		e, err := bus.DecodeProgressEvent(m.Data)
+		if err == nil && m.Subject != bus.EventSubject(e.JobID) {
+			err = fmt.Errorf("%w: event of %q on another job's subject", bus.ErrMalformed, e.JobID)
+		}
+		if err != nil {
+			t.drops.Note("junk:event", m.Subject, err)
 			return
 		}
 		t.mu.Lock()
@@ -78,7 +90,7 @@ func (t *Tracker) Start() error {
 			return
 		}
 		t.progress[e.JobID] = Progress{ProgressEvent: e, ReceivedAt: t.now()}
-	})
+	}))
 	if err != nil {
 		_ = hb.Unsubscribe()
 		return fmt.Errorf("subscribe events: %w", err)

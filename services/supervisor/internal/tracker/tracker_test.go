@@ -13,7 +13,7 @@ import (
 func TestRunnerHealthFollowsHeartbeats(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
-	tr := New(nil, 10*time.Second, zaptest.NewLogger(t))
+	tr := New(nil, 10*time.Second, nil, zaptest.NewLogger(t))
 	tr.now = func() time.Time { return now }
 	tr.runners["fresh"] = bus.Heartbeat{Runner: "fresh", At: now.Add(-2 * time.Second)}
 	tr.runners["quiet"] = bus.Heartbeat{Runner: "quiet", At: now.Add(-11 * time.Second)}
@@ -28,7 +28,7 @@ func TestRunnerHealthFollowsHeartbeats(t *testing.T) {
 
 func TestForgetDropsEndedJobs(t *testing.T) {
 	t.Parallel()
-	tr := New(nil, time.Second, zaptest.NewLogger(t))
+	tr := New(nil, time.Second, nil, zaptest.NewLogger(t))
 	tr.progress["a"] = Progress{ProgressEvent: bus.ProgressEvent{JobID: "a", Step: 3}}
 	tr.progress["b"] = Progress{ProgressEvent: bus.ProgressEvent{JobID: "b", Step: 1}}
 	tr.Forget(map[string]bool{"a": true})

@@ -61,7 +61,8 @@ func (r *Recoverer) Recover(ctx context.Context, e index.Entry, kind, reason str
 	if err != nil {
 		return false, err
 	}
-	if err := r.order(e.Delivery.Runner, bus.Control{Action: bus.ControlAbandon, JobID: e.JobID, Reason: reason, At: now.UTC()}); err != nil {
+	if err := r.order(e.Delivery.Runner, bus.Control{Action: bus.ControlAbandon, JobID: e.JobID, Delivery: e.Delivery.Token(),
+		Reason: reason, At: now.UTC(), ExpiresAt: now.UTC().Add(bus.OrderTTL)}); err != nil {
 		return true, err
 	}
 	payload := bus.NakWithDelay(NakDelay(r.NakBase, e.Delivery.Delivered))
@@ -80,7 +81,8 @@ func (r *Recoverer) Recover(ctx context.Context, e index.Entry, kind, reason str
 
 // Reload orders a runner to reload its models.
 func (r *Recoverer) Reload(_ context.Context, runner, id, reason string) error {
-	return r.order(runner, bus.Control{ID: id, Action: bus.ControlReload, Reason: reason, At: r.Now().UTC()})
+	now := r.Now().UTC()
+	return r.order(runner, bus.Control{ID: id, Action: bus.ControlReload, Reason: reason, At: now, ExpiresAt: now.Add(bus.OrderTTL)})
 }
 
 func (r *Recoverer) order(runner string, c bus.Control) error {
