@@ -43,7 +43,7 @@ type Params struct {
 	// Leader says whether this replica acts, and who does.
 	Leader func() (self bool, holder string)
 	// Drops counts bus messages dropped as malformed or not believed.
-	Drops *bus.Drops
+	Drops  *bus.Drops
 	Logger *zap.Logger
 }
 
