@@ -1,14 +1,24 @@
 package bus
 
 import (
+	"net/url"
+	"strings"
 	"time"
 
 	"cyberimage/shared/config"
 )
 
-// Conn locates the NATS server.
+// Conn locates the NATS server and says how to authenticate to it.
 type Conn struct {
+	// URL is one server or a comma-separated list (a cluster). It may
+	// carry user:password, so it is logged only through Redacted.
 	URL string
+	// CredsFile is a NATS credentials file (user JWT and nkey seed, the
+	// format `nats --creds` reads).
+	CredsFile string
+	// TLSCA verifies the server; TLSCert and TLSKey are this client's
+	// certificate for servers that require one.
+	TLSCA, TLSCert, TLSKey string
 }
 
 // DefaultURL is where `make run` starts NATS.
@@ -16,7 +26,41 @@ const DefaultURL = "nats://127.0.0.1:4222"
 
 // Bind registers the connection settings with a config loader.
 func (c *Conn) Bind(l *config.Loader) {
-	l.String(&c.URL, "nats-url", DefaultURL, "NATS server URL")
+	l.Secret(&c.URL, "nats-url", "NATS server URL, or a comma-separated list for a cluster (default "+DefaultURL+")")
+	l.String(&c.CredsFile, "nats-creds", "", "NATS credentials file (JWT and nkey seed) to connect with")
+	l.String(&c.TLSCA, "nats-tls-ca", "", "CA certificate (PEM) that signed the NATS server's certificate; enables TLS")
+	l.String(&c.TLSCert, "nats-tls-cert", "", "client certificate (PEM) for NATS servers that verify clients")
+	l.String(&c.TLSKey, "nats-tls-key", "", "key (PEM) of the client certificate")
+}
+
+// Check fills in the default URL and checks the TLS settings come in pairs.
+func (c *Conn) Check(l *config.Loader) {
+	if c.URL == "" {
+		c.URL = DefaultURL
+	}
+	l.Check((c.TLSCert == "") == (c.TLSKey == ""), "CYBERIMAGE_NATS_TLS_CERT and CYBERIMAGE_NATS_TLS_KEY go together")
+}
+
+// Redacted is the URL with any password replaced, for logs.
+func (c Conn) Redacted() string {
+	parts := strings.Split(c.URL, ",")
+	for i, p := range parts {
+		u, err := url.Parse(strings.TrimSpace(p))
+		switch {
+		case err != nil:
+			parts[i] = "(unparsable URL)"
+		case u.User == nil:
+		default:
+			// user:password, or a bare token as the user name.
+			if _, has := u.User.Password(); has {
+				u.User = url.UserPassword(u.User.Username(), "REDACTED")
+			} else {
+				u.User = url.User("REDACTED")
+			}
+			parts[i] = u.String()
+		}
+	}
+	return strings.Join(parts, ",")
 }
 
 // Bind registers the pipeline settings with a config loader.

@@ -22,6 +22,7 @@ type Loader struct {
 	fs     *flag.FlagSet
 	lookup func(string) (string, bool)
 	errs   []error
+	dev    *bool
 }
 
 // NewLoader makes a loader for the named program reading the real
@@ -59,12 +60,47 @@ func (l *Loader) bad(name, value string, err error) {
 	l.errs = append(l.errs, fmt.Errorf("%s=%q: %w", EnvName(name), value, err))
 }
 
+// Name is the environment variable of a flag, for messages.
+func (l *Loader) Name(flagName string) string { return EnvName(flagName) }
+
 // String binds a string setting.
 func (l *Loader) String(p *string, name, def, usage string) {
 	if v, ok := l.env(name); ok {
 		def = v
 	}
 	l.fs.StringVar(p, name, def, l.usage(name, usage))
+}
+
+// secret is a flag.Value that never shows its value: --help prints no
+// default for it, and formatting the flag set reveals nothing.
+type secret struct{ p *string }
+
+func (s secret) String() string {
+	return ""
+}
+
+func (s secret) Set(v string) error { *s.p = v; return nil }
+
+// Secret binds a string setting that must never be printed: its value
+// (from the environment or a flag) is not shown by --help, and nothing
+// else in this package formats it. Prefer the environment or a file for
+// secrets; a flag's value shows in the process list.
+func (l *Loader) Secret(p *string, name, usage string) {
+	if v, ok := l.env(name); ok {
+		*p = v
+	}
+	l.fs.Var(secret{p}, name, l.usage(name, usage+" (secret: never printed)"))
+}
+
+// Dev binds CYBERIMAGE_DEV, which lets settings fall back to the dev
+// stack's built-in credentials; outside it a missing credential stops the
+// service. It may be called by several packages of one program.
+func (l *Loader) Dev() *bool {
+	if l.dev == nil {
+		l.dev = new(bool)
+		l.Bool(l.dev, "dev", false, "the dev stack (make run, tests): credentials left unset take the stack's built-in dev values; never in production")
+	}
+	return l.dev
 }
 
 // Int binds an integer setting.

@@ -20,6 +20,8 @@ type Config struct {
 	SecretKey string
 	Bucket    string
 	Secure    bool
+
+	dev *bool // CYBERIMAGE_DEV, as bound
 }
 
 // Dev credentials of the local stack (make run); never for production.
@@ -31,10 +33,25 @@ const (
 // Bind registers the S3 settings with a config loader.
 func (c *Config) Bind(l *config.Loader) {
 	l.String(&c.Endpoint, "s3-endpoint", "127.0.0.1:9000", "S3 endpoint host:port")
-	l.String(&c.AccessKey, "s3-access-key", DevAccessKey, "S3 access key")
-	l.String(&c.SecretKey, "s3-secret-key", DevSecretKey, "S3 secret key")
+	l.Secret(&c.AccessKey, "s3-access-key", "S3 access key (required outside the dev stack)")
+	l.Secret(&c.SecretKey, "s3-secret-key", "S3 secret key (required outside the dev stack)")
 	l.String(&c.Bucket, "s3-bucket", s3layout.DefaultBucket, "S3 bucket for images (created when missing)")
 	l.Bool(&c.Secure, "s3-secure", false, "use TLS to reach S3")
+	c.dev = l.Dev()
+}
+
+// Check fills in the dev stack's credentials under CYBERIMAGE_DEV, and
+// otherwise refuses to go on without credentials, naming the variable:
+// a service must never fall back silently to a well-known key.
+func (c *Config) Check(l *config.Loader) {
+	if c.dev != nil && *c.dev {
+		if c.AccessKey == "" && c.SecretKey == "" {
+			c.AccessKey, c.SecretKey = DevAccessKey, DevSecretKey
+		}
+		return
+	}
+	l.Check(c.AccessKey != "", "%s is required (or CYBERIMAGE_DEV=true for the dev stack's credentials)", l.Name("s3-access-key"))
+	l.Check(c.SecretKey != "", "%s is required (or CYBERIMAGE_DEV=true for the dev stack's credentials)", l.Name("s3-secret-key"))
 }
 
 // NewClient returns a client without contacting the server.

@@ -1,10 +1,12 @@
 package e2e
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"os/exec"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -30,4 +32,56 @@ func TestConfigHelpAndErrors(t *testing.T) {
 		require.Equal(t, 2, exit.ExitCode(), "%s with %s", name, bad)
 		require.Contains(t, string(out), "invalid configuration", name)
 	}
+}
+
+// TestSecretsStaySecret: --help never prints a secret's value, even one set
+// in the environment; the log names no secret and no password of the NATS
+// URL; outside the dev stack a service without S3 credentials exits 2
+// naming the variable.
+func TestSecretsStaySecret(t *testing.T) {
+	const s3Secret, natsPassword = "s3-very-secret-value", "nats-very-secret-pw"
+	secretEnv := []string{"CYBERIMAGE_S3_ACCESS_KEY=key-id-value", "CYBERIMAGE_S3_SECRET_KEY=" + s3Secret,
+		"CYBERIMAGE_NATS_URL=nats://svc:" + natsPassword + "@127.0.0.1:1"}
+	for _, name := range []string{"ingest", "gpu-runner", "supervisor"} {
+		cmd := exec.Command(bins[name], "--help")
+		cmd.Env = append(os.Environ(), secretEnv...)
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err)
+		require.NotContains(t, string(out), s3Secret, "%s --help", name)
+		require.NotContains(t, string(out), "key-id-value", "%s --help", name)
+		require.NotContains(t, string(out), natsPassword, "%s --help", name)
+		require.Contains(t, string(out), "never printed", "%s --help marks secrets", name)
+	}
+	for _, name := range []string{"gpu-runner", "supervisor"} {
+		cmd := exec.Command(bins[name])
+		cmd.Env = append(os.Environ(), "CYBERIMAGE_DEV=", "CYBERIMAGE_S3_ACCESS_KEY=", "CYBERIMAGE_S3_SECRET_KEY=")
+		out, err := cmd.CombinedOutput()
+		var exit *exec.ExitError
+		require.True(t, errors.As(err, &exit), "%s without credentials: %v", name, err)
+		require.Equal(t, 2, exit.ExitCode(), "%s without credentials", name)
+		require.Contains(t, string(out), "CYBERIMAGE_S3_ACCESS_KEY is required", name)
+		require.Contains(t, string(out), "CYBERIMAGE_S3_SECRET_KEY is required", name)
+	}
+
+	// A supervisor that cannot reach NATS logs where it tries, without the
+	// password, and never logs the S3 secret.
+	cmd := exec.Command(bins["supervisor"])
+	cmd.Env = append(os.Environ(), secretEnv...)
+	cmd.Env = append(cmd.Env, "CYBERIMAGE_SUPERVISOR_ADDR=127.0.0.1:0", "CYBERIMAGE_LOG_LEVEL=debug")
+	out := startAndCollect(t, cmd, 3*time.Second)
+	require.NotContains(t, out, s3Secret)
+	require.NotContains(t, out, natsPassword)
+}
+
+// startAndCollect runs cmd for a while, then stops it and returns what it
+// printed.
+func startAndCollect(t *testing.T, cmd *exec.Cmd, d time.Duration) string {
+	t.Helper()
+	var buf bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &buf, &buf
+	require.NoError(t, cmd.Start())
+	time.Sleep(d) // the observation window
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+	return buf.String()
 }

@@ -69,6 +69,9 @@ func run(o options) error {
 	s3Addr := "127.0.0.1:" + strconv.Itoa(o.s3Port)
 	natsURL := ns.ClientURL()
 	common := []string{
+		// The dev stack's built-in credentials; services refuse to start
+		// without credentials anywhere else.
+		"CYBERIMAGE_DEV=true",
 		"CYBERIMAGE_NATS_URL=" + natsURL,
 		"CYBERIMAGE_S3_ENDPOINT=" + s3Addr,
 		"CYBERIMAGE_LOG_FORMAT=" + envOr("CYBERIMAGE_LOG_FORMAT", "console"),

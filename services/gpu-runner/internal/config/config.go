@@ -90,6 +90,8 @@ func Load(args []string, out io.Writer) (Config, error) {
 		return c, err
 	}
 	c.Bus.Check(l)
+	c.NATS.Check(l)
+	c.S3.Check(l)
 	l.Check(c.Slots >= 1, "CYBERIMAGE_SLOTS must be at least 1")
 	l.Check(c.ModelMemoryMB >= 0, "CYBERIMAGE_MODEL_MEMORY_MB must not be negative")
 	l.Check(c.JobMemoryMB >= 0, "CYBERIMAGE_JOB_MEMORY_MB must not be negative")

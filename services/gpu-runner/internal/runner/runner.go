@@ -91,7 +91,7 @@ func Start(ctx context.Context, cfg config.Config, logger *zap.Logger) (*Runner,
 		slotGPUs[i] = s.GPU
 	}
 
-	nc, js, err := bus.Connect(cfg.NATS.URL, "gpu-runner "+cfg.RunnerID)
+	nc, js, err := bus.Connect(cfg.NATS, "gpu-runner "+cfg.RunnerID)
 	if err != nil {
 		return nil, err
 	}

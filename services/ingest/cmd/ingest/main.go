@@ -53,7 +53,7 @@ func run(cfg config.Config, logger *zap.Logger) error {
 	if err != nil {
 		return err
 	}
-	nc, js, err := bus.Connect(cfg.NATS.URL, "ingest")
+	nc, js, err := bus.Connect(cfg.NATS, "ingest")
 	if err != nil {
 		return err
 	}
@@ -82,7 +82,7 @@ func run(cfg config.Config, logger *zap.Logger) error {
 			return err
 		}
 	}
-	logger.Info("ingest ready", zap.String("nats", cfg.NATS.URL), zap.Strings("models", catalog.Names()),
+	logger.Info("ingest ready", zap.String("nats", cfg.NATS.Redacted()), zap.Strings("models", catalog.Names()),
 		zap.String("default_model", catalog.Default()), zap.String("http", cfg.HTTPAddr))
 	<-ctx.Done()
 	logger.Info("shutting down")

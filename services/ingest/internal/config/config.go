@@ -43,6 +43,7 @@ func Load(args []string, out io.Writer) (Config, error) {
 		return c, err
 	}
 	c.Bus.Check(l)
+	c.NATS.Check(l)
 	l.Check(c.Concurrency >= 1, "CYBERIMAGE_INGEST_CONCURRENCY must be at least 1")
 	l.Check(c.JobMemoryMB >= 0, "CYBERIMAGE_JOB_MEMORY_MB must not be negative")
 	return c, l.Err()

@@ -43,7 +43,7 @@ type App struct {
 // Start connects and serves. It waits for NATS rather than failing.
 func Start(ctx context.Context, cfg config.Config, logger *zap.Logger) (*App, error) {
 	log := logger.With(zap.String("supervisor", cfg.ID))
-	nc, js, err := bus.Connect(cfg.NATS.URL, "supervisor "+cfg.ID)
+	nc, js, err := bus.Connect(cfg.NATS, "supervisor "+cfg.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -151,7 +151,7 @@ func (a *App) start(ctx context.Context, cfg config.Config, js jetstream.JetStre
 	if err := a.api.Start(); err != nil {
 		return err
 	}
-	a.log.Info("supervisor ready", zap.String("addr", cfg.Addr), zap.String("nats", cfg.NATS.URL),
+	a.log.Info("supervisor ready", zap.String("addr", cfg.Addr), zap.String("nats", cfg.NATS.Redacted()),
 		zap.Duration("max_stalled_time", cfg.MaxStalledTime), zap.Duration("max_silent_time", cfg.MaxSilentTime),
 		zap.Duration("check_interval", cfg.CheckInterval), zap.Duration("recovery_cooldown", cfg.RecoveryCooldown))
 	return nil

@@ -65,6 +65,8 @@ func Load(args []string, out io.Writer) (Config, error) {
 		return c, err
 	}
 	c.Bus.Check(l)
+	c.NATS.Check(l)
+	c.S3.Check(l)
 	l.Check(c.PresignTTL >= time.Second && c.PresignTTL <= 7*24*time.Hour, "CYBERIMAGE_PRESIGN_TTL must be between 1s and 7 days")
 	l.Check(c.RunnerTimeout > 0, "CYBERIMAGE_RUNNER_TIMEOUT must be positive")
 	l.Check(c.MaxStalledTime > 0, "CYBERIMAGE_MAX_STALLED_TIME must be positive")
