@@ -10,9 +10,20 @@ import (
 	"cyberimage/shared/job"
 )
 
+// post sends an admin request (retry, cancel) with the stack's token.
 func post(t *testing.T, url string) int {
 	t.Helper()
-	resp, err := http.Post(url, "application/json", nil)
+	return postWith(t, url, map[string]string{"Authorization": "Bearer " + testAdminToken})
+}
+
+func postWith(t *testing.T, url string, headers map[string]string) int {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url, nil)
+	require.NoError(t, err)
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	resp.Body.Close()
 	return resp.StatusCode

@@ -31,8 +31,10 @@ func TestLoadtestAgainstStack(t *testing.T) {
 	loadtest := func(limit time.Duration, args ...string) (string, int) {
 		return runCommand(t, limit, tools["loadtest"], append([]string{"--nats", s.nats.URL(), "--supervisor", sup}, args...)...)
 	}
+	tokenFile := filepath.Join(t.TempDir(), "admin-token")
+	require.NoError(t, os.WriteFile(tokenFile, []byte(testAdminToken+"\n"), 0o600))
 	cli := func(args ...string) (string, int) {
-		return runCommand(t, 30*time.Second, tools["cyberimage"], append([]string{"--supervisor", sup}, args...)...)
+		return runCommand(t, 30*time.Second, tools["cyberimage"], append([]string{"--supervisor", sup, "--admin-token-file", tokenFile}, args...)...)
 	}
 
 	// No runner: nothing can complete, and the tool must say so.

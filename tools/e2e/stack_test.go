@@ -29,6 +29,9 @@ import (
 	"cyberimage/shared/testenv"
 )
 
+// testAdminToken is the supervisor's admin token in every test stack.
+const testAdminToken = "e2e-admin-token"
+
 // stack is one test's pipeline: servers in-process or started by the test,
 // services as child processes.
 type stack struct {
@@ -63,6 +66,7 @@ func newStack(t testing.TB, extraEnv ...string) *stack {
 		"CYBERIMAGE_ORT_LIB=" + testenv.ORTLibrary(t),
 		"CYBERIMAGE_SUPERVISOR_ADDR=" + s.supervisorAddr,
 		"CYBERIMAGE_HEARTBEAT_INTERVAL=500ms",
+		"CYBERIMAGE_ADMIN_TOKEN=" + testAdminToken,
 		"CYBERIMAGE_LOG_LEVEL=debug",
 	}, extraEnv...)
 	// The test creates the streams with the same settings the services read

@@ -296,10 +296,7 @@ func TestPoisonJobDeadLettered(t *testing.T) {
 		p.stop(t)
 	}
 	s.startRunner("runner-fixed")
-	resp, err := http.Post(s.url("/v1/jobs/"+poison.JobID+"/retry"), "application/json", nil)
-	require.NoError(t, err)
-	resp.Body.Close()
-	require.Equal(t, http.StatusAccepted, resp.StatusCode)
+	require.Equal(t, http.StatusAccepted, post(t, s.url("/v1/jobs/"+poison.JobID+"/retry")))
 	require.Eventually(t, func() bool {
 		rec, _, err := s.store.Get(context.Background(), poison.JobID)
 		return err == nil && rec.Status == job.StatusCompleted
@@ -308,10 +305,7 @@ func TestPoisonJobDeadLettered(t *testing.T) {
 	require.Equal(t, 1, rec.Attempts, "a re-queue starts a fresh attempt count")
 	require.Equal(t, 1, rec.Requeues)
 	require.Equal(t, 1, s.completions.of(poison.JobID))
-	resp, err = http.Post(s.url("/v1/jobs/"+others[0]+"/retry"), "application/json", nil)
-	require.NoError(t, err)
-	resp.Body.Close()
-	require.Equal(t, http.StatusConflict, resp.StatusCode, "a completed job is never re-run")
+	require.Equal(t, http.StatusConflict, post(t, s.url("/v1/jobs/"+others[0]+"/retry")), "a completed job is never re-run")
 }
 
 // TestSilentRunnerIsRecovered: the silence rule. The runner keeps sending

@@ -12,8 +12,9 @@ import (
 
 // client calls the supervisor.
 type client struct {
-	base string
-	hc   *http.Client
+	base  string
+	hc    *http.Client
+	token string // admin token, sent when set
 }
 
 func newClient(base string) (*client, error) {
@@ -29,6 +30,9 @@ func (c *client) do(method, path string) (int, []byte, error) {
 	req, err := http.NewRequest(method, c.base+path, nil)
 	if err != nil {
 		return 0, nil, err
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {

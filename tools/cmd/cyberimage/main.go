@@ -24,6 +24,9 @@ Commands:
   cancel <id>  cancel a queued or running job (POST /v1/jobs/{id}/cancel)
   queue        the original app's queue counts, detailed (GET /api/queue?detailed=true)
 
+retry and cancel need the admin token: CYBERIMAGE_ADMIN_TOKEN, or the file --admin-token-file names
+(make run writes .data/creds/admin-token, the default).
+
 Exit status: 0 done, 1 the supervisor said no or could not be reached, 2 usage error.
 
 Flags:
@@ -44,6 +47,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fs.PrintDefaults()
 	}
 	base := fs.String("supervisor", "http://127.0.0.1:8080", "supervisor base URL")
+	tokenFile := fs.String("admin-token-file", ".data/creds/admin-token", "file holding the admin token, when CYBERIMAGE_ADMIN_TOKEN is unset")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -55,6 +59,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "cyberimage: %v\n", err)
 		return 2
 	}
+	c.token = adminToken(*tokenFile)
 	err = dispatch(c, fs.Args(), stdout)
 	switch {
 	case errors.Is(err, errUsage):
@@ -107,4 +112,17 @@ func baseURL(s string) (string, error) {
 		return "", fmt.Errorf("--supervisor %q: want a URL such as http://127.0.0.1:8080", s)
 	}
 	return strings.TrimRight(u.String(), "/"), nil
+}
+
+// adminToken is CYBERIMAGE_ADMIN_TOKEN, or the content of file; empty when
+// neither is there (read-only commands need none).
+func adminToken(file string) string {
+	if t := strings.TrimSpace(os.Getenv("CYBERIMAGE_ADMIN_TOKEN")); t != "" {
+		return t
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(data))
 }

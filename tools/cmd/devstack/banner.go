@@ -87,8 +87,9 @@ Try it (in another terminal, from this folder):
   curl -s http://%s/v1/jobs/<job_id from the reply>
   .tools/bin/mc alias set local http://%s %s %s && .tools/bin/mc ls --recursive local/cyberimage/images/
   .tools/bin/nats --server %s sub 'cyberimage.events.>'     # live progress
+  bin/cyberimage status; bin/cyberimage cancel <job_id>      # retry and cancel use %s/creds/admin-token
 Ctrl-C stops everything; jobs and images are kept in %s.
 =================================================================
 `, took.Seconds(), natsURL, o.dataDir, s3Addr, devAccessKey, devSecretKey, o.consolePort, o.supervisor, o.runners,
-		natsURL, o.supervisor, s3Addr, devAccessKey, devSecretKey, natsURL, o.dataDir)
+		natsURL, o.supervisor, s3Addr, devAccessKey, devSecretKey, natsURL, o.dataDir, o.dataDir)
 }

@@ -80,8 +80,13 @@ func run(o options) error {
 	minio := &process{name: "minio", path: filepath.Join(o.toolsDir, "bin", "minio"),
 		args: []string{"server", "--quiet", "--address", s3Addr, "--console-address", "127.0.0.1:" + strconv.Itoa(o.consolePort), filepath.Join(o.dataDir, "minio")},
 		env:  []string{"MINIO_ROOT_USER=" + devAccessKey, "MINIO_ROOT_PASSWORD=" + devSecretKey, "MINIO_UPDATE=off"}}
+	token, tokenPath, err := adminToken(o.dataDir)
+	if err != nil {
+		return fmt.Errorf("admin token: %w", err)
+	}
+	say("devstack", "admin token for retry and cancel in %s", tokenPath)
 	procs := []*process{minio,
-		{name: "supervisor", path: filepath.Join(o.binDir, "supervisor"), env: common},
+		{name: "supervisor", path: filepath.Join(o.binDir, "supervisor"), env: append([]string{"CYBERIMAGE_ADMIN_TOKEN=" + token}, common...)},
 		{name: "ingest", path: filepath.Join(o.binDir, "ingest"), env: common},
 	}
 	var runnerNames []string

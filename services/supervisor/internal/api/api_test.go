@@ -40,7 +40,7 @@ func newAPIFixture(t *testing.T) *apiFixture {
 	<-idx.Ready()
 	srv := New(Params{JS: js, Store: store, Index: idx, Tracker: tracker.New(nc, time.Second, nil, zaptest.NewLogger(t)),
 		Recoveries: recoveries.NewLog(10), Unhealthy: func(string) bool { return false },
-		Leader: func() (bool, string) { return true, "me" }, Logger: zaptest.NewLogger(t)})
+		Leader: func() (bool, string) { return true, "me" }, AdminToken: testToken, Logger: zaptest.NewLogger(t)})
 	return &apiFixture{srv: srv, store: store, idx: idx}
 }
 
@@ -50,8 +50,18 @@ func (f *apiFixture) put(t *testing.T, rec job.Record) {
 	require.NoError(t, err)
 }
 
+const testToken = "s3cr3t-admin"
+
+// call sends a request as an operator would: with the admin token.
 func (f *apiFixture) call(t *testing.T, method, path string) (int, map[string]any) {
+	return f.callWith(t, method, path, map[string]string{"Authorization": "Bearer " + testToken})
+}
+
+func (f *apiFixture) callWith(t *testing.T, method, path string, headers map[string]string) (int, map[string]any) {
 	req := httptest.NewRequest(method, path, nil)
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
 	rec := httptest.NewRecorder()
 	f.srv.srv.Handler.ServeHTTP(rec, req)
 	var body map[string]any
@@ -118,4 +128,40 @@ func TestQueueCountsFollowRecords(t *testing.T) {
 	code, body = f.call(t, "GET", "/status")
 	require.Equal(t, http.StatusOK, code)
 	require.Equal(t, true, body["supervisor"].(map[string]any)["leader"])
+}
+
+// TestAdminEndpointsNeedTheTokenAndTheSameSite: retry and cancel need the
+// bearer token and refuse requests a browser sends for another site; reads
+// need neither; without a configured token the endpoints are off.
+func TestAdminEndpointsNeedTheTokenAndTheSameSite(t *testing.T) {
+	f := newAPIFixture(t)
+	f.put(t, job.Record{JobID: "waiting", Status: job.StatusQueued})
+	for name, headers := range map[string]map[string]string{
+		"no token":     {},
+		"wrong token":  {"Authorization": "Bearer nope"},
+		"basic auth":   {"Authorization": "Basic " + testToken},
+		"token prefix": {"Authorization": "Bearer " + testToken[:4]},
+	} {
+		code, _ := f.callWith(t, "POST", "/v1/jobs/waiting/cancel", headers)
+		require.Equal(t, http.StatusUnauthorized, code, name)
+	}
+	for name, headers := range map[string]map[string]string{
+		"cross-site fetch": {"Authorization": "Bearer " + testToken, "Sec-Fetch-Site": "cross-site"},
+		"foreign origin":   {"Authorization": "Bearer " + testToken, "Origin": "http://evil.example"},
+	} {
+		code, _ := f.callWith(t, "POST", "/v1/jobs/waiting/cancel", headers)
+		require.Equal(t, http.StatusForbidden, code, name)
+	}
+	rec, _, err := f.store.Get(context.Background(), "waiting")
+	require.NoError(t, err)
+	require.Equal(t, job.StatusQueued, rec.Status, "nothing changed")
+	code, _ := f.callWith(t, "GET", "/v1/jobs/waiting", nil)
+	require.Equal(t, http.StatusOK, code, "reads need no token")
+	code, _ = f.callWith(t, "POST", "/v1/jobs/waiting/cancel", map[string]string{
+		"Authorization": "Bearer " + testToken, "Origin": "http://example.com", "Sec-Fetch-Site": "same-origin"})
+	require.Equal(t, http.StatusOK, code, "the operator's own page may")
+
+	f.srv.p.AdminToken = ""
+	code, _ = f.call(t, "POST", "/v1/jobs/waiting/retry")
+	require.Equal(t, http.StatusForbidden, code, "off without a configured token")
 }

@@ -43,8 +43,11 @@ type Params struct {
 	// Leader says whether this replica acts, and who does.
 	Leader func() (self bool, holder string)
 	// Drops counts bus messages dropped as malformed or not believed.
-	Drops  *bus.Drops
-	Logger *zap.Logger
+	Drops *bus.Drops
+	// AdminToken must be presented as a bearer token to change jobs; empty
+	// turns those endpoints off.
+	AdminToken string
+	Logger     *zap.Logger
 }
 
 // Server is the HTTP API.
@@ -61,8 +64,8 @@ func New(p Params) *Server {
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /status", s.status)
 	mux.HandleFunc("GET /v1/jobs/{id}", s.job)
-	mux.HandleFunc("POST /v1/jobs/{id}/retry", s.retry)
-	mux.HandleFunc("POST /v1/jobs/{id}/cancel", s.cancel)
+	mux.HandleFunc("POST /v1/jobs/{id}/retry", s.admin(s.retry))
+	mux.HandleFunc("POST /v1/jobs/{id}/cancel", s.admin(s.cancel))
 	mux.HandleFunc("GET /api/queue", s.queue)
 	mux.HandleFunc("GET /v1/models", s.models)
 	mux.HandleFunc("GET /api/models", s.models)

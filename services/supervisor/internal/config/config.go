@@ -24,6 +24,8 @@ type Config struct {
 	Addr string
 	// PresignTTL is how long image URLs in job lookups stay valid.
 	PresignTTL time.Duration
+	// AdminToken guards the endpoints that change jobs.
+	AdminToken string
 	// RunnerTimeout: a runner silent this long is listed as lost.
 	RunnerTimeout time.Duration
 
@@ -51,6 +53,7 @@ func Load(args []string, out io.Writer) (Config, error) {
 	c.S3.Bind(l)
 	l.String(&c.Addr, "supervisor-addr", "127.0.0.1:8080", "HTTP address of the status and lookup endpoints")
 	l.Duration(&c.PresignTTL, "presign-ttl", time.Hour, "validity of presigned image URLs")
+	l.Secret(&c.AdminToken, "admin-token", "bearer token the HTTP API's retry and cancel require (unset: those endpoints are off)")
 	l.Duration(&c.RunnerTimeout, "runner-timeout", 10*time.Second, "a runner without heartbeat this long is shown as lost")
 	host, _ := os.Hostname()
 	l.String(&c.ID, "supervisor-id", fmt.Sprintf("%s-%d", host, os.Getpid()), "name of this supervisor among replicas")

@@ -1,0 +1,38 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// adminToken returns the dev stack's admin token, made on the first run
+// and kept in <data>/creds/admin-token (mode 0600), where the cyberimage
+// CLI finds it: retry and cancel need it.
+func adminToken(dataDir string) (token, path string, err error) {
+	path = filepath.Join(dataDir, "creds", "admin-token")
+	data, err := os.ReadFile(path)
+	switch {
+	case err == nil && strings.TrimSpace(string(data)) != "":
+		return strings.TrimSpace(string(data)), path, nil
+	case err != nil && !errors.Is(err, fs.ErrNotExist):
+		return "", path, err
+	}
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return "", path, err
+	}
+	token = hex.EncodeToString(raw)
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return "", path, err
+	}
+	if err := os.WriteFile(path, []byte(token+"\n"), 0o600); err != nil {
+		return "", path, fmt.Errorf("write %s: %w", path, err)
+	}
+	return token, path, nil
+}
