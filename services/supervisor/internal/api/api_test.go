@@ -18,6 +18,7 @@ import (
 	"cyberimage/shared/bus"
 	"cyberimage/shared/job"
 	"cyberimage/shared/jobstore"
+	"cyberimage/shared/objectstore"
 	"cyberimage/shared/testenv"
 )
 
@@ -38,7 +39,9 @@ func newAPIFixture(t *testing.T) *apiFixture {
 	require.NoError(t, idx.Start(ctx))
 	t.Cleanup(idx.Stop)
 	<-idx.Ready()
-	srv := New(Params{JS: js, Store: store, Index: idx, Tracker: tracker.New(nc, time.Second, nil, zaptest.NewLogger(t)),
+	s3, err := objectstore.NewClient(objectstore.Config{Endpoint: "127.0.0.1:9", AccessKey: "k", SecretKey: "s"})
+	require.NoError(t, err)
+	srv := New(Params{JS: js, Store: store, Index: idx, S3: s3, Bucket: "cyberimage", PresignTTL: time.Minute, Tracker: tracker.New(nc, time.Second, nil, zaptest.NewLogger(t)),
 		Recoveries: recoveries.NewLog(10), Unhealthy: func(string) bool { return false },
 		Leader: func() (bool, string) { return true, "me" }, AdminToken: testToken, Logger: zaptest.NewLogger(t)})
 	return &apiFixture{srv: srv, store: store, idx: idx}
@@ -164,4 +167,17 @@ func TestAdminEndpointsNeedTheTokenAndTheSameSite(t *testing.T) {
 	f.srv.p.AdminToken = ""
 	code, _ = f.call(t, "POST", "/v1/jobs/waiting/retry")
 	require.Equal(t, http.StatusForbidden, code, "off without a configured token")
+}
+
+// TestPresignsOnlyTheJobsOwnImages: a record naming keys outside
+// images/<its id>/ gets no URL for them.
+func TestPresignsOnlyTheJobsOwnImages(t *testing.T) {
+	f := newAPIFixture(t)
+	f.put(t, job.Record{JobID: "done", Status: job.StatusCompleted,
+		Images: []string{"images/done/0.png", "images/other/0.png", "images/done/../other/0.png", "secrets/keys.txt"}})
+	code, body := f.call(t, "GET", "/v1/jobs/done")
+	require.Equal(t, http.StatusOK, code)
+	urls := body["image_urls"].([]any)
+	require.Len(t, urls, 1)
+	require.Equal(t, "images/done/0.png", urls[0].(map[string]any)["key"])
 }

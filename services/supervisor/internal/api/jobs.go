@@ -11,6 +11,7 @@ import (
 
 	"cyberimage/shared/job"
 	"cyberimage/shared/jobstore"
+	"cyberimage/shared/s3layout"
 )
 
 type imageLink struct {
@@ -40,6 +41,12 @@ func (s *Server) job(w http.ResponseWriter, r *http.Request) {
 	}
 	reply := jobReply{Record: withoutAckSubject(rec), ImageURLs: []imageLink{}}
 	for _, key := range rec.Images {
+		// Only the job's own images: a record is data anyone with KV
+		// access could write, and a presigned URL opens any key.
+		if owner, _, err := s3layout.ParseImageKey(key); err != nil || owner != rec.JobID {
+			s.log.Warn("record names an image outside its own prefix; not signing it", zap.String("job_id", id), zap.String("key", key))
+			continue
+		}
 		u, err := s.p.S3.PresignedGetObject(ctx, s.p.Bucket, key, s.p.PresignTTL, url.Values{})
 		if err != nil {
 			s.log.Warn("presign", zap.String("job_id", id), zap.String("key", key), zap.Error(err))
