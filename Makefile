@@ -50,10 +50,11 @@ run: tools build
 
 build:
 	@mkdir -p $(BIN)
-	@echo "build: $(SERVICES) devstack loadtest cyberimage -> bin/"
+	@echo "build: $(SERVICES) provision devstack loadtest cyberimage -> bin/"
 	@go build -o $(BIN)/ingest ./services/ingest/cmd/ingest
 	@go build -o $(BIN)/gpu-runner ./services/gpu-runner/cmd/gpu-runner
 	@go build -o $(BIN)/supervisor ./services/supervisor/cmd/supervisor
+	@go build -o $(BIN)/provision ./tools/cmd/provision
 	@go build -o $(BIN)/devstack ./tools/cmd/devstack
 	@go build -o $(BIN)/loadtest ./tools/cmd/loadtest
 	@go build -o $(BIN)/cyberimage ./tools/cmd/cyberimage
@@ -150,7 +151,7 @@ LOADTEST_ARGS ?= --test load --jobs 50
 loadtest:
 	@mkdir -p $(BIN)
 	@go build -o $(BIN)/loadtest ./tools/cmd/loadtest
-	@$(BIN)/loadtest $(LOADTEST_ARGS)
+	@CYBERIMAGE_NATS_CREDS=$${CYBERIMAGE_NATS_CREDS:-$(CURDIR)/.data/creds/admin.creds} $(BIN)/loadtest $(LOADTEST_ARGS)
 
 clean:
 	rm -rf $(BIN)

@@ -1,20 +1,41 @@
 package bus
 
 import (
-	"context"
 	"fmt"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
 )
 
 // Connect opens a connection that never gives up: it retries the first
 // connect and reconnects forever, since services may start before the
 // server and must ride out its restarts.
-func Connect(c Conn, name string) (*nats.Conn, jetstream.JetStream, error) {
+//
+// Every disconnect, reconnect and asynchronous error (a permission the
+// server refused, a slow consumer dropping messages) is logged: those are
+// the events an operator needs when something silently stops flowing.
+func Connect(c Conn, name string, log *zap.Logger) (*nats.Conn, jetstream.JetStream, error) {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	log = log.Named("nats")
 	opts := []nats.Option{nats.Name(name), nats.MaxReconnects(-1),
-		nats.RetryOnFailedConnect(true), nats.ReconnectWait(250 * time.Millisecond)}
+		nats.RetryOnFailedConnect(true), nats.ReconnectWait(250 * time.Millisecond),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			log.Warn("disconnected from NATS; reconnecting", zap.Error(err))
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) {
+			log.Info("reconnected to NATS", zap.String("server", nc.ConnectedUrlRedacted()))
+		}),
+		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+			subject := ""
+			if sub != nil {
+				subject = sub.Subject
+			}
+			log.Error("NATS error", zap.String("subscription", subject), zap.Error(err))
+		})}
 	if c.CredsFile != "" {
 		opts = append(opts, nats.UserCredentials(c.CredsFile))
 	}
@@ -38,24 +59,4 @@ func Connect(c Conn, name string) (*nats.Conn, jetstream.JetStream, error) {
 		return nil, nil, fmt.Errorf("jetstream: %w", err)
 	}
 	return nc, js, nil
-}
-
-// EnsureWhenReady calls Ensure until it succeeds or ctx ends, telling
-// onWait about each failed attempt: a server that is not up yet is not an
-// error worth dying for.
-func EnsureWhenReady(ctx context.Context, js jetstream.JetStream, s Settings, onWait func(error), models ...string) error {
-	for {
-		attemptCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		err := Ensure(attemptCtx, js, s, models...)
-		cancel()
-		if err == nil {
-			return nil
-		}
-		onWait(err)
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(time.Second):
-		}
-	}
 }

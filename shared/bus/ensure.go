@@ -19,10 +19,23 @@ const LeaseTTL = 10 * time.Second
 // judged since.
 const RunnerHistoryTTL = 24 * time.Hour
 
-// Ensure creates or updates every stream, consumer and bucket the pipeline
-// uses, and the runners' consumer of each model named. It is idempotent, so
-// each service calls it at start-up and none has to be started first.
-func Ensure(ctx context.Context, js jetstream.JetStream, s Settings, models ...string) error {
+// consumerSpec is a durable consumer of a stream.
+type consumerSpec struct {
+	stream string
+	cfg    jetstream.ConsumerConfig
+}
+
+// layout is every stream, consumer and bucket the pipeline needs with the
+// given settings, and the runners' consumer of each model named: the one
+// description both provisioning (Ensure) and the services' start-up check
+// (Verify) read, so they cannot disagree.
+type layout struct {
+	streams   []jetstream.StreamConfig
+	consumers []consumerSpec
+	buckets   []jetstream.KeyValueConfig
+}
+
+func desired(s Settings, models ...string) layout {
 	streams := []jetstream.StreamConfig{
 		{
 			Name:        StreamRequests,
@@ -66,15 +79,7 @@ func Ensure(ctx context.Context, js jetstream.JetStream, s Settings, models ...s
 			Duplicates:  dedupWindow,
 		},
 	}
-	for _, cfg := range streams {
-		if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
-			return fmt.Errorf("ensure stream %s: %w", cfg.Name, err)
-		}
-	}
-	consumers := []struct {
-		stream string
-		cfg    jetstream.ConsumerConfig
-	}{
+	consumers := []consumerSpec{
 		{StreamRequests, jetstream.ConsumerConfig{
 			Durable:       ConsumerIngest,
 			Description:   "ingest: validate and queue requests",
@@ -90,10 +95,7 @@ func Ensure(ctx context.Context, js jetstream.JetStream, s Settings, models ...s
 		}},
 	}
 	for _, model := range models {
-		consumers = append(consumers, struct {
-			stream string
-			cfg    jetstream.ConsumerConfig
-		}{StreamJobs, jetstream.ConsumerConfig{
+		consumers = append(consumers, consumerSpec{StreamJobs, jetstream.ConsumerConfig{
 			Durable:     RunnerConsumer(model),
 			Description: "gpu-runner: generate images of model " + model,
 			AckPolicy:   jetstream.AckExplicitPolicy,
@@ -108,41 +110,75 @@ func Ensure(ctx context.Context, js jetstream.JetStream, s Settings, models ...s
 			FilterSubject: subjectJobPrefix + model + ".>",
 		}})
 	}
-	for _, c := range consumers {
+	buckets := []jetstream.KeyValueConfig{
+		{
+			Bucket:      BucketJobs,
+			Description: "Job records, keyed by job id",
+			History:     1,
+			Storage:     jetstream.FileStorage,
+			Replicas:    s.Replicas,
+		},
+		{
+			Bucket:      BucketRunners,
+			Description: "Watchdog history of each runner: recent stalls and reload orders",
+			History:     1,
+			// Only the recovery cooldown's worth matters; a runner gone for a
+			// day is forgotten.
+			TTL:      RunnerHistoryTTL,
+			Storage:  jetstream.FileStorage,
+			Replicas: s.Replicas,
+		},
+		{
+			Bucket:      BucketLeases,
+			Description: "Leader lease of the supervisors",
+			History:     1,
+			TTL:         LeaseTTL,
+			Storage:     jetstream.FileStorage,
+			Replicas:    s.Replicas,
+		},
+	}
+	return layout{streams: streams, consumers: consumers, buckets: buckets}
+}
+
+// Ensure provisions the pipeline: it creates or updates every stream,
+// consumer and bucket, with these settings, and the runners' consumer of
+// each model named. It is idempotent. Only provisioning calls it (the
+// provision command, make run, tests); services only Verify, so a service
+// started with other settings can never rewrite the system's.
+func Ensure(ctx context.Context, js jetstream.JetStream, s Settings, models ...string) error {
+	l := desired(s, models...)
+	for _, cfg := range l.streams {
+		if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
+			return fmt.Errorf("ensure stream %s: %w", cfg.Name, err)
+		}
+	}
+	for _, c := range l.consumers {
 		if _, err := js.CreateOrUpdateConsumer(ctx, c.stream, c.cfg); err != nil {
 			return fmt.Errorf("ensure consumer %s: %w", c.cfg.Durable, err)
 		}
 	}
-	if _, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:      BucketJobs,
-		Description: "Job records, keyed by job id",
-		History:     1,
-		Storage:     jetstream.FileStorage,
-		Replicas:    s.Replicas,
-	}); err != nil {
-		return fmt.Errorf("ensure bucket %s: %w", BucketJobs, err)
-	}
-	if _, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:      BucketRunners,
-		Description: "Watchdog history of each runner: recent stalls and reload orders",
-		History:     1,
-		// Only the recovery cooldown's worth matters; a runner gone for a
-		// day is forgotten.
-		TTL:      RunnerHistoryTTL,
-		Storage:  jetstream.FileStorage,
-		Replicas: s.Replicas,
-	}); err != nil {
-		return fmt.Errorf("ensure bucket %s: %w", BucketRunners, err)
-	}
-	if _, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:      BucketLeases,
-		Description: "Leader lease of the supervisors",
-		History:     1,
-		TTL:         LeaseTTL,
-		Storage:     jetstream.FileStorage,
-		Replicas:    s.Replicas,
-	}); err != nil {
-		return fmt.Errorf("ensure bucket %s: %w", BucketLeases, err)
+	for _, cfg := range l.buckets {
+		if _, err := js.CreateOrUpdateKeyValue(ctx, cfg); err != nil {
+			return fmt.Errorf("ensure bucket %s: %w", cfg.Bucket, err)
+		}
 	}
 	return nil
+}
+
+// Provision calls Ensure until it succeeds or ctx ends: the provision step
+// may start before the NATS server is up.
+func Provision(ctx context.Context, js jetstream.JetStream, s Settings, models ...string) error {
+	for {
+		attempt, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := Ensure(attempt, js, s, models...)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("provision: %w (last: %v)", ctx.Err(), err)
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
 }

@@ -8,6 +8,8 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"cyberimage/shared/natsauth"
 )
 
 // NATS is an in-process JetStream server with its store in a temp dir.
@@ -15,13 +17,51 @@ type NATS struct {
 	t      testing.TB
 	opts   server.Options
 	Server *server.Server
+	// With StartNATSWithAuth: the authority the server trusts and the
+	// folder holding one credentials file per role (natsauth.CredsPath).
+	Auth     *natsauth.Authority
+	CredsDir string
+	// With StartNATSWithTLS: the CA file clients verify the server with.
+	CAFile string
 }
 
 // StartNATS starts a JetStream server on a random loopback port; it stops
 // when the test ends.
 func StartNATS(t testing.TB) *NATS {
 	t.Helper()
-	n := &NATS{t: t, opts: server.Options{
+	return startNATS(t, nil)
+}
+
+// StartNATSWithAuth starts a server in operator mode that trusts a fresh
+// authority: every client needs the credentials of a role, and each role
+// may do only what its allow lists say. Connect uses the admin role.
+func StartNATSWithAuth(t testing.TB) *NATS {
+	t.Helper()
+	auth, err := natsauth.New()
+	if err != nil {
+		t.Fatalf("nats authority: %v", err)
+	}
+	return startNATS(t, auth)
+}
+
+// StartNATSWithTLS is StartNATSWithAuth with TLS required: clients verify
+// the server with CAFile.
+func StartNATSWithTLS(t testing.TB) *NATS {
+	t.Helper()
+	auth, err := natsauth.New()
+	if err != nil {
+		t.Fatalf("nats authority: %v", err)
+	}
+	files := NewTLS(t)
+	return startNATSWith(t, auth, &files)
+}
+
+func startNATS(t testing.TB, auth *natsauth.Authority) *NATS {
+	return startNATSWith(t, auth, nil)
+}
+
+func startNATSWith(t testing.TB, auth *natsauth.Authority, tlsFiles *TLSFiles) *NATS {
+	n := &NATS{t: t, Auth: auth, opts: server.Options{
 		Host:      "127.0.0.1",
 		Port:      server.RANDOM_PORT,
 		JetStream: true,
@@ -29,6 +69,20 @@ func StartNATS(t testing.TB) *NATS {
 		NoLog:     true,
 		NoSigs:    true,
 	}}
+	if tlsFiles != nil {
+		n.opts.TLS = true
+		n.opts.TLSConfig = tlsFiles.ServerConfig
+		n.CAFile = tlsFiles.CAFile
+	}
+	if auth != nil {
+		if err := auth.Configure(&n.opts); err != nil {
+			t.Fatalf("nats authority: %v", err)
+		}
+		n.CredsDir = t.TempDir()
+		if err := auth.Save(n.CredsDir); err != nil {
+			t.Fatalf("nats credentials: %v", err)
+		}
+	}
 	n.start()
 	// Restarts reuse the port clients reconnect to.
 	n.opts.Port = n.Server.Addr().(*net.TCPAddr).Port
@@ -73,7 +127,21 @@ func (n *NATS) Restart() {
 // context on it.
 func (n *NATS) Connect(t testing.TB) (*nats.Conn, jetstream.JetStream) {
 	t.Helper()
-	nc, err := nats.Connect(n.URL(), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
+	return n.ConnectAs(t, natsauth.Admin)
+}
+
+// ConnectAs connects with a role's credentials (on a server without auth,
+// the role is ignored).
+func (n *NATS) ConnectAs(t testing.TB, role natsauth.Role, opts ...nats.Option) (*nats.Conn, jetstream.JetStream) {
+	t.Helper()
+	opts = append([]nats.Option{nats.MaxReconnects(-1), nats.ReconnectWait(100 * time.Millisecond)}, opts...)
+	if n.Auth != nil {
+		opts = append(opts, nats.UserCredentials(natsauth.CredsPath(n.CredsDir, role)))
+	}
+	if n.CAFile != "" {
+		opts = append(opts, nats.RootCAs(n.CAFile))
+	}
+	nc, err := nats.Connect(n.URL(), opts...)
 	if err != nil {
 		t.Fatalf("connect nats: %v", err)
 	}

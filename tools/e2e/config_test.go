@@ -5,10 +5,14 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"cyberimage/shared/bus"
+	"cyberimage/shared/testenv"
 )
 
 // TestConfigHelpAndErrors: --help lists every setting with its variable and
@@ -84,4 +88,37 @@ func startAndCollect(t *testing.T, cmd *exec.Cmd, d time.Duration) string {
 	_ = cmd.Process.Kill()
 	_ = cmd.Wait()
 	return buf.String()
+}
+
+// TestServicesNeverRewriteProvisionedSettings: a service started with
+// other settings than the system was provisioned with refuses to start
+// (exit 2, naming the setting) and leaves the streams as they were.
+func TestServicesNeverRewriteProvisionedSettings(t *testing.T) {
+	s := newStack(t)
+	for name, setting := range map[string]string{"ingest": "CYBERIMAGE_REPLICAS=3", "gpu-runner": "CYBERIMAGE_ACK_WAIT=5m",
+		"supervisor": "CYBERIMAGE_MAX_DELIVER=9"} {
+		cmd := exec.Command(bins[name])
+		cmd.Dir = testenv.RepoRoot(t)
+		cmd.Env = append(append(os.Environ(), s.env...), setting, "CYBERIMAGE_SUPERVISOR_ADDR=127.0.0.1:0", "CYBERIMAGE_INGEST_ADDR=",
+			"CYBERIMAGE_NATS_CREDS="+s.creds(serviceRoles[name]))
+		done := make(chan error, 1)
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		require.NoError(t, cmd.Start())
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			var exit *exec.ExitError
+			require.True(t, errors.As(err, &exit), "%s: %v", name, err)
+			require.Equal(t, 2, exit.ExitCode(), "%s:\n%s", name, out.String())
+			variable, _, _ := strings.Cut(setting, "=")
+			require.Contains(t, out.String(), variable, name)
+		case <-time.After(30 * time.Second):
+			_ = cmd.Process.Kill()
+			t.Fatalf("%s started against other settings:\n%s", name, out.String())
+		}
+	}
+	cons, err := s.js.Consumer(t.Context(), bus.StreamJobs, bus.RunnerConsumer("demo"))
+	require.NoError(t, err)
+	require.Equal(t, bus.DefaultSettings().AckWait, cons.CachedInfo().Config.AckWait, "untouched")
 }

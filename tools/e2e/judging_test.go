@@ -13,6 +13,7 @@ import (
 
 	"cyberimage/shared/bus"
 	"cyberimage/shared/job"
+	"cyberimage/shared/natsauth"
 )
 
 // TestQueuedBehindLongJobsIsNotStalled: one runner, several long jobs
@@ -192,7 +193,7 @@ func TestStallDemoAsDocumented(t *testing.T) {
 	s.startIngest()
 	s.startRunner("runner-1", "CYBERIMAGE_FAULT_HANG_PROMPT=HANG")
 	s.startRunner("runner-2", "CYBERIMAGE_FAULT_HANG_PROMPT=HANG")
-	out, code := runCommand(t, 3*time.Minute, tools["loadtest"], "--nats", s.nats.URL(), "--supervisor", "http://"+s.supervisorAddr,
+	out, code := runCommand(t, 3*time.Minute, tools["loadtest"], "--nats", s.nats.URL(), "--creds", s.creds(natsauth.Admin), "--supervisor", "http://"+s.supervisorAddr,
 		"--test", "stall", "--timeout", "2m")
 	t.Logf("loadtest --test stall, every runner hanging:\n%s", out)
 	require.Equal(t, 0, code, out)

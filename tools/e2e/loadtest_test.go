@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"cyberimage/shared/job"
+	"cyberimage/shared/natsauth"
 )
 
 // TestLoadtestAgainstStack runs the operator tools as an operator would,
@@ -29,7 +30,7 @@ func TestLoadtestAgainstStack(t *testing.T) {
 	s.startIngest()
 	sup := "http://" + s.supervisorAddr
 	loadtest := func(limit time.Duration, args ...string) (string, int) {
-		return runCommand(t, limit, tools["loadtest"], append([]string{"--nats", s.nats.URL(), "--supervisor", sup}, args...)...)
+		return runCommand(t, limit, tools["loadtest"], append([]string{"--nats", s.nats.URL(), "--creds", s.creds(natsauth.Admin), "--supervisor", sup}, args...)...)
 	}
 	tokenFile := filepath.Join(t.TempDir(), "admin-token")
 	require.NoError(t, os.WriteFile(tokenFile, []byte(testAdminToken+"\n"), 0o600))

@@ -26,6 +26,8 @@ import (
 	"cyberimage/shared/config"
 	"cyberimage/shared/job"
 	"cyberimage/shared/jobstore"
+	"cyberimage/shared/models"
+	"cyberimage/shared/natsauth"
 	"cyberimage/shared/testenv"
 )
 
@@ -51,7 +53,15 @@ type stack struct {
 
 func newStack(t testing.TB, extraEnv ...string) *stack {
 	t.Helper()
-	s := &stack{t: t, nats: testenv.StartNATS(t), minio: testenv.StartMinIO(t), logs: t.TempDir()}
+	// Every stack runs with credentials and permissions on: each service
+	// connects with its role's credentials, the test itself as admin.
+	return newStackOn(t, testenv.StartNATSWithAuth(t), extraEnv...)
+}
+
+// newStackOn is newStack on a given NATS server (with TLS, say).
+func newStackOn(t testing.TB, n *testenv.NATS, extraEnv ...string) *stack {
+	t.Helper()
+	s := &stack{t: t, nats: n, minio: testenv.StartMinIO(t), logs: t.TempDir()}
 	s.nc, s.js = s.nats.Connect(t)
 	s.s3 = s.minio.Client(t)
 	s.supervisorAddr = "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
@@ -69,11 +79,15 @@ func newStack(t testing.TB, extraEnv ...string) *stack {
 		"CYBERIMAGE_ADMIN_TOKEN=" + testAdminToken,
 		"CYBERIMAGE_LOG_LEVEL=debug",
 	}, extraEnv...)
-	// The test creates the streams with the same settings the services read
-	// from this environment (AckWait, MaxDeliver, ...), so whichever starts
-	// first, the consumer is configured alike.
+	if n.CAFile != "" {
+		s.env = append(s.env, "CYBERIMAGE_NATS_TLS_CA="+n.CAFile)
+	}
+	// The test provisions, as make run and deployments do, with the settings
+	// the services read from this environment (AckWait, MaxDeliver, ...)
+	// and a consumer for every model in its models folder; the services
+	// only check them.
 	ctx := context.Background()
-	require.NoError(t, bus.Ensure(ctx, s.js, settingsFrom(t, s.env), "demo"))
+	require.NoError(t, bus.Ensure(ctx, s.js, settingsFrom(t, s.env), modelsIn(t, s.env)...))
 	var err error
 	s.store, err = jobstore.Open(ctx, s.js)
 	require.NoError(t, err)
@@ -102,6 +116,21 @@ func settingsFrom(t testing.TB, env []string) bus.Settings {
 	return settings
 }
 
+// modelsIn names the models of the folder CYBERIMAGE_MODELS_DIR in env
+// names (the last one set wins, as for the services).
+func modelsIn(t testing.TB, env []string) []string {
+	t.Helper()
+	dir := ""
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "CYBERIMAGE_MODELS_DIR="); ok {
+			dir = v
+		}
+	}
+	catalog, err := models.Load(dir, "")
+	require.NoError(t, err)
+	return catalog.Names()
+}
+
 // proc is a service process started by a test.
 type proc struct {
 	name   string
@@ -117,6 +146,9 @@ func (s *stack) start(name, binary string, env ...string) *proc {
 	cmd := exec.Command(bins[binary])
 	cmd.Dir = testenv.RepoRoot(s.t)
 	cmd.Env = append(append(os.Environ(), s.env...), env...)
+	if role, ok := serviceRoles[binary]; ok && s.nats.Auth != nil {
+		cmd.Env = append([]string{"CYBERIMAGE_NATS_CREDS=" + s.creds(role)}, cmd.Env...)
+	}
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	require.NoError(s.t, cmd.Start())
@@ -132,6 +164,12 @@ func (s *stack) start(name, binary string, env ...string) *proc {
 func (s *stack) startSupervisor(env ...string) *proc {
 	return s.startSupervisorAt("supervisor", s.supervisorAddr, env...)
 }
+
+// serviceRoles is the NATS role each service binary connects as.
+var serviceRoles = map[string]natsauth.Role{"ingest": natsauth.Ingest, "gpu-runner": natsauth.Runner, "supervisor": natsauth.Supervisor}
+
+// creds is the credentials file of a role on this stack's NATS server.
+func (s *stack) creds(role natsauth.Role) string { return natsauth.CredsPath(s.nats.CredsDir, role) }
 
 // startSupervisorAt starts a supervisor replica under its own name and
 // address and waits until it serves.

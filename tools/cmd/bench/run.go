@@ -105,9 +105,8 @@ func run(o options) error {
 	if err := st.startServices(ctx, nc, o); err != nil {
 		return err
 	}
-	// The services created the streams and the bucket (each runs bus.Ensure
-	// at start); the harness only reads records, so its own copy of the
-	// stream settings can never disagree with theirs.
+	// startServices provisioned the streams and the bucket; the harness
+	// only reads records.
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return err

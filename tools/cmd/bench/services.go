@@ -7,8 +7,10 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"cyberimage/shared/bus"
+	"cyberimage/shared/models"
 )
 
 // startServices starts the supervisor, ingest and the runners as processes,
@@ -16,6 +18,18 @@ import (
 // each runner until its first heartbeat (sent once it pulls work).
 func (s *stack) startServices(ctx context.Context, nc *nats.Conn, o options) error {
 	env := s.serviceEnv(o.ortLib, o.modelsDir)
+	// Provision first, as a deployment does: services only check.
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return err
+	}
+	catalog, err := models.Load(o.modelsDir, "")
+	if err != nil {
+		return err
+	}
+	if err := bus.Provision(ctx, js, bus.DefaultSettings(), catalog.Names()...); err != nil {
+		return err
+	}
 	supAddr, err := loopbackAddr()
 	if err != nil {
 		return err

@@ -73,9 +73,10 @@ func healthyRunners(statusURL string) int {
 }
 
 func banner(o options, natsURL, s3Addr string, took time.Duration) {
+	client := o.dataDir + "/creds/client.creds"
 	fmt.Printf(`
 ================ CyberImage stack ready in %.1fs ================
-  NATS        %s   (JetStream data: %s/nats)
+  NATS        %s   (JetStream data: %s/nats; credentials per role in %s/creds)
   MinIO S3    http://%s   bucket "cyberimage"   user %s / password %s
   MinIO UI    http://127.0.0.1:%d
   Supervisor  http://%s/status   /api/queue   /v1/jobs/<job_id>   /metrics
@@ -83,13 +84,13 @@ func banner(o options, natsURL, s3Addr string, took time.Duration) {
   Runners     %d
 
 Try it (in another terminal, from this folder):
-  .tools/bin/nats --server %s req cyberimage.requests '{"prompt":"a neon koi pond at dusk","width":512,"height":512}'
+  .tools/bin/nats --server %s --creds %s req cyberimage.requests '{"prompt":"a neon koi pond at dusk","width":512,"height":512}'
   curl -s http://%s/v1/jobs/<job_id from the reply>
   .tools/bin/mc alias set local http://%s %s %s && .tools/bin/mc ls --recursive local/cyberimage/images/
-  .tools/bin/nats --server %s sub 'cyberimage.events.>'     # live progress
+  .tools/bin/nats --server %s --creds %s sub 'cyberimage.events.>'     # live progress
   bin/cyberimage status; bin/cyberimage cancel <job_id>      # retry and cancel use %s/creds/admin-token
 Ctrl-C stops everything; jobs and images are kept in %s.
 =================================================================
-`, took.Seconds(), natsURL, o.dataDir, s3Addr, devAccessKey, devSecretKey, o.consolePort, o.supervisor, o.runners,
-		natsURL, o.supervisor, s3Addr, devAccessKey, devSecretKey, natsURL, o.dataDir, o.dataDir)
+`, took.Seconds(), natsURL, o.dataDir, o.dataDir, s3Addr, devAccessKey, devSecretKey, o.consolePort, o.supervisor, o.runners,
+		natsURL, client, o.supervisor, s3Addr, devAccessKey, devSecretKey, natsURL, client, o.dataDir, o.dataDir)
 }

@@ -9,7 +9,31 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"cyberimage/shared/natsauth"
 )
+
+// authority returns the dev stack's NATS authority, made on the first run
+// and kept with one credentials file per role in <data>/creds (the
+// operator's and accounts' seeds are secrets: mode 0600).
+func authority(dataDir string) (*natsauth.Authority, string, error) {
+	dir := filepath.Join(dataDir, "creds")
+	a, ok, err := natsauth.Load(dir)
+	if err != nil {
+		return nil, dir, err
+	}
+	if !ok {
+		if a, err = natsauth.New(); err != nil {
+			return nil, dir, err
+		}
+	}
+	// Creds are written again each start: a new role or allow list takes
+	// effect without a new authority.
+	if err := a.Save(dir); err != nil {
+		return nil, dir, err
+	}
+	return a, dir, nil
+}
 
 // adminToken returns the dev stack's admin token, made on the first run
 // and kept in <data>/creds/admin-token (mode 0600), where the cyberimage

@@ -16,6 +16,8 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"cyberimage/shared/natsauth"
 )
 
 type options struct {
@@ -59,7 +61,11 @@ func run(o options) error {
 			return err
 		}
 	}
-	ns, err := startNATS(filepath.Join(o.dataDir, "nats"), o.natsPort)
+	auth, credsDir, err := authority(o.dataDir)
+	if err != nil {
+		return fmt.Errorf("nats credentials: %w", err)
+	}
+	ns, err := startNATS(filepath.Join(o.dataDir, "nats"), o.natsPort, auth)
 	if err != nil {
 		return err
 	}
@@ -68,6 +74,11 @@ func run(o options) error {
 
 	s3Addr := "127.0.0.1:" + strconv.Itoa(o.s3Port)
 	natsURL := ns.ClientURL()
+	provisioned, err := provision(ctx, natsURL, natsauth.CredsPath(credsDir, natsauth.Admin))
+	if err != nil {
+		return err
+	}
+	say("devstack", "provisioned streams, buckets and the consumers of %v", provisioned)
 	common := []string{
 		// The dev stack's built-in credentials; services refuse to start
 		// without credentials anywhere else.
@@ -85,16 +96,17 @@ func run(o options) error {
 		return fmt.Errorf("admin token: %w", err)
 	}
 	say("devstack", "admin token for retry and cancel in %s", tokenPath)
+	creds := func(r natsauth.Role) string { return "CYBERIMAGE_NATS_CREDS=" + natsauth.CredsPath(credsDir, r) }
 	procs := []*process{minio,
-		{name: "supervisor", path: filepath.Join(o.binDir, "supervisor"), env: append([]string{"CYBERIMAGE_ADMIN_TOKEN=" + token}, common...)},
-		{name: "ingest", path: filepath.Join(o.binDir, "ingest"), env: common},
+		{name: "supervisor", path: filepath.Join(o.binDir, "supervisor"), env: append([]string{"CYBERIMAGE_ADMIN_TOKEN=" + token, creds(natsauth.Supervisor)}, common...)},
+		{name: "ingest", path: filepath.Join(o.binDir, "ingest"), env: append([]string{creds(natsauth.Ingest)}, common...)},
 	}
 	var runnerNames []string
 	for i := 1; i <= o.runners; i++ {
 		id := fmt.Sprintf("runner-%d", i)
 		runnerNames = append(runnerNames, id)
 		procs = append(procs, &process{name: id, path: filepath.Join(o.binDir, "gpu-runner"),
-			env: append([]string{"CYBERIMAGE_RUNNER_ID=" + id}, common...)})
+			env: append([]string{"CYBERIMAGE_RUNNER_ID=" + id, creds(natsauth.Runner)}, common...)})
 	}
 	// Ingest stops taking requests first, runners then finish (or hand
 	// back) their jobs, and the stores they write to go last.

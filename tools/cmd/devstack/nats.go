@@ -5,18 +5,26 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+
+	"cyberimage/shared/natsauth"
 )
 
 // startNATS runs an embedded NATS server with JetStream on loopback.
-func startNATS(storeDir string, port int) (*server.Server, error) {
-	ns, err := server.NewServer(&server.Options{
+// startNATS starts the dev stack's server trusting auth: every client
+// needs a role's credentials.
+func startNATS(storeDir string, port int, auth *natsauth.Authority) (*server.Server, error) {
+	opts := &server.Options{
 		ServerName: "cyberimage-dev",
 		Host:       "127.0.0.1",
 		Port:       port,
 		JetStream:  true,
 		StoreDir:   storeDir,
 		NoSigs:     true,
-	})
+	}
+	if err := auth.Configure(opts); err != nil {
+		return nil, fmt.Errorf("nats: %w", err)
+	}
+	ns, err := server.NewServer(opts)
 	if err != nil {
 		return nil, fmt.Errorf("nats: %w", err)
 	}

@@ -29,8 +29,12 @@ type harness struct {
 // progress events, all before the first request is published.
 func connect(ctx context.Context, opts options, rep *report) (*harness, error) {
 	h := &harness{opts: opts, rep: rep, run: newRunID(), sup: newSupervisorClient(opts.supervisor)}
-	nc, err := nats.Connect(opts.natsURL, nats.Name("loadtest "+h.run), nats.Timeout(5*time.Second),
-		nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond))
+	natsOpts := []nats.Option{nats.Name("loadtest " + h.run), nats.Timeout(5 * time.Second),
+		nats.MaxReconnects(-1), nats.ReconnectWait(250 * time.Millisecond)}
+	if opts.natsCreds != "" {
+		natsOpts = append(natsOpts, nats.UserCredentials(opts.natsCreds))
+	}
+	nc, err := nats.Connect(opts.natsURL, natsOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("connect %s: %w", opts.natsURL, err)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -23,6 +24,7 @@ type options struct {
 	tests      []string
 	jobs       int
 	natsURL    string
+	natsCreds  string
 	supervisor string
 	timeout    time.Duration
 	hangMarker string
@@ -74,6 +76,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&test, "test", "", "which test: stall, load, chaos or all (required)")
 	fs.IntVar(&o.jobs, "jobs", 20, fmt.Sprintf("jobs per load and chaos test (1-%d)", maxJobs))
 	fs.StringVar(&o.natsURL, "nats", bus.DefaultURL, "NATS server URL")
+	fs.StringVar(&o.natsCreds, "creds", os.Getenv("CYBERIMAGE_NATS_CREDS"), "NATS credentials file (it watches job records: an admin's; make run writes .data/creds/admin.creds)")
 	fs.StringVar(&o.supervisor, "supervisor", "http://127.0.0.1:8080", "supervisor base URL")
 	fs.DurationVar(&o.timeout, "timeout", 5*time.Minute, "how long each test may wait for its jobs")
 	fs.StringVar(&o.hangMarker, "hang-marker", "HANG", "prompt text on which a fault-injecting runner hangs (CYBERIMAGE_FAULT_HANG_PROMPT)")

@@ -14,6 +14,7 @@ import (
 
 	"cyberimage/services/gpu-runner/internal/config"
 	"cyberimage/services/gpu-runner/internal/runner"
+	"cyberimage/shared/bus"
 	sharedconfig "cyberimage/shared/config"
 	"cyberimage/shared/logging"
 )
@@ -38,7 +39,7 @@ func main() {
 	if err != nil {
 		logger.Error("runner failed to start", zap.Error(err))
 		_ = logger.Sync()
-		os.Exit(1)
+		os.Exit(bus.ExitCode(err))
 	}
 	select {
 	case <-ctx.Done():

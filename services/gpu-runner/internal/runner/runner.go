@@ -91,12 +91,12 @@ func Start(ctx context.Context, cfg config.Config, logger *zap.Logger) (*Runner,
 		slotGPUs[i] = s.GPU
 	}
 
-	nc, js, err := bus.Connect(cfg.NATS, "gpu-runner "+cfg.RunnerID)
+	nc, js, err := bus.Connect(cfg.NATS, "gpu-runner "+cfg.RunnerID, log)
 	if err != nil {
 		return nil, err
 	}
-	waiting := func(err error) { log.Warn("waiting for NATS JetStream", zap.Error(err)) }
-	if err := bus.EnsureWhenReady(ctx, js, cfg.Bus, waiting, served...); err != nil {
+	waiting := func(err error) { log.Warn("waiting for NATS JetStream and provisioning", zap.Error(err)) }
+	if err := bus.WaitProvisioned(ctx, js, cfg.Bus, waiting, served...); err != nil {
 		nc.Close()
 		return nil, err
 	}

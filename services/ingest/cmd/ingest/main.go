@@ -40,7 +40,7 @@ func main() {
 	if err := run(cfg, logger); err != nil {
 		logger.Error("ingest stopped", zap.Error(err))
 		_ = logger.Sync()
-		os.Exit(1)
+		os.Exit(bus.ExitCode(err))
 	}
 	_ = logger.Sync()
 }
@@ -53,15 +53,15 @@ func run(cfg config.Config, logger *zap.Logger) error {
 	if err != nil {
 		return err
 	}
-	nc, js, err := bus.Connect(cfg.NATS, "ingest")
+	nc, js, err := bus.Connect(cfg.NATS, "ingest", logger)
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	// Every model's consumer is created here too, so work queued before any
-	// runner starts waits on the right consumer.
-	waiting := func(err error) { logger.Warn("waiting for NATS JetStream", zap.Error(err)) }
-	if err := bus.EnsureWhenReady(ctx, js, cfg.Bus, waiting, catalog.Names()...); err != nil {
+	// The streams and consumers are provisioned beforehand (make run, or
+	// the provision command); ingest only checks they match its settings.
+	waiting := func(err error) { logger.Warn("waiting for NATS JetStream and provisioning", zap.Error(err)) }
+	if err := bus.WaitProvisioned(ctx, js, cfg.Bus, waiting); err != nil {
 		return err
 	}
 	store, err := jobstore.Open(ctx, js)

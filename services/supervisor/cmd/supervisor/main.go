@@ -15,6 +15,7 @@ import (
 
 	"cyberimage/services/supervisor/internal/app"
 	"cyberimage/services/supervisor/internal/config"
+	"cyberimage/shared/bus"
 	sharedconfig "cyberimage/shared/config"
 	"cyberimage/shared/logging"
 )
@@ -39,7 +40,7 @@ func main() {
 	if err != nil {
 		logger.Error("supervisor failed to start", zap.Error(err))
 		_ = logger.Sync()
-		os.Exit(1)
+		os.Exit(bus.ExitCode(err))
 	}
 	<-ctx.Done()
 	logger.Info("shutting down")

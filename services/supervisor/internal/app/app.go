@@ -43,7 +43,7 @@ type App struct {
 // Start connects and serves. It waits for NATS rather than failing.
 func Start(ctx context.Context, cfg config.Config, logger *zap.Logger) (*App, error) {
 	log := logger.With(zap.String("supervisor", cfg.ID))
-	nc, js, err := bus.Connect(cfg.NATS, "supervisor "+cfg.ID)
+	nc, js, err := bus.Connect(cfg.NATS, "supervisor "+cfg.ID, log)
 	if err != nil {
 		return nil, err
 	}
@@ -64,12 +64,14 @@ func (a *App) start(ctx context.Context, cfg config.Config, js jetstream.JetStre
 		a.log.Warn("no model catalog; /v1/models lists only what runners announce", zap.Error(err))
 		catalog = nil
 	}
+	// The watchdog and reconciler depend on the runners' AckWait and
+	// MaxDeliver, so their consumers are checked too.
 	var names []string
 	if catalog != nil {
 		names = catalog.Names()
 	}
-	waiting := func(err error) { a.log.Warn("waiting for NATS JetStream", zap.Error(err)) }
-	if err := bus.EnsureWhenReady(ctx, js, cfg.Bus, waiting, names...); err != nil {
+	waiting := func(err error) { a.log.Warn("waiting for NATS JetStream and provisioning", zap.Error(err)) }
+	if err := bus.WaitProvisioned(ctx, js, cfg.Bus, waiting, names...); err != nil {
 		return err
 	}
 	store, err := jobstore.Open(ctx, js)

@@ -1,0 +1,112 @@
+// Package natsauth is the pipeline's NATS security model: the roles, what
+// each may publish and subscribe (derived from the names in shared/bus, so
+// they cannot drift from the code), and an authority that issues
+// credentials files (user JWT + nkey seed) for them and configures a
+// server to trust it (operator mode, with a system account, which
+// JetStream needs).
+package natsauth
+
+import (
+	"sort"
+
+	"cyberimage/shared/bus"
+)
+
+// Role is a kind of NATS user.
+type Role string
+
+// The roles. Each service connects as its own; people and their tools
+// connect as client (submit and watch) or admin (everything: provisioning,
+// inspection, repairs).
+const (
+	Client     Role = "client"
+	Ingest     Role = "ingest"
+	Runner     Role = "runner"
+	Supervisor Role = "supervisor"
+	Admin      Role = "admin"
+)
+
+// Roles lists every role.
+func Roles() []Role { return []Role{Client, Ingest, Runner, Supervisor, Admin} }
+
+// Allow is what a role may publish and subscribe to; everything else the
+// server refuses.
+type Allow struct {
+	Pub []string `json:"pub"`
+	Sub []string `json:"sub"`
+}
+
+// The JetStream API subjects the roles use, by operation. Creating,
+// changing and deleting streams and consumers is not among them: only
+// admin (which may do anything) provisions.
+const (
+	jsInfo        = "$JS.API.STREAM.INFO.>"
+	jsConsumerGet = "$JS.API.CONSUMER.INFO.>"
+	inbox         = "_INBOX.>"
+)
+
+func next(stream, consumer string) string {
+	return "$JS.API.CONSUMER.MSG.NEXT." + stream + "." + consumer
+}
+func acks(stream, consumer string) string { return "$JS.ACK." + stream + "." + consumer + ".>" }
+func kvWrite(bucket string) string        { return "$KV." + bucket + ".>" }
+func kvRead(bucket string) []string {
+	return []string{"$JS.API.DIRECT.GET.KV_" + bucket + ".>", "$JS.API.STREAM.MSG.GET.KV_" + bucket}
+}
+
+// kvWatch lets a role watch a bucket: an ordered consumer of its own on
+// the bucket's stream, made and removed by the client library.
+func kvWatch(bucket string) []string {
+	return []string{"$JS.API.CONSUMER.CREATE.KV_" + bucket + ".>", "$JS.API.CONSUMER.DELETE.KV_" + bucket + ".>"}
+}
+
+// Permissions is the allow list of a role: as narrow as its real traffic.
+func Permissions(r Role) Allow {
+	var a Allow
+	switch r {
+	case Client:
+		// Submit, hear the answer and follow progress. Nothing else: no
+		// orders, no records, no JetStream API.
+		a.Pub = []string{bus.SubjectRequests}
+		a.Sub = []string{inbox, bus.SubjectEventsAll}
+	case Ingest:
+		// _INBOX.>: the answers to requesters (nats req replies).
+		a.Pub = []string{inbox, jsInfo, jsConsumerGet,
+			next(bus.StreamRequests, bus.ConsumerIngest), acks(bus.StreamRequests, bus.ConsumerIngest),
+			bus.SubjectJobsAll, kvWrite(bus.BucketJobs), "$JS.API.STREAM.MSG.GET." + bus.StreamJobs}
+		a.Pub = append(a.Pub, kvRead(bus.BucketJobs)...)
+		a.Sub = []string{inbox, bus.SubjectRequests}
+	case Runner:
+		a.Pub = []string{jsInfo, jsConsumerGet,
+			// Any consumer of the jobs stream: only the runners'
+			// gpu-runners-<model> consumers exist there.
+			next(bus.StreamJobs, "*"), acks(bus.StreamJobs, "*"),
+			kvWrite(bus.BucketJobs), bus.SubjectEventsAll, bus.SubjectHeartbeatsAll}
+		a.Pub = append(a.Pub, kvRead(bus.BucketJobs)...)
+		a.Sub = []string{inbox, "cyberimage.control.*"}
+	case Supervisor:
+		// The only role that may NAK or terminate others' deliveries and
+		// give orders to runners.
+		a.Pub = []string{jsInfo, jsConsumerGet,
+			acks(bus.StreamJobs, "*"), "cyberimage.control.>",
+			// Work queued again: lost work (reconciler), operator re-queues.
+			bus.SubjectJobsAll,
+			next(bus.StreamAdvisories, bus.ConsumerSupervisor), acks(bus.StreamAdvisories, bus.ConsumerSupervisor),
+			"$JS.API.STREAM.MSG.GET." + bus.StreamJobs, "$JS.API.STREAM.MSG.DELETE." + bus.StreamJobs,
+			bus.SubjectDLQAll, "$JS.API.STREAM.MSG.GET." + bus.StreamDLQ,
+			// Queue depth for /status and /metrics: read-only listings.
+			"$JS.API.CONSUMER.LIST." + bus.StreamJobs, "$JS.API.CONSUMER.NAMES." + bus.StreamJobs}
+		for _, b := range []string{bus.BucketJobs, bus.BucketLeases, bus.BucketRunners} {
+			a.Pub = append(a.Pub, kvWrite(b))
+			a.Pub = append(a.Pub, kvRead(b)...)
+			a.Pub = append(a.Pub, kvWatch(b)...)
+		}
+		a.Sub = []string{inbox, bus.SubjectAcks, bus.SubjectHeartbeatsAll, bus.SubjectEventsAll}
+	case Admin:
+		a.Pub = []string{">"}
+		a.Sub = []string{">"}
+	}
+	sort.Strings(a.Pub)
+	sort.Strings(a.Sub)
+	return a
+}

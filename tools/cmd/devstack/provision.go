@@ -1,0 +1,46 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"cyberimage/shared/bus"
+	"cyberimage/shared/config"
+	"cyberimage/shared/models"
+)
+
+// provision creates the streams, consumers and buckets before any service
+// starts, as the provision command does in a deployment: services only
+// check them. The settings come from the same CYBERIMAGE_* variables the
+// services read (CYBERIMAGE_ACK_WAIT=2s make run provisions with 2 s).
+func provision(ctx context.Context, natsURL, adminCreds string) ([]string, error) {
+	l := config.NewLoader("devstack", io.Discard)
+	var settings bus.Settings
+	var modelsDir string
+	settings.Bind(l)
+	l.String(&modelsDir, "models-dir", "infra/models", "")
+	if err := l.Parse(nil); err != nil {
+		return nil, err
+	}
+	settings.Check(l)
+	if err := l.Err(); err != nil {
+		return nil, err
+	}
+	catalog, err := models.Load(modelsDir, "")
+	if err != nil {
+		return nil, err
+	}
+	nc, js, err := bus.Connect(bus.Conn{URL: natsURL, CredsFile: adminCreds}, "devstack provision", nil)
+	if err != nil {
+		return nil, err
+	}
+	defer nc.Close()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := bus.Provision(ctx, js, settings, catalog.Names()...); err != nil {
+		return nil, fmt.Errorf("provision: %w", err)
+	}
+	return catalog.Names(), nil
+}
