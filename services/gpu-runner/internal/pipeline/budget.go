@@ -11,13 +11,19 @@ import (
 
 // JobBudget is the memory one job may use on a device (gpu nil: the CPU),
 // in bytes. A positive setting is taken as is. 0 sizes it for the device:
-// models.DefaultJobMemoryMB (2048), on the CPU capped at a quarter of the
-// machine's memory so a job leaves room for the rest of the runner and its
-// neighbours. A GPU gets the default too: its activations live in device
-// memory, which is not measured here yet.
-func JobBudget(settingMB int, gpu *int) int64 {
+//   - the CPU: models.DefaultJobMemoryMB (2048), capped at a quarter of the
+//     machine's memory, so a job leaves room for the rest of the runner and
+//     its neighbours;
+//   - a GPU whose memory NVML reported (deviceMem > 0): 80% of it shared by
+//     the jobs that run on it at once (slotsPerGPU), leaving a fifth for the
+//     loaded models and the CUDA context;
+//   - a GPU of unknown size: the CPU's fixed default.
+func JobBudget(settingMB int, gpu *int, deviceMem int64, slotsPerGPU int) int64 {
 	if settingMB > 0 {
 		return int64(settingMB) << 20
+	}
+	if gpu != nil && deviceMem > 0 {
+		return deviceMem * 8 / 10 / int64(max(slotsPerGPU, 1))
 	}
 	budget := models.JobMemoryBytes(0)
 	if gpu == nil {

@@ -227,10 +227,13 @@ func TestReliefFreesAfterLargeJobsOnly(t *testing.T) {
 }
 
 func TestJobBudget(t *testing.T) {
-	require.Equal(t, int64(300)<<20, JobBudget(300, nil))
+	require.Equal(t, int64(300)<<20, JobBudget(300, nil, 0, 1))
 	gpu := 0
-	require.Equal(t, int64(models.DefaultJobMemoryMB)<<20, JobBudget(0, &gpu))
-	cpu := JobBudget(0, nil)
+	require.Equal(t, int64(models.DefaultJobMemoryMB)<<20, JobBudget(0, &gpu, 0, 1), "a GPU of unknown size")
+	const h200 = 141 << 30
+	require.Equal(t, int64(h200*8/10/2), JobBudget(0, &gpu, h200, 2), "80% of the device, shared by its slots")
+	require.Equal(t, int64(300)<<20, JobBudget(300, &gpu, h200, 2), "a setting wins")
+	cpu := JobBudget(0, nil, 0, 1)
 	require.LessOrEqual(t, cpu, int64(models.DefaultJobMemoryMB)<<20)
 	if total := physicalMemory(); total > 0 {
 		require.LessOrEqual(t, cpu, total/4)

@@ -42,6 +42,10 @@ type RegistryParams struct {
 	// JobMemoryMB is CYBERIMAGE_JOB_MEMORY_MB, the memory one job may use;
 	// 0 sizes it for the device (see JobBudget).
 	JobMemoryMB int
+	// DeviceMemory is a GPU's total memory in bytes (0: unknown), and
+	// SlotsPerGPU how many jobs share one, for the default job budget.
+	DeviceMemory func(gpu int) int64
+	SlotsPerGPU  int
 	// Open loads a model; OpenModel when nil (tests pass a fake).
 	Open   Opener
 	Logger *zap.Logger
@@ -112,7 +116,11 @@ func (r *Registry) For(model string, gpu *int) (Generator, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	budget := JobBudget(r.p.JobMemoryMB, gpu)
+	var deviceMem int64
+	if gpu != nil && r.p.DeviceMemory != nil {
+		deviceMem = r.p.DeviceMemory(*gpu)
+	}
+	budget := JobBudget(r.p.JobMemoryMB, gpu, deviceMem, r.p.SlotsPerGPU)
 	g = &guarded{gen: g, model: model, models: r.p.Catalog.WithMemoryBudget(budget),
 		memory: m.Memory.OrDefault(), budget: budget, relief: r.relief}
 	e := &regEntry{gen: WithFaults(g, r.p.Faults), size: size}

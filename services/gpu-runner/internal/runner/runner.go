@@ -84,7 +84,16 @@ func Start(ctx context.Context, cfg config.Config, logger *zap.Logger) (*Runner,
 	}
 	registry := pipeline.NewRegistry(pipeline.RegistryParams{
 		Catalog: catalog, Options: ort.Options{IntraOpThreads: cfg.IntraOpThreads, InterOpThreads: 1}, Faults: faults,
-		MemoryBudget: int64(cfg.ModelMemoryMB) << 20, JobMemoryMB: cfg.JobMemoryMB, Logger: log.Named("models"),
+		MemoryBudget: int64(cfg.ModelMemoryMB) << 20, JobMemoryMB: cfg.JobMemoryMB,
+		SlotsPerGPU: cfg.SlotsPerGPU, DeviceMemory: func(index int) int64 {
+			for _, g := range nv.GPUs() {
+				if g.Index == index {
+					return int64(g.MemoryTotal)
+				}
+			}
+			return 0
+		},
+		Logger: log.Named("models"),
 	})
 	slotGPUs := make([]*int, len(slots))
 	for i, s := range slots {
