@@ -101,12 +101,13 @@ func TestSkewedRunnerClocks(t *testing.T) {
 func TestHangEverywhereFailsFast(t *testing.T) {
 	const (
 		maxDeliver = 4
-		stalled    = 3 * time.Second
+		stalled    = 1500 * time.Millisecond
 		check      = 250 * time.Millisecond
 		nakBase    = 200 * time.Millisecond
 		cooloff    = time.Second
 	)
-	s := newFastStack(t, fmt.Sprintf("CYBERIMAGE_MAX_DELIVER=%d", maxDeliver), "CYBERIMAGE_ABANDON_COOLOFF="+cooloff.String())
+	s := newFastStack(t, fmt.Sprintf("CYBERIMAGE_MAX_DELIVER=%d", maxDeliver), "CYBERIMAGE_ABANDON_COOLOFF="+cooloff.String(),
+		"CYBERIMAGE_MAX_STALLED_TIME="+stalled.String())
 	s.startSupervisor()
 	s.startIngest()
 	s.startRunner("runner-1", "CYBERIMAGE_FAULT_HANG_PROMPT=HANG")
@@ -188,7 +189,7 @@ func (rs *runStarts) of(jobID string, attempt int) (time.Time, bool) {
 // and loadtest's stall check must see the probes end failed with a reason.
 func TestStallDemoAsDocumented(t *testing.T) {
 	tools := buildCommands(t, "loadtest")
-	s := newFastStack(t, "CYBERIMAGE_ABANDON_COOLOFF=2s")
+	s := newFastStack(t, "CYBERIMAGE_ABANDON_COOLOFF=1s", "CYBERIMAGE_MAX_STALLED_TIME=1500ms")
 	s.startSupervisor()
 	s.startIngest()
 	s.startRunner("runner-1", "CYBERIMAGE_FAULT_HANG_PROMPT=HANG")

@@ -134,6 +134,7 @@ func (a *App) start(ctx context.Context, cfg config.Config, js jetstream.JetStre
 	dead := deadletter.New(deadletter.Params{JS: js, Store: store, Log: log, Acks: ackTrack, AckWait: cfg.Bus.AckWait,
 		Drops: drops, Logger: a.log})
 	rec := reconciler.New(reconciler.Params{
+		DeadLetters: dead, MaxDeliver: cfg.Bus.MaxDeliver,
 		JS: js, Store: store, Jobs: idx, Acks: ackTrack, Log: log,
 		Interval: cfg.ReconcileInterval, Grace: 2 * cfg.Bus.AckWait, AckWait: cfg.Bus.AckWait, Logger: a.log,
 	})

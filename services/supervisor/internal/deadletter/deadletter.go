@@ -102,6 +102,13 @@ func (h *Handler) handle(ctx context.Context, data []byte) error {
 		h.p.Drops.Note("junk:advisory", "", err)
 		return nil
 	}
+	return h.Settle(ctx, adv)
+}
+
+// Settle ends the job an advisory (received, or reconstructed by the
+// reconciler when the server's was lost) is about, if JetStream's state
+// bears it out. Every step is idempotent.
+func (h *Handler) Settle(ctx context.Context, adv bus.Advisory) error {
 	jobs, err := h.p.JS.Stream(ctx, bus.StreamJobs)
 	if err != nil {
 		return err

@@ -34,12 +34,18 @@ type Acks interface {
 
 // Params configure a Reconciler.
 type Params struct {
-	JS       jetstream.JetStream
-	Store    *jobstore.Store
-	Jobs     Jobs
-	Acks     Acks
-	Log      *recoveries.Log
-	Interval time.Duration
+	// DeadLetters settles a job out of deliveries whose advisory never
+	// came, as the advisory would have.
+	DeadLetters interface {
+		Settle(ctx context.Context, adv bus.Advisory) error
+	}
+	MaxDeliver int
+	JS         jetstream.JetStream
+	Store      *jobstore.Store
+	Jobs       Jobs
+	Acks       Acks
+	Log        *recoveries.Log
+	Interval   time.Duration
 	// Grace: records changed more recently than this are left alone, so a
 	// job between its record and its queueing is not mistaken for lost.
 	Grace   time.Duration
@@ -84,9 +90,12 @@ func (r *Reconciler) runOnce(ctx context.Context) (int, error) {
 		if now.Sub(e.ChangedAt) < r.p.Grace || r.deliveryAlive(e, now) {
 			continue
 		}
-		_, err := stream.GetLastMsgForSubject(ctx, bus.JobSubject(e.Model, e.JobID))
+		msg, err := stream.GetLastMsgForSubject(ctx, bus.JobSubject(e.Model, e.JobID))
 		if err == nil {
-			continue // the work is there; JetStream will deliver it
+			if r.exhausted(e, msg.Sequence) {
+				r.settle(ctx, e, msg.Sequence)
+			}
+			continue // otherwise the work is there; JetStream will deliver it
 		}
 		if !errors.Is(err, jetstream.ErrMsgNotFound) {
 			return requeued, fmt.Errorf("look up work of %s: %w", e.JobID, err)
@@ -101,6 +110,27 @@ func (r *Reconciler) runOnce(ctx context.Context) (int, error) {
 		}
 	}
 	return requeued, nil
+}
+
+// exhausted: the record's last delivery of this very message was the last
+// one JetStream will make, and nobody keeps it alive (checked by the
+// caller). The server's MAX_DELIVERIES advisory should have ended the job;
+// if it was lost (consumed elsewhere, a node lost), nothing else will.
+func (r *Reconciler) exhausted(e index.Entry, seq uint64) bool {
+	return r.p.DeadLetters != nil && r.p.MaxDeliver > 0 && e.Delivery != nil &&
+		e.Delivery.StreamSeq == seq && e.Delivery.Delivered >= r.p.MaxDeliver
+}
+
+// settle hands an exhausted job to the dead-letter handler as its lost
+// advisory would have, with the same checks against JetStream's state.
+func (r *Reconciler) settle(ctx context.Context, e index.Entry, seq uint64) {
+	adv := bus.Advisory{Type: bus.AdvisoryMaxDeliver, Stream: bus.StreamJobs, Consumer: bus.RunnerConsumer(e.Model),
+		StreamSeq: seq, Deliveries: uint64(e.Delivery.Delivered)}
+	if err := r.p.DeadLetters.Settle(ctx, adv); err != nil {
+		r.log.Warn("settle a job out of deliveries", zap.String("job_id", e.JobID), zap.Error(err))
+		return
+	}
+	r.log.Warn("job out of deliveries settled without its advisory", zap.String("job_id", e.JobID), zap.Uint64("stream_seq", seq))
 }
 
 // deliveryAlive: a runner still keeps the delivery alive; its completion

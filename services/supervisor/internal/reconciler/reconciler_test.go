@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"cyberimage/services/supervisor/internal/acks"
+	"cyberimage/services/supervisor/internal/deadletter"
 	"cyberimage/services/supervisor/internal/index"
 	"cyberimage/services/supervisor/internal/recoveries"
 	"cyberimage/shared/bus"
@@ -100,3 +101,80 @@ func TestRequeuesOnlyLostWork(t *testing.T) {
 	require.NoError(t, err)
 	require.Zero(t, n)
 }
+
+// TestSettlesJobsWhoseAdvisoryWasLost: a job ran out of deliveries but the
+// server's advisory never reached the dead-letter handler (another
+// consumer took it, a node was lost). The reconciler ends it as the
+// advisory would have: failed with its reason, dead-lettered, its work
+// removed.
+func TestSettlesJobsWhoseAdvisoryWasLost(t *testing.T) {
+	srv := testenv.StartNATS(t)
+	_, js := srv.Connect(t)
+	ctx := context.Background()
+	settings := bus.DefaultSettings()
+	require.NoError(t, bus.Ensure(ctx, js, settings, "demo"))
+	store, err := jobstore.Open(ctx, js)
+	require.NoError(t, err)
+	spec := job.Spec{Prompt: "p", Model: "demo", Width: 64, Height: 64, Steps: 1, NumImages: 1}
+	data, _ := json.Marshal(job.Work{JobID: "exhausted", Spec: spec})
+	ack, err := js.Publish(ctx, bus.JobSubject("demo", "exhausted"), data)
+	require.NoError(t, err)
+
+	// Every delivery fails; the last one is recorded on the record, as a
+	// runner's claim would.
+	cons, err := js.Consumer(ctx, bus.StreamJobs, bus.RunnerConsumer("demo"))
+	require.NoError(t, err)
+	for range settings.MaxDeliver + 1 {
+		batch, err := cons.Fetch(1, jetstream.FetchMaxWait(500*time.Millisecond))
+		require.NoError(t, err)
+		for m := range batch.Messages() {
+			require.NoError(t, m.Nak())
+		}
+	}
+	last := &job.Delivery{StreamSeq: ack.Sequence, Delivered: settings.MaxDeliver, Runner: "r1"}
+	_, err = store.Create(ctx, job.Record{JobID: "exhausted", Status: job.StatusProcessing, Spec: spec, Attempts: settings.MaxDeliver,
+		Runner: "r1", Delivery: last, Recoveries: []job.Recovery{{Reason: "stalled: over max_stalled_time"}}})
+	require.NoError(t, err)
+	// Someone else consumed the advisory.
+	advisories, err := js.Stream(ctx, bus.StreamAdvisories)
+	require.NoError(t, err)
+	require.NoError(t, advisories.Purge(ctx))
+
+	dead := deadletter.New(deadletter.Params{JS: js, Store: store, Log: recoveries.NewLog(10), AckWait: settings.AckWait, Logger: zaptest.NewLogger(t)})
+	now := time.Now()
+	entry := index.Entry{JobID: "exhausted", Status: job.StatusProcessing, Model: "demo", Runner: "r1", Delivery: last,
+		ChangedAt: now.Add(-time.Hour)}
+	r := New(Params{DeadLetters: dead, MaxDeliver: settings.MaxDeliver, JS: js, Store: store, Jobs: fakeJobs{entry},
+		Acks: fakeAcks{}, Log: recoveries.NewLog(10), Grace: 2 * settings.AckWait, AckWait: settings.AckWait,
+		Now: func() time.Time { return now }, Logger: zaptest.NewLogger(t)})
+	_, err = r.runOnce(ctx)
+	require.NoError(t, err)
+
+	rec, _, err := store.Get(ctx, "exhausted")
+	require.NoError(t, err)
+	require.Equal(t, job.StatusFailed, rec.Status)
+	require.Equal(t, job.CodeRetriesExhausted, rec.Error.Code)
+	require.Contains(t, rec.Error.Message, "max_stalled_time")
+	dlq, _ := js.Stream(ctx, bus.StreamDLQ)
+	_, err = dlq.GetLastMsgForSubject(ctx, bus.DLQSubject("demo", "exhausted"))
+	require.NoError(t, err, "dead-lettered")
+	jobs, _ := js.Stream(ctx, bus.StreamJobs)
+	_, err = jobs.GetMsg(ctx, ack.Sequence)
+	require.ErrorIs(t, err, jetstream.ErrMsgNotFound, "its work left the queue")
+}
+
+// TestExhaustedMeansTheLastDeliveryOfThatMessage: only a record whose
+// delivery of this very message was the last one counts as out of
+// deliveries (whether a runner still keeps it alive is checked before).
+func TestExhaustedMeansTheLastDeliveryOfThatMessage(t *testing.T) {
+	r := &Reconciler{p: Params{DeadLetters: nilSettler{}, MaxDeliver: 4}}
+	e := index.Entry{Delivery: &job.Delivery{StreamSeq: 9, Delivered: 4}}
+	require.True(t, r.exhausted(e, 9))
+	require.False(t, r.exhausted(e, 10), "another message of the job")
+	e.Delivery.Delivered = 3
+	require.False(t, r.exhausted(e, 9), "deliveries left")
+}
+
+type nilSettler struct{}
+
+func (nilSettler) Settle(context.Context, bus.Advisory) error { return nil }
