@@ -96,15 +96,16 @@ $(MC):
 	@cd /tmp && GOBIN=$(TOOLS)/bin GOWORK=off go install github.com/minio/mc@$(MC_VERSION)
 
 # Every package but the end-to-end tests runs under the race detector;
-# packages with background goroutines check for leaks with goleak. The
-# end-to-end tests start processes and run alone (-p 1 keeps them from
-# competing with unit tests for the two cores); timeouts bound a hung test.
+# packages with background goroutines check for leaks with goleak. Unit
+# packages run two at a time (-p 2: the phase is bound by linking race test
+# binaries, 90 s one at a time, 45 s two). The end-to-end tests start
+# processes and run alone; timeouts bound a hung test.
 UNIT_PKGS = $$(go list cyberimage/... | grep -v '/tools/e2e$$')
 FUZZ_TARGETS := FuzzDecodeAndNormalize:./shared/job FuzzParseAckSubject:./shared/bus
 
 test: test-tools lint
 	@echo "test: unit and package tests (race detector)"
-	go test -p 1 -count=1 -race -timeout 20m $(UNIT_PKGS)
+	go test -p 2 -count=1 -race -timeout 20m $(UNIT_PKGS)
 	@echo "test: end-to-end tests against real NATS, MinIO and service processes"
 	go test -p 1 -count=1 -timeout 20m ./tools/e2e
 	@echo "test: short fuzz runs"
