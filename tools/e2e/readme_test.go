@@ -28,8 +28,8 @@ func TestReadmeMatchesCode(t *testing.T) {
 
 	t.Run("settings", func(t *testing.T) {
 		code := map[string]bool{}
-		devstack := buildCommands(t, "devstack")["devstack"]
-		for _, bin := range []string{bins["ingest"], bins["gpu-runner"], bins["supervisor"], devstack} {
+		tools := buildCommands(t, "devstack", "provision")
+		for _, bin := range []string{bins["ingest"], bins["gpu-runner"], bins["supervisor"], tools["devstack"], tools["provision"]} {
 			out, _ := exec.Command(bin, "--help").CombinedOutput()
 			found := regexp.MustCompile(`\[(CYBERIMAGE_[A-Z0-9_]+)\]`).FindAllStringSubmatch(string(out), -1)
 			require.NotEmpty(t, found, "%s --help lists its settings:\n%s", bin, out)

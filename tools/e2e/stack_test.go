@@ -48,6 +48,7 @@ type stack struct {
 	logs  string
 
 	supervisorAddr string
+	ingestAddr     string // of the last ingest started
 	completions    *completionWatch
 }
 
@@ -187,6 +188,7 @@ func (s *stack) startIngest() *proc {
 	addr := "127.0.0.1:" + strconv.Itoa(testenv.FreePort(s.t))
 	p := s.start("ingest", "ingest", "CYBERIMAGE_INGEST_ADDR="+addr)
 	waitURL(s.t, "http://"+addr+"/healthz")
+	s.ingestAddr = addr
 	return p
 }
 

@@ -36,11 +36,17 @@ func provision(ctx context.Context, natsURL, adminCreds string) ([]string, error
 	if err != nil {
 		return nil, err
 	}
-	defer nc.Close()
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	first, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if err := bus.Provision(ctx, js, settings, catalog.Names()...); err != nil {
+	if err := bus.Provision(first, js, settings, catalog.Names()...); err != nil {
+		nc.Close()
 		return nil, fmt.Errorf("provision: %w", err)
 	}
+	// Then keep it, as a deployment runs provision --provision-keep: a
+	// consumer deleted by hand is back within seconds.
+	go func() {
+		defer nc.Close()
+		bus.Keep(ctx, js, settings, 2*time.Second, func(err error) { say("devstack", "repaired the NATS layout: %v", err) }, catalog.Names()...)
+	}()
 	return catalog.Names(), nil
 }

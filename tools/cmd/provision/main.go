@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"cyberimage/shared/bus"
@@ -25,11 +27,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var conn bus.Conn
 	var settings bus.Settings
 	var modelsDir string
-	var timeout time.Duration
+	var timeout, keep time.Duration
 	conn.Bind(l)
 	settings.Bind(l)
 	l.String(&modelsDir, "models-dir", "infra/models", "folder of model folders: each gets its runners' consumer")
 	l.Duration(&timeout, "provision-timeout", time.Minute, "how long to wait for NATS")
+	l.Duration(&keep, "provision-keep", 0, "after provisioning, keep checking every this long and repair what went missing or was changed (0: exit)")
 	if err := l.Parse(args); err != nil {
 		if errors.Is(err, config.ErrHelp) {
 			return 0
@@ -48,23 +51,29 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "provision: %v\n", err)
 		return 2
 	}
-	if err := Provision(conn, settings, catalog.Names(), timeout); err != nil {
+	nc, js, err := bus.Connect(conn, "provision", nil)
+	if err != nil {
+		fmt.Fprintf(stderr, "provision: %v\n", err)
+		return 1
+	}
+	defer nc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	err = bus.Provision(ctx, js, settings, catalog.Names()...)
+	cancel()
+	if err != nil {
 		fmt.Fprintf(stderr, "provision: %v\n", err)
 		return 1
 	}
 	fmt.Fprintf(stdout, "provisioned on %s: streams, buckets, and the runners' consumers of %v (ack wait %s, max deliver %d, replicas %d)\n",
 		conn.Redacted(), catalog.Names(), settings.AckWait, settings.MaxDeliver, settings.Replicas)
-	return 0
-}
-
-// Provision connects and ensures the layout, retrying while NATS comes up.
-func Provision(conn bus.Conn, settings bus.Settings, models []string, timeout time.Duration) error {
-	nc, js, err := bus.Connect(conn, "provision", nil)
-	if err != nil {
-		return err
+	if keep <= 0 {
+		return 0
 	}
-	defer nc.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	return bus.Provision(ctx, js, settings, models...)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	fmt.Fprintf(stdout, "keeping the layout: checking every %s\n", keep)
+	bus.Keep(ctx, js, settings, keep, func(err error) {
+		fmt.Fprintf(stdout, "%s repaired the layout: %v\n", time.Now().UTC().Format(time.RFC3339), err)
+	}, catalog.Names()...)
+	return 0
 }

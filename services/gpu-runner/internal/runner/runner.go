@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"image/png"
+	"net/http"
 	"os"
 	"strings"
 	"sync"
@@ -45,6 +46,10 @@ type Runner struct {
 	// what it threw away from the bus.
 	clock func() time.Time
 	drops *bus.Drops
+	// http serves /livez and /readyz when CYBERIMAGE_RUNNER_ADDR is set;
+	// modelsReady is set once every served model loaded at start.
+	http        *http.Server
+	modelsReady atomic.Bool
 
 	// Reload orders run one at a time, outside the NATS callback.
 	reloadMu   sync.Mutex
@@ -168,6 +173,21 @@ func Start(ctx context.Context, cfg config.Config, logger *zap.Logger) (*Runner,
 			Quarantined: r.worker.Held(), LastReload: r.lastReload.Load().(string), Dropped: r.drops.Total()}
 	}})
 	r.beat.Start()
+	// Load every served model now rather than on the first job, so
+	// readiness means the runner can run its models.
+	go func() {
+		if err := r.warm(); err != nil {
+			log.Error("loading the served models failed; not ready", zap.Error(err))
+			return
+		}
+		r.modelsReady.Store(true)
+	}()
+	if cfg.HTTPAddr != "" {
+		if err := r.serveHealth(cfg.HTTPAddr, probe); err != nil {
+			r.Stop(context.Background())
+			return nil, err
+		}
+	}
 	log.Info("runner ready", zap.String("device", device), zap.Int("slots", len(slots)), zap.Strings("models", served),
 		zap.Int("intra_op_threads", cfg.IntraOpThreads), zap.Duration("ack_wait", cfg.Bus.AckWait))
 	return r, nil
@@ -185,6 +205,11 @@ func (r *Runner) Stop(ctx context.Context) error {
 	r.ordersMu.Lock()
 	close(r.stopping)
 	r.ordersMu.Unlock()
+	if r.http != nil {
+		shutdown, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_ = r.http.Shutdown(shutdown)
+		cancel()
+	}
 	err := r.worker.Stop(ctx)
 	r.beat.Stop()
 	if err != nil {

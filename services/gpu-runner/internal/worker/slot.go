@@ -250,9 +250,9 @@ func (s *slot) fetchFrom(cons jetstream.Consumer, n int, wait time.Duration, noW
 	} else {
 		batch, err = cons.Fetch(n, jetstream.FetchMaxWait(wait))
 	}
+	name := cons.CachedInfo().Name
 	if err != nil {
-		s.log.Warn("fetch", zap.Error(err))
-		s.w.pause(time.Second)
+		s.fetchFailed(name, err)
 		return nil
 	}
 	var msgs []jetstream.Msg
@@ -261,10 +261,24 @@ func (s *slot) fetchFrom(cons jetstream.Consumer, n int, wait time.Duration, noW
 	}
 	if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) &&
 		!errors.Is(err, jetstream.ErrNoMessages) {
-		s.log.Warn("fetch", zap.Error(err))
-		s.w.pause(time.Second)
+		s.fetchFailed(name, err)
+		return msgs
 	}
+	s.w.consumers.up(name)
 	return msgs
+}
+
+// fetchFailed notes a failed pull and waits a moment. A consumer that is
+// gone (deleted by hand, lost with a node) answers with no responders:
+// the runner is not ready until the provision step brings it back, and
+// the same consumer handle pulls again then.
+func (s *slot) fetchFailed(consumer string, err error) {
+	if errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrConsumerNotFound) {
+		s.w.consumers.down(consumer, err)
+	} else {
+		s.log.Warn("fetch", zap.Error(err))
+	}
+	s.w.pause(time.Second)
 }
 
 func (w *Worker) isStopping() bool {

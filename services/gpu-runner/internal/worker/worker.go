@@ -107,6 +107,7 @@ type Worker struct {
 	failed     atomic.Int64
 
 	gate      *gate
+	consumers *consumerState
 	mu        sync.Mutex
 	active    map[string]*delivery // by job id
 	fatal     chan error
@@ -136,7 +137,7 @@ func New(p Params) *Worker {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Worker{p: p, log: p.Logger.Named("worker"), stopping: make(chan struct{}), workCtx: ctx, cancelWork: cancel,
-		active: map[string]*delivery{}, fatal: make(chan error, 1), gate: newGate()}
+		active: map[string]*delivery{}, fatal: make(chan error, 1), gate: newGate(), consumers: &consumerState{log: p.Logger.Named("worker")}}
 }
 
 // Start binds to the consumer and starts one loop per slot.

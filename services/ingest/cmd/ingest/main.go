@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"go.uber.org/zap"
 
 	"cyberimage/services/ingest/internal/config"
@@ -76,7 +77,16 @@ func run(cfg config.Config, logger *zap.Logger) error {
 	}
 	var api *httpapi.Server
 	if cfg.HTTPAddr != "" {
-		api = httpapi.New(cfg.HTTPAddr, stats, logger)
+		ready := func() error {
+			switch {
+			case nc.Status() != nats.CONNECTED:
+				return fmt.Errorf("not connected to NATS (%s)", nc.Status())
+			case !proc.Ready():
+				return errors.New("not bound to the ingest consumer")
+			}
+			return nil
+		}
+		api = httpapi.New(cfg.HTTPAddr, stats, ready, logger)
 		if err := api.Start(); err != nil {
 			proc.Stop()
 			return err

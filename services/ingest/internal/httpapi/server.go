@@ -21,12 +21,24 @@ type Server struct {
 	ln  net.Listener
 }
 
-// New makes the server; Start listens.
-func New(addr string, stats *intake.Stats, logger *zap.Logger) *Server {
+// New makes the server; Start listens. ready says whether ingest takes
+// requests now (connected, bound to its consumer).
+func New(addr string, stats *intake.Stats, ready func() error, logger *zap.Logger) *Server {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+	// livez: the process runs (restart it if this fails); readyz: it takes
+	// requests (send none while this fails). healthz is readyz, as it was
+	// meant: it used to answer ok while ingest had lost its consumer.
+	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	readyz := func(w http.ResponseWriter, _ *http.Request) {
+		if err := ready(); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintln(w, "not ready:", err)
+			return
+		}
 		fmt.Fprintln(w, "ok")
-	})
+	}
+	mux.HandleFunc("GET /readyz", readyz)
+	mux.HandleFunc("GET /healthz", readyz)
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
 		stats.WritePrometheus(w)

@@ -5,7 +5,6 @@ package intake
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -37,7 +36,7 @@ type Processor struct {
 	log     *zap.Logger
 	replies *replies
 
-	iter    jetstream.MessagesContext
+	bind    *binding
 	sub     *nats.Subscription
 	stop    chan struct{}
 	wg      sync.WaitGroup
@@ -53,6 +52,7 @@ func New(p Params) *Processor {
 		p.Stats.Drops = bus.NewDrops(p.Logger.Named("bus"), time.Minute)
 	}
 	pr := &Processor{p: p, log: p.Logger.Named("intake"), stop: make(chan struct{}), workers: make(chan struct{}, p.Concurrency)}
+	pr.bind = &binding{js: p.JS, pull: p.Concurrency, log: pr.log, stats: p.Stats}
 	pr.replies = newReplies(pr.sendReply, time.Now)
 	return pr
 }
@@ -70,30 +70,42 @@ func (pr *Processor) Start(ctx context.Context) error {
 		return fmt.Errorf("subscribe %s: %w", bus.SubjectRequests, err)
 	}
 	pr.sub = sub
-	cons, err := pr.p.JS.Consumer(ctx, bus.StreamRequests, bus.ConsumerIngest)
-	if err != nil {
+	if _, err := pr.p.JS.Consumer(ctx, bus.StreamRequests, bus.ConsumerIngest); err != nil {
 		return fmt.Errorf("consumer %s: %w", bus.ConsumerIngest, err)
 	}
-	iter, err := cons.Messages(jetstream.PullMaxMessages(pr.p.Concurrency))
-	if err != nil {
-		return fmt.Errorf("consume %s: %w", bus.StreamRequests, err)
-	}
-	pr.iter = iter
-	pr.wg.Add(2)
+	pr.wg.Add(3)
 	go pr.loop()
+	go func() { defer pr.wg.Done(); pr.bind.watch(pr.stop) }()
 	go pr.expireLoop()
 	return nil
 }
 
+// Ready reports whether ingest is bound to its consumer and takes requests.
+func (pr *Processor) Ready() bool { return pr.bind.bound.Load() }
+
 func (pr *Processor) loop() {
 	defer pr.wg.Done()
 	for {
-		msg, err := pr.iter.Next()
-		if err != nil {
-			if !errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-				pr.log.Error("next request", zap.Error(err))
-			}
+		iter := pr.bind.next(pr.stop)
+		if iter == nil {
+			return // stopping
+		}
+		err := pr.consume(iter)
+		select {
+		case <-pr.stop:
 			return
+		default:
+		}
+		pr.bind.lost(err)
+	}
+}
+
+// consume handles requests from one iterator until it ends.
+func (pr *Processor) consume(iter jetstream.MessagesContext) error {
+	for {
+		msg, err := iter.Next()
+		if err != nil {
+			return err
 		}
 		pr.workers <- struct{}{}
 		pr.wg.Add(1)
@@ -134,9 +146,7 @@ func (pr *Processor) expireLoop() {
 // Stop stops pulling, lets the requests already pulled finish, and waits.
 func (pr *Processor) Stop() {
 	close(pr.stop)
-	if pr.iter != nil {
-		pr.iter.Drain()
-	}
+	pr.bind.drain()
 	pr.wg.Wait()
 	if pr.sub != nil {
 		_ = pr.sub.Unsubscribe()

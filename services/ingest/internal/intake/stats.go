@@ -16,6 +16,7 @@ type Stats struct {
 	Accepted   atomic.Int64
 	Duplicates atomic.Int64
 	Retried    atomic.Int64 // transient failures, NAKed for redelivery
+	Rebinds    atomic.Int64 // times the consumer was lost and bound again
 
 	// Drops counts requests whose handling panicked (set by New).
 	Drops *bus.Drops
@@ -49,6 +50,7 @@ func (s *Stats) WritePrometheus(w io.Writer) {
 	fmt.Fprintf(w, "# TYPE cyberimage_ingest_accepted_total counter\ncyberimage_ingest_accepted_total %d\n", s.Accepted.Load())
 	fmt.Fprintf(w, "# TYPE cyberimage_ingest_duplicates_total counter\ncyberimage_ingest_duplicates_total %d\n", s.Duplicates.Load())
 	fmt.Fprintf(w, "# TYPE cyberimage_ingest_retried_total counter\ncyberimage_ingest_retried_total %d\n", s.Retried.Load())
+	fmt.Fprintf(w, "# TYPE cyberimage_ingest_consumer_rebinds_total counter\ncyberimage_ingest_consumer_rebinds_total %d\n", s.Rebinds.Load())
 	fmt.Fprintf(w, "# TYPE cyberimage_ingest_rejected_total counter\n")
 	rejected := s.Rejected()
 	codes := make([]string, 0, len(rejected))

@@ -47,7 +47,10 @@ type Params struct {
 	// AdminToken must be presented as a bearer token to change jobs; empty
 	// turns those endpoints off.
 	AdminToken string
-	Logger     *zap.Logger
+	// Ready says what, beyond the NATS connection, keeps this replica from
+	// doing its work (nil: ready).
+	Ready  func() error
+	Logger *zap.Logger
 }
 
 // Server is the HTTP API.
@@ -61,6 +64,12 @@ type Server struct {
 func New(p Params) *Server {
 	s := &Server{p: p, log: p.Logger.Named("api")}
 	mux := http.NewServeMux()
+	// livez: the process runs; readyz (and healthz, as it always meant):
+	// it can serve and, when leading, act.
+	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", s.healthz)
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /status", s.status)
 	mux.HandleFunc("GET /v1/jobs/{id}", s.job)
@@ -107,6 +116,12 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	if s.p.JS.Conn().Status() != nats.CONNECTED {
 		writeError(w, http.StatusServiceUnavailable, "not connected to NATS")
 		return
+	}
+	if s.p.Ready != nil {
+		if err := s.p.Ready(); err != nil {
+			writeError(w, http.StatusServiceUnavailable, "not ready: "+err.Error())
+			return
+		}
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }

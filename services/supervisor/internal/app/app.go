@@ -148,7 +148,13 @@ func (a *App) start(ctx context.Context, cfg config.Config, js jetstream.JetStre
 	lead.Start()
 	a.onStop(lead.Stop)
 
-	a.api = api.New(api.Params{Addr: cfg.Addr, Drops: drops, AdminToken: cfg.AdminToken, JS: js, Store: store, Index: idx, Tracker: track,
+	ready := func() error {
+		if lead.IsLeader() {
+			return dead.Bound() // the leader must hear about jobs out of deliveries
+		}
+		return nil
+	}
+	a.api = api.New(api.Params{Addr: cfg.Addr, Drops: drops, AdminToken: cfg.AdminToken, Ready: ready, JS: js, Store: store, Index: idx, Tracker: track,
 		S3: s3, Bucket: cfg.S3.Bucket, PresignTTL: cfg.PresignTTL, Recoveries: log, Catalog: catalog, Unhealthy: dog.Unhealthy,
 		Leader: func() (bool, string) { return lead.IsLeader(), lead.Holder() }, Logger: a.log})
 	if err := a.api.Start(); err != nil {

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -46,6 +47,17 @@ type Handler struct {
 	p    Params
 	log  *zap.Logger
 	cons jetstream.Consumer
+	// missing is set while the advisories consumer cannot be found: the
+	// supervisor is not ready (the provision step brings it back).
+	missing atomic.Bool
+}
+
+// Bound is nil unless the advisories consumer went missing.
+func (h *Handler) Bound() error {
+	if h.missing.Load() {
+		return fmt.Errorf("consumer %s of %s unavailable", bus.ConsumerSupervisor, bus.StreamAdvisories)
+	}
+	return nil
 }
 
 // New makes a Handler.
@@ -64,9 +76,14 @@ func (h *Handler) Pass(ctx context.Context) {
 	if h.cons == nil {
 		cons, err := h.p.JS.Consumer(ctx, bus.StreamAdvisories, bus.ConsumerSupervisor)
 		if err != nil {
-			h.log.Warn("advisories consumer", zap.Error(err))
+			if !h.missing.Swap(true) {
+				h.log.Warn("advisories consumer unavailable; not ready, binding again when it is back", zap.Error(err))
+			}
 			sleep(ctx, fetchWait)
 			return
+		}
+		if h.missing.Swap(false) {
+			h.log.Info("bound to the advisories consumer again")
 		}
 		h.cons = cons
 	}
@@ -77,6 +94,16 @@ func (h *Handler) Pass(ctx context.Context) {
 		sleep(ctx, fetchWait)
 		return
 	}
+	defer func() {
+		// A consumer deleted under us answers pulls with no responders:
+		// bind again (and say so) on the next pass.
+		if err := batch.Error(); errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrConsumerNotFound) {
+			h.cons = nil
+			h.missing.Store(true)
+			h.log.Warn("advisories consumer gone; not ready, binding again when it is back", zap.Error(err))
+			sleep(ctx, fetchWait)
+		}
+	}()
 	for m := range batch.Messages() {
 		if err := h.handle(ctx, m.Data()); err != nil {
 			h.log.Warn("advisory not handled; will retry", zap.Error(err))

@@ -1,0 +1,62 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"go.uber.org/zap"
+)
+
+// serveHealth answers /livez (the process runs: restart it when this
+// fails) and /readyz (it takes work: connected to NATS, every consumer of
+// its models answering, S3 reachable, its models loaded, not quarantined)
+// on CYBERIMAGE_RUNNER_ADDR, for process managers and Kubernetes probes.
+func (r *Runner) serveHealth(addr string, probe func(context.Context) error) error {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, req *http.Request) {
+		ctx, cancel := context.WithTimeout(req.Context(), 2*time.Second)
+		defer cancel()
+		if err := r.ready(ctx, probe); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintln(w, "not ready:", err)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", addr, err)
+	}
+	r.http = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := r.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			r.log.Error("health listener", zap.Error(err))
+		}
+	}()
+	r.log.Info("health endpoints", zap.String("addr", ln.Addr().String()))
+	return nil
+}
+
+func (r *Runner) ready(ctx context.Context, probe func(context.Context) error) error {
+	switch {
+	case r.nc.Status() != nats.CONNECTED:
+		return fmt.Errorf("not connected to NATS (%s)", r.nc.Status())
+	case !r.modelsReady.Load():
+		return errors.New("models not loaded yet")
+	case r.worker.Held():
+		return errors.New("quarantined: reloading its models")
+	}
+	if err := r.worker.ConsumersReady(); err != nil {
+		return err
+	}
+	if err := probe(ctx); err != nil {
+		return fmt.Errorf("S3: %w", err)
+	}
+	return nil
+}
