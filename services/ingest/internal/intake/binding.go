@@ -25,9 +25,10 @@ type binding struct {
 	log   *zap.Logger
 	stats *Stats
 
-	bound atomic.Bool
-	mu    sync.Mutex
-	iter  jetstream.MessagesContext
+	bound   atomic.Bool
+	mu      sync.Mutex
+	iter    jetstream.MessagesContext
+	stopped bool // drain ran: no new iterator may start
 }
 
 // checkEvery is how often the consumer's existence is checked.
@@ -52,6 +53,13 @@ func (b *binding) next(stop <-chan struct{}) jetstream.MessagesContext {
 		}
 		if err == nil {
 			b.mu.Lock()
+			if b.stopped {
+				// Stop came while this iterator was being made: it
+				// would block forever, nobody being left to drain it.
+				b.mu.Unlock()
+				iter.Stop()
+				return nil
+			}
 			b.iter = iter
 			b.mu.Unlock()
 			b.bound.Store(true)
@@ -111,6 +119,7 @@ func (b *binding) watch(stop <-chan struct{}) {
 func (b *binding) drain() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.stopped = true
 	if b.iter != nil {
 		b.iter.Drain()
 	}
