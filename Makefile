@@ -101,7 +101,9 @@ $(MC):
 # binaries, 90 s one at a time, 45 s two). The end-to-end tests start
 # processes and run alone; timeouts bound a hung test.
 UNIT_PKGS = $$(go list cyberimage/... | grep -v '/tools/e2e$$')
-FUZZ_TARGETS := FuzzDecodeAndNormalize:./shared/job FuzzParseAckSubject:./shared/bus
+# Every decoder of what arrives from outside: requests, and each bus message.
+FUZZ_TARGETS := FuzzDecodeAndNormalize:./shared/job FuzzParseAckSubject:./shared/bus FuzzDecodeHeartbeat:./shared/bus \
+	FuzzDecodeProgressEvent:./shared/bus FuzzDecodeControl:./shared/bus FuzzDecodeAdvisory:./shared/bus FuzzDecodeWork:./shared/bus
 
 test: test-tools lint
 	@echo "test: unit and package tests (race detector)"
@@ -109,7 +111,7 @@ test: test-tools lint
 	@echo "test: end-to-end tests against real NATS, MinIO and service processes"
 	go test -p 1 -count=1 -timeout 20m ./tools/e2e
 	@echo "test: short fuzz runs"
-	@for t in $(FUZZ_TARGETS); do go test -run '^$$' -fuzz "$${t%%:*}" -fuzztime 10s "$${t#*:}" || exit 1; done
+	@for t in $(FUZZ_TARGETS); do go test -run '^$$' -fuzz "^$${t%%:*}$$" -fuzztime 5s "$${t#*:}" || exit 1; done
 
 # Fails on unformatted files, vet findings and staticcheck findings.
 lint: $(STATICCHECK)
@@ -119,7 +121,7 @@ lint: $(STATICCHECK)
 	$(STATICCHECK) cyberimage/...
 
 fuzz:
-	@for t in $(FUZZ_TARGETS); do go test -run '^$$' -fuzz "$${t%%:*}" -fuzztime 2m "$${t#*:}" || exit 1; done
+	@for t in $(FUZZ_TARGETS); do go test -run '^$$' -fuzz "^$${t%%:*}$$" -fuzztime 2m "$${t#*:}" || exit 1; done
 
 fmt:
 	gofmt -l -w shared services tools
