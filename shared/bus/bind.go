@@ -19,6 +19,8 @@ type Conn struct {
 	// TLSCA verifies the server; TLSCert and TLSKey are this client's
 	// certificate for servers that require one.
 	TLSCA, TLSCert, TLSKey string
+
+	dev *bool // CYBERIMAGE_DEV, as bound
 }
 
 // DefaultURL is where `make run` starts NATS.
@@ -31,12 +33,17 @@ func (c *Conn) Bind(l *config.Loader) {
 	l.String(&c.TLSCA, "nats-tls-ca", "", "CA certificate (PEM) that signed the NATS server's certificate; enables TLS")
 	l.String(&c.TLSCert, "nats-tls-cert", "", "client certificate (PEM) for NATS servers that verify clients")
 	l.String(&c.TLSKey, "nats-tls-key", "", "key (PEM) of the client certificate")
+	c.dev = l.Dev()
 }
 
 // Check fills in the default URL and checks the TLS settings come in pairs.
 func (c *Conn) Check(l *config.Loader) {
 	if c.URL == "" {
 		c.URL = DefaultURL
+	}
+	if c.dev == nil || !*c.dev {
+		// Outside the dev stack every service connects as its role.
+		l.Check(c.CredsFile != "", "%s is required (a NATS credentials file of this service's role; or CYBERIMAGE_DEV=true for a server without auth)", l.Name("nats-creds"))
 	}
 	l.Check((c.TLSCert == "") == (c.TLSKey == ""), "CYBERIMAGE_NATS_TLS_CERT and CYBERIMAGE_NATS_TLS_KEY go together")
 }

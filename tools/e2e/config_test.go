@@ -66,12 +66,21 @@ func TestSecretsStaySecret(t *testing.T) {
 		require.Contains(t, string(out), "CYBERIMAGE_S3_ACCESS_KEY is required", name)
 		require.Contains(t, string(out), "CYBERIMAGE_S3_SECRET_KEY is required", name)
 	}
+	for _, name := range []string{"ingest", "gpu-runner", "supervisor"} {
+		cmd := exec.Command(bins[name])
+		cmd.Env = append(os.Environ(), "CYBERIMAGE_DEV=", "CYBERIMAGE_NATS_CREDS=")
+		out, err := cmd.CombinedOutput()
+		var exit *exec.ExitError
+		require.True(t, errors.As(err, &exit), "%s without NATS credentials: %v", name, err)
+		require.Equal(t, 2, exit.ExitCode(), "%s without NATS credentials", name)
+		require.Contains(t, string(out), "CYBERIMAGE_NATS_CREDS is required", name)
+	}
 
 	// A supervisor that cannot reach NATS logs where it tries, without the
 	// password, and never logs the S3 secret.
 	cmd := exec.Command(bins["supervisor"])
 	cmd.Env = append(os.Environ(), secretEnv...)
-	cmd.Env = append(cmd.Env, "CYBERIMAGE_SUPERVISOR_ADDR=127.0.0.1:0", "CYBERIMAGE_LOG_LEVEL=debug")
+	cmd.Env = append(cmd.Env, "CYBERIMAGE_SUPERVISOR_ADDR=127.0.0.1:0", "CYBERIMAGE_LOG_LEVEL=debug", "CYBERIMAGE_DEV=true")
 	out := startAndCollect(t, cmd, 3*time.Second)
 	require.NotContains(t, out, s3Secret)
 	require.NotContains(t, out, natsPassword)

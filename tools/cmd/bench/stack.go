@@ -226,6 +226,8 @@ func (m natsMsgs) since(earlier natsMsgs) natsMsgs {
 // serviceEnv is the CYBERIMAGE_* configuration every service gets.
 func (s *stack) serviceEnv(ortLib, modelsDir string) []string {
 	return []string{
+		// A bench stack of its own, with an open NATS server.
+		"CYBERIMAGE_DEV=true",
 		"CYBERIMAGE_NATS_URL=" + s.nats.ClientURL(),
 		"CYBERIMAGE_S3_ENDPOINT=" + s.s3.Endpoint,
 		"CYBERIMAGE_S3_BUCKET=" + s.s3.Bucket,
