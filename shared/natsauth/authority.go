@@ -95,6 +95,11 @@ func (a *Authority) Creds(r Role, name string) ([]byte, error) {
 	allow := Permissions(r)
 	uc.Pub.Allow.Add(allow.Pub...)
 	uc.Sub.Allow.Add(allow.Sub...)
+	if allow.Replies > 0 {
+		// Any number of answers per received message (a runner sends many
+		// in-progress acks, then its ack), for allow.Replies.
+		uc.Resp = &jwt.ResponsePermission{MaxMsgs: -1, Expires: allow.Replies}
+	}
 	token, err := uc.Encode(acc)
 	if err != nil {
 		return nil, err

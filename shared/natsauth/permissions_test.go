@@ -107,6 +107,8 @@ func TestEachRoleIsRefusedWhatItMayNotDo(t *testing.T) {
 			{"listen to acks", sub(bus.SubjectAcks)},
 		},
 		natsauth.Runner: {
+			{"NAK a delivery it does not hold", pub(ack, "-NAK")},
+			{"ack a delivery it does not hold", pub(ack, "+ACK")},
 			{"publish an order", pub(bus.ControlSubject("runner-2"), "{}")},
 			{"publish an advisory", pub(forgedAdvisory, "{}")},
 			{"delete a stream", deleteStream},
@@ -116,6 +118,7 @@ func TestEachRoleIsRefusedWhatItMayNotDo(t *testing.T) {
 		},
 		natsauth.Ingest: {
 			{"NAK a delivery", pub(ack, "-NAK")},
+			{"answer someone else's request", pub("_INBOX.someone.else", `{"job_id":"fake"}`)},
 			{"publish an order", pub(bus.ControlSubject("runner-1"), "{}")},
 			{"delete a stream", deleteStream},
 			{"write the lease", pub("$KV."+bus.BucketLeases+".supervisor-leader", "me")},

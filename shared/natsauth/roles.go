@@ -8,6 +8,7 @@ package natsauth
 
 import (
 	"sort"
+	"time"
 
 	"cyberimage/shared/bus"
 )
@@ -30,10 +31,14 @@ const (
 func Roles() []Role { return []Role{Client, Ingest, Runner, Supervisor, Admin} }
 
 // Allow is what a role may publish and subscribe to; everything else the
-// server refuses.
+// server refuses. Replies, when set, lets the role answer the messages it
+// received on their own reply subjects (as many times as it likes, for
+// that long), and no other reply subject: how a runner acks only its own
+// deliveries, never another runner's.
 type Allow struct {
-	Pub []string `json:"pub"`
-	Sub []string `json:"sub"`
+	Pub     []string      `json:"pub"`
+	Sub     []string      `json:"sub"`
+	Replies time.Duration `json:"replies_for,omitempty"`
 }
 
 // The JetStream API subjects the roles use, by operation. Creating,
@@ -60,6 +65,10 @@ func kvWatch(bucket string) []string {
 	return []string{"$JS.API.CONSUMER.CREATE.KV_" + bucket + ".>", "$JS.API.CONSUMER.DELETE.KV_" + bucket + ".>"}
 }
 
+// MaxJobTime bounds how long after a delivery a runner may still ack it:
+// its right to answer a delivery's reply subject lasts this long.
+const MaxJobTime = 6 * time.Hour
+
 // Permissions is the allow list of a role: as narrow as its real traffic.
 func Permissions(r Role) Allow {
 	var a Allow
@@ -70,18 +79,22 @@ func Permissions(r Role) Allow {
 		a.Pub = []string{bus.SubjectRequests}
 		a.Sub = []string{inbox, bus.SubjectEventsAll}
 	case Ingest:
-		// _INBOX.>: the answers to requesters (nats req replies).
-		a.Pub = []string{inbox, jsInfo, jsConsumerGet,
-			next(bus.StreamRequests, bus.ConsumerIngest), acks(bus.StreamRequests, bus.ConsumerIngest),
+		// Its acks and its answers to requesters go to the reply subjects
+		// of what it received (Replies).
+		a.Pub = []string{jsInfo, jsConsumerGet, next(bus.StreamRequests, bus.ConsumerIngest),
 			bus.SubjectJobsAll, kvWrite(bus.BucketJobs), "$JS.API.STREAM.MSG.GET." + bus.StreamJobs}
+		a.Replies = 10 * time.Minute
 		a.Pub = append(a.Pub, kvRead(bus.BucketJobs)...)
 		a.Sub = []string{inbox, bus.SubjectRequests}
 	case Runner:
 		a.Pub = []string{jsInfo, jsConsumerGet,
 			// Any consumer of the jobs stream: only the runners'
 			// gpu-runners-<model> consumers exist there.
-			next(bus.StreamJobs, "*"), acks(bus.StreamJobs, "*"),
+			next(bus.StreamJobs, "*"),
 			kvWrite(bus.BucketJobs), bus.SubjectEventsAll, bus.SubjectHeartbeatsAll}
+		// Acks only on its own deliveries' reply subjects, for as long
+		// as a job may run.
+		a.Replies = MaxJobTime
 		a.Pub = append(a.Pub, kvRead(bus.BucketJobs)...)
 		a.Sub = []string{inbox, "cyberimage.control.*"}
 	case Supervisor:

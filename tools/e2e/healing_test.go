@@ -57,6 +57,7 @@ func TestConsumerLossHeals(t *testing.T) {
 		t.Logf("%s: ready %s after the provision step ran again", consumer, time.Since(healed).Round(time.Millisecond))
 		for _, id := range ids {
 			rec := waitCompleted(t, s, id, time.Minute)
+			require.Eventually(t, func() bool { return s.completions.of(rec.JobID) >= 1 }, 5*time.Second, 10*time.Millisecond)
 			require.Equal(t, 1, s.completions.of(rec.JobID))
 		}
 		stop()

@@ -64,6 +64,8 @@ func TestHostileMessagesChangeNothing(t *testing.T) {
 	for _, id := range jobs {
 		rec := waitCompleted(t, s, id, time.Until(deadline))
 		require.Equal(t, job.StatusCompleted, rec.Status, id)
+		// The completion watch is a separate KV watch: give it a moment.
+		require.Eventually(t, func() bool { return s.completions.of(id) >= 1 }, 5*time.Second, 10*time.Millisecond, id)
 		require.Equal(t, 1, s.completions.of(id), id)
 	}
 	for _, p := range []*proc{sup, ingest, runner} {
