@@ -327,8 +327,10 @@ func (s *stack) jobsInStream() uint64 {
 // times each record was written as completed: "exactly once" is checked
 // on the history of writes, not on the final state alone.
 type completionWatch struct {
+	kv    jetstream.KeyValue
 	mu    sync.Mutex
 	count map[string]int
+	seen  uint64 // the last revision the watch has taken in
 }
 
 func watchCompletions(t testing.TB, store *jobstore.Store) *completionWatch {
@@ -336,34 +338,60 @@ func watchCompletions(t testing.TB, store *jobstore.Store) *completionWatch {
 	ctx, cancel := context.WithCancel(context.Background())
 	w, err := store.KV().WatchAll(ctx)
 	require.NoError(t, err)
-	cw := &completionWatch{count: map[string]int{}}
+	cw := &completionWatch{kv: store.KV(), count: map[string]int{}}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		for e := range w.Updates() {
-			if e == nil || e.Operation() != jetstream.KeyValuePut {
+			if e == nil {
 				continue
 			}
-			rec, err := jobstore.Decode(e.Value())
-			if err == nil && rec.Status == job.StatusCompleted {
-				cw.mu.Lock()
-				cw.count[rec.JobID]++
-				cw.mu.Unlock()
+			cw.mu.Lock()
+			cw.seen = max(cw.seen, e.Revision())
+			if e.Operation() == jetstream.KeyValuePut {
+				if rec, err := jobstore.Decode(e.Value()); err == nil && rec.Status == job.StatusCompleted {
+					cw.count[rec.JobID]++
+				}
 			}
+			cw.mu.Unlock()
 		}
 	}()
 	t.Cleanup(func() { cancel(); _ = w.Stop(); <-done })
 	return cw
 }
 
+// caughtUp waits (up to 5 s) until the watch has taken in every write the
+// bucket holds now: it runs behind KV, and a count read right after a
+// record said completed could miss that very write.
+func (c *completionWatch) caughtUp() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	status, err := c.kv.Status(ctx)
+	if err != nil {
+		return
+	}
+	last := status.(*jetstream.KeyValueBucketStatus).StreamInfo().State.LastSeq
+	for ctx.Err() == nil {
+		c.mu.Lock()
+		seen := c.seen
+		c.mu.Unlock()
+		if seen >= last {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 // total counts jobs written completed at least once.
 func (c *completionWatch) total() int {
+	c.caughtUp()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return len(c.count)
 }
 
 func (c *completionWatch) of(id string) int {
+	c.caughtUp()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.count[id]
