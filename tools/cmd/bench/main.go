@@ -28,6 +28,7 @@ type options struct {
 	rawMsgs, rawPuts, modelRuns       int
 	out, binDir, models, modelsDir    string
 	quick, profile, bracket           bool
+	auth, tls                         bool // NATS with per-role credentials, over TLS
 	deadline                          time.Duration
 	ortLib, minioBin                  string
 	cores                             int
@@ -63,6 +64,8 @@ func main() {
 	flag.StringVar(&o.models, "models", "", "comma-separated models the services serve (default: every model in infra/models, as shipped)")
 	flag.StringVar(&o.binDir, "bin", "", "use the ingest, gpu-runner, supervisor and bench-model binaries in this folder instead of building them")
 	flag.Var(&o.runnerEnv, "runner-env", "KEY=VALUE added to the runners' environment, to compare settings (repeatable), e.g. GOMAXPROCS=1 or CYBERIMAGE_PNG_COMPRESSION=none")
+	flag.BoolVar(&o.auth, "auth", false, "NATS in operator mode: every service and client with its role's credentials, as make run")
+	flag.BoolVar(&o.tls, "tls", false, "NATS over TLS (a throwaway CA); with -auth or alone")
 	flag.BoolVar(&o.quick, "quick", false, "smoke run: 200 jobs and fewer raw iterations (explicit flags still win)")
 	flag.BoolVar(&o.bracket, "bracket", true, "measure the raw limits again after the pipeline and use the mean of both (their spread shows the noise)")
 	flag.BoolVar(&o.profile, "profile", false, "during the throughput phase, CPU-profile the harness (NATS server) with pprof and the services with perf, if installed; perturbs the figures")

@@ -39,9 +39,9 @@ const (
 // rawNATS measures throughput with `consumers` pullers draining msgs
 // messages published asynchronously, then serial latency over `serial`
 // messages. The stream and consumer copy the jobs stream's settings.
-func rawNATS(ctx context.Context, url string, work []byte, msgs, consumers, serial int, say func(string, ...any)) (natsResult, error) {
+func rawNATS(ctx context.Context, url string, natsOptions func(string) []nats.Option, work []byte, msgs, consumers, serial int, say func(string, ...any)) (natsResult, error) {
 	res := natsResult{Msgs: msgs, PayloadBytes: len(work), Consumers: consumers}
-	nc, err := nats.Connect(url, nats.Name("bench raw publisher"))
+	nc, err := nats.Connect(url, natsOptions("bench raw publisher")...)
 	if err != nil {
 		return res, err
 	}
@@ -81,7 +81,7 @@ func rawNATS(ctx context.Context, url string, work []byte, msgs, consumers, seri
 	var wg sync.WaitGroup
 	errs := make(chan error, consumers)
 	for range consumers {
-		cnc, err := nats.Connect(url, nats.Name("bench raw consumer"))
+		cnc, err := nats.Connect(url, natsOptions("bench raw consumer")...)
 		if err != nil {
 			return res, err
 		}

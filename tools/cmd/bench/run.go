@@ -64,7 +64,7 @@ func run(o options) error {
 			return err
 		}
 	}
-	if err := st.startNATS(); err != nil {
+	if err := st.startNATS(o); err != nil {
 		return err
 	}
 	say("nats: embedded JetStream at %s", st.nats.ClientURL())
@@ -72,7 +72,7 @@ func run(o options) error {
 		return err
 	}
 	say("minio: pid %d at %s", st.minio.pid(), st.s3.Endpoint)
-	nc, err := nats.Connect(st.nats.ClientURL(), nats.Name("bench"), nats.MaxReconnects(-1))
+	nc, err := nats.Connect(st.nats.ClientURL(), append(st.natsOptions("bench"), nats.MaxReconnects(-1))...)
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 
 	"cyberimage/shared/bus"
 	"cyberimage/shared/models"
+	"cyberimage/shared/natsauth"
 )
 
 // startServices starts the supervisor, ingest and the runners as processes,
@@ -35,7 +36,7 @@ func (s *stack) startServices(ctx context.Context, nc *nats.Conn, o options) err
 		return err
 	}
 	sup, err := s.start("supervisor", s.bins["supervisor"], nil,
-		append(env, "CYBERIMAGE_SUPERVISOR_ADDR="+supAddr, "CYBERIMAGE_SUPERVISOR_ID=bench-supervisor"))
+		append(append(env, s.roleEnv(natsauth.Supervisor)...), "CYBERIMAGE_SUPERVISOR_ADDR="+supAddr, "CYBERIMAGE_SUPERVISOR_ID=bench-supervisor"))
 	if err != nil {
 		return err
 	}
@@ -46,7 +47,7 @@ func (s *stack) startServices(ctx context.Context, nc *nats.Conn, o options) err
 	if err != nil {
 		return err
 	}
-	ing, err := s.start("ingest", s.bins["ingest"], nil, append(env, "CYBERIMAGE_INGEST_ADDR="+ingestAddr))
+	ing, err := s.start("ingest", s.bins["ingest"], nil, append(append(env, s.roleEnv(natsauth.Ingest)...), "CYBERIMAGE_INGEST_ADDR="+ingestAddr))
 	if err != nil {
 		return err
 	}
@@ -59,7 +60,7 @@ func (s *stack) startServices(ctx context.Context, nc *nats.Conn, o options) err
 		if err != nil {
 			return err
 		}
-		runnerEnv := append(append([]string{}, env...), "CYBERIMAGE_RUNNER_ID="+id,
+		runnerEnv := append(append(append([]string{}, env...), s.roleEnv(natsauth.Runner)...), "CYBERIMAGE_RUNNER_ID="+id,
 			"CYBERIMAGE_SLOTS="+strconv.Itoa(o.slots), "CYBERIMAGE_INTRA_OP_THREADS=1")
 		p, err := s.start(id, s.bins["gpu-runner"], nil, append(runnerEnv, o.runnerEnv...))
 		if err != nil {

@@ -15,7 +15,9 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
 
+	"cyberimage/shared/natsauth"
 	"cyberimage/shared/objectstore"
 )
 
@@ -28,9 +30,14 @@ type stack struct {
 	logDir string
 	bins   map[string]string
 
-	nats  *server.Server
-	s3    objectstore.Config
-	minio *proc
+	nats *server.Server
+	s3   objectstore.Config
+	// With -auth: the authority the server trusts and the folder of
+	// <role>.creds; with -tls: the CA clients verify the server with.
+	auth     *natsauth.Authority
+	credsDir string
+	caFile   string
+	minio    *proc
 
 	mu    sync.Mutex
 	procs []*proc // every child, in start order
@@ -122,8 +129,8 @@ func (s *stack) build(ctx context.Context) error {
 
 // startNATS runs an embedded JetStream server on a free loopback port with
 // its store in the temp dir, as the dev stack does.
-func (s *stack) startNATS() error {
-	ns, err := server.NewServer(&server.Options{
+func (s *stack) startNATS(o options) error {
+	opts := &server.Options{
 		ServerName: "cyberimage-bench",
 		Host:       "127.0.0.1",
 		Port:       server.RANDOM_PORT,
@@ -131,7 +138,29 @@ func (s *stack) startNATS() error {
 		StoreDir:   filepath.Join(s.tmp, "nats"),
 		NoLog:      true,
 		NoSigs:     true,
-	})
+	}
+	if o.auth {
+		a, err := natsauth.New()
+		if err != nil {
+			return err
+		}
+		s.credsDir = filepath.Join(s.tmp, "creds")
+		if err := a.Save(s.credsDir); err != nil {
+			return err
+		}
+		if err := a.Configure(opts); err != nil {
+			return err
+		}
+		s.auth = a
+	}
+	if o.tls {
+		caFile, cfg, err := natsauth.SelfSignedTLS(s.tmp)
+		if err != nil {
+			return err
+		}
+		opts.TLS, opts.TLSConfig, s.caFile = true, cfg, caFile
+	}
+	ns, err := server.NewServer(opts)
 	if err != nil {
 		return fmt.Errorf("nats: %w", err)
 	}
@@ -142,6 +171,31 @@ func (s *stack) startNATS() error {
 	}
 	s.nats = ns
 	return nil
+}
+
+// natsOptions are what a client of the bench's server needs: the admin's
+// credentials with -auth, the CA with -tls.
+func (s *stack) natsOptions(name string) []nats.Option {
+	opts := []nats.Option{nats.Name(name)}
+	if s.auth != nil {
+		opts = append(opts, nats.UserCredentials(natsauth.CredsPath(s.credsDir, natsauth.Admin)))
+	}
+	if s.caFile != "" {
+		opts = append(opts, nats.RootCAs(s.caFile))
+	}
+	return opts
+}
+
+// roleEnv is what a service of a role gets to reach the bench's server.
+func (s *stack) roleEnv(role natsauth.Role) []string {
+	var env []string
+	if s.auth != nil {
+		env = append(env, "CYBERIMAGE_NATS_CREDS="+natsauth.CredsPath(s.credsDir, role))
+	}
+	if s.caFile != "" {
+		env = append(env, "CYBERIMAGE_NATS_TLS_CA="+s.caFile)
+	}
+	return env
 }
 
 // startMinIO runs a MinIO server on free ports with its data in the temp
