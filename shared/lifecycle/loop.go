@@ -16,7 +16,6 @@ import (
 // between Start and Stop. It may be started again after a Stop, which is
 // how leader-only loops follow leadership.
 type Loop struct {
-	name     string
 	interval time.Duration
 	pass     func(ctx context.Context)
 
@@ -26,12 +25,9 @@ type Loop struct {
 }
 
 // NewLoop makes a loop; nothing runs until Start.
-func NewLoop(name string, interval time.Duration, pass func(ctx context.Context)) *Loop {
-	return &Loop{name: name, interval: interval, pass: pass}
+func NewLoop(interval time.Duration, pass func(ctx context.Context)) *Loop {
+	return &Loop{interval: interval, pass: pass}
 }
-
-// Name is the loop's name, for logs.
-func (l *Loop) Name() string { return l.name }
 
 // Start begins running passes; it does nothing if the loop runs already.
 // The first pass comes after one interval: loops that must act at once

@@ -15,7 +15,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // soon as Stop is called, not when it would have finished.
 func TestStopCancelsThePassInProgress(t *testing.T) {
 	started := make(chan struct{}, 1)
-	l := NewLoop("blocking", 0, func(ctx context.Context) {
+	l := NewLoop(0, func(ctx context.Context) {
 		select {
 		case started <- struct{}{}:
 		default:
@@ -41,7 +41,7 @@ func TestStopCancelsThePassInProgress(t *testing.T) {
 func TestStartAndStopAreIdempotent(t *testing.T) {
 	var active, most atomic.Int32
 	passes := make(chan struct{}, 100)
-	l := NewLoop("ticker", time.Millisecond, func(ctx context.Context) {
+	l := NewLoop(time.Millisecond, func(ctx context.Context) {
 		n := active.Add(1)
 		for {
 			m := most.Load()
@@ -76,8 +76,8 @@ func TestStartAndStopAreIdempotent(t *testing.T) {
 
 // TestGroupFollowsLeadership: the group runs only while leading.
 func TestGroupFollowsLeadership(t *testing.T) {
-	a := NewLoop("a", time.Hour, func(context.Context) {})
-	b := NewLoop("b", time.Hour, func(context.Context) {})
+	a := NewLoop(time.Hour, func(context.Context) {})
+	b := NewLoop(time.Hour, func(context.Context) {})
 	g := Group{a, b}
 	g.Follow(true)
 	if !a.Running() || !b.Running() {

@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"context"
 	"net"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"cyberimage/shared/bus"
 	"cyberimage/shared/natsauth"
 )
 
@@ -128,6 +130,18 @@ func (n *NATS) Restart() {
 func (n *NATS) Connect(t testing.TB) (*nats.Conn, jetstream.JetStream) {
 	t.Helper()
 	return n.ConnectAs(t, natsauth.Admin)
+}
+
+// Provisioned connects as admin and provisions the pipeline's streams,
+// consumers (the runners' of each model named) and buckets with the
+// default settings, as make run does before any service starts.
+func (n *NATS) Provisioned(t testing.TB, models ...string) (*nats.Conn, jetstream.JetStream) {
+	t.Helper()
+	nc, js := n.Connect(t)
+	if err := bus.Ensure(context.Background(), js, bus.DefaultSettings(), models...); err != nil {
+		t.Fatalf("provision: %v", err)
+	}
+	return nc, js
 }
 
 // ConnectAs connects with a role's credentials (on a server without auth,

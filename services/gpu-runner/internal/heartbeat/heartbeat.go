@@ -39,7 +39,7 @@ func New(p Params) *Heartbeat {
 		p.Clock = time.Now
 	}
 	h := &Heartbeat{p: p}
-	h.loop = lifecycle.NewLoop("heartbeat", p.Interval, func(context.Context) { h.beat() })
+	h.loop = lifecycle.NewLoop(p.Interval, func(context.Context) { h.beat() })
 	return h
 }
 

@@ -10,11 +10,11 @@ extern int malloc_trim(size_t pad) __attribute__((weak));
 extern int mallopt(int param, int value) __attribute__((weak));
 
 // M_MMAP_THRESHOLD in glibc's malloc.h.
-#define CYBERIMAGE_M_MMAP_THRESHOLD -3
+#define GLIBC_M_MMAP_THRESHOLD -3
 
 static void mmapLargeAllocations(int bytes) {
 	if (mallopt) {
-		mallopt(CYBERIMAGE_M_MMAP_THRESHOLD, bytes);
+		mallopt(GLIBC_M_MMAP_THRESHOLD, bytes);
 	}
 }
 

@@ -58,11 +58,8 @@ type fateFixture struct {
 }
 
 func newFateFixture(t *testing.T) *fateFixture {
-	srv := testenv.StartNATS(t)
-	nc, js := srv.Connect(t)
-	ctx := context.Background()
-	require.NoError(t, bus.Ensure(ctx, js, bus.DefaultSettings(), "demo"))
-	store, err := jobstore.Open(ctx, js)
+	nc, js := testenv.StartNATS(t).Provisioned(t, "demo")
+	store, err := jobstore.Open(context.Background(), js)
 	require.NoError(t, err)
 	w := New(Params{Runner: "r1", NC: nc, JS: js, Store: store, Settings: bus.DefaultSettings(), Logger: zaptest.NewLogger(t)})
 	t.Cleanup(w.cancelWork)

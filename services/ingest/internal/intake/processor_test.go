@@ -29,10 +29,8 @@ type bundle struct {
 
 func setup(t *testing.T) *bundle {
 	t.Helper()
-	srv := testenv.StartNATS(t)
-	nc, js := srv.Connect(t)
+	nc, js := testenv.StartNATS(t).Provisioned(t, "demo")
 	ctx := context.Background()
-	require.NoError(t, bus.Ensure(ctx, js, bus.DefaultSettings(), "demo"))
 	store, err := jobstore.Open(ctx, js)
 	require.NoError(t, err)
 	catalog, err := models.Load(testenv.RepoRoot(t)+"/infra/models", "")

@@ -69,7 +69,7 @@ func New(nc *nats.Conn, drops *bus.Drops) *Tracker {
 		drops = bus.NewDrops(zap.NewNop(), time.Minute)
 	}
 	t := &Tracker{nc: nc, drops: drops, now: time.Now, seen: map[string]Seen{}}
-	t.prune = lifecycle.NewLoop("ack pruning", time.Minute, func(context.Context) { t.Prune(retention) })
+	t.prune = lifecycle.NewLoop(time.Minute, func(context.Context) { t.Prune(retention) })
 	return t
 }
 

@@ -15,7 +15,6 @@ import (
 	"cyberimage/services/supervisor/internal/index"
 	"cyberimage/services/supervisor/internal/recoveries"
 	"cyberimage/services/supervisor/internal/tracker"
-	"cyberimage/shared/bus"
 	"cyberimage/shared/job"
 	"cyberimage/shared/jobstore"
 	"cyberimage/shared/objectstore"
@@ -29,10 +28,8 @@ type apiFixture struct {
 }
 
 func newAPIFixture(t *testing.T) *apiFixture {
-	nats := testenv.StartNATS(t)
-	nc, js := nats.Connect(t)
+	nc, js := testenv.StartNATS(t).Provisioned(t, "demo")
 	ctx := context.Background()
-	require.NoError(t, bus.Ensure(ctx, js, bus.DefaultSettings(), "demo"))
 	store, err := jobstore.Open(ctx, js)
 	require.NoError(t, err)
 	idx := index.New(store.KV(), zaptest.NewLogger(t))

@@ -139,9 +139,9 @@ func (a *App) start(ctx context.Context, cfg config.Config, js jetstream.JetStre
 		Interval: cfg.ReconcileInterval, Grace: 2 * cfg.Bus.AckWait, AckWait: cfg.Bus.AckWait, Logger: a.log,
 	})
 	leaderLoops := lifecycle.Group{
-		lifecycle.NewLoop("watchdog", cfg.CheckInterval, dog.Pass),
-		lifecycle.NewLoop("dead letters", 0, dead.Pass),
-		lifecycle.NewLoop("reconciler", cfg.ReconcileInterval, rec.Pass),
+		lifecycle.NewLoop(cfg.CheckInterval, dog.Pass),
+		lifecycle.NewLoop(0, dead.Pass),
+		lifecycle.NewLoop(cfg.ReconcileInterval, rec.Pass),
 	}
 	a.onStop(leaderLoops.Stop)
 	lead := lease.New(leases, cfg.ID, bus.LeaseTTL, a.log, leaderLoops.Follow)

@@ -26,11 +26,8 @@ type fixture struct {
 }
 
 func newFixture(t *testing.T) *fixture {
-	srv := testenv.StartNATS(t)
-	_, js := srv.Connect(t)
-	ctx := context.Background()
-	require.NoError(t, bus.Ensure(ctx, js, bus.DefaultSettings(), "demo"))
-	store, err := jobstore.Open(ctx, js)
+	_, js := testenv.StartNATS(t).Provisioned(t, "demo")
+	store, err := jobstore.Open(context.Background(), js)
 	require.NoError(t, err)
 	log := recoveries.NewLog(10)
 	return &fixture{js: js, store: store, log: log, h: New(Params{JS: js, Store: store, Log: log, Logger: zaptest.NewLogger(t)})}

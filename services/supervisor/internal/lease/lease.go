@@ -45,7 +45,7 @@ func New(kv jetstream.KeyValue, id string, ttl time.Duration, logger *zap.Logger
 	}
 	l := &Lease{kv: kv, id: id, every: ttl / 3, log: logger.Named("lease"), onChange: onChange}
 	l.holder.Store("")
-	l.campaign = lifecycle.NewLoop("lease", l.every, func(context.Context) { l.runOnce() })
+	l.campaign = lifecycle.NewLoop(l.every, func(context.Context) { l.runOnce() })
 	return l
 }
 

@@ -26,15 +26,21 @@ func (c *changes) list() []bool {
 	return append([]bool(nil), c.got...)
 }
 
+// ttl is the test bucket's: short, so a lease given up or lost moves fast.
+const ttl = 900 * time.Millisecond
+
+func leaseBucket(t *testing.T) jetstream.KeyValue {
+	_, js := testenv.StartNATS(t).Connect(t)
+	kv, err := js.CreateKeyValue(context.Background(), jetstream.KeyValueConfig{Bucket: "test_leases", TTL: ttl})
+	require.NoError(t, err)
+	return kv
+}
+
 // TestOneLeaderAndHandover: of two replicas exactly one leads; when it
 // stops it gives the lease up, hears it lost the lead before the other
 // gains it, and the other takes over within a campaign period.
 func TestOneLeaderAndHandover(t *testing.T) {
-	srv := testenv.StartNATS(t)
-	_, js := srv.Connect(t)
-	const ttl = 900 * time.Millisecond
-	kv, err := js.CreateKeyValue(context.Background(), jetstream.KeyValueConfig{Bucket: "test_leases", TTL: ttl})
-	require.NoError(t, err)
+	kv := leaseBucket(t)
 	var ca, cb changes
 	a := New(kv, "a", ttl, zaptest.NewLogger(t), ca.note)
 	b := New(kv, "b", ttl, zaptest.NewLogger(t), cb.note)
@@ -58,18 +64,14 @@ func TestOneLeaderAndHandover(t *testing.T) {
 // TestLeadLostWhenRenewalFails: a leader whose lease was taken (it expired
 // while it could not renew) notices at its next renewal and steps down.
 func TestLeadLostWhenRenewalFails(t *testing.T) {
-	srv := testenv.StartNATS(t)
-	_, js := srv.Connect(t)
-	const ttl = 900 * time.Millisecond
-	kv, err := js.CreateKeyValue(context.Background(), jetstream.KeyValueConfig{Bucket: "test_leases", TTL: ttl})
-	require.NoError(t, err)
+	kv := leaseBucket(t)
 	var c changes
 	l := New(kv, "a", ttl, zaptest.NewLogger(t), c.note)
 	l.Start()
 	defer l.Stop()
 	require.True(t, l.IsLeader())
 	// Someone else's write replaces the lease under the leader.
-	_, err = kv.Put(context.Background(), key, []byte("intruder"))
+	_, err := kv.Put(context.Background(), key, []byte("intruder"))
 	require.NoError(t, err)
 	require.Eventually(t, func() bool { return !l.IsLeader() }, 2*time.Second, 10*time.Millisecond)
 	require.Equal(t, []bool{true, false}, c.list()[:2])

@@ -32,10 +32,8 @@ func (f fakeAcks) Last(token string) (acks.Seen, bool) { s, ok := f[token]; retu
 // message is gone, whose record is old by the server's clock and whose
 // delivery nobody keeps alive is queued again, once.
 func TestRequeuesOnlyLostWork(t *testing.T) {
-	srv := testenv.StartNATS(t)
-	_, js := srv.Connect(t)
+	_, js := testenv.StartNATS(t).Provisioned(t, "demo")
 	ctx := context.Background()
-	require.NoError(t, bus.Ensure(ctx, js, bus.DefaultSettings(), "demo"))
 	store, err := jobstore.Open(ctx, js)
 	require.NoError(t, err)
 	now := time.Now()
@@ -108,11 +106,9 @@ func TestRequeuesOnlyLostWork(t *testing.T) {
 // advisory would have: failed with its reason, dead-lettered, its work
 // removed.
 func TestSettlesJobsWhoseAdvisoryWasLost(t *testing.T) {
-	srv := testenv.StartNATS(t)
-	_, js := srv.Connect(t)
+	_, js := testenv.StartNATS(t).Provisioned(t, "demo")
 	ctx := context.Background()
 	settings := bus.DefaultSettings()
-	require.NoError(t, bus.Ensure(ctx, js, settings, "demo"))
 	store, err := jobstore.Open(ctx, js)
 	require.NoError(t, err)
 	spec := job.Spec{Prompt: "p", Model: "demo", Width: 64, Height: 64, Steps: 1, NumImages: 1}
