@@ -129,10 +129,4 @@ func (w *Worker) acknowledge(d *delivery) {
 
 // reject terminates a message that is not a job this runner can hold
 // (unreadable), before any delivery exists for it.
-func (w *Worker) reject(msg jetstream.Msg, reason string) {
-	if reason == "" {
-		_ = msg.Term()
-		return
-	}
-	_ = msg.TermWithReason(reason)
-}
+func (w *Worker) reject(msg jetstream.Msg, reason string) { _ = msg.TermWithReason(reason) }

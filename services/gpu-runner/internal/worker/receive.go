@@ -43,7 +43,7 @@ func (w *Worker) receive(msg jetstream.Msg, s *slot) *delivery {
 	meta, err := msg.Metadata()
 	if err != nil {
 		w.log.Error("job metadata", zap.Error(err))
-		w.reject(msg, "")
+		w.reject(msg, "work message without metadata")
 		return nil
 	}
 	d := &delivery{msg: msg, slot: s, delivered: int(meta.NumDelivered), ended: make(chan struct{})}

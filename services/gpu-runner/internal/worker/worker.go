@@ -190,25 +190,23 @@ func (w *Worker) Stop(ctx context.Context) error {
 	w.gate.release()
 	finished := make(chan struct{})
 	go func() { w.wg.Wait(); close(finished) }()
-	abandonAt := ctx.Done()
+	// Abandon running jobs grace before the deadline; give up on them at
+	// the deadline (grace after ctx ends when it has none).
+	grace, abandon := stopGrace, ctx
 	if deadline, ok := ctx.Deadline(); ok {
-		grace := min(stopGrace, time.Until(deadline)/4)
-		actx, cancel := context.WithDeadline(context.Background(), deadline.Add(-grace))
+		grace = min(stopGrace, time.Until(deadline)/4)
+		var cancel context.CancelFunc
+		abandon, cancel = context.WithDeadline(ctx, deadline.Add(-grace))
 		defer cancel()
-		abandonAt = actx.Done()
 	}
 	select {
 	case <-finished:
-	case <-abandonAt:
+	case <-abandon.Done():
 		w.log.Warn("stop deadline near; abandoning running jobs", zap.Int("busy", w.Busy()))
 		w.cancelWork()
-		limit := time.After(stopGrace)
-		if deadline, ok := ctx.Deadline(); ok {
-			limit = time.After(time.Until(deadline))
-		}
 		select {
 		case <-finished:
-		case <-limit:
+		case <-time.After(grace):
 			w.handBackHeld()
 			return errHung
 		}

@@ -120,7 +120,7 @@ func (t *Tracker) Runners() []Runner {
 			continue
 		}
 		health := "healthy"
-		if age > t.runnerTimeout {
+		if !t.alive(h, now) {
 			health = "lost"
 		}
 		out = append(out, Runner{Heartbeat: h, Health: health})
@@ -135,11 +135,14 @@ func (t *Tracker) Heartbeat(runner string) (bus.Heartbeat, bool) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	h, ok := t.runners[runner]
-	if !ok || t.now().Sub(h.At) > t.runnerTimeout {
+	if !ok || !t.alive(h, t.now()) {
 		return bus.Heartbeat{}, false
 	}
 	return h, true
 }
+
+// alive: the runner was heard within the runner timeout (by receipt time).
+func (t *Tracker) alive(h bus.Heartbeat, now time.Time) bool { return now.Sub(h.At) <= t.runnerTimeout }
 
 // Progress returns the latest progress event of a job.
 func (t *Tracker) Progress(jobID string) (Progress, bool) {
