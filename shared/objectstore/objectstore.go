@@ -1,9 +1,10 @@
-// Package objectstore connects to the S3 store holding the images and makes
-// sure the bucket exists.
+// Package objectstore connects to the S3 store holding the images and checks
+// that the bucket answers.
 package objectstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/minio/minio-go/v7"
@@ -72,17 +73,53 @@ func NewClient(c Config) (*minio.Client, error) {
 	return client, nil
 }
 
-// Connect returns a client and creates the bucket when missing.
+// Connect returns a client once the store answers for the bucket, creating
+// the bucket when it is missing and the key may create it (the dev and test
+// stacks' root key); a least-privileged key only checks.
 func Connect(ctx context.Context, c Config) (*minio.Client, error) {
 	client, err := NewClient(c)
 	if err != nil {
 		return nil, err
 	}
-	if err := EnsureBucket(ctx, client, c.Bucket); err != nil {
+	err = Probe(ctx, client, c.Bucket)
+	if ErrorCode(err) == "NoSuchBucket" {
+		if err := EnsureBucket(ctx, client, c.Bucket); err != nil {
+			return nil, fmt.Errorf("%w (provisioning creates it with the root key)", err)
+		}
+		err = nil
+	}
+	if ErrorCode(err) == "AccessDenied" {
+		return nil, fmt.Errorf("%w (this key may not read images/ in bucket %s: check the bucket name, and that provisioning made the user)", err, c.Bucket)
+	}
+	if err != nil {
 		return nil, err
 	}
 	return client, nil
 }
+
+// Probe asks the store about one key under images/, where every pipeline
+// user may read: an answer (found or not) means the store is up, the key
+// pair is valid and the bucket exists, whatever else the user may not do.
+func Probe(ctx context.Context, client *minio.Client, bucket string) error {
+	_, err := client.StatObject(ctx, bucket, probeKey, minio.StatObjectOptions{})
+	if err == nil || minio.ToErrorResponse(err).Code == "NoSuchKey" {
+		return nil
+	}
+	return fmt.Errorf("s3 bucket %s: %w", bucket, err)
+}
+
+// ErrorCode is the S3 error code of err ("NoSuchKey", "AccessDenied"), also
+// through wrapping, or "" for other errors.
+func ErrorCode(err error) string {
+	var resp minio.ErrorResponse
+	if errors.As(err, &resp) {
+		return resp.Code
+	}
+	return ""
+}
+
+// probeKey is never written; asking for it costs one HEAD request.
+var probeKey = s3layout.JobPrefix(".probe") + "0.png"
 
 // EnsureBucket creates the bucket unless it exists; two services racing to
 // create it both succeed.

@@ -29,6 +29,7 @@ import (
 	"cyberimage/shared/models"
 	"cyberimage/shared/natsauth"
 	"cyberimage/shared/testenv"
+	"cyberimage/tools/internal/s3access"
 )
 
 // testAdminToken is the supervisor's admin token in every test stack.
@@ -43,9 +44,11 @@ type stack struct {
 	nc    *nats.Conn
 	js    jetstream.JetStream
 	store *jobstore.Store
-	s3    *minio.Client
-	env   []string
-	logs  string
+	s3    *minio.Client // root: tests look at everything
+	// s3users are the services' S3 users (runner, supervisor).
+	s3users map[s3access.Role]s3access.User
+	env     []string
+	logs    string
 
 	supervisorAddr string
 	ingestAddr     string // of the last ingest started
@@ -71,8 +74,6 @@ func newStackOn(t testing.TB, n *testenv.NATS, extraEnv ...string) *stack {
 		"CYBERIMAGE_NATS_URL=" + s.nats.URL(),
 		"CYBERIMAGE_S3_ENDPOINT=" + s.minio.Config.Endpoint,
 		"CYBERIMAGE_S3_BUCKET=" + s.minio.Config.Bucket,
-		"CYBERIMAGE_S3_ACCESS_KEY=" + s.minio.Config.AccessKey,
-		"CYBERIMAGE_S3_SECRET_KEY=" + s.minio.Config.SecretKey,
 		"CYBERIMAGE_MODELS_DIR=" + filepath.Join(root, "infra", "models"),
 		"CYBERIMAGE_ORT_LIB=" + testenv.ORTLibrary(t),
 		"CYBERIMAGE_SUPERVISOR_ADDR=" + s.supervisorAddr,
@@ -89,7 +90,12 @@ func newStackOn(t testing.TB, n *testenv.NATS, extraEnv ...string) *stack {
 	// only check them.
 	ctx := context.Background()
 	require.NoError(t, bus.Ensure(ctx, s.js, settingsFrom(t, s.env), modelsIn(t, s.env)...))
+	// MinIO too: each service gets its role's least-privileged user, as
+	// make run and deployments give them; none holds the root key.
 	var err error
+	s.s3users, err = s3access.LoadOrCreate(t.TempDir())
+	require.NoError(t, err)
+	require.NoError(t, s3access.Provision(ctx, s.minio.Config, s.s3users))
 	s.store, err = jobstore.Open(ctx, s.js)
 	require.NoError(t, err)
 	s.completions = watchCompletions(t, s.store)
@@ -150,6 +156,9 @@ func (s *stack) start(name, binary string, env ...string) *proc {
 	if role, ok := serviceRoles[binary]; ok && s.nats.Auth != nil {
 		cmd.Env = append([]string{"CYBERIMAGE_NATS_CREDS=" + s.creds(role)}, cmd.Env...)
 	}
+	if role, ok := serviceS3Users[binary]; ok {
+		cmd.Env = append(s.s3users[role].Env(), cmd.Env...)
+	}
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	require.NoError(s.t, cmd.Start())
@@ -168,6 +177,10 @@ func (s *stack) startSupervisor(env ...string) *proc {
 
 // serviceRoles is the NATS role each service binary connects as.
 var serviceRoles = map[string]natsauth.Role{"ingest": natsauth.Ingest, "gpu-runner": natsauth.Runner, "supervisor": natsauth.Supervisor}
+
+// serviceS3Users is the S3 user each service binary uses; ingest never
+// touches S3.
+var serviceS3Users = map[string]s3access.Role{"gpu-runner": s3access.Runner, "supervisor": s3access.Supervisor}
 
 // creds is the credentials file of a role on this stack's NATS server.
 func (s *stack) creds(role natsauth.Role) string { return natsauth.CredsPath(s.nats.CredsDir, role) }

@@ -6,12 +6,15 @@ import (
 	"fmt"
 	"net/http"
 	"time"
+
+	"cyberimage/tools/internal/s3access"
 )
 
-// Dev credentials, the same defaults the services use; never for production.
+// The dev MinIO's root key: only MinIO and provisioning use it (the
+// services and the banner get least-privileged users); never for production.
 const (
-	devAccessKey = "cyberimage"
-	devSecretKey = "cyberimage-dev-secret"
+	devRootUser     = "cyberimage"
+	devRootPassword = "cyberimage-dev-secret"
 )
 
 func waitHTTP(ctx context.Context, url string, limit time.Duration) error {
@@ -72,12 +75,12 @@ func healthyRunners(statusURL string) int {
 	return n
 }
 
-func banner(o options, natsURL, s3Addr string, took time.Duration) {
+func banner(o options, natsURL, s3Addr string, browser s3access.User, took time.Duration) {
 	client := o.dataDir + "/creds/client.creds"
 	fmt.Printf(`
 ================ CyberImage stack ready in %.1fs ================
   NATS        %s   (JetStream data: %s/nats; credentials per role in %s/creds)
-  MinIO S3    http://%s   bucket "cyberimage"   user %s / password %s
+  MinIO S3    http://%s   bucket "cyberimage"   user %s / password %s   (read-only; keys per role in %s/creds/s3-*.env)
   MinIO UI    http://127.0.0.1:%d
   Supervisor  http://%s/status   /api/queue   /v1/jobs/<job_id>   /metrics
   Ingest      http://127.0.0.1:8081/metrics
@@ -91,6 +94,6 @@ Try it (in another terminal, from this folder):
   bin/cyberimage status; bin/cyberimage cancel <job_id>      # retry and cancel use %s/creds/admin-token
 Ctrl-C stops everything; jobs and images are kept in %s.
 =================================================================
-`, took.Seconds(), natsURL, o.dataDir, o.dataDir, s3Addr, devAccessKey, devSecretKey, o.consolePort, o.supervisor, o.runners,
-		natsURL, client, o.supervisor, s3Addr, devAccessKey, devSecretKey, natsURL, client, o.dataDir, o.dataDir)
+`, took.Seconds(), natsURL, o.dataDir, o.dataDir, s3Addr, browser.AccessKey, browser.SecretKey, o.dataDir, o.consolePort, o.supervisor, o.runners,
+		natsURL, client, o.supervisor, s3Addr, browser.AccessKey, browser.SecretKey, natsURL, client, o.dataDir, o.dataDir)
 }

@@ -13,11 +13,13 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"syscall"
 	"time"
 
 	"cyberimage/shared/natsauth"
+	"cyberimage/tools/internal/s3access"
 )
 
 type options struct {
@@ -80,17 +82,27 @@ func run(o options) error {
 	}
 	say("devstack", "provisioned streams, buckets and the consumers of %v", provisioned)
 	common := []string{
-		// The dev stack's built-in credentials; services refuse to start
-		// without credentials anywhere else.
+		// Dev mode: services may run without TLS; they still get their
+		// own NATS credentials and S3 users below.
 		"CYBERIMAGE_DEV=true",
 		"CYBERIMAGE_NATS_URL=" + natsURL,
 		"CYBERIMAGE_S3_ENDPOINT=" + s3Addr,
 		"CYBERIMAGE_LOG_FORMAT=" + envOr("CYBERIMAGE_LOG_FORMAT", "console"),
 		"CYBERIMAGE_SUPERVISOR_ADDR=" + o.supervisor,
 	}
+	s3Users, err := s3access.LoadOrCreate(credsDir)
+	if err != nil {
+		return fmt.Errorf("s3 users: %w", err)
+	}
 	minio := &process{name: "minio", path: filepath.Join(o.toolsDir, "bin", "minio"),
 		args: []string{"server", "--quiet", "--address", s3Addr, "--console-address", "127.0.0.1:" + strconv.Itoa(o.consolePort), filepath.Join(o.dataDir, "minio")},
-		env:  []string{"MINIO_ROOT_USER=" + devAccessKey, "MINIO_ROOT_PASSWORD=" + devSecretKey, "MINIO_UPDATE=off"}}
+		env:  []string{"MINIO_ROOT_USER=" + devRootUser, "MINIO_ROOT_PASSWORD=" + devRootPassword, "MINIO_UPDATE=off"},
+		ready: func() error {
+			if err := waitHTTP(ctx, "http://"+s3Addr+"/minio/health/ready", 60*time.Second); err != nil {
+				return err
+			}
+			return provisionS3(ctx, s3Addr, s3Users)
+		}}
 	token, tokenPath, err := adminToken(o.dataDir)
 	if err != nil {
 		return fmt.Errorf("admin token: %w", err)
@@ -98,7 +110,8 @@ func run(o options) error {
 	say("devstack", "admin token for retry and cancel in %s", tokenPath)
 	creds := func(r natsauth.Role) string { return "CYBERIMAGE_NATS_CREDS=" + natsauth.CredsPath(credsDir, r) }
 	procs := []*process{minio,
-		{name: "supervisor", path: filepath.Join(o.binDir, "supervisor"), env: append([]string{"CYBERIMAGE_ADMIN_TOKEN=" + token, creds(natsauth.Supervisor)}, common...)},
+		{name: "supervisor", path: filepath.Join(o.binDir, "supervisor"),
+			env: slices.Concat([]string{"CYBERIMAGE_ADMIN_TOKEN=" + token, creds(natsauth.Supervisor)}, s3Users[s3access.Supervisor].Env(), common)},
 		{name: "ingest", path: filepath.Join(o.binDir, "ingest"), env: append([]string{creds(natsauth.Ingest)}, common...)},
 	}
 	var runnerNames []string
@@ -106,7 +119,7 @@ func run(o options) error {
 		id := fmt.Sprintf("runner-%d", i)
 		runnerNames = append(runnerNames, id)
 		procs = append(procs, &process{name: id, path: filepath.Join(o.binDir, "gpu-runner"),
-			env: append([]string{"CYBERIMAGE_RUNNER_ID=" + id, creds(natsauth.Runner)}, common...)})
+			env: slices.Concat([]string{"CYBERIMAGE_RUNNER_ID=" + id, creds(natsauth.Runner)}, s3Users[s3access.Runner].Env(), common)})
 	}
 	// Ingest stops taking requests first, runners then finish (or hand
 	// back) their jobs, and the stores they write to go last.
@@ -115,10 +128,6 @@ func run(o options) error {
 		group.stop()
 		return err
 	}
-	if err := waitHTTP(ctx, "http://"+s3Addr+"/minio/health/ready", 60*time.Second); err != nil {
-		group.stop()
-		return fmt.Errorf("minio: %w", err)
-	}
 	if err := waitHTTP(ctx, "http://"+o.supervisor+"/healthz", 60*time.Second); err != nil {
 		group.stop()
 		return fmt.Errorf("supervisor: %w", err)
@@ -126,7 +135,7 @@ func run(o options) error {
 	if err := waitRunners(ctx, "http://"+o.supervisor+"/status", o.runners, 60*time.Second); err != nil {
 		say("devstack", "warning: %v", err)
 	}
-	banner(o, natsURL, s3Addr, time.Since(start))
+	banner(o, natsURL, s3Addr, s3Users[s3access.Browser], time.Since(start))
 	<-ctx.Done()
 	say("devstack", "stopping: ingest, runners (running jobs finish or are handed back), supervisor, minio, nats")
 	group.stop()

@@ -19,6 +19,10 @@ type process struct {
 	path string
 	args []string
 	env  []string
+	// ready, when set, runs after the first start and must succeed before
+	// the next process starts (MinIO must serve before it is provisioned
+	// and before runners connect).
+	ready func() error
 
 	mu       sync.Mutex
 	cmd      *exec.Cmd
@@ -41,6 +45,11 @@ func (g *group) start() error {
 	for _, p := range g.procs {
 		if err := p.start(); err != nil {
 			return err
+		}
+		if p.ready != nil {
+			if err := p.ready(); err != nil {
+				return fmt.Errorf("%s: %w", p.name, err)
+			}
 		}
 	}
 	return nil

@@ -9,6 +9,9 @@ import (
 	"cyberimage/shared/bus"
 	"cyberimage/shared/config"
 	"cyberimage/shared/models"
+	"cyberimage/shared/objectstore"
+	"cyberimage/shared/s3layout"
+	"cyberimage/tools/internal/s3access"
 )
 
 // provision creates the streams, consumers and buckets before any service
@@ -49,4 +52,16 @@ func provision(ctx context.Context, natsURL, adminCreds string) ([]string, error
 		bus.Keep(ctx, js, settings, 2*time.Second, func(err error) { say("devstack", "repaired the NATS layout: %v", err) }, catalog.Names()...)
 	}()
 	return catalog.Names(), nil
+}
+
+// provisionS3 makes the bucket and each role's MinIO user with the root key,
+// which only MinIO itself and this step hold: the services get their own.
+func provisionS3(ctx context.Context, s3Addr string, users map[s3access.Role]s3access.User) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	root := objectstore.Config{Endpoint: s3Addr, AccessKey: devRootUser, SecretKey: devRootPassword, Bucket: s3layout.DefaultBucket}
+	if err := s3access.Provision(ctx, root, users); err != nil {
+		return fmt.Errorf("provision s3 users: %w", err)
+	}
+	return nil
 }

@@ -18,6 +18,8 @@ import (
 	"cyberimage/shared/bus"
 	"cyberimage/shared/config"
 	"cyberimage/shared/models"
+	"cyberimage/shared/objectstore"
+	"cyberimage/tools/internal/s3access"
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
@@ -26,10 +28,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	l := config.NewLoader("provision", stderr)
 	var conn bus.Conn
 	var settings bus.Settings
-	var modelsDir string
+	var s3 objectstore.Config
+	var modelsDir, s3Users string
 	var timeout, keep time.Duration
 	conn.Bind(l)
 	settings.Bind(l)
+	s3.Bind(l)
+	l.String(&s3Users, "s3-users-dir", "", "also make the bucket and the runner, supervisor and browser MinIO users with the S3 key given (MinIO's root or an admin), keys kept in DIR/s3-<role>.env (made when missing; delete one to rotate it)")
 	l.String(&modelsDir, "models-dir", "infra/models", "folder of model folders: each gets its runners' consumer")
 	l.Duration(&timeout, "provision-timeout", time.Minute, "how long to wait for NATS")
 	l.Duration(&keep, "provision-keep", 0, "after provisioning, keep checking every this long and repair what went missing or was changed (0: exit)")
@@ -42,6 +47,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	settings.Check(l)
 	conn.Check(l)
+	if s3Users != "" {
+		s3.Check(l)
+	}
 	if err := l.Err(); err != nil {
 		fmt.Fprintf(stderr, "provision: invalid configuration:\n%v\n", err)
 		return 2
@@ -66,6 +74,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "provisioned on %s: streams, buckets, and the runners' consumers of %v (ack wait %s, max deliver %d, replicas %d)\n",
 		conn.Redacted(), catalog.Names(), settings.AckWait, settings.MaxDeliver, settings.Replicas)
+	if s3Users != "" {
+		if err := provisionS3(s3, s3Users, timeout, stdout); err != nil {
+			fmt.Fprintf(stderr, "provision: %v\n", err)
+			return 1
+		}
+	}
 	if keep <= 0 {
 		return 0
 	}
@@ -76,4 +90,21 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "%s repaired the layout: %v\n", time.Now().UTC().Format(time.RFC3339), err)
 	}, catalog.Names()...)
 	return 0
+}
+
+// provisionS3 makes the bucket and the pipeline's MinIO users.
+func provisionS3(s3 objectstore.Config, dir string, timeout time.Duration, stdout io.Writer) error {
+	users, err := s3access.LoadOrCreate(dir)
+	if err != nil {
+		return fmt.Errorf("s3 users: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := s3access.Provision(ctx, s3, users); err != nil {
+		return err
+	}
+	for _, r := range s3access.Roles {
+		fmt.Fprintf(stdout, "s3 user %s (policy %s), keys in %s\n", users[r].AccessKey, s3access.PolicyName(r), s3access.EnvFile(dir, r))
+	}
+	return nil
 }

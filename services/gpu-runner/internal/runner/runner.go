@@ -127,7 +127,7 @@ func Start(ctx context.Context, cfg config.Config, logger *zap.Logger) (*Runner,
 			return err
 		}
 		images = storage.NewImages(client, cfg.S3.Bucket)
-		probe = func(ctx context.Context) error { return objectstore.EnsureBucket(ctx, client, cfg.S3.Bucket) }
+		probe = func(ctx context.Context) error { return objectstore.Probe(ctx, client, cfg.S3.Bucket) }
 		return nil
 	}); err != nil {
 		nc.Close()
