@@ -13,6 +13,9 @@ BIN   := $(CURDIR)/bin
 MINIO_VERSION    := v0.0.0-20260212201848-7aac2a2c5b7c
 NATSCLI_VERSION  := v0.5.0
 MC_VERSION       := v0.0.0-20250313080218-cf909e1063a9
+# The same nats-server the tests embed (shared/go.mod; a test checks), as a
+# program: the cluster stack and the cluster tests run three of them.
+NATS_SERVER_VERSION := v2.15.2
 ORT_NPM_VERSION  := 1.24.3
 STATICCHECK_VERSION := v0.8.2
 ORT_LIB_SHA256   := 92ba8e44d31b80a34f5e805076a044122c3be1fffe0d88ed790de7267b0b2682
@@ -20,6 +23,7 @@ ORT_LIB_SHA256   := 92ba8e44d31b80a34f5e805076a044122c3be1fffe0d88ed790de7267b0b
 MINIO    := $(TOOLS)/bin/minio
 NATS_CLI := $(TOOLS)/bin/nats
 MC       := $(TOOLS)/bin/mc
+NATS_SERVER := $(TOOLS)/bin/nats-server
 STATICCHECK := $(TOOLS)/bin/staticcheck
 ORT_LIB  := $(TOOLS)/ort/libonnxruntime.so.1
 
@@ -28,6 +32,7 @@ export CGO_ENABLED := 1
 export CGO_CFLAGS  := -O2 -Wno-deprecated-declarations
 export CYBERIMAGE_ORT_LIB := $(ORT_LIB)
 export CYBERIMAGE_MINIO_BIN := $(MINIO)
+export CYBERIMAGE_NATS_SERVER_BIN := $(NATS_SERVER)
 
 SERVICES := ingest gpu-runner supervisor
 
@@ -59,10 +64,10 @@ build:
 	@go build -o $(BIN)/loadtest ./tools/cmd/loadtest
 	@go build -o $(BIN)/cyberimage ./tools/cmd/cyberimage
 
-tools: $(ORT_LIB) $(MINIO) $(NATS_CLI) $(MC)
+tools: $(ORT_LIB) $(MINIO) $(NATS_SERVER) $(NATS_CLI) $(MC)
 
 # What the tests need: no CLIs.
-test-tools: $(ORT_LIB) $(MINIO) $(STATICCHECK)
+test-tools: $(ORT_LIB) $(MINIO) $(NATS_SERVER) $(STATICCHECK)
 
 $(ORT_LIB):
 	@echo "tools: fetching onnxruntime-node@$(ORT_NPM_VERSION) from npm for libonnxruntime.so.1"
@@ -84,6 +89,12 @@ $(NATS_CLI):
 	@echo "tools: building the nats CLI $(NATSCLI_VERSION) (first time only: a few minutes)"
 	@mkdir -p $(TOOLS)/bin
 	@cd /tmp && GOBIN=$(TOOLS)/bin GOWORK=off go install github.com/nats-io/natscli/nats@$(NATSCLI_VERSION)
+
+$(NATS_SERVER):
+	@echo "tools: building nats-server $(NATS_SERVER_VERSION) (first time only: a minute or two)"
+	@mkdir -p $(TOOLS)/bin
+	@cd /tmp && GOBIN=$(TOOLS)/bin GOWORK=off go install github.com/nats-io/nats-server/v2@$(NATS_SERVER_VERSION)
+	@echo "tools: $@ ready"
 
 $(STATICCHECK):
 	@echo "tools: building staticcheck $(STATICCHECK_VERSION)"

@@ -25,6 +25,9 @@ type NATS struct {
 	CredsDir string
 	// With StartNATSWithTLS: the CA file clients verify the server with.
 	CAFile string
+	// urls, when set, is a cluster's list of nodes (Cluster.NATS); there is
+	// no in-process Server then.
+	urls string
 }
 
 // StartNATS starts a JetStream server on a random loopback port; it stops
@@ -107,7 +110,12 @@ func (n *NATS) start() {
 }
 
 // URL is the client URL.
-func (n *NATS) URL() string { return n.Server.ClientURL() }
+func (n *NATS) URL() string {
+	if n.urls != "" {
+		return n.urls
+	}
+	return n.Server.ClientURL()
+}
 
 // Stop shuts the server down and waits for it; safe to call twice.
 func (n *NATS) Stop() {

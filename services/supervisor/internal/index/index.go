@@ -7,11 +7,13 @@ import (
 	"context"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
+	"cyberimage/shared/backoff"
 	"cyberimage/shared/job"
 	"cyberimage/shared/jobstore"
 )
@@ -47,14 +49,22 @@ type Index struct {
 	ready   chan struct{}
 	stop    context.CancelFunc
 	done    chan struct{}
+
+	rewatches atomic.Int64
+	// checkEvery is how often a watch is checked against the bucket.
+	checkEvery time.Duration
 }
 
 // New makes an index of the bucket; Start fills it.
 func New(kv jetstream.KeyValue, logger *zap.Logger) *Index {
-	return &Index{kv: kv, log: logger.Named("index"), entries: map[string]Entry{}, ready: make(chan struct{}), done: make(chan struct{})}
+	return &Index{kv: kv, log: logger.Named("index"), entries: map[string]Entry{}, ready: make(chan struct{}), done: make(chan struct{}),
+		checkEvery: 5 * time.Second}
 }
 
 // Start begins watching; Ready closes once existing records are loaded.
+// The watch is kept: when it ends on its own (its consumer lost with a NATS
+// node, the connection closed for good), it is made again after a pause,
+// and the view is rebuilt from the bucket as it is then.
 func (x *Index) Start(ctx context.Context) error {
 	wctx, cancel := context.WithCancel(context.Background())
 	watcher, err := x.kv.WatchAll(wctx)
@@ -65,26 +75,133 @@ func (x *Index) Start(ctx context.Context) error {
 	x.stop = cancel
 	go func() {
 		defer close(x.done)
-		defer func() { _ = watcher.Stop() }()
 		readyOnce := sync.OnceFunc(func() { close(x.ready) })
-		for {
+		pause := backoff.Policy{Base: 200 * time.Millisecond, Max: 5 * time.Second, Jitter: 0.2}
+		for attempt := 0; ; attempt++ {
+			if watcher != nil {
+				if x.follow(wctx, watcher, readyOnce) {
+					attempt = 0
+				}
+				_ = watcher.Stop()
+				watcher = nil
+			}
+			if wctx.Err() != nil {
+				return
+			}
 			select {
 			case <-wctx.Done():
 				return
-			case e, ok := <-watcher.Updates():
-				if !ok {
-					return
-				}
-				if e == nil { // end of the initial values
-					readyOnce()
-					continue
-				}
-				x.apply(e)
+			case <-time.After(pause.Delay(attempt)):
 			}
+			if watcher, err = x.kv.WatchAll(wctx); err != nil {
+				x.log.Warn("watching job records again failed; retrying", zap.Error(err))
+				continue
+			}
+			x.rewatches.Add(1)
+			x.log.Warn("watching job records again: the watch had ended", zap.Int64("rewatches", x.rewatches.Load()))
 		}
 	}()
 	return nil
 }
+
+// follow applies one watch's updates until it ends or falls behind; it
+// reports whether the watch delivered its initial values. Keys absent from
+// those values were deleted while no watch ran, and leave the view.
+func (x *Index) follow(ctx context.Context, watcher jetstream.KeyWatcher, ready func()) (caughtUp bool) {
+	seen := map[string]bool{}
+	var lastRev uint64 // of the latest update applied
+	check := time.NewTicker(x.checkEvery)
+	defer check.Stop()
+	var behind uint64         // lastRev when the bucket was last found ahead of it
+	born := x.bucketBorn(ctx) // the stream this watch reads, known by its creation time
+	for {
+		select {
+		case <-ctx.Done():
+			return caughtUp
+		case <-check.C:
+			if !caughtUp {
+				continue
+			}
+			if stale, why := x.stale(ctx, lastRev, &behind, &born); stale {
+				x.log.Warn("job record watch is stale; watching again", zap.String("why", why), zap.Uint64("applied_revision", lastRev))
+				return caughtUp
+			}
+		case e, ok := <-watcher.Updates():
+			if !ok {
+				return caughtUp
+			}
+			if e == nil { // end of the initial values
+				if !caughtUp {
+					x.forgetAllBut(seen)
+					seen, caughtUp = nil, true
+					ready()
+				}
+				continue
+			}
+			if !caughtUp {
+				seen[e.Key()] = true
+			}
+			lastRev = max(lastRev, e.Revision())
+			x.apply(e)
+		}
+	}
+}
+
+// stale tells whether a watch that applied up to lastRev can no longer be
+// trusted: the bucket's stream was made again since the watch began (an
+// ordered consumer resumes at a sequence the new stream may not reach for
+// long), or the bucket was ahead at the previous check and the watch has
+// not moved since. A watch silently blind is worse than one that ends.
+func (x *Index) stale(ctx context.Context, lastRev uint64, behind *uint64, born *time.Time) (bool, string) {
+	ctx, cancel := context.WithTimeout(ctx, x.checkEvery)
+	defer cancel()
+	status, err := x.kv.Status(ctx)
+	if err != nil {
+		return false, "" // NATS unreachable: the watch waits as the rest does
+	}
+	info := status.(*jetstream.KeyValueBucketStatus).StreamInfo()
+	if born.IsZero() {
+		*born = info.Created
+	}
+	bucketRev := info.State.LastSeq
+	switch {
+	case !info.Created.Equal(*born) || bucketRev < lastRev:
+		return true, "the bucket's stream was made again"
+	case bucketRev == lastRev:
+		*behind = 0
+		return false, ""
+	case *behind != 0 && *behind == lastRev:
+		return true, "no update arrived while the bucket moved ahead"
+	default:
+		*behind = lastRev
+		return false, ""
+	}
+}
+
+// bucketBorn is when the bucket's stream was made, or zero when NATS does
+// not answer (the first check then takes it).
+func (x *Index) bucketBorn(ctx context.Context) time.Time {
+	ctx, cancel := context.WithTimeout(ctx, x.checkEvery)
+	defer cancel()
+	status, err := x.kv.Status(ctx)
+	if err != nil {
+		return time.Time{}
+	}
+	return status.(*jetstream.KeyValueBucketStatus).StreamInfo().Created
+}
+
+func (x *Index) forgetAllBut(keep map[string]bool) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for key := range x.entries {
+		if !keep[key] {
+			delete(x.entries, key)
+		}
+	}
+}
+
+// Rewatches counts the watches made again after one ended on its own.
+func (x *Index) Rewatches() int64 { return x.rewatches.Load() }
 
 // Ready is closed once the index holds every record that existed at start.
 func (x *Index) Ready() <-chan struct{} { return x.ready }

@@ -1,0 +1,203 @@
+package testenv
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"cyberimage/shared/natsauth"
+	"cyberimage/shared/natscluster"
+)
+
+// Cluster is a JetStream cluster of real nats-server processes (the pinned
+// binary make tools builds) on loopback, trusting a fresh authority, so a
+// test can kill -9 a node, wipe its store and start it again.
+type Cluster struct {
+	t     testing.TB
+	bin   string
+	dir   string
+	Nodes []natscluster.Node
+	procs []*exec.Cmd
+	exits []chan struct{}
+	Auth  *natsauth.Authority
+	// CredsDir holds one credentials file per role (natsauth.CredsPath).
+	CredsDir string
+}
+
+// StartCluster starts n nodes and waits until JetStream is ready on each;
+// every node is killed when the test ends.
+func StartCluster(t testing.TB, n int) *Cluster {
+	t.Helper()
+	auth, err := natsauth.New()
+	if err != nil {
+		t.Fatalf("nats authority: %v", err)
+	}
+	c := &Cluster{t: t, bin: Tool(t, "CYBERIMAGE_NATS_SERVER_BIN", ".tools/bin/nats-server"), dir: t.TempDir(), Auth: auth,
+		procs: make([]*exec.Cmd, n), exits: make([]chan struct{}, n)}
+	c.CredsDir = filepath.Join(c.dir, "creds")
+	if err := auth.Save(c.CredsDir); err != nil {
+		t.Fatalf("nats credentials: %v", err)
+	}
+	trust, err := auth.ServerConfig()
+	if err != nil {
+		t.Fatalf("nats authority: %v", err)
+	}
+	for i := range n {
+		c.Nodes = append(c.Nodes, natscluster.Node{Name: fmt.Sprintf("n%d", i+1), Host: "127.0.0.1",
+			Port: FreePort(t), ClusterPort: FreePort(t), MonitorPort: FreePort(t),
+			StoreDir: filepath.Join(c.dir, fmt.Sprintf("n%d", i+1), "store")})
+	}
+	for i, node := range c.Nodes {
+		conf := natscluster.Config(node, c.Nodes, natscluster.SyncDefault, trust)
+		if err := os.WriteFile(c.confPath(i), []byte(conf), 0o600); err != nil {
+			t.Fatalf("nats config: %v", err)
+		}
+	}
+	t.Cleanup(func() {
+		for i := range c.Nodes {
+			c.Kill(i)
+		}
+		if t.Failed() {
+			c.dumpLogs()
+		}
+	})
+	// All at once: JetStream needs a quorum of the nodes before any is ready.
+	for i := range c.Nodes {
+		c.launch(i)
+	}
+	for i := range c.Nodes {
+		c.waitReady(i)
+	}
+	return c
+}
+
+func (c *Cluster) confPath(i int) string {
+	return filepath.Join(c.dir, c.Nodes[i].Name+".conf")
+}
+
+func (c *Cluster) launch(i int) {
+	c.t.Helper()
+	logFile, err := os.OpenFile(filepath.Join(c.dir, c.Nodes[i].Name+".log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		c.t.Fatalf("nats log: %v", err)
+	}
+	cmd := exec.Command(c.bin, "-c", c.confPath(i))
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		c.t.Fatalf("start %s: %v", c.Nodes[i].Name, err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); logFile.Close(); close(exited) }()
+	c.procs[i], c.exits[i] = cmd, exited
+}
+
+// waitReady waits until the node's monitor says JetStream is healthy.
+func (c *Cluster) waitReady(i int) {
+	c.t.Helper()
+	url := fmt.Sprintf("http://127.0.0.1:%d/healthz", c.Nodes[i].MonitorPort)
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-c.exits[i]:
+			log, _ := os.ReadFile(filepath.Join(c.dir, c.Nodes[i].Name+".log"))
+			c.t.Fatalf("%s exited before it was ready:\n%s", c.Nodes[i].Name, log)
+		default:
+		}
+		if resp, err := http.Get(url); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	c.t.Fatalf("%s not ready after 60s", c.Nodes[i].Name)
+}
+
+// URL lists every node, as services take it.
+func (c *Cluster) URL() string { return natscluster.ClientURLs(c.Nodes) }
+
+// NATS is the cluster as a test's NATS: its URL lists every node and it
+// connects with the cluster's credentials. It has no in-process server to
+// stop or restart: use Kill and Start.
+func (c *Cluster) NATS() *NATS {
+	return &NATS{t: c.t, urls: c.URL(), Auth: c.Auth, CredsDir: c.CredsDir}
+}
+
+// Kill kills node i with SIGKILL, as a crashed host would vanish, and waits
+// for it to exit; a node already down is left alone.
+func (c *Cluster) Kill(i int) {
+	if c.procs[i] == nil {
+		return
+	}
+	_ = c.procs[i].Process.Signal(syscall.SIGKILL)
+	<-c.exits[i]
+	c.procs[i] = nil
+}
+
+// Wipe deletes node i's JetStream store; the node must be down. Started
+// again, it comes back empty and catches up from its peers.
+func (c *Cluster) Wipe(i int) {
+	c.t.Helper()
+	if c.procs[i] != nil {
+		c.t.Fatalf("wipe %s: still running", c.Nodes[i].Name)
+	}
+	if err := os.RemoveAll(c.Nodes[i].StoreDir); err != nil {
+		c.t.Fatalf("wipe %s: %v", c.Nodes[i].Name, err)
+	}
+}
+
+// Start starts node i again (same ports and store) and waits until it is
+// ready.
+func (c *Cluster) Start(i int) {
+	c.t.Helper()
+	c.launch(i)
+	c.waitReady(i)
+}
+
+// Leader is the index of the node leading a stream ("KV_<bucket>" for a
+// bucket), as the stream's cluster info names it.
+func (c *Cluster) Leader(ctx context.Context, js jetstream.JetStream, stream string) (int, error) {
+	s, err := js.Stream(ctx, stream)
+	if err != nil {
+		return -1, err
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		return -1, err
+	}
+	if info.Cluster == nil {
+		return -1, fmt.Errorf("stream %s: no cluster info", stream)
+	}
+	for i, n := range c.Nodes {
+		if n.Name == info.Cluster.Leader {
+			return i, nil
+		}
+	}
+	return -1, fmt.Errorf("stream %s: leader %q is none of the nodes", stream, info.Cluster.Leader)
+}
+
+// dumpLogs shows the end of each node's log, for a failed test.
+func (c *Cluster) dumpLogs() {
+	for _, n := range c.Nodes {
+		data, _ := os.ReadFile(filepath.Join(c.dir, n.Name+".log"))
+		var lines []string
+		for line := range strings.SplitSeq(strings.TrimSpace(string(data)), "\n") {
+			// A down peer makes every node retry its route each second.
+			if !strings.Contains(line, "Error trying to connect to route") {
+				lines = append(lines, line)
+			}
+		}
+		c.t.Logf("--- %s log (last 60 lines but route retries) ---\n%s", n.Name, strings.Join(lines[max(0, len(lines)-60):], "\n"))
+	}
+}
