@@ -36,10 +36,11 @@ export CYBERIMAGE_NATS_SERVER_BIN := $(NATS_SERVER)
 
 SERVICES := ingest gpu-runner supervisor
 
-.PHONY: help run build tools test-tools test lint fuzz fmt vet clean loadtest bench-runner bench bench-micro
+.PHONY: help run run-cluster build tools test-tools test lint fuzz fmt vet clean loadtest bench-runner bench bench-micro
 
 help:
 	@echo "make run    set up everything and start the whole stack (Ctrl-C stops it)"
+	@echo "make run-cluster  the same on a three-node NATS cluster with R3 streams (CYBERIMAGE_NATS_NODES=3 make run)"
 	@echo "make test   lint, unit tests with the race detector, end-to-end tests, short fuzz runs"
 	@echo "make lint   gofmt, go vet and staticcheck"
 	@echo "make fuzz   fuzz request decoding and the bus decoders, 2 minutes each"
@@ -52,6 +53,10 @@ help:
 
 run: tools build
 	@cd $(CURDIR) && CYBERIMAGE_ORT_LIB=$(ORT_LIB) $(BIN)/devstack
+
+# The same stack on a three-node NATS cluster (nats-server processes, R3).
+run-cluster: tools build
+	@cd $(CURDIR) && CYBERIMAGE_NATS_NODES=3 CYBERIMAGE_ORT_LIB=$(ORT_LIB) $(BIN)/devstack
 
 build:
 	@mkdir -p $(BIN)

@@ -1,7 +1,12 @@
 package natscluster_test
 
 import (
+	"bytes"
 	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -102,5 +107,57 @@ func TestConfigNamesPeersAndSync(t *testing.T) {
 		if _, err := natscluster.ParseSync(bad); err == nil {
 			t.Errorf("ParseSync(%q) accepted", bad)
 		}
+	}
+}
+
+// TestCommittedDeploymentFilesAreCurrent: infra/nats/cluster holds what
+// DeploymentFiles writes (CYBERIMAGE_UPDATE_INFRA=1 go test
+// ./shared/natscluster rewrites them).
+func TestCommittedDeploymentFilesAreCurrent(t *testing.T) {
+	dir := filepath.Join(testenv.RepoRoot(t), "infra", "nats", "cluster")
+	for name, want := range natscluster.DeploymentFiles() {
+		path := filepath.Join(dir, name)
+		if os.Getenv("CYBERIMAGE_UPDATE_INFRA") == "1" {
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(path, want, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := os.ReadFile(path)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("%s is missing or stale (%v): rewrite with CYBERIMAGE_UPDATE_INFRA=1 go test ./shared/natscluster", path, err)
+		}
+	}
+}
+
+// The nats-server the cluster tests and make run-cluster run is the one the
+// in-process tests embed: the Makefile pins the version in shared/go.mod,
+// and the binary says so.
+func TestServerBinaryMatchesTheEmbeddedVersion(t *testing.T) {
+	root := testenv.RepoRoot(t)
+	gomod, err := os.ReadFile(filepath.Join(root, "shared", "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	embedded := regexp.MustCompile(`github.com/nats-io/nats-server/v2 (v\S+)`).FindSubmatch(gomod)
+	if embedded == nil {
+		t.Fatal("shared/go.mod names no nats-server")
+	}
+	makefile, err := os.ReadFile(filepath.Join(root, "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pinned := regexp.MustCompile(`(?m)^NATS_SERVER_VERSION := (\S+)`).FindSubmatch(makefile)
+	if pinned == nil || string(pinned[1]) != string(embedded[1]) {
+		t.Fatalf("Makefile pins nats-server %s, shared/go.mod embeds %s", pinned, embedded[1])
+	}
+	out, err := exec.Command(testenv.Tool(t, "CYBERIMAGE_NATS_SERVER_BIN", ".tools/bin/nats-server"), "--version").CombinedOutput()
+	if err != nil {
+		t.Fatalf("nats-server --version: %v: %s", err, out)
+	}
+	if !strings.Contains(string(out), string(embedded[1])) {
+		t.Fatalf("nats-server --version says %q, want %s (rebuild: rm .tools/bin/nats-server && make test-tools)", out, embedded[1])
 	}
 }

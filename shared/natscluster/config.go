@@ -22,7 +22,10 @@ type Node struct {
 	// Name is the server's name, unique in the cluster; JetStream reports
 	// stream leaders by it.
 	Name string
+	// Host is where peers and clients reach the node; Bind, when set, is
+	// the address it listens on instead (0.0.0.0 in a deployment).
 	Host string
+	Bind string
 	// Port serves clients, ClusterPort the routes between nodes, and
 	// MonitorPort the HTTP monitor (/healthz, /jsz).
 	Port, ClusterPort, MonitorPort int
@@ -33,6 +36,13 @@ type Node struct {
 func (n Node) ClientURL() string { return "nats://" + n.addr(n.Port) }
 
 func (n Node) addr(port int) string { return n.Host + ":" + strconv.Itoa(port) }
+
+func (n Node) listen(port int) string {
+	if n.Bind != "" {
+		return n.Bind + ":" + strconv.Itoa(port)
+	}
+	return n.addr(port)
+}
 
 // Sync is the JetStream store's fsync policy. With three replicas an
 // acknowledged write is already on two nodes, so losing any one node (even
@@ -74,8 +84,8 @@ func Config(self Node, nodes []Node, sync Sync, auth string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# nats-server %s of the %s cluster (written by shared/natscluster)\n", self.Name, Name)
 	fmt.Fprintf(&b, "server_name: %s\n", self.Name)
-	fmt.Fprintf(&b, "listen: %s\n", self.addr(self.Port))
-	fmt.Fprintf(&b, "http: %s\n", self.addr(self.MonitorPort))
+	fmt.Fprintf(&b, "listen: %s\n", self.listen(self.Port))
+	fmt.Fprintf(&b, "http: %s\n", self.listen(self.MonitorPort))
 	b.WriteString("jetstream {\n")
 	fmt.Fprintf(&b, "  store_dir: %q\n", self.StoreDir)
 	if sync != SyncDefault {
@@ -84,7 +94,7 @@ func Config(self Node, nodes []Node, sync Sync, auth string) string {
 	b.WriteString("}\n")
 	b.WriteString("cluster {\n")
 	fmt.Fprintf(&b, "  name: %s\n", Name)
-	fmt.Fprintf(&b, "  listen: %s\n", self.addr(self.ClusterPort))
+	fmt.Fprintf(&b, "  listen: %s\n", self.listen(self.ClusterPort))
 	b.WriteString("  routes: [\n" + strings.Join(routes, "\n") + "\n  ]\n")
 	b.WriteString("}\n")
 	if auth != "" {

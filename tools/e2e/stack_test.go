@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -344,6 +345,8 @@ type completionWatch struct {
 	mu    sync.Mutex
 	count map[string]int
 	seen  uint64 // the last revision the watch has taken in
+	// at is when the server stored each completed write, in watch order.
+	at []time.Time
 }
 
 func watchCompletions(t testing.TB, store *jobstore.Store) *completionWatch {
@@ -364,6 +367,7 @@ func watchCompletions(t testing.TB, store *jobstore.Store) *completionWatch {
 			if e.Operation() == jetstream.KeyValuePut {
 				if rec, err := jobstore.Decode(e.Value()); err == nil && rec.Status == job.StatusCompleted {
 					cw.count[rec.JobID]++
+					cw.at = append(cw.at, e.Created())
 				}
 			}
 			cw.mu.Unlock()
@@ -401,6 +405,20 @@ func (c *completionWatch) total() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return len(c.count)
+}
+
+// longestPause is the longest time between two completions (server times).
+func (c *completionWatch) longestPause() time.Duration {
+	c.caughtUp()
+	c.mu.Lock()
+	at := slices.Clone(c.at)
+	c.mu.Unlock()
+	slices.SortFunc(at, time.Time.Compare)
+	var longest time.Duration
+	for i := 1; i < len(at); i++ {
+		longest = max(longest, at[i].Sub(at[i-1]))
+	}
+	return longest
 }
 
 func (c *completionWatch) of(id string) int {

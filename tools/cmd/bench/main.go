@@ -29,6 +29,7 @@ type options struct {
 	out, binDir, models, modelsDir    string
 	quick, profile, bracket           bool
 	auth, tls                         bool // NATS with per-role credentials, over TLS
+	replicas                          int  // JetStream replicas (and servers)
 	deadline                          time.Duration
 	ortLib, minioBin                  string
 	cores                             int
@@ -65,6 +66,7 @@ func main() {
 	flag.StringVar(&o.binDir, "bin", "", "use the ingest, gpu-runner, supervisor and bench-model binaries in this folder instead of building them")
 	flag.Var(&o.runnerEnv, "runner-env", "KEY=VALUE added to the runners' environment, to compare settings (repeatable), e.g. GOMAXPROCS=1 or CYBERIMAGE_PNG_COMPRESSION=none")
 	flag.BoolVar(&o.auth, "auth", false, "NATS in operator mode: every service and client with its role's credentials, as make run")
+	flag.IntVar(&o.replicas, "replicas", 1, "JetStream replicas: 3 runs three NATS servers clustered in the harness and provisions R3 (the raw JetStream limit too), to price R3 against R1")
 	flag.BoolVar(&o.tls, "tls", false, "NATS over TLS (a throwaway CA); with -auth or alone")
 	flag.BoolVar(&o.quick, "quick", false, "smoke run: 200 jobs and fewer raw iterations (explicit flags still win)")
 	flag.BoolVar(&o.bracket, "bracket", true, "measure the raw limits again after the pipeline and use the mean of both (their spread shows the noise)")

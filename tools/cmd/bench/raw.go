@@ -55,7 +55,7 @@ func measureRaw(ctx context.Context, st *stack, o options, spec job.Spec, when s
 	say("raw nats (%s): %d work messages of %d bytes, %d pullers (fetch 1, ack confirmed)", when, o.rawMsgs, len(work), concurrency)
 	cpu0 := sampleCPU([]*proc{st.minio})
 	serial := min(o.pacedJobs, 500)
-	if set.NATS, err = rawNATS(ctx, st.nats.ClientURL(), st.natsOptions, work, o.rawMsgs, concurrency, serial, say); err != nil {
+	if set.NATS, err = rawNATS(ctx, st.natsURL(), max(o.replicas, 1), st.natsOptions, work, o.rawMsgs, concurrency, serial, say); err != nil {
 		return set, err
 	}
 	set.NATSCPU = sampleCPU([]*proc{st.minio}).since(cpu0, o.cores)

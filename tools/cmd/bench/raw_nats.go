@@ -39,7 +39,7 @@ const (
 // rawNATS measures throughput with `consumers` pullers draining msgs
 // messages published asynchronously, then serial latency over `serial`
 // messages. The stream and consumer copy the jobs stream's settings.
-func rawNATS(ctx context.Context, url string, natsOptions func(string) []nats.Option, work []byte, msgs, consumers, serial int, say func(string, ...any)) (natsResult, error) {
+func rawNATS(ctx context.Context, url string, replicas int, natsOptions func(string) []nats.Option, work []byte, msgs, consumers, serial int, say func(string, ...any)) (natsResult, error) {
 	res := natsResult{Msgs: msgs, PayloadBytes: len(work), Consumers: consumers}
 	nc, err := nats.Connect(url, natsOptions("bench raw publisher")...)
 	if err != nil {
@@ -53,7 +53,7 @@ func rawNATS(ctx context.Context, url string, natsOptions func(string) []nats.Op
 	settings := bus.DefaultSettings()
 	stream, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name: rawStream, Subjects: []string{rawSubject + ">"}, Retention: jetstream.WorkQueuePolicy,
-		Storage: jetstream.FileStorage, Replicas: 1, Duplicates: 2 * time.Minute,
+		Storage: jetstream.FileStorage, Replicas: replicas, Duplicates: 2 * time.Minute,
 	})
 	if err != nil {
 		return res, fmt.Errorf("raw stream: %w", err)

@@ -38,6 +38,9 @@ type results struct {
 		InFlight    int      `json:"in_flight"`
 		Quick       bool     `json:"quick"`
 		RunnerEnv   []string `json:"runner_env,omitempty"`
+		Replicas    int      `json:"replicas"`
+		Auth        bool     `json:"auth"`
+		TLS         bool     `json:"tls"`
 	} `json:"config"`
 	WorkBytes int      `json:"work_bytes"`
 	Models    []string `json:"models_served"`
@@ -94,6 +97,7 @@ func newResults(o options, spec job.Spec) *results {
 	c.Jobs, c.Runners, c.Slots, c.Concurrency = o.jobs, o.runners, o.slots, o.runners*o.slots
 	c.Size, c.Steps, c.PacedJobs, c.InFlight, c.Quick = o.size, o.steps, o.pacedJobs, o.inflight, o.quick
 	c.RunnerEnv = o.runnerEnv
+	c.Replicas, c.Auth, c.TLS = max(o.replicas, 1), o.auth, o.tls
 	return r
 }
 

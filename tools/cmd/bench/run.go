@@ -67,12 +67,12 @@ func run(o options) error {
 	if err := st.startNATS(o); err != nil {
 		return err
 	}
-	say("nats: embedded JetStream at %s", st.nats.ClientURL())
+	say("nats: embedded JetStream at %s", st.natsURL())
 	if err := st.startMinIO(ctx, o.minioBin); err != nil {
 		return err
 	}
 	say("minio: pid %d at %s", st.minio.pid(), st.s3.Endpoint)
-	nc, err := nats.Connect(st.nats.ClientURL(), append(st.natsOptions("bench"), nats.MaxReconnects(-1))...)
+	nc, err := nats.Connect(st.natsURL(), append(st.natsOptions("bench"), nats.MaxReconnects(-1))...)
 	if err != nil {
 		return err
 	}

@@ -28,7 +28,9 @@ func (s *stack) startServices(ctx context.Context, nc *nats.Conn, o options) err
 	if err != nil {
 		return err
 	}
-	if err := bus.Provision(ctx, js, bus.DefaultSettings(), catalog.Names()...); err != nil {
+	settings := bus.DefaultSettings()
+	settings.Replicas = max(o.replicas, 1)
+	if err := bus.Provision(ctx, js, settings, catalog.Names()...); err != nil {
 		return err
 	}
 	supAddr, err := loopbackAddr()

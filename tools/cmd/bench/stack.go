@@ -2,14 +2,17 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -30,11 +33,13 @@ type stack struct {
 	logDir string
 	bins   map[string]string
 
-	nats *server.Server
+	// nats are the embedded servers: one, or a cluster with -replicas.
+	nats []*server.Server
 	s3   objectstore.Config
 	// With -auth: the authority the server trusts and the folder of
 	// <role>.creds; with -tls: the CA clients verify the server with.
 	auth     *natsauth.Authority
+	replicas int
 	credsDir string
 	caFile   string
 	minio    *proc
@@ -127,17 +132,22 @@ func (s *stack) build(ctx context.Context) error {
 	return nil
 }
 
-// startNATS runs an embedded JetStream server on a free loopback port with
-// its store in the temp dir, as the dev stack does.
+// startNATS runs the embedded JetStream server on a free loopback port
+// with its store in the temp dir, as the dev stack does; with -replicas N,
+// N servers clustered in this process, so R3 costs what it costs on one
+// machine (every write stored three times, and the raft traffic).
 func (s *stack) startNATS(o options) error {
-	opts := &server.Options{
-		ServerName: "cyberimage-bench",
-		Host:       "127.0.0.1",
-		Port:       server.RANDOM_PORT,
-		JetStream:  true,
-		StoreDir:   filepath.Join(s.tmp, "nats"),
-		NoLog:      true,
-		NoSigs:     true,
+	nodes := max(o.replicas, 1)
+	s.replicas = nodes
+	var routes []*url.URL
+	clusterPorts := make([]int, nodes)
+	for i := range clusterPorts {
+		port, err := freePort()
+		if err != nil {
+			return err
+		}
+		clusterPorts[i] = port
+		routes = append(routes, &url.URL{Scheme: "nats-route", Host: "127.0.0.1:" + strconv.Itoa(port)})
 	}
 	if o.auth {
 		a, err := natsauth.New()
@@ -148,29 +158,78 @@ func (s *stack) startNATS(o options) error {
 		if err := a.Save(s.credsDir); err != nil {
 			return err
 		}
-		if err := a.Configure(opts); err != nil {
-			return err
-		}
 		s.auth = a
 	}
+	var tlsConfig *tls.Config
 	if o.tls {
 		caFile, cfg, err := natsauth.SelfSignedTLS(s.tmp)
 		if err != nil {
 			return err
 		}
-		opts.TLS, opts.TLSConfig, s.caFile = true, cfg, caFile
+		tlsConfig, s.caFile = cfg, caFile
 	}
-	ns, err := server.NewServer(opts)
-	if err != nil {
-		return fmt.Errorf("nats: %w", err)
+	for i := range nodes {
+		opts := &server.Options{
+			ServerName: fmt.Sprintf("cyberimage-bench-%d", i+1),
+			Host:       "127.0.0.1",
+			Port:       server.RANDOM_PORT,
+			JetStream:  true,
+			StoreDir:   filepath.Join(s.tmp, fmt.Sprintf("nats-%d", i+1)),
+			NoLog:      true,
+			NoSigs:     true,
+		}
+		if nodes > 1 {
+			opts.Cluster = server.ClusterOpts{Name: "cyberimage-bench", Host: "127.0.0.1", Port: clusterPorts[i]}
+			opts.Routes = routes
+		}
+		if s.auth != nil {
+			if err := s.auth.Configure(opts); err != nil {
+				return err
+			}
+		}
+		if tlsConfig != nil {
+			opts.TLS, opts.TLSConfig = true, tlsConfig
+		}
+		ns, err := server.NewServer(opts)
+		if err != nil {
+			return fmt.Errorf("nats: %w", err)
+		}
+		go ns.Start()
+		s.nats = append(s.nats, ns)
 	}
-	go ns.Start()
-	if !ns.ReadyForConnections(15 * time.Second) {
-		ns.Shutdown()
-		return errors.New("nats: not ready after 15s")
+	for _, ns := range s.nats {
+		if !ns.ReadyForConnections(30 * time.Second) {
+			return errors.New("nats: not ready after 30s")
+		}
 	}
-	s.nats = ns
+	if nodes > 1 {
+		return s.waitJetStreamCluster(30 * time.Second)
+	}
 	return nil
+}
+
+// waitJetStreamCluster waits until the cluster has a meta leader, before
+// which no stream can be made.
+func (s *stack) waitJetStreamCluster(limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		for _, ns := range s.nats {
+			if ns.JetStreamIsLeader() {
+				return nil
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return errors.New("nats: no JetStream meta leader after " + limit.String())
+}
+
+// natsURL lists every embedded server, as services take it.
+func (s *stack) natsURL() string {
+	urls := make([]string, len(s.nats))
+	for i, ns := range s.nats {
+		urls[i] = ns.ClientURL()
+	}
+	return strings.Join(urls, ",")
 }
 
 // natsOptions are what a client of the bench's server needs: the admin's
@@ -266,11 +325,17 @@ type natsMsgs struct {
 }
 
 func (s *stack) natsMsgs() natsMsgs {
-	v, err := s.nats.Varz(nil)
-	if err != nil {
-		return natsMsgs{}
+	var m natsMsgs
+	for _, ns := range s.nats {
+		v, err := ns.Varz(nil)
+		if err != nil {
+			return natsMsgs{}
+		}
+		// Route traffic between nodes counts too: it is what R3 adds.
+		m.In += v.InMsgs
+		m.Out += v.OutMsgs
 	}
-	return natsMsgs{In: v.InMsgs, Out: v.OutMsgs}
+	return m
 }
 
 func (m natsMsgs) since(earlier natsMsgs) natsMsgs {
@@ -282,7 +347,8 @@ func (s *stack) serviceEnv(ortLib, modelsDir string) []string {
 	return []string{
 		// A bench stack of its own, with an open NATS server.
 		"CYBERIMAGE_DEV=true",
-		"CYBERIMAGE_NATS_URL=" + s.nats.ClientURL(),
+		"CYBERIMAGE_NATS_URL=" + s.natsURL(),
+		"CYBERIMAGE_REPLICAS=" + strconv.Itoa(max(s.replicas, 1)),
 		"CYBERIMAGE_S3_ENDPOINT=" + s.s3.Endpoint,
 		"CYBERIMAGE_S3_BUCKET=" + s.s3.Bucket,
 		"CYBERIMAGE_S3_ACCESS_KEY=" + s.s3.AccessKey,
@@ -350,9 +416,9 @@ func (s *stack) close() {
 	for i := len(procs) - 1; i >= 0; i-- {
 		procs[i].stop(10 * time.Second)
 	}
-	if s.nats != nil {
-		s.nats.Shutdown()
-		s.nats.WaitForShutdown()
+	for _, ns := range s.nats {
+		ns.Shutdown()
+		ns.WaitForShutdown()
 	}
 	_ = os.RemoveAll(s.tmp)
 }

@@ -79,7 +79,7 @@ func banner(o options, natsURL, s3Addr string, browser s3access.User, took time.
 	client := o.dataDir + "/creds/client.creds"
 	fmt.Printf(`
 ================ CyberImage stack ready in %.1fs ================
-  NATS        %s   (JetStream data: %s/nats; credentials per role in %s/creds)
+  NATS        %s   (JetStream data: %s; credentials per role in %s/creds)
   MinIO S3    http://%s   bucket "cyberimage"   user %s / password %s   (read-only; keys per role in %s/creds/s3-*.env)
   MinIO UI    http://127.0.0.1:%d
   Supervisor  http://%s/status   /api/queue   /v1/jobs/<job_id>   /metrics
@@ -94,6 +94,16 @@ Try it (in another terminal, from this folder):
   bin/cyberimage status; bin/cyberimage cancel <job_id>      # retry and cancel use %s/creds/admin-token
 Ctrl-C stops everything; jobs and images are kept in %s.
 =================================================================
-`, took.Seconds(), natsURL, o.dataDir, o.dataDir, s3Addr, browser.AccessKey, browser.SecretKey, o.dataDir, o.consolePort, o.supervisor, o.runners,
+`, took.Seconds(), natsURL, natsDataDir(o), o.dataDir, s3Addr, browser.AccessKey, browser.SecretKey, o.dataDir, o.consolePort, o.supervisor, o.runners,
 		natsURL, client, o.supervisor, s3Addr, browser.AccessKey, browser.SecretKey, natsURL, client, o.dataDir, o.dataDir)
+}
+
+// natsDataDir is where the dev stack's NATS keeps its JetStream data: one
+// folder for the embedded server, another for the cluster's nodes, so
+// switching modes never mixes stores.
+func natsDataDir(o options) string {
+	if o.natsNodes > 1 {
+		return o.dataDir + "/nats-cluster"
+	}
+	return o.dataDir + "/nats"
 }

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"cyberimage/shared/natsauth"
+	"cyberimage/shared/natscluster"
 	"cyberimage/tools/internal/s3access"
 )
 
@@ -31,6 +32,8 @@ type options struct {
 	s3Port      int
 	consolePort int
 	supervisor  string
+	natsNodes   int
+	natsSync    string
 }
 
 func main() {
@@ -42,10 +45,16 @@ func main() {
 	flag.IntVar(&o.natsPort, "nats-port", envInt("CYBERIMAGE_NATS_PORT", 4222), "NATS client port [CYBERIMAGE_NATS_PORT]")
 	flag.IntVar(&o.s3Port, "s3-port", envInt("CYBERIMAGE_S3_PORT", 9000), "MinIO S3 port [CYBERIMAGE_S3_PORT]")
 	flag.IntVar(&o.consolePort, "console-port", envInt("CYBERIMAGE_S3_CONSOLE_PORT", 9001), "MinIO console port [CYBERIMAGE_S3_CONSOLE_PORT]")
+	flag.IntVar(&o.natsNodes, "nats-nodes", envInt("CYBERIMAGE_NATS_NODES", 1), "NATS servers: 1 (embedded) or a cluster of 3 or 5 nats-server processes with R3 streams [CYBERIMAGE_NATS_NODES]")
+	flag.StringVar(&o.natsSync, "nats-sync", envOr("CYBERIMAGE_NATS_SYNC", ""), "JetStream fsync policy: empty (nats-server's default, every 2 minutes), always, or an interval such as 10s [CYBERIMAGE_NATS_SYNC]")
 	flag.StringVar(&o.supervisor, "supervisor-addr", envOr("CYBERIMAGE_SUPERVISOR_ADDR", "127.0.0.1:8080"), "supervisor HTTP address [CYBERIMAGE_SUPERVISOR_ADDR]")
 	flag.Parse()
 	if o.runners < 1 {
 		fmt.Fprintln(os.Stderr, "devstack: CYBERIMAGE_RUNNERS must be at least 1")
+		os.Exit(2)
+	}
+	if o.natsNodes != 1 && o.natsNodes != 3 && o.natsNodes != 5 {
+		fmt.Fprintln(os.Stderr, "devstack: CYBERIMAGE_NATS_NODES must be 1, 3 or 5 (a cluster needs an odd quorum)")
 		os.Exit(2)
 	}
 	if err := run(o); err != nil {
@@ -67,15 +76,37 @@ func run(o options) error {
 	if err != nil {
 		return fmt.Errorf("nats credentials: %w", err)
 	}
-	ns, err := startNATS(filepath.Join(o.dataDir, "nats"), o.natsPort, auth)
+	sync, err := natscluster.ParseSync(o.natsSync)
 	if err != nil {
-		return err
+		return fmt.Errorf("CYBERIMAGE_NATS_SYNC: %w", err)
 	}
-	defer func() { ns.Shutdown(); ns.WaitForShutdown(); say("devstack", "nats stopped") }()
-	say("devstack", "nats listening on %s (JetStream data in %s)", ns.ClientURL(), filepath.Join(o.dataDir, "nats"))
+	var natsURL string
+	if o.natsNodes == 1 {
+		ns, err := startNATS(filepath.Join(o.dataDir, "nats"), o.natsPort, auth, sync)
+		if err != nil {
+			return err
+		}
+		defer func() { ns.Shutdown(); ns.WaitForShutdown(); say("devstack", "nats stopped") }()
+		natsURL = ns.ClientURL()
+		say("devstack", "nats listening on %s (JetStream data in %s)", natsURL, filepath.Join(o.dataDir, "nats"))
+	} else {
+		urls, stopCluster, err := startCluster(ctx, o, auth, sync)
+		if err != nil {
+			return err
+		}
+		defer func() { stopCluster(); say("devstack", "nats cluster stopped") }()
+		natsURL = urls
+		// Every stream and bucket at R3 unless set otherwise: an
+		// acknowledged write is then on a majority and survives any one
+		// node. Services read the same variable and check it.
+		if os.Getenv("CYBERIMAGE_REPLICAS") == "" {
+			os.Setenv("CYBERIMAGE_REPLICAS", "3")
+		}
+		say("devstack", "nats cluster of %d nodes on %s (R%s; data and logs in %s)", o.natsNodes, natsURL,
+			os.Getenv("CYBERIMAGE_REPLICAS"), filepath.Join(o.dataDir, "nats-cluster"))
+	}
 
 	s3Addr := "127.0.0.1:" + strconv.Itoa(o.s3Port)
-	natsURL := ns.ClientURL()
 	provisioned, err := provision(ctx, natsURL, natsauth.CredsPath(credsDir, natsauth.Admin))
 	if err != nil {
 		return err

@@ -7,12 +7,12 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 
 	"cyberimage/shared/natsauth"
+	"cyberimage/shared/natscluster"
 )
 
-// startNATS runs an embedded NATS server with JetStream on loopback.
-// startNATS starts the dev stack's server trusting auth: every client
-// needs a role's credentials.
-func startNATS(storeDir string, port int, auth *natsauth.Authority) (*server.Server, error) {
+// startNATS runs the dev stack's embedded NATS server with JetStream on
+// loopback, trusting auth: every client needs a role's credentials.
+func startNATS(storeDir string, port int, auth *natsauth.Authority, sync natscluster.Sync) (*server.Server, error) {
 	opts := &server.Options{
 		ServerName: "cyberimage-dev",
 		Host:       "127.0.0.1",
@@ -21,6 +21,7 @@ func startNATS(storeDir string, port int, auth *natsauth.Authority) (*server.Ser
 		StoreDir:   storeDir,
 		NoSigs:     true,
 	}
+	sync.Apply(opts)
 	if err := auth.Configure(opts); err != nil {
 		return nil, fmt.Errorf("nats: %w", err)
 	}

@@ -1,0 +1,127 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"cyberimage/shared/bus"
+	"cyberimage/shared/job"
+	"cyberimage/shared/testenv"
+)
+
+// TestClusterChaos: 200 jobs on a three-node JetStream cluster at R3 while
+// the node leading CYBERIMAGE_JOBS is killed -9 (and started again), then
+// the node leading the job records' bucket, which comes back with its store
+// wiped. No job may be lost, completed twice or failed; no service process
+// may restart; /status and /api/queue must agree with KV at the end.
+func TestClusterChaos(t *testing.T) {
+	const jobs = 200
+	c := testenv.StartCluster(t, 3)
+	s := newStackOn(t, c.NATS(), append(append([]string{}, fastWatchdog...),
+		"CYBERIMAGE_REPLICAS=3", "CYBERIMAGE_MAX_STALLED_TIME=20s", "CYBERIMAGE_ABANDON_COOLOFF=1s")...)
+	services := []*proc{s.startSupervisor(), s.startIngest(), s.startRunner("runner-1"), s.startRunner("runner-2")}
+
+	// Request-reply with a request_id, resent until ingest answers, as the
+	// contract tells clients: a core publish in flight to a dying node is
+	// lost before any stream stores it.
+	published := make(chan struct{})
+	var unanswered atomic.Int32
+	go func() {
+		defer close(published)
+		for i := range jobs {
+			payload := fmtReq(fmt.Sprintf("cluster %d", i), 64, 64, 1, fmt.Sprintf(`,"request_id":"cluster-%d"`, i))
+			answered := false
+			for attempt := 0; attempt < 30 && !answered; attempt++ {
+				msg, err := s.nc.Request(bus.SubjectRequests, []byte(payload), 2*time.Second)
+				answered = err == nil && strings.Contains(string(msg.Data), `"job_id"`)
+			}
+			if !answered {
+				unanswered.Add(1)
+			}
+			time.Sleep(80 * time.Millisecond)
+		}
+	}()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	start := time.Now()
+	leaderOf := func(stream string) int {
+		for {
+			i, err := c.Leader(ctx, s.js, stream)
+			if err == nil {
+				return i
+			}
+			require.NoError(t, ctx.Err(), "leader of %s: %v", stream, err)
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	time.Sleep(3 * time.Second)
+	jobsLeader := leaderOf(bus.StreamJobs)
+	c.Kill(jobsLeader)
+	t.Logf("%.1fs: killed %s, leader of %s", time.Since(start).Seconds(), c.Nodes[jobsLeader].Name, bus.StreamJobs)
+	time.Sleep(4 * time.Second)
+	c.Start(jobsLeader)
+	t.Logf("%.1fs: %s is back", time.Since(start).Seconds(), c.Nodes[jobsLeader].Name)
+	time.Sleep(2 * time.Second)
+	kvLeader := leaderOf("KV_" + bus.BucketJobs)
+	c.Kill(kvLeader)
+	t.Logf("%.1fs: killed %s, leader of KV_%s", time.Since(start).Seconds(), c.Nodes[kvLeader].Name, bus.BucketJobs)
+	time.Sleep(4 * time.Second)
+	c.Wipe(kvLeader)
+	c.Start(kvLeader)
+	t.Logf("%.1fs: %s is back with its store wiped", time.Since(start).Seconds(), c.Nodes[kvLeader].Name)
+
+	<-published
+	require.Zero(t, unanswered.Load(), "requests never answered by ingest")
+	recs := s.waitEnded(jobs, 3*time.Minute)
+	lost, duplicated, failed, redelivered := 0, 0, 0, 0
+	for i := range jobs {
+		id := job.IDForRequestID(fmt.Sprintf("cluster-%d", i))
+		rec, ok := recs[id]
+		switch {
+		case !ok:
+			lost++
+			continue
+		case rec.Status != job.StatusCompleted:
+			failed++
+			t.Errorf("job %s ended %s: %+v", id, rec.Status, rec.Error)
+			continue
+		}
+		if n := s.completions.of(id); n != 1 {
+			duplicated++
+			t.Errorf("job %s written completed %d times", id, n)
+		}
+		if rec.Attempts > 1 {
+			redelivered++
+		}
+	}
+	for _, p := range services {
+		select {
+		case <-p.exited:
+			t.Errorf("%s exited during the chaos", p.name)
+		default:
+		}
+	}
+	t.Logf("cluster chaos: %d jobs, 2 node kills (one wiped), longest pause in completions %s; lost %d, duplicated %d, failed %d, redelivered %d",
+		jobs, s.completions.longestPause().Round(time.Millisecond), lost, duplicated, failed, redelivered)
+	require.Zero(t, lost)
+	require.Zero(t, duplicated)
+	require.Zero(t, failed)
+	require.Eventually(t, func() bool { return s.jobsInStream() == 0 }, 30*time.Second, 200*time.Millisecond)
+	require.Eventually(t, func() bool {
+		var q map[string]int
+		if s.getJSON("/api/queue", &q) != http.StatusOK {
+			return false
+		}
+		st := statusAt(t, s.supervisorAddr)
+		return q["completed"] == jobs && q["total"] == jobs && q["processing"] == 0 && q["pending"] == 0 &&
+			st.Queue["pending"] == 0 && st.Queue["in_progress"] == 0
+	}, 30*time.Second, 200*time.Millisecond, "/status and /api/queue agree with KV")
+}
