@@ -69,7 +69,7 @@ func run(cfg config.Config, logger *zap.Logger) error {
 	if err != nil {
 		return err
 	}
-	stats := &intake.Stats{}
+	stats := &intake.Stats{Reconnects: func() uint64 { return nc.Stats().Reconnects }}
 	proc := intake.New(intake.Params{NC: nc, JS: js, Store: store, Models: catalog.WithMemoryBudget(models.JobMemoryBytes(cfg.JobMemoryMB)),
 		Concurrency: cfg.Concurrency, Logger: logger, Stats: stats})
 	if err := proc.Start(ctx); err != nil {

@@ -20,6 +20,8 @@ type Stats struct {
 
 	// Drops counts requests whose handling panicked (set by New).
 	Drops *bus.Drops
+	// Reconnects counts the NATS connection's reconnects (nil: none kept).
+	Reconnects func() uint64
 
 	mu       sync.Mutex
 	rejected map[job.Code]int64
@@ -51,6 +53,9 @@ func (s *Stats) WritePrometheus(w io.Writer) {
 	fmt.Fprintf(w, "# TYPE cyberimage_ingest_duplicates_total counter\ncyberimage_ingest_duplicates_total %d\n", s.Duplicates.Load())
 	fmt.Fprintf(w, "# TYPE cyberimage_ingest_retried_total counter\ncyberimage_ingest_retried_total %d\n", s.Retried.Load())
 	fmt.Fprintf(w, "# TYPE cyberimage_ingest_consumer_rebinds_total counter\ncyberimage_ingest_consumer_rebinds_total %d\n", s.Rebinds.Load())
+	if s.Reconnects != nil {
+		fmt.Fprintf(w, "# TYPE cyberimage_nats_reconnects_total counter\ncyberimage_nats_reconnects_total %d\n", s.Reconnects())
+	}
 	fmt.Fprintf(w, "# TYPE cyberimage_ingest_rejected_total counter\n")
 	rejected := s.Rejected()
 	codes := make([]string, 0, len(rejected))

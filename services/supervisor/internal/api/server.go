@@ -49,8 +49,10 @@ type Params struct {
 	AdminToken string
 	// Ready says what, beyond the NATS connection, keeps this replica from
 	// doing its work (nil: ready).
-	Ready  func() error
-	Logger *zap.Logger
+	Ready func() error
+	// Reconnects counts the NATS connection's reconnects (nil: none kept).
+	Reconnects func() uint64
+	Logger     *zap.Logger
 }
 
 // Server is the HTTP API.

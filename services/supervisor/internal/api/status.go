@@ -153,6 +153,12 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	fmt.Fprintf(w, "# TYPE cyberimage_runners gauge\ncyberimage_runners{health=\"healthy\"} %d\ncyberimage_runners{health=\"lost\"} %d\n", healthy, len(runners)-healthy)
+	fmt.Fprintf(w, "# HELP cyberimage_index_rewatches_total Times the watch of the job records was made again after it ended or went blind.\n")
+	fmt.Fprintf(w, "# TYPE cyberimage_index_rewatches_total counter\ncyberimage_index_rewatches_total %d\n", s.p.Index.Rewatches())
+	if s.p.Reconnects != nil {
+		fmt.Fprintf(w, "# HELP cyberimage_nats_reconnects_total Times the NATS connection was made again after it was lost.\n")
+		fmt.Fprintf(w, "# TYPE cyberimage_nats_reconnects_total counter\ncyberimage_nats_reconnects_total %d\n", s.p.Reconnects())
+	}
 	if s.p.Drops != nil {
 		fmt.Fprintf(w, "# HELP cyberimage_bus_dropped_total Messages taken off the bus and dropped: malformed, not believed, or whose handler panicked.\n")
 		fmt.Fprintf(w, "# TYPE cyberimage_bus_dropped_total counter\n")

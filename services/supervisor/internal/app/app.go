@@ -156,7 +156,8 @@ func (a *App) start(ctx context.Context, cfg config.Config, js jetstream.JetStre
 	}
 	a.api = api.New(api.Params{Addr: cfg.Addr, Drops: drops, AdminToken: cfg.AdminToken, Ready: ready, JS: js, Store: store, Index: idx, Tracker: track,
 		S3: s3, Bucket: cfg.S3.Bucket, PresignTTL: cfg.PresignTTL, Recoveries: log, Catalog: catalog, Unhealthy: dog.Unhealthy,
-		Leader: func() (bool, string) { return lead.IsLeader(), lead.Holder() }, Logger: a.log})
+		Leader: func() (bool, string) { return lead.IsLeader(), lead.Holder() }, Logger: a.log,
+		Reconnects: func() uint64 { return a.nc.Stats().Reconnects }})
 	if err := a.api.Start(); err != nil {
 		return err
 	}
