@@ -19,6 +19,10 @@ const LeaseTTL = 10 * time.Second
 // judged since.
 const RunnerHistoryTTL = 24 * time.Hour
 
+// RecordMarkerTTL is how long the marker of an expired job record stays in
+// the bucket: long enough for every watcher to see the key go.
+const RecordMarkerTTL = 15 * time.Minute
+
 // consumerSpec is a durable consumer of a stream.
 type consumerSpec struct {
 	stream string
@@ -117,6 +121,10 @@ func desired(s Settings, models ...string) layout {
 			History:     1,
 			Storage:     jetstream.FileStorage,
 			Replicas:    s.Replicas,
+			// Ended records carry a per-message TTL (jobstore.Retention)
+			// and leave the bucket when it runs out; this allows it, and
+			// leaves a marker that tells watchers the key is gone.
+			LimitMarkerTTL: RecordMarkerTTL,
 		},
 		{
 			Bucket:      BucketRunners,
@@ -127,6 +135,13 @@ func desired(s Settings, models ...string) layout {
 			TTL:      RunnerHistoryTTL,
 			Storage:  jetstream.FileStorage,
 			Replicas: s.Replicas,
+		},
+		{
+			Bucket:      BucketSupervisor,
+			Description: "Supervisor state kept across restarts (archive checkpoint)",
+			History:     1,
+			Storage:     jetstream.FileStorage,
+			Replicas:    s.Replicas,
 		},
 		{
 			Bucket:      BucketLeases,

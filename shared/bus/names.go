@@ -49,6 +49,9 @@ const (
 	// stalls, emergency reloads), so a new leader judges with the same
 	// history as the old one.
 	BucketRunners = "cyberimage_runners"
+	// BucketSupervisor holds what the supervisor keeps across restarts:
+	// how far it has archived ended jobs to S3.
+	BucketSupervisor = "cyberimage_supervisor"
 
 	// SubjectHeartbeatsAll matches every runner's heartbeat.
 	SubjectHeartbeatsAll   = "cyberimage.runners.*.heartbeat"
@@ -69,6 +72,10 @@ func RunnerConsumer(model string) string { return ConsumerRunners + "-" + model 
 
 // ControlSubject is where the supervisor sends orders to one runner.
 func ControlSubject(runner string) string { return subjectControlPrefix + runner }
+
+// RecordSubject is the subject a job record's revisions are stored under in
+// the bucket (what KeyValue.Put publishes to).
+func RecordSubject(jobID string) string { return "$KV." + BucketJobs + "." + jobID }
 
 // DLQSubject is where a failed job's work message is copied.
 func DLQSubject(model, jobID string) string { return subjectDLQPrefix + model + "." + jobID }

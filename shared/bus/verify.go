@@ -63,6 +63,7 @@ func Verify(ctx context.Context, js jetstream.JetStream, s Settings, models ...s
 			{"replicas", "CYBERIMAGE_REPLICAS", want.Replicas, got.Replicas},
 			{"history", "", int64(want.History), got.MaxMsgsPerSubject},
 			{"ttl", "", want.TTL, got.MaxAge},
+			{"per-key ttl", "", want.LimitMarkerTTL != 0, got.AllowMsgTTL},
 		})...)
 	}
 	switch {

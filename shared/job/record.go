@@ -89,6 +89,19 @@ type Delivery struct {
 	AckSubject string `json:"ack_subject,omitempty"`
 }
 
+// Public is the record as shown outside the pipeline (HTTP, the archive in
+// S3): without the delivery's reply subject, since whoever holds it can ack
+// or NAK the delivery, which is the runner's and the watchdog's business
+// alone.
+func (r Record) Public() Record {
+	if r.Delivery != nil {
+		d := *r.Delivery
+		d.AckSubject = ""
+		r.Delivery = &d
+	}
+	return r
+}
+
 // Token names the delivery in events and logs: "<stream_seq>.<delivered>".
 func (d *Delivery) Token() string {
 	if d == nil {

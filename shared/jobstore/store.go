@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"cyberimage/shared/bus"
@@ -36,16 +37,29 @@ const maxConflicts = 16
 
 // Store is the job-record bucket.
 type Store struct {
-	kv jetstream.KeyValue
+	kv        jetstream.KeyValue
+	js        jetstream.JetStream
+	retention Retention
 }
 
+// Option configures a Store.
+type Option func(*Store)
+
+// WithRetention sets how long ended records stay (DefaultRetention if not
+// given).
+func WithRetention(r Retention) Option { return func(s *Store) { s.retention = r } }
+
 // Open binds to the job bucket, which bus.Ensure created.
-func Open(ctx context.Context, js jetstream.JetStream) (*Store, error) {
+func Open(ctx context.Context, js jetstream.JetStream, opts ...Option) (*Store, error) {
 	kv, err := js.KeyValue(ctx, bus.BucketJobs)
 	if err != nil {
 		return nil, fmt.Errorf("open bucket %s: %w", bus.BucketJobs, err)
 	}
-	return &Store{kv: kv}, nil
+	s := &Store{kv: kv, js: js, retention: DefaultRetention()}
+	for _, o := range opts {
+		o(s)
+	}
+	return s, nil
 }
 
 // KV exposes the bucket for watchers.
@@ -76,7 +90,11 @@ func (s *Store) Create(ctx context.Context, rec job.Record) (uint64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("encode job %s: %w", rec.JobID, err)
 	}
-	rev, err := s.kv.Create(ctx, rec.JobID, data)
+	var ttl []jetstream.KVCreateOpt
+	if d := s.retention.ttl(rec.Status); d > 0 {
+		ttl = append(ttl, jetstream.KeyTTL(d))
+	}
+	rev, err := s.kv.Create(ctx, rec.JobID, data, ttl...)
 	if errors.Is(err, jetstream.ErrKeyExists) {
 		return 0, ErrExists
 	}
@@ -127,7 +145,7 @@ func (s *Store) update(ctx context.Context, id string, known *job.Record, knownR
 		if err != nil {
 			return rec, 0, fmt.Errorf("encode job %s: %w", id, err)
 		}
-		newRev, err := s.kv.Update(ctx, id, data, rev)
+		newRev, err := s.write(ctx, id, data, rev, s.retention.ttl(rec.Status))
 		if err != nil {
 			if isConflict(err) {
 				continue // read the record as it is now and decide again
@@ -137,6 +155,26 @@ func (s *Store) update(ctx context.Context, id string, known *job.Record, knownR
 		return rec, newRev, nil
 	}
 	return job.Record{}, 0, fmt.Errorf("update job %s: too many concurrent writers", id)
+}
+
+// write stores a record's new revision if rev is still its latest, with a
+// TTL when it ends the job: KeyValue.Update takes none, so this publishes
+// as Update does, to the key's subject, with the TTL header added.
+func (s *Store) write(ctx context.Context, id string, data []byte, rev uint64, ttl time.Duration) (uint64, error) {
+	if ttl <= 0 {
+		return s.kv.Update(ctx, id, data, rev)
+	}
+	ack, err := s.js.PublishMsg(ctx, &nats.Msg{Subject: bus.RecordSubject(id), Data: data},
+		jetstream.WithExpectLastSequencePerSubject(rev), jetstream.WithMsgTTL(ttl))
+	if err != nil {
+		var apiErr *jetstream.APIError
+		if errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+			apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
+			return 0, jetstream.ErrKeyRevisionMismatch
+		}
+		return 0, err
+	}
+	return ack.Sequence, nil
 }
 
 // Decode parses a stored record.

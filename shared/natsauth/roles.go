@@ -109,7 +109,7 @@ func Permissions(r Role) Allow {
 			bus.SubjectDLQAll, "$JS.API.STREAM.MSG.GET." + bus.StreamDLQ,
 			// Queue depth for /status and /metrics: read-only listings.
 			"$JS.API.CONSUMER.LIST." + bus.StreamJobs, "$JS.API.CONSUMER.NAMES." + bus.StreamJobs}
-		for _, b := range []string{bus.BucketJobs, bus.BucketLeases, bus.BucketRunners} {
+		for _, b := range []string{bus.BucketJobs, bus.BucketLeases, bus.BucketRunners, bus.BucketSupervisor} {
 			a.Pub = append(a.Pub, kvWrite(b))
 			a.Pub = append(a.Pub, kvRead(b)...)
 			a.Pub = append(a.Pub, kvWatch(b)...)

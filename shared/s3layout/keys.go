@@ -35,6 +35,11 @@ func ImageKey(jobID string, index int) string {
 	return JobPrefix(jobID) + strconv.Itoa(index) + ".png"
 }
 
+// RecordKey is where a job's final record is archived when the job ends,
+// next to its images: images/<job_id>/job.json. The supervisor serves it
+// once the record has left KV.
+func RecordKey(jobID string) string { return JobPrefix(jobID) + "job.json" }
+
 // ParseImageKey returns the job id and index of an image key.
 func ParseImageKey(key string) (jobID string, index int, err error) {
 	rest, ok := strings.CutPrefix(key, "images/")

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -108,8 +109,8 @@ func TestServicesNeverRewriteProvisionedSettings(t *testing.T) {
 		"supervisor": "CYBERIMAGE_MAX_DELIVER=9"} {
 		cmd := exec.Command(bins[name])
 		cmd.Dir = testenv.RepoRoot(t)
-		cmd.Env = append(append(os.Environ(), s.env...), setting, "CYBERIMAGE_SUPERVISOR_ADDR=127.0.0.1:0", "CYBERIMAGE_INGEST_ADDR=",
-			"CYBERIMAGE_NATS_CREDS="+s.creds(serviceRoles[name]))
+		cmd.Env = slices.Concat(s.roleEnv(name), os.Environ(), s.env,
+			[]string{setting, "CYBERIMAGE_SUPERVISOR_ADDR=127.0.0.1:0", "CYBERIMAGE_INGEST_ADDR="})
 		done := make(chan error, 1)
 		var out bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &out

@@ -153,13 +153,7 @@ func (s *stack) start(name, binary string, env ...string) *proc {
 	require.NoError(s.t, err)
 	cmd := exec.Command(bins[binary])
 	cmd.Dir = testenv.RepoRoot(s.t)
-	cmd.Env = append(append(os.Environ(), s.env...), env...)
-	if role, ok := serviceRoles[binary]; ok && s.nats.Auth != nil {
-		cmd.Env = append([]string{"CYBERIMAGE_NATS_CREDS=" + s.creds(role)}, cmd.Env...)
-	}
-	if role, ok := serviceS3Users[binary]; ok {
-		cmd.Env = append(s.s3users[role].Env(), cmd.Env...)
-	}
+	cmd.Env = slices.Concat(s.roleEnv(binary), os.Environ(), s.env, env)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	require.NoError(s.t, cmd.Start())
@@ -182,6 +176,19 @@ var serviceRoles = map[string]natsauth.Role{"ingest": natsauth.Ingest, "gpu-runn
 // serviceS3Users is the S3 user each service binary uses; ingest never
 // touches S3.
 var serviceS3Users = map[string]s3access.Role{"gpu-runner": s3access.Runner, "supervisor": s3access.Supervisor}
+
+// roleEnv is what a service binary gets as its role: the NATS credentials
+// and the S3 user (settings given later in the environment win).
+func (s *stack) roleEnv(binary string) []string {
+	var env []string
+	if role, ok := serviceRoles[binary]; ok && s.nats.Auth != nil {
+		env = append(env, "CYBERIMAGE_NATS_CREDS="+s.creds(role))
+	}
+	if role, ok := serviceS3Users[binary]; ok {
+		env = append(env, s.s3users[role].Env()...)
+	}
+	return env
+}
 
 // creds is the credentials file of a role on this stack's NATS server.
 func (s *stack) creds(role natsauth.Role) string { return natsauth.CredsPath(s.nats.CredsDir, role) }

@@ -19,8 +19,9 @@ const (
 	// Runner writes each job's PNGs and reads them back to check a retry's
 	// earlier upload.
 	Runner Role = "runner"
-	// Supervisor reads images: the presigned links it serves are signed
-	// with its key, so they open only what it may read.
+	// Supervisor reads images (the presigned links it serves are signed
+	// with its key, so they open only what it may read) and archives each
+	// ended job's record as images/<job_id>/job.json.
 	Supervisor Role = "supervisor"
 	// Browser is for people: list and download with mc or the MinIO
 	// console, never write or delete.
@@ -60,6 +61,7 @@ func Actions(r Role, bucket string) []statement {
 	case Supervisor:
 		return []statement{
 			{"Allow", []string{"s3:GetObject"}, []string{images}},
+			{"Allow", []string{"s3:PutObject"}, []string{bucketARN + "/images/*/job.json"}},
 		}
 	case Browser:
 		return []statement{

@@ -70,6 +70,8 @@ func TestRolesHaveLeastPrivilege(t *testing.T) {
 			}
 			return nil
 		}, map[s3access.Role]bool{s3access.Browser: true}},
+		{"put a job's record", func(c *minio.Client) error { return putErr(ctx, c, bucket, "images/job-1/job.json") },
+			map[s3access.Role]bool{s3access.Runner: true, s3access.Supervisor: true}},
 		{"put outside images/", func(c *minio.Client) error { return putErr(ctx, c, bucket, "private/x.txt") }, nil},
 		{"get outside images/", func(c *minio.Client) error { return getErr(ctx, c, bucket, "private/notes.txt") }, nil},
 		{"delete an image", func(c *minio.Client) error {

@@ -11,6 +11,7 @@ import (
 
 	"cyberimage/shared/bus"
 	"cyberimage/shared/config"
+	"cyberimage/shared/jobstore"
 	"cyberimage/shared/logging"
 	"cyberimage/shared/objectstore"
 )
@@ -19,6 +20,7 @@ import (
 type Config struct {
 	NATS           bus.Conn
 	Bus            bus.Settings
+	Retention      jobstore.Retention
 	Log            logging.Config
 	S3             objectstore.Config
 	RunnerID       string
@@ -60,6 +62,7 @@ func Load(args []string, out io.Writer) (Config, error) {
 	l := config.NewLoader("gpu-runner", out)
 	c.NATS.Bind(l)
 	c.Bus.Bind(l)
+	c.Retention.Bind(l)
 	c.Log.Bind(l)
 	c.S3.Bind(l)
 	host, _ := os.Hostname()
@@ -94,6 +97,7 @@ func Load(args []string, out io.Writer) (Config, error) {
 		return c, err
 	}
 	c.Bus.Check(l)
+	c.Retention.Check(l)
 	c.NATS.Check(l)
 	c.S3.Check(l)
 	l.Check(c.Slots >= 1, "CYBERIMAGE_SLOTS must be at least 1")

@@ -114,7 +114,7 @@ func Start(ctx context.Context, cfg config.Config, logger *zap.Logger) (*Runner,
 		nc.Close()
 		return nil, err
 	}
-	store, err := jobstore.Open(ctx, js)
+	store, err := jobstore.Open(ctx, js, jobstore.WithRetention(cfg.Retention))
 	if err != nil {
 		nc.Close()
 		return nil, err

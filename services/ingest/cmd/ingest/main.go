@@ -65,7 +65,7 @@ func run(cfg config.Config, logger *zap.Logger) error {
 	if err := bus.WaitProvisioned(ctx, js, cfg.Bus, waiting); err != nil {
 		return err
 	}
-	store, err := jobstore.Open(ctx, js)
+	store, err := jobstore.Open(ctx, js, jobstore.WithRetention(cfg.Retention))
 	if err != nil {
 		return err
 	}

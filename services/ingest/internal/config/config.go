@@ -7,6 +7,7 @@ import (
 
 	"cyberimage/shared/bus"
 	"cyberimage/shared/config"
+	"cyberimage/shared/jobstore"
 	"cyberimage/shared/logging"
 )
 
@@ -14,6 +15,7 @@ import (
 type Config struct {
 	NATS         bus.Conn
 	Bus          bus.Settings
+	Retention    jobstore.Retention
 	Log          logging.Config
 	ModelsDir    string
 	DefaultModel string
@@ -33,6 +35,7 @@ func Load(args []string, out io.Writer) (Config, error) {
 	l := config.NewLoader("ingest", out)
 	c.NATS.Bind(l)
 	c.Bus.Bind(l)
+	c.Retention.Bind(l)
 	c.Log.Bind(l)
 	l.String(&c.ModelsDir, "models-dir", "infra/models", "folder of model folders, each with a manifest.json")
 	l.String(&c.DefaultModel, "default-model", "", "model used when a request names none (empty: the only model, or demo)")
@@ -43,6 +46,7 @@ func Load(args []string, out io.Writer) (Config, error) {
 		return c, err
 	}
 	c.Bus.Check(l)
+	c.Retention.Check(l)
 	c.NATS.Check(l)
 	l.Check(c.Concurrency >= 1, "CYBERIMAGE_INGEST_CONCURRENCY must be at least 1")
 	l.Check(c.JobMemoryMB >= 0, "CYBERIMAGE_JOB_MEMORY_MB must not be negative")

@@ -9,6 +9,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"cyberimage/services/supervisor/internal/archive"
 	"cyberimage/shared/job"
 	"cyberimage/shared/jobstore"
 	"cyberimage/shared/s3layout"
@@ -23,6 +24,9 @@ type jobReply struct {
 	job.Record
 	ImageURLs []imageLink `json:"image_urls"`
 	Progress  any         `json:"progress,omitempty"`
+	// Archived: the record has left KV (its retention ran out) and comes
+	// from its copy in S3.
+	Archived bool `json:"archived,omitempty"`
 }
 
 func (s *Server) job(w http.ResponseWriter, r *http.Request) {
@@ -30,16 +34,20 @@ func (s *Server) job(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 	defer cancel()
 	rec, _, err := s.p.Store.Get(ctx, id)
+	archived := false
 	if errors.Is(err, jobstore.ErrNotFound) {
-		writeError(w, http.StatusNotFound, "no job "+id)
-		return
+		rec, archived, err = archive.Lookup(ctx, s.p.S3, s.p.Bucket, id)
+		if err == nil && !archived {
+			writeError(w, http.StatusNotFound, "no job "+id)
+			return
+		}
 	}
 	if err != nil {
 		s.log.Warn("job lookup", zap.String("job_id", id), zap.Error(err))
 		writeError(w, http.StatusServiceUnavailable, err.Error())
 		return
 	}
-	reply := jobReply{Record: withoutAckSubject(rec), ImageURLs: []imageLink{}}
+	reply := jobReply{Record: rec.Public(), ImageURLs: []imageLink{}, Archived: archived}
 	for _, key := range rec.Images {
 		// Only the job's own images: a record is data anyone with KV
 		// access could write, and a presigned URL opens any key.
@@ -58,16 +66,4 @@ func (s *Server) job(w http.ResponseWriter, r *http.Request) {
 		reply.Progress = &p.ProgressEvent
 	}
 	writeJSON(w, http.StatusOK, reply)
-}
-
-// withoutAckSubject hides the delivery's reply subject: whoever holds it
-// can ack or NAK the delivery, which is the runner's and the watchdog's
-// business alone.
-func withoutAckSubject(rec job.Record) job.Record {
-	if rec.Delivery != nil {
-		d := *rec.Delivery
-		d.AckSubject = ""
-		rec.Delivery = &d
-	}
-	return rec
 }

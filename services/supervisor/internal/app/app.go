@@ -16,6 +16,7 @@ import (
 
 	"cyberimage/services/supervisor/internal/acks"
 	"cyberimage/services/supervisor/internal/api"
+	"cyberimage/services/supervisor/internal/archive"
 	"cyberimage/services/supervisor/internal/config"
 	"cyberimage/services/supervisor/internal/deadletter"
 	"cyberimage/services/supervisor/internal/index"
@@ -74,7 +75,7 @@ func (a *App) start(ctx context.Context, cfg config.Config, js jetstream.JetStre
 	if err := bus.WaitProvisioned(ctx, js, cfg.Bus, waiting, names...); err != nil {
 		return err
 	}
-	store, err := jobstore.Open(ctx, js)
+	store, err := jobstore.Open(ctx, js, jobstore.WithRetention(cfg.Retention))
 	if err != nil {
 		return err
 	}
@@ -86,8 +87,13 @@ func (a *App) start(ctx context.Context, cfg config.Config, js jetstream.JetStre
 	if err != nil {
 		return fmt.Errorf("runner history bucket: %w", err)
 	}
-	// The client only presigns URLs, which needs no round trip, so S3
-	// being down does not stop the supervisor.
+	state, err := js.KeyValue(ctx, bus.BucketSupervisor)
+	if err != nil {
+		return fmt.Errorf("supervisor state bucket: %w", err)
+	}
+	// The client presigns URLs (no round trip), archives ended records and
+	// reads them back: S3 being down does not stop the supervisor, the
+	// archive waits for it.
 	s3, err := objectstore.NewClient(cfg.S3)
 	if err != nil {
 		return err
@@ -138,10 +144,14 @@ func (a *App) start(ctx context.Context, cfg config.Config, js jetstream.JetStre
 		JS: js, Store: store, Jobs: idx, Acks: ackTrack, Log: log,
 		Interval: cfg.ReconcileInterval, Grace: 2 * cfg.Bus.AckWait, AckWait: cfg.Bus.AckWait, Logger: a.log,
 	})
+	arch := archive.New(archive.Params{Records: store.KV(), State: state, S3: s3, Bucket: cfg.S3.Bucket, Logger: a.log})
 	leaderLoops := lifecycle.Group{
 		lifecycle.NewLoop(cfg.CheckInterval, dog.Pass),
 		lifecycle.NewLoop(0, dead.Pass),
 		lifecycle.NewLoop(cfg.ReconcileInterval, rec.Pass),
+		// Follows the bucket until the lease is lost; comes back after a
+		// second when its watch ends.
+		lifecycle.NewLoop(time.Second, arch.Pass),
 	}
 	a.onStop(leaderLoops.Stop)
 	lead := lease.New(leases, cfg.ID, bus.LeaseTTL, a.log, leaderLoops.Follow)

@@ -10,16 +10,18 @@ import (
 
 	"cyberimage/shared/bus"
 	"cyberimage/shared/config"
+	"cyberimage/shared/jobstore"
 	"cyberimage/shared/logging"
 	"cyberimage/shared/objectstore"
 )
 
 // Config is everything the supervisor needs to start.
 type Config struct {
-	NATS bus.Conn
-	Bus  bus.Settings
-	Log  logging.Config
-	S3   objectstore.Config
+	NATS      bus.Conn
+	Bus       bus.Settings
+	Retention jobstore.Retention
+	Log       logging.Config
+	S3        objectstore.Config
 	// Addr serves /status, /v1/jobs, /api/queue, /healthz and /metrics.
 	Addr string
 	// PresignTTL is how long image URLs in job lookups stay valid.
@@ -49,6 +51,7 @@ func Load(args []string, out io.Writer) (Config, error) {
 	l := config.NewLoader("supervisor", out)
 	c.NATS.Bind(l)
 	c.Bus.Bind(l)
+	c.Retention.Bind(l)
 	c.Log.Bind(l)
 	c.S3.Bind(l)
 	l.String(&c.Addr, "supervisor-addr", "127.0.0.1:8080", "HTTP address of the status and lookup endpoints")
@@ -68,6 +71,7 @@ func Load(args []string, out io.Writer) (Config, error) {
 		return c, err
 	}
 	c.Bus.Check(l)
+	c.Retention.Check(l)
 	c.NATS.Check(l)
 	c.S3.Check(l)
 	l.Check(c.PresignTTL >= time.Second && c.PresignTTL <= 7*24*time.Hour, "CYBERIMAGE_PRESIGN_TTL must be between 1s and 7 days")
