@@ -36,6 +36,7 @@ export CYBERIMAGE_NATS_SERVER_BIN := $(NATS_SERVER)
 
 SERVICES := ingest gpu-runner supervisor
 
+.PHONY: bench-scale
 .PHONY: help run run-cluster build tools test-tools test lint fuzz fmt vet clean loadtest bench-runner bench bench-micro
 
 help:
@@ -46,6 +47,7 @@ help:
 	@echo "make fuzz   fuzz request decoding and the bus decoders, 2 minutes each"
 	@echo "make build  build the service binaries and tools into bin/"
 	@echo "make bench  pipeline throughput and latency as ratios to the raw limits of NATS, MinIO and the model (BENCH_ARGS=-quick: smoke run)"
+	@echo "make bench-scale  supervisor memory, restart time and API latency at 10k, 100k and 1M job records"
 	@echo "make bench-micro  go test -bench of the hot paths"
 	@echo "make bench-runner  runner figures: duty cycle, batching, runner memory over 5,000 jobs"
 	@echo "make loadtest  check the running stack (make run): LOADTEST_ARGS='--test all' for more"
@@ -157,6 +159,13 @@ vet:
 BENCH_ARGS ?=
 bench: test-tools
 	go run ./tools/cmd/bench $(BENCH_ARGS)
+
+# Supervisor memory, restart-to-ready time and /api/queue, /status latency
+# at 0, 10k, 100k and 1M job records (BENCH_SCALE_ARGS='-n 10000,100000' for
+# a shorter run). Printed, never asserted.
+BENCH_SCALE_ARGS ?=
+bench-scale:
+	go run ./tools/cmd/benchscale $(BENCH_SCALE_ARGS)
 
 # Micro-benchmarks of the hot paths; -p 1 keeps packages off each other's cores.
 bench-micro:

@@ -1,0 +1,61 @@
+package main
+
+import (
+	"fmt"
+	"io"
+)
+
+// Targets of the issue "history at constant cost", at 1,000,000 records.
+const (
+	targetRSSMB   = 64
+	targetReadyS  = 2
+	targetP50MS   = 2
+	targetGrowthX = 1.5 // each figure within this factor of its value at N = 10k
+)
+
+func report(w io.Writer, rows []row, recordBytes int, o options) {
+	fmt.Fprintf(w, "\n## Supervisor cost against history (bench-scale)\n\n")
+	fmt.Fprintf(w, "Records of %d bytes in KV bucket cyberimage_jobs (98%% ended: completed, failed, rejected, cancelled); one supervisor started at each size, %d requests per endpoint.\n\n", recordBytes, o.queries)
+	fmt.Fprintf(w, "| records | RSS MB | peak RSS MB | start to ready s | /api/queue p50 ms | p99 ms | /status p50 ms | p99 ms |\n")
+	fmt.Fprintf(w, "|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, r := range rows {
+		fmt.Fprintf(w, "| %d | %.1f | %.1f | %.2f | %.2f | %.2f | %.2f | %.2f |\n", r.n, r.rssMB, r.peakMB, r.ready.Seconds(),
+			ms(r.queue.p50), ms(r.queue.p99), ms(r.status.p50), ms(r.status.p99))
+	}
+	var ref, last *row
+	for i := range rows {
+		if rows[i].n == 10000 {
+			ref = &rows[i]
+		}
+		last = &rows[i]
+	}
+	if last == nil || last.n == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\nTargets at %d records (the issue sets them at 1,000,000):\n\n", last.n)
+	fmt.Fprintf(w, "| measure | value | target | |\n|---|---:|---:|---|\n")
+	check := func(name string, v, target float64, unit string) {
+		fmt.Fprintf(w, "| %s | %.2f %s | ≤ %.0f %s | %s |\n", name, v, unit, target, unit, verdict(v <= target))
+	}
+	check("supervisor RSS", last.rssMB, targetRSSMB, "MB")
+	check("restart to ready", last.ready.Seconds(), targetReadyS, "s")
+	check("/api/queue p50", ms(last.queue.p50), targetP50MS, "ms")
+	check("/status p50", ms(last.status.p50), targetP50MS, "ms")
+	if ref != nil && ref != last {
+		growth := func(name string, v, at10k float64) {
+			ratio := v / at10k
+			fmt.Fprintf(w, "| %s vs 10k | %.2f× | ≤ %.1f× | %s |\n", name, ratio, targetGrowthX, verdict(ratio <= targetGrowthX))
+		}
+		growth("RSS", last.rssMB, ref.rssMB)
+		growth("ready", last.ready.Seconds(), ref.ready.Seconds())
+		growth("/api/queue p50", ms(last.queue.p50), ms(ref.queue.p50))
+		growth("/status p50", ms(last.status.p50), ms(ref.status.p50))
+	}
+}
+
+func verdict(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "**MISS**"
+}
