@@ -19,6 +19,8 @@ const usageText = `cyberimage talks to the supervisor's HTTP API.
 
 Commands:
   status       runners, work queue and jobs in progress (GET /status)
+  jobs [status=S] [model=M] [limit=N] [cursor=C]
+               jobs newest first, one line each, and the command for the next page (GET /v1/jobs)
   job <id>     the job record with presigned image URLs, as JSON (GET /v1/jobs/{id})
   retry <id>   re-queue a failed job (POST /v1/jobs/{id}/retry)
   cancel <id>  cancel a queued or running job (POST /v1/jobs/{id}/cancel)
@@ -81,6 +83,9 @@ func dispatch(c *client, args []string, out io.Writer) error {
 		return fmt.Errorf("%w: a command is required", errUsage)
 	}
 	cmd, rest := args[0], args[1:]
+	if cmd == "jobs" {
+		return listJobs(c, rest, out)
+	}
 	want, ok := commands[cmd]
 	if !ok {
 		return fmt.Errorf("%w: unknown command %q", errUsage, cmd)

@@ -20,6 +20,14 @@ func fakeSupervisor(t *testing.T) string {
 			"runners":[{"runner":"r-1","host":"h","models":["demo"],"slots":2,"busy":1,"device":"cpu","at":"2030-01-01T00:00:00Z","health":"healthy"}],
 			"recoveries":[],"supervisor":{"leader":true,"leader_id":"sup"},"at":"2030-01-01T00:00:01Z"}`))
 	})
+	mux.HandleFunc("GET /v1/jobs", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("cursor") == "" {
+			require.Equal(t, "failed", r.URL.Query().Get("status"))
+			w.Write([]byte(`{"jobs":[{"job_id":"BROKE","status":"failed","model":"demo","runner":"r-1","attempts":4,"created_at":"2030-01-01T00:00:00Z"}],"next_cursor":"C2"}`))
+			return
+		}
+		w.Write([]byte(`{"jobs":[{"job_id":"OLD","status":"failed","model":"demo","attempts":1,"created_at":"2029-01-01T00:00:00Z"}]}`))
+	})
 	mux.HandleFunc("GET /v1/jobs/{id}", func(w http.ResponseWriter, r *http.Request) {
 		if r.PathValue("id") != "DONE" {
 			w.WriteHeader(http.StatusNotFound)
@@ -61,6 +69,10 @@ func TestCommands(t *testing.T) {
 		{[]string{"retry", "BROKE"}, 0, "\"requeues\": 1"},
 		{[]string{"retry", "DONE"}, 1, "only failed jobs can be re-queued"},
 		{[]string{"queue"}, 0, "\"completed\": 5"},
+		{[]string{"jobs", "status=failed"}, 0, "BROKE   failed  demo   r-1     4"},
+		{[]string{"jobs", "status=failed"}, 0, "next page: cyberimage jobs status=failed cursor=C2"},
+		{[]string{"jobs", "status=failed", "cursor=C2"}, 0, "OLD     failed  demo   -       1"},
+		{[]string{"jobs", "colour=red"}, 2, "jobs takes status=, model=, limit= and cursor= arguments"},
 		{[]string{}, 2, "a command is required"},
 		{[]string{"job"}, 2, "job takes 1 argument"},
 		{[]string{"status", "x"}, 2, "status takes 0 argument"},

@@ -74,6 +74,7 @@ func New(p Params) *Server {
 	mux.HandleFunc("GET /readyz", s.healthz)
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /status", s.status)
+	mux.HandleFunc("GET /v1/jobs", s.list)
 	mux.HandleFunc("GET /v1/jobs/{id}", s.job)
 	mux.HandleFunc("POST /v1/jobs/{id}/retry", s.admin(s.retry))
 	mux.HandleFunc("POST /v1/jobs/{id}/cancel", s.admin(s.cancel))

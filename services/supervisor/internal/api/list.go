@@ -1,0 +1,68 @@
+package api
+
+import (
+	"net/http"
+	"slices"
+	"strconv"
+	"time"
+
+	"cyberimage/services/supervisor/internal/index"
+	"cyberimage/shared/job"
+)
+
+// Page sizes of GET /v1/jobs.
+const (
+	defaultPageSize = 50
+	maxPageSize     = 500
+)
+
+type listedJob struct {
+	JobID       string     `json:"job_id"`
+	Status      job.Status `json:"status"`
+	Model       string     `json:"model"`
+	Runner      string     `json:"runner,omitempty"`
+	Attempts    int        `json:"attempts"`
+	CreatedAt   time.Time  `json:"created_at"`
+	StartedAt   *time.Time `json:"started_at,omitempty"`
+	CompletedAt *time.Time `json:"completed_at,omitempty"`
+}
+
+type jobList struct {
+	Jobs []listedJob `json:"jobs"`
+	// NextCursor fetches the next page; absent on the last.
+	NextCursor string `json:"next_cursor,omitempty"`
+}
+
+// list serves GET /v1/jobs?status=&model=&limit=&cursor=: jobs newest first.
+func (s *Server) list(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	f := index.Filter{Status: job.Status(q.Get("status")), Model: q.Get("model")}
+	if f.Status != "" && !slices.Contains(job.Statuses(), f.Status) {
+		writeError(w, http.StatusBadRequest, "unknown status "+strconv.Quote(string(f.Status)))
+		return
+	}
+	limit := defaultPageSize
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxPageSize {
+			writeError(w, http.StatusBadRequest, "limit must be 1 to "+strconv.Itoa(maxPageSize))
+			return
+		}
+		limit = n
+	}
+	after, err := index.ParseCursor(q.Get("cursor"))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "invalid cursor: pass back a next_cursor as given")
+		return
+	}
+	page, next := s.p.Index.List(f, after, limit)
+	out := jobList{Jobs: make([]listedJob, len(page))}
+	for i, e := range page {
+		out.Jobs[i] = listedJob{JobID: e.JobID, Status: e.Status, Model: e.Model, Runner: e.Runner, Attempts: e.Attempts,
+			CreatedAt: e.CreatedAt, StartedAt: e.StartedAt, CompletedAt: e.CompletedAt}
+	}
+	if next != nil {
+		out.NextCursor = next.String()
+	}
+	writeJSON(w, http.StatusOK, out)
+}

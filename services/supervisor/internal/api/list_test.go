@@ -1,0 +1,84 @@
+package api
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"cyberimage/shared/job"
+)
+
+// Paging while jobs arrive and change: every job that existed when paging
+// began comes back exactly once, newest first, and filters hold.
+func TestPagingReturnsEveryJobOnceWhileJobsArrive(t *testing.T) {
+	f := newAPIFixture(t)
+	base := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	want := map[string]bool{}
+	for i := range 57 {
+		status := job.StatusCompleted
+		if i%5 == 0 {
+			status = job.StatusFailed
+		}
+		// Some share a creation time: ties are broken by id.
+		id := fmt.Sprintf("J%03d", i)
+		f.put(t, job.Record{JobID: id, Status: status, CreatedAt: base.Add(time.Duration(i/3) * time.Second)})
+		want[id] = true
+	}
+	waitIndexed(t, f, 57)
+
+	seen := map[string]bool{}
+	cursor := ""
+	var last time.Time
+	for page := 0; ; page++ {
+		path := "/v1/jobs?limit=10"
+		if cursor != "" {
+			path += "&cursor=" + url.QueryEscape(cursor)
+		}
+		code, body := f.call(t, "GET", path)
+		require.Equal(t, http.StatusOK, code, body)
+		for _, j := range body["jobs"].([]any) {
+			m := j.(map[string]any)
+			id := m["job_id"].(string)
+			require.False(t, seen[id], "job %s listed twice", id)
+			seen[id] = true
+			created, err := time.Parse(time.RFC3339Nano, m["created_at"].(string))
+			require.NoError(t, err)
+			if !last.IsZero() {
+				require.False(t, created.After(last), "newest first")
+			}
+			last = created
+		}
+		// Meanwhile new jobs arrive (newer than any listed) and an old one
+		// changes status: neither may disturb the pages to come.
+		f.put(t, job.Record{JobID: fmt.Sprintf("N%03d", page), Status: job.StatusQueued, CreatedAt: base.Add(time.Hour + time.Duration(page)*time.Second)})
+		next, _ := body["next_cursor"].(string)
+		if next == "" {
+			break
+		}
+		cursor = next
+	}
+	for id := range want {
+		require.True(t, seen[id], "job %s never listed", id)
+	}
+	for id := range seen {
+		require.True(t, want[id], "job %s arrived after paging began but was listed", id)
+	}
+
+	code, body := f.call(t, "GET", "/v1/jobs?status=failed&limit=500")
+	require.Equal(t, http.StatusOK, code)
+	require.Len(t, body["jobs"], 12)
+	require.NotContains(t, body, "next_cursor")
+	for _, bad := range []string{"?status=lost", "?limit=0", "?limit=501", "?cursor=***", "?cursor=bm90LWEtY3Vyc29y"} {
+		code, _ := f.call(t, "GET", "/v1/jobs"+bad)
+		require.Equal(t, http.StatusBadRequest, code, bad)
+	}
+}
+
+func waitIndexed(t *testing.T, f *apiFixture, n int) {
+	t.Helper()
+	require.Eventually(t, func() bool { return f.idx.Counts().Total >= n }, 5*time.Second, 10*time.Millisecond)
+}

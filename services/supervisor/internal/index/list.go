@@ -1,0 +1,120 @@
+package index
+
+import (
+	"container/heap"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"cyberimage/shared/job"
+)
+
+// Filter narrows a listing; empty fields match everything.
+type Filter struct {
+	Status job.Status
+	Model  string
+}
+
+func (f Filter) match(e Entry) bool {
+	return (f.Status == "" || e.Status == f.Status) && (f.Model == "" || e.Model == f.Model)
+}
+
+// Cursor marks where a page ended: the creation time and id of its last
+// job. Both never change, so a job is on exactly one page however many
+// jobs arrive or change status while a client pages.
+type Cursor struct {
+	CreatedAt time.Time
+	JobID     string
+}
+
+// before orders jobs newest first (ties by id, descending).
+func (c Cursor) before(e Entry) bool {
+	if !e.CreatedAt.Equal(c.CreatedAt) {
+		return e.CreatedAt.Before(c.CreatedAt)
+	}
+	return e.JobID < c.JobID
+}
+
+// String is the cursor as clients pass it back: opaque, URL-safe.
+func (c Cursor) String() string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(c.CreatedAt.UnixNano(), 10) + ":" + c.JobID))
+}
+
+// ErrCursor: a cursor this index did not hand out.
+var ErrCursor = errors.New("invalid cursor")
+
+// ParseCursor reads a cursor from String; "" is the first page.
+func ParseCursor(s string) (*Cursor, error) {
+	if s == "" {
+		return nil, nil
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return nil, ErrCursor
+	}
+	nanos, id, ok := strings.Cut(string(raw), ":")
+	n, err := strconv.ParseInt(nanos, 10, 64)
+	if !ok || err != nil || id == "" {
+		return nil, ErrCursor
+	}
+	return &Cursor{CreatedAt: time.Unix(0, n).UTC(), JobID: id}, nil
+}
+
+// List returns up to limit jobs matching f, newest first, after the cursor
+// (nil: from the newest), and the cursor of the next page (nil when this
+// was the last). It makes one pass over the index and keeps a heap of
+// limit entries: O(records) time, O(limit) extra memory.
+func (x *Index) List(f Filter, after *Cursor, limit int) ([]Entry, *Cursor) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	// The heap keeps the limit+1 newest matches; its root is the oldest of
+	// them. One more than a page tells whether another page follows.
+	h := &oldestFirst{}
+	x.mu.RLock()
+	for _, e := range x.entries {
+		if !f.match(e) || (after != nil && !after.before(e)) {
+			continue
+		}
+		if h.Len() < limit+1 {
+			heap.Push(h, e)
+		} else if newer(e, (*h)[0]) {
+			(*h)[0] = e
+			heap.Fix(h, 0)
+		}
+	}
+	x.mu.RUnlock()
+	page := make([]Entry, h.Len())
+	for i := len(page) - 1; i >= 0; i-- {
+		page[i] = heap.Pop(h).(Entry)
+	}
+	if len(page) <= limit {
+		return page, nil
+	}
+	page = page[:limit]
+	last := page[limit-1]
+	return page, &Cursor{CreatedAt: last.CreatedAt, JobID: last.JobID}
+}
+
+// newer: a comes before b when listing newest first.
+func newer(a, b Entry) bool { return Cursor{CreatedAt: a.CreatedAt, JobID: a.JobID}.before(b) }
+
+// oldestFirst is a min-heap by (CreatedAt, JobID).
+type oldestFirst []Entry
+
+func (h oldestFirst) Len() int           { return len(h) }
+func (h oldestFirst) Less(i, j int) bool { return newer(h[j], h[i]) }
+func (h oldestFirst) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *oldestFirst) Push(v any)        { *h = append(*h, v.(Entry)) }
+func (h *oldestFirst) Pop() any {
+	old := *h
+	e := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return e
+}
+
+// String describes a filter in logs.
+func (f Filter) String() string { return fmt.Sprintf("status=%q model=%q", f.Status, f.Model) }
