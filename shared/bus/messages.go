@@ -1,6 +1,10 @@
 package bus
 
-import "time"
+import (
+	"time"
+
+	"cyberimage/shared/job"
+)
 
 // ProgressEvent is published on EventSubject(job_id) at each step and at each
 // change of status, so `nats sub 'cyberimage.events.>'` shows live progress.
@@ -103,4 +107,22 @@ const OrderClockTolerance = 15 * time.Minute
 // an older supervisor) are taken.
 func (c Control) Expired(now time.Time) bool {
 	return !c.ExpiresAt.IsZero() && now.After(c.ExpiresAt.Add(OrderClockTolerance))
+}
+
+// RequestReply is ingest's answer to a request published with a reply
+// subject (`nats req`, the supervisor's POST /v1/jobs): the job it made or
+// found, or why the request was rejected.
+type RequestReply struct {
+	JobID     string        `json:"job_id,omitempty"`
+	Status    job.Status    `json:"status,omitempty"`
+	Duplicate bool          `json:"duplicate,omitempty"`
+	Error     *RequestError `json:"error,omitempty"`
+}
+
+// RequestError is a rejection: the stable code, the field at fault, and a
+// message for people.
+type RequestError struct {
+	Code    job.Code `json:"code"`
+	Field   string   `json:"field,omitempty"`
+	Message string   `json:"message"`
 }

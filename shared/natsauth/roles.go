@@ -107,6 +107,9 @@ func Permissions(r Role) Allow {
 			next(bus.StreamAdvisories, bus.ConsumerSupervisor), acks(bus.StreamAdvisories, bus.ConsumerSupervisor),
 			"$JS.API.STREAM.MSG.GET." + bus.StreamJobs, "$JS.API.STREAM.MSG.DELETE." + bus.StreamJobs,
 			bus.SubjectDLQAll, "$JS.API.STREAM.MSG.GET." + bus.StreamDLQ,
+			// Requests submitted over HTTP (POST /v1/jobs), answered by
+			// ingest on the supervisor's inbox.
+			bus.SubjectRequests,
 			// Queue depth for /status and /metrics: read-only listings.
 			"$JS.API.CONSUMER.LIST." + bus.StreamJobs, "$JS.API.CONSUMER.NAMES." + bus.StreamJobs}
 		for _, b := range []string{bus.BucketJobs, bus.BucketLeases, bus.BucketRunners, bus.BucketSupervisor} {

@@ -16,20 +16,9 @@ import (
 )
 
 // answer is what a requester using `nats req` gets back.
-type answer struct {
-	JobID     string       `json:"job_id,omitempty"`
-	Status    job.Status   `json:"status,omitempty"`
-	Duplicate bool         `json:"duplicate,omitempty"`
-	Error     *answerError `json:"error,omitempty"`
-}
+type answer = bus.RequestReply
 
-type answerError struct {
-	Code    job.Code `json:"code"`
-	Field   string   `json:"field,omitempty"`
-	Message string   `json:"message"`
-}
-
-func (a answer) encode() []byte {
+func encode(a answer) []byte {
 	b, _ := json.Marshal(a) // plain struct of strings: cannot fail
 	return b
 }
@@ -149,7 +138,7 @@ func (pr *Processor) reject(ctx context.Context, payload []byte, cause error, me
 	requestID := lenientRequestID(payload)
 	pr.log.Info("request rejected", zap.String("code", string(verr.Code)), zap.String("field", verr.Field),
 		zap.String("reason", verr.Message), zap.String("request_id", requestID), zap.Uint64("stream_seq", meta.Sequence.Stream))
-	ans := answer{Status: job.StatusRejected, Error: &answerError{Code: verr.Code, Field: verr.Field, Message: verr.Message}}
+	ans := answer{Status: job.StatusRejected, Error: &bus.RequestError{Code: verr.Code, Field: verr.Field, Message: verr.Message}}
 	if !job.UsableRequestID(requestID) {
 		return ans, nil
 	}

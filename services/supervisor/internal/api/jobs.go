@@ -48,22 +48,29 @@ func (s *Server) job(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	reply := jobReply{Record: rec.Public(), ImageURLs: []imageLink{}, Archived: archived}
-	for _, key := range rec.Images {
-		// Only the job's own images: a record is data anyone with KV
-		// access could write, and a presigned URL opens any key.
-		if owner, _, err := s3layout.ParseImageKey(key); err != nil || owner != rec.JobID {
-			s.log.Warn("record names an image outside its own prefix; not signing it", zap.String("job_id", id), zap.String("key", key))
-			continue
-		}
-		u, err := s.p.S3.PresignedGetObject(ctx, s.p.Bucket, key, s.p.PresignTTL, url.Values{})
-		if err != nil {
-			s.log.Warn("presign", zap.String("job_id", id), zap.String("key", key), zap.Error(err))
-			continue
-		}
-		reply.ImageURLs = append(reply.ImageURLs, imageLink{Key: key, URL: u.String()})
-	}
+	reply.ImageURLs = append(reply.ImageURLs, s.imageLinks(ctx, rec)...)
 	if p, ok := s.p.Tracker.Progress(id); ok && rec.Status == job.StatusProcessing {
 		reply.Progress = &p.ProgressEvent
 	}
 	writeJSON(w, http.StatusOK, reply)
+}
+
+// imageLinks presigns the job's own images: only keys under its own prefix,
+// since a record is data anyone with KV access could write, and a presigned
+// URL opens any key.
+func (s *Server) imageLinks(ctx context.Context, rec job.Record) []imageLink {
+	var links []imageLink
+	for _, key := range rec.Images {
+		if owner, _, err := s3layout.ParseImageKey(key); err != nil || owner != rec.JobID {
+			s.log.Warn("record names an image outside its own prefix; not signing it", zap.String("job_id", rec.JobID), zap.String("key", key))
+			continue
+		}
+		u, err := s.p.S3.PresignedGetObject(ctx, s.p.Bucket, key, s.p.PresignTTL, url.Values{})
+		if err != nil {
+			s.log.Warn("presign", zap.String("job_id", rec.JobID), zap.String("key", key), zap.Error(err))
+			continue
+		}
+		links = append(links, imageLink{Key: key, URL: u.String()})
+	}
+	return links
 }

@@ -27,7 +27,9 @@ import (
 
 // Params are what the Server needs.
 type Params struct {
-	Addr       string
+	Addr string
+	// NC publishes requests submitted over HTTP.
+	NC         *nats.Conn
 	JS         jetstream.JetStream
 	Store      *jobstore.Store
 	Index      *index.Index
@@ -75,6 +77,9 @@ func New(p Params) *Server {
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /status", s.status)
 	mux.HandleFunc("GET /v1/jobs", s.list)
+	mux.HandleFunc("POST /v1/jobs", s.submit)
+	mux.HandleFunc("POST /api/generate", s.generate)
+	mux.HandleFunc("GET /api/status/{id}", s.legacyJobStatus)
 	mux.HandleFunc("GET /v1/jobs/{id}", s.job)
 	mux.HandleFunc("POST /v1/jobs/{id}/retry", s.admin(s.retry))
 	mux.HandleFunc("POST /v1/jobs/{id}/cancel", s.admin(s.cancel))
