@@ -38,7 +38,7 @@ func newAPIFixture(t *testing.T) *apiFixture {
 	<-idx.Ready()
 	s3, err := objectstore.NewClient(objectstore.Config{Endpoint: "127.0.0.1:9", AccessKey: "k", SecretKey: "s"})
 	require.NoError(t, err)
-	srv := New(Params{JS: js, Store: store, Index: idx, S3: s3, Bucket: "cyberimage", PresignTTL: time.Minute, Tracker: tracker.New(nc, time.Second, nil, zaptest.NewLogger(t)),
+	srv := New(Params{NC: nc, JS: js, Store: store, Index: idx, S3: s3, Bucket: "cyberimage", PresignTTL: time.Minute, Tracker: tracker.New(nc, time.Second, nil, zaptest.NewLogger(t)),
 		Recoveries: recoveries.NewLog(10), Unhealthy: func(string) bool { return false },
 		Leader: func() (bool, string) { return true, "me" }, AdminToken: testToken, Logger: zaptest.NewLogger(t)})
 	return &apiFixture{srv: srv, store: store, idx: idx}

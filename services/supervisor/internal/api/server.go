@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/minio/minio-go/v7"
@@ -62,6 +63,8 @@ type Server struct {
 	p   Params
 	log *zap.Logger
 	srv *http.Server
+	// eventStreams counts the open GET /v1/events streams.
+	eventStreams atomic.Int64
 }
 
 // New makes the server; Start listens.
@@ -76,6 +79,7 @@ func New(p Params) *Server {
 	mux.HandleFunc("GET /readyz", s.healthz)
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /status", s.status)
+	mux.HandleFunc("GET /v1/events", s.events)
 	mux.HandleFunc("GET /v1/jobs", s.list)
 	mux.HandleFunc("POST /v1/jobs", s.submit)
 	mux.HandleFunc("POST /api/generate", s.generate)

@@ -1,0 +1,82 @@
+package api
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"go.uber.org/zap"
+
+	"cyberimage/shared/bus"
+)
+
+// maxEventStreams bounds the server-sent event streams open at once: each
+// holds a NATS subscription and a goroutine.
+const maxEventStreams = 256
+
+// eventKeepAlive is how often an idle stream gets a comment line, so
+// proxies do not close it.
+const eventKeepAlive = 15 * time.Second
+
+// events serves GET /v1/events[?job_id=]: the jobs' progress events as
+// server-sent events (event "progress", data the event's JSON), live, for
+// one job or all; no polling. Junk on the subject is dropped, as
+// everywhere.
+func (s *Server) events(w http.ResponseWriter, r *http.Request) {
+	flusher, ok := w.(http.Flusher)
+	if !ok {
+		writeError(w, http.StatusInternalServerError, "streaming unsupported")
+		return
+	}
+	subject := bus.SubjectEventsAll
+	if id := r.URL.Query().Get("job_id"); id != "" {
+		if !bus.ValidToken(id) {
+			writeError(w, http.StatusBadRequest, "invalid job_id")
+			return
+		}
+		subject = bus.EventSubject(id)
+	}
+	if s.eventStreams.Add(1) > maxEventStreams {
+		s.eventStreams.Add(-1)
+		writeError(w, http.StatusServiceUnavailable, fmt.Sprintf("too many event streams open (%d)", maxEventStreams))
+		return
+	}
+	defer s.eventStreams.Add(-1)
+	msgs := make(chan *nats.Msg, 256)
+	sub, err := s.p.NC.ChanSubscribe(subject, msgs)
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, err.Error())
+		return
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.Header().Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	fmt.Fprint(w, ": cyberimage progress events\n\n")
+	flusher.Flush()
+	keepAlive := time.NewTicker(eventKeepAlive)
+	defer keepAlive.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-keepAlive.C:
+			fmt.Fprint(w, ": keep-alive\n\n")
+			flusher.Flush()
+		case m := <-msgs:
+			ev, err := bus.DecodeProgressEvent(m.Data)
+			if err != nil {
+				continue // counted by the tracker, which takes the same messages
+			}
+			data, _ := json.Marshal(ev)
+			if _, err := fmt.Fprintf(w, "event: progress\ndata: %s\n\n", data); err != nil {
+				s.log.Debug("event stream closed", zap.Error(err))
+				return
+			}
+			flusher.Flush()
+		}
+	}
+}
