@@ -1,6 +1,7 @@
-// Command cyberimage is the operator's CLI for a running pipeline: it asks
-// the supervisor's HTTP API for the status, a job, the queue counts, and
-// re-queues failed jobs or cancels unfinished ones.
+// Command cyberimage is the CLI for a running pipeline: it submits requests
+// over NATS and waits for their images, and asks the supervisor's HTTP API
+// for the status, jobs, the queue counts, and re-queues failed jobs or
+// cancels unfinished ones.
 package main
 
 import (
@@ -19,6 +20,9 @@ const usageText = `cyberimage talks to the supervisor's HTTP API.
 
 Commands:
   status       runners, work queue and jobs in progress (GET /status)
+  submit --prompt P [--width W --height H --steps N --num-images N --model M --seed S ...] [--wait] [--out DIR]
+               publish a request on NATS as a client (--creds, default .data/creds/client.creds) and print
+               the job id; --wait shows its progress and downloads its images (exit 1 when rejected or failed)
   jobs [status=S] [model=M] [limit=N] [cursor=C]
                jobs newest first, one line each, and the command for the next page (GET /v1/jobs)
   job <id>     the job record with presigned image URLs, as JSON (GET /v1/jobs/{id})
@@ -62,8 +66,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	c.token = adminToken(*tokenFile)
-	err = dispatch(c, fs.Args(), stdout)
+	err = dispatch(c, fs.Args(), stdout, stderr)
 	switch {
+	case errors.Is(err, errRejected):
+		fmt.Fprintf(stderr, "cyberimage: %v\n", err)
+		return 1
 	case errors.Is(err, errUsage):
 		fmt.Fprintf(stderr, "cyberimage: %v\n\n", err)
 		fs.Usage()
@@ -78,13 +85,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 // commands maps each command to its number of arguments.
 var commands = map[string]int{"status": 0, "job": 1, "retry": 1, "cancel": 1, "queue": 0}
 
-func dispatch(c *client, args []string, out io.Writer) error {
+func dispatch(c *client, args []string, out, errOut io.Writer) error {
 	if len(args) == 0 {
 		return fmt.Errorf("%w: a command is required", errUsage)
 	}
 	cmd, rest := args[0], args[1:]
-	if cmd == "jobs" {
+	switch cmd {
+	case "jobs":
 		return listJobs(c, rest, out)
+	case "submit":
+		return submitJob(c, rest, out, errOut)
 	}
 	want, ok := commands[cmd]
 	if !ok {
