@@ -24,6 +24,8 @@ type rawSet struct {
 	// server and the harness as its client), in ms.
 	NATSCPUMSPerMsg  float64 `json:"nats_cpu_ms_per_msg"`
 	MinIOCPUMSPerPut float64 `json:"minio_cpu_ms_per_put"`
+	// Loop is the raw loop of the same work with no queue.
+	Loop loopResult `json:"raw_loop"`
 }
 
 // measureRaw runs (c), then (a), then (b): the model first because it
@@ -73,5 +75,12 @@ func measureRaw(ctx context.Context, st *stack, o options, spec job.Spec, when s
 	// The warm-up PUTs and the HEADs are counted as operations too.
 	set.MinIOCPUMSPerPut = round3(set.MinIOCPU.Ours * 1000 / float64(o.rawPuts+warmupPuts(o.rawPuts, concurrency)+heads))
 	say("raw minio (%s): %.0f PUT/s, p50 %.3f ms", when, set.MinIO.PutsPerSec, set.MinIO.Put.P50)
+
+	settle("loop")
+	say("raw loop (%s): %d jobs of generate, encode, PUT on %d goroutines, no queue", when, o.jobs, concurrency)
+	if set.Loop, err = rawLoop(ctx, st, o); err != nil {
+		return set, err
+	}
+	say("raw loop (%s): %.1f jobs/s, %.2f CPU-ms per job", when, set.Loop.JobsPerSec, set.Loop.CPUMSPerJob["total"])
 	return set, nil
 }

@@ -59,7 +59,19 @@ func main() {
 	flag.StringVar(&o.ortLib, "ort-lib", envOr("CYBERIMAGE_ORT_LIB", ".tools/ort/libonnxruntime.so.1"), "ONNX Runtime shared library [CYBERIMAGE_ORT_LIB]")
 	flag.StringVar(&o.model, "model", "infra/models/demo/model.onnx", "demo model file")
 	flag.StringVar(&o.pngOut, "png-out", "", "also write the job's PNG (runner's default compression) here")
+	loopJobs := flag.Int("loop-jobs", 0, "instead: the raw loop of this many jobs (generate, encode, PUT to CYBERIMAGE_S3_*), no queue")
+	loopWorkers := flag.Int("loop-workers", 1, "goroutines of the raw loop, each with its own session (runners × slots)")
 	flag.Parse()
+	if *loopJobs > 0 {
+		res, err := runLoop(o, *loopJobs, *loopWorkers)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench-model:", err)
+			os.Exit(1)
+		}
+		out, _ := json.Marshal(res)
+		fmt.Println(string(out))
+		return
+	}
 	res, err := run(o)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench-model:", err)
