@@ -157,6 +157,25 @@ func (s *Store) update(ctx context.Context, id string, known *job.Record, knownR
 	return job.Record{}, 0, fmt.Errorf("update job %s: too many concurrent writers", id)
 }
 
+// DeleteEnded removes an ended job's record now, if it is still ended at
+// the revision read (ErrTransition when it is not: a re-queue won).
+func (s *Store) DeleteEnded(ctx context.Context, id string) error {
+	rec, rev, err := s.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	if !rec.Status.Terminal() {
+		return fmt.Errorf("job %s is %s: %w", id, rec.Status, ErrTransition)
+	}
+	if err := s.kv.Delete(ctx, id, jetstream.LastRevision(rev)); err != nil {
+		if isConflict(err) {
+			return fmt.Errorf("job %s changed: %w", id, ErrTransition)
+		}
+		return fmt.Errorf("delete job %s: %w", id, err)
+	}
+	return nil
+}
+
 // write stores a record's new revision if rev is still its latest, with a
 // TTL when it ends the job: KeyValue.Update takes none, so this publishes
 // as Update does, to the key's subject, with the TTL header added.

@@ -27,10 +27,16 @@ Commands:
                jobs newest first, one line each, and the command for the next page (GET /v1/jobs)
   job <id>     the job record with presigned image URLs, as JSON (GET /v1/jobs/{id})
   retry <id>   re-queue a failed job (POST /v1/jobs/{id}/retry)
+  retry --all-failed
+               re-queue every failed job (POST /v1/jobs/retry-failed)
+  purge [status=S] [older_than=D]
+               remove ended jobs' records now, by status and age, e.g. status=completed older_than=24h
+               (POST /v1/jobs/purge; images and archived records stay in S3)
+  watch [<id>] live progress events, one JSON line each (GET /v1/events)
   cancel <id>  cancel a queued or running job (POST /v1/jobs/{id}/cancel)
   queue        the original app's queue counts, detailed (GET /api/queue?detailed=true)
 
-retry and cancel need the admin token: CYBERIMAGE_ADMIN_TOKEN, or the file --admin-token-file names
+retry, cancel and purge need the admin token: CYBERIMAGE_ADMIN_TOKEN, or the file --admin-token-file names
 (make run writes .data/creds/admin-token, the default).
 
 Exit status: 0 done, 1 the supervisor said no or could not be reached, 2 usage error.
@@ -54,11 +60,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	base := fs.String("supervisor", "http://127.0.0.1:8080", "supervisor base URL")
 	tokenFile := fs.String("admin-token-file", ".data/creds/admin-token", "file holding the admin token, when CYBERIMAGE_ADMIN_TOKEN is unset")
+	showVersion := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
 		return 2
+	}
+	if *showVersion {
+		fmt.Fprintln(stdout, version())
+		return 0
 	}
 	c, err := newClient(*base)
 	if err != nil {
@@ -90,11 +101,17 @@ func dispatch(c *client, args []string, out, errOut io.Writer) error {
 		return fmt.Errorf("%w: a command is required", errUsage)
 	}
 	cmd, rest := args[0], args[1:]
-	switch cmd {
-	case "jobs":
+	switch {
+	case cmd == "jobs":
 		return listJobs(c, rest, out)
-	case "submit":
+	case cmd == "submit":
 		return submitJob(c, rest, out, errOut)
+	case cmd == "purge":
+		return purgeJobs(c, rest, out)
+	case cmd == "watch":
+		return watch(c, rest, out)
+	case cmd == "retry" && len(rest) == 1 && rest[0] == "--all-failed":
+		return retryAllFailed(c, out)
 	}
 	want, ok := commands[cmd]
 	if !ok {

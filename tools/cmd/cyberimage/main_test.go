@@ -45,6 +45,20 @@ func fakeSupervisor(t *testing.T) string {
 		w.WriteHeader(http.StatusConflict)
 		w.Write([]byte(`{"error":{"message":"job DONE is completed; only failed jobs can be re-queued"}}`))
 	})
+	mux.HandleFunc("POST /v1/jobs/retry-failed", func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusAccepted)
+		w.Write([]byte(`{"requeued":2,"skipped":0,"job_ids":["A","B"]}`))
+	})
+	mux.HandleFunc("POST /v1/jobs/purge", func(w http.ResponseWriter, r *http.Request) {
+		require.Equal(t, "completed", r.URL.Query().Get("status"))
+		require.Equal(t, "24h", r.URL.Query().Get("older_than"))
+		w.Write([]byte(`{"purged":7}`))
+	})
+	mux.HandleFunc("GET /v1/events", func(w http.ResponseWriter, r *http.Request) {
+		require.Equal(t, "J1", r.URL.Query().Get("job_id"))
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.Write([]byte(": hello\n\nevent: progress\ndata: {\"job_id\":\"J1\",\"step\":2}\n\n"))
+	})
 	mux.HandleFunc("GET /api/queue", func(w http.ResponseWriter, r *http.Request) {
 		require.Equal(t, "true", r.URL.Query().Get("detailed"))
 		w.Write([]byte(`{"pending":0,"completed":5,"total":5}`))
@@ -72,6 +86,11 @@ func TestCommands(t *testing.T) {
 		{[]string{"jobs", "status=failed"}, 0, "BROKE   failed  demo   r-1     4"},
 		{[]string{"jobs", "status=failed"}, 0, "next page: cyberimage jobs status=failed cursor=C2"},
 		{[]string{"jobs", "status=failed", "cursor=C2"}, 0, "OLD     failed  demo   -       1"},
+		{[]string{"retry", "--all-failed"}, 0, "\"requeued\": 2"},
+		{[]string{"purge", "status=completed", "older_than=24h"}, 0, "\"purged\": 7"},
+		{[]string{"purge", "everything"}, 2, "purge takes status= and older_than="},
+		{[]string{"watch", "J1"}, 0, `{"job_id":"J1","step":2}`},
+		{[]string{"--version"}, 0, "cyberimage"},
 		{[]string{"jobs", "colour=red"}, 2, "jobs takes status=, model=, limit= and cursor= arguments"},
 		{[]string{}, 2, "a command is required"},
 		{[]string{"job"}, 2, "job takes 1 argument"},

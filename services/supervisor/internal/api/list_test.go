@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"cyberimage/services/supervisor/internal/index"
 	"cyberimage/shared/job"
 )
 
@@ -80,5 +81,8 @@ func TestPagingReturnsEveryJobOnceWhileJobsArrive(t *testing.T) {
 
 func waitIndexed(t *testing.T, f *apiFixture, n int) {
 	t.Helper()
-	require.Eventually(t, func() bool { return f.idx.Counts().Total >= n }, 5*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool {
+		page, _ := f.idx.List(index.Filter{}, nil, n)
+		return len(page) >= n
+	}, 5*time.Second, 10*time.Millisecond)
 }

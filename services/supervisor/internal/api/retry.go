@@ -24,7 +24,7 @@ func (s *Server) retry(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 	defer cancel()
-	rec, err := s.p.Store.Update(ctx, id, job.Requeue)
+	rec, err := s.requeue(ctx, id, "operator re-queue")
 	switch {
 	case errors.Is(err, jobstore.ErrNotFound):
 		writeError(w, http.StatusNotFound, "no job "+id)
@@ -36,6 +36,16 @@ func (s *Server) retry(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, err.Error())
 		return
 	}
+	writeJSON(w, http.StatusAccepted, map[string]any{"job_id": id, "status": rec.Status, "requeues": rec.Requeues})
+}
+
+// requeue moves a failed job back to queued (a fresh attempt count) and
+// queues its work again.
+func (s *Server) requeue(ctx context.Context, id, reason string) (job.Record, error) {
+	rec, err := s.p.Store.Update(ctx, id, job.Requeue)
+	if err != nil {
+		return rec, err
+	}
 	data, _ := json.Marshal(job.Work{JobID: rec.JobID, Spec: rec.Spec})
 	msgID := rec.JobID + ":requeue:" + strconv.Itoa(rec.Requeues)
 	if _, err := s.p.JS.Publish(ctx, bus.JobSubject(rec.Spec.Model, rec.JobID), data, jetstream.WithMsgID(msgID)); err != nil {
@@ -43,7 +53,7 @@ func (s *Server) retry(w http.ResponseWriter, r *http.Request) {
 		// publish is lost.
 		s.log.Warn("queue re-queued job", zap.String("job_id", id), zap.Error(err))
 	}
-	s.p.Recoveries.Add(recoveries.Recovery{At: time.Now().UTC(), Kind: recoveries.KindRequeue, JobID: id, Reason: "operator re-queue"})
+	s.p.Recoveries.Add(recoveries.Recovery{At: time.Now().UTC(), Kind: recoveries.KindRequeue, JobID: id, Reason: reason})
 	s.log.Info("failed job re-queued by an operator", zap.String("job_id", id), zap.Int("requeues", rec.Requeues))
-	writeJSON(w, http.StatusAccepted, map[string]any{"job_id": id, "status": rec.Status, "requeues": rec.Requeues})
+	return rec, nil
 }

@@ -86,6 +86,8 @@ func New(p Params) *Server {
 	mux.HandleFunc("GET /api/status/{id}", s.legacyJobStatus)
 	mux.HandleFunc("GET /v1/jobs/{id}", s.job)
 	mux.HandleFunc("POST /v1/jobs/{id}/retry", s.admin(s.retry))
+	mux.HandleFunc("POST /v1/jobs/retry-failed", s.admin(s.retryFailed))
+	mux.HandleFunc("POST /v1/jobs/purge", s.admin(s.purge))
 	mux.HandleFunc("POST /v1/jobs/{id}/cancel", s.admin(s.cancel))
 	mux.HandleFunc("GET /api/queue", s.queue)
 	mux.HandleFunc("GET /v1/models", s.models)

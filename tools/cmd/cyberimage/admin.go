@@ -1,0 +1,100 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"runtime/debug"
+	"strings"
+)
+
+// retryAllFailed re-queues every failed job (POST /v1/jobs/retry-failed).
+func retryAllFailed(c *client, out io.Writer) error {
+	code, body, err := c.do(http.MethodPost, "/v1/jobs/retry-failed")
+	if err != nil {
+		return err
+	}
+	if code != http.StatusAccepted {
+		return apiError(code, body)
+	}
+	return printJSON(out, body)
+}
+
+// purgeJobs removes ended jobs' records by status and age
+// (POST /v1/jobs/purge).
+func purgeJobs(c *client, args []string, out io.Writer) error {
+	q := url.Values{}
+	for _, a := range args {
+		k, v, ok := strings.Cut(a, "=")
+		if !ok || (k != "status" && k != "older_than") || v == "" {
+			return fmt.Errorf("%w: purge takes status= and older_than= arguments, not %q", errUsage, a)
+		}
+		q.Set(k, v)
+	}
+	path := "/v1/jobs/purge"
+	if len(q) > 0 {
+		path += "?" + q.Encode()
+	}
+	code, body, err := c.do(http.MethodPost, path)
+	if err != nil {
+		return err
+	}
+	if code != http.StatusOK {
+		return apiError(code, body)
+	}
+	return printJSON(out, body)
+}
+
+// watch prints progress events as they come (GET /v1/events), one line
+// each, until the stream ends or the command is stopped.
+func watch(c *client, args []string, out io.Writer) error {
+	path := "/v1/events"
+	if len(args) == 1 {
+		path += "?job_id=" + url.QueryEscape(args[0])
+	} else if len(args) > 1 {
+		return fmt.Errorf("%w: watch takes at most one job id", errUsage)
+	}
+	req, err := http.NewRequest(http.MethodGet, c.base+path, nil)
+	if err != nil {
+		return err
+	}
+	// The stream lasts as long as the user wants it: no client timeout.
+	resp, err := (&http.Client{}).Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(resp.Body)
+		return apiError(resp.StatusCode, body)
+	}
+	lines := bufio.NewScanner(resp.Body)
+	for lines.Scan() {
+		if data, ok := strings.CutPrefix(lines.Text(), "data: "); ok {
+			fmt.Fprintln(out, data)
+		}
+	}
+	return lines.Err()
+}
+
+// version is the CLI's module version and the commit it was built from.
+func version() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "cyberimage (unknown build)"
+	}
+	v := "cyberimage " + info.Main.Version
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			v += " " + s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				v += " (modified)"
+			}
+		}
+	}
+	return v + " " + info.GoVersion
+}
