@@ -44,6 +44,9 @@ type Heartbeat struct {
 	// Dropped counts bus messages the runner threw away (malformed or
 	// expired orders, unreadable work) since it started.
 	Dropped uint64 `json:"dropped,omitempty"`
+	// Reconnects counts the times the runner's NATS connection was made
+	// again after it was lost.
+	Reconnects uint64 `json:"reconnects,omitempty"`
 }
 
 // GPU describes one accelerator a runner found through NVML, with its

@@ -170,7 +170,8 @@ func Start(ctx context.Context, cfg config.Config, logger *zap.Logger) (*Runner,
 		}
 		return bus.Heartbeat{Runner: cfg.RunnerID, Host: host, PID: os.Getpid(), Models: served,
 			Slots: len(slots), Busy: r.worker.Busy(), Device: device, GPUs: gpus, Started: started,
-			Quarantined: r.worker.Held(), LastReload: r.lastReload.Load().(string), Dropped: r.drops.Total()}
+			Quarantined: r.worker.Held(), LastReload: r.lastReload.Load().(string), Dropped: r.drops.Total(),
+			Reconnects: nc.Stats().Reconnects}
 	}})
 	r.beat.Start()
 	// Load every served model now rather than on the first job, so
