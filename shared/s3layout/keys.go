@@ -35,6 +35,31 @@ func ImageKey(jobID string, index int) string {
 	return JobPrefix(jobID) + strconv.Itoa(index) + ".png"
 }
 
+// ThumbMaxSide is the longest side of a thumbnail. Images no larger get
+// none: they are their own thumbnail.
+const ThumbMaxSide = 256
+
+// HasThumb tells whether images of this size get a thumbnail.
+func HasThumb(width, height int) bool { return max(width, height) > ThumbMaxSide }
+
+// ThumbKey is the thumbnail of image index of a job, stored next to it
+// (images/<job_id>/<index>.thumb.png) so a gallery stays light.
+func ThumbKey(jobID string, index int) string {
+	return JobPrefix(jobID) + strconv.Itoa(index) + ".thumb.png"
+}
+
+// ThumbSize is the size of the thumbnail of a width×height image: the
+// longest side ThumbMaxSide, the aspect kept.
+func ThumbSize(width, height int) (int, int) {
+	if !HasThumb(width, height) {
+		return width, height
+	}
+	if width >= height {
+		return ThumbMaxSide, max(1, height*ThumbMaxSide/width)
+	}
+	return max(1, width*ThumbMaxSide/height), ThumbMaxSide
+}
+
 // RecordKey is where a job's final record is archived when the job ends,
 // next to its images: images/<job_id>/job.json. The supervisor serves it
 // once the record has left KV.

@@ -175,6 +175,13 @@ func checkImages(t *testing.T, s *stack, rec job.Record) {
 		require.NoError(t, err, key)
 		require.Equal(t, rec.Spec.Width, img.Bounds().Dx(), key)
 		require.Equal(t, rec.Spec.Height, img.Bounds().Dy(), key)
+		if s3layout.HasThumb(rec.Spec.Width, rec.Spec.Height) {
+			thumb, err := png.Decode(bytes.NewReader(download(t, s, s3layout.ThumbKey(rec.JobID, i))))
+			require.NoError(t, err, key)
+			tw, th := s3layout.ThumbSize(rec.Spec.Width, rec.Spec.Height)
+			require.Equal(t, tw, thumb.Bounds().Dx(), key)
+			require.Equal(t, th, thumb.Bounds().Dy(), key)
+		}
 	}
 }
 

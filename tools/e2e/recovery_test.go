@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 
 	"cyberimage/shared/bus"
 	"cyberimage/shared/job"
+	"cyberimage/shared/s3layout"
 )
 
 // TestRequestWhileIngestDown: a request published while ingest is stopped
@@ -62,11 +64,16 @@ func TestKillRunnerMidJob(t *testing.T) {
 	require.Equal(t, 2, rec.Attempts, "the second delivery completed it")
 	require.Equal(t, 1, s.completions.of(r.JobID))
 	checkImages(t, s, rec)
-	objects := 0
-	for range s.s3.ListObjects(context.Background(), s.minio.Config.Bucket, minioPrefix(r.JobID)) {
-		objects++
+	images, thumbs := 0, 0
+	for o := range s.s3.ListObjects(context.Background(), s.minio.Config.Bucket, minioPrefix(r.JobID)) {
+		if _, _, err := s3layout.ParseImageKey(o.Key); err == nil {
+			images++
+		} else if strings.HasSuffix(o.Key, ".thumb.png") {
+			thumbs++
+		}
 	}
-	require.Equal(t, 4, objects, "one set of images")
+	require.Equal(t, 4, images, "one set of images")
+	require.Equal(t, 4, thumbs, "one thumbnail each")
 	require.Zero(t, s.jobsInStream())
 	t.Logf("recovered %.1fs after the kill (AckWait 2s)", time.Since(killedAt).Seconds())
 }

@@ -37,6 +37,20 @@ func (s *Images) Put(ctx context.Context, jobID string, index int, spec job.Spec
 	return key, nil
 }
 
+// PutThumb stores the thumbnail of image index of a job, with the image's
+// metadata.
+func (s *Images) PutThumb(ctx context.Context, jobID string, index int, spec job.Spec, png []byte) error {
+	key := s3layout.ThumbKey(jobID, index)
+	_, err := s.client.PutObject(ctx, s.bucket, key, bytes.NewReader(png), int64(len(png)), minio.PutObjectOptions{
+		ContentType:  "image/png",
+		UserMetadata: Metadata(jobID, index, spec),
+	})
+	if err != nil {
+		return fmt.Errorf("put %s: %w", key, err)
+	}
+	return nil
+}
+
 // Metadata is what every image object carries, so an image found in the
 // bucket can be traced and reproduced without the job record.
 func Metadata(jobID string, index int, spec job.Spec) map[string]string {
@@ -51,13 +65,22 @@ func Metadata(jobID string, index int, spec job.Spec) map[string]string {
 	}
 }
 
-// Existing returns the keys of a job's images when all of them are already
-// stored by this job, so a redelivered job skips straight to completion
-// instead of writing the objects again.
-func (s *Images) Existing(ctx context.Context, jobID string, count int) ([]string, bool, error) {
+// Existing returns the keys of a job's images when all of them (and their
+// thumbnails, for images that get one) are already stored by this job, so a
+// redelivered job skips straight to completion instead of writing the
+// objects again.
+func (s *Images) Existing(ctx context.Context, jobID string, spec job.Spec) ([]string, bool, error) {
+	count := spec.NumImages
 	keys := make([]string, count)
+	var check []string
 	for i := range count {
-		key := s3layout.ImageKey(jobID, i)
+		check = append(check, s3layout.ImageKey(jobID, i))
+		if s3layout.HasThumb(spec.Width, spec.Height) {
+			check = append(check, s3layout.ThumbKey(jobID, i))
+		}
+		keys[i] = s3layout.ImageKey(jobID, i)
+	}
+	for _, key := range check {
 		info, err := s.client.StatObject(ctx, s.bucket, key, minio.StatObjectOptions{})
 		if err != nil {
 			if minio.ToErrorResponse(err).Code == "NoSuchKey" {
@@ -68,7 +91,6 @@ func (s *Images) Existing(ctx context.Context, jobID string, count int) ([]strin
 		if info.UserMetadata[s3layout.MetaJobID] != jobID {
 			return nil, false, nil
 		}
-		keys[i] = key
 	}
 	return keys, true, nil
 }

@@ -35,7 +35,7 @@ func (w *Worker) infer(batch []*delivery) []*delivery {
 				todo = append(todo, d)
 				continue
 			}
-			keys, ok, err := w.p.Images.Existing(d.ctx, d.work.JobID, d.spec.NumImages)
+			keys, ok, err := w.p.Images.Existing(d.ctx, d.work.JobID, d.spec)
 			switch {
 			case err != nil:
 				w.end(d, err)

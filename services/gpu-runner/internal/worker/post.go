@@ -10,8 +10,10 @@ import (
 
 	"go.uber.org/zap"
 
+	"cyberimage/services/gpu-runner/internal/imaging"
 	"cyberimage/shared/bus"
 	"cyberimage/shared/job"
+	"cyberimage/shared/s3layout"
 )
 
 // postAll posts the jobs of one batch side by side: their uploads are
@@ -76,6 +78,9 @@ func (w *Worker) uploadOnce(d *delivery) error {
 		if keys[i], err = w.p.Images.Put(d.ctx, d.work.JobID, i, d.spec, data); err != nil {
 			return err
 		}
+		if err := w.putThumb(d, i, img); err != nil {
+			return err
+		}
 		encode += t2.Sub(t1)
 		upload += time.Since(t2)
 	}
@@ -83,6 +88,20 @@ func (w *Worker) uploadOnce(d *delivery) error {
 	d.keys = keys
 	d.stages.EncodeMS, d.stages.UploadMS = job.Millis(encode), job.Millis(upload)
 	return nil
+}
+
+// putThumb stores the thumbnail of an image larger than a thumbnail, next
+// to it, for galleries; smaller images are their own.
+func (w *Worker) putThumb(d *delivery, i int, img imageOut) error {
+	if !s3layout.HasThumb(img.Width, img.Height) {
+		return nil
+	}
+	tw, th := s3layout.ThumbSize(img.Width, img.Height)
+	data, err := w.p.Encoder.EncodeRGB(tw, th, imaging.Thumbnail(img.Width, img.Height, img.RGB, tw, th))
+	if err != nil {
+		return permanent(err)
+	}
+	return w.p.Images.PutThumb(d.ctx, d.work.JobID, i, d.spec, data)
 }
 
 // complete moves the record to completed, fenced on this delivery: if the

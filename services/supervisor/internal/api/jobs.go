@@ -18,6 +18,9 @@ import (
 type imageLink struct {
 	Key string `json:"key"`
 	URL string `json:"url"`
+	// ThumbURL opens the image's thumbnail (at most 256 px a side): the
+	// image itself when it is no larger.
+	ThumbURL string `json:"thumb_url"`
 }
 
 type jobReply struct {
@@ -70,7 +73,13 @@ func (s *Server) imageLinks(ctx context.Context, rec job.Record) []imageLink {
 			s.log.Warn("presign", zap.String("job_id", rec.JobID), zap.String("key", key), zap.Error(err))
 			continue
 		}
-		links = append(links, imageLink{Key: key, URL: u.String()})
+		link := imageLink{Key: key, URL: u.String(), ThumbURL: u.String()}
+		if _, index, _ := s3layout.ParseImageKey(key); s3layout.HasThumb(rec.Spec.Width, rec.Spec.Height) {
+			if t, err := s.p.S3.PresignedGetObject(ctx, s.p.Bucket, s3layout.ThumbKey(rec.JobID, index), s.p.PresignTTL, url.Values{}); err == nil {
+				link.ThumbURL = t.String()
+			}
+		}
+		links = append(links, link)
 	}
 	return links
 }
