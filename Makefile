@@ -36,7 +36,7 @@ export CYBERIMAGE_NATS_SERVER_BIN := $(NATS_SERVER)
 
 SERVICES := ingest gpu-runner supervisor
 
-.PHONY: bench-scale
+.PHONY: bench-scale chromium
 .PHONY: help run run-cluster build tools test-tools test lint fuzz fmt vet clean loadtest bench-runner bench bench-micro
 
 help:
@@ -73,8 +73,17 @@ build:
 
 tools: $(ORT_LIB) $(MINIO) $(NATS_SERVER) $(NATS_CLI) $(MC)
 
-# What the tests need: no CLIs.
-test-tools: $(ORT_LIB) $(MINIO) $(NATS_SERVER) $(STATICCHECK)
+# What the tests need: no CLIs, but a headless browser for the console.
+test-tools: $(ORT_LIB) $(MINIO) $(NATS_SERVER) $(STATICCHECK) chromium
+
+# Debian's chromium drives the console tests (chromedp); installed with apt
+# when missing, as root or through sudo.
+chromium:
+	@if [ -n "$$CYBERIMAGE_CHROMIUM" ] || command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then exit 0; fi; \
+	echo "tools: installing Debian's chromium for the console tests (apt-get)"; \
+	if [ "$$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi; \
+	$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends chromium >/dev/null \
+	  || { echo "tools: could not install chromium: install it (apt-get install chromium) or set CYBERIMAGE_CHROMIUM"; exit 1; }
 
 $(ORT_LIB):
 	@echo "tools: fetching onnxruntime-node@$(ORT_NPM_VERSION) from npm for libonnxruntime.so.1"

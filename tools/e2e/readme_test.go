@@ -91,7 +91,7 @@ func routesIn(t *testing.T, dir string) map[string]bool {
 		}
 		src, err := os.ReadFile(f)
 		require.NoError(t, err)
-		for _, m := range regexp.MustCompile(`HandleFunc\("((?:GET|POST|PUT|DELETE) /[^"]*)"`).FindAllStringSubmatch(string(src), -1) {
+		for _, m := range regexp.MustCompile(`Handle(?:Func)?\("((?:GET|POST|PUT|DELETE) /[^"]*)"`).FindAllStringSubmatch(string(src), -1) {
 			out[normalRoute(m[1])] = true
 		}
 	}
@@ -99,8 +99,11 @@ func routesIn(t *testing.T, dir string) map[string]bool {
 	return out
 }
 
-// normalRoute names path parameters alike: {id} and {job_id} are one route.
-func normalRoute(r string) string { return regexp.MustCompile(`\{[^}]*\}`).ReplaceAllString(r, "{}") }
+// normalRoute names path parameters alike: {id} and {job_id} are one route;
+// "{$}" (exactly this path) is the path itself.
+func normalRoute(r string) string {
+	return regexp.MustCompile(`\{[^}]*\}`).ReplaceAllString(strings.ReplaceAll(r, "{$}", ""), "{}")
+}
 
 func sorted(set map[string]bool) []string {
 	out := make([]string, 0, len(set))

@@ -18,6 +18,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
+	"cyberimage/services/supervisor/internal/console"
 	"cyberimage/services/supervisor/internal/index"
 	"cyberimage/services/supervisor/internal/recoveries"
 	"cyberimage/services/supervisor/internal/tracker"
@@ -78,6 +79,9 @@ func New(p Params) *Server {
 	})
 	mux.HandleFunc("GET /readyz", s.healthz)
 	mux.HandleFunc("GET /healthz", s.healthz)
+	page := console.Handler()
+	mux.Handle("GET /{$}", page)
+	mux.Handle("GET /console/", page)
 	mux.HandleFunc("GET /status", s.status)
 	mux.HandleFunc("GET /v1/events", s.events)
 	mux.HandleFunc("GET /v1/jobs", s.list)

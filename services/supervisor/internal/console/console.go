@@ -1,0 +1,33 @@
+// Package console is the operator's web console, served by the supervisor
+// at /: the overview (queue, jobs by status, runners and GPUs, recoveries),
+// the job list, one job with its live progress and images, a gallery, and
+// the admin actions. It is plain HTML, CSS and JavaScript embedded in the
+// binary: no build step, no framework, nothing fetched from elsewhere. It
+// reads only the supervisor's own API, and live views follow GET
+// /v1/events (server-sent events) instead of polling.
+package console
+
+import (
+	"embed"
+	"io/fs"
+	"net/http"
+)
+
+//go:embed static
+var static embed.FS
+
+// Handler serves the console's page at / and its assets under /console/.
+func Handler() http.Handler {
+	assets, _ := fs.Sub(static, "static") // the folder is embedded: cannot fail
+	files := http.FileServer(http.FS(assets))
+	mux := http.NewServeMux()
+	mux.Handle("GET /console/", http.StripPrefix("/console/", files))
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		// The page may load only what it ships with and talk only to this
+		// server.
+		w.Header().Set("Content-Security-Policy", "default-src 'self'; img-src 'self' http: https: data:; style-src 'self'; script-src 'self'; connect-src 'self'")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		http.ServeFileFS(w, r, assets, "index.html")
+	})
+	return mux
+}

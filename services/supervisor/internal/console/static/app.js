@@ -1,0 +1,263 @@
+// CyberImage console: a small single-page app over the supervisor's API.
+// Pages are hash routes; live views follow GET /v1/events.
+"use strict";
+
+const main = document.getElementById("main");
+const live = document.getElementById("live");
+const ended = new Set(["completed", "failed", "cancelled", "rejected"]);
+
+function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (k === "class") el.className = v;
+    else if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
+    else if (v !== undefined && v !== null) el.setAttribute(k, v);
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}
+
+async function api(path) {
+  const res = await fetch(path, { headers: { Accept: "application/json" } });
+  const body = await res.json().catch(() => ({}));
+  if (!res.ok) throw new Error(body.error?.message || `${path}: HTTP ${res.status}`);
+  return body;
+}
+
+// admin sends a mutating request with the admin token, asked for once per
+// browser session.
+async function admin(path) {
+  let token = sessionStorage.getItem("cyberimage-admin-token");
+  if (!token) {
+    token = prompt("Admin token (make run keeps it in .data/creds/admin-token)");
+    if (!token) return null;
+    sessionStorage.setItem("cyberimage-admin-token", token);
+  }
+  const res = await fetch(path, { method: "POST", headers: { Authorization: `Bearer ${token}` } });
+  const body = await res.json().catch(() => ({}));
+  if (res.status === 401) sessionStorage.removeItem("cyberimage-admin-token");
+  if (!res.ok) throw new Error(body.error?.message || `HTTP ${res.status}`);
+  return body;
+}
+
+function say(text, bad) {
+  const el = document.getElementById("message");
+  if (el) { el.textContent = text; el.className = bad ? "status-failed" : "muted"; }
+}
+
+function when(t) { return t ? new Date(t).toLocaleString() : "–"; }
+
+// One stream for the whole app: it tells the open page that something
+// moved, and the page refreshes (at most once a second).
+let onEvent = null;
+function connectEvents() {
+  const es = new EventSource("/v1/events");
+  es.onopen = () => { live.textContent = "live"; };
+  es.onerror = () => { live.textContent = "reconnecting…"; };
+  let pending = null;
+  es.addEventListener("progress", (e) => {
+    live.textContent = "live";
+    if (!onEvent) return;
+    const ev = JSON.parse(e.data);
+    if (pending) return;
+    pending = setTimeout(() => { pending = null; if (onEvent) onEvent(ev); }, 1000);
+  });
+}
+
+async function overview() {
+  const [q, st] = await Promise.all([api("/api/queue?detailed=true"), api("/status")]);
+  const counts = ["pending", "processing", "completed", "failed", "rejected", "cancelled", "total"];
+  const r24 = q.recent_24h || {};
+  main.replaceChildren(
+    h("h1", {}, "Overview"),
+    h("div", { class: "cards" },
+      counts.map((k) => h("div", { class: "card" }, h("div", { class: "n", id: `count-${k}` }, q[k] ?? 0), h("div", { class: "muted" }, k))),
+      h("div", { class: "card" }, h("div", { class: "n", id: "queue-depth" }, st.queue?.pending ?? 0), h("div", { class: "muted" }, "in the work queue")),
+      h("div", { class: "card" }, h("div", { class: "n" }, `${(q.failure_rate ?? 0).toFixed(1)}%`), h("div", { class: "muted" }, "failure rate")),
+    ),
+    h("p", { class: "muted" }, `Last 24 h: ${r24.completed ?? 0} completed, ${r24.failed ?? 0} failed; average processing ${(q.avg_processing_time_seconds ?? 0).toFixed(2)} s.`),
+    h("h2", {}, "Runners"),
+    runnersTable(st.runners || []),
+    h("h2", {}, "Jobs in progress"),
+    progressTable(st.jobs_in_progress || []),
+    h("h2", {}, "Recent recoveries"),
+    (st.recoveries || []).length
+      ? h("table", {}, h("tr", {}, h("th", {}, "kind"), h("th", {}, "job"), h("th", {}, "runner"), h("th", {}, "reason")),
+        st.recoveries.slice(0, 20).map((r) => h("tr", {}, h("td", {}, r.kind), h("td", {}, h("a", { href: `#/job/${r.job_id}` }, r.job_id)), h("td", {}, r.runner || "–"), h("td", {}, r.reason || ""))))
+      : h("p", { class: "muted" }, "None."),
+    h("h2", {}, "Actions"),
+    h("div", { class: "actions" },
+      h("button", { id: "retry-all", onclick: retryAll }, "Retry all failed jobs"),
+      h("button", { id: "purge", class: "danger", onclick: purgeEnded }, "Purge ended jobs older than 24 h"),
+    ),
+    h("p", { id: "message", class: "muted" }),
+  );
+  onEvent = () => overview().catch(() => {});
+}
+
+function runnersTable(runners) {
+  if (!runners.length) return h("p", { class: "muted" }, "No runner has reported.");
+  return h("table", { id: "runners" },
+    h("tr", {}, ["runner", "health", "device", "busy", "models", "GPUs", "last heard"].map((c) => h("th", {}, c))),
+    runners.map((r) => h("tr", {},
+      h("td", {}, r.runner), h("td", { class: `health-${r.health}` }, r.health), h("td", {}, r.device),
+      h("td", {}, `${r.busy}/${r.slots}`), h("td", {}, (r.models || []).join(", ")),
+      h("td", {}, (r.gpus || []).map((g) => `${g.name || "GPU " + g.index}: ${g.utilization_percent ?? "?"}% · ${Math.round((g.memory_used_bytes || 0) / 2 ** 20)}/${Math.round((g.memory_total_bytes || 0) / 2 ** 20)} MiB · ${g.temperature_c ?? "?"} °C · ${Math.round(g.power_watts || 0)} W`).join("; ") || "–"),
+      h("td", {}, when(r.at)))));
+}
+
+function progressTable(jobs) {
+  if (!jobs.length) return h("p", { class: "muted" }, "Nothing running.");
+  return h("table", {},
+    h("tr", {}, ["job", "model", "runner", "step", "running for"].map((c) => h("th", {}, c))),
+    jobs.map((j) => h("tr", {}, h("td", {}, h("a", { href: `#/job/${j.job_id}` }, j.job_id)), h("td", {}, j.model), h("td", {}, j.runner),
+      h("td", {}, `${j.step || 0}/${j.total_steps || "?"}`), h("td", {}, `${(j.elapsed_seconds || 0).toFixed(1)} s`))));
+}
+
+async function retryAll() {
+  if (!confirm("Re-queue every failed job?")) return;
+  try { const r = await admin("/v1/jobs/retry-failed"); if (r) say(`Re-queued ${r.requeued} job(s).`); } catch (e) { say(e.message, true); }
+}
+
+async function purgeEnded() {
+  if (!confirm("Remove the records of jobs that ended more than 24 hours ago? Images stay in S3.")) return;
+  try { const r = await admin("/v1/jobs/purge?older_than=24h"); if (r) say(`Purged ${r.purged} record(s).`); } catch (e) { say(e.message, true); }
+}
+
+async function jobs(params) {
+  const status = params.get("status") || "", model = params.get("model") || "", cursor = params.get("cursor") || "";
+  const query = new URLSearchParams({ limit: "50" });
+  if (status) query.set("status", status);
+  if (model) query.set("model", model);
+  if (cursor) query.set("cursor", cursor);
+  const page = await api(`/v1/jobs?${query}`);
+  const filter = (e) => {
+    e.preventDefault();
+    const f = new FormData(e.target), p = new URLSearchParams();
+    for (const k of ["status", "model"]) if (f.get(k)) p.set(k, f.get(k));
+    location.hash = `#/jobs?${p}`;
+  };
+  const next = new URLSearchParams(query);
+  next.delete("limit");
+  if (page.next_cursor) next.set("cursor", page.next_cursor);
+  main.replaceChildren(
+    h("h1", {}, "Jobs"),
+    h("form", { class: "filters", onsubmit: filter },
+      h("label", {}, "Status", h("select", { name: "status" }, ["", "queued", "processing", "completed", "failed", "rejected", "cancelled"].map((s) => {
+        const o = h("option", { value: s }, s || "any"); if (s === status) o.selected = true; return o;
+      }))),
+      h("label", {}, "Model", h("input", { name: "model", value: model, placeholder: "any" })),
+      h("button", { type: "submit" }, "Filter")),
+    page.jobs.length
+      ? h("table", { id: "jobs" }, h("tr", {}, ["job", "status", "model", "runner", "attempts", "created"].map((c) => h("th", {}, c))),
+        page.jobs.map((j) => h("tr", {}, h("td", {}, h("a", { href: `#/job/${j.job_id}` }, j.job_id)), h("td", { class: `status-${j.status}` }, j.status),
+          h("td", {}, j.model), h("td", {}, j.runner || "–"), h("td", {}, j.attempts), h("td", {}, when(j.created_at)))))
+      : h("p", { class: "muted" }, "No jobs."),
+    page.next_cursor ? h("p", {}, h("a", { href: `#/jobs?${next}`, id: "next-page" }, "Next page →")) : null,
+  );
+  onEvent = null;
+}
+
+let jobStream = null;
+// jobRecord reads a job; the seed is taken from the raw text, since a
+// 64-bit seed does not survive JSON.parse's doubles and must be shown exact
+// to reproduce the image.
+async function jobRecord(id) {
+  const res = await fetch(`/v1/jobs/${encodeURIComponent(id)}`, { headers: { Accept: "application/json" } });
+  const text = await res.text();
+  let rec = {};
+  try { rec = JSON.parse(text); } catch { /* shown as an error below */ }
+  if (!res.ok) throw new Error(rec.error?.message || `job ${id}: HTTP ${res.status}`);
+  const seed = /"seed":\s*(-?\d+)/.exec(text);
+  if (seed && rec.request) rec.request.seed = seed[1];
+  return rec;
+}
+
+async function jobPage(id) {
+  const rec = await jobRecord(id);
+  const req = rec.request || {};
+  const step = rec.progress?.step || (rec.status === "completed" ? req.steps : 0);
+  const total = rec.progress?.total_steps || req.steps || 1;
+  const bar = h("div", {});
+  bar.style.width = `${Math.round((100 * step) / total)}%`;
+  const stages = rec.stages || {};
+  main.replaceChildren(
+    h("h1", {}, "Job ", h("code", {}, rec.job_id)),
+    h("p", {}, "Status: ", h("strong", { id: "job-status", class: `status-${rec.status}` }, rec.status), rec.archived ? " (archived in S3)" : ""),
+    h("div", { class: "bar", role: "progressbar", "aria-valuemin": 0, "aria-valuemax": total, "aria-valuenow": step }, bar),
+    h("p", { id: "step", class: "muted" }, `step ${step}/${total}`),
+    h("div", { class: "actions" },
+      rec.status === "failed" ? h("button", { id: "retry", onclick: () => act(`/v1/jobs/${rec.job_id}/retry`, "Re-queue this job?", id) }, "Retry") : null,
+      !ended.has(rec.status) ? h("button", { id: "cancel", class: "danger", onclick: () => act(`/v1/jobs/${rec.job_id}/cancel`, "Cancel this job?", id) }, "Cancel") : null),
+    h("p", { id: "message", class: "muted" }),
+    h("dl", {},
+      h("dt", {}, "prompt"), h("dd", {}, req.prompt || ""),
+      h("dt", {}, "negative prompt"), h("dd", {}, req.negative_prompt || "–"),
+      h("dt", {}, "model"), h("dd", {}, req.model), h("dt", {}, "size"), h("dd", {}, `${req.width}×${req.height}, ${req.num_images} image(s)`),
+      h("dt", {}, "steps, guidance, seed"), h("dd", {}, `${req.steps}, ${req.guidance}, ${req.seed}`),
+      h("dt", {}, "attempts"), h("dd", {}, `${rec.attempts}${rec.runner ? " on " + rec.runner : ""}`),
+      h("dt", {}, "created / started / completed"), h("dd", {}, `${when(rec.created_at)} / ${when(rec.started_at)} / ${when(rec.completed_at)}`),
+      h("dt", {}, "stages (ms)"), h("dd", {}, `queue wait ${stages.queue_wait_ms ?? "–"}, inference ${stages.inference_ms ?? "–"}, encode ${stages.encode_ms ?? "–"}, upload ${stages.upload_ms ?? "–"}`),
+      rec.error ? [h("dt", {}, "error"), h("dd", { class: "status-failed" }, `${rec.error.code}: ${rec.error.message}`)] : null,
+      (rec.recoveries || []).length ? [h("dt", {}, "recoveries"), h("dd", {}, rec.recoveries.map((r) => `${r.kind || ""} ${r.reason || ""}`).join("; "))] : null),
+    h("h2", {}, "Images"),
+    (rec.image_urls || []).length
+      ? h("div", { class: "images" }, rec.image_urls.map((im) => h("a", { href: im.url }, h("img", { src: im.thumb_url || im.url, alt: `image ${im.key}` }))))
+      : h("p", { class: "muted" }, ended.has(rec.status) ? "None." : "Not yet."),
+  );
+  onEvent = null;
+  if (jobStream) jobStream.close();
+  jobStream = null;
+  if (ended.has(rec.status)) return;
+  jobStream = new EventSource(`/v1/events?job_id=${encodeURIComponent(rec.job_id)}`);
+  jobStream.addEventListener("progress", (e) => {
+    const ev = JSON.parse(e.data);
+    const n = ev.total_steps || total;
+    bar.style.width = `${Math.round((100 * ev.step) / n)}%`;
+    document.getElementById("step").textContent = `step ${ev.step}/${n}`;
+    const s = document.getElementById("job-status");
+    s.textContent = ev.status; s.className = `status-${ev.status}`;
+    if (ended.has(ev.status)) { jobStream.close(); jobStream = null; setTimeout(() => jobPage(id).catch(showError), 300); }
+  });
+}
+
+async function act(path, question, id) {
+  if (!confirm(question)) return;
+  try { if (await admin(path)) { say("Done."); await jobPage(id); say("Done."); } } catch (e) { say(e.message, true); }
+}
+
+async function gallery() {
+  const page = await api("/v1/jobs?status=completed&limit=24");
+  const records = await Promise.all(page.jobs.map((j) => api(`/v1/jobs/${j.job_id}`).catch(() => null)));
+  const figures = [];
+  for (const rec of records.filter(Boolean)) {
+    for (const im of rec.image_urls || []) {
+      figures.push(h("figure", {}, h("a", { href: `#/job/${rec.job_id}` }, h("img", { src: im.thumb_url || im.url, alt: rec.request?.prompt || rec.job_id, loading: "lazy" })),
+        h("figcaption", { title: rec.request?.prompt }, rec.request?.prompt || rec.job_id)));
+    }
+  }
+  main.replaceChildren(h("h1", {}, "Gallery"), figures.length ? h("div", { class: "grid", id: "gallery" }, figures) : h("p", { class: "muted" }, "No images yet."));
+  onEvent = (ev) => { if (ev.status === "completed") gallery().catch(() => {}); };
+}
+
+function showError(e) { main.replaceChildren(h("h1", {}, "Error"), h("p", { class: "status-failed" }, e.message)); }
+
+function route() {
+  const [path, query] = (location.hash.slice(1) || "/").split("?");
+  const params = new URLSearchParams(query || "");
+  if (jobStream && !path.startsWith("/job/")) { jobStream.close(); jobStream = null; }
+  let page;
+  if (path === "/" || path === "") page = overview();
+  else if (path === "/jobs") page = jobs(params);
+  else if (path.startsWith("/job/")) page = jobPage(decodeURIComponent(path.slice(5)));
+  else if (path === "/gallery") page = gallery();
+  else page = Promise.reject(new Error(`no page ${path}`));
+  page.then(() => main.focus({ preventScroll: true })).catch(showError);
+}
+
+window.addEventListener("hashchange", route);
+connectEvents();
+route();

@@ -1,0 +1,153 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/require"
+
+	"cyberimage/shared/job"
+	"cyberimage/shared/testenv"
+)
+
+// chromium finds the headless browser for the console tests: Debian's
+// chromium, which make test installs when missing, or CYBERIMAGE_CHROMIUM.
+func chromium(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("CYBERIMAGE_CHROMIUM"); p != "" {
+		return p
+	}
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	t.Fatal("no chromium: make test-tools installs Debian's chromium (apt-get install chromium), or set CYBERIMAGE_CHROMIUM")
+	return ""
+}
+
+// TestConsole drives the console in headless Chromium against a live stack:
+// the overview shows the stack's counts; a job submitted through the API
+// appears and its progress advances without a reload; the gallery shows
+// its thumbnail; cancel and retry work from the page. A screenshot of each
+// page is saved for review (test-output/console/, logged).
+func TestConsole(t *testing.T) {
+	browser := chromium(t)
+	s := newStack(t)
+	s.startSupervisor()
+	s.startIngest()
+	s.startRunner("runner-1")
+	shots := filepath.Join(testenv.RepoRoot(t), "test-output", "console")
+	require.NoError(t, os.MkdirAll(shots, 0o755))
+
+	// A finished job for the overview's counts and the gallery.
+	done := request(t, s.nc, fmtReq("console gallery", 512, 512, 1, ""))
+	waitCompleted(t, s, done.JobID, time.Minute)
+
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(browser), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.WindowSize(1280, 900))...)
+	defer cancelAlloc()
+	ctx, cancel := chromedp.NewContext(alloc)
+	defer cancel()
+	ctx, cancelTimeout := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancelTimeout()
+	// Every confirm() is answered yes; the admin token prompt gets the
+	// token.
+	dialogs := chromedp.Events(ctx, page.JavascriptDialogOpening)
+	go func() {
+		for _, err := range dialogs {
+			if err != nil {
+				return
+			}
+			_, _ = chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: true, PromptText: testAdminToken})
+		}
+	}()
+	do := func(steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		require.NoError(t, chromedp.Do(ctx, steps...))
+	}
+	shot := func(name string) {
+		t.Helper()
+		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		require.NoError(t, err)
+		path := filepath.Join(shots, name+".png")
+		require.NoError(t, os.WriteFile(path, png, 0o644))
+		t.Logf("screenshot: %s", path)
+	}
+	text := func(sel string) string {
+		t.Helper()
+		v, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+		require.NoError(t, err)
+		return strings.TrimSpace(v)
+	}
+
+	// Overview: the counts are the stack's.
+	do(chromedp.Navigate(s.url("/")), chromedp.WaitVisible(chromedp.CSS("#count-completed")), chromedp.WaitVisible(chromedp.CSS("#runners")))
+	var q map[string]any
+	require.Equal(t, http.StatusOK, s.getJSON("/api/queue", &q))
+	require.Equal(t, fmt.Sprint(q["completed"]), text("#count-completed"))
+	require.Contains(t, text("#runners"), "runner-1")
+	shot("overview")
+
+	// A job submitted through the API: its page follows the progress live.
+	code, sub := postJSON(t, s.url("/v1/jobs"), fmtReq("console live", 1024, 1024, 2, `,"steps":16`))
+	require.Equal(t, http.StatusAccepted, code, sub)
+	id := sub["job_id"].(string)
+	do(chromedp.Navigate(s.url("/#/job/"+id)), chromedp.WaitVisible(chromedp.CSS("#step")))
+	seen := map[string]bool{}
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) && text("#job-status") != "completed" {
+		seen[text("#step")] = true
+		time.Sleep(50 * time.Millisecond)
+	}
+	require.Equal(t, "completed", text("#job-status"), "the page saw the job end without a reload")
+	require.GreaterOrEqual(t, len(seen), 3, "progress advanced on the page: %v", seen)
+	do(chromedp.WaitVisible(chromedp.CSS(".images img")))
+	shot("job")
+
+	// The jobs list has both jobs.
+	do(chromedp.Navigate(s.url("/#/jobs")), chromedp.WaitVisible(chromedp.CSS("#jobs")))
+	require.Contains(t, text("#jobs"), id)
+	require.Contains(t, text("#jobs"), done.JobID)
+	shot("jobs")
+
+	// The gallery shows thumbnails.
+	do(chromedp.Navigate(s.url("/#/gallery")), chromedp.WaitVisible(chromedp.CSS("#gallery img")))
+	src, err := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.CSS("#gallery img"), "src"))
+	require.NoError(t, err)
+	require.Contains(t, src.Value, ".thumb.png")
+	shot("gallery")
+
+	// Cancel from the page: a long job, cancelled while it runs or waits.
+	long := request(t, s.nc, fmtReq("console cancel", 1024, 1024, 4, `,"steps":50`))
+	do(chromedp.Navigate(s.url("/#/job/"+long.JobID)), chromedp.WaitVisible(chromedp.CSS("#cancel")), chromedp.Click(chromedp.CSS("#cancel")))
+	require.Eventually(t, func() bool { return text("#job-status") == "cancelled" }, 30*time.Second, 100*time.Millisecond)
+	shot("cancelled")
+
+	// Retry from the page: a failed job goes back to the queue and runs.
+	failed := job.Record{JobID: "console-failed", Status: job.StatusFailed, CreatedAt: time.Now().UTC(),
+		Spec:  job.Spec{Prompt: "retry me", Model: "demo", Width: 64, Height: 64, Steps: 2, Seed: 1, NumImages: 1},
+		Error: &job.Failure{Code: "test", Message: "failed for the test"}}
+	_, err = s.store.Create(context.Background(), failed)
+	require.NoError(t, err)
+	do(chromedp.Navigate(s.url("/#/job/"+failed.JobID)), chromedp.WaitVisible(chromedp.CSS("#retry")), chromedp.Click(chromedp.CSS("#retry")))
+	require.Eventually(t, func() bool {
+		rec, _, err := s.store.Get(context.Background(), failed.JobID)
+		return err == nil && rec.Status != job.StatusFailed
+	}, 30*time.Second, 100*time.Millisecond, "the page re-queued the failed job")
+	waitCompleted(t, s, failed.JobID, time.Minute)
+	require.Eventually(t, func() bool {
+		_ = chromedp.Do(ctx, chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("#job-status")))
+		return text("#job-status") == "completed"
+	}, 30*time.Second, 500*time.Millisecond)
+	shot("retried")
+}
