@@ -98,3 +98,44 @@ func version() string {
 	}
 	return v + " " + info.GoVersion
 }
+
+// reloadRunner orders a runner to reload its models
+// (POST /v1/runners/{runner}/reload).
+func reloadRunner(c *client, runner string, out io.Writer) error {
+	code, body, err := c.do(http.MethodPost, "/v1/runners/"+url.PathEscape(runner)+"/reload")
+	if err != nil {
+		return err
+	}
+	if code != http.StatusAccepted {
+		return apiError(code, body)
+	}
+	return printJSON(out, body)
+}
+
+// completionBash completes commands, job statuses and flags.
+const completionBash = `# bash completion for cyberimage: source <(cyberimage completion bash)
+_cyberimage() {
+  local cur=${COMP_WORDS[COMP_CWORD]} cmd=""
+  local w
+  for w in "${COMP_WORDS[@]:1:COMP_CWORD-1}"; do
+    case $w in -*) ;; *) cmd=$w; break ;; esac
+  done
+  case $cmd in
+    "") COMPREPLY=($(compgen -W "submit status jobs job retry cancel purge reload watch queue completion --supervisor --admin-token-file --version" -- "$cur")) ;;
+    submit) COMPREPLY=($(compgen -W "--prompt --negative-prompt --model --width --height --steps --guidance --seed --num-images --request-id --nats-url --creds --tls-ca --wait --out --timeout" -- "$cur")) ;;
+    jobs) COMPREPLY=($(compgen -W "status=queued status=processing status=completed status=failed status=rejected status=cancelled model= limit= cursor=" -- "$cur")) ;;
+    purge) COMPREPLY=($(compgen -W "status=completed status=failed status=rejected status=cancelled older_than=" -- "$cur")) ;;
+    retry) COMPREPLY=($(compgen -W "--all-failed" -- "$cur")) ;;
+    completion) COMPREPLY=($(compgen -W "bash" -- "$cur")) ;;
+  esac
+}
+complete -o nospace -F _cyberimage cyberimage
+`
+
+func completion(args []string, out io.Writer) error {
+	if len(args) != 1 || args[0] != "bash" {
+		return fmt.Errorf("%w: completion takes one argument: bash", errUsage)
+	}
+	_, err := io.WriteString(out, completionBash)
+	return err
+}

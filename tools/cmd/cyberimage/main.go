@@ -33,10 +33,15 @@ Commands:
                remove ended jobs' records now, by status and age, e.g. status=completed older_than=24h
                (POST /v1/jobs/purge; images and archived records stay in S3)
   watch [<id>] live progress events, one JSON line each (GET /v1/events)
+  reload <runner>
+               order a runner to drop and reload its models; it takes no new work until done
+               (POST /v1/runners/{runner}/reload)
+  completion bash
+               print a bash completion script: source <(cyberimage completion bash)
   cancel <id>  cancel a queued or running job (POST /v1/jobs/{id}/cancel)
   queue        the original app's queue counts, detailed (GET /api/queue?detailed=true)
 
-retry, cancel and purge need the admin token: CYBERIMAGE_ADMIN_TOKEN, or the file --admin-token-file names
+retry, cancel, purge and reload need the admin token: CYBERIMAGE_ADMIN_TOKEN, or the file --admin-token-file names
 (make run writes .data/creds/admin-token, the default).
 
 Exit status: 0 done, 1 the supervisor said no or could not be reached, 2 usage error.
@@ -94,7 +99,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 // commands maps each command to its number of arguments.
-var commands = map[string]int{"status": 0, "job": 1, "retry": 1, "cancel": 1, "queue": 0}
+var commands = map[string]int{"status": 0, "job": 1, "retry": 1, "cancel": 1, "queue": 0, "reload": 1}
 
 func dispatch(c *client, args []string, out, errOut io.Writer) error {
 	if len(args) == 0 {
@@ -110,6 +115,8 @@ func dispatch(c *client, args []string, out, errOut io.Writer) error {
 		return purgeJobs(c, rest, out)
 	case cmd == "watch":
 		return watch(c, rest, out)
+	case cmd == "completion":
+		return completion(rest, out)
 	case cmd == "retry" && len(rest) == 1 && rest[0] == "--all-failed":
 		return retryAllFailed(c, out)
 	}
@@ -129,6 +136,8 @@ func dispatch(c *client, args []string, out, errOut io.Writer) error {
 		return retryJob(c, rest[0], out)
 	case "cancel":
 		return cancelJob(c, rest[0], out)
+	case "reload":
+		return reloadRunner(c, rest[0], out)
 	default:
 		return showQueue(c, out)
 	}

@@ -59,6 +59,15 @@ func fakeSupervisor(t *testing.T) string {
 		w.Header().Set("Content-Type", "text/event-stream")
 		w.Write([]byte(": hello\n\nevent: progress\ndata: {\"job_id\":\"J1\",\"step\":2}\n\n"))
 	})
+	mux.HandleFunc("POST /v1/runners/{runner}/reload", func(w http.ResponseWriter, r *http.Request) {
+		if r.PathValue("runner") != "r-1" {
+			w.WriteHeader(http.StatusNotFound)
+			w.Write([]byte(`{"error":{"message":"no live runner ` + r.PathValue("runner") + `"}}`))
+			return
+		}
+		w.WriteHeader(http.StatusAccepted)
+		w.Write([]byte(`{"runner":"r-1","order":"operator-x"}`))
+	})
 	mux.HandleFunc("GET /api/queue", func(w http.ResponseWriter, r *http.Request) {
 		require.Equal(t, "true", r.URL.Query().Get("detailed"))
 		w.Write([]byte(`{"pending":0,"completed":5,"total":5}`))
@@ -91,6 +100,10 @@ func TestCommands(t *testing.T) {
 		{[]string{"purge", "everything"}, 2, "purge takes status= and older_than="},
 		{[]string{"watch", "J1"}, 0, `{"job_id":"J1","step":2}`},
 		{[]string{"--version"}, 0, "cyberimage"},
+		{[]string{"reload", "r-1"}, 0, "operator-x"},
+		{[]string{"reload", "ghost"}, 1, "no live runner ghost"},
+		{[]string{"completion", "bash"}, 0, "complete -o nospace -F _cyberimage cyberimage"},
+		{[]string{"completion", "zsh"}, 2, "completion takes one argument: bash"},
 		{[]string{"jobs", "colour=red"}, 2, "jobs takes status=, model=, limit= and cursor= arguments"},
 		{[]string{}, 2, "a command is required"},
 		{[]string{"job"}, 2, "job takes 1 argument"},

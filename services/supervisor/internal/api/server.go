@@ -56,7 +56,10 @@ type Params struct {
 	Ready func() error
 	// Reconnects counts the NATS connection's reconnects (nil: none kept).
 	Reconnects func() uint64
-	Logger     *zap.Logger
+	// Reload orders a runner to reload its models and returns the order's
+	// id (nil: the action is off).
+	Reload func(ctx context.Context, runner string) (string, error)
+	Logger *zap.Logger
 }
 
 // Server is the HTTP API.
@@ -92,6 +95,7 @@ func New(p Params) *Server {
 	mux.HandleFunc("POST /v1/jobs/{id}/retry", s.admin(s.retry))
 	mux.HandleFunc("POST /v1/jobs/retry-failed", s.admin(s.retryFailed))
 	mux.HandleFunc("POST /v1/jobs/purge", s.admin(s.purge))
+	mux.HandleFunc("POST /v1/runners/{runner}/reload", s.admin(s.reload))
 	mux.HandleFunc("POST /v1/jobs/{id}/cancel", s.admin(s.cancel))
 	mux.HandleFunc("GET /api/queue", s.queue)
 	mux.HandleFunc("GET /v1/models", s.models)

@@ -130,10 +130,12 @@ func (a *App) start(ctx context.Context, cfg config.Config, js jetstream.JetStre
 	// Actors: only the leader acts. Their loops start when this replica
 	// gains the lease and stop (cancelling any pass in progress) when it
 	// loses it.
+	runnerHistories := watchdog.KVHistories{KV: histories}
+	recoverer := &watchdog.Recoverer{Store: store, NC: a.nc, NakBase: cfg.NakDelay, MaxDeliver: cfg.Bus.MaxDeliver, Now: time.Now}
 	dog := watchdog.New(watchdog.Params{
 		Jobs: idx, Acks: ackTrack, Progress: track, Log: log,
-		Histories: watchdog.KVHistories{KV: histories}, Runners: track,
-		Actions:    &watchdog.Recoverer{Store: store, NC: a.nc, NakBase: cfg.NakDelay, MaxDeliver: cfg.Bus.MaxDeliver, Now: time.Now},
+		Histories: runnerHistories, Runners: track,
+		Actions:    recoverer,
 		MaxStalled: cfg.MaxStalledTime, MaxSilent: cfg.MaxSilentTime, CheckInterval: cfg.CheckInterval,
 		RecoveryCooldown: cfg.RecoveryCooldown, AckWait: cfg.Bus.AckWait, Logger: a.log,
 	})
@@ -167,7 +169,8 @@ func (a *App) start(ctx context.Context, cfg config.Config, js jetstream.JetStre
 	a.api = api.New(api.Params{Addr: cfg.Addr, NC: a.nc, Drops: drops, AdminToken: cfg.AdminToken, Ready: ready, JS: js, Store: store, Index: idx, Tracker: track,
 		S3: s3, Bucket: cfg.S3.Bucket, PresignTTL: cfg.PresignTTL, Recoveries: log, Catalog: catalog, Unhealthy: dog.Unhealthy,
 		Leader: func() (bool, string) { return lead.IsLeader(), lead.Holder() }, Logger: a.log,
-		Reconnects: func() uint64 { return a.nc.Stats().Reconnects }})
+		Reconnects: func() uint64 { return a.nc.Stats().Reconnects },
+		Reload:     watchdog.OperatorReload(runnerHistories, recoverer)})
 	if err := a.api.Start(); err != nil {
 		return err
 	}

@@ -272,10 +272,22 @@ func (c *Counts) add(s job.Status) {
 // Detailed adds the original's ?detailed=true figures.
 type Detailed struct {
 	Counts
-	Recent24h            Counts            `json:"recent_24h"`
+	Recent24h Counts `json:"recent_24h"`
+	// LastHour counts the jobs that ended in the last hour, by how; its
+	// completed count over 3600 is the recent throughput.
+	LastHour             EndedCounts       `json:"last_hour"`
 	AvgProcessingSeconds float64           `json:"avg_processing_time_seconds"`
 	PerModel             map[string]Counts `json:"models"`
 	FailureRatePercent   float64           `json:"failure_rate"`
+}
+
+// EndedCounts are jobs that ended in a window, by how they ended.
+type EndedCounts struct {
+	Completed int `json:"completed"`
+	Failed    int `json:"failed"`
+	Cancelled int `json:"cancelled"`
+	// FailureRatePercent is failed ÷ (completed + failed).
+	FailureRatePercent float64 `json:"failure_rate"`
 }
 
 // Counts returns counts by status.
@@ -312,6 +324,19 @@ func (x *Index) Detailed(now time.Time) Detailed {
 			busy += e.CompletedAt.Sub(*e.StartedAt)
 			timed++
 		}
+		if e.Status.Terminal() && now.Sub(e.ChangedAt) <= time.Hour {
+			switch e.Status {
+			case job.StatusCompleted:
+				d.LastHour.Completed++
+			case job.StatusFailed:
+				d.LastHour.Failed++
+			case job.StatusCancelled:
+				d.LastHour.Cancelled++
+			}
+		}
+	}
+	if ended := d.LastHour.Completed + d.LastHour.Failed; ended > 0 {
+		d.LastHour.FailureRatePercent = 100 * float64(d.LastHour.Failed) / float64(ended)
 	}
 	if timed > 0 {
 		d.AvgProcessingSeconds = busy.Seconds() / float64(timed)

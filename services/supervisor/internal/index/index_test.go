@@ -91,3 +91,21 @@ func TestRunClockIsServerTime(t *testing.T) {
 	putAt(t, x, job.Record{JobID: "a", Status: job.StatusProcessing, Delivery: d2}, t0.Add(2*time.Minute))
 	require.Equal(t, t0.Add(2*time.Minute), x.Processing()[0].RunStartedAt)
 }
+
+// The last hour counts jobs by when they ended (the server's time of the
+// ending write), whenever they were created.
+func TestLastHourCountsJobsThatEndedInIt(t *testing.T) {
+	t.Parallel()
+	x := New(nil, zaptest.NewLogger(t))
+	now := time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
+	old := now.Add(-48 * time.Hour)
+	putAt(t, x, job.Record{JobID: "a", Status: job.StatusCompleted, CreatedAt: old}, now.Add(-10*time.Minute))
+	putAt(t, x, job.Record{JobID: "b", Status: job.StatusCompleted, CreatedAt: old}, now.Add(-59*time.Minute))
+	putAt(t, x, job.Record{JobID: "c", Status: job.StatusFailed, CreatedAt: now}, now.Add(-time.Minute))
+	putAt(t, x, job.Record{JobID: "d", Status: job.StatusCompleted, CreatedAt: old}, now.Add(-2*time.Hour))
+	putAt(t, x, job.Record{JobID: "e", Status: job.StatusProcessing, CreatedAt: now}, now)
+	d := x.Detailed(now)
+	require.Equal(t, 2, d.LastHour.Completed)
+	require.Equal(t, 1, d.LastHour.Failed)
+	require.InDelta(t, 100.0/3, d.LastHour.FailureRatePercent, 1e-9)
+}

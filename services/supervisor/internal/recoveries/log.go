@@ -15,6 +15,7 @@ const (
 	KindLost       = "lost"        // the work message vanished: job re-queued
 	KindDeadLetter = "dead_letter" // out of deliveries or terminated: failed, copied to the DLQ
 	KindRequeue    = "requeue"     // an operator re-queued a failed job
+	KindReload     = "reload"      // an operator ordered a runner to reload its models
 )
 
 // Recovery is one intervention.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -83,6 +84,21 @@ func (r *Recoverer) Recover(ctx context.Context, e index.Entry, kind, reason str
 func (r *Recoverer) Reload(_ context.Context, runner, id, reason string) error {
 	now := r.Now().UTC()
 	return r.order(runner, bus.Control{ID: id, Action: bus.ControlReload, Reason: reason, At: now, ExpiresAt: now.Add(bus.OrderTTL)})
+}
+
+// OperatorReload orders a runner to reload its models on an operator's
+// request, as an emergency recovery does: the order is kept in the
+// runner's history, so the leader repeats it until the runner's heartbeat
+// reports it done (a core NATS order may be lost), and the runner takes no
+// new work until its models are back. It returns the order's id.
+func OperatorReload(h Histories, r *Recoverer) func(ctx context.Context, runner string) (string, error) {
+	return func(ctx context.Context, runner string) (string, error) {
+		id := "operator-" + strconv.FormatInt(r.Now().UnixNano(), 36)
+		if _, err := h.Update(ctx, runner, func(hist *History) { hist.ReloadOrder = id }); err != nil {
+			return "", fmt.Errorf("record reload order for %s: %w", runner, err)
+		}
+		return id, r.Reload(ctx, runner, id, "operator request")
+	}
 }
 
 func (r *Recoverer) order(runner string, c bus.Control) error {

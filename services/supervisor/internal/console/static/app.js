@@ -70,15 +70,17 @@ function connectEvents() {
 async function overview() {
   const [q, st] = await Promise.all([api("/api/queue?detailed=true"), api("/status")]);
   const counts = ["pending", "processing", "completed", "failed", "rejected", "cancelled", "total"];
-  const r24 = q.recent_24h || {};
+  const r24 = q.recent_24h || {}, hour = q.last_hour || {};
   main.replaceChildren(
     h("h1", {}, "Overview"),
     h("div", { class: "cards" },
       counts.map((k) => h("div", { class: "card" }, h("div", { class: "n", id: `count-${k}` }, q[k] ?? 0), h("div", { class: "muted" }, k))),
       h("div", { class: "card" }, h("div", { class: "n", id: "queue-depth" }, st.queue?.pending ?? 0), h("div", { class: "muted" }, "in the work queue")),
-      h("div", { class: "card" }, h("div", { class: "n" }, `${(q.failure_rate ?? 0).toFixed(1)}%`), h("div", { class: "muted" }, "failure rate")),
+      h("div", { class: "card" }, h("div", { class: "n", id: "dead-letters" }, st.queue?.dead ?? 0), h("div", { class: "muted" }, "dead letters")),
+      h("div", { class: "card" }, h("div", { class: "n", id: "throughput" }, `${((hour.completed ?? 0) / 60).toFixed(2)}/min`), h("div", { class: "muted" }, "completed, last hour")),
+      h("div", { class: "card" }, h("div", { class: "n" }, `${(hour.failure_rate ?? 0).toFixed(1)}%`), h("div", { class: "muted" }, "failure rate, last hour")),
     ),
-    h("p", { class: "muted" }, `Last 24 h: ${r24.completed ?? 0} completed, ${r24.failed ?? 0} failed; average processing ${(q.avg_processing_time_seconds ?? 0).toFixed(2)} s.`),
+    h("p", { class: "muted" }, `Last hour: ${hour.completed ?? 0} completed, ${hour.failed ?? 0} failed, ${hour.cancelled ?? 0} cancelled. Last 24 h: ${r24.completed ?? 0} completed, ${r24.failed ?? 0} failed; overall failure rate ${(q.failure_rate ?? 0).toFixed(1)}%, average processing ${(q.avg_processing_time_seconds ?? 0).toFixed(2)} s.`),
     h("h2", {}, "Runners"),
     runnersTable(st.runners || []),
     h("h2", {}, "Jobs in progress"),
@@ -101,12 +103,18 @@ async function overview() {
 function runnersTable(runners) {
   if (!runners.length) return h("p", { class: "muted" }, "No runner has reported.");
   return h("table", { id: "runners" },
-    h("tr", {}, ["runner", "health", "device", "busy", "models", "GPUs", "last heard"].map((c) => h("th", {}, c))),
+    h("tr", {}, ["runner", "health", "device", "busy", "models", "GPUs", "last heard", ""].map((c) => h("th", {}, c))),
     runners.map((r) => h("tr", {},
       h("td", {}, r.runner), h("td", { class: `health-${r.health}` }, r.health), h("td", {}, r.device),
       h("td", {}, `${r.busy}/${r.slots}`), h("td", {}, (r.models || []).join(", ")),
       h("td", {}, (r.gpus || []).map((g) => `${g.name || "GPU " + g.index}: ${g.utilization_percent ?? "?"}% · ${Math.round((g.memory_used_bytes || 0) / 2 ** 20)}/${Math.round((g.memory_total_bytes || 0) / 2 ** 20)} MiB · ${g.temperature_c ?? "?"} °C · ${Math.round(g.power_watts || 0)} W`).join("; ") || "–"),
-      h("td", {}, when(r.at)))));
+      h("td", {}, when(r.at)),
+      h("td", {}, h("button", { class: "reload", "data-runner": r.runner, onclick: () => reloadRunner(r.runner) }, "Reload models")))));
+}
+
+async function reloadRunner(runner) {
+  if (!confirm(`Order ${runner} to drop and reload its models? It takes no new work until they are back.`)) return;
+  try { const r = await admin(`/v1/runners/${encodeURIComponent(runner)}/reload`); if (r) say(`Reload ordered (${r.order}).`); } catch (e) { say(e.message, true); }
 }
 
 function progressTable(jobs) {
