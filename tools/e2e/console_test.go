@@ -119,6 +119,15 @@ func TestConsole(t *testing.T) {
 	require.Contains(t, text("#jobs"), id)
 	require.Contains(t, text("#jobs"), done.JobID)
 	shot("jobs")
+	// Search on the prompt, as typed into the page's filter.
+	do(chromedp.Navigate(s.url("/#/jobs")), chromedp.WaitVisible(chromedp.CSS("#search")),
+		chromedp.SendKeys(chromedp.CSS("#search"), "GALLERY\n"), chromedp.WaitVisible(chromedp.CSS("#jobs")))
+	require.Eventually(t, func() bool {
+		found := text("#jobs")
+		return strings.Contains(found, done.JobID) && !strings.Contains(found, id)
+	}, 10*time.Second, 100*time.Millisecond, "the prompt search found the gallery job alone")
+	require.NotContains(t, text("main"), "null", "no stray values on the page")
+	shot("jobs-search")
 
 	// The gallery shows thumbnails.
 	do(chromedp.Navigate(s.url("/#/gallery")), chromedp.WaitVisible(chromedp.CSS("#gallery img")))

@@ -13,7 +13,7 @@ import (
 
 // listFilters are the key=value arguments of `jobs`, as GET /v1/jobs takes
 // them.
-var listFilters = map[string]bool{"status": true, "model": true, "limit": true, "cursor": true}
+var listFilters = map[string]bool{"status": true, "model": true, "q": true, "limit": true, "cursor": true}
 
 // listJobs prints one page of jobs, newest first, and how to get the next.
 func listJobs(c *client, args []string, out io.Writer) error {
@@ -21,7 +21,7 @@ func listJobs(c *client, args []string, out io.Writer) error {
 	for _, a := range args {
 		k, v, ok := strings.Cut(a, "=")
 		if !ok || !listFilters[k] || v == "" {
-			return fmt.Errorf("%w: jobs takes status=, model=, limit= and cursor= arguments, not %q", errUsage, a)
+			return fmt.Errorf("%w: jobs takes status=, model=, q=, limit= and cursor= arguments, not %q", errUsage, a)
 		}
 		q.Set(k, v)
 	}
@@ -61,7 +61,7 @@ func listJobs(c *client, args []string, out io.Writer) error {
 	if page.NextCursor != "" {
 		q.Set("cursor", page.NextCursor)
 		var next []string
-		for _, k := range []string{"status", "model", "limit", "cursor"} {
+		for _, k := range []string{"status", "model", "q", "limit", "cursor"} {
 			if v := q.Get(k); v != "" {
 				next = append(next, k+"="+v)
 			}

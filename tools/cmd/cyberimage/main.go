@@ -23,7 +23,7 @@ Commands:
   submit --prompt P [--width W --height H --steps N --num-images N --model M --seed S ...] [--wait] [--out DIR]
                publish a request on NATS as a client (--creds, default .data/creds/client.creds) and print
                the job id; --wait shows its progress and downloads its images (exit 1 when rejected or failed)
-  jobs [status=S] [model=M] [limit=N] [cursor=C]
+  jobs [status=S] [model=M] [q=TEXT] [limit=N] [cursor=C]
                jobs newest first, one line each, and the command for the next page (GET /v1/jobs)
   job <id>     the job record with presigned image URLs, as JSON (GET /v1/jobs/{id})
   retry <id>   re-queue a failed job (POST /v1/jobs/{id}/retry)
@@ -63,8 +63,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(fs.Output(), usageText)
 		fs.PrintDefaults()
 	}
-	base := fs.String("supervisor", "http://127.0.0.1:8080", "supervisor base URL")
-	tokenFile := fs.String("admin-token-file", ".data/creds/admin-token", "file holding the admin token, when CYBERIMAGE_ADMIN_TOKEN is unset")
+	base := fs.String("supervisor", envOr("CYBERIMAGE_SUPERVISOR_URL", "http://"+envOr("CYBERIMAGE_SUPERVISOR_ADDR", "127.0.0.1:8080")),
+		"supervisor base URL [CYBERIMAGE_SUPERVISOR_URL, else http:// and CYBERIMAGE_SUPERVISOR_ADDR]")
+	tokenFile := fs.String("admin-token-file", envOr("CYBERIMAGE_ADMIN_TOKEN_FILE", ".data/creds/admin-token"),
+		"file holding the admin token, when CYBERIMAGE_ADMIN_TOKEN is unset [CYBERIMAGE_ADMIN_TOKEN_FILE]")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

@@ -104,7 +104,7 @@ func TestCommands(t *testing.T) {
 		{[]string{"reload", "ghost"}, 1, "no live runner ghost"},
 		{[]string{"completion", "bash"}, 0, "complete -o nospace -F _cyberimage cyberimage"},
 		{[]string{"completion", "zsh"}, 2, "completion takes one argument: bash"},
-		{[]string{"jobs", "colour=red"}, 2, "jobs takes status=, model=, limit= and cursor= arguments"},
+		{[]string{"jobs", "colour=red"}, 2, "jobs takes status=, model=, q=, limit= and cursor= arguments"},
 		{[]string{}, 2, "a command is required"},
 		{[]string{"job"}, 2, "job takes 1 argument"},
 		{[]string{"status", "x"}, 2, "status takes 0 argument"},

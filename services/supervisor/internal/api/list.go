@@ -20,6 +20,7 @@ type listedJob struct {
 	JobID       string     `json:"job_id"`
 	Status      job.Status `json:"status"`
 	Model       string     `json:"model"`
+	Prompt      string     `json:"prompt"`
 	Runner      string     `json:"runner,omitempty"`
 	Attempts    int        `json:"attempts"`
 	CreatedAt   time.Time  `json:"created_at"`
@@ -33,10 +34,15 @@ type jobList struct {
 	NextCursor string `json:"next_cursor,omitempty"`
 }
 
-// list serves GET /v1/jobs?status=&model=&limit=&cursor=: jobs newest first.
+// list serves GET /v1/jobs?status=&model=&q=&limit=&cursor=: jobs newest
+// first; q searches the prompts.
 func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	f := index.Filter{Status: job.Status(q.Get("status")), Model: q.Get("model")}
+	f := index.Filter{Status: job.Status(q.Get("status")), Model: q.Get("model"), Text: q.Get("q")}
+	if len(f.Text) > 200 {
+		writeError(w, http.StatusBadRequest, "q: at most 200 bytes")
+		return
+	}
 	if f.Status != "" && !slices.Contains(job.Statuses(), f.Status) {
 		writeError(w, http.StatusBadRequest, "unknown status "+strconv.Quote(string(f.Status)))
 		return
@@ -58,7 +64,7 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 	page, next := s.p.Index.List(f, after, limit)
 	out := jobList{Jobs: make([]listedJob, len(page))}
 	for i, e := range page {
-		out.Jobs[i] = listedJob{JobID: e.JobID, Status: e.Status, Model: e.Model, Runner: e.Runner, Attempts: e.Attempts,
+		out.Jobs[i] = listedJob{JobID: e.JobID, Status: e.Status, Model: e.Model, Prompt: e.Prompt, Runner: e.Runner, Attempts: e.Attempts,
 			CreatedAt: e.CreatedAt, StartedAt: e.StartedAt, CompletedAt: e.CompletedAt}
 	}
 	if next != nil {

@@ -27,6 +27,10 @@ func TestPagingReturnsEveryJobOnceWhileJobsArrive(t *testing.T) {
 		// Some share a creation time: ties are broken by id.
 		id := fmt.Sprintf("J%03d", i)
 		f.put(t, job.Record{JobID: id, Status: status, CreatedAt: base.Add(time.Duration(i/3) * time.Second)})
+		if i == 42 {
+			_, err := f.store.Update(t.Context(), id, func(r *job.Record) error { r.Spec.Prompt = "A Lighthouse at dusk"; return nil })
+			require.NoError(t, err)
+		}
 		want[id] = true
 	}
 	waitIndexed(t, f, 57)
@@ -73,6 +77,10 @@ func TestPagingReturnsEveryJobOnceWhileJobsArrive(t *testing.T) {
 	require.Equal(t, http.StatusOK, code)
 	require.Len(t, body["jobs"], 12)
 	require.NotContains(t, body, "next_cursor")
+	code, body = f.call(t, "GET", "/v1/jobs?q=lighthouse")
+	require.Equal(t, http.StatusOK, code)
+	require.Len(t, body["jobs"], 1, "the prompt search ignores case")
+	require.Equal(t, "J042", body["jobs"].([]any)[0].(map[string]any)["job_id"])
 	for _, bad := range []string{"?status=lost", "?limit=0", "?limit=501", "?cursor=***", "?cursor=bm90LWEtY3Vyc29y"} {
 		code, _ := f.call(t, "GET", "/v1/jobs"+bad)
 		require.Equal(t, http.StatusBadRequest, code, bad)

@@ -20,9 +20,11 @@ import (
 
 // Entry is what the index keeps of a record.
 type Entry struct {
-	JobID       string
-	Status      job.Status
-	Model       string
+	JobID  string
+	Status job.Status
+	Model  string
+	// Prompt is kept for the job list's text search.
+	Prompt      string
 	Runner      string
 	Attempts    int
 	CreatedAt   time.Time
@@ -226,7 +228,7 @@ func (x *Index) apply(e jetstream.KeyValueEntry) {
 		x.log.Warn("undecodable record", zap.String("job_id", e.Key()), zap.Error(err))
 		return
 	}
-	entry := Entry{JobID: rec.JobID, Status: rec.Status, Model: rec.Spec.Model, Runner: rec.Runner,
+	entry := Entry{JobID: rec.JobID, Status: rec.Status, Model: rec.Spec.Model, Prompt: rec.Spec.Prompt, Runner: rec.Runner,
 		Attempts: rec.Attempts, CreatedAt: rec.CreatedAt, StartedAt: rec.StartedAt, CompletedAt: rec.CompletedAt,
 		UpdatedAt: rec.UpdatedAt, Delivery: rec.Delivery, ChangedAt: e.Created()}
 	if rec.Status == job.StatusProcessing {

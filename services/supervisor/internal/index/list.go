@@ -16,10 +16,13 @@ import (
 type Filter struct {
 	Status job.Status
 	Model  string
+	// Text matches prompts containing it, ignoring case.
+	Text string
 }
 
 func (f Filter) match(e Entry) bool {
-	return (f.Status == "" || e.Status == f.Status) && (f.Model == "" || e.Model == f.Model)
+	return (f.Status == "" || e.Status == f.Status) && (f.Model == "" || e.Model == f.Model) &&
+		(f.Text == "" || strings.Contains(strings.ToLower(e.Prompt), strings.ToLower(f.Text)))
 }
 
 // Cursor marks where a page ended: the creation time and id of its last
@@ -117,4 +120,6 @@ func (h *oldestFirst) Pop() any {
 }
 
 // String describes a filter in logs.
-func (f Filter) String() string { return fmt.Sprintf("status=%q model=%q", f.Status, f.Model) }
+func (f Filter) String() string {
+	return fmt.Sprintf("status=%q model=%q text=%q", f.Status, f.Model, f.Text)
+}

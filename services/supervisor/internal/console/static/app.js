@@ -136,16 +136,17 @@ async function purgeEnded() {
 }
 
 async function jobs(params) {
-  const status = params.get("status") || "", model = params.get("model") || "", cursor = params.get("cursor") || "";
+  const status = params.get("status") || "", model = params.get("model") || "", text = params.get("q") || "", cursor = params.get("cursor") || "";
   const query = new URLSearchParams({ limit: "50" });
   if (status) query.set("status", status);
   if (model) query.set("model", model);
+  if (text) query.set("q", text);
   if (cursor) query.set("cursor", cursor);
   const page = await api(`/v1/jobs?${query}`);
   const filter = (e) => {
     e.preventDefault();
     const f = new FormData(e.target), p = new URLSearchParams();
-    for (const k of ["status", "model"]) if (f.get(k)) p.set(k, f.get(k));
+    for (const k of ["status", "model", "q"]) if (f.get(k)) p.set(k, f.get(k));
     location.hash = `#/jobs?${p}`;
   };
   const next = new URLSearchParams(query);
@@ -158,13 +159,14 @@ async function jobs(params) {
         const o = h("option", { value: s }, s || "any"); if (s === status) o.selected = true; return o;
       }))),
       h("label", {}, "Model", h("input", { name: "model", value: model, placeholder: "any" })),
+      h("label", {}, "Prompt contains", h("input", { name: "q", id: "search", value: text, placeholder: "text", type: "search" })),
       h("button", { type: "submit" }, "Filter")),
     page.jobs.length
-      ? h("table", { id: "jobs" }, h("tr", {}, ["job", "status", "model", "runner", "attempts", "created"].map((c) => h("th", {}, c))),
+      ? h("table", { id: "jobs" }, h("tr", {}, ["job", "status", "model", "prompt", "runner", "attempts", "created"].map((c) => h("th", {}, c))),
         page.jobs.map((j) => h("tr", {}, h("td", {}, h("a", { href: `#/job/${j.job_id}` }, j.job_id)), h("td", { class: `status-${j.status}` }, j.status),
-          h("td", {}, j.model), h("td", {}, j.runner || "–"), h("td", {}, j.attempts), h("td", {}, when(j.created_at)))))
+          h("td", {}, j.model), h("td", {}, (j.prompt || "").slice(0, 80)), h("td", {}, j.runner || "–"), h("td", {}, j.attempts), h("td", {}, when(j.created_at)))))
       : h("p", { class: "muted" }, "No jobs."),
-    page.next_cursor ? h("p", {}, h("a", { href: `#/jobs?${next}`, id: "next-page" }, "Next page →")) : null,
+    page.next_cursor ? h("p", {}, h("a", { href: `#/jobs?${next}`, id: "next-page" }, "Next page →")) : "",
   );
   onEvent = null;
 }
