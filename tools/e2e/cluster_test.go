@@ -54,7 +54,11 @@ func TestClusterChaos(t *testing.T) {
 	start := time.Now()
 	leaderOf := func(stream string) int {
 		for {
-			i, err := c.Leader(ctx, s.js, stream)
+			// Per attempt: a request that went to a node just killed gets
+			// no answer, and would wait for the whole test's deadline.
+			attempt, cancelAttempt := context.WithTimeout(ctx, 2*time.Second)
+			i, err := c.Leader(attempt, s.js, stream)
+			cancelAttempt()
 			if err == nil {
 				return i
 			}
