@@ -1,10 +1,8 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"math/rand/v2"
-	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -125,15 +123,5 @@ func TestChaos(t *testing.T) {
 	require.Zero(t, lost)
 	require.Zero(t, duplicated)
 	require.Zero(t, failed)
-	require.Eventually(t, func() bool { return s.jobsInStream() == 0 }, 30*time.Second, 200*time.Millisecond)
-	require.Eventually(t, func() bool {
-		var q map[string]int
-		if s.getJSON("/api/queue", &q) != http.StatusOK {
-			return false
-		}
-		st := statusAt(t, s.supervisorAddr)
-		return q["completed"] == jobs && q["total"] == jobs && q["processing"] == 0 && q["pending"] == 0 &&
-			st.Queue["pending"] == 0 && st.Queue["in_progress"] == 0
-	}, 30*time.Second, 200*time.Millisecond, "/status and /api/queue agree with KV")
-	_ = context.Background()
+	requireAllCompletedAndDrained(t, s, jobs)
 }

@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -118,14 +117,5 @@ func TestClusterChaos(t *testing.T) {
 	require.Zero(t, lost)
 	require.Zero(t, duplicated)
 	require.Zero(t, failed)
-	require.Eventually(t, func() bool { return s.jobsInStream() == 0 }, 30*time.Second, 200*time.Millisecond)
-	require.Eventually(t, func() bool {
-		var q map[string]int
-		if s.getJSON("/api/queue", &q) != http.StatusOK {
-			return false
-		}
-		st := statusAt(t, s.supervisorAddr)
-		return q["completed"] == jobs && q["total"] == jobs && q["processing"] == 0 && q["pending"] == 0 &&
-			st.Queue["pending"] == 0 && st.Queue["in_progress"] == 0
-	}, 30*time.Second, 200*time.Millisecond, "/status and /api/queue agree with KV")
+	requireAllCompletedAndDrained(t, s, jobs)
 }

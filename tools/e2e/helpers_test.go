@@ -1,11 +1,33 @@
 package e2e
 
 import (
+	"net/http"
+	"testing"
+	"time"
+
 	"github.com/minio/minio-go/v7"
+	"github.com/stretchr/testify/require"
 
 	"cyberimage/shared/s3layout"
 )
 
 func minioPrefix(jobID string) minio.ListObjectsOptions {
 	return minio.ListObjectsOptions{Prefix: s3layout.JobPrefix(jobID), Recursive: true}
+}
+
+// requireAllCompletedAndDrained waits until the work queue is empty and
+// /status and /api/queue agree with KV that exactly jobs jobs exist, all
+// completed: what a chaos test expects once its jobs have ended.
+func requireAllCompletedAndDrained(t *testing.T, s *stack, jobs int) {
+	t.Helper()
+	require.Eventually(t, func() bool { return s.jobsInStream() == 0 }, 30*time.Second, 200*time.Millisecond)
+	require.Eventually(t, func() bool {
+		var q map[string]int
+		if s.getJSON("/api/queue", &q) != http.StatusOK {
+			return false
+		}
+		st := statusAt(t, s.supervisorAddr)
+		return q["completed"] == jobs && q["total"] == jobs && q["processing"] == 0 && q["pending"] == 0 &&
+			st.Queue["pending"] == 0 && st.Queue["in_progress"] == 0
+	}, 30*time.Second, 200*time.Millisecond, "/status and /api/queue agree with KV")
 }

@@ -10,7 +10,6 @@ const (
 	targetLoopRatio       = 0.90 // pipeline ÷ raw loop; asynq reached 0.85
 	targetOverheadCPUMS   = 1.0  // CPU-ms per job beyond the raw loop; asynq ~0.9
 	targetNATSMsgsPerJob  = 12   // messages in per job
-	targetOverheadP50MS   = 2.0  // e2e − inference − upload at one in flight
 	asynqLoopRatio        = 0.85 // measured with the same work (issue figures)
 	asynqOverheadCPUMSJob = 0.9
 )
@@ -69,13 +68,10 @@ func printLoopOverhead(p func(string, ...any), r *results) {
 	p("")
 	p("| | raw loop | pipeline (burst) | pipeline ÷ loop | target | asynq |")
 	p("|---|---:|---:|---:|---:|---:|")
-	p("| jobs/s | %.1f | %.1f | **%.2f** | ≥ %.2f %s | %.2f |", loopRate, r.Burst.JobsPerSec, ratio, targetLoopRatio, verdictMark(ratio >= targetLoopRatio), asynqLoopRatio)
+	p("| jobs/s | %.1f | %.1f | **%.2f** | ≥ %.2f %s | %.2f |", loopRate, r.Burst.JobsPerSec, ratio, targetLoopRatio, verdict(ratio >= targetLoopRatio), asynqLoopRatio)
 	p("| CPU-ms per job, all processes | %.2f | %.2f | overhead **%.2f** | ≤ %.1f %s | ~%.1f |", loopCPU["total"], pipe["total"], overhead,
-		targetOverheadCPUMS, verdictMark(overhead <= targetOverheadCPUMS), asynqOverheadCPUMSJob)
-	p("| NATS messages in per job | 0 | %.1f | | ≤ %d %s | |", r.Burst.NATSMsgsPerJob.In, targetNATSMsgsPerJob, verdictMark(r.Burst.NATSMsgsPerJob.In <= targetNATSMsgsPerJob))
-	if r.Paced != nil {
-		p("| p50 overhead per job at one in flight, ms | | %.2f | | ≤ %.0f %s | |", r.Paced.OverheadP50, targetOverheadP50MS, verdictMark(r.Paced.OverheadP50 <= targetOverheadP50MS))
-	}
+		targetOverheadCPUMS, verdict(overhead <= targetOverheadCPUMS), asynqOverheadCPUMSJob)
+	p("| NATS messages in per job | 0 | %.1f | | ≤ %d %s | |", r.Burst.NATSMsgsPerJob.In, targetNATSMsgsPerJob, verdict(r.Burst.NATSMsgsPerJob.In <= targetNATSMsgsPerJob))
 	p("")
 	p("Overhead CPU-ms per job by process (pipeline − raw loop):")
 	p("")
@@ -87,11 +83,4 @@ func printLoopOverhead(p func(string, ...any), r *results) {
 	for _, name := range others {
 		p("| %s | %.3f | 0 | %.3f |", name, pipe[name], pipe[name])
 	}
-}
-
-func verdictMark(ok bool) string {
-	if ok {
-		return "met"
-	}
-	return "**MISS**"
 }

@@ -65,13 +65,13 @@ func (e *busEnv) close() {
 func (e *busEnv) writeRecords(ctx context.Context, from, to int) error {
 	base := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	for i := from; i < to; i++ {
-		data, err := json.Marshal(sampleRecord(i, base))
+		rec := sampleRecord(i, base)
+		data, err := json.Marshal(rec)
 		if err != nil {
 			return err
 		}
 		e.recordBytes = len(data)
-		id := sampleID(i, base)
-		if _, err := e.js.PublishAsync(bus.RecordSubject(id), data); err != nil {
+		if _, err := e.js.PublishAsync(bus.RecordSubject(rec.JobID), data); err != nil {
 			return err
 		}
 		if i%10000 == 9999 {

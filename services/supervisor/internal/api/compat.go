@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"time"
 
-	"cyberimage/services/supervisor/internal/archive"
 	"cyberimage/shared/job"
 	"cyberimage/shared/jobstore"
 )
@@ -35,7 +34,7 @@ type generateRequest struct {
 // generate serves POST /api/generate: the request mapped onto the
 // pipeline's and submitted as POST /v1/jobs does.
 func (s *Server) generate(w http.ResponseWriter, r *http.Request) {
-	body, _, ok := s.readRequest(w, r)
+	body, requestID, ok := s.readRequest(w, r)
 	if !ok {
 		return
 	}
@@ -53,15 +52,8 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request) {
 	req := job.Request{Prompt: old.Prompt, NegativePrompt: old.NegativePrompt, Model: old.ModelID,
 		Width: old.Settings.Width, Height: old.Settings.Height, Steps: old.Settings.NumInferenceSteps,
 		Guidance: old.Settings.GuidanceScale, Seed: old.Settings.Seed, NumImages: old.Settings.NumImages,
-		RequestID: old.RequestID}
-	// readRequest gave the body a request_id when it had none.
-	if req.RequestID == "" {
-		var withID struct {
-			RequestID string `json:"request_id"`
-		}
-		_ = json.Unmarshal(body, &withID)
-		req.RequestID = withID.RequestID
-	}
+		// readRequest gave the body a request_id when it had none.
+		RequestID: requestID}
 	payload, _ := json.Marshal(req)
 	reply, status := s.publishRequest(r.Context(), payload, req.RequestID)
 	if reply.Error != nil {
@@ -117,14 +109,10 @@ type legacyJob struct {
 // legacyJobStatus serves GET /api/status/{id}.
 func (s *Server) legacyJobStatus(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	rec, _, err := s.p.Store.Get(r.Context(), id)
+	rec, _, err := s.findJob(r.Context(), id)
 	if errors.Is(err, jobstore.ErrNotFound) {
-		var found bool
-		rec, found, err = archive.Lookup(r.Context(), s.p.S3, s.p.Bucket, id)
-		if err == nil && !found {
-			writeJSON(w, http.StatusNotFound, map[string]string{"status": "error", "message": "job not found"})
-			return
-		}
+		writeJSON(w, http.StatusNotFound, map[string]string{"status": "error", "message": "job not found"})
+		return
 	}
 	if err != nil {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "error", "message": err.Error()})

@@ -36,14 +36,10 @@ func (s *Server) job(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 	defer cancel()
-	rec, _, err := s.p.Store.Get(ctx, id)
-	archived := false
+	rec, archived, err := s.findJob(ctx, id)
 	if errors.Is(err, jobstore.ErrNotFound) {
-		rec, archived, err = archive.Lookup(ctx, s.p.S3, s.p.Bucket, id)
-		if err == nil && !archived {
-			writeError(w, http.StatusNotFound, "no job "+id)
-			return
-		}
+		writeError(w, http.StatusNotFound, "no job "+id)
+		return
 	}
 	if err != nil {
 		s.log.Warn("job lookup", zap.String("job_id", id), zap.Error(err))
@@ -82,4 +78,18 @@ func (s *Server) imageLinks(ctx context.Context, rec job.Record) []imageLink {
 		links = append(links, link)
 	}
 	return links
+}
+
+// findJob reads a job's record from KV, or once it has left KV, from its
+// archive in S3 (archived true); jobstore.ErrNotFound when neither has it.
+func (s *Server) findJob(ctx context.Context, id string) (rec job.Record, archived bool, err error) {
+	rec, _, err = s.p.Store.Get(ctx, id)
+	if !errors.Is(err, jobstore.ErrNotFound) {
+		return rec, false, err
+	}
+	rec, archived, err = archive.Lookup(ctx, s.p.S3, s.p.Bucket, id)
+	if err == nil && !archived {
+		err = jobstore.ErrNotFound
+	}
+	return rec, archived, err
 }

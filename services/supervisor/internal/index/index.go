@@ -155,13 +155,10 @@ func (x *Index) follow(ctx context.Context, watcher jetstream.KeyWatcher, ready 
 // long), or the bucket was ahead at the previous check and the watch has
 // not moved since. A watch silently blind is worse than one that ends.
 func (x *Index) stale(ctx context.Context, lastRev uint64, behind *uint64, born *time.Time) (bool, string) {
-	ctx, cancel := context.WithTimeout(ctx, x.checkEvery)
-	defer cancel()
-	status, err := x.kv.Status(ctx)
+	info, err := x.bucketInfo(ctx)
 	if err != nil {
 		return false, "" // NATS unreachable: the watch waits as the rest does
 	}
-	info := status.(*jetstream.KeyValueBucketStatus).StreamInfo()
 	if born.IsZero() {
 		*born = info.Created
 	}
@@ -183,13 +180,23 @@ func (x *Index) stale(ctx context.Context, lastRev uint64, behind *uint64, born 
 // bucketBorn is when the bucket's stream was made, or zero when NATS does
 // not answer (the first check then takes it).
 func (x *Index) bucketBorn(ctx context.Context) time.Time {
+	info, err := x.bucketInfo(ctx)
+	if err != nil {
+		return time.Time{}
+	}
+	return info.Created
+}
+
+// bucketInfo reads the bucket's stream info, waiting at most one check
+// interval.
+func (x *Index) bucketInfo(ctx context.Context) (*jetstream.StreamInfo, error) {
 	ctx, cancel := context.WithTimeout(ctx, x.checkEvery)
 	defer cancel()
 	status, err := x.kv.Status(ctx)
 	if err != nil {
-		return time.Time{}
+		return nil, err
 	}
-	return status.(*jetstream.KeyValueBucketStatus).StreamInfo().Created
+	return status.(*jetstream.KeyValueBucketStatus).StreamInfo(), nil
 }
 
 func (x *Index) forgetAllBut(keep map[string]bool) {
