@@ -83,10 +83,18 @@ func TestConsole(t *testing.T) {
 		require.NoError(t, os.WriteFile(path, png, 0o644))
 		t.Logf("screenshot: %s", path)
 	}
+	// text reads an element's text in one script evaluation: the page
+	// re-renders live, and a node-id lookup followed by a separate read
+	// fails ("No node with given id found") when the node is replaced in
+	// between. A missing element or a failed read (a navigation under way)
+	// reads as "", so polling loops keep polling and other callers fail on
+	// the value they assert.
 	text := func(sel string) string {
-		t.Helper()
-		v, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-		require.NoError(t, err)
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](fmt.Sprintf(`document.querySelector(%q)?.innerText ?? ""`, sel)))
+		if err != nil {
+			t.Logf("reading %s: %v", sel, err)
+			return ""
+		}
 		return strings.TrimSpace(v)
 	}
 
