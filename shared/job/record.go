@@ -76,6 +76,14 @@ type Record struct {
 	Requeues int `json:"requeues,omitempty"`
 	// UpdatedAt is the time of the last change, for reconciliation.
 	UpdatedAt time.Time `json:"updated_at"`
+
+	// Lineage, stamped by the jobstore on every write, lets a reader that
+	// missed revisions (history keeps only the latest) still count the
+	// job once: FirstRevision is the revision that created the record
+	// (0 on that revision itself), SettledAs the status of its latest
+	// ended revision before this one ("" if it never ended before).
+	FirstRevision uint64 `json:"first_revision,omitempty"`
+	SettledAs     Status `json:"settled_as,omitempty"`
 }
 
 // Delivery identifies one JetStream delivery of a job's work message.
@@ -94,6 +102,7 @@ type Delivery struct {
 // or NAK the delivery, which is the runner's and the watchdog's business
 // alone.
 func (r Record) Public() Record {
+	r.FirstRevision, r.SettledAs = 0, ""
 	if r.Delivery != nil {
 		d := *r.Delivery
 		d.AckSubject = ""

@@ -86,6 +86,7 @@ func (s *Store) Create(ctx context.Context, rec job.Record) (uint64, error) {
 	if rec.UpdatedAt.IsZero() {
 		rec.UpdatedAt = time.Now().UTC()
 	}
+	rec.FirstRevision, rec.SettledAs = 0, ""
 	data, err := json.Marshal(rec)
 	if err != nil {
 		return 0, fmt.Errorf("encode job %s: %w", rec.JobID, err)
@@ -133,7 +134,7 @@ func (s *Store) update(ctx context.Context, id string, known *job.Record, knownR
 				return job.Record{}, 0, err
 			}
 		}
-		from := rec.Status
+		from, lineage := rec.Status, rec
 		if err := mutate(&rec); err != nil {
 			return rec, 0, err
 		}
@@ -141,6 +142,7 @@ func (s *Store) update(ctx context.Context, id string, known *job.Record, knownR
 			return rec, 0, fmt.Errorf("job %s %s → %s: %w", id, from, rec.Status, ErrTransition)
 		}
 		rec.UpdatedAt = time.Now().UTC()
+		stampLineage(&rec, lineage, rev)
 		data, err := json.Marshal(rec)
 		if err != nil {
 			return rec, 0, fmt.Errorf("encode job %s: %w", id, err)
@@ -157,8 +159,25 @@ func (s *Store) update(ctx context.Context, id string, known *job.Record, knownR
 	return job.Record{}, 0, fmt.Errorf("update job %s: too many concurrent writers", id)
 }
 
+// stampLineage records, on the revision about to replace read (the
+// record at revision rev), the record's first revision and its latest
+// ended status: what a reader that never saw the earlier revisions needs
+// to count the job once (see job.Record). Only the jobstore writes them: a
+// mutate that replaces the whole record does not reset them.
+func stampLineage(rec *job.Record, read job.Record, rev uint64) {
+	rec.FirstRevision, rec.SettledAs = read.FirstRevision, read.SettledAs
+	if rec.FirstRevision == 0 {
+		rec.FirstRevision = rev // the revision read is the creating one
+	}
+	if read.Status.Terminal() {
+		rec.SettledAs = read.Status
+	}
+}
+
 // DeleteEnded removes an ended job's record now, if it is still ended at
-// the revision read (ErrTransition when it is not: a re-queue won).
+// the revision read (ErrTransition when it is not: a re-queue won). The
+// delete marker carries a Tombstone, so a reader that never saw the record
+// still knows what left; the marker itself expires like a TTL's.
 func (s *Store) DeleteEnded(ctx context.Context, id string) error {
 	rec, rev, err := s.Get(ctx, id)
 	if err != nil {
@@ -167,13 +186,49 @@ func (s *Store) DeleteEnded(ctx context.Context, id string) error {
 	if !rec.Status.Terminal() {
 		return fmt.Errorf("job %s is %s: %w", id, rec.Status, ErrTransition)
 	}
-	if err := s.kv.Delete(ctx, id, jetstream.LastRevision(rev)); err != nil {
-		if isConflict(err) {
+	first := rec.FirstRevision
+	if first == 0 {
+		first = rev
+	}
+	body, err := json.Marshal(Tombstone{Status: rec.Status, Model: rec.Spec.Model, CreatedAt: rec.CreatedAt, FirstRevision: first})
+	if err != nil {
+		return fmt.Errorf("encode tombstone of job %s: %w", id, err)
+	}
+	marker := &nats.Msg{Subject: bus.RecordSubject(id), Header: nats.Header{}, Data: body}
+	marker.Header.Set(kvOperation, kvDelete)
+	if _, err := s.js.PublishMsg(ctx, marker, jetstream.WithExpectLastSequencePerSubject(rev), jetstream.WithMsgTTL(bus.RecordMarkerTTL)); err != nil {
+		if isWrongLastSequence(err) {
 			return fmt.Errorf("job %s changed: %w", id, ErrTransition)
 		}
 		return fmt.Errorf("delete job %s: %w", id, err)
 	}
 	return nil
+}
+
+// The KV layout's delete marker header (as nats.go's KeyValue.Delete
+// writes it).
+const (
+	kvOperation = "KV-Operation"
+	kvDelete    = "DEL"
+)
+
+// Tombstone is the body of the delete marker DeleteEnded writes: what the
+// record was.
+type Tombstone struct {
+	Status        job.Status `json:"status"`
+	Model         string     `json:"model,omitempty"`
+	CreatedAt     time.Time  `json:"created_at"`
+	FirstRevision uint64     `json:"first_revision"`
+}
+
+// DecodeTombstone reads a delete marker's body; false when it is not one
+// DeleteEnded wrote (an operator's delete, a TTL's marker).
+func DecodeTombstone(data []byte) (Tombstone, bool) {
+	var t Tombstone
+	if len(data) == 0 || json.Unmarshal(data, &t) != nil || !t.Status.Terminal() {
+		return Tombstone{}, false
+	}
+	return t, true
 }
 
 // write stores a record's new revision if rev is still its latest, with a
@@ -186,14 +241,20 @@ func (s *Store) write(ctx context.Context, id string, data []byte, rev uint64, t
 	ack, err := s.js.PublishMsg(ctx, &nats.Msg{Subject: bus.RecordSubject(id), Data: data},
 		jetstream.WithExpectLastSequencePerSubject(rev), jetstream.WithMsgTTL(ttl))
 	if err != nil {
-		var apiErr *jetstream.APIError
-		if errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
-			apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
+		if isWrongLastSequence(err) {
 			return 0, jetstream.ErrKeyRevisionMismatch
 		}
 		return 0, err
 	}
 	return ack.Sequence, nil
+}
+
+// isWrongLastSequence: a publish expecting the key's latest revision found
+// another one (the CAS lost).
+func isWrongLastSequence(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
 }
 
 // Decode parses a stored record.

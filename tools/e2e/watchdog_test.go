@@ -28,6 +28,7 @@ var fastWatchdog = []string{
 	"CYBERIMAGE_RECOVERY_NAK_DELAY=200ms",
 	"CYBERIMAGE_RECONCILE_INTERVAL=1s",
 	"CYBERIMAGE_ABANDON_COOLOFF=5s",
+	"CYBERIMAGE_SNAPSHOT_INTERVAL=1s",
 }
 
 // newFastStack makes a stack with the compressed watchdog timings.

@@ -92,7 +92,8 @@ func run(o options) error {
 		if err != nil {
 			return fmt.Errorf("at N = %d: %w", n, err)
 		}
-		say("N = %d: RSS %.1f MB, ready in %.2f s, /api/queue p50 %.2f ms, /status p50 %.2f ms", n, r.rssMB, r.ready.Seconds(), ms(r.queue.p50), ms(r.status.p50))
+		say("N = %d: first start caught up in %.2f s (peak RSS %.1f MB); restart: RSS %.1f MB, ready in %.2f s, /api/queue p50 %.2f ms, /status p50 %.2f ms",
+			n, r.catchUp.Seconds(), r.catchUpPeak, r.rssMB, r.ready.Seconds(), ms(r.queue.p50), ms(r.status.p50))
 		rows = append(rows, r)
 		return nil
 	}

@@ -36,26 +36,36 @@ type latency struct{ p50, p99 time.Duration }
 
 // row is one size's measurements.
 type row struct {
-	n             int
+	n int
+	// The first start after the records were written catches up with
+	// them (from the previous size's snapshot, or from nothing at the
+	// first size): its time to ready and its peak memory.
+	catchUp     time.Duration
+	catchUpPeak float64
+	// The restart that follows (the first stopped cleanly, saving its
+	// view): what an operator's restart costs with n records in history.
 	rssMB, peakMB float64
 	ready         time.Duration
 	queue, status latency
 }
 
-// measure starts a supervisor (a restart, as far as it can tell: the bucket
-// holds n records), times it to ready, queries it, reads its memory and
-// stops it.
-func (s supervisorRun) measure(ctx context.Context, n int) (row, error) {
-	r := row{n: n}
+// running is a supervisor process started by the bench.
+type running struct {
+	cmd  *exec.Cmd
+	base string
+	log  *os.File
+}
+
+// start runs a supervisor and waits until it is ready.
+func (s supervisorRun) start(ctx context.Context, name string) (*running, time.Duration, error) {
 	addr, err := freeAddr()
 	if err != nil {
-		return r, err
+		return nil, 0, err
 	}
-	logFile, err := os.Create(filepath.Join(s.logDir, fmt.Sprintf("supervisor-%d.log", n)))
+	logFile, err := os.Create(filepath.Join(s.logDir, name+".log"))
 	if err != nil {
-		return r, err
+		return nil, 0, err
 	}
-	defer logFile.Close()
 	cmd := exec.Command(s.bin)
 	cmd.Env = append(os.Environ(), "CYBERIMAGE_DEV=true", "CYBERIMAGE_NATS_URL="+s.natsURL,
 		// Never reached: the archive checkpoint is past every record.
@@ -63,44 +73,69 @@ func (s supervisorRun) measure(ctx context.Context, n int) (row, error) {
 		"CYBERIMAGE_SUPERVISOR_ADDR="+addr, "CYBERIMAGE_MODELS_DIR="+s.modelsDir, "CYBERIMAGE_LOG_LEVEL=warn")
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	start := time.Now()
+	began := time.Now()
 	if err := cmd.Start(); err != nil {
-		return r, err
+		logFile.Close()
+		return nil, 0, err
 	}
-	defer func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-	}()
+	p := &running{cmd: cmd, base: "http://" + addr, log: logFile}
 	client := &http.Client{Timeout: 30 * time.Second}
-	base := "http://" + addr
-	for {
-		if get(client, base+"/readyz") == nil {
-			break
-		}
-		if time.Since(start) > 10*time.Minute {
-			return r, errors.New("supervisor not ready after 10 minutes")
+	for get(client, p.base+"/readyz") != nil {
+		if time.Since(began) > 10*time.Minute {
+			p.stop()
+			return nil, 0, errors.New("supervisor not ready after 10 minutes")
 		}
 		select {
 		case <-ctx.Done():
-			return r, ctx.Err()
+			p.stop()
+			return nil, 0, ctx.Err()
 		case <-time.After(5 * time.Millisecond):
 		}
 	}
-	r.ready = time.Since(start)
-	if r.queue, err = s.sample(client, base+"/api/queue"); err != nil {
+	return p, time.Since(began), nil
+}
+
+// stop ends the supervisor as an operator would (SIGTERM: it saves its
+// view on the way out).
+func (p *running) stop() {
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = p.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-done
+	}
+	p.log.Close()
+}
+
+// measure starts a supervisor on a bucket of n records and lets it catch
+// up, stops it, then restarts it and times that restart to ready, queries
+// it and reads its memory.
+func (s supervisorRun) measure(ctx context.Context, n int) (row, error) {
+	r := row{n: n}
+	first, took, err := s.start(ctx, fmt.Sprintf("supervisor-%d-first", n))
+	if err != nil {
 		return r, err
 	}
-	if r.status, err = s.sample(client, base+"/status"); err != nil {
+	r.catchUp = took
+	_, r.catchUpPeak = memoryMB(first.cmd.Process.Pid)
+	first.stop()
+	p, took, err := s.start(ctx, fmt.Sprintf("supervisor-%d", n))
+	if err != nil {
 		return r, err
 	}
-	r.rssMB, r.peakMB = memoryMB(cmd.Process.Pid)
+	defer p.stop()
+	r.ready = took
+	client := &http.Client{Timeout: 30 * time.Second}
+	if r.queue, err = s.sample(client, p.base+"/api/queue"); err != nil {
+		return r, err
+	}
+	if r.status, err = s.sample(client, p.base+"/status"); err != nil {
+		return r, err
+	}
+	r.rssMB, r.peakMB = memoryMB(p.cmd.Process.Pid)
 	return r, nil
 }
 

@@ -17,24 +17,11 @@ import (
 // maxBulk bounds one bulk action; an operator repeats it for more.
 const maxBulk = 10000
 
-// matching lists up to maxBulk jobs the index holds with status s, created
-// before cutoff (zero: any time), oldest last.
-func (s *Server) matching(status job.Status, cutoff time.Time) []index.Entry {
-	var out []index.Entry
-	var after *index.Cursor
-	for len(out) < maxBulk {
-		page, next := s.p.Index.List(index.Filter{Status: status}, after, 500)
-		for _, e := range page {
-			if cutoff.IsZero() || e.CreatedAt.Before(cutoff) {
-				out = append(out, e)
-			}
-		}
-		if next == nil {
-			break
-		}
-		after = next
-	}
-	return out[:min(len(out), maxBulk)]
+// matching lists up to maxBulk jobs with status s created before cutoff
+// (zero: any time), newest first.
+func (s *Server) matching(ctx context.Context, status job.Status, cutoff time.Time) ([]index.Entry, error) {
+	page, _, err := s.p.Index.List(ctx, index.Filter{Status: status, CreatedBefore: cutoff}, nil, maxBulk)
+	return page, err
 }
 
 // retryFailed serves POST /v1/jobs/retry-failed: every failed job back in
@@ -42,7 +29,12 @@ func (s *Server) matching(status job.Status, cutoff time.Time) []index.Entry {
 func (s *Server) retryFailed(w http.ResponseWriter, r *http.Request) {
 	requeued := []string{}
 	skipped := 0
-	for _, e := range s.matching(job.StatusFailed, time.Time{}) {
+	failed, err := s.matching(r.Context(), job.StatusFailed, time.Time{})
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "listing failed jobs: "+err.Error())
+		return
+	}
+	for _, e := range failed {
 		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 		_, err := s.requeue(ctx, e.JobID, "operator re-queue of every failed job")
 		cancel()
@@ -86,7 +78,12 @@ func (s *Server) purge(w http.ResponseWriter, r *http.Request) {
 	}
 	purged := 0
 	for _, st := range statuses {
-		for _, e := range s.matching(st, cutoff) {
+		ended, err := s.matching(r.Context(), st, cutoff)
+		if err != nil {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"error": map[string]string{"message": "listing ended jobs: " + err.Error()}, "purged": purged})
+			return
+		}
+		for _, e := range ended {
 			ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 			err := s.p.Store.DeleteEnded(ctx, e.JobID)
 			cancel()

@@ -61,7 +61,11 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalid cursor: pass back a next_cursor as given")
 		return
 	}
-	page, next := s.p.Index.List(f, after, limit)
+	page, next, err := s.p.Index.List(r.Context(), f, after, limit)
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "listing jobs: "+err.Error())
+		return
+	}
 	out := jobList{Jobs: make([]listedJob, len(page))}
 	for i, e := range page {
 		out.Jobs[i] = listedJob{JobID: e.JobID, Status: e.Status, Model: e.Model, Prompt: e.Prompt, Runner: e.Runner, Attempts: e.Attempts,

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -90,7 +91,8 @@ func TestPagingReturnsEveryJobOnceWhileJobsArrive(t *testing.T) {
 func waitIndexed(t *testing.T, f *apiFixture, n int) {
 	t.Helper()
 	require.Eventually(t, func() bool {
-		page, _ := f.idx.List(index.Filter{}, nil, n)
+		page, _, err := f.idx.List(context.Background(), index.Filter{}, nil, n)
+		require.NoError(t, err)
 		return len(page) >= n
 	}, 5*time.Second, 10*time.Millisecond)
 }

@@ -101,7 +101,7 @@ func (a *App) start(ctx context.Context, cfg config.Config, js jetstream.JetStre
 
 	// Watchers: every replica keeps them, so any can serve status and take
 	// over with a full picture.
-	idx := index.New(store.KV(), a.log)
+	idx := index.New(store.KV(), a.log, index.WithSnapshots(state), index.WithSaveEvery(cfg.SnapshotInterval))
 	if err := idx.Start(ctx); err != nil {
 		return fmt.Errorf("watch job records: %w", err)
 	}
@@ -154,11 +154,20 @@ func (a *App) start(ctx context.Context, cfg config.Config, js jetstream.JetStre
 		// Follows the bucket until the lease is lost; comes back after a
 		// second when its watch ends.
 		lifecycle.NewLoop(time.Second, arch.Pass),
+		// Saves the index's view every few seconds, so a restart follows on
+		// from it instead of reading every record.
+		lifecycle.NewLoop(time.Second, idx.Persist),
 	}
 	a.onStop(leaderLoops.Stop)
 	lead := lease.New(leases, cfg.ID, bus.LeaseTTL, a.log, leaderLoops.Follow)
 	lead.Start()
 	a.onStop(lead.Stop)
+	// Stops run in reverse: this one first, while the lease is held.
+	a.onStop(func() {
+		if lead.IsLeader() {
+			idx.SaveNow(context.Background())
+		}
+	})
 
 	ready := func() error {
 		if lead.IsLeader() {

@@ -41,6 +41,8 @@ type Config struct {
 	// NakDelay is the redelivery delay after a first stall; it doubles.
 	NakDelay          time.Duration
 	ReconcileInterval time.Duration
+	// SnapshotInterval is how often the leader saves the index's view.
+	SnapshotInterval time.Duration
 	// ModelsDir is the model catalog, for /v1/models.
 	ModelsDir string
 }
@@ -66,6 +68,7 @@ func Load(args []string, out io.Writer) (Config, error) {
 	l.Duration(&c.RecoveryCooldown, "recovery-cooldown", 5*time.Minute, "at most one emergency recovery (model reload) per runner per this period")
 	l.Duration(&c.NakDelay, "recovery-nak-delay", time.Second, "redelivery delay after a first stall; doubles with each delivery")
 	l.Duration(&c.ReconcileInterval, "reconcile-interval", time.Minute, "how often lost jobs are looked for")
+	l.Duration(&c.SnapshotInterval, "snapshot-interval", 10*time.Second, "how often the leader saves its counts and jobs in flight, so a restart follows on from them")
 	l.String(&c.ModelsDir, "models-dir", "infra/models", "folder of model folders, each with a manifest.json (for /v1/models)")
 	if err := l.Parse(args); err != nil {
 		return c, err
@@ -82,6 +85,7 @@ func Load(args []string, out io.Writer) (Config, error) {
 	l.Check(c.RecoveryCooldown > 0, "CYBERIMAGE_RECOVERY_COOLDOWN must be positive")
 	l.Check(c.NakDelay > 0, "CYBERIMAGE_RECOVERY_NAK_DELAY must be positive")
 	l.Check(c.ReconcileInterval > 0, "CYBERIMAGE_RECONCILE_INTERVAL must be positive")
+	l.Check(c.SnapshotInterval > 0, "CYBERIMAGE_SNAPSHOT_INTERVAL must be positive")
 	l.Check(c.ID != "", "CYBERIMAGE_SUPERVISOR_ID must not be empty")
 	return c, l.Err()
 }

@@ -1,6 +1,11 @@
-// Package index keeps an in-memory view of every job record by watching the
-// KV bucket, so counts and lists are answered without scanning the bucket
-// on each request and always agree with KV (they are derived from it).
+// Package index keeps the supervisor's view of the job records by
+// following the KV bucket's stream: the jobs in flight, counts by status
+// and model, the rolling 24-hour and one-hour figures, and a window of the
+// newest jobs for lists. Its memory and start-up cost depend on the jobs in
+// flight and the window's size, not on how many jobs ever ran: ended jobs
+// leave the view and live on as counts, and a snapshot of the view (saved
+// by the leader, see Persist) lets a restart follow on from where it was
+// instead of replaying the bucket.
 package index
 
 import (
@@ -15,61 +20,71 @@ import (
 
 	"cyberimage/shared/backoff"
 	"cyberimage/shared/job"
-	"cyberimage/shared/jobstore"
 )
 
-// Entry is what the index keeps of a record.
-type Entry struct {
-	JobID  string
-	Status job.Status
-	Model  string
-	// Prompt is kept for the job list's text search.
-	Prompt      string
-	Runner      string
-	Attempts    int
-	CreatedAt   time.Time
-	StartedAt   *time.Time
-	CompletedAt *time.Time
-	UpdatedAt   time.Time
-	Delivery    *job.Delivery
-	// ChangedAt is when the NATS server stored the record's latest
-	// revision, and RunStartedAt when it stored the claim that started
-	// the current delivery's run (zero unless processing). The watchdog
-	// and the reconciler judge by these server times, never by the
-	// timestamps runners write from their own clocks.
-	ChangedAt    time.Time
-	RunStartedAt time.Time
-}
-
-// Index is the watched view.
+// Index is the followed view.
 type Index struct {
-	kv  jetstream.KeyValue
-	log *zap.Logger
+	kv    jetstream.KeyValue
+	state jetstream.KeyValue // where snapshots are kept; nil: none
+	log   *zap.Logger
 
-	mu      sync.RWMutex
-	entries map[string]Entry
-	ready   chan struct{}
-	stop    context.CancelFunc
-	done    chan struct{}
+	mu sync.RWMutex
+	st *state
+	// born is when the bucket's stream was made: a stream made again
+	// (deleted and provisioned anew) invalidates the view.
+	born time.Time
+
+	ready chan struct{}
+	stop  context.CancelFunc
+	done  chan struct{}
 
 	rewatches atomic.Int64
-	// checkEvery is how often a watch is checked against the bucket.
+	// Settings tests change.
 	checkEvery time.Duration
+	saveEvery  time.Duration
+	windowSize int
+	// saved is the revision of the last snapshot this process saved or
+	// loaded.
+	saved atomic.Uint64
 }
+
+// Option configures an Index.
+type Option func(*Index)
+
+// WithSnapshots keeps the view's snapshots in the bucket given.
+func WithSnapshots(state jetstream.KeyValue) Option { return func(x *Index) { x.state = state } }
+
+// WithSaveEvery sets how often Persist saves the view.
+func WithSaveEvery(d time.Duration) Option { return func(x *Index) { x.saveEvery = d } }
+
+// WithWindow sets how many of the newest jobs are kept for lists.
+func WithWindow(n int) Option { return func(x *Index) { x.windowSize = max(n, 1) } }
 
 // New makes an index of the bucket; Start fills it.
-func New(kv jetstream.KeyValue, logger *zap.Logger) *Index {
-	return &Index{kv: kv, log: logger.Named("index"), entries: map[string]Entry{}, ready: make(chan struct{}), done: make(chan struct{}),
-		checkEvery: 5 * time.Second}
+func New(kv jetstream.KeyValue, logger *zap.Logger, opts ...Option) *Index {
+	x := &Index{kv: kv, log: logger.Named("index"), ready: make(chan struct{}), done: make(chan struct{}),
+		checkEvery: 5 * time.Second, saveEvery: 10 * time.Second, windowSize: DefaultWindow}
+	for _, o := range opts {
+		o(x)
+	}
+	x.st = newState(x.windowSize)
+	return x
 }
 
-// Start begins watching; Ready closes once existing records are loaded.
-// The watch is kept: when it ends on its own (its consumer lost with a NATS
-// node, the connection closed for good), it is made again after a pause,
-// and the view is rebuilt from the bucket as it is then.
+// Start loads the latest snapshot (if any, and if it is of this bucket)
+// and begins following the bucket from the revision after it; Ready closes
+// once the view has caught up with the bucket as it was at start. The
+// follow is kept: when it ends on its own (its consumer lost with a NATS
+// node, the connection closed for good) it resumes where it stopped, and
+// when the bucket's stream was made again the view starts over from it.
 func (x *Index) Start(ctx context.Context) error {
+	info, err := x.bucketInfo(ctx)
+	if err != nil {
+		return err
+	}
+	x.resume(ctx, info)
 	wctx, cancel := context.WithCancel(context.Background())
-	watcher, err := x.kv.WatchAll(wctx)
+	watcher, err := x.watch(wctx)
 	if err != nil {
 		cancel()
 		return err
@@ -95,27 +110,76 @@ func (x *Index) Start(ctx context.Context) error {
 				return
 			case <-time.After(pause.Delay(attempt)):
 			}
-			if watcher, err = x.kv.WatchAll(wctx); err != nil {
-				x.log.Warn("watching job records again failed; retrying", zap.Error(err))
+			if info, err := x.bucketInfo(wctx); err == nil && x.remade(info) {
+				x.log.Warn("the job record bucket was made again; counting it from the start")
+				x.startOver(info)
+			}
+			if watcher, err = x.watch(wctx); err != nil {
+				x.log.Warn("following job records again failed; retrying", zap.Error(err))
 				continue
 			}
 			x.rewatches.Add(1)
-			x.log.Warn("watching job records again: the watch had ended", zap.Int64("rewatches", x.rewatches.Load()))
+			x.log.Warn("following job records again: the watch had ended", zap.Int64("rewatches", x.rewatches.Load()))
 		}
 	}()
 	return nil
 }
 
-// follow applies one watch's updates until it ends or falls behind; it
-// reports whether the watch delivered its initial values. Keys absent from
-// those values were deleted while no watch ran, and leave the view.
+// resume starts the view from the latest snapshot of this bucket, or from
+// nothing (the first start builds it by reading the bucket once).
+func (x *Index) resume(ctx context.Context, info *jetstream.StreamInfo) {
+	x.born = info.Created
+	snap, err := x.load(ctx)
+	switch {
+	case err != nil:
+		x.log.Warn("reading the index snapshot failed; counting the bucket from the start", zap.Error(err))
+	case snap == nil:
+		x.log.Info("no index snapshot; counting the bucket from the start (once)", zap.Uint64("records_revision", info.State.LastSeq))
+	case !snap.BucketCreated.Equal(info.Created) || snap.Revision > info.State.LastSeq:
+		x.log.Warn("the index snapshot is of another bucket; counting the bucket from the start")
+	default:
+		x.mu.Lock()
+		x.st = snap.restore(x.windowSize)
+		x.mu.Unlock()
+		x.saved.Store(snap.Revision)
+		x.log.Info("index snapshot loaded", zap.Uint64("revision", snap.Revision), zap.Int("in_flight", len(snap.InFlight)),
+			zap.Uint64("records_revision", info.State.LastSeq))
+	}
+	x.mu.Lock()
+	x.st.catchUp = info.State.LastSeq
+	x.mu.Unlock()
+}
+
+// remade tells whether the bucket's stream is not the one the view follows.
+func (x *Index) remade(info *jetstream.StreamInfo) bool {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return !info.Created.Equal(x.born) || info.State.LastSeq < x.st.revision
+}
+
+func (x *Index) startOver(info *jetstream.StreamInfo) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.born = info.Created
+	x.st = newState(x.windowSize)
+	x.st.catchUp = info.State.LastSeq
+	x.saved.Store(0)
+}
+
+// watch follows the bucket's stream from the revision after the view's.
+func (x *Index) watch(ctx context.Context) (jetstream.KeyWatcher, error) {
+	x.mu.RLock()
+	from := x.st.revision + 1
+	x.mu.RUnlock()
+	return x.kv.WatchAll(ctx, jetstream.ResumeFromRevision(from), jetstream.IncludeHistory())
+}
+
+// follow applies one watch's changes until it ends or goes stale; it
+// reports whether the watch delivered everything pending at its start.
 func (x *Index) follow(ctx context.Context, watcher jetstream.KeyWatcher, ready func()) (caughtUp bool) {
-	seen := map[string]bool{}
-	var lastRev uint64 // of the latest update applied
 	check := time.NewTicker(x.checkEvery)
 	defer check.Stop()
-	var behind uint64         // lastRev when the bucket was last found ahead of it
-	born := x.bucketBorn(ctx) // the stream this watch reads, known by its creation time
+	var behind uint64 // the revision when the bucket was last found ahead of it
 	for {
 		select {
 		case <-ctx.Done():
@@ -124,67 +188,48 @@ func (x *Index) follow(ctx context.Context, watcher jetstream.KeyWatcher, ready 
 			if !caughtUp {
 				continue
 			}
-			if stale, why := x.stale(ctx, lastRev, &behind, &born); stale {
-				x.log.Warn("job record watch is stale; watching again", zap.String("why", why), zap.Uint64("applied_revision", lastRev))
+			if stale, why := x.stale(ctx, &behind); stale {
+				x.log.Warn("job record watch is stale; watching again", zap.String("why", why), zap.Uint64("applied_revision", x.Revision()))
 				return caughtUp
 			}
 		case e, ok := <-watcher.Updates():
 			if !ok {
 				return caughtUp
 			}
-			if e == nil { // end of the initial values
-				if !caughtUp {
-					x.forgetAllBut(seen)
-					seen, caughtUp = nil, true
-					ready()
-				}
+			if e == nil { // caught up with what was there at the watch's start
+				caughtUp = true
+				ready()
 				continue
 			}
-			if !caughtUp {
-				seen[e.Key()] = true
-			}
-			lastRev = max(lastRev, e.Revision())
-			x.apply(e)
+			x.apply(e, time.Now())
 		}
 	}
 }
 
-// stale tells whether a watch that applied up to lastRev can no longer be
-// trusted: the bucket's stream was made again since the watch began (an
-// ordered consumer resumes at a sequence the new stream may not reach for
-// long), or the bucket was ahead at the previous check and the watch has
-// not moved since. A watch silently blind is worse than one that ends.
-func (x *Index) stale(ctx context.Context, lastRev uint64, behind *uint64, born *time.Time) (bool, string) {
+// stale tells whether the watch can no longer be trusted: the bucket's
+// stream was made again since the view began (an ordered consumer resumes
+// at a sequence the new stream may not reach for long), or the bucket was
+// ahead at the previous check and the view has not moved since. A watch
+// silently blind is worse than one that ends.
+func (x *Index) stale(ctx context.Context, behind *uint64) (bool, string) {
 	info, err := x.bucketInfo(ctx)
 	if err != nil {
 		return false, "" // NATS unreachable: the watch waits as the rest does
 	}
-	if born.IsZero() {
-		*born = info.Created
-	}
+	applied := x.Revision()
 	bucketRev := info.State.LastSeq
 	switch {
-	case !info.Created.Equal(*born) || bucketRev < lastRev:
+	case x.remade(info):
 		return true, "the bucket's stream was made again"
-	case bucketRev == lastRev:
+	case bucketRev == applied:
 		*behind = 0
 		return false, ""
-	case *behind != 0 && *behind == lastRev:
+	case *behind != 0 && *behind == applied:
 		return true, "no update arrived while the bucket moved ahead"
 	default:
-		*behind = lastRev
+		*behind = applied
 		return false, ""
 	}
-}
-
-// bucketBorn is when the bucket's stream was made, or zero when NATS does
-// not answer (the first check then takes it).
-func (x *Index) bucketBorn(ctx context.Context) time.Time {
-	info, err := x.bucketInfo(ctx)
-	if err != nil {
-		return time.Time{}
-	}
-	return info.Created
 }
 
 // bucketInfo reads the bucket's stream info, waiting at most one check
@@ -199,23 +244,33 @@ func (x *Index) bucketInfo(ctx context.Context) (*jetstream.StreamInfo, error) {
 	return status.(*jetstream.KeyValueBucketStatus).StreamInfo(), nil
 }
 
-func (x *Index) forgetAllBut(keep map[string]bool) {
+func (x *Index) apply(e jetstream.KeyValueEntry, now time.Time) {
 	x.mu.Lock()
-	defer x.mu.Unlock()
-	for key := range x.entries {
-		if !keep[key] {
-			delete(x.entries, key)
-		}
+	err := x.st.apply(change{key: e.Key(), rev: e.Revision(), at: e.Created(), op: e.Operation(), value: e.Value()}, now)
+	if e.Revision()%1024 == 0 {
+		x.st.tally.prune(now)
 	}
+	x.mu.Unlock()
+	if err != nil {
+		x.log.Warn("undecodable record", zap.String("job_id", e.Key()), zap.Error(err))
+	}
+}
+
+// Revision is the latest revision of the bucket the view has applied.
+func (x *Index) Revision() uint64 {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return x.st.revision
 }
 
 // Rewatches counts the watches made again after one ended on its own.
 func (x *Index) Rewatches() int64 { return x.rewatches.Load() }
 
-// Ready is closed once the index holds every record that existed at start.
+// Ready is closed once the view has caught up with the bucket as it was at
+// start.
 func (x *Index) Ready() <-chan struct{} { return x.ready }
 
-// Stop ends the watch.
+// Stop ends the follow.
 func (x *Index) Stop() {
 	if x.stop != nil {
 		x.stop()
@@ -223,137 +278,20 @@ func (x *Index) Stop() {
 	}
 }
 
-func (x *Index) apply(e jetstream.KeyValueEntry) {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	if e.Operation() != jetstream.KeyValuePut {
-		delete(x.entries, e.Key())
-		return
-	}
-	rec, err := jobstore.Decode(e.Value())
-	if err != nil {
-		x.log.Warn("undecodable record", zap.String("job_id", e.Key()), zap.Error(err))
-		return
-	}
-	entry := Entry{JobID: rec.JobID, Status: rec.Status, Model: rec.Spec.Model, Prompt: rec.Spec.Prompt, Runner: rec.Runner,
-		Attempts: rec.Attempts, CreatedAt: rec.CreatedAt, StartedAt: rec.StartedAt, CompletedAt: rec.CompletedAt,
-		UpdatedAt: rec.UpdatedAt, Delivery: rec.Delivery, ChangedAt: e.Created()}
-	if rec.Status == job.StatusProcessing {
-		entry.RunStartedAt = e.Created()
-		// A later write under the same delivery does not restart its clock.
-		if prev, ok := x.entries[e.Key()]; ok && prev.Status == job.StatusProcessing && prev.Delivery.Same(rec.Delivery) {
-			entry.RunStartedAt = prev.RunStartedAt
-		}
-	}
-	x.entries[e.Key()] = entry
-}
-
-// Counts are the original app's queue counts.
-type Counts struct {
-	Pending    int `json:"pending"`
-	Processing int `json:"processing"`
-	Completed  int `json:"completed"`
-	Failed     int `json:"failed"`
-	Rejected   int `json:"rejected"`
-	Cancelled  int `json:"cancelled"`
-	Total      int `json:"total"`
-}
-
-func (c *Counts) add(s job.Status) {
-	switch s {
-	case job.StatusQueued:
-		c.Pending++
-	case job.StatusProcessing:
-		c.Processing++
-	case job.StatusCompleted:
-		c.Completed++
-	case job.StatusFailed:
-		c.Failed++
-	case job.StatusCancelled:
-		c.Cancelled++
-	case job.StatusRejected:
-		c.Rejected++
-		return // not a job: left out of total, as the original never stored them
-	}
-	c.Total++
-}
-
-// Detailed adds the original's ?detailed=true figures.
-type Detailed struct {
-	Counts
-	Recent24h Counts `json:"recent_24h"`
-	// LastHour counts the jobs that ended in the last hour, by how; its
-	// completed count over 3600 is the recent throughput.
-	LastHour             EndedCounts       `json:"last_hour"`
-	AvgProcessingSeconds float64           `json:"avg_processing_time_seconds"`
-	PerModel             map[string]Counts `json:"models"`
-	FailureRatePercent   float64           `json:"failure_rate"`
-}
-
-// EndedCounts are jobs that ended in a window, by how they ended.
-type EndedCounts struct {
-	Completed int `json:"completed"`
-	Failed    int `json:"failed"`
-	Cancelled int `json:"cancelled"`
-	// FailureRatePercent is failed ÷ (completed + failed).
-	FailureRatePercent float64 `json:"failure_rate"`
-}
-
-// Counts returns counts by status.
+// Counts returns counts by status: O(models).
 func (x *Index) Counts() Counts {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	var c Counts
-	for _, e := range x.entries {
-		c.add(e.Status)
-	}
-	return c
+	return x.st.tally.totals()
 }
 
 // Detailed returns counts, the last 24 hours' counts, the average
-// processing time of completed jobs, per-model counts and the failure rate
-// of ended jobs.
+// processing time of completed jobs, per-model counts, the jobs ended in
+// the last hour and the failure rate of ended jobs: O(models + minutes).
 func (x *Index) Detailed(now time.Time) Detailed {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	d := Detailed{PerModel: map[string]Counts{}}
-	var busy time.Duration
-	var timed int
-	for _, e := range x.entries {
-		d.add(e.Status)
-		if now.Sub(e.CreatedAt) <= 24*time.Hour {
-			d.Recent24h.add(e.Status)
-		}
-		if e.Model != "" {
-			m := d.PerModel[e.Model]
-			m.add(e.Status)
-			d.PerModel[e.Model] = m
-		}
-		if e.Status == job.StatusCompleted && e.StartedAt != nil && e.CompletedAt != nil {
-			busy += e.CompletedAt.Sub(*e.StartedAt)
-			timed++
-		}
-		if e.Status.Terminal() && now.Sub(e.ChangedAt) <= time.Hour {
-			switch e.Status {
-			case job.StatusCompleted:
-				d.LastHour.Completed++
-			case job.StatusFailed:
-				d.LastHour.Failed++
-			case job.StatusCancelled:
-				d.LastHour.Cancelled++
-			}
-		}
-	}
-	if ended := d.LastHour.Completed + d.LastHour.Failed; ended > 0 {
-		d.LastHour.FailureRatePercent = 100 * float64(d.LastHour.Failed) / float64(ended)
-	}
-	if timed > 0 {
-		d.AvgProcessingSeconds = busy.Seconds() / float64(timed)
-	}
-	if ended := d.Completed + d.Failed; ended > 0 {
-		d.FailureRatePercent = 100 * float64(d.Failed) / float64(ended)
-	}
-	return d
+	return x.st.tally.detailed(now)
 }
 
 // Processing lists jobs in processing, oldest start first.
@@ -367,7 +305,7 @@ func (x *Index) Unfinished() []Entry {
 func (x *Index) withStatus(statuses ...job.Status) []Entry {
 	x.mu.RLock()
 	var out []Entry
-	for _, e := range x.entries {
+	for _, e := range x.st.inflight {
 		for _, s := range statuses {
 			if e.Status == s {
 				out = append(out, e)

@@ -18,12 +18,14 @@ type fakeEntry struct {
 	key string
 	val []byte
 	op  jetstream.KeyValueOp
+	rev uint64
 	at  time.Time // when the server stored it
 }
 
 func (e fakeEntry) Key() string                     { return e.key }
 func (e fakeEntry) Value() []byte                   { return e.val }
 func (e fakeEntry) Operation() jetstream.KeyValueOp { return e.op }
+func (e fakeEntry) Revision() uint64                { return e.rev }
 func (e fakeEntry) Created() time.Time              { return e.at }
 
 func put(t *testing.T, x *Index, rec job.Record) {
@@ -31,11 +33,16 @@ func put(t *testing.T, x *Index, rec job.Record) {
 	putAt(t, x, rec, time.Now())
 }
 
+// putAt applies a record as the bucket's next revision, stored at at.
 func putAt(t *testing.T, x *Index, rec job.Record, at time.Time) {
 	t.Helper()
 	data, err := json.Marshal(rec)
 	require.NoError(t, err)
-	x.apply(fakeEntry{key: rec.JobID, val: data, op: jetstream.KeyValuePut, at: at})
+	x.apply(fakeEntry{key: rec.JobID, val: data, op: jetstream.KeyValuePut, rev: x.Revision() + 1, at: at}, at)
+}
+
+func del(x *Index, key string, body []byte, at time.Time) {
+	x.apply(fakeEntry{key: key, op: jetstream.KeyValueDelete, val: body, rev: x.Revision() + 1, at: at}, at)
 }
 
 func TestDetailedCounts(t *testing.T) {
@@ -43,6 +50,7 @@ func TestDetailedCounts(t *testing.T) {
 	x := New(nil, zaptest.NewLogger(t))
 	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
 	at := func(d time.Duration) *time.Time { v := now.Add(d); return &v }
+	put := func(t *testing.T, x *Index, rec job.Record) { putAt(t, x, rec, now) }
 	put(t, x, job.Record{JobID: "a", Status: job.StatusCompleted, Spec: job.Spec{Model: "demo"}, CreatedAt: now.Add(-time.Hour), StartedAt: at(-time.Hour), CompletedAt: at(-time.Hour + 2*time.Second)})
 	put(t, x, job.Record{JobID: "b", Status: job.StatusCompleted, Spec: job.Spec{Model: "demo"}, CreatedAt: now.Add(-48 * time.Hour), StartedAt: at(-48 * time.Hour), CompletedAt: at(-48*time.Hour + 4*time.Second)})
 	put(t, x, job.Record{JobID: "c", Status: job.StatusFailed, Spec: job.Spec{Model: "sd"}, CreatedAt: now.Add(-time.Minute)})
@@ -52,7 +60,7 @@ func TestDetailedCounts(t *testing.T) {
 	// A later write replaces the earlier one; a delete removes it.
 	put(t, x, job.Record{JobID: "e", Status: job.StatusProcessing, Spec: job.Spec{Model: "demo"}, CreatedAt: now, StartedAt: at(-time.Second)})
 	put(t, x, job.Record{JobID: "g", Status: job.StatusQueued, CreatedAt: now})
-	x.apply(fakeEntry{key: "g", op: jetstream.KeyValueDelete})
+	del(x, "g", nil, now)
 
 	d := x.Detailed(now)
 	require.Equal(t, Counts{Pending: 0, Processing: 2, Completed: 2, Failed: 1, Rejected: 1, Total: 5}, d.Counts)

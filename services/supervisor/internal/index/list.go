@@ -2,6 +2,7 @@ package index
 
 import (
 	"container/heap"
+	"context"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -9,7 +10,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"cyberimage/shared/job"
+	"cyberimage/shared/jobstore"
 )
 
 // Filter narrows a listing; empty fields match everything.
@@ -18,11 +22,14 @@ type Filter struct {
 	Model  string
 	// Text matches prompts containing it, ignoring case.
 	Text string
+	// CreatedBefore, when set, matches jobs created before it.
+	CreatedBefore time.Time
 }
 
 func (f Filter) match(e Entry) bool {
 	return (f.Status == "" || e.Status == f.Status) && (f.Model == "" || e.Model == f.Model) &&
-		(f.Text == "" || strings.Contains(strings.ToLower(e.Prompt), strings.ToLower(f.Text)))
+		(f.Text == "" || strings.Contains(strings.ToLower(e.Prompt), strings.ToLower(f.Text))) &&
+		(f.CreatedBefore.IsZero() || e.CreatedAt.Before(f.CreatedBefore))
 }
 
 // Cursor marks where a page ended: the creation time and id of its last
@@ -33,7 +40,8 @@ type Cursor struct {
 	JobID     string
 }
 
-// before orders jobs newest first (ties by id, descending).
+// before orders jobs newest first (ties by id, descending): it tells
+// whether e comes after the cursor.
 func (c Cursor) before(e Entry) bool {
 	if !e.CreatedAt.Equal(c.CreatedAt) {
 		return e.CreatedAt.Before(c.CreatedAt)
@@ -68,19 +76,20 @@ func ParseCursor(s string) (*Cursor, error) {
 
 // List returns up to limit jobs matching f, newest first, after the cursor
 // (nil: from the newest), and the cursor of the next page (nil when this
-// was the last). It makes one pass over the index and keeps a heap of
-// limit entries: O(records) time, O(limit) extra memory.
-func (x *Index) List(f Filter, after *Cursor, limit int) ([]Entry, *Cursor) {
+// was the last). Pages within the window of newest jobs are answered from
+// memory; a page that reaches past the window scans the bucket for the
+// older jobs (O(records) time, O(limit) memory), as do searches that do
+// not fill a page from the window.
+func (x *Index) List(ctx context.Context, f Filter, after *Cursor, limit int) ([]Entry, *Cursor, error) {
 	if limit <= 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	// The heap keeps the limit+1 newest matches; its root is the oldest of
 	// them. One more than a page tells whether another page follows.
 	h := &oldestFirst{}
-	x.mu.RLock()
-	for _, e := range x.entries {
+	offer := func(e Entry) {
 		if !f.match(e) || (after != nil && !after.before(e)) {
-			continue
+			return
 		}
 		if h.Len() < limit+1 {
 			heap.Push(h, e)
@@ -89,21 +98,64 @@ func (x *Index) List(f Filter, after *Cursor, limit int) ([]Entry, *Cursor) {
 			heap.Fix(h, 0)
 		}
 	}
+	x.mu.RLock()
+	for _, e := range x.st.window.entries {
+		offer(e)
+	}
+	floor := x.st.window.floor
 	x.mu.RUnlock()
+	if h.Len() <= limit && floor != nil {
+		err := x.scan(ctx, func(e Entry) {
+			if floor.before(e) { // the window has the rest
+				offer(e)
+			}
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+	}
 	page := make([]Entry, h.Len())
 	for i := len(page) - 1; i >= 0; i-- {
 		page[i] = heap.Pop(h).(Entry)
 	}
 	if len(page) <= limit {
-		return page, nil
+		return page, nil, nil
 	}
 	page = page[:limit]
 	last := page[limit-1]
-	return page, &Cursor{CreatedAt: last.CreatedAt, JobID: last.JobID}
+	return page, &Cursor{CreatedAt: last.CreatedAt, JobID: last.JobID}, nil
+}
+
+// scan reads every record in the bucket.
+func (x *Index) scan(ctx context.Context, each func(Entry)) error {
+	w, err := x.kv.WatchAll(ctx, jetstream.IgnoreDeletes())
+	if err != nil {
+		return fmt.Errorf("read job records: %w", err)
+	}
+	defer func() { _ = w.Stop() }()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case e, ok := <-w.Updates():
+			if !ok {
+				return errors.New("read job records: the watch ended")
+			}
+			if e == nil {
+				return nil
+			}
+			rec, err := jobstore.Decode(e.Value())
+			if err != nil {
+				continue
+			}
+			rec.JobID = e.Key()
+			each(entryOf(rec, e.Created()))
+		}
+	}
 }
 
 // newer: a comes before b when listing newest first.
-func newer(a, b Entry) bool { return Cursor{CreatedAt: a.CreatedAt, JobID: a.JobID}.before(b) }
+func newer(a, b Entry) bool { return positionOf(a).before(b) }
 
 // oldestFirst is a min-heap by (CreatedAt, JobID).
 type oldestFirst []Entry

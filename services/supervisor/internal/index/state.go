@@ -1,0 +1,160 @@
+package index
+
+import (
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"cyberimage/shared/job"
+	"cyberimage/shared/jobstore"
+)
+
+// Entry is what the index keeps of a record.
+type Entry struct {
+	JobID  string
+	Status job.Status
+	Model  string
+	// Prompt is kept for the job list's text search.
+	Prompt      string
+	Runner      string
+	Attempts    int
+	CreatedAt   time.Time
+	StartedAt   *time.Time
+	CompletedAt *time.Time
+	UpdatedAt   time.Time
+	Delivery    *job.Delivery `json:",omitempty"`
+	// ChangedAt is when the NATS server stored the record's latest
+	// revision, and RunStartedAt when it stored the claim that started
+	// the current delivery's run (zero unless processing). The watchdog
+	// and the reconciler judge by these server times, never by the
+	// timestamps runners write from their own clocks.
+	ChangedAt    time.Time
+	RunStartedAt time.Time
+}
+
+func entryOf(rec job.Record, at time.Time) Entry {
+	return Entry{JobID: rec.JobID, Status: rec.Status, Model: rec.Spec.Model, Prompt: rec.Spec.Prompt, Runner: rec.Runner,
+		Attempts: rec.Attempts, CreatedAt: rec.CreatedAt, StartedAt: rec.StartedAt, CompletedAt: rec.CompletedAt,
+		UpdatedAt: rec.UpdatedAt, Delivery: rec.Delivery, ChangedAt: at}
+}
+
+// change is one message of the record bucket's stream.
+type change struct {
+	key   string
+	rev   uint64
+	at    time.Time // when the server stored it
+	op    jetstream.KeyValueOp
+	value []byte
+}
+
+// state is the index's view, derived change by change from the bucket's
+// stream: the jobs still in flight, the counts, and the window of newest
+// jobs for lists. It holds nothing per ended job beyond the window.
+//
+// Counting needs each job's previous status. The in-flight view and the
+// window know it for the jobs they hold. For other jobs (ended, out of the
+// window) the record's lineage tells it: history keeps only the latest
+// revision, so a reader behind (at start, or slow) misses revisions, and
+// SettledAs says what the job last ended as, FirstRevision whether it was
+// there when the snapshot this view started from was taken.
+type state struct {
+	inflight map[string]Entry
+	tally    tally
+	window   window
+	// revision is the latest revision applied.
+	revision uint64
+	// base is the revision of the snapshot the view started from (0: it
+	// was built from the bucket), and catchUp the bucket's latest revision
+	// when following began: revisions up to it are each key's first
+	// sight since base.
+	base, catchUp uint64
+}
+
+func newState(windowSize int) *state {
+	return &state{inflight: map[string]Entry{}, tally: newTally(), window: newWindow(windowSize)}
+}
+
+// counted is what a job counted as before a change.
+type counted struct {
+	status  job.Status
+	model   string
+	created time.Time
+}
+
+// before is what the view counted key as, if anything, judged from what it
+// holds, then from the lineage a record or tombstone carries.
+func (s *state) before(key string, rev, first uint64, settled job.Status, model string, created time.Time) (counted, bool) {
+	if e, ok := s.inflight[key]; ok {
+		return counted{e.Status, e.Model, e.CreatedAt}, true
+	}
+	if e, ok := s.window.get(key); ok {
+		return counted{e.Status, e.Model, e.CreatedAt}, true
+	}
+	if first == 0 {
+		first = rev // the creating revision itself
+	}
+	if rev <= s.catchUp && first > s.base {
+		return counted{}, false // created since the snapshot: not counted yet
+	}
+	if settled == "" {
+		return counted{}, false // never ended before: this is its first sight
+	}
+	return counted{settled, model, created}, true
+}
+
+// apply folds one change into the view; now is the reader's clock, for
+// the rolling windows only.
+func (s *state) apply(c change, now time.Time) error {
+	s.revision = max(s.revision, c.rev)
+	if c.op != jetstream.KeyValuePut {
+		s.forget(c, now)
+		return nil
+	}
+	rec, err := jobstore.Decode(c.value)
+	if err != nil {
+		return err
+	}
+	rec.JobID = c.key // the key is the job's id, whatever the body says
+	prev, wasCounted := s.before(c.key, c.rev, rec.FirstRevision, rec.SettledAs, rec.Spec.Model, rec.CreatedAt)
+	if wasCounted {
+		s.tally.count(prev.model, prev.status, prev.created, -1, now)
+	}
+	s.tally.count(rec.Spec.Model, rec.Status, rec.CreatedAt, 1, now)
+	if rec.Status.Terminal() && (!wasCounted || prev.status != rec.Status) {
+		s.tally.ended(rec.Status, c.at, now)
+		if rec.Status == job.StatusCompleted {
+			s.tally.completed(rec)
+		}
+	}
+	e := entryOf(rec, c.at)
+	if rec.Status.Terminal() {
+		delete(s.inflight, c.key)
+	} else {
+		if rec.Status == job.StatusProcessing {
+			e.RunStartedAt = c.at
+			// A later write under the same delivery does not restart its clock.
+			if was, ok := s.inflight[c.key]; ok && was.Status == job.StatusProcessing && was.Delivery.Same(rec.Delivery) {
+				e.RunStartedAt = was.RunStartedAt
+			}
+		}
+		s.inflight[c.key] = e
+	}
+	s.window.put(e)
+	return nil
+}
+
+// forget applies a delete marker. A job purged by an operator (the marker
+// carries a tombstone) leaves the counts; a job in flight deleted by hand
+// too, since it will never end. An ended record whose retention ran out
+// stays counted as what it ended as: the job happened, and S3 keeps it.
+func (s *state) forget(c change, now time.Time) {
+	if e, ok := s.inflight[c.key]; ok {
+		s.tally.count(e.Model, e.Status, e.CreatedAt, -1, now)
+	} else if t, ok := jobstore.DecodeTombstone(c.value); ok && c.op == jetstream.KeyValueDelete {
+		if prev, was := s.before(c.key, c.rev, t.FirstRevision, t.Status, t.Model, t.CreatedAt); was {
+			s.tally.count(prev.model, prev.status, prev.created, -1, now)
+		}
+	}
+	delete(s.inflight, c.key)
+	s.window.remove(c.key)
+}
