@@ -28,11 +28,6 @@ func (e fakeEntry) Operation() jetstream.KeyValueOp { return e.op }
 func (e fakeEntry) Revision() uint64                { return e.rev }
 func (e fakeEntry) Created() time.Time              { return e.at }
 
-func put(t *testing.T, x *Index, rec job.Record) {
-	t.Helper()
-	putAt(t, x, rec, time.Now())
-}
-
 // putAt applies a record as the bucket's next revision, stored at at.
 func putAt(t *testing.T, x *Index, rec job.Record, at time.Time) {
 	t.Helper()
