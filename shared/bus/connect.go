@@ -1,7 +1,9 @@
 package bus
 
 import (
+	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -34,6 +36,9 @@ func Connect(c Conn, name string, log *zap.Logger) (*nats.Conn, jetstream.JetStr
 			if sub != nil {
 				subject = sub.Subject
 			}
+			if errors.Is(err, nats.ErrSlowConsumer) {
+				slowConsumers.Add(1)
+			}
 			log.Error("NATS error", zap.String("subscription", subject), zap.Error(err))
 		})}
 	if c.CredsFile != "" {
@@ -60,3 +65,9 @@ func Connect(c Conn, name string, log *zap.Logger) (*nats.Conn, jetstream.JetStr
 	}
 	return nc, js, nil
 }
+
+var slowConsumers atomic.Uint64
+
+// SlowConsumerErrors counts the slow-consumer errors of this process's
+// connections: each means the client library dropped messages.
+func SlowConsumerErrors() uint64 { return slowConsumers.Load() }

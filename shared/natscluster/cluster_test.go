@@ -27,7 +27,10 @@ func TestClusterKeepsWritesThroughLeaderLossAndWipe(t *testing.T) {
 	defer cancel()
 	settings := bus.DefaultSettings()
 	settings.Replicas = 3
-	if err := bus.Ensure(ctx, js, settings, "demo"); err != nil {
+	// Provision, not Ensure: bounded attempts, since a request sent while
+	// the cluster still forms its routes may go unanswered (seen under
+	// load: one Ensure waited out its whole 3-minute context).
+	if err := bus.Provision(ctx, js, settings, "demo"); err != nil {
 		t.Fatalf("provision R3: %v", err)
 	}
 	store, err := jobstore.Open(ctx, js)

@@ -85,7 +85,7 @@ func banner(o options, natsURL, s3Addr string, browser s3access.User, took time.
   Console     http://%s/   (admin actions ask for the token in %s/creds/admin-token)
   Supervisor  http://%s/status   /api/queue   /v1/jobs/<job_id>   /metrics
   Ingest      http://127.0.0.1:8081/metrics
-  Runners     %d
+  Runners     %d   (metrics at http://%s/metrics, the next ones on the following ports)
 
 Try it (in another terminal, from this folder):
   .tools/bin/nats --server %s --creds %s req cyberimage.requests '{"prompt":"a neon koi pond at dusk","width":512,"height":512}'
@@ -95,7 +95,7 @@ Try it (in another terminal, from this folder):
   bin/cyberimage status; bin/cyberimage cancel <job_id>      # retry and cancel use %s/creds/admin-token
 Ctrl-C stops everything; jobs and images are kept in %s.
 =================================================================
-`, took.Seconds(), natsURL, natsDataDir(o), o.dataDir, s3Addr, browser.AccessKey, browser.SecretKey, o.dataDir, o.consolePort, o.supervisor, o.dataDir, o.supervisor, o.runners,
+`, took.Seconds(), natsURL, natsDataDir(o), o.dataDir, s3Addr, browser.AccessKey, browser.SecretKey, o.dataDir, o.consolePort, o.supervisor, o.dataDir, o.supervisor, o.runners, runnerAddr(1),
 		natsURL, client, o.supervisor, s3Addr, browser.AccessKey, browser.SecretKey, natsURL, client, o.dataDir, o.dataDir)
 }
 

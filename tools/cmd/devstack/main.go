@@ -150,7 +150,8 @@ func run(o options) error {
 		id := fmt.Sprintf("runner-%d", i)
 		runnerNames = append(runnerNames, id)
 		procs = append(procs, &process{name: id, path: filepath.Join(o.binDir, "gpu-runner"),
-			env: slices.Concat([]string{"CYBERIMAGE_RUNNER_ID=" + id, creds(natsauth.Runner)}, s3Users[s3access.Runner].Env(), common)})
+			env: slices.Concat([]string{"CYBERIMAGE_RUNNER_ID=" + id, "CYBERIMAGE_RUNNER_ADDR=" + runnerAddr(i), creds(natsauth.Runner)},
+				s3Users[s3access.Runner].Env(), common)})
 	}
 	// Ingest stops taking requests first, runners then finish (or hand
 	// back) their jobs, and the stores they write to go last.
@@ -194,3 +195,7 @@ func envInt(key string, def int) int {
 }
 
 var errNotReady = errors.New("not ready")
+
+// runnerAddr is where runner i (from 1) serves /metrics, /livez and
+// /readyz: 127.0.0.1:8091, 8092, ... (infra/prometheus scrapes them).
+func runnerAddr(i int) string { return fmt.Sprintf("127.0.0.1:%d", 8090+i) }

@@ -77,7 +77,7 @@ func Load(args []string, out io.Writer) (Config, error) {
 	l.Bool(&c.RequireGPU, "require-gpu", false, "refuse to start without a usable GPU (driver, device and CUDA provider libraries)")
 	l.Int(&c.IntraOpThreads, "intra-op-threads", 1, "ONNX Runtime threads per run (set it: ORT's default oversubscribes small machines)")
 	l.Duration(&c.Heartbeat, "heartbeat-interval", 2*time.Second, "how often the runner announces itself")
-	l.String(&c.HTTPAddr, "runner-addr", "", "address of the runner's /livez and /readyz (empty: off)")
+	l.String(&c.HTTPAddr, "runner-addr", "", "address of the runner's /metrics, /livez and /readyz (empty: off)")
 	l.Duration(&c.StopTimeout, "stop-timeout", 30*time.Second, "on shutdown, how long running jobs may finish before they are handed back")
 	l.String(&c.PNGLevel, "png-compression", "speed", "PNG compression: speed, default, best or none")
 	l.Duration(&c.AbandonTimeout, "abandon-timeout", 30*time.Second, "after an abandon order, exit non-zero if the inference has not stopped within this (its process manager restarts it)")

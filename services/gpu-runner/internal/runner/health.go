@@ -10,15 +10,18 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"go.uber.org/zap"
+
+	"cyberimage/shared/metrics"
 )
 
-// serveHealth answers /livez (the process runs: restart it when this
+// serveHealth answers /metrics (Prometheus), /livez (the process runs: restart it when this
 // fails) and /readyz (it takes work: connected to NATS, every consumer of
 // its models answering, S3 reachable, its models loaded, not quarantined)
 // on CYBERIMAGE_RUNNER_ADDR, for process managers and Kubernetes probes.
 func (r *Runner) serveHealth(addr string, probe func(context.Context) error) error {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.Handle("GET /metrics", metrics.Handler(r.metrics))
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, req *http.Request) {
 		ctx, cancel := context.WithTimeout(req.Context(), 2*time.Second)
 		defer cancel()

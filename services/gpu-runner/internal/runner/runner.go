@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"cyberimage/services/gpu-runner/internal/config"
@@ -27,6 +28,7 @@ import (
 	"cyberimage/services/gpu-runner/internal/worker"
 	"cyberimage/shared/bus"
 	"cyberimage/shared/jobstore"
+	"cyberimage/shared/metrics"
 	"cyberimage/shared/models"
 	"cyberimage/shared/objectstore"
 )
@@ -39,6 +41,8 @@ type Runner struct {
 	nc       *nats.Conn
 	registry *pipeline.Registry
 	worker   *worker.Worker
+	// metrics is what /metrics serves.
+	metrics  *prometheus.Registry
 	beat     *heartbeat.Heartbeat
 	served   []string
 	slotGPUs []*int
@@ -141,7 +145,9 @@ func Start(ctx context.Context, cfg config.Config, logger *zap.Logger) (*Runner,
 	r := &Runner{cfg: cfg, log: log, nc: nc, registry: registry, nvml: nv, served: served, slotGPUs: slotGPUs,
 		stopping: make(chan struct{}), clock: clock, drops: bus.NewDrops(log.Named("bus"), time.Minute)}
 	r.lastReload.Store("")
-	r.worker = worker.New(worker.Params{
+	r.metrics = metrics.New("gpu-runner")
+	metrics.NATS(r.metrics, nc, r.drops)
+	r.worker = worker.New(worker.Params{Observer: newJobMetrics(r.metrics, served),
 		Runner: cfg.RunnerID, Models: served, Slots: len(slots), SlotGPUs: slotGPUs, NC: nc, JS: js, Store: store, Images: images,
 		Generators: registry, Encoder: imaging.NewEncoder(pngLevel(cfg.PNGLevel)), Settings: cfg.Bus, Logger: log, Probe: probe, AbandonTimeout: cfg.AbandonTimeout, AbandonCooloff: cfg.AbandonCooloff,
 		Overlap: cfg.Overlap, Prefetch: cfg.Prefetch, UploadPatience: cfg.UploadPatience, MaxBatch: cfg.MaxBatch, BatchWindow: cfg.BatchWindow,
@@ -159,7 +165,7 @@ func Start(ctx context.Context, cfg config.Config, logger *zap.Logger) (*Runner,
 	}
 	host, _ := os.Hostname()
 	started := clock().UTC()
-	r.beat = heartbeat.New(heartbeat.Params{NC: nc, Interval: cfg.Heartbeat, Logger: log, Clock: clock, Snapshot: func() bus.Heartbeat {
+	announce := func() bus.Heartbeat {
 		gpus := nv.GPUs()
 		for i := range gpus {
 			for _, s := range slots {
@@ -172,7 +178,9 @@ func Start(ctx context.Context, cfg config.Config, logger *zap.Logger) (*Runner,
 			Slots: len(slots), Busy: r.worker.Busy(), Device: device, GPUs: gpus, Started: started,
 			Quarantined: r.worker.Held(), LastReload: r.lastReload.Load().(string), Dropped: r.drops.Total(),
 			Reconnects: nc.Stats().Reconnects}
-	}})
+	}
+	r.beat = heartbeat.New(heartbeat.Params{NC: nc, Interval: cfg.Heartbeat, Logger: log, Clock: clock, Snapshot: announce})
+	r.metrics.MustRegister(stateCollector{runner: cfg.RunnerID, state: announce})
 	r.beat.Start()
 	// Load every served model now rather than on the first job, so
 	// readiness means the runner can run its models.

@@ -106,6 +106,7 @@ func (w *Worker) fail(d *delivery, code job.Code, cause error, why string) {
 		_ = d.msg.NakWithDelay(retryDelay(d.delivered, w.p.RetryBase, time.Minute))
 		return
 	}
+	w.p.Observer.Failed(d.spec.Model)
 	d.log.Error("job failed", zap.String("reason", reason))
 	w.emit(d, job.StatusFailed, 0, 0, reason)
 	_ = d.msg.TermWithReason(bus.TermReason(d.work.JobID, reason))
@@ -122,6 +123,11 @@ func (w *Worker) acknowledge(d *delivery) {
 	}
 	w.emit(d, job.StatusCompleted, d.spec.Steps, d.spec.Steps, "")
 	w.done.Add(1)
+	var endToEnd time.Duration
+	if d.record.CompletedAt != nil {
+		endToEnd = max(d.record.CompletedAt.Sub(d.record.CreatedAt), 0)
+	}
+	w.p.Observer.Completed(d.spec.Model, d.stages, endToEnd)
 	d.log.Info("job completed", zap.Int("attempt", d.attempt), zap.Strings("images", d.keys),
 		zap.Float64("inference_ms", d.stages.InferenceMS), zap.Float64("encode_ms", d.stages.EncodeMS),
 		zap.Float64("upload_ms", d.stages.UploadMS))

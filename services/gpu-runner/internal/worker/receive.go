@@ -56,6 +56,9 @@ func (w *Worker) receive(msg jetstream.Msg, s *slot) *delivery {
 		return nil
 	}
 	d.work = work
+	if d.delivered > 1 {
+		w.p.Observer.Redelivered(work.Spec.Model)
+	}
 	d.log = w.log.With(zap.String("job_id", d.work.JobID), zap.String("delivery", d.id.Token()))
 	d.ctx, d.cancel = context.WithCancelCause(w.workCtx)
 	w.busy.Add(1)

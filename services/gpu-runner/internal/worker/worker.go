@@ -21,6 +21,7 @@ import (
 	"cyberimage/services/gpu-runner/internal/storage"
 	"cyberimage/shared/backoff"
 	"cyberimage/shared/bus"
+	"cyberimage/shared/job"
 	"cyberimage/shared/jobstore"
 )
 
@@ -33,10 +34,30 @@ type Generators interface {
 	Discard(model string, gpu *int, g pipeline.Generator) bool
 }
 
+// Observer hears how deliveries end, for metrics. Its methods must not
+// block.
+type Observer interface {
+	// Completed: a job completed here, with its stage timings and its
+	// time from request to completion.
+	Completed(model string, stages job.Stages, endToEnd time.Duration)
+	// Failed: a job failed here, for good.
+	Failed(model string)
+	// Redelivered: a delivery arrived that JetStream had delivered before.
+	Redelivered(model string)
+}
+
+type noObserver struct{}
+
+func (noObserver) Completed(string, job.Stages, time.Duration) {}
+func (noObserver) Failed(string)                               {}
+func (noObserver) Redelivered(string)                          {}
+
 // Params are what a Worker needs.
 type Params struct {
-	Runner string
-	Slots  int
+	// Observer hears how deliveries end (nil: no one).
+	Observer Observer
+	Runner   string
+	Slots    int
 	// SlotGPUs gives each slot\'s CUDA device (nil: the CPU); missing
 	// entries run on the CPU.
 	SlotGPUs []*int
@@ -134,6 +155,9 @@ func New(p Params) *Worker {
 	}
 	if p.Drops == nil {
 		p.Drops = bus.NewDrops(p.Logger, time.Minute)
+	}
+	if p.Observer == nil {
+		p.Observer = noObserver{}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Worker{p: p, log: p.Logger.Named("worker"), stopping: make(chan struct{}), workCtx: ctx, cancelWork: cancel,

@@ -21,6 +21,7 @@ import (
 	sharedconfig "cyberimage/shared/config"
 	"cyberimage/shared/jobstore"
 	"cyberimage/shared/logging"
+	"cyberimage/shared/metrics"
 	"cyberimage/shared/models"
 )
 
@@ -69,7 +70,10 @@ func run(cfg config.Config, logger *zap.Logger) error {
 	if err != nil {
 		return err
 	}
-	stats := &intake.Stats{Reconnects: func() uint64 { return nc.Stats().Reconnects }}
+	stats := &intake.Stats{Drops: bus.NewDrops(logger.Named("bus"), time.Minute)}
+	reg := metrics.New("ingest")
+	reg.MustRegister(stats)
+	metrics.NATS(reg, nc, stats.Drops)
 	proc := intake.New(intake.Params{NC: nc, JS: js, Store: store, Models: catalog.WithMemoryBudget(models.JobMemoryBytes(cfg.JobMemoryMB)),
 		Concurrency: cfg.Concurrency, Logger: logger, Stats: stats})
 	if err := proc.Start(ctx); err != nil {
@@ -86,7 +90,7 @@ func run(cfg config.Config, logger *zap.Logger) error {
 			}
 			return nil
 		}
-		api = httpapi.New(cfg.HTTPAddr, stats, ready, logger)
+		api = httpapi.New(cfg.HTTPAddr, metrics.Handler(reg), ready, logger)
 		if err := api.Start(); err != nil {
 			proc.Stop()
 			return err

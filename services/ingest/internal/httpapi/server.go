@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"go.uber.org/zap"
-
-	"cyberimage/services/ingest/internal/intake"
 )
 
 // Server serves /healthz and /metrics.
@@ -23,7 +21,7 @@ type Server struct {
 
 // New makes the server; Start listens. ready says whether ingest takes
 // requests now (connected, bound to its consumer).
-func New(addr string, stats *intake.Stats, ready func() error, logger *zap.Logger) *Server {
+func New(addr string, metrics http.Handler, ready func() error, logger *zap.Logger) *Server {
 	mux := http.NewServeMux()
 	// livez: the process runs (restart it if this fails); readyz: it takes
 	// requests (send none while this fails). healthz is readyz, as it was
@@ -39,10 +37,7 @@ func New(addr string, stats *intake.Stats, ready func() error, logger *zap.Logge
 	}
 	mux.HandleFunc("GET /readyz", readyz)
 	mux.HandleFunc("GET /healthz", readyz)
-	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
-		stats.WritePrometheus(w)
-	})
+	mux.Handle("GET /metrics", metrics)
 	return &Server{srv: &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}, log: logger.Named("http")}
 }
 

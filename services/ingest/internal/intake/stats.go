@@ -1,14 +1,14 @@
 package intake
 
 import (
-	"fmt"
-	"io"
-	"sort"
 	"sync"
 	"sync/atomic"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"cyberimage/shared/bus"
 	"cyberimage/shared/job"
+	"cyberimage/shared/metrics"
 )
 
 // Stats counts what ingest did, for /metrics and the periodic log line.
@@ -20,8 +20,6 @@ type Stats struct {
 
 	// Drops counts requests whose handling panicked (set by New).
 	Drops *bus.Drops
-	// Reconnects counts the NATS connection's reconnects (nil: none kept).
-	Reconnects func() uint64
 
 	mu       sync.Mutex
 	rejected map[job.Code]int64
@@ -47,30 +45,30 @@ func (s *Stats) Rejected() map[job.Code]int64 {
 	return out
 }
 
-// WritePrometheus writes the counters in Prometheus text format.
-func (s *Stats) WritePrometheus(w io.Writer) {
-	fmt.Fprintf(w, "# TYPE cyberimage_ingest_accepted_total counter\ncyberimage_ingest_accepted_total %d\n", s.Accepted.Load())
-	fmt.Fprintf(w, "# TYPE cyberimage_ingest_duplicates_total counter\ncyberimage_ingest_duplicates_total %d\n", s.Duplicates.Load())
-	fmt.Fprintf(w, "# TYPE cyberimage_ingest_retried_total counter\ncyberimage_ingest_retried_total %d\n", s.Retried.Load())
-	fmt.Fprintf(w, "# TYPE cyberimage_ingest_consumer_rebinds_total counter\ncyberimage_ingest_consumer_rebinds_total %d\n", s.Rebinds.Load())
-	if s.Reconnects != nil {
-		fmt.Fprintf(w, "# TYPE cyberimage_nats_reconnects_total counter\ncyberimage_nats_reconnects_total %d\n", s.Reconnects())
+var (
+	requestsDesc = prometheus.NewDesc(metrics.Namespace+"_ingest_requests_total",
+		"Requests ingest took off the request stream, by outcome (accepted, duplicate, rejected) and, for rejections, the error code.",
+		[]string{"outcome", "code"}, nil)
+	retriedDesc = prometheus.NewDesc(metrics.Namespace+"_ingest_retried_total",
+		"Requests whose handling failed transiently and were NAKed for redelivery.", nil, nil)
+	rebindsDesc = prometheus.NewDesc(metrics.Namespace+"_ingest_consumer_rebinds_total",
+		"Times ingest's consumer was lost and bound again.", nil, nil)
+)
+
+// Describe and Collect make Stats a Prometheus collector: the figures are
+// read at each scrape.
+func (s *Stats) Describe(ch chan<- *prometheus.Desc) {
+	ch <- requestsDesc
+	ch <- retriedDesc
+	ch <- rebindsDesc
+}
+
+func (s *Stats) Collect(ch chan<- prometheus.Metric) {
+	ch <- prometheus.MustNewConstMetric(requestsDesc, prometheus.CounterValue, float64(s.Accepted.Load()), "accepted", "")
+	ch <- prometheus.MustNewConstMetric(requestsDesc, prometheus.CounterValue, float64(s.Duplicates.Load()), "duplicate", "")
+	for code, n := range s.Rejected() {
+		ch <- prometheus.MustNewConstMetric(requestsDesc, prometheus.CounterValue, float64(n), "rejected", string(code))
 	}
-	fmt.Fprintf(w, "# TYPE cyberimage_ingest_rejected_total counter\n")
-	rejected := s.Rejected()
-	codes := make([]string, 0, len(rejected))
-	for c := range rejected {
-		codes = append(codes, string(c))
-	}
-	sort.Strings(codes)
-	for _, c := range codes {
-		fmt.Fprintf(w, "cyberimage_ingest_rejected_total{code=%q} %d\n", c, rejected[job.Code(c)])
-	}
-	if s.Drops != nil {
-		fmt.Fprintf(w, "# HELP cyberimage_bus_dropped_total Messages taken off the bus and dropped: malformed, or whose handler panicked.\n")
-		fmt.Fprintf(w, "# TYPE cyberimage_bus_dropped_total counter\n")
-		for _, d := range s.Drops.Counts() {
-			fmt.Fprintf(w, "cyberimage_bus_dropped_total{kind=%q} %d\n", d.Kind, d.Count)
-		}
-	}
+	ch <- prometheus.MustNewConstMetric(retriedDesc, prometheus.CounterValue, float64(s.Retried.Load()))
+	ch <- prometheus.MustNewConstMetric(rebindsDesc, prometheus.CounterValue, float64(s.Rebinds.Load()))
 }

@@ -24,6 +24,7 @@ import (
 	"cyberimage/services/supervisor/internal/tracker"
 	"cyberimage/shared/bus"
 	"cyberimage/shared/jobstore"
+	"cyberimage/shared/metrics"
 	"cyberimage/shared/models"
 )
 
@@ -54,8 +55,6 @@ type Params struct {
 	// Ready says what, beyond the NATS connection, keeps this replica from
 	// doing its work (nil: ready).
 	Ready func() error
-	// Reconnects counts the NATS connection's reconnects (nil: none kept).
-	Reconnects func() uint64
 	// Reload orders a runner to reload its models and returns the order's
 	// id (nil: the action is off).
 	Reload func(ctx context.Context, runner string) (string, error)
@@ -100,7 +99,12 @@ func New(p Params) *Server {
 	mux.HandleFunc("GET /api/queue", s.queue)
 	mux.HandleFunc("GET /v1/models", s.models)
 	mux.HandleFunc("GET /api/models", s.models)
-	mux.HandleFunc("GET /metrics", s.metrics)
+	reg := metrics.New("supervisor")
+	reg.MustRegister(supervisorCollector{s})
+	if p.NC != nil {
+		metrics.NATS(reg, p.NC, p.Drops)
+	}
+	mux.Handle("GET /metrics", metrics.Handler(reg))
 	s.srv = &http.Server{Addr: p.Addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	return s
 }

@@ -103,12 +103,7 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 		list = append(list, item)
 	}
 	s.p.Tracker.Forget(alive)
-	runners := s.p.Tracker.Runners()
-	for i := range runners {
-		if runners[i].Health == "healthy" && s.p.Unhealthy(runners[i].Runner) {
-			runners[i].Health = "unhealthy"
-		}
-	}
+	runners := s.runners()
 	leader, holder := s.p.Leader()
 	writeJSON(w, http.StatusOK, statusReply{Queue: q, Jobs: s.p.Index.Counts(), JobsInProgress: list,
 		Runners: runners, Recoveries: s.p.Recoveries.Recent(), RecoveryCounts: s.p.Recoveries.Counts(),
@@ -123,47 +118,14 @@ func (s *Server) queue(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, s.p.Index.Counts())
 }
 
-func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
-	c := s.p.Index.Counts()
-	fmt.Fprintf(w, "# TYPE cyberimage_jobs gauge\n")
-	for _, kv := range []struct {
-		status string
-		n      int
-	}{{"queued", c.Pending}, {"processing", c.Processing}, {"completed", c.Completed}, {"failed", c.Failed}, {"rejected", c.Rejected}} {
-		fmt.Fprintf(w, "cyberimage_jobs{status=%q} %d\n", kv.status, kv.n)
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
-	defer cancel()
-	if q, err := s.consumerState(ctx); err == nil {
-		fmt.Fprintf(w, "# TYPE cyberimage_queue_pending gauge\ncyberimage_queue_pending %d\n", q.Pending)
-		fmt.Fprintf(w, "# TYPE cyberimage_queue_in_progress gauge\ncyberimage_queue_in_progress %d\n", q.InProgress)
-		fmt.Fprintf(w, "# TYPE cyberimage_queue_redelivered gauge\ncyberimage_queue_redelivered %d\n", q.Redelivered)
-		fmt.Fprintf(w, "# TYPE cyberimage_queue_dead gauge\ncyberimage_queue_dead %d\n", q.Dead)
-	}
-	fmt.Fprintf(w, "# TYPE cyberimage_recoveries_total counter\n")
-	for kind, n := range s.p.Recoveries.Counts() {
-		fmt.Fprintf(w, "cyberimage_recoveries_total{kind=%q} %d\n", kind, n)
-	}
-	healthy := 0
+// runners are the runners heard from, with the watchdog's judgement:
+// healthy, unhealthy or lost.
+func (s *Server) runners() []tracker.Runner {
 	runners := s.p.Tracker.Runners()
-	for _, r := range runners {
-		if r.Health == "healthy" {
-			healthy++
+	for i := range runners {
+		if runners[i].Health == "healthy" && s.p.Unhealthy(runners[i].Runner) {
+			runners[i].Health = "unhealthy"
 		}
 	}
-	fmt.Fprintf(w, "# TYPE cyberimage_runners gauge\ncyberimage_runners{health=\"healthy\"} %d\ncyberimage_runners{health=\"lost\"} %d\n", healthy, len(runners)-healthy)
-	fmt.Fprintf(w, "# HELP cyberimage_index_rewatches_total Times the watch of the job records was made again after it ended or went blind.\n")
-	fmt.Fprintf(w, "# TYPE cyberimage_index_rewatches_total counter\ncyberimage_index_rewatches_total %d\n", s.p.Index.Rewatches())
-	if s.p.Reconnects != nil {
-		fmt.Fprintf(w, "# HELP cyberimage_nats_reconnects_total Times the NATS connection was made again after it was lost.\n")
-		fmt.Fprintf(w, "# TYPE cyberimage_nats_reconnects_total counter\ncyberimage_nats_reconnects_total %d\n", s.p.Reconnects())
-	}
-	if s.p.Drops != nil {
-		fmt.Fprintf(w, "# HELP cyberimage_bus_dropped_total Messages taken off the bus and dropped: malformed, not believed, or whose handler panicked.\n")
-		fmt.Fprintf(w, "# TYPE cyberimage_bus_dropped_total counter\n")
-		for _, d := range s.p.Drops.Counts() {
-			fmt.Fprintf(w, "cyberimage_bus_dropped_total{kind=%q} %d\n", d.Kind, d.Count)
-		}
-	}
+	return runners
 }

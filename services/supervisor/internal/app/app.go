@@ -178,8 +178,7 @@ func (a *App) start(ctx context.Context, cfg config.Config, js jetstream.JetStre
 	a.api = api.New(api.Params{Addr: cfg.Addr, NC: a.nc, Drops: drops, AdminToken: cfg.AdminToken, Ready: ready, JS: js, Store: store, Index: idx, Tracker: track,
 		S3: s3, Bucket: cfg.S3.Bucket, PresignTTL: cfg.PresignTTL, Recoveries: log, Catalog: catalog, Unhealthy: dog.Unhealthy,
 		Leader: func() (bool, string) { return lead.IsLeader(), lead.Holder() }, Logger: a.log,
-		Reconnects: func() uint64 { return a.nc.Stats().Reconnects },
-		Reload:     watchdog.OperatorReload(runnerHistories, recoverer)})
+		Reload: watchdog.OperatorReload(runnerHistories, recoverer)})
 	if err := a.api.Start(); err != nil {
 		return err
 	}

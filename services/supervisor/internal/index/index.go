@@ -285,6 +285,17 @@ func (x *Index) Counts() Counts {
 	return x.st.tally.totals()
 }
 
+// ByModel returns the counts of each model ("" for records without one).
+func (x *Index) ByModel() map[string]Counts {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	out := make(map[string]Counts, len(x.st.tally.Models))
+	for m, c := range x.st.tally.Models {
+		out[m] = c
+	}
+	return out
+}
+
 // Detailed returns counts, the last 24 hours' counts, the average
 // processing time of completed jobs, per-model counts, the jobs ended in
 // the last hour and the failure rate of ended jobs: O(models + minutes).

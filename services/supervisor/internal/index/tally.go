@@ -39,6 +39,25 @@ func (c *Counts) add(s job.Status, n int) {
 	c.Total += n
 }
 
+// Of is the count of one status.
+func (c Counts) Of(s job.Status) int {
+	switch s {
+	case job.StatusQueued:
+		return c.Pending
+	case job.StatusProcessing:
+		return c.Processing
+	case job.StatusCompleted:
+		return c.Completed
+	case job.StatusFailed:
+		return c.Failed
+	case job.StatusCancelled:
+		return c.Cancelled
+	case job.StatusRejected:
+		return c.Rejected
+	}
+	return 0
+}
+
 func (c *Counts) plus(o Counts) {
 	c.Pending += o.Pending
 	c.Processing += o.Processing

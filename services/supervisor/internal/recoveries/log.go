@@ -18,6 +18,11 @@ const (
 	KindReload     = "reload"      // an operator ordered a runner to reload its models
 )
 
+// Kinds lists every kind of recovery.
+func Kinds() []string {
+	return []string{KindStalled, KindSilent, KindEmergency, KindLost, KindDeadLetter, KindRequeue, KindReload}
+}
+
 // Recovery is one intervention.
 type Recovery struct {
 	At       time.Time `json:"at"`
