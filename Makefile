@@ -30,13 +30,16 @@ ORT_LIB  := $(TOOLS)/ort/libonnxruntime.so.1
 # go-nvml's headers mark some functions deprecated; the warnings are noise.
 export CGO_ENABLED := 1
 export CGO_CFLAGS  := -O2 -Wno-deprecated-declarations
-export CYBERIMAGE_ORT_LIB := $(ORT_LIB)
+# The ORT library the tests and gpu-check use: ours unless the environment
+# names another (ONNX Runtime's GPU build on a GPU machine).
+CYBERIMAGE_ORT_LIB ?= $(ORT_LIB)
+export CYBERIMAGE_ORT_LIB
 export CYBERIMAGE_MINIO_BIN := $(MINIO)
 export CYBERIMAGE_NATS_SERVER_BIN := $(NATS_SERVER)
 
 SERVICES := ingest gpu-runner supervisor
 
-.PHONY: bench-scale chromium
+.PHONY: bench-scale chromium gpu-check
 .PHONY: help run run-cluster build tools test-tools test lint fuzz fmt vet clean loadtest bench-runner bench bench-micro
 
 help:
@@ -52,6 +55,7 @@ help:
 	@echo "make bench-runner  runner figures: duty cycle, batching, runner memory over 5,000 jobs"
 	@echo "make loadtest  check the running stack (make run): LOADTEST_ARGS='--test all' for more"
 	@echo "make tools  fetch ONNX Runtime, build MinIO, nats and mc into .tools/"
+	@echo "make gpu-check  on a machine with an NVIDIA GPU: NVML telemetry, the demo model on each GPU, a runner on the GPU (exits 0 without a GPU)"
 
 run: tools build
 	@cd $(CURDIR) && CYBERIMAGE_ORT_LIB=$(ORT_LIB) $(BIN)/devstack
@@ -168,6 +172,15 @@ vet:
 BENCH_ARGS ?=
 bench: test-tools
 	go run ./tools/cmd/bench $(BENCH_ARGS)
+
+# What a runner on this machine finds and does with its GPUs: NVML's GPUs
+# and telemetry, the CUDA provider libraries beside the ORT library, the
+# demo model on each GPU against the CPU, then a runner that requires a GPU
+# running a job on it. CYBERIMAGE_ORT_LIB must name ONNX Runtime's GPU
+# build (README, GPUs). Without a GPU it says so and exits 0.
+gpu-check: $(MINIO) $(NATS_SERVER) $(ORT_LIB)
+	go run ./services/gpu-runner/cmd/gpu-check
+	@if nvidia-smi -L >/dev/null 2>&1; then go test -count=1 -run '^TestRunnerRequiringAGPU$$' -v ./tools/e2e; fi
 
 # Supervisor memory, restart-to-ready time and /api/queue, /status latency
 # at 0, 10k, 100k and 1M job records (BENCH_SCALE_ARGS='-n 10000,100000' for

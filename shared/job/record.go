@@ -76,6 +76,10 @@ type Record struct {
 	Requeues int `json:"requeues,omitempty"`
 	// UpdatedAt is the time of the last change, for reconciliation.
 	UpdatedAt time.Time `json:"updated_at"`
+	// Traceparent is the W3C trace context of the job's trace (set by
+	// ingest when tracing is on): every process that works on the job adds
+	// its spans to that trace.
+	Traceparent string `json:"traceparent,omitempty"`
 
 	// Lineage, stamped by the jobstore on every write, lets a reader that
 	// missed revisions (history keeps only the latest) still count the

@@ -28,10 +28,12 @@ type Work struct {
 	// the record changed since, the claim falls back to reading it.
 	CreatedAt time.Time `json:"created_at,omitzero"`
 	Revision  uint64    `json:"revision,omitempty"`
+	// Traceparent is the record's, so QueuedRecord is the record exactly.
+	Traceparent string `json:"traceparent,omitempty"`
 }
 
 // QueuedRecord is the record ingest wrote for this work, valid as long as
 // the record is still at Revision.
 func (w Work) QueuedRecord() Record {
-	return Record{JobID: w.JobID, Status: StatusQueued, Spec: w.Spec, CreatedAt: w.CreatedAt}
+	return Record{JobID: w.JobID, Status: StatusQueued, Spec: w.Spec, CreatedAt: w.CreatedAt, Traceparent: w.Traceparent}
 }

@@ -47,14 +47,6 @@ func TestSystemdUnitsMatchTheCode(t *testing.T) {
 	dir := filepath.Join(testenv.RepoRoot(t), "infra", "systemd")
 	tools := buildCommands(t, "provision")
 	binaries := map[string]string{"ingest": bins["ingest"], "gpu-runner": bins["gpu-runner"], "supervisor": bins["supervisor"], "provision": tools["provision"]}
-	settingsOf := func(bin string) map[string]bool {
-		out, _ := exec.Command(bin, "--help").CombinedOutput()
-		known := map[string]bool{}
-		for _, m := range regexp.MustCompile(`\[(CYBERIMAGE_[A-Z0-9_]+)\]`).FindAllStringSubmatch(string(out), -1) {
-			known[m[1]] = true
-		}
-		return known
-	}
 	roles := map[string]natsauth.Role{"provision": natsauth.Admin}
 	for name, role := range serviceRoles {
 		roles[name] = role
@@ -88,6 +80,18 @@ func TestSystemdUnitsMatchTheCode(t *testing.T) {
 		require.Equal(t, []string{"2"}, u["RestartPreventExitStatus"], "%s: invalid settings (exit 2) are not restarted in a loop", path)
 		for k := range known {
 			shared[k] = true
+		}
+	}
+	// systemd itself reads the units (where it is installed): unknown keys,
+	// bad values and syntax errors fail; only the binaries' absence from
+	// /usr/local/bin (installed at deployment) is expected here.
+	if analyze, err := exec.LookPath("systemd-analyze"); err == nil {
+		all, err := filepath.Glob(filepath.Join(dir, "*.service"))
+		require.NoError(t, err)
+		out, _ := exec.Command(analyze, append([]string{"verify"}, all...)...).CombinedOutput()
+		notInstalled := regexp.MustCompile(`^\S+: Command /usr/local/bin/\S+ is not executable: No such file or directory$`)
+		for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+			require.True(t, line == "" || notInstalled.MatchString(line), "systemd-analyze verify: %s", line)
 		}
 	}
 	// The shared environment file names only settings some service reads.

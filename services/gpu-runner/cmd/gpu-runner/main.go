@@ -17,6 +17,7 @@ import (
 	"cyberimage/shared/bus"
 	sharedconfig "cyberimage/shared/config"
 	"cyberimage/shared/logging"
+	"cyberimage/shared/tracing"
 )
 
 func main() {
@@ -33,6 +34,8 @@ func main() {
 		fmt.Fprintf(os.Stderr, "gpu-runner: %v\n", err)
 		os.Exit(2)
 	}
+	stopTracing := tracing.Start("gpu-runner", cfg.Tracing, logger)
+	defer stopTracing()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	r, err := runner.Start(ctx, cfg, logger)

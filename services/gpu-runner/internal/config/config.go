@@ -14,6 +14,7 @@ import (
 	"cyberimage/shared/jobstore"
 	"cyberimage/shared/logging"
 	"cyberimage/shared/objectstore"
+	"cyberimage/shared/tracing"
 )
 
 // Config is everything a runner needs to start.
@@ -22,6 +23,7 @@ type Config struct {
 	Bus            bus.Settings
 	Retention      jobstore.Retention
 	Log            logging.Config
+	Tracing        tracing.Config
 	S3             objectstore.Config
 	RunnerID       string
 	ModelsDir      string
@@ -64,6 +66,7 @@ func Load(args []string, out io.Writer) (Config, error) {
 	c.Bus.Bind(l)
 	c.Retention.Bind(l)
 	c.Log.Bind(l)
+	c.Tracing.Bind(l)
 	c.S3.Bind(l)
 	host, _ := os.Hostname()
 	host = strings.ReplaceAll(host, ".", "-")
@@ -98,6 +101,7 @@ func Load(args []string, out io.Writer) (Config, error) {
 	}
 	c.Bus.Check(l)
 	c.Retention.Check(l)
+	c.Tracing.Check(l)
 	c.NATS.Check(l)
 	c.S3.Check(l)
 	l.Check(c.Slots >= 1, "CYBERIMAGE_SLOTS must be at least 1")

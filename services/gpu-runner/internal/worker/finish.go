@@ -17,6 +17,7 @@ import (
 func (w *Worker) end(d *delivery, err error) {
 	d.stopKeepAlive()
 	o := w.finish(d, err)
+	d.endSpan(o, err)
 	d.cancel(errEnded)
 	w.untrack(d)
 	w.busy.Add(-1)

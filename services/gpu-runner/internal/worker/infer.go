@@ -7,9 +7,12 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+
 	"cyberimage/services/gpu-runner/internal/pipeline"
 	"cyberimage/shared/job"
 	"cyberimage/shared/jobstore"
+	"cyberimage/shared/tracing"
 )
 
 type imageOut = pipeline.Image
@@ -103,6 +106,7 @@ func (w *Worker) claim(d *delivery) error {
 	d.record, d.rev = rec, rev
 	d.spec = rec.Spec
 	d.stages = rec.Stages
+	d.startSpan(rec)
 	d.claimed.Store(true)
 	w.emit(d, job.StatusProcessing, 0, d.spec.Steps, "")
 	return nil
@@ -162,11 +166,13 @@ func (w *Worker) generate(group []*delivery) bool {
 		}
 		return false
 	}
-	inference := job.Millis(time.Since(t0))
+	t1 := time.Now()
+	inference := job.Millis(t1.Sub(t0))
 	for i, d := range group {
 		d.images = out[i]
 		d.stages.InferenceMS = inference
 		d.stages.BatchSize = len(group)
+		tracing.Stage(d.trace, "inference", t0, t1, attribute.Int("batch_size", len(group)), attribute.String("model", d.spec.Model))
 	}
 	return true
 }

@@ -8,12 +8,15 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+
 	"go.uber.org/zap"
 
 	"cyberimage/services/gpu-runner/internal/imaging"
 	"cyberimage/shared/bus"
 	"cyberimage/shared/job"
 	"cyberimage/shared/s3layout"
+	"cyberimage/shared/tracing"
 )
 
 // postAll posts the jobs of one batch side by side: their uploads are
@@ -81,8 +84,11 @@ func (w *Worker) uploadOnce(d *delivery) error {
 		if err := w.putThumb(d, i, img); err != nil {
 			return err
 		}
+		t3 := time.Now()
 		encode += t2.Sub(t1)
-		upload += time.Since(t2)
+		upload += t3.Sub(t2)
+		tracing.Stage(d.trace, "encode", t1, t2, attribute.Int("image", i), attribute.Int("bytes", len(data)))
+		tracing.Stage(d.trace, "s3.put", t2, t3, attribute.Int("image", i), attribute.String("key", keys[i]))
 	}
 	d.images = nil // the pixels are stored; let them go
 	d.keys = keys

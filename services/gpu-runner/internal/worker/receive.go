@@ -5,10 +5,12 @@ import (
 	"sync/atomic"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"cyberimage/shared/bus"
 	"cyberimage/shared/job"
+	"cyberimage/shared/tracing"
 )
 
 // delivery is one JetStream delivery of one job, as this runner holds it.
@@ -34,6 +36,13 @@ type delivery struct {
 	stopKeepAlive func()
 	ended         chan struct{}
 	slot          *slot
+
+	// trace is the job's trace once claimed (the runner.job span's
+	// context: the stages' spans go under it), span that span; traceFrom
+	// is the trace context the work message carried.
+	trace     context.Context
+	span      trace.Span
+	traceFrom context.Context
 }
 
 // receive turns a fetched message into a delivery this runner holds, kept
@@ -56,6 +65,8 @@ func (w *Worker) receive(msg jetstream.Msg, s *slot) *delivery {
 		return nil
 	}
 	d.work = work
+	d.traceFrom = tracing.Extract(context.Background(), msg.Headers())
+	d.trace = d.traceFrom
 	if d.delivered > 1 {
 		w.p.Observer.Redelivered(work.Spec.Model)
 	}

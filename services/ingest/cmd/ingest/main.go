@@ -23,6 +23,7 @@ import (
 	"cyberimage/shared/logging"
 	"cyberimage/shared/metrics"
 	"cyberimage/shared/models"
+	"cyberimage/shared/tracing"
 )
 
 func main() {
@@ -39,6 +40,8 @@ func main() {
 		fmt.Fprintf(os.Stderr, "ingest: %v\n", err)
 		os.Exit(2)
 	}
+	stopTracing := tracing.Start("ingest", cfg.Tracing, logger)
+	defer stopTracing()
 	if err := run(cfg, logger); err != nil {
 		logger.Error("ingest stopped", zap.Error(err))
 		_ = logger.Sync()

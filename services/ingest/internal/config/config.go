@@ -9,6 +9,7 @@ import (
 	"cyberimage/shared/config"
 	"cyberimage/shared/jobstore"
 	"cyberimage/shared/logging"
+	"cyberimage/shared/tracing"
 )
 
 // Config is everything ingest needs to start.
@@ -17,6 +18,7 @@ type Config struct {
 	Bus          bus.Settings
 	Retention    jobstore.Retention
 	Log          logging.Config
+	Tracing      tracing.Config
 	ModelsDir    string
 	DefaultModel string
 	// Concurrency is how many requests are validated and queued at once.
@@ -37,6 +39,7 @@ func Load(args []string, out io.Writer) (Config, error) {
 	c.Bus.Bind(l)
 	c.Retention.Bind(l)
 	c.Log.Bind(l)
+	c.Tracing.Bind(l)
 	l.String(&c.ModelsDir, "models-dir", "infra/models", "folder of model folders, each with a manifest.json")
 	l.String(&c.DefaultModel, "default-model", "", "model used when a request names none (empty: the only model, or demo)")
 	l.Int(&c.Concurrency, "ingest-concurrency", 32, "requests handled at once")
@@ -47,6 +50,7 @@ func Load(args []string, out io.Writer) (Config, error) {
 	}
 	c.Bus.Check(l)
 	c.Retention.Check(l)
+	c.Tracing.Check(l)
 	c.NATS.Check(l)
 	l.Check(c.Concurrency >= 1, "CYBERIMAGE_INGEST_CONCURRENCY must be at least 1")
 	l.Check(c.JobMemoryMB >= 0, "CYBERIMAGE_JOB_MEMORY_MB must not be negative")

@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
 	"cyberimage/shared/bus"
 	"cyberimage/shared/job"
 	"cyberimage/shared/jobstore"
+	"cyberimage/shared/tracing"
 )
 
 // answer is what a requester using `nats req` gets back.
@@ -38,7 +40,7 @@ func (pr *Processor) admit(ctx context.Context, payload []byte, meta *jetstream.
 	if err != nil {
 		return pr.reject(ctx, payload, err, meta)
 	}
-	rec := job.Record{JobID: id, Status: job.StatusQueued, Spec: spec, CreatedAt: meta.Timestamp.UTC()}
+	rec := job.Record{JobID: id, Status: job.StatusQueued, Spec: spec, CreatedAt: meta.Timestamp.UTC(), Traceparent: tracing.Traceparent(ctx)}
 	rev, err := pr.p.Store.Create(ctx, rec)
 	switch {
 	case err == nil:
@@ -57,12 +59,12 @@ func (pr *Processor) admit(ctx context.Context, payload []byte, meta *jetstream.
 	}
 	// Only a record written just now is known to be at rev; the runner
 	// falls back to reading it otherwise.
-	if err := pr.queue(ctx, job.Work{JobID: id, Spec: spec, CreatedAt: rec.CreatedAt, Revision: rev}); err != nil {
+	if err := pr.queue(ctx, job.Work{JobID: id, Spec: spec, CreatedAt: rec.CreatedAt, Revision: rev, Traceparent: rec.Traceparent}); err != nil {
 		return answer{}, err
 	}
 	pr.p.Stats.Accepted.Add(1)
-	pr.log.Info("job queued", zap.String("job_id", id), zap.String("model", spec.Model),
-		zap.Int("width", spec.Width), zap.Int("height", spec.Height), zap.Int("num_images", spec.NumImages))
+	pr.log.Info("job queued", append(tracing.LogFields(ctx), zap.String("job_id", id), zap.String("model", spec.Model),
+		zap.Int("width", spec.Width), zap.Int("height", spec.Height), zap.Int("num_images", spec.NumImages))...)
 	return answer{JobID: id, Status: job.StatusQueued}, nil
 }
 
@@ -120,7 +122,9 @@ func (pr *Processor) queue(ctx context.Context, w job.Work) error {
 	if err != nil {
 		return fmt.Errorf("encode work %s: %w", w.JobID, err)
 	}
-	if _, err := pr.p.JS.Publish(ctx, bus.JobSubject(w.Spec.Model, w.JobID), data, jetstream.WithMsgID(w.JobID)); err != nil {
+	msg := &nats.Msg{Subject: bus.JobSubject(w.Spec.Model, w.JobID), Data: data, Header: nats.Header{}}
+	tracing.Inject(ctx, msg.Header) // the runner's spans join the job's trace
+	if _, err := pr.p.JS.PublishMsg(ctx, msg, jetstream.WithMsgID(w.JobID)); err != nil {
 		return fmt.Errorf("queue job %s: %w", w.JobID, err)
 	}
 	return nil

@@ -11,12 +11,16 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"cyberimage/shared/backoff"
 	"cyberimage/shared/bus"
 	"cyberimage/shared/job"
 	"cyberimage/shared/jobstore"
+	"cyberimage/shared/tracing"
 )
 
 // Params are what a Processor needs.
@@ -171,8 +175,15 @@ func (pr *Processor) handle(msg jetstream.Msg) {
 		_ = msg.Term()
 		return
 	}
+	// The job's trace begins here, or continues the requester's when its
+	// message carried a trace context.
+	ctx, span := tracing.Tracer().Start(tracing.Extract(ctx, msg.Headers()), "ingest.admit",
+		trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(attribute.Int64("stream_seq", int64(meta.Sequence.Stream))))
+	defer span.End()
 	answer, err := pr.admit(ctx, msg.Data(), meta)
+	span.SetAttributes(attribute.String("job_id", answer.JobID), attribute.String("status", string(answer.Status)))
 	if err != nil {
+		span.SetStatus(codes.Error, err.Error())
 		pr.p.Stats.Retried.Add(1)
 		delay := retryDelay(meta.NumDelivered)
 		pr.log.Warn("request not queued; will retry", zap.Uint64("stream_seq", meta.Sequence.Stream),

@@ -18,6 +18,7 @@ import (
 	"cyberimage/shared/bus"
 	sharedconfig "cyberimage/shared/config"
 	"cyberimage/shared/logging"
+	"cyberimage/shared/tracing"
 )
 
 func main() {
@@ -34,6 +35,8 @@ func main() {
 		fmt.Fprintf(os.Stderr, "supervisor: %v\n", err)
 		os.Exit(2)
 	}
+	stopTracing := tracing.Start("supervisor", cfg.Tracing, logger)
+	defer stopTracing()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	a, err := app.Start(ctx, cfg, logger)

@@ -9,6 +9,7 @@ import (
 
 	"cyberimage/shared/job"
 	"cyberimage/shared/jobstore"
+	"cyberimage/shared/tracing"
 )
 
 // The original app's HTTP API, kept for its clients: POST /api/generate
@@ -55,7 +56,7 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request) {
 		// readRequest gave the body a request_id when it had none.
 		RequestID: requestID}
 	payload, _ := json.Marshal(req)
-	reply, status := s.publishRequest(r.Context(), payload, req.RequestID)
+	reply, status := s.publishRequest(tracing.ExtractHTTP(r.Context(), r.Header), payload, req.RequestID)
 	if reply.Error != nil {
 		writeJSON(w, status, map[string]any{"status": "error", "message": reply.Error.Message, "code": reply.Error.Code, "job_id": reply.JobID})
 		return

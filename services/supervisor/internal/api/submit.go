@@ -12,10 +12,12 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"cyberimage/shared/bus"
 	"cyberimage/shared/job"
+	"cyberimage/shared/tracing"
 )
 
 // submitTimeout is how long POST /v1/jobs waits for ingest's answer. The
@@ -39,7 +41,7 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	reply, status := s.publishRequest(r.Context(), body, requestID)
+	reply, status := s.publishRequest(tracing.ExtractHTTP(r.Context(), r.Header), body, requestID)
 	writeJSON(w, status, submitted{RequestReply: reply, RequestID: requestID})
 }
 
@@ -86,7 +88,13 @@ func (s *Server) readRequest(w http.ResponseWriter, r *http.Request) (body []byt
 func (s *Server) publishRequest(ctx context.Context, body []byte, requestID string) (bus.RequestReply, int) {
 	ctx, cancel := context.WithTimeout(ctx, submitTimeout)
 	defer cancel()
-	msg, err := s.p.NC.RequestWithContext(ctx, bus.SubjectRequests, body)
+	// The job's trace starts here (or in the HTTP client's, when it sent a
+	// traceparent) and travels to ingest in the request's headers.
+	ctx, span := tracing.Tracer().Start(ctx, "supervisor.submit", trace.WithSpanKind(trace.SpanKindProducer))
+	defer span.End()
+	req := &nats.Msg{Subject: bus.SubjectRequests, Data: body, Header: nats.Header{}}
+	tracing.Inject(ctx, req.Header)
+	msg, err := s.p.NC.RequestMsgWithContext(ctx, req)
 	if err != nil {
 		s.log.Warn("submit: no answer from ingest", zap.String("request_id", requestID), zap.Error(err))
 		reply := bus.RequestReply{Error: &bus.RequestError{Code: "ingest_unavailable",

@@ -22,6 +22,8 @@ import (
 
 	"github.com/minio/minio-go/v7"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"cyberimage/shared/backoff"
@@ -30,6 +32,7 @@ import (
 	"cyberimage/shared/jobstore"
 	"cyberimage/shared/objectstore"
 	"cyberimage/shared/s3layout"
+	"cyberimage/shared/tracing"
 )
 
 // checkpointKey holds the last revision of the record bucket archived.
@@ -121,6 +124,9 @@ func (a *Archiver) archive(ctx context.Context, e jetstream.KeyValueEntry) bool 
 	if err != nil {
 		return true
 	}
+	ctx, span := tracing.Tracer().Start(tracing.FromTraceparent(ctx, rec.Traceparent), "supervisor.archive",
+		trace.WithAttributes(attribute.String("job_id", rec.JobID), attribute.String("key", s3layout.RecordKey(rec.JobID))))
+	defer span.End()
 	pause := backoff.Policy{Base: 500 * time.Millisecond, Max: 30 * time.Second, Jitter: 0.2}
 	for attempt := 1; ; attempt++ {
 		_, err := a.p.S3.PutObject(ctx, a.p.Bucket, s3layout.RecordKey(rec.JobID), bytes.NewReader(body), int64(len(body)),
@@ -131,7 +137,8 @@ func (a *Archiver) archive(ctx context.Context, e jetstream.KeyValueEntry) bool 
 		}
 		a.failures.Add(1)
 		if attempt == 1 || attempt%10 == 0 {
-			a.log.Warn("archiving a record to S3 failed; retrying", zap.String("job_id", rec.JobID), zap.Int("attempt", attempt), zap.Error(err))
+			a.log.Warn("archiving a record to S3 failed; retrying", append(tracing.LogFields(ctx),
+				zap.String("job_id", rec.JobID), zap.Int("attempt", attempt), zap.Error(err))...)
 		}
 		select {
 		case <-ctx.Done():

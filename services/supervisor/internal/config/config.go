@@ -13,6 +13,7 @@ import (
 	"cyberimage/shared/jobstore"
 	"cyberimage/shared/logging"
 	"cyberimage/shared/objectstore"
+	"cyberimage/shared/tracing"
 )
 
 // Config is everything the supervisor needs to start.
@@ -21,6 +22,7 @@ type Config struct {
 	Bus       bus.Settings
 	Retention jobstore.Retention
 	Log       logging.Config
+	Tracing   tracing.Config
 	S3        objectstore.Config
 	// Addr serves /status, /v1/jobs, /api/queue, /healthz and /metrics.
 	Addr string
@@ -55,6 +57,7 @@ func Load(args []string, out io.Writer) (Config, error) {
 	c.Bus.Bind(l)
 	c.Retention.Bind(l)
 	c.Log.Bind(l)
+	c.Tracing.Bind(l)
 	c.S3.Bind(l)
 	l.String(&c.Addr, "supervisor-addr", "127.0.0.1:8080", "HTTP address of the status and lookup endpoints")
 	l.Duration(&c.PresignTTL, "presign-ttl", time.Hour, "validity of presigned image URLs")
@@ -75,6 +78,7 @@ func Load(args []string, out io.Writer) (Config, error) {
 	}
 	c.Bus.Check(l)
 	c.Retention.Check(l)
+	c.Tracing.Check(l)
 	c.NATS.Check(l)
 	c.S3.Check(l)
 	l.Check(c.PresignTTL >= time.Second && c.PresignTTL <= 7*24*time.Hour, "CYBERIMAGE_PRESIGN_TTL must be between 1s and 7 days")

@@ -30,12 +30,15 @@ type Entry struct {
 	// timestamps runners write from their own clocks.
 	ChangedAt    time.Time
 	RunStartedAt time.Time
+	// Traceparent names the job's trace, for the spans of what the
+	// supervisor does to it.
+	Traceparent string `json:",omitempty"`
 }
 
 func entryOf(rec job.Record, at time.Time) Entry {
 	return Entry{JobID: rec.JobID, Status: rec.Status, Model: rec.Spec.Model, Prompt: rec.Spec.Prompt, Runner: rec.Runner,
 		Attempts: rec.Attempts, CreatedAt: rec.CreatedAt, StartedAt: rec.StartedAt, CompletedAt: rec.CompletedAt,
-		UpdatedAt: rec.UpdatedAt, Delivery: rec.Delivery, ChangedAt: at}
+		UpdatedAt: rec.UpdatedAt, Delivery: rec.Delivery, ChangedAt: at, Traceparent: rec.Traceparent}
 }
 
 // change is one message of the record bucket's stream.

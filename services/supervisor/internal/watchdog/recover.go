@@ -8,6 +8,10 @@ import (
 	"strconv"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/nats-io/nats.go"
 
 	"cyberimage/services/supervisor/internal/index"
@@ -15,6 +19,7 @@ import (
 	"cyberimage/shared/bus"
 	"cyberimage/shared/job"
 	"cyberimage/shared/jobstore"
+	"cyberimage/shared/tracing"
 )
 
 // Recoverer carries out recoveries on the real system.
@@ -43,7 +48,17 @@ type Recoverer struct {
 //     terminated with the reason instead, so the job fails now rather than
 //     when the server would next have redelivered it, and the dead-letter
 //     handler copies it to the DLQ from the MSG_TERMINATED advisory.
-func (r *Recoverer) Recover(ctx context.Context, e index.Entry, kind, reason string) (bool, error) {
+func (r *Recoverer) Recover(ctx context.Context, e index.Entry, kind, reason string) (recovered bool, err error) {
+	ctx, span := tracing.Tracer().Start(tracing.FromTraceparent(ctx, e.Traceparent), "supervisor.recover",
+		trace.WithAttributes(attribute.String("job_id", e.JobID), attribute.String("rule", kind), attribute.String("reason", reason),
+			attribute.String("delivery", e.Delivery.Token()), attribute.String("runner", e.Delivery.Runner)))
+	defer func() {
+		span.SetAttributes(attribute.Bool("recovered", recovered))
+		if err != nil {
+			span.SetStatus(codes.Error, err.Error())
+		}
+		span.End()
+	}()
 	now := r.Now()
 	last := r.MaxDeliver > 0 && e.Delivery.Delivered >= r.MaxDeliver
 	rec, err := r.Store.Update(ctx, e.JobID, func(rec *job.Record) error {
