@@ -162,3 +162,8 @@ func Start(service string, c Config, log *zap.Logger) (stop func()) {
 func ExtractHTTP(ctx context.Context, h http.Header) context.Context {
 	return propagator.Extract(ctx, propagation.HeaderCarrier(h))
 }
+
+// LogFieldsOf names the trace of a job record's traceparent in log lines.
+func LogFieldsOf(traceparent string) []zap.Field {
+	return LogFields(FromTraceparent(context.Background(), traceparent))
+}

@@ -70,7 +70,7 @@ func (w *Worker) receive(msg jetstream.Msg, s *slot) *delivery {
 	if d.delivered > 1 {
 		w.p.Observer.Redelivered(work.Spec.Model)
 	}
-	d.log = w.log.With(zap.String("job_id", d.work.JobID), zap.String("delivery", d.id.Token()))
+	d.log = w.log.With(append(tracing.LogFields(d.traceFrom), zap.String("job_id", d.work.JobID), zap.String("delivery", d.id.Token()))...)
 	d.ctx, d.cancel = context.WithCancelCause(w.workCtx)
 	w.busy.Add(1)
 	w.track(d)

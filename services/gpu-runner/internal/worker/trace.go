@@ -14,12 +14,14 @@ import (
 // startSpan opens the delivery's runner.job span once its claim succeeded:
 // under the trace its work message carried or, for work queued again
 // without one (a retry, a recovery), the trace its record names. The job's
-// wait in the queue becomes a span from its request to the claim, and every
-// log line of the delivery names the trace.
+// wait in the queue becomes a span from its request to the claim. Every log
+// line of the delivery names the trace: from receipt when the message
+// carried it, from here when the record did.
 func (d *delivery) startSpan(rec job.Record) {
 	parent := d.traceFrom
 	if !trace.SpanContextFromContext(parent).IsValid() {
 		parent = tracing.FromTraceparent(context.Background(), rec.Traceparent)
+		d.log = d.log.With(tracing.LogFields(parent)...) // receive had no trace to name
 	}
 	d.trace, d.span = tracing.Tracer().Start(parent, "runner.job", trace.WithSpanKind(trace.SpanKindConsumer),
 		trace.WithTimestamp(d.id.StartedAt), trace.WithAttributes(
@@ -28,7 +30,6 @@ func (d *delivery) startSpan(rec job.Record) {
 	if rec.StartedAt != nil && rec.StartedAt.After(rec.CreatedAt) {
 		tracing.Stage(d.trace, "queue", rec.CreatedAt, *rec.StartedAt)
 	}
-	d.log = d.log.With(tracing.LogFields(d.trace)...)
 }
 
 // endSpan closes the delivery's span with how it ended.
