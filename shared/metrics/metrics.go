@@ -26,11 +26,11 @@ const Namespace = "cyberimage"
 func New(service string) *prometheus.Registry {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	version, revision, goVersion := build()
+	b := build()
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Namespace: Namespace, Name: "build_info",
 		Help:        "Always 1: the service, its version and VCS revision, and the Go version it was built with.",
-		ConstLabels: prometheus.Labels{"service": service, "version": version, "revision": revision, "go_version": goVersion},
+		ConstLabels: prometheus.Labels{"service": service, "version": b.version, "revision": b.revision, "go_version": b.goVersion},
 	}, func() float64 { return 1 }))
 	return reg
 }
@@ -40,27 +40,23 @@ func Handler(reg *prometheus.Registry) http.Handler {
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg, ErrorHandling: promhttp.ContinueOnError})
 }
 
-var buildOnce = sync.OnceValues(func() (string, string) {
+// buildInfo is the binary's version, VCS revision and Go version.
+type buildInfo struct{ version, revision, goVersion string }
+
+// build reads the build info once.
+var build = sync.OnceValue(func() buildInfo {
 	info, ok := debug.ReadBuildInfo()
 	if !ok {
-		return "unknown", "unknown"
+		return buildInfo{"unknown", "unknown", "unknown"}
 	}
-	revision := "unknown"
+	b := buildInfo{version: info.Main.Version, revision: "unknown", goVersion: info.GoVersion}
 	for _, s := range info.Settings {
 		if s.Key == "vcs.revision" {
-			revision = s.Value
+			b.revision = s.Value
 		}
 	}
-	return info.Main.Version, revision
+	return b
 })
-
-func build() (version, revision, goVersion string) {
-	version, revision = buildOnce()
-	if info, ok := debug.ReadBuildInfo(); ok {
-		goVersion = info.GoVersion
-	}
-	return version, revision, goVersion
-}
 
 // NATS registers the connection's health: reconnects, slow-consumer
 // errors (messages the client library dropped), and the messages the

@@ -43,7 +43,7 @@ func newJobMetrics(reg prometheus.Registerer, models []string) *jobMetrics {
 	}
 	reg.MustRegister(m.stages, m.endToEnd, m.failed, m.redelivered)
 	for _, model := range models {
-		for _, stage := range []string{"queue_wait", "inference", "encode", "upload"} {
+		for _, stage := range stageNames {
 			m.stages.WithLabelValues(model, stage)
 		}
 		m.endToEnd.WithLabelValues(model)
@@ -53,9 +53,17 @@ func newJobMetrics(reg prometheus.Registerer, models []string) *jobMetrics {
 	return m
 }
 
+// stageNames label the stage histogram, in the order stageMillis gives
+// the stages' times.
+var stageNames = [...]string{"queue_wait", "inference", "encode", "upload"}
+
+func stageMillis(s job.Stages) [len(stageNames)]float64 {
+	return [...]float64{s.QueueWaitMS, s.InferenceMS, s.EncodeMS, s.UploadMS}
+}
+
 func (m *jobMetrics) Completed(model string, s job.Stages, endToEnd time.Duration) {
-	for stage, ms := range map[string]float64{"queue_wait": s.QueueWaitMS, "inference": s.InferenceMS, "encode": s.EncodeMS, "upload": s.UploadMS} {
-		m.stages.WithLabelValues(model, stage).Observe(ms / 1000)
+	for i, ms := range stageMillis(s) {
+		m.stages.WithLabelValues(model, stageNames[i]).Observe(ms / 1000)
 	}
 	m.endToEnd.WithLabelValues(model).Observe(endToEnd.Seconds())
 }

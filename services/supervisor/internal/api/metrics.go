@@ -64,10 +64,8 @@ func (c supervisorCollector) Collect(ch chan<- prometheus.Metric) {
 		gauge(deadLettersDesc, float64(q.Dead))
 	}
 	oldest := 0.0
-	for _, e := range s.p.Index.Unfinished() {
-		if e.Status == job.StatusQueued {
-			oldest = max(oldest, time.Since(e.CreatedAt).Seconds())
-		}
+	if t := s.p.Index.OldestQueued(); !t.IsZero() {
+		oldest = time.Since(t).Seconds()
 	}
 	gauge(queueOldestDesc, oldest)
 	counts := s.p.Recoveries.Counts()

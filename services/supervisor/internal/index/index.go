@@ -305,6 +305,20 @@ func (x *Index) Detailed(now time.Time) Detailed {
 	return x.st.tally.detailed(now)
 }
 
+// OldestQueued is when the longest-waiting queued job was requested (zero
+// when none is queued).
+func (x *Index) OldestQueued() time.Time {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	var oldest time.Time
+	for _, e := range x.st.inflight {
+		if e.Status == job.StatusQueued && (oldest.IsZero() || e.CreatedAt.Before(oldest)) {
+			oldest = e.CreatedAt
+		}
+	}
+	return oldest
+}
+
 // Processing lists jobs in processing, oldest start first.
 func (x *Index) Processing() []Entry { return x.withStatus(job.StatusProcessing) }
 

@@ -17,43 +17,41 @@ type Counts struct {
 	Total      int `json:"total"`
 }
 
-// add counts n more (or, negative, fewer) jobs of status s.
-func (c *Counts) add(s job.Status, n int) {
+// of points at the count of status s (nil for a status not counted).
+func (c *Counts) of(s job.Status) *int {
 	switch s {
 	case job.StatusQueued:
-		c.Pending += n
+		return &c.Pending
 	case job.StatusProcessing:
-		c.Processing += n
+		return &c.Processing
 	case job.StatusCompleted:
-		c.Completed += n
+		return &c.Completed
 	case job.StatusFailed:
-		c.Failed += n
+		return &c.Failed
 	case job.StatusCancelled:
-		c.Cancelled += n
+		return &c.Cancelled
 	case job.StatusRejected:
-		c.Rejected += n
-		return // not a job: left out of total, as the original never stored them
-	default:
-		return
+		return &c.Rejected
 	}
-	c.Total += n
+	return nil
+}
+
+// add counts n more (or, negative, fewer) jobs of status s. Rejected
+// requests are left out of total: they never became jobs, and the original
+// never stored them.
+func (c *Counts) add(s job.Status, n int) {
+	if p := c.of(s); p != nil {
+		*p += n
+		if s != job.StatusRejected {
+			c.Total += n
+		}
+	}
 }
 
 // Of is the count of one status.
 func (c Counts) Of(s job.Status) int {
-	switch s {
-	case job.StatusQueued:
-		return c.Pending
-	case job.StatusProcessing:
-		return c.Processing
-	case job.StatusCompleted:
-		return c.Completed
-	case job.StatusFailed:
-		return c.Failed
-	case job.StatusCancelled:
-		return c.Cancelled
-	case job.StatusRejected:
-		return c.Rejected
+	if p := c.of(s); p != nil {
+		return *p
 	}
 	return 0
 }
