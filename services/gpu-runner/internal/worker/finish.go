@@ -17,6 +17,7 @@ import (
 func (w *Worker) end(d *delivery, err error) {
 	d.stopKeepAlive()
 	o := w.finish(d, err)
+	d.events.close()
 	d.endSpan(o, err)
 	d.cancel(errEnded)
 	w.untrack(d)
@@ -113,14 +114,14 @@ func (w *Worker) fail(d *delivery, code job.Code, cause error, why string) {
 	_ = d.msg.TermWithReason(bus.TermReason(d.work.JobID, reason))
 }
 
-// acknowledge acks a completed delivery and waits for the server's
-// confirmation.
+// acknowledge acks a completed delivery. It does not wait for the server
+// to confirm: the record says completed already, so an ack that is lost
+// costs only a redelivery after AckWait, which finds the job ended and
+// acks it (errAlreadyDone); the round trip would cost every job a wake-up
+// and a message for that rare case.
 func (w *Worker) acknowledge(d *delivery) {
-	ackCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := d.msg.DoubleAck(ackCtx); err != nil {
-		// The record is completed; a redelivery finds it so and acks.
-		d.log.Warn("ack not confirmed; a redelivery will ack it", zap.Error(err))
+	if err := d.msg.Ack(); err != nil {
+		d.log.Warn("ack not sent; a redelivery will ack it", zap.Error(err))
 	}
 	w.emit(d, job.StatusCompleted, d.spec.Steps, d.spec.Steps, "")
 	w.done.Add(1)

@@ -108,7 +108,7 @@ func TestFinishDecidesEveryFate(t *testing.T) {
 		outcome   outcome
 		status    job.Status
 	}{
-		{"completed", 1, true, nil, nil, []string{"double-ack"}, outcomeDone, job.StatusProcessing},
+		{"completed", 1, true, nil, nil, []string{"ack"}, outcomeDone, job.StatusProcessing},
 		{"already ended", 2, false, errAlreadyDone, nil, []string{"ack"}, outcomeDone, job.StatusQueued},
 		{"stale", 1, true, errStale, nil, nil, outcomeTakenAway, job.StatusProcessing},
 		{"abandoned", 1, true, context.Canceled, errAbandoned, nil, outcomeTakenAway, job.StatusProcessing},

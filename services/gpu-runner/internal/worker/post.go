@@ -2,7 +2,6 @@ package worker
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -10,10 +9,7 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 
-	"go.uber.org/zap"
-
 	"cyberimage/services/gpu-runner/internal/imaging"
-	"cyberimage/shared/bus"
 	"cyberimage/shared/job"
 	"cyberimage/shared/s3layout"
 	"cyberimage/shared/tracing"
@@ -132,15 +128,4 @@ func (w *Worker) complete(d *delivery) error {
 		return fmt.Errorf("mark completed: %w", err)
 	}
 	return err
-}
-
-// emit publishes a progress event; losing one is harmless.
-func (w *Worker) emit(d *delivery, status job.Status, step, total int, message string) {
-	data, _ := json.Marshal(bus.ProgressEvent{
-		JobID: d.work.JobID, Status: string(status), Step: step, TotalSteps: total,
-		Runner: w.p.Runner, Attempt: d.attempt, Delivery: d.id.Token(), At: w.p.Clock().UTC(), Message: message,
-	})
-	if err := w.p.NC.Publish(bus.EventSubject(d.work.JobID), data); err != nil {
-		d.log.Debug("progress event", zap.Error(err))
-	}
 }

@@ -28,6 +28,7 @@ type delivery struct {
 	stages    job.Stages
 	images    []imageOut // generated, waiting for encode and upload
 	keys      []string   // stored image keys, once known
+	events    progressEvents
 
 	// ctx ends the work on this delivery: on abandon, cancel, losing the
 	// fence, or when the runner stops. Its cause says which.
@@ -56,6 +57,7 @@ func (w *Worker) receive(msg jetstream.Msg, s *slot) *delivery {
 		return nil
 	}
 	d := &delivery{msg: msg, slot: s, delivered: int(meta.NumDelivered), ended: make(chan struct{})}
+	d.events.interval = w.p.StepEventInterval
 	d.id = job.Delivery{StreamSeq: meta.Sequence.Stream, Delivered: d.delivered, Runner: w.p.Runner,
 		StartedAt: w.p.Clock().UTC(), AckSubject: msg.Reply()}
 	work, err := bus.DecodeWork(msg.Data())

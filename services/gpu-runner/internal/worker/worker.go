@@ -104,6 +104,9 @@ type Params struct {
 	// slot waits up to BatchWindow for more after the first. 1 disables.
 	MaxBatch    int
 	BatchWindow time.Duration
+	// StepEventInterval: a job's step events go out at most this often
+	// (DefaultStepEventInterval when 0; negative: every step).
+	StepEventInterval time.Duration
 	// Drops counts work messages that do not decode.
 	Drops *bus.Drops
 	// Clock gives the wall-clock times this runner writes into records
@@ -150,6 +153,9 @@ func New(p Params) *Worker {
 		p.AbandonTimeout = 30 * time.Second
 	}
 	p.MaxBatch = max(p.MaxBatch, 1)
+	if p.StepEventInterval == 0 {
+		p.StepEventInterval = DefaultStepEventInterval
+	}
 	if p.Clock == nil {
 		p.Clock = time.Now
 	}

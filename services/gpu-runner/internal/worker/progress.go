@@ -1,0 +1,118 @@
+package worker
+
+import (
+	"encoding/json"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"cyberimage/shared/bus"
+	"cyberimage/shared/job"
+)
+
+// DefaultStepEventInterval is how often at most a job's per-step progress
+// is published. Watchers (the console, the supervisor's stall rules, `nats
+// sub`) need the latest step within a moment, not every step: a 1-step job
+// that ends within the interval publishes "processing" and "completed"
+// only, and a 50-step job on a fast GPU about ten events a second.
+const DefaultStepEventInterval = 100 * time.Millisecond
+
+// progressEvents coalesces one delivery's step events. The first step
+// event after a quiet interval goes out at once; a step within the interval
+// is held and goes out when the interval ends, unless a later event
+// supersedes it first, so the latest step always reaches watchers (a job
+// hung after its last step still shows that step) and the final events
+// (completed, failed, retrying) are never held or dropped. The zero value
+// holds nothing.
+type progressEvents struct {
+	interval time.Duration
+
+	mu      sync.Mutex
+	last    time.Time // when the latest event went out
+	held    *bus.ProgressEvent
+	timer   *time.Timer
+	closed  bool
+	publish func(bus.ProgressEvent)
+}
+
+// step publishes a step event now or holds it for the rest of the
+// interval.
+func (p *progressEvents) step(e bus.ProgressEvent, publish func(bus.ProgressEvent)) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return
+	}
+	now := time.Now()
+	if p.held == nil && now.Sub(p.last) >= p.interval {
+		p.last = now
+		publish(e)
+		return
+	}
+	p.held, p.publish = &e, publish
+	if p.timer == nil {
+		p.timer = time.AfterFunc(p.interval-now.Sub(p.last), p.release)
+	}
+}
+
+// now publishes an event that is never held; a held step is older and
+// superseded by it.
+func (p *progressEvents) now(e bus.ProgressEvent, publish func(bus.ProgressEvent)) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.dropHeld()
+	p.last = time.Now()
+	publish(e)
+}
+
+// release publishes the held step when its interval ends.
+func (p *progressEvents) release() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.timer = nil
+	if p.held == nil || p.closed {
+		return
+	}
+	e := *p.held
+	p.held = nil
+	p.last = time.Now()
+	p.publish(e)
+}
+
+// close drops a held step: the delivery has ended, and its final event (if
+// it had one) is out.
+func (p *progressEvents) close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.closed = true
+	p.dropHeld()
+}
+
+func (p *progressEvents) dropHeld() {
+	p.held = nil
+	if p.timer != nil {
+		p.timer.Stop()
+		p.timer = nil
+	}
+}
+
+// emit publishes a progress event; losing one is harmless. Plain steps
+// (processing, step n, no message) are coalesced per delivery.
+func (w *Worker) emit(d *delivery, status job.Status, step, total int, message string) {
+	e := bus.ProgressEvent{
+		JobID: d.work.JobID, Status: string(status), Step: step, TotalSteps: total,
+		Runner: w.p.Runner, Attempt: d.attempt, Delivery: d.id.Token(), At: w.p.Clock().UTC(), Message: message,
+	}
+	publish := func(e bus.ProgressEvent) {
+		data, _ := json.Marshal(e)
+		if err := w.p.NC.Publish(bus.EventSubject(e.JobID), data); err != nil {
+			d.log.Debug("progress event", zap.Error(err))
+		}
+	}
+	if status == job.StatusProcessing && step > 0 && message == "" {
+		d.events.step(e, publish)
+		return
+	}
+	d.events.now(e, publish)
+}

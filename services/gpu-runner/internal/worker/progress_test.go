@@ -1,0 +1,102 @@
+package worker
+
+import (
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"cyberimage/shared/bus"
+)
+
+// published collects events in the order they went out.
+type published struct {
+	mu     sync.Mutex
+	events []string
+}
+
+func (p *published) publish(e bus.ProgressEvent) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.events = append(p.events, e.Status+":"+string(rune('0'+e.Step)))
+}
+
+func (p *published) get() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.events...)
+}
+
+func ev(status string, step int) bus.ProgressEvent {
+	return bus.ProgressEvent{JobID: "j", Status: status, Step: step, TotalSteps: 9}
+}
+
+// waitFor polls until the published events equal want, or fails.
+func waitFor(t *testing.T, p *published, want []string, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !slices.Equal(p.get(), want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("published %v, want %v", p.get(), want)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestStepEventsWithinTheIntervalAreCoalescedToTheLatest(t *testing.T) {
+	var out published
+	pe := progressEvents{interval: 80 * time.Millisecond}
+	pe.now(ev("processing", 0), out.publish)
+	pe.step(ev("processing", 1), out.publish)
+	pe.step(ev("processing", 2), out.publish)
+	if got := out.get(); !slices.Equal(got, []string{"processing:0"}) {
+		t.Fatalf("within the interval: published %v, want the claim's event only", got)
+	}
+	// The latest step goes out when the interval ends, without any later
+	// event to push it: a job hung after step 2 still shows step 2.
+	waitFor(t, &out, []string{"processing:0", "processing:2"}, 2*time.Second)
+	time.Sleep(120 * time.Millisecond)
+	// A step after a quiet interval goes out at once.
+	pe.step(ev("processing", 3), out.publish)
+	if got := out.get(); !slices.Equal(got, []string{"processing:0", "processing:2", "processing:3"}) {
+		t.Fatalf("after a quiet interval: published %v", got)
+	}
+}
+
+func TestAFinalEventSupersedesAHeldStep(t *testing.T) {
+	var out published
+	pe := progressEvents{interval: 50 * time.Millisecond}
+	pe.now(ev("processing", 0), out.publish)
+	pe.step(ev("processing", 1), out.publish)
+	pe.now(ev("completed", 1), out.publish)
+	pe.close()
+	time.Sleep(150 * time.Millisecond)
+	if got := out.get(); !slices.Equal(got, []string{"processing:0", "completed:1"}) {
+		t.Fatalf("published %v, want the claim's event and the completion only", got)
+	}
+}
+
+func TestAnEndedDeliveryPublishesNoHeldStep(t *testing.T) {
+	var out published
+	pe := progressEvents{interval: 50 * time.Millisecond}
+	pe.now(ev("processing", 0), out.publish)
+	pe.step(ev("processing", 1), out.publish)
+	pe.close() // taken away: no final event of its own
+	pe.step(ev("processing", 2), out.publish)
+	time.Sleep(150 * time.Millisecond)
+	if got := out.get(); !slices.Equal(got, []string{"processing:0"}) {
+		t.Fatalf("published %v after the delivery ended", got)
+	}
+}
+
+func TestANegativeIntervalPublishesEveryStep(t *testing.T) {
+	var out published
+	pe := progressEvents{interval: -1}
+	pe.now(ev("processing", 0), out.publish)
+	for s := 1; s <= 3; s++ {
+		pe.step(ev("processing", s), out.publish)
+	}
+	if got := out.get(); !slices.Equal(got, []string{"processing:0", "processing:1", "processing:2", "processing:3"}) {
+		t.Fatalf("published %v", got)
+	}
+}
