@@ -68,3 +68,23 @@ func TestEndedRecordsLeaveKVAndStayInS3(t *testing.T) {
 
 	require.Equal(t, http.StatusNotFound, s.getJSON("/v1/jobs/no-such-job", &got))
 }
+
+// TestArchiveOff: with CYBERIMAGE_ARCHIVE=false no job.json is written, so
+// a job is known only while its record is in KV.
+func TestArchiveOff(t *testing.T) {
+	s := newStack(t, "CYBERIMAGE_RECORD_TTL=2s", "CYBERIMAGE_ARCHIVE=false")
+	s.startSupervisor()
+	s.startIngest()
+	s.startRunner("runner-1", "CYBERIMAGE_MODELS=demo")
+
+	done := request(t, s.nc, fmtReq("not archived", 64, 64, 1, ""))
+	waitCompleted(t, s, done.JobID, time.Minute)
+	require.Eventually(t, func() bool {
+		_, _, err := s.store.Get(context.Background(), done.JobID)
+		return errors.Is(err, jobstore.ErrNotFound)
+	}, 30*time.Second, 200*time.Millisecond, "the record leaves KV after its retention")
+	var got struct {
+		Archived bool `json:"archived"`
+	}
+	require.Equal(t, http.StatusNotFound, s.getJSON("/v1/jobs/"+done.JobID, &got), "nothing archived, nothing to answer with")
+}

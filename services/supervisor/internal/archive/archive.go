@@ -3,10 +3,13 @@
 // in KV: the supervisor serves it from there, and a person browsing the
 // bucket sees each job's prompt, settings and timings.
 //
-// The leader follows the record bucket from a checkpoint kept in KV (the
-// last revision archived), so a restart or a new leader carries on where
-// the last one stopped, without reading the whole bucket; it may archive a
-// few records twice after a crash (the same content again), never skip one.
+// The leader takes ended records from the index, which follows and decodes
+// the record bucket anyway, so each record write is read and decoded once
+// by the supervisor. A checkpoint in KV (the last revision archived) lets a
+// restart or a new leader carry on where the last one stopped: what ended
+// between the checkpoint and the index's revision is read from the bucket
+// once, then the index's feed takes over. It may archive a few records
+// twice after a crash (the same content again), never skip one.
 package archive
 
 import (
@@ -26,6 +29,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
+	"cyberimage/services/supervisor/internal/index"
 	"cyberimage/shared/backoff"
 	"cyberimage/shared/bus"
 	"cyberimage/shared/job"
@@ -38,15 +42,30 @@ import (
 // checkpointKey holds the last revision of the record bucket archived.
 const checkpointKey = "archive-revision"
 
+// Source is where ended records come from: the supervisor's index.
+type Source interface {
+	FollowEnded(limit int) (*index.Feed, uint64)
+	Unfollow(*index.Feed)
+}
+
 // Params are what the Archiver needs.
 type Params struct {
-	Records jetstream.KeyValue // the job records
+	Ended   Source
+	Records jetstream.KeyValue // the job records, read to catch up
 	State   jetstream.KeyValue // where the checkpoint is kept
 	S3      *minio.Client
 	Bucket  string
 	// SaveEvery is how often the checkpoint is written while records flow.
 	SaveEvery time.Duration
-	Logger    *zap.Logger
+	// FeedLimit bounds the ended records waiting for S3 (while it is down,
+	// say) before the archiver drops the feed and reads the bucket later
+	// instead.
+	FeedLimit int
+	// CatchUpBatch bounds the ended records a catch-up holds at once: it
+	// reads that many from the bucket, stops reading, archives them, and
+	// reads on.
+	CatchUpBatch int
+	Logger       *zap.Logger
 }
 
 // Archiver is the leader's archive loop.
@@ -55,6 +74,7 @@ type Archiver struct {
 	log      *zap.Logger
 	archived atomic.Int64
 	failures atomic.Int64
+	lost     atomic.Int64
 }
 
 // New makes an archiver.
@@ -62,64 +82,153 @@ func New(p Params) *Archiver {
 	if p.SaveEvery <= 0 {
 		p.SaveEvery = 2 * time.Second
 	}
+	if p.FeedLimit <= 0 {
+		p.FeedLimit = 10_000
+	}
+	if p.CatchUpBatch <= 0 {
+		p.CatchUpBatch = 1000
+	}
 	return &Archiver{p: p, log: p.Logger.Named("archive")}
 }
 
 // Archived counts records written to S3 by this process.
 func (a *Archiver) Archived() int64 { return a.archived.Load() }
 
-// Pass follows the bucket from the checkpoint until ctx ends (the lease is
-// lost or the supervisor stops), archiving every ended record it sees.
+// FeedsLost counts the times the archiver fell so far behind the index
+// that it read the bucket to catch up.
+func (a *Archiver) FeedsLost() int64 { return a.lost.Load() }
+
+// Pass archives every record that ended since the checkpoint until ctx
+// ends (the lease is lost or the supervisor stops). When S3 or NATS fail it
+// pauses a second and carries on from the checkpoint; it begins at once, so
+// a new leader does not leave records to pile up.
 func (a *Archiver) Pass(ctx context.Context) {
+	a.pass(ctx)
+	select {
+	case <-ctx.Done():
+	case <-time.After(time.Second):
+	}
+}
+
+func (a *Archiver) pass(ctx context.Context) {
 	from, err := a.checkpoint(ctx)
 	if err != nil {
 		a.log.Warn("reading the archive checkpoint failed; retrying", zap.Error(err))
 		return
 	}
-	watcher, err := a.p.Records.WatchAll(ctx, jetstream.ResumeFromRevision(from+1), jetstream.IncludeHistory())
-	if err != nil {
-		a.log.Warn("following the record bucket failed; retrying", zap.Error(err))
-		return
-	}
-	defer func() { _ = watcher.Stop() }()
-	saved, last := from, from
-	save := time.NewTicker(a.p.SaveEvery)
-	defer save.Stop()
+	feed, fed := a.p.Ended.FollowEnded(a.p.FeedLimit)
+	defer a.p.Ended.Unfollow(feed)
+	last, saved := from, from
 	defer func() {
 		if last != saved {
 			a.save(context.WithoutCancel(ctx), last)
 		}
 	}()
+	if from < fed {
+		// What ended before the feed began is in the bucket.
+		if !a.catchUp(ctx, from, fed) {
+			return
+		}
+		last = fed
+	}
+	save := time.NewTicker(a.p.SaveEvery)
+	defer save.Stop()
 	for {
+		var saveNow bool
 		select {
 		case <-ctx.Done():
 			return
+		case <-feed.Signal():
 		case <-save.C:
-			if last != saved && a.save(ctx, last) {
-				saved = last
+			saveNow = true
+		}
+		items, covered, lost := feed.Take()
+		if lost {
+			a.lost.Add(1)
+			a.log.Info("the archive fell behind the index's feed; reading the bucket from its checkpoint")
+			return
+		}
+		for _, e := range items {
+			if e.Revision <= from {
+				continue // archived before this pass (the index re-read it)
 			}
-		case e, ok := <-watcher.Updates():
-			if !ok {
-				return // the loop calls Pass again
-			}
-			if e == nil {
-				continue
-			}
-			if e.Operation() == jetstream.KeyValuePut && !a.archive(ctx, e) {
+			if !a.archiveRecord(ctx, e.Record) {
 				return // ctx ended while S3 was down: carry on from last
 			}
-			last = e.Revision()
+			last = e.Revision
+		}
+		last = max(last, covered)
+		if saveNow && last != saved && a.save(ctx, last) {
+			saved = last
 		}
 	}
 }
 
-// archive writes one entry's record if it ended, retrying while S3 is down;
-// false when ctx ended first.
-func (a *Archiver) archive(ctx context.Context, e jetstream.KeyValueEntry) bool {
+// catchUp archives the records that ended after revision from, up to and
+// including revision to, reading them from the bucket; false when ctx
+// ended or NATS failed first.
+func (a *Archiver) catchUp(ctx context.Context, from, to uint64) bool {
+	for from < to {
+		recs, next, ok := a.readEnded(ctx, from, to, a.p.CatchUpBatch)
+		if !ok {
+			return false
+		}
+		for _, rec := range recs {
+			if !a.archiveRecord(ctx, rec) {
+				return false
+			}
+		}
+		from = next
+	}
+	return true
+}
+
+// readEnded reads up to limit records that ended after revision from and
+// no later than to; next is the revision it read up to.
+func (a *Archiver) readEnded(ctx context.Context, from, to uint64, limit int) (recs []job.Record, next uint64, ok bool) {
+	watcher, err := a.p.Records.WatchAll(ctx, jetstream.ResumeFromRevision(from+1), jetstream.IncludeHistory())
+	if err != nil {
+		a.log.Warn("reading the record bucket failed; retrying", zap.Error(err))
+		return nil, from, false
+	}
+	defer func() { _ = watcher.Stop() }()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil, from, false
+		case e, open := <-watcher.Updates():
+			switch {
+			case !open:
+				return nil, from, false
+			case e == nil || e.Revision() > to:
+				// Caught up: the bucket was at or past to when the watch began.
+				return recs, to, true
+			}
+			if rec, ended := endedRecord(e); ended {
+				recs = append(recs, rec)
+			}
+			if len(recs) >= limit || e.Revision() == to {
+				return recs, e.Revision(), true
+			}
+		}
+	}
+}
+
+// endedRecord decodes an entry that holds an ended job's record.
+func endedRecord(e jetstream.KeyValueEntry) (job.Record, bool) {
+	if e.Operation() != jetstream.KeyValuePut {
+		return job.Record{}, false
+	}
 	rec, err := jobstore.Decode(e.Value())
 	if err != nil || !rec.Status.Terminal() || rec.JobID != e.Key() {
-		return true // nothing to archive (junk is the index's to report)
+		return job.Record{}, false // nothing to archive (junk is the index's to report)
 	}
+	return rec, true
+}
+
+// archiveRecord writes an ended record, retrying while S3 is down; false
+// when ctx ended first.
+func (a *Archiver) archiveRecord(ctx context.Context, rec job.Record) bool {
 	body, err := json.MarshalIndent(rec.Public(), "", "  ")
 	if err != nil {
 		return true

@@ -2,12 +2,17 @@ package archive
 
 import (
 	"context"
+	"fmt"
+	"net/http"
 	"testing"
 	"time"
 
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap/zaptest"
 
+	"cyberimage/services/supervisor/internal/index"
 	"cyberimage/shared/bus"
 	"cyberimage/shared/job"
 	"cyberimage/shared/jobstore"
@@ -52,6 +57,11 @@ func TestArchivesEndedRecordsFromTheCheckpoint(t *testing.T) {
 	end("running", job.StatusProcessing)
 	end("waiting", job.StatusQueued)
 
+	idx := index.New(store.KV(), zaptest.NewLogger(t))
+	require.NoError(t, idx.Start(ctx))
+	t.Cleanup(idx.Stop)
+	<-idx.Ready()
+
 	run := func(a *Archiver, until func() bool) {
 		t.Helper()
 		passCtx, stop := context.WithCancel(ctx)
@@ -61,7 +71,8 @@ func TestArchivesEndedRecordsFromTheCheckpoint(t *testing.T) {
 		stop()
 		<-finished
 	}
-	params := Params{Records: store.KV(), State: state, S3: s3, Bucket: m.Config.Bucket, SaveEvery: 50 * time.Millisecond, Logger: zaptest.NewLogger(t)}
+	params := Params{Ended: idx, Records: store.KV(), State: state, S3: s3, Bucket: m.Config.Bucket, SaveEvery: 50 * time.Millisecond,
+		CatchUpBatch: 1, Logger: zaptest.NewLogger(t)} // the catch-up reads the bucket a record at a time
 	first := New(params)
 	run(first, func() bool { return first.Archived() == 2 })
 
@@ -89,4 +100,65 @@ func TestArchivesEndedRecordsFromTheCheckpoint(t *testing.T) {
 		return ok
 	})
 	require.Equal(t, int64(1), second.Archived(), "only what ended since the checkpoint")
+}
+
+// slowS3 holds every request to S3 for a while: an archiver behind it falls
+// behind the index.
+type slowS3 struct{ delay time.Duration }
+
+func (s slowS3) RoundTrip(r *http.Request) (*http.Response, error) {
+	time.Sleep(s.delay)
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// Records that end faster than S3 takes them overflow the index's feed;
+// the archiver then reads what it missed from the bucket, from its
+// checkpoint, and archives every one of them.
+func TestArchiverThatFellBehindReadsTheBucket(t *testing.T) {
+	n := testenv.StartNATS(t)
+	_, js := n.Provisioned(t)
+	m := testenv.StartMinIO(t)
+	m.Client(t) // makes the bucket
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	store, err := jobstore.Open(ctx, js)
+	require.NoError(t, err)
+	state, err := js.KeyValue(ctx, bus.BucketSupervisor)
+	require.NoError(t, err)
+	idx := index.New(store.KV(), zaptest.NewLogger(t))
+	require.NoError(t, idx.Start(ctx))
+	t.Cleanup(idx.Stop)
+	<-idx.Ready()
+	slow, err := minio.New(m.Config.Endpoint, &minio.Options{Creds: credentials.NewStaticV4(m.Config.AccessKey, m.Config.SecretKey, ""),
+		Region: "us-east-1", Transport: slowS3{delay: 300 * time.Millisecond}})
+	require.NoError(t, err)
+	a := New(Params{Ended: idx, Records: store.KV(), State: state, S3: slow, Bucket: m.Config.Bucket, SaveEvery: 50 * time.Millisecond,
+		FeedLimit: 2, Logger: zaptest.NewLogger(t)})
+	passCtx, stop := context.WithCancel(ctx)
+	finished := make(chan struct{})
+	go func() { // as the leader's loop does
+		defer close(finished)
+		for passCtx.Err() == nil {
+			a.Pass(passCtx)
+		}
+	}()
+	defer func() { stop(); <-finished }()
+
+	const jobs = 12
+	for i := range jobs {
+		id := fmt.Sprintf("j%02d", i)
+		_, err := store.Create(ctx, job.Record{JobID: id, Status: job.StatusQueued})
+		require.NoError(t, err)
+		for _, status := range []job.Status{job.StatusProcessing, job.StatusCompleted} {
+			_, err = store.Update(ctx, id, func(r *job.Record) error { r.Status = status; return nil })
+			require.NoError(t, err)
+		}
+	}
+	require.Eventually(t, func() bool { return a.Archived() >= jobs }, 40*time.Second, 50*time.Millisecond)
+	require.Positive(t, a.FeedsLost(), "%d jobs ended within one slow PUT overflow a feed of 2", jobs)
+	for i := range jobs {
+		_, ok, err := Lookup(ctx, m.Client(t), m.Config.Bucket, fmt.Sprintf("j%02d", i))
+		require.NoError(t, err)
+		require.True(t, ok, "job j%02d archived", i)
+	}
 }

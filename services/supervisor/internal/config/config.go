@@ -45,6 +45,8 @@ type Config struct {
 	ReconcileInterval time.Duration
 	// SnapshotInterval is how often the leader saves the index's view.
 	SnapshotInterval time.Duration
+	// Archive copies each ended record to S3.
+	Archive bool
 	// ModelsDir is the model catalog, for /v1/models.
 	ModelsDir string
 }
@@ -72,6 +74,7 @@ func Load(args []string, out io.Writer) (Config, error) {
 	l.Duration(&c.NakDelay, "recovery-nak-delay", time.Second, "redelivery delay after a first stall; doubles with each delivery")
 	l.Duration(&c.ReconcileInterval, "reconcile-interval", time.Minute, "how often lost jobs are looked for")
 	l.Duration(&c.SnapshotInterval, "snapshot-interval", 10*time.Second, "how often the leader saves its counts and jobs in flight, so a restart follows on from them")
+	l.Bool(&c.Archive, "archive", true, "copy each ended record to S3 as images/<job_id>/job.json, so it outlives its retention in KV")
 	l.String(&c.ModelsDir, "models-dir", "infra/models", "folder of model folders, each with a manifest.json (for /v1/models)")
 	if err := l.Parse(args); err != nil {
 		return c, err

@@ -30,6 +30,8 @@ type Index struct {
 
 	mu sync.RWMutex
 	st *state
+	// feeds are told of every record that ends (see FollowEnded).
+	feeds []*Feed
 	// born is when the bucket's stream was made: a stream made again
 	// (deleted and provisioned anew) invalidates the view.
 	born time.Time
@@ -164,6 +166,9 @@ func (x *Index) startOver(info *jetstream.StreamInfo) {
 	x.st = newState(x.windowSize)
 	x.st.catchUp = info.State.LastSeq
 	x.saved.Store(0)
+	for _, f := range x.feeds {
+		f.loseFeed() // revisions start again: followers start over too
+	}
 }
 
 // watch follows the bucket's stream from the revision after the view's.
@@ -246,9 +251,12 @@ func (x *Index) bucketInfo(ctx context.Context) (*jetstream.StreamInfo, error) {
 
 func (x *Index) apply(e jetstream.KeyValueEntry, now time.Time) {
 	x.mu.Lock()
-	err := x.st.apply(change{key: e.Key(), rev: e.Revision(), at: e.Created(), op: e.Operation(), value: e.Value()}, now)
+	ended, err := x.st.apply(change{key: e.Key(), rev: e.Revision(), at: e.Created(), op: e.Operation(), value: e.Value()}, now)
 	if e.Revision()%1024 == 0 {
 		x.st.tally.prune(now)
+	}
+	for _, f := range x.feeds {
+		f.advance(e.Revision(), ended)
 	}
 	x.mu.Unlock()
 	if err != nil {

@@ -105,17 +105,23 @@ func (s *state) before(key string, rev, first uint64, settled job.Status, model 
 	return counted{settled, model, created}, true
 }
 
-// apply folds one change into the view; now is the reader's clock, for
+// apply folds one change into the view and returns the record when the
+// change ended a job; now is the reader's clock, for
 // the rolling windows only.
-func (s *state) apply(c change, now time.Time) error {
+func (s *state) apply(c change, now time.Time) (ended *job.Record, err error) {
 	s.revision = max(s.revision, c.rev)
 	if c.op != jetstream.KeyValuePut {
 		s.forget(c, now)
-		return nil
+		return nil, nil
 	}
 	rec, err := jobstore.Decode(c.value)
 	if err != nil {
-		return err
+		return nil, err
+	}
+	if rec.Status.Terminal() && rec.JobID == c.key {
+		// For the archive: a body naming another job is counted under
+		// its key, but never copied out as that job's record.
+		ended = &rec
 	}
 	rec.JobID = c.key // the key is the job's id, whatever the body says
 	prev, wasCounted := s.before(c.key, c.rev, rec.FirstRevision, rec.SettledAs, rec.Spec.Model, rec.CreatedAt)
@@ -143,7 +149,7 @@ func (s *state) apply(c change, now time.Time) error {
 		s.inflight[c.key] = e
 	}
 	s.window.put(e)
-	return nil
+	return ended, nil
 }
 
 // forget applies a delete marker. A job purged by an operator (the marker
