@@ -56,12 +56,21 @@ type phaseResult struct {
 	NATSMsgsPerJob struct {
 		In  float64 `json:"in"`
 		Out float64 `json:"out"`
+		// ByClient is what each kind of client published (in) and was
+		// delivered (out) per job.
+		ByClient map[string]perJobMsgs `json:"by_client,omitempty"`
 	} `json:"nats_msgs_per_job"`
 	// CPUCeilingJobsPerSec is what the cores allow at the measured CPU
 	// cost per job of our processes: cores / CPU-seconds per job.
 	CPUCeilingJobsPerSec float64 `json:"cpu_ceiling_jobs_per_sec"`
 
 	points []point
+}
+
+// perJobMsgs is one client's NATS messages per completed job.
+type perJobMsgs struct {
+	In  float64 `json:"in"`
+	Out float64 `json:"out"`
 }
 
 // point is one completed job, for the charts.
@@ -145,6 +154,10 @@ func analyze(ph *phase) phaseResult {
 		res.CPUPerJobMS["total"] = round3(perJob)
 		res.NATSMsgsPerJob.In = round3(float64(ph.msgs.In) / float64(res.Completed))
 		res.NATSMsgsPerJob.Out = round3(float64(ph.msgs.Out) / float64(res.Completed))
+		res.NATSMsgsPerJob.ByClient = map[string]perJobMsgs{}
+		for k, c := range ph.msgs.ByClient {
+			res.NATSMsgsPerJob.ByClient[k] = perJobMsgs{In: round3(float64(c.In) / float64(res.Completed)), Out: round3(float64(c.Out) / float64(res.Completed))}
+		}
 		if perJob > 0 {
 			res.CPUCeilingJobsPerSec = round3(float64(ph.cpu.Cores) * 1000 / perJob)
 		}

@@ -9,7 +9,7 @@ import (
 const (
 	targetLoopRatio       = 0.90 // pipeline ÷ raw loop; asynq reached 0.85
 	targetOverheadCPUMS   = 1.0  // CPU-ms per job beyond the raw loop; asynq ~0.9
-	targetNATSMsgsPerJob  = 12   // messages in per job
+	targetNATSMsgsPerJob  = 12   // messages per job, in and out together (the issue's "29" counted both)
 	asynqLoopRatio        = 0.85 // measured with the same work (issue figures)
 	asynqOverheadCPUMSJob = 0.9
 )
@@ -71,7 +71,9 @@ func printLoopOverhead(p func(string, ...any), r *results) {
 	p("| jobs/s | %.1f | %.1f | **%.2f** | ≥ %.2f %s | %.2f |", loopRate, r.Burst.JobsPerSec, ratio, targetLoopRatio, verdict(ratio >= targetLoopRatio), asynqLoopRatio)
 	p("| CPU-ms per job, all processes | %.2f | %.2f | overhead **%.2f** | ≤ %.1f %s | ~%.1f |", loopCPU["total"], pipe["total"], overhead,
 		targetOverheadCPUMS, verdict(overhead <= targetOverheadCPUMS), asynqOverheadCPUMSJob)
-	p("| NATS messages in per job | 0 | %.1f | | ≤ %d %s | |", r.Burst.NATSMsgsPerJob.In, targetNATSMsgsPerJob, verdict(r.Burst.NATSMsgsPerJob.In <= targetNATSMsgsPerJob))
+	msgs := r.Burst.NATSMsgsPerJob.In + r.Burst.NATSMsgsPerJob.Out
+	p("| NATS messages per job, in + out | 0 | %.1f + %.1f = %.1f | | ≤ %d %s | |", r.Burst.NATSMsgsPerJob.In, r.Burst.NATSMsgsPerJob.Out,
+		msgs, targetNATSMsgsPerJob, verdict(msgs <= targetNATSMsgsPerJob))
 	p("")
 	p("Overhead CPU-ms per job by process (pipeline − raw loop):")
 	p("")
@@ -83,4 +85,32 @@ func printLoopOverhead(p func(string, ...any), r *results) {
 	for _, name := range others {
 		p("| %s | %.3f | 0 | %.3f |", name, pipe[name], pipe[name])
 	}
+	printMsgsByClient(p, r)
+}
+
+// printMsgsByClient splits the NATS messages per job by the client that
+// published them (in) and the client they were delivered to (out); what is
+// left of the server's totals is JetStream's own traffic (e.g. replication).
+func printMsgsByClient(p func(string, ...any), r *results) {
+	by := r.Burst.NATSMsgsPerJob.ByClient
+	if len(by) == 0 {
+		return
+	}
+	kinds := make([]string, 0, len(by))
+	for k := range by {
+		kinds = append(kinds, k)
+	}
+	slices.Sort(kinds)
+	p("")
+	p("NATS messages per job by client (in: it published; out: delivered to it):")
+	p("")
+	p("| client | in | out |")
+	p("|---|---:|---:|")
+	var in, out float64
+	for _, k := range kinds {
+		p("| %s | %.2f | %.2f |", k, by[k].In, by[k].Out)
+		in += by[k].In
+		out += by[k].Out
+	}
+	p("| server's own (total − clients) | %.2f | %.2f |", r.Burst.NATSMsgsPerJob.In-in, r.Burst.NATSMsgsPerJob.Out-out)
 }

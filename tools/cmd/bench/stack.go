@@ -317,31 +317,6 @@ func servedModels(dir string) []string {
 	return names
 }
 
-// natsMsgs counts the messages the NATS server received from clients and
-// sent to them, JetStream's internal traffic included.
-type natsMsgs struct {
-	In  int64 `json:"in"`
-	Out int64 `json:"out"`
-}
-
-func (s *stack) natsMsgs() natsMsgs {
-	var m natsMsgs
-	for _, ns := range s.nats {
-		v, err := ns.Varz(nil)
-		if err != nil {
-			return natsMsgs{}
-		}
-		// Route traffic between nodes counts too: it is what R3 adds.
-		m.In += v.InMsgs
-		m.Out += v.OutMsgs
-	}
-	return m
-}
-
-func (m natsMsgs) since(earlier natsMsgs) natsMsgs {
-	return natsMsgs{In: m.In - earlier.In, Out: m.Out - earlier.Out}
-}
-
 // serviceEnv is the CYBERIMAGE_* configuration every service gets.
 func (s *stack) serviceEnv(ortLib, modelsDir string) []string {
 	return []string{
