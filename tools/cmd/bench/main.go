@@ -33,7 +33,7 @@ type options struct {
 	deadline                          time.Duration
 	ortLib, minioBin                  string
 	cores                             int
-	runnerEnv                         envList
+	runnerEnv, supervisorEnv          envList
 }
 
 // envList is a repeatable KEY=VALUE flag.
@@ -64,6 +64,7 @@ func main() {
 	flag.StringVar(&o.out, "out", "bench-out", "folder for results.json, charts, logs and profiles")
 	flag.StringVar(&o.models, "models", "", "comma-separated models the services serve (default: every model in infra/models, as shipped)")
 	flag.StringVar(&o.binDir, "bin", "", "use the ingest, gpu-runner, supervisor and bench-model binaries in this folder instead of building them")
+	flag.Var(&o.supervisorEnv, "supervisor-env", "KEY=VALUE added to the supervisor's environment (repeatable), e.g. CYBERIMAGE_ARCHIVE=false")
 	flag.Var(&o.runnerEnv, "runner-env", "KEY=VALUE added to the runners' environment, to compare settings (repeatable), e.g. GOMAXPROCS=1 or CYBERIMAGE_PNG_COMPRESSION=none")
 	flag.BoolVar(&o.auth, "auth", false, "NATS in operator mode: every service and client with its role's credentials, as make run")
 	flag.IntVar(&o.replicas, "replicas", 1, "JetStream replicas: 3 runs three NATS servers clustered in the harness and provisions R3 (the raw JetStream limit too), to price R3 against R1")

@@ -28,19 +28,20 @@ type results struct {
 	GoVersion string    `json:"go_version"`
 	Source    string    `json:"source"`
 	Config    struct {
-		Jobs        int      `json:"jobs"`
-		Runners     int      `json:"runners"`
-		Slots       int      `json:"slots"`
-		Concurrency int      `json:"concurrency"`
-		Size        int      `json:"size"`
-		Steps       int      `json:"steps"`
-		PacedJobs   int      `json:"paced_jobs"`
-		InFlight    int      `json:"in_flight"`
-		Quick       bool     `json:"quick"`
-		RunnerEnv   []string `json:"runner_env,omitempty"`
-		Replicas    int      `json:"replicas"`
-		Auth        bool     `json:"auth"`
-		TLS         bool     `json:"tls"`
+		Jobs          int      `json:"jobs"`
+		Runners       int      `json:"runners"`
+		Slots         int      `json:"slots"`
+		Concurrency   int      `json:"concurrency"`
+		Size          int      `json:"size"`
+		Steps         int      `json:"steps"`
+		PacedJobs     int      `json:"paced_jobs"`
+		InFlight      int      `json:"in_flight"`
+		Quick         bool     `json:"quick"`
+		RunnerEnv     []string `json:"runner_env,omitempty"`
+		SupervisorEnv []string `json:"supervisor_env,omitempty"`
+		Replicas      int      `json:"replicas"`
+		Auth          bool     `json:"auth"`
+		TLS           bool     `json:"tls"`
 	} `json:"config"`
 	WorkBytes int      `json:"work_bytes"`
 	Models    []string `json:"models_served"`
@@ -97,6 +98,7 @@ func newResults(o options, spec job.Spec) *results {
 	c.Jobs, c.Runners, c.Slots, c.Concurrency = o.jobs, o.runners, o.slots, o.runners*o.slots
 	c.Size, c.Steps, c.PacedJobs, c.InFlight, c.Quick = o.size, o.steps, o.pacedJobs, o.inflight, o.quick
 	c.RunnerEnv = o.runnerEnv
+	c.SupervisorEnv = o.supervisorEnv
 	c.Replicas, c.Auth, c.TLS = max(o.replicas, 1), o.auth, o.tls
 	return r
 }
@@ -173,6 +175,10 @@ func printMarkdown(w io.Writer, r *results) {
 		p("")
 		p("Runners started with %s.", strings.Join(c.RunnerEnv, " "))
 	}
+	if len(c.SupervisorEnv) > 0 {
+		p("")
+		p("The supervisor started with %s.", strings.Join(c.SupervisorEnv, " "))
+	}
 	p("")
 	p("### Raw limits, measured in this run")
 	p("")
@@ -248,6 +254,11 @@ func printMarkdown(w io.Writer, r *results) {
 	if r.Paced != nil {
 		p("| p50 overhead per job, latency phase: e2e p50 − (inference p50 + upload p50) | %.2f − (%.2f + %.2f) = **%.2f ms** | ≤ %.0f ms | **%s** |",
 			r.Paced.E2E.P50, r.Paced.Stages["inference"].P50, r.Paced.Stages["upload"].P50, r.OverheadP50MS, targetOverheadMS, verdict(r.OverheadPass))
+		// The raw loop counts the PNG encode as the job's work; this
+		// formula counts it as overhead. Both are printed; the target is
+		// judged on the formula above.
+		p("| same, less the encode p50 (%.2f ms), which the raw loop counts as work | %.2f ms | | |",
+			r.Paced.Stages["encode"].P50, r.OverheadP50MS-r.Paced.Stages["encode"].P50)
 	}
 	p("| same formula in the throughput phase (queue wait included) | %.2f ms | | |", r.Burst.OverheadP50)
 	p("")

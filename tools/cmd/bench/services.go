@@ -37,8 +37,8 @@ func (s *stack) startServices(ctx context.Context, nc *nats.Conn, o options) err
 	if err != nil {
 		return err
 	}
-	sup, err := s.start("supervisor", s.bins["supervisor"], nil,
-		append(append(env, s.roleEnv(natsauth.Supervisor)...), "CYBERIMAGE_SUPERVISOR_ADDR="+supAddr, "CYBERIMAGE_SUPERVISOR_ID=bench-supervisor"))
+	supEnv := append(append(env, s.roleEnv(natsauth.Supervisor)...), "CYBERIMAGE_SUPERVISOR_ADDR="+supAddr, "CYBERIMAGE_SUPERVISOR_ID=bench-supervisor")
+	sup, err := s.start("supervisor", s.bins["supervisor"], nil, append(supEnv, o.supervisorEnv...))
 	if err != nil {
 		return err
 	}
