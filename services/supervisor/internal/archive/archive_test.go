@@ -9,6 +9,7 @@ import (
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap/zaptest"
 
@@ -19,20 +20,45 @@ import (
 	"cyberimage/shared/testenv"
 )
 
+// fixture is what an archiver works against: a provisioned NATS with the
+// record store and the supervisor's state bucket, a MinIO with the bucket,
+// and an index following the records.
+type fixture struct {
+	ctx   context.Context
+	store *jobstore.Store
+	state jetstream.KeyValue
+	minio *testenv.MinIO
+	s3    *minio.Client
+	idx   *index.Index
+}
+
+func newFixture(t *testing.T) fixture {
+	t.Helper()
+	n := testenv.StartNATS(t)
+	_, js := n.Provisioned(t)
+	f := fixture{minio: testenv.StartMinIO(t)}
+	f.s3 = f.minio.Client(t) // makes the bucket
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	f.ctx = ctx
+	var err error
+	f.store, err = jobstore.Open(ctx, js)
+	require.NoError(t, err)
+	f.state, err = js.KeyValue(ctx, bus.BucketSupervisor)
+	require.NoError(t, err)
+	f.idx = index.New(f.store.KV(), zaptest.NewLogger(t))
+	require.NoError(t, f.idx.Start(ctx))
+	t.Cleanup(f.idx.Stop)
+	<-f.idx.Ready()
+	return f
+}
+
 // Ended records reach S3 as job.json, records of running jobs do not; a
 // new pass (a restart, a new leader) starts at the checkpoint and archives
 // only what ended since.
 func TestArchivesEndedRecordsFromTheCheckpoint(t *testing.T) {
-	n := testenv.StartNATS(t)
-	_, js := n.Provisioned(t)
-	m := testenv.StartMinIO(t)
-	s3 := m.Client(t)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	store, err := jobstore.Open(ctx, js)
-	require.NoError(t, err)
-	state, err := js.KeyValue(ctx, bus.BucketSupervisor)
-	require.NoError(t, err)
+	f := newFixture(t)
+	ctx, store, state, m, s3, idx := f.ctx, f.store, f.state, f.minio, f.s3, f.idx
 	end := func(id string, status job.Status) {
 		t.Helper()
 		_, err := store.Create(ctx, job.Record{JobID: id, Status: job.StatusQueued, Spec: job.Spec{Prompt: "p " + id}})
@@ -56,11 +82,6 @@ func TestArchivesEndedRecordsFromTheCheckpoint(t *testing.T) {
 	end("broken", job.StatusFailed)
 	end("running", job.StatusProcessing)
 	end("waiting", job.StatusQueued)
-
-	idx := index.New(store.KV(), zaptest.NewLogger(t))
-	require.NoError(t, idx.Start(ctx))
-	t.Cleanup(idx.Stop)
-	<-idx.Ready()
 
 	run := func(a *Archiver, until func() bool) {
 		t.Helper()
@@ -115,24 +136,12 @@ func (s slowS3) RoundTrip(r *http.Request) (*http.Response, error) {
 // the archiver then reads what it missed from the bucket, from its
 // checkpoint, and archives every one of them.
 func TestArchiverThatFellBehindReadsTheBucket(t *testing.T) {
-	n := testenv.StartNATS(t)
-	_, js := n.Provisioned(t)
-	m := testenv.StartMinIO(t)
-	m.Client(t) // makes the bucket
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	store, err := jobstore.Open(ctx, js)
-	require.NoError(t, err)
-	state, err := js.KeyValue(ctx, bus.BucketSupervisor)
-	require.NoError(t, err)
-	idx := index.New(store.KV(), zaptest.NewLogger(t))
-	require.NoError(t, idx.Start(ctx))
-	t.Cleanup(idx.Stop)
-	<-idx.Ready()
+	f := newFixture(t)
+	ctx, store, m := f.ctx, f.store, f.minio
 	slow, err := minio.New(m.Config.Endpoint, &minio.Options{Creds: credentials.NewStaticV4(m.Config.AccessKey, m.Config.SecretKey, ""),
 		Region: "us-east-1", Transport: slowS3{delay: 300 * time.Millisecond}})
 	require.NoError(t, err)
-	a := New(Params{Ended: idx, Records: store.KV(), State: state, S3: slow, Bucket: m.Config.Bucket, SaveEvery: 50 * time.Millisecond,
+	a := New(Params{Ended: f.idx, Records: store.KV(), State: f.state, S3: slow, Bucket: m.Config.Bucket, SaveEvery: 50 * time.Millisecond,
 		FeedLimit: 2, Logger: zaptest.NewLogger(t)})
 	passCtx, stop := context.WithCancel(ctx)
 	finished := make(chan struct{})
@@ -157,7 +166,7 @@ func TestArchiverThatFellBehindReadsTheBucket(t *testing.T) {
 	require.Eventually(t, func() bool { return a.Archived() >= jobs }, 40*time.Second, 50*time.Millisecond)
 	require.Positive(t, a.FeedsLost(), "%d jobs ended within one slow PUT overflow a feed of 2", jobs)
 	for i := range jobs {
-		_, ok, err := Lookup(ctx, m.Client(t), m.Config.Bucket, fmt.Sprintf("j%02d", i))
+		_, ok, err := Lookup(ctx, f.s3, m.Config.Bucket, fmt.Sprintf("j%02d", i))
 		require.NoError(t, err)
 		require.True(t, ok, "job j%02d archived", i)
 	}
