@@ -12,28 +12,32 @@ import (
 )
 
 // DefaultStepEventInterval is how often at most a job's per-step progress
-// is published. Watchers (the console, the supervisor's stall rules, `nats
-// sub`) need the latest step within a moment, not every step: a 1-step job
-// that ends within the interval publishes "processing" and "completed"
-// only, and a 50-step job on a fast GPU about ten events a second.
+// is published after its first step. Watchers (the console, the
+// supervisor's stall rules, `nats sub`) need the latest step within a
+// moment, not every step: a 1-step job that ends within the interval
+// publishes "processing" and "completed" only, and a 50-step job on a fast
+// GPU its first step, then about ten events a second.
 const DefaultStepEventInterval = 100 * time.Millisecond
 
-// progressEvents coalesces one delivery's step events. The first step
-// event after a quiet interval goes out at once; a step within the interval
-// is held and goes out when the interval ends, unless a later event
-// supersedes it first, so the latest step always reaches watchers (a job
-// hung after its last step still shows that step) and the final events
+// progressEvents coalesces one delivery's step events. A job's first step
+// event goes out at once (watchers see it move), unless it is also its
+// last, which completion usually follows within moments; after that, a
+// step event goes out at once after a quiet interval, and a step within the
+// interval is held and goes out when the interval ends, unless a later
+// event supersedes it first. So the latest step always reaches watchers (a
+// job hung after its last step still shows that step) and the final events
 // (completed, failed, retrying) are never held or dropped. The zero value
 // holds nothing.
 type progressEvents struct {
 	interval time.Duration
 
-	mu      sync.Mutex
-	last    time.Time // when the latest event went out
-	held    *bus.ProgressEvent
-	timer   *time.Timer
-	closed  bool
-	publish func(bus.ProgressEvent)
+	mu        sync.Mutex
+	last      time.Time // when the latest event went out
+	sentSteps bool      // a step event went out
+	held      *bus.ProgressEvent
+	timer     *time.Timer
+	closed    bool
+	publish   func(bus.ProgressEvent)
 }
 
 // step publishes a step event now or holds it for the rest of the
@@ -45,8 +49,10 @@ func (p *progressEvents) step(e bus.ProgressEvent, publish func(bus.ProgressEven
 		return
 	}
 	now := time.Now()
-	if p.held == nil && now.Sub(p.last) >= p.interval {
-		p.last = now
+	first := !p.sentSteps && e.Step < e.TotalSteps
+	if first || (p.held == nil && now.Sub(p.last) >= p.interval) {
+		p.dropHeld()
+		p.last, p.sentSteps = now, true
 		publish(e)
 		return
 	}
@@ -76,7 +82,7 @@ func (p *progressEvents) release() {
 	}
 	e := *p.held
 	p.held = nil
-	p.last = time.Now()
+	p.last, p.sentSteps = time.Now(), true
 	p.publish(e)
 }
 

@@ -49,17 +49,36 @@ func TestStepEventsWithinTheIntervalAreCoalescedToTheLatest(t *testing.T) {
 	pe.now(ev("processing", 0), out.publish)
 	pe.step(ev("processing", 1), out.publish)
 	pe.step(ev("processing", 2), out.publish)
-	if got := out.get(); !slices.Equal(got, []string{"processing:0"}) {
-		t.Fatalf("within the interval: published %v, want the claim's event only", got)
+	pe.step(ev("processing", 3), out.publish)
+	if got := out.get(); !slices.Equal(got, []string{"processing:0", "processing:1"}) {
+		t.Fatalf("within the interval: published %v, want the claim's event and the first step", got)
 	}
 	// The latest step goes out when the interval ends, without any later
-	// event to push it: a job hung after step 2 still shows step 2.
-	waitFor(t, &out, []string{"processing:0", "processing:2"}, 2*time.Second)
+	// event to push it: a job hung after step 3 still shows step 3.
+	waitFor(t, &out, []string{"processing:0", "processing:1", "processing:3"}, 2*time.Second)
 	time.Sleep(120 * time.Millisecond)
 	// A step after a quiet interval goes out at once.
-	pe.step(ev("processing", 3), out.publish)
-	if got := out.get(); !slices.Equal(got, []string{"processing:0", "processing:2", "processing:3"}) {
+	pe.step(ev("processing", 4), out.publish)
+	if got := out.get(); !slices.Equal(got, []string{"processing:0", "processing:1", "processing:3", "processing:4"}) {
 		t.Fatalf("after a quiet interval: published %v", got)
+	}
+}
+
+// The only step of a 1-step job is also its last: completion follows it
+// within moments, so it is held, and the completion replaces it.
+func TestAOneStepJobPublishesItsClaimAndItsEnd(t *testing.T) {
+	var out published
+	pe := progressEvents{interval: 80 * time.Millisecond}
+	one := func(status string, step int) bus.ProgressEvent {
+		return bus.ProgressEvent{JobID: "j", Status: status, Step: step, TotalSteps: 1}
+	}
+	pe.now(one("processing", 0), out.publish)
+	pe.step(one("processing", 1), out.publish)
+	pe.now(one("completed", 1), out.publish)
+	pe.close()
+	time.Sleep(150 * time.Millisecond)
+	if got := out.get(); !slices.Equal(got, []string{"processing:0", "completed:1"}) {
+		t.Fatalf("published %v", got)
 	}
 }
 
@@ -68,11 +87,12 @@ func TestAFinalEventSupersedesAHeldStep(t *testing.T) {
 	pe := progressEvents{interval: 50 * time.Millisecond}
 	pe.now(ev("processing", 0), out.publish)
 	pe.step(ev("processing", 1), out.publish)
-	pe.now(ev("completed", 1), out.publish)
+	pe.step(ev("processing", 2), out.publish)
+	pe.now(ev("completed", 9), out.publish)
 	pe.close()
 	time.Sleep(150 * time.Millisecond)
-	if got := out.get(); !slices.Equal(got, []string{"processing:0", "completed:1"}) {
-		t.Fatalf("published %v, want the claim's event and the completion only", got)
+	if got := out.get(); !slices.Equal(got, []string{"processing:0", "processing:1", "completed:9"}) {
+		t.Fatalf("published %v, want the held step 2 replaced by the completion", got)
 	}
 }
 
@@ -81,10 +101,11 @@ func TestAnEndedDeliveryPublishesNoHeldStep(t *testing.T) {
 	pe := progressEvents{interval: 50 * time.Millisecond}
 	pe.now(ev("processing", 0), out.publish)
 	pe.step(ev("processing", 1), out.publish)
-	pe.close() // taken away: no final event of its own
 	pe.step(ev("processing", 2), out.publish)
+	pe.close() // taken away: no final event of its own
+	pe.step(ev("processing", 3), out.publish)
 	time.Sleep(150 * time.Millisecond)
-	if got := out.get(); !slices.Equal(got, []string{"processing:0"}) {
+	if got := out.get(); !slices.Equal(got, []string{"processing:0", "processing:1"}) {
 		t.Fatalf("published %v after the delivery ended", got)
 	}
 }
