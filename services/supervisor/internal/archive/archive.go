@@ -44,7 +44,7 @@ const checkpointKey = "archive-revision"
 
 // Source is where ended records come from: the supervisor's index.
 type Source interface {
-	FollowEnded(limit int) (*index.Feed, uint64)
+	FollowEnded(limit int, after uint64) (*index.Feed, uint64)
 	Unfollow(*index.Feed)
 }
 
@@ -116,7 +116,7 @@ func (a *Archiver) pass(ctx context.Context) {
 		a.log.Warn("reading the archive checkpoint failed; retrying", zap.Error(err))
 		return
 	}
-	feed, fed := a.p.Ended.FollowEnded(a.p.FeedLimit)
+	feed, fed := a.p.Ended.FollowEnded(a.p.FeedLimit, from)
 	defer a.p.Ended.Unfollow(feed)
 	last, saved := from, from
 	defer func() {
@@ -149,9 +149,6 @@ func (a *Archiver) pass(ctx context.Context) {
 			return
 		}
 		for _, e := range items {
-			if e.Revision <= from {
-				continue // archived before this pass (the index re-read it)
-			}
 			if !a.archiveRecord(ctx, e.Record) {
 				return // ctx ended while S3 was down: carry on from last
 			}

@@ -19,6 +19,7 @@ type Ended struct {
 // itself, so the index never waits for it and never grows without bound.
 type Feed struct {
 	limit  int
+	after  uint64 // records that ended at or before this revision are not wanted
 	signal chan struct{}
 
 	mu    sync.Mutex
@@ -31,11 +32,13 @@ type Feed struct {
 
 // FollowEnded starts a feed of the records that end after the index's
 // current revision, which it returns: the follower reads anything it
-// needs up to that revision from the bucket.
-func (x *Index) FollowEnded(limit int) (*Feed, uint64) {
+// needs up to that revision from the bucket. Records that ended at or
+// before revision after are left out (the follower has them), so an index
+// still catching up with old revisions does not fill the feed.
+func (x *Index) FollowEnded(limit int, after uint64) (*Feed, uint64) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	f := &Feed{limit: max(limit, 1), signal: make(chan struct{}, 1), covered: x.st.revision}
+	f := &Feed{limit: max(limit, 1), after: after, signal: make(chan struct{}, 1), covered: x.st.revision}
 	x.feeds = append(x.feeds, f)
 	return f, x.st.revision
 }
@@ -74,6 +77,9 @@ func (f *Feed) advance(rev uint64, ended *job.Record) {
 	defer f.mu.Unlock()
 	if f.lost {
 		return
+	}
+	if ended != nil && rev <= f.after {
+		ended = nil
 	}
 	if ended != nil {
 		if len(f.items) >= f.limit {
