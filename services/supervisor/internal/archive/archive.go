@@ -126,10 +126,10 @@ func (a *Archiver) pass(ctx context.Context) {
 	}()
 	if from < fed {
 		// What ended before the feed began is in the bucket.
-		if !a.catchUp(ctx, from, fed) {
-			return
+		var ok bool
+		if last, ok = a.catchUp(ctx, from, fed); !ok {
+			return // the checkpoint keeps the batches done
 		}
-		last = fed
 	}
 	save := time.NewTicker(a.p.SaveEvery)
 	defer save.Stop()
@@ -162,22 +162,26 @@ func (a *Archiver) pass(ctx context.Context) {
 }
 
 // catchUp archives the records that ended after revision from, up to and
-// including revision to, reading them from the bucket; false when ctx
-// ended or NATS failed first.
-func (a *Archiver) catchUp(ctx context.Context, from, to uint64) bool {
+// including revision to, reading them from the bucket a batch at a time
+// and saving the checkpoint after each. It returns the revision archived up to: to, or less when ctx ended or
+// NATS failed first (ok false).
+func (a *Archiver) catchUp(ctx context.Context, from, to uint64) (reached uint64, ok bool) {
 	for from < to {
 		recs, next, ok := a.readEnded(ctx, from, to, a.p.CatchUpBatch)
 		if !ok {
-			return false
+			return from, false
 		}
 		for _, rec := range recs {
 			if !a.archiveRecord(ctx, rec) {
-				return false
+				return from, false
 			}
 		}
 		from = next
+		// A long catch-up (a bucket this leader never archived) keeps its
+		// progress through a crash.
+		a.save(ctx, from)
 	}
-	return true
+	return to, true
 }
 
 // readEnded reads up to limit records that ended after revision from and
