@@ -90,6 +90,15 @@ type Record struct {
 	SettledAs     Status `json:"settled_as,omitempty"`
 }
 
+// CreatingRevision is the revision that created the record, given the
+// revision rev it was read at (FirstRevision is 0 on that one itself).
+func (r Record) CreatingRevision(rev uint64) uint64 {
+	if r.FirstRevision == 0 {
+		return rev
+	}
+	return r.FirstRevision
+}
+
 // Delivery identifies one JetStream delivery of a job's work message.
 type Delivery struct {
 	StreamSeq uint64    `json:"stream_seq"`

@@ -32,6 +32,13 @@ type Work struct {
 	Traceparent string `json:"traceparent,omitempty"`
 }
 
+// RequeueWork is the work message that queues an existing record again:
+// its job, its spec and its trace (no revision: the runner reads the
+// record to claim it).
+func (r Record) RequeueWork() Work {
+	return Work{JobID: r.JobID, Spec: r.Spec, Traceparent: r.Traceparent}
+}
+
 // QueuedRecord is the record ingest wrote for this work, valid as long as
 // the record is still at Revision.
 func (w Work) QueuedRecord() Record {

@@ -165,10 +165,7 @@ func (s *Store) update(ctx context.Context, id string, known *job.Record, knownR
 // to count the job once (see job.Record). Only the jobstore writes them: a
 // mutate that replaces the whole record does not reset them.
 func stampLineage(rec *job.Record, read job.Record, rev uint64) {
-	rec.FirstRevision, rec.SettledAs = read.FirstRevision, read.SettledAs
-	if rec.FirstRevision == 0 {
-		rec.FirstRevision = rev // the revision read is the creating one
-	}
+	rec.FirstRevision, rec.SettledAs = read.CreatingRevision(rev), read.SettledAs
 	if read.Status.Terminal() {
 		rec.SettledAs = read.Status
 	}
@@ -186,18 +183,14 @@ func (s *Store) DeleteEnded(ctx context.Context, id string) error {
 	if !rec.Status.Terminal() {
 		return fmt.Errorf("job %s is %s: %w", id, rec.Status, ErrTransition)
 	}
-	first := rec.FirstRevision
-	if first == 0 {
-		first = rev
-	}
-	body, err := json.Marshal(Tombstone{Status: rec.Status, Model: rec.Spec.Model, CreatedAt: rec.CreatedAt, FirstRevision: first})
+	body, err := json.Marshal(Tombstone{Status: rec.Status, Model: rec.Spec.Model, CreatedAt: rec.CreatedAt, FirstRevision: rec.CreatingRevision(rev)})
 	if err != nil {
 		return fmt.Errorf("encode tombstone of job %s: %w", id, err)
 	}
 	marker := &nats.Msg{Subject: bus.RecordSubject(id), Header: nats.Header{}, Data: body}
 	marker.Header.Set(kvOperation, kvDelete)
-	if _, err := s.js.PublishMsg(ctx, marker, jetstream.WithExpectLastSequencePerSubject(rev), jetstream.WithMsgTTL(bus.RecordMarkerTTL)); err != nil {
-		if isWrongLastSequence(err) {
+	if _, err := s.publishIfLatest(ctx, marker, rev, bus.RecordMarkerTTL); err != nil {
+		if errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
 			return fmt.Errorf("job %s changed: %w", id, ErrTransition)
 		}
 		return fmt.Errorf("delete job %s: %w", id, err)
@@ -238,8 +231,14 @@ func (s *Store) write(ctx context.Context, id string, data []byte, rev uint64, t
 	if ttl <= 0 {
 		return s.kv.Update(ctx, id, data, rev)
 	}
-	ack, err := s.js.PublishMsg(ctx, &nats.Msg{Subject: bus.RecordSubject(id), Data: data},
-		jetstream.WithExpectLastSequencePerSubject(rev), jetstream.WithMsgTTL(ttl))
+	return s.publishIfLatest(ctx, &nats.Msg{Subject: bus.RecordSubject(id), Data: data}, rev, ttl)
+}
+
+// publishIfLatest stores msg on its key's subject with a TTL if rev is
+// still the key's latest revision (jetstream.ErrKeyRevisionMismatch when
+// it is not), returning the new revision.
+func (s *Store) publishIfLatest(ctx context.Context, msg *nats.Msg, rev uint64, ttl time.Duration) (uint64, error) {
+	ack, err := s.js.PublishMsg(ctx, msg, jetstream.WithExpectLastSequencePerSubject(rev), jetstream.WithMsgTTL(ttl))
 	if err != nil {
 		if isWrongLastSequence(err) {
 			return 0, jetstream.ErrKeyRevisionMismatch

@@ -87,3 +87,11 @@ func (c dropsCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(droppedDesc, prometheus.CounterValue, float64(d.Count), d.Kind)
 	}
 }
+
+// Bool is a gauge's value for a condition: 1 when it holds.
+func Bool(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}

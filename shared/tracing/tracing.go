@@ -163,7 +163,8 @@ func ExtractHTTP(ctx context.Context, h http.Header) context.Context {
 	return propagator.Extract(ctx, propagation.HeaderCarrier(h))
 }
 
-// LogFieldsOf names the trace of a job record's traceparent in log lines.
-func LogFieldsOf(traceparent string) []zap.Field {
-	return LogFields(FromTraceparent(context.Background(), traceparent))
+// LogFieldsOf names the trace of a job record's traceparent in log lines,
+// followed by the line's other fields.
+func LogFieldsOf(traceparent string, more ...zap.Field) []zap.Field {
+	return append(LogFields(FromTraceparent(context.Background(), traceparent)), more...)
 }

@@ -54,8 +54,7 @@ type phaseResult struct {
 	// request, record write, work message, fetch, ack, event and the
 	// copies it delivered to each subscriber.
 	NATSMsgsPerJob struct {
-		In  float64 `json:"in"`
-		Out float64 `json:"out"`
+		perJobMsgs
 		// ByClient is what each kind of client published (in) and was
 		// delivered (out) per job.
 		ByClient map[string]perJobMsgs `json:"by_client,omitempty"`
@@ -152,11 +151,10 @@ func analyze(ph *phase) phaseResult {
 			perJob += v
 		}
 		res.CPUPerJobMS["total"] = round3(perJob)
-		res.NATSMsgsPerJob.In = round3(float64(ph.msgs.In) / float64(res.Completed))
-		res.NATSMsgsPerJob.Out = round3(float64(ph.msgs.Out) / float64(res.Completed))
+		res.NATSMsgsPerJob.perJobMsgs = ph.msgs.clientMsgs.perJob(res.Completed)
 		res.NATSMsgsPerJob.ByClient = map[string]perJobMsgs{}
 		for k, c := range ph.msgs.ByClient {
-			res.NATSMsgsPerJob.ByClient[k] = perJobMsgs{In: round3(float64(c.In) / float64(res.Completed)), Out: round3(float64(c.Out) / float64(res.Completed))}
+			res.NATSMsgsPerJob.ByClient[k] = c.perJob(res.Completed)
 		}
 		if perJob > 0 {
 			res.CPUCeilingJobsPerSec = round3(float64(ph.cpu.Cores) * 1000 / perJob)

@@ -10,15 +10,20 @@ import (
 // sent to them, JetStream's internal traffic included, in all and by
 // client: what each service published (in) and was delivered (out).
 type natsMsgs struct {
-	In       int64                 `json:"in"`
-	Out      int64                 `json:"out"`
+	clientMsgs
 	ByClient map[string]clientMsgs `json:"by_client,omitempty"`
 }
 
-// clientMsgs is one kind of client's share, summed over its connections.
+// clientMsgs is one kind of client's share, summed over its connections
+// (or the server's totals).
 type clientMsgs struct {
 	In  int64 `json:"in"`
 	Out int64 `json:"out"`
+}
+
+// perJob is the count per completed job, rounded for the report.
+func (c clientMsgs) perJob(jobs int) perJobMsgs {
+	return perJobMsgs{In: round3(float64(c.In) / float64(jobs)), Out: round3(float64(c.Out) / float64(jobs))}
 }
 
 func (s *stack) natsMsgs() natsMsgs {
@@ -59,7 +64,7 @@ func clientKind(name string) string {
 }
 
 func (m natsMsgs) since(earlier natsMsgs) natsMsgs {
-	out := natsMsgs{In: m.In - earlier.In, Out: m.Out - earlier.Out, ByClient: map[string]clientMsgs{}}
+	out := natsMsgs{clientMsgs: clientMsgs{In: m.In - earlier.In, Out: m.Out - earlier.Out}, ByClient: map[string]clientMsgs{}}
 	for k, c := range m.ByClient {
 		e := earlier.ByClient[k]
 		// A connection made during the phase started from zero; one closed

@@ -68,8 +68,8 @@ func (s supervisorRun) start(ctx context.Context, name string) (*running, time.D
 	}
 	cmd := exec.Command(s.bin)
 	cmd.Env = append(os.Environ(), "CYBERIMAGE_DEV=true", "CYBERIMAGE_NATS_URL="+s.natsURL,
-		// Never reached: the archive checkpoint is past every record.
-		"CYBERIMAGE_S3_ENDPOINT=127.0.0.1:1",
+		// The figures are the index's, not an archive run's: no S3 here.
+		"CYBERIMAGE_ARCHIVE=false", "CYBERIMAGE_S3_ENDPOINT=127.0.0.1:1",
 		"CYBERIMAGE_SUPERVISOR_ADDR="+addr, "CYBERIMAGE_MODELS_DIR="+s.modelsDir, "CYBERIMAGE_LOG_LEVEL=warn")
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}

@@ -102,7 +102,7 @@ func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
 	hb := c.state()
 	ch <- prometheus.MustNewConstMetric(slotsDesc, prometheus.GaugeValue, float64(hb.Busy), c.runner, "busy")
 	ch <- prometheus.MustNewConstMetric(slotsDesc, prometheus.GaugeValue, float64(hb.Slots), c.runner, "total")
-	ch <- prometheus.MustNewConstMetric(quarantinedDesc, prometheus.GaugeValue, boolValue(hb.Quarantined), c.runner)
+	ch <- prometheus.MustNewConstMetric(quarantinedDesc, prometheus.GaugeValue, metrics.Bool(hb.Quarantined), c.runner)
 	for _, g := range hb.GPUs {
 		labels := []string{c.runner, strconv.Itoa(g.Index), g.UUID}
 		ch <- prometheus.MustNewConstMetric(gpuUtilDesc, prometheus.GaugeValue, float64(g.UtilizationPercent)/100, labels...)
@@ -110,13 +110,6 @@ func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(gpuMemDesc, prometheus.GaugeValue, float64(g.MemoryTotal), labels...)
 		ch <- prometheus.MustNewConstMetric(gpuTempDesc, prometheus.GaugeValue, float64(g.TemperatureC), labels...)
 		ch <- prometheus.MustNewConstMetric(gpuPowDesc, prometheus.GaugeValue, g.PowerWatts, labels...)
-		ch <- prometheus.MustNewConstMetric(gpuUseDesc, prometheus.GaugeValue, boolValue(g.InUse), labels...)
+		ch <- prometheus.MustNewConstMetric(gpuUseDesc, prometheus.GaugeValue, metrics.Bool(g.InUse), labels...)
 	}
-}
-
-func boolValue(b bool) float64 {
-	if b {
-		return 1
-	}
-	return 0
 }

@@ -110,15 +110,17 @@ func (w *Worker) emit(d *delivery, status job.Status, step, total int, message s
 		JobID: d.work.JobID, Status: string(status), Step: step, TotalSteps: total,
 		Runner: w.p.Runner, Attempt: d.attempt, Delivery: d.id.Token(), At: w.p.Clock().UTC(), Message: message,
 	}
-	publish := func(e bus.ProgressEvent) {
-		data, _ := json.Marshal(e)
-		if err := w.p.NC.Publish(bus.EventSubject(e.JobID), data); err != nil {
-			d.log.Debug("progress event", zap.Error(err))
-		}
-	}
 	if status == job.StatusProcessing && step > 0 && message == "" {
-		d.events.step(e, publish)
+		d.events.step(e, w.publishEvent)
 		return
 	}
-	d.events.now(e, publish)
+	d.events.now(e, w.publishEvent)
+}
+
+// sendEvent publishes one progress event on its job's subject.
+func (w *Worker) sendEvent(e bus.ProgressEvent) {
+	data, _ := json.Marshal(e)
+	if err := w.p.NC.Publish(bus.EventSubject(e.JobID), data); err != nil {
+		w.log.Debug("progress event", zap.String("job_id", e.JobID), zap.Error(err))
+	}
 }

@@ -136,6 +136,9 @@ type Worker struct {
 	active    map[string]*delivery // by job id
 	fatal     chan error
 	fatalOnce sync.Once
+	// publishEvent is sendEvent, bound once: every delivery's progress
+	// events go out through it without a closure per event.
+	publishEvent func(bus.ProgressEvent)
 }
 
 // errHung: an abandoned inference ignored termination.
@@ -166,8 +169,10 @@ func New(p Params) *Worker {
 		p.Observer = noObserver{}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Worker{p: p, log: p.Logger.Named("worker"), stopping: make(chan struct{}), workCtx: ctx, cancelWork: cancel,
+	w := &Worker{p: p, log: p.Logger.Named("worker"), stopping: make(chan struct{}), workCtx: ctx, cancelWork: cancel,
 		active: map[string]*delivery{}, fatal: make(chan error, 1), gate: newGate(), consumers: &consumerState{log: p.Logger.Named("worker")}}
+	w.publishEvent = w.sendEvent
+	return w
 }
 
 // Start binds to the consumer and starts one loop per slot.

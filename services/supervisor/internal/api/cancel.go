@@ -54,7 +54,7 @@ func (s *Server) cancel(w http.ResponseWriter, r *http.Request) {
 	if err := s.removeWork(ctx, rec); err != nil {
 		s.log.Warn("remove cancelled work; its next delivery will be acked", zap.String("job_id", id), zap.Error(err))
 	}
-	s.log.Info("job cancelled", append(tracing.LogFieldsOf(rec.Traceparent), zap.String("job_id", id), zap.String("was", string(was)))...)
+	s.log.Info("job cancelled", tracing.LogFieldsOf(rec.Traceparent, zap.String("job_id", id), zap.String("was", string(was)))...)
 	writeJSON(w, http.StatusOK, map[string]any{"job_id": id, "status": rec.Status, "was": was})
 }
 

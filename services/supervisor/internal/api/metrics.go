@@ -13,8 +13,8 @@ import (
 
 // The supervisor's series, read from its index, the work queue's
 // consumers, the runners' heartbeats and the recovery log at each scrape:
-// the index keeps them O(models), so a scrape costs the same whatever the
-// history.
+// the index keeps them O(models), and the oldest queued job's age
+// O(jobs in flight), so a scrape costs the same whatever the history.
 var (
 	jobsDesc = prometheus.NewDesc(metrics.Namespace+"_jobs",
 		"Jobs by model and status: queued and processing now; completed, failed, cancelled and rejected since counting began (ended jobs stay counted after their records expire; purged ones leave).",
@@ -89,13 +89,6 @@ func (c supervisorCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(rewatchesDesc, prometheus.CounterValue, float64(s.p.Index.Rewatches()))
 	if s.p.Leader != nil {
 		leads, _ := s.p.Leader()
-		gauge(leaderDesc, boolValue(leads))
+		gauge(leaderDesc, metrics.Bool(leads))
 	}
-}
-
-func boolValue(b bool) float64 {
-	if b {
-		return 1
-	}
-	return 0
 }

@@ -47,7 +47,7 @@ func (s *Server) requeue(ctx context.Context, id, reason string) (job.Record, er
 	if err != nil {
 		return rec, err
 	}
-	data, _ := json.Marshal(job.Work{JobID: rec.JobID, Spec: rec.Spec, Traceparent: rec.Traceparent})
+	data, _ := json.Marshal(rec.RequeueWork())
 	msgID := rec.JobID + ":requeue:" + strconv.Itoa(rec.Requeues)
 	if _, err := s.p.JS.Publish(ctx, bus.JobSubject(rec.Spec.Model, rec.JobID), data, jetstream.WithMsgID(msgID)); err != nil {
 		// The record says queued; the reconciler queues the work if this
@@ -55,6 +55,6 @@ func (s *Server) requeue(ctx context.Context, id, reason string) (job.Record, er
 		s.log.Warn("queue re-queued job", zap.String("job_id", id), zap.Error(err))
 	}
 	s.p.Recoveries.Add(recoveries.Recovery{At: time.Now().UTC(), Kind: recoveries.KindRequeue, JobID: id, Reason: reason})
-	s.log.Info("failed job re-queued by an operator", append(tracing.LogFieldsOf(rec.Traceparent), zap.String("job_id", id), zap.Int("requeues", rec.Requeues))...)
+	s.log.Info("failed job re-queued by an operator", tracing.LogFieldsOf(rec.Traceparent, zap.String("job_id", id), zap.Int("requeues", rec.Requeues))...)
 	return rec, nil
 }

@@ -68,9 +68,7 @@ func (s *Server) consumerState(ctx context.Context) (queueState, error) {
 		return q, fmt.Errorf("consumer info: %w", err)
 	}
 	if dlq, err := s.p.JS.Stream(ctx, bus.StreamDLQ); err == nil {
-		if di, err := dlq.Info(ctx); err == nil {
-			q.Dead = di.State.Msgs
-		}
+		q.Dead = dlq.CachedInfo().State.Msgs // Stream just fetched it
 	}
 	return q, nil
 }

@@ -146,18 +146,19 @@ func (a *App) start(ctx context.Context, cfg config.Config, js jetstream.JetStre
 		JS: js, Store: store, Jobs: idx, Acks: ackTrack, Log: log,
 		Interval: cfg.ReconcileInterval, Grace: 2 * cfg.Bus.AckWait, AckWait: cfg.Bus.AckWait, Logger: a.log,
 	})
-	arch := archive.New(archive.Params{Ended: idx, Records: store.KV(), State: state, S3: s3, Bucket: cfg.S3.Bucket, Logger: a.log})
 	leaderLoops := lifecycle.Group{
 		lifecycle.NewLoop(cfg.CheckInterval, dog.Pass),
 		lifecycle.NewLoop(0, dead.Pass),
 		lifecycle.NewLoop(cfg.ReconcileInterval, rec.Pass),
-		// Saves the index's view every few seconds, so a restart follows on
-		// from it instead of reading every record.
-		lifecycle.NewLoop(time.Second, idx.Persist),
+		// Saves the index's view every CYBERIMAGE_SNAPSHOT_INTERVAL, so a
+		// restart follows on from it instead of reading every record; the
+		// pass itself waits between saves.
+		lifecycle.NewLoop(0, idx.Persist),
 	}
 	if cfg.Archive {
 		// Archives what the index sees end until the lease is lost; its
 		// pass begins at once and pauses on its own after a failure.
+		arch := archive.New(archive.Params{Ended: idx, Records: store.KV(), State: state, S3: s3, Bucket: cfg.S3.Bucket, Logger: a.log})
 		leaderLoops = append(leaderLoops, lifecycle.NewLoop(0, arch.Pass))
 	}
 	a.onStop(leaderLoops.Stop)

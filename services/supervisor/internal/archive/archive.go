@@ -125,10 +125,12 @@ func (a *Archiver) pass(ctx context.Context) {
 		}
 	}()
 	if from < fed {
-		// What ended before the feed began is in the bucket.
+		// What ended before the feed began is in the bucket; the catch-up
+		// saves its own checkpoint after each batch.
 		var ok bool
-		if last, ok = a.catchUp(ctx, from, fed); !ok {
-			return // the checkpoint keeps the batches done
+		last, saved, ok = a.catchUp(ctx, from, fed)
+		if !ok {
+			return
 		}
 	}
 	save := time.NewTicker(a.p.SaveEvery)
@@ -163,25 +165,28 @@ func (a *Archiver) pass(ctx context.Context) {
 
 // catchUp archives the records that ended after revision from, up to and
 // including revision to, reading them from the bucket a batch at a time
-// and saving the checkpoint after each. It returns the revision archived up to: to, or less when ctx ended or
-// NATS failed first (ok false).
-func (a *Archiver) catchUp(ctx context.Context, from, to uint64) (reached uint64, ok bool) {
+// and saving the checkpoint after each, so a long catch-up (a bucket this
+// leader never archived) keeps its progress through a crash. It returns
+// the revision archived up to (to, or less when ctx ended or NATS failed
+// first: ok false) and the one last saved.
+func (a *Archiver) catchUp(ctx context.Context, from, to uint64) (reached, saved uint64, ok bool) {
+	saved = from
 	for from < to {
 		recs, next, ok := a.readEnded(ctx, from, to, a.p.CatchUpBatch)
 		if !ok {
-			return from, false
+			return from, saved, false
 		}
 		for _, rec := range recs {
 			if !a.archiveRecord(ctx, rec) {
-				return from, false
+				return from, saved, false
 			}
 		}
 		from = next
-		// A long catch-up (a bucket this leader never archived) keeps its
-		// progress through a crash.
-		a.save(ctx, from)
+		if a.save(ctx, from) {
+			saved = from
+		}
 	}
-	return to, true
+	return from, saved, true
 }
 
 // readEnded reads up to limit records that ended after revision from and
@@ -221,7 +226,7 @@ func endedRecord(e jetstream.KeyValueEntry) (job.Record, bool) {
 		return job.Record{}, false
 	}
 	rec, err := jobstore.Decode(e.Value())
-	if err != nil || !rec.Status.Terminal() || rec.JobID != e.Key() {
+	if err != nil || !index.Archivable(e.Key(), rec) {
 		return job.Record{}, false // nothing to archive (junk is the index's to report)
 	}
 	return rec, true

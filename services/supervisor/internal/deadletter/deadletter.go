@@ -189,7 +189,7 @@ func (h *Handler) Settle(ctx context.Context, adv bus.Advisory) error {
 	}
 	h.p.Log.Add(recoveries.Recovery{At: time.Now().UTC(), Kind: recoveries.KindDeadLetter, JobID: work.JobID,
 		Attempt: int(adv.Deliveries), Reason: reason})
-	h.log.Warn("job dead-lettered", append(tracing.LogFieldsOf(work.Traceparent), zap.String("job_id", work.JobID), zap.Uint64("deliveries", adv.Deliveries), zap.String("reason", reason))...)
+	h.log.Warn("job dead-lettered", tracing.LogFieldsOf(work.Traceparent, zap.String("job_id", work.JobID), zap.Uint64("deliveries", adv.Deliveries), zap.String("reason", reason))...)
 	return nil
 }
 

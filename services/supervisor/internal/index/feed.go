@@ -12,6 +12,13 @@ type Ended struct {
 	Record   job.Record
 }
 
+// Archivable tells whether a record stored under key is an ended job's
+// own record: a body naming another job is counted under its key, but
+// never copied out as that job's record.
+func Archivable(key string, rec job.Record) bool {
+	return rec.Status.Terminal() && rec.JobID == key
+}
+
 // Feed hands the records the index sees end to one follower (the
 // archive), so the bucket's stream is read and decoded once for both. It
 // holds at most limit records: a follower that falls that far behind (S3
@@ -71,27 +78,24 @@ func (f *Feed) Take() (items []Ended, covered uint64, lost bool) {
 }
 
 // advance tells the feed the index applied rev; ended is the record that
-// ended at it, if any. Called with the index locked, in revision order.
-func (f *Feed) advance(rev uint64, ended *job.Record) {
+// ended at it, if hasEnded. Called with the index locked, in revision
+// order.
+func (f *Feed) advance(rev uint64, ended job.Record, hasEnded bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.lost {
 		return
 	}
-	if ended != nil && rev <= f.after {
-		ended = nil
-	}
-	if ended != nil {
-		if len(f.items) >= f.limit {
-			f.lose()
-			return
-		}
-		f.items = append(f.items, Ended{Revision: rev, Record: *ended})
-	}
 	f.covered = max(f.covered, rev)
-	if ended != nil {
-		f.notify()
+	if !hasEnded || rev <= f.after {
+		return
 	}
+	if len(f.items) >= f.limit {
+		f.lose()
+		return
+	}
+	f.items = append(f.items, Ended{Revision: rev, Record: ended})
+	f.notify()
 }
 
 // loseFeed marks the feed lost (the view started over, or the follower

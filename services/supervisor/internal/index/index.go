@@ -46,8 +46,9 @@ type Index struct {
 	saveEvery  time.Duration
 	windowSize int
 	// saved is the revision of the last snapshot this process saved or
-	// loaded.
-	saved atomic.Uint64
+	// loaded; saving lets one save run at a time.
+	saved  atomic.Uint64
+	saving sync.Mutex
 }
 
 // Option configures an Index.
@@ -250,13 +251,14 @@ func (x *Index) bucketInfo(ctx context.Context) (*jetstream.StreamInfo, error) {
 }
 
 func (x *Index) apply(e jetstream.KeyValueEntry, now time.Time) {
+	c := newChange(e.Key(), e.Revision(), e.Created(), e.Operation(), e.Value()) // decoded before locking: readers wait less
 	x.mu.Lock()
-	ended, err := x.st.apply(change{key: e.Key(), rev: e.Revision(), at: e.Created(), op: e.Operation(), value: e.Value()}, now)
+	ended, hasEnded, err := x.st.apply(c, now)
 	if e.Revision()%1024 == 0 {
 		x.st.tally.prune(now)
 	}
 	for _, f := range x.feeds {
-		f.advance(e.Revision(), ended)
+		f.advance(e.Revision(), ended, hasEnded)
 	}
 	x.mu.Unlock()
 	if err != nil {

@@ -79,7 +79,8 @@ func ParseCursor(s string) (*Cursor, error) {
 // was the last). Pages within the window of newest jobs are answered from
 // memory; a page that reaches past the window scans the bucket for the
 // older jobs (O(records) time, O(limit) memory), as do searches that do
-// not fill a page from the window.
+// not fill a page from the window, unless they ask for queued or
+// processing jobs, which are all in flight.
 func (x *Index) List(ctx context.Context, f Filter, after *Cursor, limit int) ([]Entry, *Cursor, error) {
 	if limit <= 0 {
 		return nil, nil, nil
@@ -103,6 +104,16 @@ func (x *Index) List(ctx context.Context, f Filter, after *Cursor, limit int) ([
 		offer(e)
 	}
 	floor := x.st.window.floor
+	if h.Len() <= limit && floor != nil && f.Status != "" && !f.Status.Terminal() {
+		// Every queued or processing job is in flight: no need to read
+		// the bucket for the ones older than the window.
+		for _, e := range x.st.inflight {
+			if floor.before(e) {
+				offer(e)
+			}
+		}
+		floor = nil
+	}
 	x.mu.RUnlock()
 	if h.Len() <= limit && floor != nil {
 		err := x.scan(ctx, func(e Entry) {

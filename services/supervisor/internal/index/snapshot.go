@@ -117,6 +117,10 @@ func (x *Index) saveIfChanged(ctx context.Context) {
 	if x.state == nil {
 		return
 	}
+	// Persist and SaveNow (on stop, while the lease is held) may overlap;
+	// two saves at once would write the same slot.
+	x.saving.Lock()
+	defer x.saving.Unlock()
 	select {
 	case <-x.ready:
 	default:

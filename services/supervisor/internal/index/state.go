@@ -48,6 +48,18 @@ type change struct {
 	at    time.Time // when the server stored it
 	op    jetstream.KeyValueOp
 	value []byte
+	// rec is value decoded, for puts (err when it does not decode).
+	rec job.Record
+	err error
+}
+
+// newChange makes a change of the bucket, decoding a put's record.
+func newChange(key string, rev uint64, at time.Time, op jetstream.KeyValueOp, value []byte) change {
+	c := change{key: key, rev: rev, at: at, op: op, value: value}
+	if op == jetstream.KeyValuePut {
+		c.rec, c.err = jobstore.Decode(value)
+	}
+	return c
 }
 
 // state is the index's view, derived change by change from the bucket's
@@ -85,16 +97,14 @@ type counted struct {
 }
 
 // before is what the view counted key as, if anything, judged from what it
-// holds, then from the lineage a record or tombstone carries.
+// holds, then from the lineage a record or tombstone carries (first: the
+// job's creating revision).
 func (s *state) before(key string, rev, first uint64, settled job.Status, model string, created time.Time) (counted, bool) {
 	if e, ok := s.inflight[key]; ok {
 		return counted{e.Status, e.Model, e.CreatedAt}, true
 	}
 	if e, ok := s.window.get(key); ok {
 		return counted{e.Status, e.Model, e.CreatedAt}, true
-	}
-	if first == 0 {
-		first = rev // the creating revision itself
 	}
 	if rev <= s.catchUp && first > s.base {
 		return counted{}, false // created since the snapshot: not counted yet
@@ -108,23 +118,21 @@ func (s *state) before(key string, rev, first uint64, settled job.Status, model 
 // apply folds one change into the view and returns the record when the
 // change ended a job; now is the reader's clock, for
 // the rolling windows only.
-func (s *state) apply(c change, now time.Time) (ended *job.Record, err error) {
+func (s *state) apply(c change, now time.Time) (ended job.Record, hasEnded bool, err error) {
 	s.revision = max(s.revision, c.rev)
 	if c.op != jetstream.KeyValuePut {
 		s.forget(c, now)
-		return nil, nil
+		return job.Record{}, false, nil
 	}
-	rec, err := jobstore.Decode(c.value)
-	if err != nil {
-		return nil, err
+	if c.err != nil {
+		return job.Record{}, false, c.err
 	}
-	if rec.Status.Terminal() && rec.JobID == c.key {
-		// For the archive: a body naming another job is counted under
-		// its key, but never copied out as that job's record.
-		ended = &rec
+	rec := c.rec
+	if Archivable(c.key, rec) {
+		ended, hasEnded = rec, true
 	}
 	rec.JobID = c.key // the key is the job's id, whatever the body says
-	prev, wasCounted := s.before(c.key, c.rev, rec.FirstRevision, rec.SettledAs, rec.Spec.Model, rec.CreatedAt)
+	prev, wasCounted := s.before(c.key, c.rev, rec.CreatingRevision(c.rev), rec.SettledAs, rec.Spec.Model, rec.CreatedAt)
 	if wasCounted {
 		s.tally.count(prev.model, prev.status, prev.created, -1, now)
 	}
@@ -149,7 +157,7 @@ func (s *state) apply(c change, now time.Time) (ended *job.Record, err error) {
 		s.inflight[c.key] = e
 	}
 	s.window.put(e)
-	return ended, nil
+	return ended, hasEnded, nil
 }
 
 // forget applies a delete marker. A job purged by an operator (the marker
@@ -159,9 +167,11 @@ func (s *state) apply(c change, now time.Time) (ended *job.Record, err error) {
 func (s *state) forget(c change, now time.Time) {
 	if e, ok := s.inflight[c.key]; ok {
 		s.tally.count(e.Model, e.Status, e.CreatedAt, -1, now)
-	} else if t, ok := jobstore.DecodeTombstone(c.value); ok && c.op == jetstream.KeyValueDelete {
-		if prev, was := s.before(c.key, c.rev, t.FirstRevision, t.Status, t.Model, t.CreatedAt); was {
-			s.tally.count(prev.model, prev.status, prev.created, -1, now)
+	} else if c.op == jetstream.KeyValueDelete { // a purge or TTL marker carries no tombstone
+		if t, ok := jobstore.DecodeTombstone(c.value); ok {
+			if prev, was := s.before(c.key, c.rev, t.FirstRevision, t.Status, t.Model, t.CreatedAt); was {
+				s.tally.count(prev.model, prev.status, prev.created, -1, now)
+			}
 		}
 	}
 	delete(s.inflight, c.key)

@@ -164,7 +164,7 @@ func (r *Reconciler) requeue(ctx context.Context, e index.Entry, now time.Time) 
 	if err != nil {
 		return false, err
 	}
-	data, _ := json.Marshal(job.Work{JobID: rec.JobID, Spec: rec.Spec, Traceparent: rec.Traceparent})
+	data, _ := json.Marshal(rec.RequeueWork())
 	// The message id is new for each re-queue, so the dedup window of the
 	// lost message cannot swallow it.
 	msgID := rec.JobID + ":reconciled:" + strconv.FormatInt(rec.UpdatedAt.UnixNano(), 10)
@@ -173,6 +173,6 @@ func (r *Reconciler) requeue(ctx context.Context, e index.Entry, now time.Time) 
 	}
 	r.p.Log.Add(recoveries.Recovery{At: now, Kind: recoveries.KindLost, JobID: rec.JobID, Runner: e.Runner,
 		Attempt: rec.Attempts, Reason: reason})
-	r.log.Warn("lost job re-queued", append(tracing.LogFieldsOf(rec.Traceparent), zap.String("job_id", rec.JobID), zap.String("was", string(e.Status)))...)
+	r.log.Warn("lost job re-queued", tracing.LogFieldsOf(rec.Traceparent, zap.String("job_id", rec.JobID), zap.String("was", string(e.Status)))...)
 	return true, nil
 }

@@ -173,7 +173,7 @@ func (w *Watchdog) runOnce(ctx context.Context) int {
 		recovered++
 		w.p.Log.Add(recoveries.Recovery{At: now, Kind: v.kind, JobID: e.JobID, Runner: e.Runner, Attempt: e.Attempts,
 			Delivery: e.Delivery.Token(), Reason: v.reason, ElapsedSeconds: v.elapsed.Seconds()})
-		w.log.Warn("job taken from a stalled delivery", append(tracing.LogFieldsOf(e.Traceparent), zap.String("job_id", e.JobID), zap.String("runner", e.Runner),
+		w.log.Warn("job taken from a stalled delivery", tracing.LogFieldsOf(e.Traceparent, zap.String("job_id", e.JobID), zap.String("runner", e.Runner),
 			zap.Int("attempt", e.Attempts), zap.String("rule", v.kind), zap.String("reason", v.reason))...)
 		w.noteStall(ctx, e.Runner, now)
 	}
