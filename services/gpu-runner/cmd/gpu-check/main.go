@@ -62,23 +62,24 @@ func check(ortLib, model string, size int) (found bool, err error) {
 		return true, err
 	}
 	spec := job.Spec{Prompt: "gpu-check", Model: "demo", Width: size, Height: size, Steps: 4, Seed: 7, NumImages: 1}
-	cpu, cpuTime, err := render(model, nil, spec)
+	cpu, cpuTime, err := render(model, nil, spec, func() {})
 	if err != nil {
 		return true, fmt.Errorf("demo model on the CPU: %w", err)
 	}
 	fmt.Printf("CPU: %dx%d, %d steps in %s\n", size, size, spec.Steps, cpuTime.Round(time.Millisecond))
 	for _, g := range gpus {
-		before := nv.GPUs()[g.Index].MemoryUsed
+		memoryUsed := func() int64 { return int64(byIndex(nv.GPUs(), g.Index).MemoryUsed) }
+		before := memoryUsed()
+		var whileOpen int64
 		index := g.Index
-		out, took, err := render(model, &index, spec)
+		out, took, err := render(model, &index, spec, func() { whileOpen = memoryUsed() })
 		if err != nil {
 			return true, fmt.Errorf("demo model on GPU %d: %w", g.Index, err)
 		}
-		after := nv.GPUs()[g.Index]
 		diff := maxDiff(cpu, out)
 		fmt.Printf("GPU %d: %dx%d, %d steps in %s (%.1fx the CPU); device memory %+d MiB while open; pixels differ from the CPU's by at most %d/255\n",
 			g.Index, size, size, spec.Steps, took.Round(time.Millisecond), cpuTime.Seconds()/took.Seconds(),
-			(int64(after.MemoryUsed)-int64(before))>>20, diff)
+			(whileOpen-before)>>20, diff)
 		if diff > 8 {
 			return true, fmt.Errorf("GPU %d renders a different picture than the CPU (max difference %d/255)", g.Index, diff)
 		}
@@ -91,9 +92,21 @@ func printGPU(g bus.GPU) {
 		g.Index, g.Name, g.UUID, g.Driver, g.MemoryUsed>>20, g.MemoryTotal>>20, g.UtilizationPercent, g.TemperatureC, g.PowerWatts)
 }
 
+// byIndex finds a GPU by its NVML index, which is not its position in the
+// list when some devices are hidden from the process.
+func byIndex(gpus []bus.GPU, index int) bus.GPU {
+	for _, g := range gpus {
+		if g.Index == index {
+			return g
+		}
+	}
+	return bus.GPU{Index: index}
+}
+
 // render opens the demo model on a device (nil: the CPU), runs the job once
-// to warm up and once timed.
-func render(model string, device *int, spec job.Spec) ([]byte, time.Duration, error) {
+// to warm up and once timed, and calls whileOpen before it closes the
+// model (the device memory it holds is released then).
+func render(model string, device *int, spec job.Spec, whileOpen func()) ([]byte, time.Duration, error) {
 	gen, err := pipeline.OpenCPPN(model, ort.Options{IntraOpThreads: 1, CUDADevice: device})
 	if err != nil {
 		return nil, 0, err
@@ -108,10 +121,12 @@ func render(model string, device *int, spec job.Spec) ([]byte, time.Duration, er
 	if err != nil {
 		return nil, 0, err
 	}
+	took := time.Since(start)
+	whileOpen()
 	if len(images) != 1 {
 		return nil, 0, errors.New("the demo model returned no picture")
 	}
-	return images[0].RGB, time.Since(start), nil
+	return images[0].RGB, took, nil
 }
 
 func maxDiff(a, b []byte) int {
