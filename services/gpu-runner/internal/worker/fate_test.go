@@ -51,7 +51,7 @@ func (panicky) Close() error { return nil }
 // permanent failure of that job, with the panic as its reason.
 func TestGeneratorPanicFailsTheJob(t *testing.T) {
 	t.Parallel()
-	out, err := runGroup(context.Background(), panicky{}, []*delivery{{}}, func(int, int) {})
+	out, err := runGroup(context.Background(), panicky{}, []job.Spec{{}}, func(int, int) {})
 	require.Nil(t, out)
 	require.Error(t, err)
 	require.True(t, isPermanent(err))

@@ -18,44 +18,113 @@ import (
 type imageOut = pipeline.Image
 
 // infer runs a batch: it groups the deliveries that can share a model run,
-// and for each group claims its deliveries right before generating their
-// images, so a group waiting behind another is not yet processing. It
-// returns, in order, the deliveries ready for upload; every other one has
-// been ended.
+// and for each group claims its deliveries as their run begins, so a group
+// waiting behind another is not yet processing. It returns, in order, the
+// deliveries ready for upload; every other one has been ended.
 func (w *Worker) infer(batch []*delivery) []*delivery {
 	var ready []*delivery
-	for _, group := range groupByKey(batch, func(d *delivery) job.Spec { return d.work.Spec }) {
-		var todo []*delivery
+	for _, group := range groupByKey(batch, workSpec) {
+		if firstDeliveries(group) {
+			ready = append(ready, w.claimWhileRunning(group)...)
+			continue
+		}
+		var claimed []*delivery
 		claims := w.claimAll(group)
 		for i, d := range group {
 			if err := claims[i]; err != nil {
 				w.end(d, err)
 				continue
 			}
-			if d.attempt == 1 {
-				// Nothing can be stored yet: skip the S3 round trip, which
-				// would otherwise sit between two inferences.
-				todo = append(todo, d)
-				continue
-			}
-			keys, ok, err := w.p.Images.Existing(d.ctx, d.work.JobID, d.spec)
-			switch {
-			case err != nil:
-				w.end(d, err)
-			case ok:
-				d.log.Info("images already stored by an earlier attempt; not generating again")
-				d.keys = keys
-				ready = append(ready, d)
-			default:
-				todo = append(todo, d)
+			claimed = append(claimed, d)
+		}
+		ready = append(ready, w.runClaimed(claimed)...)
+	}
+	return ready
+}
+
+func workSpec(d *delivery) job.Spec   { return d.work.Spec }
+func recordSpec(d *delivery) job.Spec { return d.spec }
+
+// firstDeliveries: every delivery of the group is the first of work ingest
+// queued, so its record is almost surely as the work message describes it
+// (queued, never attempted, the same spec) and its claim is one
+// compare-and-set.
+func firstDeliveries(group []*delivery) bool {
+	for _, d := range group {
+		if d.delivered != 1 || d.work.Revision == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// claimWhileRunning runs a group of first deliveries on the model while
+// their claims are written, instead of after: the claim is a KV round trip
+// the model need not wait for. Nothing leaves the runner before a
+// delivery's claim has landed (its step events wait for it; upload, record
+// and ack come after), so the fence is what it was: a delivery whose claim
+// fails is ended as it would have been before running, and its images are
+// dropped. The rare delivery whose record turned out different (an earlier
+// attempt, another spec) is decided again as any claimed one.
+func (w *Worker) claimWhileRunning(group []*delivery) []*delivery {
+	for _, d := range group {
+		d.events.holdUntilClaimed()
+	}
+	claims := make(chan []error, 1)
+	go func() { claims <- w.claimAll(group) }()
+	out, took, runErr := w.runModel(group, workSpec)
+	errs := <-claims
+	var ran, again []*delivery
+	var images [][]imageOut
+	for i, d := range group {
+		switch {
+		case errs[i] != nil:
+			w.end(d, errs[i])
+		case d.spec != d.work.Spec || d.attempt > 1:
+			again = append(again, d)
+		default:
+			ran = append(ran, d)
+			if runErr == nil {
+				images = append(images, out[i])
 			}
 		}
-		// The record's spec is the one that runs; it matches the work
-		// message's unless the record changed, so regroup on it.
-		for _, g := range groupByKey(todo, func(d *delivery) job.Spec { return d.spec }) {
-			if w.generate(g) {
-				ready = append(ready, g...)
-			}
+	}
+	if runErr != nil {
+		w.endAll(ran, runErr)
+		ran = nil
+	} else {
+		w.keepImages(ran, images, took)
+	}
+	return append(ran, w.runClaimed(again)...)
+}
+
+// runClaimed runs claimed deliveries: those an earlier attempt already
+// stored images for are ready as they are; the rest run on the model,
+// grouped by the spec their record gives.
+func (w *Worker) runClaimed(claimed []*delivery) []*delivery {
+	var ready, todo []*delivery
+	for _, d := range claimed {
+		if d.attempt == 1 {
+			// Nothing can be stored yet: skip the S3 round trip, which
+			// would otherwise sit between two inferences.
+			todo = append(todo, d)
+			continue
+		}
+		keys, ok, err := w.p.Images.Existing(d.ctx, d.work.JobID, d.spec)
+		switch {
+		case err != nil:
+			w.end(d, err)
+		case ok:
+			d.log.Info("images already stored by an earlier attempt; not generating again")
+			d.keys = keys
+			ready = append(ready, d)
+		default:
+			todo = append(todo, d)
+		}
+	}
+	for _, g := range groupByKey(todo, recordSpec) {
+		if w.generate(g) {
+			ready = append(ready, g...)
 		}
 	}
 	return ready
@@ -81,7 +150,7 @@ func (w *Worker) claimAll(batch []*delivery) []error {
 // claim moves the record to processing under this delivery as its run
 // begins: from now on the record names it, and only it may finish the job.
 // The server's time of this write is when the supervisor's stall clock
-// starts, so claim is called right before the model runs, never ahead.
+// starts, so claim is called as the model starts, never ahead.
 func (w *Worker) claim(d *delivery) error {
 	mutate := func(r *job.Record) error { return job.Claim(r, d.id, w.p.Clock()) }
 	var rec job.Record
@@ -109,6 +178,7 @@ func (w *Worker) claim(d *delivery) error {
 	d.startSpan(rec)
 	d.claimed.Store(true)
 	w.emit(d, job.StatusProcessing, 0, d.spec.Steps, "")
+	w.claimedEvents(d)
 	return nil
 }
 
@@ -131,71 +201,92 @@ func groupByKey(ds []*delivery, spec func(*delivery) job.Spec) [][]*delivery {
 	return out
 }
 
-// generate runs one group through its model and reports whether the images
-// are ready; on failure every delivery of the group has been ended.
+// generate runs one group of claimed deliveries through its model and
+// reports whether the images are ready; on failure every delivery of the
+// group has been ended.
 func (w *Worker) generate(group []*delivery) bool {
-	gen, release, err := w.p.Generators.For(group[0].spec.Model, group[0].slot.gpu)
+	out, took, err := w.runModel(group, recordSpec)
 	if err != nil {
-		for _, d := range group {
-			w.end(d, permanent(fmt.Errorf("model %s: %w", d.spec.Model, err)))
-		}
+		w.endAll(group, err)
 		return false
+	}
+	w.keepImages(group, out, took)
+	return true
+}
+
+// runTime is when a model run started and ended.
+type runTime struct{ start, end time.Time }
+
+// runModel runs one group on its model, each delivery with the spec specOf
+// gives (the group shares its batch key). Its error is what the group's
+// deliveries end with: the context's when the run was stopped, otherwise
+// permanent, since the same input would fail the same way.
+func (w *Worker) runModel(group []*delivery, specOf func(*delivery) job.Spec) ([][]imageOut, runTime, error) {
+	specs := make([]job.Spec, len(group))
+	for i, d := range group {
+		specs[i] = specOf(d)
+	}
+	model, gpu := specs[0].Model, group[0].slot.gpu
+	gen, release, err := w.p.Generators.For(model, gpu)
+	if err != nil {
+		return nil, runTime{}, permanent(fmt.Errorf("model %s: %w", model, err))
 	}
 	defer release()
 	ctx, releaseCtx := groupContext(w.workCtx, group)
 	defer releaseCtx()
 	progress := func(step, total int) {
 		for _, d := range group {
-			w.emit(d, job.StatusProcessing, step, total, "")
+			w.emitStep(d, step, total)
 		}
 	}
 	t0 := time.Now()
-	out, err := runGroup(ctx, gen, group, progress)
+	out, err := runGroup(ctx, gen, specs, progress)
 	if err != nil {
-		if ctx.Err() == nil && !errors.Is(err, pipeline.ErrUnsupported) {
+		if ctx.Err() != nil {
+			return nil, runTime{}, err
+		}
+		if !errors.Is(err, pipeline.ErrUnsupported) {
 			// The run itself failed, not the input: the session may be
 			// broken (out of memory, say); never run the next job on it.
-			w.p.Generators.Discard(group[0].spec.Model, group[0].slot.gpu, gen)
+			w.p.Generators.Discard(model, gpu, gen)
 		}
-		for _, d := range group {
-			if ctx.Err() != nil {
-				w.end(d, err)
-			} else {
-				w.end(d, permanent(fmt.Errorf("generate: %w", err)))
-			}
-		}
-		return false
+		return nil, runTime{}, permanent(fmt.Errorf("generate: %w", err))
 	}
-	t1 := time.Now()
-	inference := job.Millis(t1.Sub(t0))
+	return out, runTime{t0, time.Now()}, nil
+}
+
+// keepImages hands each delivery its images and the run's timing.
+func (w *Worker) keepImages(group []*delivery, out [][]imageOut, took runTime) {
+	inference := job.Millis(took.end.Sub(took.start))
 	for i, d := range group {
 		d.images = out[i]
 		d.stages.InferenceMS = inference
 		d.stages.BatchSize = len(group)
-		tracing.Stage(d.trace, "inference", t0, t1, attribute.Int("batch_size", len(group)), attribute.String("model", d.spec.Model))
+		tracing.Stage(d.trace, "inference", took.start, took.end, attribute.Int("batch_size", len(group)), attribute.String("model", d.spec.Model))
 	}
-	return true
+}
+
+func (w *Worker) endAll(group []*delivery, err error) {
+	for _, d := range group {
+		w.end(d, err)
+	}
 }
 
 // runGroup runs a group through its generator. A panic in a generator (a
 // bug, or an input it did not expect) fails this group's jobs with the
 // reason; it never takes the runner and its other jobs down.
-func runGroup(ctx context.Context, gen pipeline.Generator, group []*delivery, progress pipeline.Progress) (out [][]imageOut, err error) {
+func runGroup(ctx context.Context, gen pipeline.Generator, specs []job.Spec, progress pipeline.Progress) (out [][]imageOut, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			out, err = nil, permanent(fmt.Errorf("generator panicked: %v", p))
 		}
 	}()
-	if bg, ok := gen.(pipeline.BatchGenerator); ok && len(group) > 1 {
-		specs := make([]job.Spec, len(group))
-		for i, d := range group {
-			specs[i] = d.spec
-		}
+	if bg, ok := gen.(pipeline.BatchGenerator); ok && len(specs) > 1 {
 		return bg.GenerateBatch(ctx, specs, progress)
 	}
-	out = make([][]imageOut, len(group))
-	for i, d := range group {
-		imgs, err := gen.Generate(ctx, d.spec, progress)
+	out = make([][]imageOut, len(specs))
+	for i, spec := range specs {
+		imgs, err := gen.Generate(ctx, spec, progress)
 		if err != nil {
 			return nil, err
 		}

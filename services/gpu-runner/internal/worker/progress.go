@@ -38,6 +38,48 @@ type progressEvents struct {
 	timer     *time.Timer
 	closed    bool
 	publish   func(bus.ProgressEvent)
+
+	// unclaimed: the delivery's model runs while its claim is still being
+	// written, so its steps wait (the latest as early) until the claim's
+	// own event has gone out; a claim that fails drops them.
+	unclaimed bool
+	early     *earlyStep
+}
+
+// earlyStep is the latest step a delivery reached before its claim was
+// written.
+type earlyStep struct{ step, total int }
+
+// holdUntilClaimed makes step events wait for claimed.
+func (p *progressEvents) holdUntilClaimed() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.unclaimed = true
+}
+
+// holdEarly keeps a step that came before the claim, and reports whether
+// it did.
+func (p *progressEvents) holdEarly(step, total int) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.unclaimed {
+		return false
+	}
+	p.early = &earlyStep{step, total}
+	return true
+}
+
+// claimed lets step events through, starting with the latest early one,
+// built by event and coalesced as any step. It runs under the lock that
+// holdEarly takes, so an early step never goes out after a later one.
+func (p *progressEvents) claimed(event func(step, total int) bus.ProgressEvent, publish func(bus.ProgressEvent)) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.unclaimed = false
+	if e := p.early; e != nil && !p.closed {
+		p.early = nil
+		p.stepLocked(event(e.step, e.total), publish)
+	}
 }
 
 // step publishes a step event now or holds it for the rest of the
@@ -45,6 +87,10 @@ type progressEvents struct {
 func (p *progressEvents) step(e bus.ProgressEvent, publish func(bus.ProgressEvent)) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.stepLocked(e, publish)
+}
+
+func (p *progressEvents) stepLocked(e bus.ProgressEvent, publish func(bus.ProgressEvent)) {
 	if p.closed {
 		return
 	}
@@ -92,6 +138,7 @@ func (p *progressEvents) close() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.closed = true
+	p.early = nil
 	p.dropHeld()
 }
 
@@ -106,15 +153,35 @@ func (p *progressEvents) dropHeld() {
 // emit publishes a progress event; losing one is harmless. Plain steps
 // (processing, step n, no message) are coalesced per delivery.
 func (w *Worker) emit(d *delivery, status job.Status, step, total int, message string) {
-	e := bus.ProgressEvent{
-		JobID: d.work.JobID, Status: string(status), Step: step, TotalSteps: total,
-		Runner: w.p.Runner, Attempt: d.attempt, Delivery: d.id.Token(), At: w.p.Clock().UTC(), Message: message,
-	}
+	e := w.event(d, status, step, total, message)
 	if status == job.StatusProcessing && step > 0 && message == "" {
 		d.events.step(e, w.publishEvent)
 		return
 	}
 	d.events.now(e, w.publishEvent)
+}
+
+// emitStep publishes a running delivery's step event, or keeps it for its
+// claim while that is still being written.
+func (w *Worker) emitStep(d *delivery, step, total int) {
+	if d.events.holdEarly(step, total) {
+		return // reading d.attempt now would race with the claim
+	}
+	w.emit(d, job.StatusProcessing, step, total, "")
+}
+
+// claimedEvents: the claim's own event is out; step events may follow.
+func (w *Worker) claimedEvents(d *delivery) {
+	d.events.claimed(func(step, total int) bus.ProgressEvent {
+		return w.event(d, job.StatusProcessing, step, total, "")
+	}, w.publishEvent)
+}
+
+func (w *Worker) event(d *delivery, status job.Status, step, total int, message string) bus.ProgressEvent {
+	return bus.ProgressEvent{
+		JobID: d.work.JobID, Status: string(status), Step: step, TotalSteps: total,
+		Runner: w.p.Runner, Attempt: d.attempt, Delivery: d.id.Token(), At: w.p.Clock().UTC(), Message: message,
+	}
 }
 
 // sendEvent publishes one progress event on its job's subject.
