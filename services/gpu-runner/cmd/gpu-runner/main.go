@@ -36,13 +36,19 @@ func main() {
 	}
 	stopTracing := tracing.Start("gpu-runner", cfg.Tracing, logger)
 	defer stopTracing()
+	// exit flushes what deferred calls would have: os.Exit skips them, and
+	// the spans of a runner's last moments are the ones worth reading.
+	exit := func(code int) {
+		stopTracing()
+		_ = logger.Sync()
+		os.Exit(code)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	r, err := runner.Start(ctx, cfg, logger)
 	if err != nil {
 		logger.Error("runner failed to start", zap.Error(err))
-		_ = logger.Sync()
-		os.Exit(bus.ExitCode(err))
+		exit(bus.ExitCode(err))
 	}
 	select {
 	case <-ctx.Done():
@@ -51,8 +57,7 @@ func main() {
 		// process manager starts a clean runner. The job was already
 		// handed to another runner by the supervisor.
 		logger.Error("runner cannot continue; exiting for a restart", zap.Error(err))
-		_ = logger.Sync()
-		os.Exit(3)
+		exit(3)
 	}
 	logger.Info("shutting down", zap.Duration("stop_timeout", cfg.StopTimeout))
 	stopCtx, cancel := context.WithTimeout(context.Background(), cfg.StopTimeout)
@@ -61,8 +66,7 @@ func main() {
 		// A wedged inference outlived the stop timeout; its jobs were
 		// handed back. Exit 3, as on an abandoned inference that hangs.
 		logger.Error("runner did not stop cleanly; exiting for a restart", zap.Error(err))
-		_ = logger.Sync()
-		os.Exit(3)
+		exit(3)
 	}
 	_ = logger.Sync()
 }

@@ -44,6 +44,7 @@ func main() {
 	defer stopTracing()
 	if err := run(cfg, logger); err != nil {
 		logger.Error("ingest stopped", zap.Error(err))
+		stopTracing() // os.Exit skips the deferred flush
 		_ = logger.Sync()
 		os.Exit(bus.ExitCode(err))
 	}

@@ -42,6 +42,7 @@ func main() {
 	a, err := app.Start(ctx, cfg, logger)
 	if err != nil {
 		logger.Error("supervisor failed to start", zap.Error(err))
+		stopTracing() // os.Exit skips the deferred flush
 		_ = logger.Sync()
 		os.Exit(bus.ExitCode(err))
 	}
