@@ -20,6 +20,10 @@ import (
 // then returns the image for the spec it was given, or err.
 type scriptedModel struct {
 	err error
+	// started, when set, is closed as the first run begins.
+	started chan struct{}
+	// atStart, when set, is called as each run begins.
+	atStart func()
 
 	mu   sync.Mutex
 	runs []job.Spec
@@ -28,7 +32,13 @@ type scriptedModel struct {
 func (m *scriptedModel) Generate(_ context.Context, spec job.Spec, progress pipeline.Progress) ([]pipeline.Image, error) {
 	m.mu.Lock()
 	m.runs = append(m.runs, spec)
+	if m.started != nil && len(m.runs) == 1 {
+		close(m.started)
+	}
 	m.mu.Unlock()
+	if m.atStart != nil {
+		m.atStart()
+	}
 	progress(1, spec.Steps)
 	if m.err != nil {
 		return nil, m.err
@@ -57,7 +67,8 @@ func (f *fateFixture) queuedDelivery(t *testing.T, id string, spec job.Spec) (*d
 	rev, err := f.store.Create(ctx, rec)
 	require.NoError(t, err)
 	msg := &fakeMsg{}
-	d := &delivery{msg: msg, delivered: 1, ended: make(chan struct{}), slot: &slot{}, log: zaptest.NewLogger(t),
+	gpu := 0 // the claim runs beside the model on a GPU only
+	d := &delivery{msg: msg, delivered: 1, ended: make(chan struct{}), slot: &slot{gpu: &gpu}, log: zaptest.NewLogger(t),
 		work: job.Work{JobID: id, Spec: spec, CreatedAt: rec.CreatedAt, Revision: rev}}
 	d.id = job.Delivery{StreamSeq: rev, Delivered: 1, Runner: "r1"}
 	d.ctx, d.cancel = context.WithCancelCause(ctx)
@@ -79,8 +90,18 @@ func eventsOf(f *fateFixture) *published {
 func TestFirstDeliveryClaimsWhileItsModelRuns(t *testing.T) {
 	f := newFateFixture(t)
 	events := eventsOf(f)
-	model := &scriptedModel{}
+	model := &scriptedModel{started: make(chan struct{})}
 	f.w.p.Generators = oneModel{model}
+	// The claim's write (its clock reading) waits until the model runs:
+	// a claim made before the run would never see it start.
+	f.w.p.Clock = func() time.Time {
+		select {
+		case <-model.started:
+		case <-time.After(5 * time.Second):
+			t.Error("the claim was written before the model run began")
+		}
+		return time.Now()
+	}
 	spec := job.Spec{Model: "demo", Prompt: "p", Steps: 3, NumImages: 1}
 	d, msg := f.queuedDelivery(t, "fresh", spec)
 
@@ -181,4 +202,20 @@ func TestEarlyStepWaitsForTheClaim(t *testing.T) {
 	failed.close()
 	failed.claimed(build, out.publish)
 	require.Len(t, out.get(), 2)
+}
+
+// TestCPUDeliveryClaimsBeforeItsModelRuns: on the CPU the claim's work
+// would compete with the model, so the claim lands first.
+func TestCPUDeliveryClaimsBeforeItsModelRuns(t *testing.T) {
+	f := newFateFixture(t)
+	model := &scriptedModel{}
+	f.w.p.Generators = oneModel{model}
+	d, _ := f.queuedDelivery(t, "cpu", job.Spec{Model: "demo", Prompt: "p", Steps: 1, NumImages: 1})
+	d.slot = &slot{}
+	model.atStart = func() {
+		require.Equal(t, job.StatusProcessing, f.status(t, "cpu").Status, "claimed before the run")
+	}
+
+	require.Equal(t, []*delivery{d}, f.w.infer([]*delivery{d}))
+	require.Len(t, model.ran(), 1)
 }
