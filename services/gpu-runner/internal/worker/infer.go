@@ -68,12 +68,13 @@ func firstDeliveries(group []*delivery) bool {
 
 // claimWhileRunning runs a group of first deliveries on its GPU while
 // their claims are written, instead of after: the claim is a KV round trip
-// (more on a replicated cluster) the GPU need not wait for. Nothing leaves the runner before a
-// delivery's claim has landed (its step events wait for it; upload, record
-// and ack come after), so the fence is what it was: a delivery whose claim
-// fails is ended as it would have been before running, and its images are
-// dropped. The rare delivery whose record turned out different (an earlier
-// attempt, another spec) is decided again as any claimed one.
+// (a quorum write on a replicated cluster) the GPU need not wait for.
+// Nothing leaves the runner before a delivery's claim has landed (its step
+// events wait for it; upload, record and ack come after), so the fence is
+// what it was: a delivery whose claim fails is ended as it would have been
+// before running, and its images are dropped. The rare delivery whose
+// record turned out different (an earlier attempt, another spec) is
+// decided again as any claimed one.
 func (w *Worker) claimWhileRunning(group []*delivery) []*delivery {
 	for _, d := range group {
 		d.events.holdUntilClaimed()
