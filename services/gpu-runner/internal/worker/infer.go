@@ -223,8 +223,11 @@ func (w *Worker) generate(group []*delivery) bool {
 	return true
 }
 
-// runTime is when a model run started and ended.
-type runTime struct{ start, end time.Time }
+// runTime is when a model run started and ended, and how many jobs it ran.
+type runTime struct {
+	start, end time.Time
+	batch      int
+}
 
 // runModel runs one group on its model, each delivery with the spec specOf
 // gives (the group shares its batch key). Its error is what the group's
@@ -268,7 +271,7 @@ func (w *Worker) runModel(group []*delivery, specOf func(*delivery) job.Spec) ([
 		}
 		return nil, runTime{}, permanent(fmt.Errorf("generate: %w", err))
 	}
-	return out, runTime{t0, time.Now()}, nil
+	return out, runTime{t0, time.Now(), len(group)}, nil
 }
 
 // keepImages hands each delivery its images and the run's timing.
@@ -277,8 +280,8 @@ func (w *Worker) keepImages(group []*delivery, out [][]imageOut, took runTime) {
 	for i, d := range group {
 		d.images = out[i]
 		d.stages.InferenceMS = inference
-		d.stages.BatchSize = len(group)
-		tracing.Stage(d.trace, "inference", took.start, took.end, attribute.Int("batch_size", len(group)), attribute.String("model", d.spec.Model))
+		d.stages.BatchSize = took.batch
+		tracing.Stage(d.trace, "inference", took.start, took.end, attribute.Int("batch_size", took.batch), attribute.String("model", d.spec.Model))
 	}
 }
 

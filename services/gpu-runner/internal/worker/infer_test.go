@@ -219,3 +219,24 @@ func TestCPUDeliveryClaimsBeforeItsModelRuns(t *testing.T) {
 	require.Equal(t, []*delivery{d}, f.w.infer([]*delivery{d}))
 	require.Len(t, model.ran(), 1)
 }
+
+// TestBatchOfFirstDeliveriesKeepsTheOnesItClaimed: in a batch run beside
+// its claims, a delivery whose claim fails is dropped and the others go on,
+// each recording the size of the run it was part of.
+func TestBatchOfFirstDeliveriesKeepsTheOnesItClaimed(t *testing.T) {
+	f := newFateFixture(t)
+	model := &scriptedModel{}
+	f.w.p.Generators = oneModel{model}
+	spec := job.Spec{Model: "demo", Prompt: "p", Steps: 1, NumImages: 1}
+	kept, _ := f.queuedDelivery(t, "kept", spec)
+	gone, goneMsg := f.queuedDelivery(t, "gone-from-batch", spec)
+	_, err := f.store.Update(context.Background(), "gone-from-batch", func(r *job.Record) error { return job.Cancel(r, "changed my mind", time.Now()) })
+	require.NoError(t, err)
+
+	ready := f.w.infer([]*delivery{kept, gone})
+
+	require.Equal(t, []*delivery{kept}, ready)
+	require.Equal(t, 2, kept.stages.BatchSize, "the run was a batch of two")
+	require.Equal(t, []string{"ack"}, goneMsg.got())
+	require.Len(t, model.ran(), 2)
+}
