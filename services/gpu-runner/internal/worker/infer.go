@@ -91,19 +91,14 @@ func (w *Worker) claimWhileRunning(group []*delivery) []*delivery {
 			w.end(d, errs[i])
 		case d.spec != d.work.Spec || d.attempt > 1:
 			again = append(again, d)
+		case runErr != nil:
+			w.end(d, runErr)
 		default:
 			ran = append(ran, d)
-			if runErr == nil {
-				images = append(images, out[i])
-			}
+			images = append(images, out[i])
 		}
 	}
-	if runErr != nil {
-		w.endAll(ran, runErr)
-		ran = nil
-	} else {
-		w.keepImages(ran, images, took)
-	}
+	w.keepImages(ran, images, took)
 	return append(ran, w.runClaimed(again)...)
 }
 

@@ -59,6 +59,19 @@ type oneModel struct{ g pipeline.Generator }
 func (o oneModel) For(string, *int) (pipeline.Generator, func(), error) { return o.g, func() {}, nil }
 func (o oneModel) Discard(string, *int, pipeline.Generator) bool        { return true }
 
+// modelFixture is a fate fixture whose worker runs every model on m.
+func modelFixture(t *testing.T, m *scriptedModel) *fateFixture {
+	f := newFateFixture(t)
+	f.w.p.Generators = oneModel{m}
+	return f
+}
+
+// cancel ends a queued job as an operator would, before its delivery runs.
+func (f *fateFixture) cancel(t *testing.T, id string) {
+	_, err := f.store.Update(context.Background(), id, func(r *job.Record) error { return job.Cancel(r, "changed my mind", time.Now()) })
+	require.NoError(t, err)
+}
+
 // queuedDelivery is the first delivery of work ingest queued: the record
 // as ingest wrote it, and the work message naming its revision.
 func (f *fateFixture) queuedDelivery(t *testing.T, id string, spec job.Spec) (*delivery, *fakeMsg) {
@@ -88,10 +101,9 @@ func eventsOf(f *fateFixture) *published {
 // runs beside its model run, and its step events still follow the claim's
 // own event: watchers never see a step of a job that is not processing.
 func TestFirstDeliveryClaimsWhileItsModelRuns(t *testing.T) {
-	f := newFateFixture(t)
-	events := eventsOf(f)
 	model := &scriptedModel{started: make(chan struct{})}
-	f.w.p.Generators = oneModel{model}
+	f := modelFixture(t, model)
+	events := eventsOf(f)
 	// The claim's write (its clock reading) waits until the model runs:
 	// a claim made before the run would never see it start.
 	f.w.p.Clock = func() time.Time {
@@ -121,12 +133,10 @@ func TestFirstDeliveryClaimsWhileItsModelRuns(t *testing.T) {
 // first delivery waited (cancelled, say) is acked as already done, and the
 // images of the run beside the claim go nowhere.
 func TestFirstDeliveryWhoseClaimFailsIsDropped(t *testing.T) {
-	f := newFateFixture(t)
+	f := modelFixture(t, &scriptedModel{})
 	events := eventsOf(f)
-	f.w.p.Generators = oneModel{&scriptedModel{}}
 	d, msg := f.queuedDelivery(t, "gone", job.Spec{Model: "demo", Prompt: "p", Steps: 3, NumImages: 1})
-	_, err := f.store.Update(context.Background(), "gone", func(r *job.Record) error { return job.Cancel(r, "changed my mind", time.Now()) })
-	require.NoError(t, err)
+	f.cancel(t, "gone")
 
 	require.Empty(t, f.w.infer([]*delivery{d}))
 
@@ -140,8 +150,7 @@ func TestFirstDeliveryWhoseClaimFailsIsDropped(t *testing.T) {
 // that claim (the fence holds), with the reason, and terminates the
 // message; it is not mistaken for a stale delivery.
 func TestFirstDeliveryFailingAtOnceIsRecordedByItsOwner(t *testing.T) {
-	f := newFateFixture(t)
-	f.w.p.Generators = oneModel{&scriptedModel{err: errors.New("bad weights")}}
+	f := modelFixture(t, &scriptedModel{err: errors.New("bad weights")})
 	d, msg := f.queuedDelivery(t, "broken", job.Spec{Model: "demo", Prompt: "p", Steps: 1, NumImages: 1})
 
 	require.Empty(t, f.w.infer([]*delivery{d}))
@@ -158,9 +167,8 @@ func TestFirstDeliveryFailingAtOnceIsRecordedByItsOwner(t *testing.T) {
 // no longer matches the work message (its spec changed), the run beside
 // the claim is thrown away and the record's spec runs.
 func TestFirstDeliveryOfAChangedRecordRunsWhatTheRecordSays(t *testing.T) {
-	f := newFateFixture(t)
 	model := &scriptedModel{}
-	f.w.p.Generators = oneModel{model}
+	f := modelFixture(t, model)
 	queued := job.Spec{Model: "demo", Prompt: "old", Steps: 1, NumImages: 1}
 	d, _ := f.queuedDelivery(t, "changed", queued)
 	_, err := f.store.Update(context.Background(), "changed", func(r *job.Record) error {
@@ -207,9 +215,8 @@ func TestEarlyStepWaitsForTheClaim(t *testing.T) {
 // TestCPUDeliveryClaimsBeforeItsModelRuns: on the CPU the claim's work
 // would compete with the model, so the claim lands first.
 func TestCPUDeliveryClaimsBeforeItsModelRuns(t *testing.T) {
-	f := newFateFixture(t)
 	model := &scriptedModel{}
-	f.w.p.Generators = oneModel{model}
+	f := modelFixture(t, model)
 	d, _ := f.queuedDelivery(t, "cpu", job.Spec{Model: "demo", Prompt: "p", Steps: 1, NumImages: 1})
 	d.slot = &slot{}
 	model.atStart = func() {
@@ -224,14 +231,12 @@ func TestCPUDeliveryClaimsBeforeItsModelRuns(t *testing.T) {
 // its claims, a delivery whose claim fails is dropped and the others go on,
 // each recording the size of the run it was part of.
 func TestBatchOfFirstDeliveriesKeepsTheOnesItClaimed(t *testing.T) {
-	f := newFateFixture(t)
 	model := &scriptedModel{}
-	f.w.p.Generators = oneModel{model}
+	f := modelFixture(t, model)
 	spec := job.Spec{Model: "demo", Prompt: "p", Steps: 1, NumImages: 1}
 	kept, _ := f.queuedDelivery(t, "kept", spec)
 	gone, goneMsg := f.queuedDelivery(t, "gone-from-batch", spec)
-	_, err := f.store.Update(context.Background(), "gone-from-batch", func(r *job.Record) error { return job.Cancel(r, "changed my mind", time.Now()) })
-	require.NoError(t, err)
+	f.cancel(t, "gone-from-batch")
 
 	ready := f.w.infer([]*delivery{kept, gone})
 
