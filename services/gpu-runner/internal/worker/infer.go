@@ -181,7 +181,7 @@ func (w *Worker) claim(d *delivery) error {
 	d.stages = rec.Stages
 	d.startSpan(rec)
 	d.claimed.Store(true)
-	w.emit(d, job.StatusProcessing, 0, d.spec.Steps, "")
+	w.emitStart(d)
 	w.claimedEvents(d)
 	return nil
 }

@@ -199,7 +199,7 @@ func TestEarlyStepWaitsForTheClaim(t *testing.T) {
 	require.True(t, p.holdEarly(1, 9))
 	require.True(t, p.holdEarly(2, 9))
 	require.Empty(t, out.get())
-	p.now(ev("processing", 0), out.publish)
+	p.begin(ev("processing", 0), out.publish)
 	p.claimed(build, out.publish)
 	require.Equal(t, []string{"processing:0", "processing:2"}, out.get())
 	require.False(t, p.holdEarly(3, 9), "steps after the claim are not held for it")

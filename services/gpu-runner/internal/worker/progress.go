@@ -13,13 +13,17 @@ import (
 
 // DefaultStepEventInterval is how often at most a job's per-step progress
 // is published after its first step. Watchers (the console, the
-// supervisor's stall rules, `nats sub`) need the latest step within a
-// moment, not every step: a 1-step job that ends within the interval
-// publishes "processing" and "completed" only, and a 50-step job on a fast
-// GPU its first step, then about ten events a second.
+// supervisor's stall rules, `nats sub`) need the latest state within a
+// moment, not every step: a job that ends within the interval of its start
+// publishes its end only, and a 50-step job on a fast GPU its start and
+// first step, then about ten events a second.
 const DefaultStepEventInterval = 100 * time.Millisecond
 
-// progressEvents coalesces one delivery's step events. A job's first step
+// progressEvents coalesces one delivery's events. The start ("processing"
+// at step 0, once the claim is written) is held for the interval: a job
+// that ends within it publishes only its end, and the start goes out when
+// the interval ends or just before a step event that goes out earlier, so
+// watchers of a longer job see it start, then move. A job's first step
 // event goes out at once (watchers see it move), unless it is also its
 // last, which completion usually follows within moments; after that, a
 // step event goes out at once after a quiet interval, and a step within the
@@ -32,10 +36,11 @@ type progressEvents struct {
 	interval time.Duration
 
 	mu        sync.Mutex
-	last      time.Time // when the latest event went out
-	sentSteps bool      // a step event went out
+	last      time.Time          // when the latest event went out
+	sentSteps bool               // a step event went out
+	start     *bus.ProgressEvent // the start, not out yet
 	held      *bus.ProgressEvent
-	timer     *time.Timer
+	timer     *time.Timer // releases the start and the held step
 	closed    bool
 	publish   func(bus.ProgressEvent)
 
@@ -82,6 +87,24 @@ func (p *progressEvents) claimed(event func(step, total int) bus.ProgressEvent, 
 	}
 }
 
+// begin holds a delivery's start for the interval (publishes it at once
+// when events are not coalesced).
+func (p *progressEvents) begin(e bus.ProgressEvent, publish func(bus.ProgressEvent)) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return
+	}
+	p.dropHeld()
+	p.last = time.Now()
+	if p.interval <= 0 {
+		publish(e)
+		return
+	}
+	p.start, p.publish = &e, publish
+	p.timer = time.AfterFunc(p.interval, p.release)
+}
+
 // step publishes a step event now or holds it for the rest of the
 // interval.
 func (p *progressEvents) step(e bus.ProgressEvent, publish func(bus.ProgressEvent)) {
@@ -98,6 +121,7 @@ func (p *progressEvents) stepLocked(e bus.ProgressEvent, publish func(bus.Progre
 	first := !p.sentSteps && e.Step < e.TotalSteps
 	if first || (p.held == nil && now.Sub(p.last) >= p.interval) {
 		p.dropHeld()
+		p.flushStart(publish)
 		p.last, p.sentSteps = now, true
 		publish(e)
 		return
@@ -108,28 +132,44 @@ func (p *progressEvents) stepLocked(e bus.ProgressEvent, publish func(bus.Progre
 	}
 }
 
-// now publishes an event that is never held; a held step is older and
-// superseded by it.
+// now publishes an event that is never held; a held start or step is
+// older and superseded by it.
 func (p *progressEvents) now(e bus.ProgressEvent, publish func(bus.ProgressEvent)) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.dropHeld()
+	p.start = nil
 	p.last = time.Now()
 	publish(e)
 }
 
-// release publishes the held step when its interval ends.
+// release publishes the held start, then the held step, when the interval
+// ends.
 func (p *progressEvents) release() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.timer = nil
-	if p.held == nil || p.closed {
+	if p.closed {
 		return
 	}
-	e := *p.held
-	p.held = nil
-	p.last, p.sentSteps = time.Now(), true
-	p.publish(e)
+	if p.start != nil {
+		p.flushStart(p.publish)
+		p.last = time.Now()
+	}
+	if p.held != nil {
+		e := *p.held
+		p.held = nil
+		p.last, p.sentSteps = time.Now(), true
+		p.publish(e)
+	}
+}
+
+// flushStart publishes the held start, if any, ahead of what follows it.
+func (p *progressEvents) flushStart(publish func(bus.ProgressEvent)) {
+	if p.start != nil {
+		publish(*p.start)
+		p.start = nil
+	}
 }
 
 // close drops a held step: the delivery has ended, and its final event (if
@@ -139,6 +179,7 @@ func (p *progressEvents) close() {
 	defer p.mu.Unlock()
 	p.closed = true
 	p.early = nil
+	p.start = nil
 	p.dropHeld()
 }
 
@@ -159,6 +200,12 @@ func (w *Worker) emit(d *delivery, status job.Status, step, total int, message s
 		return
 	}
 	d.events.now(e, w.publishEvent)
+}
+
+// emitStart announces that a delivery's run has begun (its claim is
+// written): "processing" at step 0, held as begin says.
+func (w *Worker) emitStart(d *delivery) {
+	d.events.begin(w.event(d, job.StatusProcessing, 0, d.spec.Steps, ""), w.publishEvent)
 }
 
 // emitStep publishes a running delivery's step event, or keeps it for its

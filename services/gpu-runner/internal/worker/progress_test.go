@@ -46,12 +46,12 @@ func waitFor(t *testing.T, p *published, want []string, within time.Duration) {
 func TestStepEventsWithinTheIntervalAreCoalescedToTheLatest(t *testing.T) {
 	var out published
 	pe := progressEvents{interval: 80 * time.Millisecond}
-	pe.now(ev("processing", 0), out.publish)
+	pe.begin(ev("processing", 0), out.publish)
 	pe.step(ev("processing", 1), out.publish)
 	pe.step(ev("processing", 2), out.publish)
 	pe.step(ev("processing", 3), out.publish)
 	if got := out.get(); !slices.Equal(got, []string{"processing:0", "processing:1"}) {
-		t.Fatalf("within the interval: published %v, want the claim's event and the first step", got)
+		t.Fatalf("within the interval: published %v, want the start (just before) and the first step", got)
 	}
 	// The latest step goes out when the interval ends, without any later
 	// event to push it: a job hung after step 3 still shows step 3.
@@ -65,27 +65,73 @@ func TestStepEventsWithinTheIntervalAreCoalescedToTheLatest(t *testing.T) {
 }
 
 // The only step of a 1-step job is also its last: completion follows it
-// within moments, so it is held, and the completion replaces it.
-func TestAOneStepJobPublishesItsClaimAndItsEnd(t *testing.T) {
+// within moments, so it is held, and the completion replaces it; the start
+// is held too, so a job that ends within the interval publishes its end
+// only.
+func TestAJobThatEndsWithinTheIntervalPublishesItsEndOnly(t *testing.T) {
 	var out published
 	pe := progressEvents{interval: 80 * time.Millisecond}
-	one := func(status string, step int) bus.ProgressEvent {
-		return bus.ProgressEvent{JobID: "j", Status: status, Step: step, TotalSteps: 1}
-	}
-	pe.now(one("processing", 0), out.publish)
+	pe.begin(one("processing", 0), out.publish)
 	pe.step(one("processing", 1), out.publish)
 	pe.now(one("completed", 1), out.publish)
 	pe.close()
 	time.Sleep(150 * time.Millisecond)
+	if got := out.get(); !slices.Equal(got, []string{"completed:1"}) {
+		t.Fatalf("published %v", got)
+	}
+}
+
+// A job that runs longer than the interval shows it started when the
+// interval ends, even with no step to show (hung before its first step,
+// or a 1-step job whose only step is also its last).
+func TestAStartGoesOutWhenTheIntervalEnds(t *testing.T) {
+	var out published
+	pe := progressEvents{interval: 50 * time.Millisecond}
+	pe.begin(one("processing", 0), out.publish)
+	if got := out.get(); len(got) != 0 {
+		t.Fatalf("published %v at once, want the start held", got)
+	}
+	waitFor(t, &out, []string{"processing:0"}, 2*time.Second)
+	pe.step(one("processing", 1), out.publish)
+	pe.now(one("completed", 1), out.publish)
+	pe.close()
+	time.Sleep(100 * time.Millisecond)
 	if got := out.get(); !slices.Equal(got, []string{"processing:0", "completed:1"}) {
 		t.Fatalf("published %v", got)
 	}
 }
 
+// A last step held with the start goes out right after it when the
+// interval ends: the latest step always reaches watchers.
+func TestAHeldStartAndStepGoOutTogetherInOrder(t *testing.T) {
+	var out published
+	pe := progressEvents{interval: 50 * time.Millisecond}
+	pe.begin(one("processing", 0), out.publish)
+	pe.step(one("processing", 1), out.publish)
+	waitFor(t, &out, []string{"processing:0", "processing:1"}, 2*time.Second)
+}
+
+// A delivery that ends within the interval with no event of its own
+// (taken away, handed back) publishes nothing, not a late start.
+func TestAnEndedDeliveryPublishesNoHeldStart(t *testing.T) {
+	var out published
+	pe := progressEvents{interval: 30 * time.Millisecond}
+	pe.begin(ev("processing", 0), out.publish)
+	pe.close()
+	time.Sleep(100 * time.Millisecond)
+	if got := out.get(); len(got) != 0 {
+		t.Fatalf("published %v after the delivery ended", got)
+	}
+}
+
+func one(status string, step int) bus.ProgressEvent {
+	return bus.ProgressEvent{JobID: "j", Status: status, Step: step, TotalSteps: 1}
+}
+
 func TestAFinalEventSupersedesAHeldStep(t *testing.T) {
 	var out published
 	pe := progressEvents{interval: 50 * time.Millisecond}
-	pe.now(ev("processing", 0), out.publish)
+	pe.begin(ev("processing", 0), out.publish)
 	pe.step(ev("processing", 1), out.publish)
 	pe.step(ev("processing", 2), out.publish)
 	pe.now(ev("completed", 9), out.publish)
@@ -99,7 +145,7 @@ func TestAFinalEventSupersedesAHeldStep(t *testing.T) {
 func TestAnEndedDeliveryPublishesNoHeldStep(t *testing.T) {
 	var out published
 	pe := progressEvents{interval: 50 * time.Millisecond}
-	pe.now(ev("processing", 0), out.publish)
+	pe.begin(ev("processing", 0), out.publish)
 	pe.step(ev("processing", 1), out.publish)
 	pe.step(ev("processing", 2), out.publish)
 	pe.close() // taken away: no final event of its own
@@ -113,7 +159,10 @@ func TestAnEndedDeliveryPublishesNoHeldStep(t *testing.T) {
 func TestANegativeIntervalPublishesEveryStep(t *testing.T) {
 	var out published
 	pe := progressEvents{interval: -1}
-	pe.now(ev("processing", 0), out.publish)
+	pe.begin(ev("processing", 0), out.publish)
+	if got := out.get(); !slices.Equal(got, []string{"processing:0"}) {
+		t.Fatalf("published %v, want the start at once", got)
+	}
 	for s := 1; s <= 3; s++ {
 		pe.step(ev("processing", s), out.publish)
 	}
