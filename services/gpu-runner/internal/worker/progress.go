@@ -120,8 +120,8 @@ func (p *progressEvents) stepLocked(e bus.ProgressEvent, publish func(bus.Progre
 	now := time.Now()
 	first := !p.sentSteps && e.Step < e.TotalSteps
 	if first || (p.held == nil && now.Sub(p.last) >= p.interval) {
-		p.dropHeld()
 		p.flushStart(publish)
+		p.dropHeld()
 		p.last, p.sentSteps = now, true
 		publish(e)
 		return
@@ -138,7 +138,6 @@ func (p *progressEvents) now(e bus.ProgressEvent, publish func(bus.ProgressEvent
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.dropHeld()
-	p.start = nil
 	p.last = time.Now()
 	publish(e)
 }
@@ -149,19 +148,17 @@ func (p *progressEvents) release() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.timer = nil
-	if p.closed {
+	if p.closed || (p.start == nil && p.held == nil) {
 		return
 	}
-	if p.start != nil {
-		p.flushStart(p.publish)
-		p.last = time.Now()
-	}
+	p.flushStart(p.publish)
 	if p.held != nil {
 		e := *p.held
 		p.held = nil
-		p.last, p.sentSteps = time.Now(), true
+		p.sentSteps = true
 		p.publish(e)
 	}
+	p.last = time.Now()
 }
 
 // flushStart publishes the held start, if any, ahead of what follows it.
@@ -179,12 +176,12 @@ func (p *progressEvents) close() {
 	defer p.mu.Unlock()
 	p.closed = true
 	p.early = nil
-	p.start = nil
 	p.dropHeld()
 }
 
+// dropHeld drops the held start and step and their timer.
 func (p *progressEvents) dropHeld() {
-	p.held = nil
+	p.start, p.held = nil, nil
 	if p.timer != nil {
 		p.timer.Stop()
 		p.timer = nil
