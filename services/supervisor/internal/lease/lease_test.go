@@ -45,6 +45,10 @@ func TestOneLeaderAndHandover(t *testing.T) {
 	a := New(kv, "a", ttl, zaptest.NewLogger(t), ca.note)
 	b := New(kv, "b", ttl, zaptest.NewLogger(t), cb.note)
 	a.Start()
+	// Start's first campaign may not win on a loaded machine (its write
+	// has TTL/3 to land); a then wins on a later one, from its loop, and
+	// hears it there. Only then does b join.
+	require.Eventually(t, func() bool { return len(ca.list()) == 1 }, 3*time.Second, 10*time.Millisecond, "a leads")
 	b.Start()
 	defer b.Stop()
 	require.True(t, a.IsLeader())
