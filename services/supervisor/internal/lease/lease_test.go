@@ -73,6 +73,7 @@ func TestLeadLostWhenRenewalFails(t *testing.T) {
 	l := New(kv, "a", ttl, zaptest.NewLogger(t), c.note)
 	l.Start()
 	defer l.Stop()
+	require.Eventually(t, func() bool { return len(c.list()) == 1 }, 3*time.Second, 10*time.Millisecond, "it leads")
 	require.True(t, l.IsLeader())
 	// Someone else's write replaces the lease under the leader.
 	_, err := kv.Put(context.Background(), key, []byte("intruder"))
