@@ -169,7 +169,7 @@ func (p *progressEvents) flushStart(publish func(bus.ProgressEvent)) {
 	}
 }
 
-// close drops a held step: the delivery has ended, and its final event (if
+// close drops a held start or step: the delivery has ended, and its final event (if
 // it had one) is out.
 func (p *progressEvents) close() {
 	p.mu.Lock()

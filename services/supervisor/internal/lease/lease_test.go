@@ -20,6 +20,16 @@ type changes struct {
 }
 
 func (c *changes) note(leading bool) { c.mu.Lock(); c.got = append(c.got, leading); c.mu.Unlock() }
+
+// waitForGain waits until the replica heard its first gain of the lead.
+// Start's first campaign may not win on a loaded machine (its write has
+// TTL/3 to land); the replica then wins on a later one, from its loop, and
+// hears it there.
+func (c *changes) waitForGain(t *testing.T) {
+	t.Helper()
+	require.Eventually(t, func() bool { return len(c.list()) == 1 }, 3*time.Second, 10*time.Millisecond, "the replica leads")
+}
+
 func (c *changes) list() []bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -45,10 +55,7 @@ func TestOneLeaderAndHandover(t *testing.T) {
 	a := New(kv, "a", ttl, zaptest.NewLogger(t), ca.note)
 	b := New(kv, "b", ttl, zaptest.NewLogger(t), cb.note)
 	a.Start()
-	// Start's first campaign may not win on a loaded machine (its write
-	// has TTL/3 to land); a then wins on a later one, from its loop, and
-	// hears it there. Only then does b join.
-	require.Eventually(t, func() bool { return len(ca.list()) == 1 }, 3*time.Second, 10*time.Millisecond, "a leads")
+	ca.waitForGain(t) // only then does b join
 	b.Start()
 	defer b.Stop()
 	require.True(t, a.IsLeader())
@@ -73,7 +80,7 @@ func TestLeadLostWhenRenewalFails(t *testing.T) {
 	l := New(kv, "a", ttl, zaptest.NewLogger(t), c.note)
 	l.Start()
 	defer l.Stop()
-	require.Eventually(t, func() bool { return len(c.list()) == 1 }, 3*time.Second, 10*time.Millisecond, "it leads")
+	c.waitForGain(t)
 	require.True(t, l.IsLeader())
 	// Someone else's write replaces the lease under the leader.
 	_, err := kv.Put(context.Background(), key, []byte("intruder"))
