@@ -26,6 +26,12 @@ type rawSet struct {
 	MinIOCPUMSPerPut float64 `json:"minio_cpu_ms_per_put"`
 	// Loop is the raw loop of the same work with no queue.
 	Loop loopResult `json:"raw_loop"`
+	// Floor is the same work with every message and object of the design
+	// and none of the services' code.
+	Floor floorResult `json:"design_floor"`
+	// Ladder is the floor part by part (-floor-ladder, before the pipeline
+	// only): what each guarantee adds.
+	Ladder []floorResult `json:"design_floor_ladder,omitempty"`
 }
 
 // measureRaw runs (c), then (a), then (b): the model first because it
@@ -82,5 +88,33 @@ func measureRaw(ctx context.Context, st *stack, o options, spec job.Spec, when s
 		return set, err
 	}
 	say("raw loop (%s): %.1f jobs/s, %.2f CPU-ms per job", when, set.Loop.JobsPerSec, set.Loop.CPUMSPerJob["total"])
+
+	floorRun := func(upto string) (floorResult, error) {
+		settle("floor")
+		say("design floor up to %s (%s): %d jobs with the design's messages and objects, no services; then %d one at a time",
+			upto, when, o.jobs, min(o.pacedJobs, 300))
+		f, err := rawFloor(ctx, st, o, upto)
+		if err == nil {
+			say("design floor up to %s (%s): %.1f jobs/s, %.2f CPU-ms per job, %.1f msgs per job; p50 overhead %.2f ms", upto, when,
+				f.JobsPerSec, f.CPUMSPerJob["total"], f.MsgsPerJob.In+f.MsgsPerJob.Out, f.OverheadP50MS())
+		}
+		return f, err
+	}
+	if set.Floor, err = floorRun(o.fullFloor()); err != nil {
+		return set, err
+	}
+	if o.floorLadder && when == "before" {
+		for _, part := range floorParts {
+			if part == o.fullFloor() {
+				set.Ladder = append(set.Ladder, set.Floor)
+				break
+			}
+			f, err := floorRun(part)
+			if err != nil {
+				return set, err
+			}
+			set.Ladder = append(set.Ladder, f)
+		}
+	}
 	return set, nil
 }

@@ -27,37 +27,57 @@ type loopResult struct {
 func rawLoop(ctx context.Context, st *stack, o options) (loopResult, error) {
 	var res loopResult
 	workers := o.runners * o.slots
-	cmd := exec.CommandContext(ctx, st.bins["bench-model"], "-loop-jobs", strconv.Itoa(o.jobs), "-loop-workers", strconv.Itoa(workers),
-		"-size", strconv.Itoa(o.size), "-steps", strconv.Itoa(o.steps),
-		"-ort-lib", o.ortLib, "-model", filepath.Join(st.root, "infra", "models", "demo", "model.onnx"))
-	cmd.Dir = st.root
-	cmd.Env = append(cmd.Environ(), "CYBERIMAGE_S3_ENDPOINT="+st.s3.Endpoint, "CYBERIMAGE_S3_BUCKET="+st.s3.Bucket,
-		"CYBERIMAGE_S3_ACCESS_KEY="+st.s3.AccessKey, "CYBERIMAGE_S3_SECRET_KEY="+st.s3.SecretKey)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	cpu0 := sampleCPU([]*proc{st.minio})
-	if err := cmd.Run(); err != nil {
-		return res, fmt.Errorf("bench-model raw loop: %w: %s", err, stderr.String())
+	out, cpu, err := runBenchModel(ctx, st, o, nil, "-loop-jobs", strconv.Itoa(o.jobs), "-loop-workers", strconv.Itoa(workers))
+	if err != nil {
+		return res, fmt.Errorf("bench-model raw loop: %w", err)
 	}
-	use := sampleCPU([]*proc{st.minio}).since(cpu0, o.cores)
-	var out struct {
+	// bench-model reports its own CPU as one figure; the split by process
+	// is measured here.
+	var got struct {
 		Jobs       int     `json:"jobs"`
 		Workers    int     `json:"workers"`
 		Seconds    float64 `json:"seconds"`
 		JobsPerSec float64 `json:"jobs_per_sec"`
 	}
-	if err := json.Unmarshal(stdout.Bytes(), &out); err != nil || out.Jobs == 0 {
-		return res, fmt.Errorf("bench-model raw loop output %q: %v", stdout.String(), err)
+	if err := json.Unmarshal(out, &got); err != nil || got.Jobs == 0 {
+		return res, fmt.Errorf("bench-model raw loop output %q: %v", out, err)
 	}
-	res.Jobs, res.Workers, res.Seconds, res.JobsPerSec = out.Jobs, out.Workers, out.Seconds, out.JobsPerSec
-	// The child's own CPU, all threads, as the kernel accounted it.
-	worker := (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds() * 1000 / float64(res.Jobs)
-	perJob := func(cpuSeconds float64) float64 { return round3(cpuSeconds * 1000 / float64(res.Jobs)) }
-	res.CPUMSPerJob = map[string]float64{
-		"worker":    round3(worker),
-		"minio":     perJob(use.ByProcess["minio"]),
-		harnessName: perJob(use.ByProcess[harnessName]),
-	}
-	res.CPUMSPerJob["total"] = round3(res.CPUMSPerJob["worker"] + res.CPUMSPerJob["minio"] + res.CPUMSPerJob[harnessName])
+	res.Jobs, res.Workers, res.Seconds, res.JobsPerSec = got.Jobs, got.Workers, got.Seconds, got.JobsPerSec
+	res.CPUMSPerJob = cpu.perJob(res.Jobs)
 	return res, nil
+}
+
+// childCPU is the CPU-seconds a bench-model run took: the child itself
+// (all threads, as the kernel accounted it), and MinIO and the harness (the
+// NATS server) meanwhile.
+type childCPU struct{ worker, minio, harness float64 }
+
+// perJob is the CPU in ms per job by process, as the report shows it.
+func (c childCPU) perJob(jobs int) map[string]float64 {
+	ms := func(cpuSeconds float64) float64 { return round3(cpuSeconds * 1000 / float64(jobs)) }
+	m := map[string]float64{"worker": ms(c.worker), "minio": ms(c.minio), harnessName: ms(c.harness)}
+	m["total"] = round3(m["worker"] + m["minio"] + m[harnessName])
+	return m
+}
+
+// runBenchModel runs bench-model with the demo model at the bench's size
+// and steps, S3 settings (and env) in its environment, and returns its
+// stdout and the CPU it and the servers spent.
+func runBenchModel(ctx context.Context, st *stack, o options, env []string, args ...string) ([]byte, childCPU, error) {
+	args = append([]string{"-size", strconv.Itoa(o.size), "-steps", strconv.Itoa(o.steps),
+		"-ort-lib", o.ortLib, "-model", filepath.Join(st.root, "infra", "models", "demo", "model.onnx")}, args...)
+	cmd := exec.CommandContext(ctx, st.bins["bench-model"], args...)
+	cmd.Dir = st.root
+	cmd.Env = append(cmd.Environ(), "CYBERIMAGE_S3_ENDPOINT="+st.s3.Endpoint, "CYBERIMAGE_S3_BUCKET="+st.s3.Bucket,
+		"CYBERIMAGE_S3_ACCESS_KEY="+st.s3.AccessKey, "CYBERIMAGE_S3_SECRET_KEY="+st.s3.SecretKey)
+	cmd.Env = append(cmd.Env, env...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cpu0 := sampleCPU([]*proc{st.minio})
+	if err := cmd.Run(); err != nil {
+		return nil, childCPU{}, fmt.Errorf("%w: %s", err, stderr.String())
+	}
+	use := sampleCPU([]*proc{st.minio}).since(cpu0, o.cores)
+	return stdout.Bytes(), childCPU{worker: (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds(),
+		minio: use.ByProcess["minio"], harness: use.ByProcess[harnessName]}, nil
 }

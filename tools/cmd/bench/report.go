@@ -299,6 +299,7 @@ func printMarkdown(w io.Writer, r *results) {
 		"%.1f of %.1f core-seconds; other tenants took %.1f.", cpu.Cores, r.Burst.CPUPerJobMS["total"], r.Burst.CPUCeilingJobsPerSec,
 		cpu.Machine, cpu.WallSeconds*float64(cpu.Cores), cpu.Others)
 	printLoopOverhead(p, r)
+	printFloor(p, r)
 	if n := r.Burst.EventsLost + lostOf(r.Paced); n > 0 {
 		p("")
 		p("%d job(s) had no completion event; they are timed from their record's completed_at.", n)

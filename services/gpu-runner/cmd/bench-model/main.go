@@ -61,18 +61,31 @@ func main() {
 	flag.StringVar(&o.pngOut, "png-out", "", "also write the job's PNG (runner's default compression) here")
 	loopJobs := flag.Int("loop-jobs", 0, "instead: the raw loop of this many jobs (generate, encode, PUT to CYBERIMAGE_S3_*), no queue")
 	loopWorkers := flag.Int("loop-workers", 1, "goroutines of the raw loop, each with its own session (runners × slots)")
+	var fo floorOptions
+	flag.IntVar(&fo.jobs, "floor-jobs", 0, "instead: the design's floor, this many jobs at once (every NATS message and S3 object of a job, no services; CYBERIMAGE_NATS_* and CYBERIMAGE_S3_*)")
+	flag.IntVar(&fo.paced, "floor-paced", 0, "the design's floor: also (or only) this many jobs one at a time, for its latency")
+	flag.IntVar(&fo.workers, "floor-workers", 1, "runner slots of the floor, each with its own session (runners × slots)")
+	flag.IntVar(&fo.replicas, "floor-replicas", 1, "replicas of the floor's streams and bucket")
+	upto := flag.String("floor-upto", "archive", "the floor's parts: queue, record, intake, events, supervisor, archive (each includes those before it; archive is the whole design)")
 	flag.Parse()
-	if *loopJobs > 0 {
-		res, err := runLoop(o, *loopJobs, *loopWorkers)
-		if err != nil {
+	switch {
+	case fo.jobs > 0 || fo.paced > 0:
+		var err error
+		if fo.upto, err = parseFloorPart(*upto); err != nil {
 			fmt.Fprintln(os.Stderr, "bench-model:", err)
-			os.Exit(1)
+			os.Exit(2)
 		}
-		out, _ := json.Marshal(res)
-		fmt.Println(string(out))
-		return
+		printResult(runFloor(o, fo))
+	case *loopJobs > 0:
+		printResult(runLoop(o, *loopJobs, *loopWorkers))
+	default:
+		printResult(run(o))
 	}
-	res, err := run(o)
+}
+
+// printResult writes a measurement as the one JSON line the harness reads,
+// or the error and a failed exit.
+func printResult[R any](res R, err error) {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench-model:", err)
 		os.Exit(1)
