@@ -73,7 +73,7 @@ func main() {
 	flag.BoolVar(&o.quick, "quick", false, "smoke run: 200 jobs and fewer raw iterations (explicit flags still win)")
 	flag.BoolVar(&o.bracket, "bracket", true, "measure the raw limits again after the pipeline and use the mean of both (their spread shows the noise)")
 	flag.BoolVar(&o.profile, "profile", false, "during the throughput phase, CPU-profile the harness (NATS server) with pprof and the services with perf, if installed; perturbs the figures")
-	flag.BoolVar(&o.floorLadder, "floor-ladder", false, "before the pipeline, also run the design's floor part by part (queue, record, intake, events, supervisor, archive): what each guarantee costs; about 15 s a part")
+	flag.BoolVar(&o.floorLadder, "floor-ladder", false, "before the pipeline, also run the design's floor part by part (queue, record, intake, events, supervisor, archive): what each guarantee costs; about 12 s a part")
 	flag.DurationVar(&o.deadline, "deadline", 15*time.Minute, "the whole run, build included, stops after this")
 	flag.Parse()
 	if o.quick {

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"image/png"
 	"os"
 	"slices"
 	"strconv"
@@ -18,7 +17,6 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"cyberimage/services/gpu-runner/internal/imaging"
 	"cyberimage/services/gpu-runner/internal/ort"
 	"cyberimage/services/gpu-runner/internal/pipeline"
 	"cyberimage/services/gpu-runner/internal/storage"
@@ -118,7 +116,7 @@ type floor struct {
 	requests string // stream names
 	jobs     string
 	kvBucket string
-	ended    chan floorEnd // the harness side's `completed` events
+	ended    chan struct{} // one per job ended, for the harness side
 	stopped  chan struct{}
 	wg       sync.WaitGroup
 	// endedRecords and archivedRecords let close wait for the archive, as
@@ -128,8 +126,6 @@ type floor struct {
 	inferences                    []time.Duration
 	uploads                       []time.Duration
 }
-
-type floorEnd struct{ id string }
 
 func (f *floor) has(p floorPart) bool { return p <= f.fo.upto }
 
@@ -177,8 +173,7 @@ func openFloor(o options, fo floorOptions) (*floor, error) {
 		return nil, err
 	}
 	ctx := context.Background()
-	cfg := objectstore.Config{Endpoint: os.Getenv("CYBERIMAGE_S3_ENDPOINT"), AccessKey: os.Getenv("CYBERIMAGE_S3_ACCESS_KEY"),
-		SecretKey: os.Getenv("CYBERIMAGE_S3_SECRET_KEY"), Bucket: os.Getenv("CYBERIMAGE_S3_BUCKET")}
+	cfg := s3ConfigFromEnv()
 	s3, err := objectstore.Connect(ctx, cfg)
 	if err != nil {
 		return nil, err
@@ -191,7 +186,7 @@ func openFloor(o options, fo floorOptions) (*floor, error) {
 	tag := strconv.FormatInt(time.Now().UnixNano(), 36)
 	f := &floor{o: o, fo: fo, nc: nc, js: js, s3: s3, bucket: cfg.Bucket, images: storage.NewImages(s3, cfg.Bucket),
 		prefix: "floor" + tag, requests: "FLOOR_" + tag + "_REQUESTS", jobs: "FLOOR_" + tag + "_JOBS", kvBucket: "floor_" + tag,
-		ended: make(chan floorEnd, 1024), stopped: make(chan struct{})}
+		ended: make(chan struct{}, 1024), stopped: make(chan struct{})}
 	for range fo.workers {
 		gen, err := pipeline.OpenCPPN(o.model, ort.Options{IntraOpThreads: 1})
 		if err != nil {
@@ -312,9 +307,6 @@ func p50(ds []time.Duration) float64 {
 	slices.Sort(s)
 	return job.Millis(s[len(s)/2])
 }
-
-// encoder is one slot's PNG encoder, as the runner keeps one per slot.
-func encoder() *imaging.Encoder { return imaging.NewEncoder(png.BestSpeed) }
 
 // putRecord stores an ended record as the supervisor's archive does.
 func (f *floor) putRecord(ctx context.Context, rec job.Record) error {

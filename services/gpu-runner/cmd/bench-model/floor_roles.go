@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"image/png"
 	"strconv"
 	"time"
 
@@ -12,13 +13,11 @@ import (
 	"cyberimage/services/gpu-runner/internal/imaging"
 	"cyberimage/shared/bus"
 	"cyberimage/shared/job"
+	"cyberimage/shared/jobstore"
 )
 
 // floorIngestConcurrency is ingest's default CYBERIMAGE_INGEST_CONCURRENCY.
 const floorIngestConcurrency = 32
-
-// floorRecordTTL is the default retention an ended record is written with.
-const floorRecordTTL = 7 * 24 * time.Hour
 
 // start runs the floor's roles that its parts include: the harness's event
 // watcher, the supervisor's followers, ingest, and always the runner slots.
@@ -28,7 +27,7 @@ func (f *floor) start(ctx context.Context) error {
 		if _, err := f.nc.Subscribe(f.prefix+".events.*", func(m *nats.Msg) {
 			var ev bus.ProgressEvent
 			if json.Unmarshal(m.Data, &ev) == nil && ev.Status == string(job.StatusCompleted) {
-				f.ended <- floorEnd{id: ev.JobID}
+				f.ended <- struct{}{}
 			}
 		}); err != nil {
 			return err
@@ -186,7 +185,7 @@ func (f *floor) queue(ctx context.Context, id string, spec job.Spec) error {
 // slot is one runner slot: pull one work message when free, claim, run,
 // store, end the record, ack, tell.
 func (f *floor) slot(ctx context.Context, cons jetstream.Consumer, i int) {
-	enc := encoder()
+	enc := imaging.NewEncoder(png.BestSpeed) // one per slot, as the runner keeps
 	runner := "floor-runner-" + string(rune('a'+i))
 	for {
 		select {
@@ -210,7 +209,11 @@ func (f *floor) runOne(ctx context.Context, m jetstream.Msg, i int, runner strin
 		_ = m.Term()
 		return
 	}
-	meta, _ := m.Metadata()
+	meta, err := m.Metadata()
+	if err != nil {
+		_ = m.Term()
+		return
+	}
 	started := time.Now().UTC()
 	rec := work.QueuedRecord()
 	rec.Status, rec.Runner, rec.Attempts, rec.StartedAt, rec.UpdatedAt = job.StatusProcessing, runner, 1, &started, started
@@ -219,7 +222,6 @@ func (f *floor) runOne(ctx context.Context, m jetstream.Msg, i int, runner strin
 	var rev uint64
 	if f.has(partRecord) {
 		data, _ := json.Marshal(rec)
-		var err error
 		if rev, err = f.kv.Update(ctx, work.JobID, data, work.Revision); err != nil {
 			_ = m.Nak()
 			return
@@ -254,7 +256,7 @@ func (f *floor) runOne(ctx context.Context, m jetstream.Msg, i int, runner strin
 	if f.has(partRecord) {
 		data, _ := json.Marshal(rec)
 		if _, err := f.js.PublishMsg(ctx, &nats.Msg{Subject: "$KV." + f.kvBucket + "." + work.JobID, Data: data},
-			jetstream.WithExpectLastSequencePerSubject(rev), jetstream.WithMsgTTL(floorRecordTTL)); err != nil {
+			jetstream.WithExpectLastSequencePerSubject(rev), jetstream.WithMsgTTL(jobstore.DefaultRetention().Record)); err != nil {
 			_ = m.Nak()
 			return
 		}
@@ -268,7 +270,7 @@ func (f *floor) runOne(ctx context.Context, m jetstream.Msg, i int, runner strin
 			TotalSteps: work.Spec.Steps, Runner: runner, Attempt: 1, Delivery: rec.Delivery.Token(), At: done})
 		_ = f.nc.Publish(f.prefix+".events."+work.JobID, ev)
 	} else {
-		f.ended <- floorEnd{id: work.JobID} // no events: the slot tells the harness in-process
+		f.ended <- struct{}{} // no events: the slot tells the harness in-process
 	}
 	f.timingsMu.Lock()
 	f.inferences = append(f.inferences, inference)

@@ -38,8 +38,7 @@ func runLoop(o options, jobs, workers int) (loopResult, error) {
 	if err := ort.Init(o.ortLib); err != nil {
 		return res, err
 	}
-	cfg := objectstore.Config{Endpoint: os.Getenv("CYBERIMAGE_S3_ENDPOINT"), AccessKey: os.Getenv("CYBERIMAGE_S3_ACCESS_KEY"),
-		SecretKey: os.Getenv("CYBERIMAGE_S3_SECRET_KEY"), Bucket: os.Getenv("CYBERIMAGE_S3_BUCKET")}
+	cfg := s3ConfigFromEnv()
 	ctx := context.Background()
 	client, err := objectstore.Connect(ctx, cfg)
 	if err != nil {
@@ -96,4 +95,11 @@ func runLoop(o options, jobs, workers int) (loopResult, error) {
 	res.JobsPerSec = float64(jobs) / elapsed.Seconds()
 	res.CPUMSPerJob = job.Millis(cpuTime()-cpu0) / float64(jobs)
 	return res, nil
+}
+
+// s3ConfigFromEnv is the store the harness passes in CYBERIMAGE_S3_*, as
+// the runner reads it.
+func s3ConfigFromEnv() objectstore.Config {
+	return objectstore.Config{Endpoint: os.Getenv("CYBERIMAGE_S3_ENDPOINT"), AccessKey: os.Getenv("CYBERIMAGE_S3_ACCESS_KEY"),
+		SecretKey: os.Getenv("CYBERIMAGE_S3_SECRET_KEY"), Bucket: os.Getenv("CYBERIMAGE_S3_BUCKET")}
 }
