@@ -35,14 +35,16 @@ func TermWithReason(reason string) []byte {
 func TermReason(jobID, reason string) string { return "job " + jobID + ": " + reason }
 
 // JobIDFromTermReason reads the job id TermReason put first; empty when the
-// reason was not written by TermReason.
+// reason was not written by TermReason. The reason comes from an advisory
+// anyone allowed on its subject may publish, and the id becomes a KV key,
+// so only a valid token is taken.
 func JobIDFromTermReason(reason string) string {
 	rest, ok := strings.CutPrefix(reason, "job ")
 	if !ok {
 		return ""
 	}
 	id, _, ok := strings.Cut(rest, ":")
-	if !ok || id == "" || strings.ContainsAny(id, " \t") {
+	if !ok || !ValidToken(id) {
 		return ""
 	}
 	return id
@@ -99,4 +101,25 @@ func ParseAckSubject(subject string) (AckTarget, error) {
 		return AckTarget{}, fmt.Errorf("ack subject %q: empty stream or consumer", subject)
 	}
 	return AckTarget{Stream: tok[at], Consumer: tok[at+1], Delivered: delivered, StreamSeq: seq}, nil
+}
+
+// CheckJobDelivery says whether subject may be acted on as the ack subject
+// of the job delivery (streamSeq, delivered): a delivery of the jobs stream
+// by one of the runners' consumers, of that very message. A record names
+// its delivery's ack subject and records are written by runners, so the
+// supervisor checks before it NAKs or terminates anything there.
+func CheckJobDelivery(subject string, streamSeq uint64, delivered int) error {
+	at, err := ParseAckSubject(subject)
+	if err != nil {
+		return err
+	}
+	switch {
+	case at.Stream != StreamJobs:
+		return fmt.Errorf("ack subject %q: stream %q, not %s", subject, at.Stream, StreamJobs)
+	case !strings.HasPrefix(at.Consumer, ConsumerRunners+"-"):
+		return fmt.Errorf("ack subject %q: consumer %q is not a runners' consumer", subject, at.Consumer)
+	case at.StreamSeq != streamSeq || delivered < 0 || at.Delivered != uint64(delivered):
+		return fmt.Errorf("ack subject %q names delivery %d.%d, not the record's %d.%d", subject, at.StreamSeq, at.Delivered, streamSeq, delivered)
+	}
+	return nil
 }

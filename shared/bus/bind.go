@@ -19,6 +19,9 @@ type Conn struct {
 	// TLSCA verifies the server; TLSCert and TLSKey are this client's
 	// certificate for servers that require one.
 	TLSCA, TLSCert, TLSKey string
+	// PingInterval is how often the client pings its server; a server
+	// that answers none for two intervals is left for another node.
+	PingInterval time.Duration
 
 	dev *bool // CYBERIMAGE_DEV, as bound
 }
@@ -33,6 +36,7 @@ func (c *Conn) Bind(l *config.Loader) {
 	l.String(&c.TLSCA, "nats-tls-ca", "", "CA certificate (PEM) that signed the NATS server's certificate; enables TLS")
 	l.String(&c.TLSCert, "nats-tls-cert", "", "client certificate (PEM) for NATS servers that verify clients")
 	l.String(&c.TLSKey, "nats-tls-key", "", "key (PEM) of the client certificate")
+	l.Duration(&c.PingInterval, "nats-ping-interval", DefaultPingInterval, "ping the NATS server this often; one silent for two intervals is left for another node")
 	c.dev = l.Dev()
 }
 
@@ -46,6 +50,17 @@ func (c *Conn) Check(l *config.Loader) {
 		l.Check(c.CredsFile != "", "%s is required (a NATS credentials file of this service's role; or CYBERIMAGE_DEV=true for a server without auth)", l.Name("nats-creds"))
 	}
 	l.Check((c.TLSCert == "") == (c.TLSKey == ""), "CYBERIMAGE_NATS_TLS_CERT and CYBERIMAGE_NATS_TLS_KEY go together")
+	l.Check(c.PingInterval >= 100*time.Millisecond, "%s must be at least 100ms", l.Name("nats-ping-interval"))
+}
+
+// DefaultPingInterval leaves a hung server within 10 s.
+const DefaultPingInterval = 5 * time.Second
+
+func (c Conn) pingInterval() time.Duration {
+	if c.PingInterval <= 0 {
+		return DefaultPingInterval
+	}
+	return c.PingInterval
 }
 
 // Redacted is the URL with any password replaced, for logs.

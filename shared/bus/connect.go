@@ -24,6 +24,10 @@ func Connect(c Conn, name string, log *zap.Logger) (*nats.Conn, jetstream.JetStr
 	}
 	log = log.Named("nats")
 	opts := []nats.Option{nats.Name(name), nats.MaxReconnects(-1),
+		// A hung server (a frozen host: no TCP reset) is left after at
+		// most two ping intervals; nats.go's default (2 minutes, 2
+		// outstanding) kept a client on a dead node for up to 6 minutes.
+		nats.PingInterval(c.pingInterval()), nats.MaxPingsOutstanding(1),
 		nats.RetryOnFailedConnect(true), nats.ReconnectWait(250 * time.Millisecond),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			log.Warn("disconnected from NATS; reconnecting", zap.Error(err))
@@ -42,7 +46,11 @@ func Connect(c Conn, name string, log *zap.Logger) (*nats.Conn, jetstream.JetStr
 			log.Error("NATS error", zap.String("subscription", subject), zap.Error(err))
 		})}
 	if c.CredsFile != "" {
-		opts = append(opts, nats.UserCredentials(c.CredsFile))
+		creds, err := CredentialOptions(c.CredsFile)
+		if err != nil {
+			return nil, nil, err
+		}
+		opts = append(opts, creds...)
 	}
 	if c.TLSCA != "" {
 		opts = append(opts, nats.RootCAs(c.TLSCA))
@@ -71,3 +79,18 @@ var slowConsumers atomic.Uint64
 // SlowConsumerErrors counts the slow-consumer errors of this process's
 // connections: each means the client library dropped messages.
 func SlowConsumerErrors() uint64 { return slowConsumers.Load() }
+
+// CredentialOptions connects with a credentials file as its identity:
+// replies, pulls and watches under the identity's own inbox prefix, the
+// only one its credentials may subscribe to.
+func CredentialOptions(credsFile string) ([]nats.Option, error) {
+	opts := []nats.Option{nats.UserCredentials(credsFile)}
+	id, ok, err := IdentityOf(credsFile)
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		opts = append(opts, nats.CustomInboxPrefix(id.InboxPrefix()))
+	}
+	return opts, nil
+}

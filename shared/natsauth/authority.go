@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nkeys"
+
+	"cyberimage/shared/bus"
 )
 
 // Authority holds the keys that issue the pipeline's credentials: an
@@ -78,9 +81,21 @@ func seedOf(kp nkeys.KeyPair) (string, error) {
 	return string(s), err
 }
 
-// Creds issues a credentials file for a user of a role, named name (shown
-// in the server's connection list).
-func (a *Authority) Creds(r Role, name string) ([]byte, error) {
+func roleTag(r Role) string { return bus.RoleTag + string(r) }
+
+// DefaultExpiry is how long issued credentials last unless told
+// otherwise: long enough that a deployment renews them on its own schedule
+// (nats-creds --out again), short enough that a leaked file dies by itself.
+const DefaultExpiry = 90 * 24 * time.Hour
+
+// Creds issues a credentials file for the identity name of role r (the
+// name is shown in the server's connection list, names the identity's
+// inbox prefix and, for a runner, the only heartbeat and orders it may
+// publish and hear). It expires after expires (0: never).
+func (a *Authority) Creds(r Role, name string, expires time.Duration) ([]byte, error) {
+	if err := CheckName(name); err != nil {
+		return nil, err
+	}
 	acc, err := nkeys.FromSeed([]byte(a.AccountSeed))
 	if err != nil {
 		return nil, fmt.Errorf("account key: %w", err)
@@ -92,7 +107,11 @@ func (a *Authority) Creds(r Role, name string) ([]byte, error) {
 	pub, _ := user.PublicKey()
 	uc := jwt.NewUserClaims(pub)
 	uc.Name = name
-	allow := Permissions(r)
+	uc.Tags.Add(roleTag(r))
+	if expires > 0 {
+		uc.Expires = time.Now().Add(expires).Unix()
+	}
+	allow := Permissions(r, name)
 	uc.Pub.Allow.Add(allow.Pub...)
 	uc.Sub.Allow.Add(allow.Sub...)
 	if allow.Replies > 0 {
@@ -180,17 +199,43 @@ func (a *Authority) Save(dir string) error {
 	if err := os.WriteFile(filepath.Join(dir, "authority.json"), data, 0o600); err != nil {
 		return err
 	}
-	for _, r := range Roles() {
-		creds, err := a.Creds(r, string(r))
-		if err != nil {
-			return err
-		}
-		if err := os.WriteFile(CredsPath(dir, r), creds, 0o600); err != nil {
+	for _, r := range ServiceRoles() {
+		if _, err := a.SaveCreds(dir, r, DefaultName(r), DefaultExpiry); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// CredsPath is where Save writes a role's credentials file.
-func CredsPath(dir string, r Role) string { return filepath.Join(dir, string(r)+".creds") }
+// ServiceRoles are the roles with one identity each, which Save issues:
+// runners are issued one by one by name (SaveCreds), since each runner's
+// credentials name it.
+func ServiceRoles() []Role { return []Role{Client, Ingest, Supervisor, Admin} }
+
+// SaveCreds issues the credentials of one identity into dir (mode 0600)
+// and returns the file's path.
+func (a *Authority) SaveCreds(dir string, r Role, name string, expires time.Duration) (string, error) {
+	creds, err := a.Creds(r, name, expires)
+	if err != nil {
+		return "", err
+	}
+	path := IdentityCredsPath(dir, r, name)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	return path, os.WriteFile(path, creds, 0o600)
+}
+
+// CredsPath is where Save writes a role's credentials file (its default
+// identity).
+func CredsPath(dir string, r Role) string { return IdentityCredsPath(dir, r, DefaultName(r)) }
+
+// IdentityCredsPath is where SaveCreds writes an identity's credentials:
+// <role>.creds for a role's default identity, <role>.<name>.creds for the
+// others (runner.gpu-0.creds, client.alice.creds).
+func IdentityCredsPath(dir string, r Role, name string) string {
+	if name == DefaultName(r) {
+		return filepath.Join(dir, string(r)+".creds")
+	}
+	return filepath.Join(dir, string(r)+"."+name+".creds")
+}

@@ -11,7 +11,9 @@ import (
 func PermissionsDocument() []byte {
 	doc := map[Role]Allow{}
 	for _, r := range Roles() {
-		doc[r] = Permissions(r)
+		// A role's list for an identity named "<name>", as issued for
+		// every name.
+		doc[r] = Permissions(r, "<name>")
 	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)

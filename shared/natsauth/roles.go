@@ -7,6 +7,7 @@
 package natsauth
 
 import (
+	"fmt"
 	"sort"
 	"time"
 
@@ -47,7 +48,6 @@ type Allow struct {
 const (
 	jsInfo        = "$JS.API.STREAM.INFO.>"
 	jsConsumerGet = "$JS.API.CONSUMER.INFO.>"
-	inbox         = "_INBOX.>"
 )
 
 func next(stream, consumer string) string {
@@ -60,18 +60,48 @@ func kvRead(bucket string) []string {
 }
 
 // kvWatch lets a role watch a bucket: an ordered consumer of its own on
-// the bucket's stream, made and removed by the client library.
+// the bucket's stream, made and removed by the client library, and the
+// flow-control replies the server asks of it once it falls behind
+// (without them the server stops sending and the watch stalls for good).
 func kvWatch(bucket string) []string {
-	return []string{"$JS.API.CONSUMER.CREATE.KV_" + bucket + ".>", "$JS.API.CONSUMER.DELETE.KV_" + bucket + ".>"}
+	return []string{"$JS.API.CONSUMER.CREATE.KV_" + bucket + ".>", "$JS.API.CONSUMER.DELETE.KV_" + bucket + ".>",
+		"$JS.FC.KV_" + bucket + ".>"}
 }
 
 // MaxJobTime bounds how long after a delivery a runner may still ack it:
 // its right to answer a delivery's reply subject lasts this long.
 const MaxJobTime = 6 * time.Hour
 
-// Permissions is the allow list of a role: as narrow as its real traffic.
-func Permissions(r Role) Allow {
+// DefaultName is the name of a role's identity when it has one per role
+// (ingest, supervisor, admin) or none given (the first client).
+func DefaultName(r Role) string {
+	if r == Client {
+		return "default"
+	}
+	return string(r)
+}
+
+// CheckName says whether name can name an identity: it becomes a subject
+// token (inbox prefix, heartbeat and control subjects) and a file name.
+func CheckName(name string) error {
+	if len(name) == 0 || len(name) > 64 {
+		return fmt.Errorf("identity name %q: 1 to 64 characters", name)
+	}
+	for _, c := range name {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return fmt.Errorf("identity name %q: only letters, digits, - and _", name)
+		}
+	}
+	return nil
+}
+
+// Permissions is the allow list of a role's identity named name: as narrow
+// as its real traffic. Every identity subscribes only to its own inbox
+// prefix (bus.InboxPrefix): nobody reads another's replies, pull
+// deliveries or watches.
+func Permissions(r Role, name string) Allow {
 	var a Allow
+	inbox := bus.InboxSubjects(string(r), name)
 	switch r {
 	case Client:
 		// Submit, hear the answer and follow progress. Nothing else: no
@@ -79,11 +109,14 @@ func Permissions(r Role) Allow {
 		a.Pub = []string{bus.SubjectRequests}
 		a.Sub = []string{inbox, bus.SubjectEventsAll}
 	case Ingest:
-		// Its acks and its answers to requesters go to the reply subjects
-		// of what it received (Replies).
+		// Answers only to clients' inboxes (and the supervisor's HTTP
+		// submissions), never to whatever reply subject a request names:
+		// no response permission, which would let a requester point
+		// ingest's rights at a record, a lease or the work subjects.
 		a.Pub = []string{jsInfo, jsConsumerGet, next(bus.StreamRequests, bus.ConsumerIngest),
+			acks(bus.StreamRequests, bus.ConsumerIngest),
 			bus.SubjectJobsAll, kvWrite(bus.BucketJobs), "$JS.API.STREAM.MSG.GET." + bus.StreamJobs}
-		a.Replies = 10 * time.Minute
+		a.Pub = append(a.Pub, bus.AnswerSubjects()...)
 		a.Pub = append(a.Pub, kvRead(bus.BucketJobs)...)
 		a.Sub = []string{inbox, bus.SubjectRequests}
 	case Runner:
@@ -91,12 +124,16 @@ func Permissions(r Role) Allow {
 			// Any consumer of the jobs stream: only the runners'
 			// gpu-runners-<model> consumers exist there.
 			next(bus.StreamJobs, "*"),
-			kvWrite(bus.BucketJobs), bus.SubjectEventsAll, bus.SubjectHeartbeatsAll}
+			kvWrite(bus.BucketJobs), bus.SubjectEventsAll,
+			// Its own heartbeat only: a runner cannot speak for another.
+			bus.HeartbeatSubject(name)}
 		// Acks only on its own deliveries' reply subjects, for as long
-		// as a job may run.
+		// as a job may run. Only the server (pull deliveries, into its
+		// private inbox) and the supervisor (its orders) send it
+		// messages with reply subjects.
 		a.Replies = MaxJobTime
 		a.Pub = append(a.Pub, kvRead(bus.BucketJobs)...)
-		a.Sub = []string{inbox, "cyberimage.control.*"}
+		a.Sub = []string{inbox, bus.ControlSubject(name)}
 	case Supervisor:
 		// The only role that may NAK or terminate others' deliveries and
 		// give orders to runners.
@@ -108,7 +145,7 @@ func Permissions(r Role) Allow {
 			"$JS.API.STREAM.MSG.GET." + bus.StreamJobs, "$JS.API.STREAM.MSG.DELETE." + bus.StreamJobs,
 			bus.SubjectDLQAll, "$JS.API.STREAM.MSG.GET." + bus.StreamDLQ,
 			// Requests submitted over HTTP (POST /v1/jobs), answered by
-			// ingest on the supervisor's inbox.
+			// ingest on the supervisor's submit inbox (bus.SubmitInbox).
 			bus.SubjectRequests,
 			// Queue depth for /status and /metrics: read-only listings.
 			"$JS.API.CONSUMER.LIST." + bus.StreamJobs, "$JS.API.CONSUMER.NAMES." + bus.StreamJobs}

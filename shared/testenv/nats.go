@@ -3,6 +3,7 @@ package testenv
 import (
 	"context"
 	"net"
+	"os"
 	"testing"
 	"time"
 
@@ -152,13 +153,36 @@ func (n *NATS) Provisioned(t testing.TB, models ...string) (*nats.Conn, jetstrea
 	return nc, js
 }
 
-// ConnectAs connects with a role's credentials (on a server without auth,
-// the role is ignored).
+// ConnectAs connects with the credentials of a role's default identity
+// (for runners, one named "runner"); on a server without auth, the role is
+// ignored.
 func (n *NATS) ConnectAs(t testing.TB, role natsauth.Role, opts ...nats.Option) (*nats.Conn, jetstream.JetStream) {
 	t.Helper()
+	return n.ConnectAsIdentity(t, role, natsauth.DefaultName(role), opts...)
+}
+
+// Creds is the credentials file of the identity name of role, issued into
+// CredsDir the first time it is asked for.
+func (n *NATS) Creds(t testing.TB, role natsauth.Role, name string) string {
+	t.Helper()
+	path := natsauth.IdentityCredsPath(n.CredsDir, role, name)
+	if _, err := os.Stat(path); err == nil {
+		return path
+	}
+	if _, err := n.Auth.SaveCreds(n.CredsDir, role, name, natsauth.DefaultExpiry); err != nil {
+		t.Fatalf("credentials of %s %s: %v", role, name, err)
+	}
+	return path
+}
+
+// ConnectAsIdentity connects as the identity name of role, with its
+// credentials and its own inbox prefix, as the services' bus.Connect does.
+func (n *NATS) ConnectAsIdentity(t testing.TB, role natsauth.Role, name string, opts ...nats.Option) (*nats.Conn, jetstream.JetStream) {
+	t.Helper()
 	opts = append([]nats.Option{nats.MaxReconnects(-1), nats.ReconnectWait(100 * time.Millisecond)}, opts...)
+	opts = append(opts, nats.CustomInboxPrefix(bus.InboxPrefix(string(role), name)))
 	if n.Auth != nil {
-		opts = append(opts, nats.UserCredentials(natsauth.CredsPath(n.CredsDir, role)))
+		opts = append(opts, nats.UserCredentials(n.Creds(t, role, name)))
 	}
 	if n.CAFile != "" {
 		opts = append(opts, nats.RootCAs(n.CAFile))

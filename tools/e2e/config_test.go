@@ -109,7 +109,7 @@ func TestServicesNeverRewriteProvisionedSettings(t *testing.T) {
 		"supervisor": "CYBERIMAGE_MAX_DELIVER=9"} {
 		cmd := exec.Command(bins[name])
 		cmd.Dir = testenv.RepoRoot(t)
-		cmd.Env = slices.Concat(s.roleEnv(name), os.Environ(), s.env,
+		cmd.Env = slices.Concat(s.roleEnv(name, "runner-settings"), os.Environ(), s.env,
 			[]string{setting, "CYBERIMAGE_SUPERVISOR_ADDR=127.0.0.1:0", "CYBERIMAGE_INGEST_ADDR="})
 		done := make(chan error, 1)
 		var out bytes.Buffer

@@ -153,7 +153,7 @@ func (s *stack) start(name, binary string, env ...string) *proc {
 	require.NoError(s.t, err)
 	cmd := exec.Command(bins[binary])
 	cmd.Dir = testenv.RepoRoot(s.t)
-	cmd.Env = slices.Concat(s.roleEnv(binary), os.Environ(), s.env, env)
+	cmd.Env = slices.Concat(s.roleEnv(binary, runnerName(name, env)), os.Environ(), s.env, env)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	require.NoError(s.t, cmd.Start())
@@ -178,16 +178,32 @@ var serviceRoles = map[string]natsauth.Role{"ingest": natsauth.Ingest, "gpu-runn
 var serviceS3Users = map[string]s3access.Role{"gpu-runner": s3access.Runner, "supervisor": s3access.Supervisor}
 
 // roleEnv is what a service binary gets as its role: the NATS credentials
-// and the S3 user (settings given later in the environment win).
-func (s *stack) roleEnv(binary string) []string {
+// (a runner's name its own: runner) and the S3 user (settings given later
+// in the environment win).
+func (s *stack) roleEnv(binary, runner string) []string {
 	var env []string
 	if role, ok := serviceRoles[binary]; ok && s.nats.Auth != nil {
-		env = append(env, "CYBERIMAGE_NATS_CREDS="+s.creds(role))
+		name := natsauth.DefaultName(role)
+		if role == natsauth.Runner {
+			name = runner
+		}
+		env = append(env, "CYBERIMAGE_NATS_CREDS="+s.nats.Creds(s.t, role, name))
 	}
 	if role, ok := serviceS3Users[binary]; ok {
 		env = append(env, s.s3users[role].Env()...)
 	}
 	return env
+}
+
+// runnerName is the name a runner process runs under: the
+// CYBERIMAGE_RUNNER_ID it is given, else its process name.
+func runnerName(proc string, env []string) string {
+	for _, e := range env {
+		if id, ok := strings.CutPrefix(e, "CYBERIMAGE_RUNNER_ID="); ok {
+			return id
+		}
+	}
+	return proc
 }
 
 // creds is the credentials file of a role on this stack's NATS server.

@@ -62,7 +62,7 @@ func (s *stack) startServices(ctx context.Context, nc *nats.Conn, o options) err
 		if err != nil {
 			return err
 		}
-		runnerEnv := append(append(append([]string{}, env...), s.roleEnv(natsauth.Runner)...), "CYBERIMAGE_RUNNER_ID="+id,
+		runnerEnv := append(append(append([]string{}, env...), s.identityEnv(natsauth.Runner, id)...), "CYBERIMAGE_RUNNER_ID="+id,
 			"CYBERIMAGE_SLOTS="+strconv.Itoa(o.slots), "CYBERIMAGE_INTRA_OP_THREADS=1")
 		p, err := s.start(id, s.bins["gpu-runner"], nil, append(runnerEnv, o.runnerEnv...))
 		if err != nil {

@@ -247,9 +247,18 @@ func (s *stack) natsOptions(name string) []nats.Option {
 
 // roleEnv is what a service of a role gets to reach the bench's server.
 func (s *stack) roleEnv(role natsauth.Role) []string {
+	return s.identityEnv(role, natsauth.DefaultName(role))
+}
+
+// identityEnv is what one named identity of a role (a runner) gets.
+func (s *stack) identityEnv(role natsauth.Role, name string) []string {
 	var env []string
 	if s.auth != nil {
-		env = append(env, "CYBERIMAGE_NATS_CREDS="+natsauth.CredsPath(s.credsDir, role))
+		path, err := s.auth.SaveCreds(s.credsDir, role, name, natsauth.DefaultExpiry)
+		if err != nil {
+			panic(fmt.Sprintf("bench: credentials of %s %s: %v", role, name, err))
+		}
+		env = append(env, "CYBERIMAGE_NATS_CREDS="+path)
 	}
 	if s.caFile != "" {
 		env = append(env, "CYBERIMAGE_NATS_TLS_CA="+s.caFile)

@@ -144,7 +144,11 @@ func envOr(key, def string) string {
 func connectNATS(o submitOptions) (*nats.Conn, error) {
 	opts := []nats.Option{nats.Name("cyberimage submit")}
 	if _, err := os.Stat(o.creds); err == nil {
-		opts = append(opts, nats.UserCredentials(o.creds))
+		creds, err := bus.CredentialOptions(o.creds)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, creds...)
 	}
 	if o.tlsCA != "" {
 		opts = append(opts, nats.RootCAs(o.tlsCA))

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"time"
 
+	"cyberimage/shared/bus"
+	"cyberimage/shared/natsauth"
 	"cyberimage/tools/internal/s3access"
 )
 
@@ -76,7 +78,9 @@ func healthyRunners(statusURL string) int {
 }
 
 func banner(o options, natsURL, s3Addr string, browser s3access.User, took time.Duration) {
-	client := o.dataDir + "/creds/client.creds"
+	// The client's credentials and its own inbox prefix: replies come only
+	// there, and nobody else can read them.
+	client := o.dataDir + "/creds/client.creds --inbox-prefix " + bus.InboxPrefix(string(natsauth.Client), natsauth.DefaultName(natsauth.Client))
 	fmt.Printf(`
 ================ CyberImage stack ready in %.1fs ================
   NATS        %s   (JetStream data: %s; credentials per role in %s/creds)

@@ -26,13 +26,27 @@ func authority(dataDir string) (*natsauth.Authority, string, error) {
 		if a, err = natsauth.New(); err != nil {
 			return nil, dir, err
 		}
+		if err := a.Save(dir); err != nil {
+			return nil, dir, err
+		}
 	}
-	// Creds are written again each start: a new role or allow list takes
-	// effect without a new authority.
-	if err := a.Save(dir); err != nil {
-		return nil, dir, err
+	// Each file is kept across restarts (a client's copy keeps working)
+	// and issued anew only when missing, about to expire, or granting
+	// other rights than the code's allow list now says.
+	for _, r := range natsauth.ServiceRoles() {
+		if _, renewed, err := a.EnsureCreds(dir, r, natsauth.DefaultName(r), natsauth.DefaultExpiry); err != nil {
+			return nil, dir, err
+		} else if renewed {
+			say("devstack", "issued %s credentials (%s)", r, natsauth.CredsPath(dir, r))
+		}
 	}
 	return a, dir, nil
+}
+
+// runnerCreds keeps the credentials of one runner, which name it.
+func runnerCreds(a *natsauth.Authority, dir, id string) (string, error) {
+	path, _, err := a.EnsureCreds(dir, natsauth.Runner, id, natsauth.DefaultExpiry)
+	return path, err
 }
 
 // adminToken returns the dev stack's admin token, made on the first run

@@ -149,8 +149,12 @@ func run(o options) error {
 	for i := 1; i <= o.runners; i++ {
 		id := fmt.Sprintf("runner-%d", i)
 		runnerNames = append(runnerNames, id)
+		path, err := runnerCreds(auth, credsDir, id)
+		if err != nil {
+			return fmt.Errorf("credentials of %s: %w", id, err)
+		}
 		procs = append(procs, &process{name: id, path: filepath.Join(o.binDir, "gpu-runner"),
-			env: slices.Concat([]string{"CYBERIMAGE_RUNNER_ID=" + id, "CYBERIMAGE_RUNNER_ADDR=" + runnerAddr(i), creds(natsauth.Runner)},
+			env: slices.Concat([]string{"CYBERIMAGE_RUNNER_ID=" + id, "CYBERIMAGE_RUNNER_ADDR=" + runnerAddr(i), "CYBERIMAGE_NATS_CREDS=" + path},
 				s3Users[s3access.Runner].Env(), common)})
 	}
 	// Ingest stops taking requests first, runners then finish (or hand

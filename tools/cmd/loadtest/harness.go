@@ -32,7 +32,11 @@ func connect(ctx context.Context, opts options, rep *report) (*harness, error) {
 	natsOpts := []nats.Option{nats.Name("loadtest " + h.run), nats.Timeout(5 * time.Second),
 		nats.MaxReconnects(-1), nats.ReconnectWait(250 * time.Millisecond)}
 	if opts.natsCreds != "" {
-		natsOpts = append(natsOpts, nats.UserCredentials(opts.natsCreds))
+		creds, err := bus.CredentialOptions(opts.natsCreds)
+		if err != nil {
+			return nil, err
+		}
+		natsOpts = append(natsOpts, creds...)
 	}
 	nc, err := nats.Connect(opts.natsURL, natsOpts...)
 	if err != nil {

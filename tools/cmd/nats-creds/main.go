@@ -4,6 +4,9 @@
 // with --permissions, prints every role's allow list.
 //
 //	nats-creds --out /etc/cyberimage/creds   # authority.json (secret), <role>.creds, server-auth.conf
+//	nats-creds --out DIR --runner gpu-0 --runner gpu-1   # and runner.<name>.creds, one per runner
+//	nats-creds --out DIR --client alice      # and client.alice.creds (inbox prefix _INBOX.client.alice)
+//	nats-creds --out DIR --expires 720h      # every file issued now expires in 30 days (default 90 days)
 //	nats-creds --out DIR                     # again: keeps the authority, issues fresh creds (rotation)
 //	nats-creds --out DIR --new-authority     # a new authority: every old credential stops working
 //	nats-creds --permissions                 # the allow lists, as infra/nats/permissions.json
@@ -15,6 +18,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 
 	"cyberimage/shared/natsauth"
 )
@@ -27,6 +32,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	out := fs.String("out", "", "folder for authority.json, <role>.creds and server-auth.conf")
 	fresh := fs.Bool("new-authority", false, "make a new authority even if the folder has one (revokes every credential)")
 	perms := fs.Bool("permissions", false, "print every role's allow list as JSON and exit")
+	var runners, clients names
+	fs.Var(&runners, "runner", "also issue runner.<name>.creds for the runner of this name (repeat for each runner)")
+	fs.Var(&clients, "client", "also issue client.<name>.creds for the client of this name, its inbox prefix _INBOX.client.<name> (repeat)")
+	expires := fs.Duration("expires", natsauth.DefaultExpiry, "credentials issued now stop working after this long (0: never)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -49,7 +58,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 	}
-	if err := a.Save(*out); err != nil {
+	issued, err := issue(a, *out, *expires, runners, clients)
+	if err != nil {
 		fmt.Fprintf(stderr, "nats-creds: %v\n", err)
 		return 1
 	}
@@ -61,7 +71,50 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "nats-creds: %v\n", err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "wrote %s: authority.json (keep it secret), server-auth.conf (include it in nats-server.conf), and credentials for %v\n",
-		*out, natsauth.Roles())
+	fmt.Fprintf(stdout, "wrote %s: authority.json (keep it secret), server-auth.conf (include it in nats-server.conf), and credentials %v (expire: %s)\n",
+		*out, issued, expiry(*expires))
 	return 0
 }
+
+// issue writes the authority and every identity's credentials: each
+// role's default one, and the named runners and clients.
+func issue(a *natsauth.Authority, dir string, expires time.Duration, runners, clients []string) ([]string, error) {
+	if err := a.Save(dir); err != nil {
+		return nil, err
+	}
+	var issued []string
+	add := func(r natsauth.Role, name string) error {
+		path, err := a.SaveCreds(dir, r, name, expires)
+		issued = append(issued, filepath.Base(path))
+		return err
+	}
+	for _, r := range natsauth.ServiceRoles() {
+		if err := add(r, natsauth.DefaultName(r)); err != nil {
+			return nil, err
+		}
+	}
+	for _, n := range runners {
+		if err := add(natsauth.Runner, n); err != nil {
+			return nil, err
+		}
+	}
+	for _, n := range clients {
+		if err := add(natsauth.Client, n); err != nil {
+			return nil, err
+		}
+	}
+	return issued, nil
+}
+
+func expiry(d time.Duration) string {
+	if d == 0 {
+		return "never"
+	}
+	return "in " + d.String()
+}
+
+// names is a repeatable string flag.
+type names []string
+
+func (n *names) String() string     { return strings.Join(*n, ",") }
+func (n *names) Set(v string) error { *n = append(*n, v); return natsauth.CheckName(v) }

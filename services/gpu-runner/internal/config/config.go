@@ -70,7 +70,7 @@ func Load(args []string, out io.Writer) (Config, error) {
 	c.S3.Bind(l)
 	host, _ := os.Hostname()
 	host = strings.ReplaceAll(host, ".", "-")
-	l.String(&c.RunnerID, "runner-id", fmt.Sprintf("%s-%d", host, os.Getpid()), "unique runner name (default host-pid)")
+	l.String(&c.RunnerID, "runner-id", "", "unique runner name (default: the name its NATS credentials were issued for, else host-pid)")
 	l.String(&c.ModelsDir, "models-dir", "infra/models", "folder of model folders, each with a manifest.json")
 	l.String(&c.Models, "models", "", "models this runner serves, comma-separated (empty: every model in the models folder)")
 	l.String(&c.ORTLibrary, "ort-lib", ".tools/ort/libonnxruntime.so.1", "path of the ONNX Runtime shared library")
@@ -104,6 +104,7 @@ func Load(args []string, out io.Writer) (Config, error) {
 	c.Tracing.Check(l)
 	c.NATS.Check(l)
 	c.S3.Check(l)
+	c.checkRunnerID(l, fmt.Sprintf("%s-%d", host, os.Getpid()))
 	l.Check(c.Slots >= 1, "CYBERIMAGE_SLOTS must be at least 1")
 	l.Check(c.ModelMemoryMB >= 0, "CYBERIMAGE_MODEL_MEMORY_MB must not be negative")
 	l.Check(c.JobMemoryMB >= 0, "CYBERIMAGE_JOB_MEMORY_MB must not be negative")
@@ -113,7 +114,31 @@ func Load(args []string, out io.Writer) (Config, error) {
 	l.Check(c.IntraOpThreads >= 1, "CYBERIMAGE_INTRA_OP_THREADS must be at least 1")
 	l.Check(c.AbandonTimeout > 0, "CYBERIMAGE_ABANDON_TIMEOUT must be positive")
 	l.Check(c.Heartbeat > 0, "CYBERIMAGE_HEARTBEAT_INTERVAL must be positive")
-	l.Check(c.RunnerID != "" && !strings.ContainsAny(c.RunnerID, ".*> \t"), "CYBERIMAGE_RUNNER_ID %q must be non-empty without dots, spaces, * or > (it is a NATS subject token)", c.RunnerID)
 	l.Check(map[string]bool{"speed": true, "default": true, "best": true, "none": true}[c.PNGLevel], "CYBERIMAGE_PNG_COMPRESSION must be speed, default, best or none")
 	return c, l.Err()
+}
+
+// checkRunnerID takes the runner's name from its credentials, which name
+// it: the server lets a runner publish only its own heartbeat and hear only
+// its own orders, so a different CYBERIMAGE_RUNNER_ID could never work.
+// Without named credentials (dev stack without auth) it defaults to
+// fallback.
+func (c *Config) checkRunnerID(l *config.Loader, fallback string) {
+	var named string
+	if c.NATS.CredsFile != "" {
+		id, ok, err := bus.IdentityOf(c.NATS.CredsFile)
+		l.Check(err == nil, "%s: %v", l.Name("nats-creds"), err)
+		l.Check(!ok || id.Role == "runner", "%s was issued for a %s, not a runner", l.Name("nats-creds"), id.Role)
+		if ok && id.Role == "runner" {
+			named = id.Name
+		}
+	}
+	switch {
+	case c.RunnerID == "" && named != "":
+		c.RunnerID = named
+	case c.RunnerID == "":
+		c.RunnerID = fallback
+	}
+	l.Check(named == "" || c.RunnerID == named, "%s %q differs from the runner its credentials name (%q)", l.Name("runner-id"), c.RunnerID, named)
+	l.Check(c.RunnerID != "" && !strings.ContainsAny(c.RunnerID, ".*> \t"), "CYBERIMAGE_RUNNER_ID %q must be non-empty without dots, spaces, * or > (it is a NATS subject token)", c.RunnerID)
 }

@@ -66,9 +66,18 @@ func (pr *Processor) Start(ctx context.Context) error {
 	// Every ingest instance notes every inbox (no queue group): whichever
 	// instance pulls the stream message can then answer it.
 	sub, err := pr.p.NC.Subscribe(bus.SubjectRequests, bus.Guard(pr.p.Stats.Drops, "request inbox", func(m *nats.Msg) {
-		if m.Reply != "" {
-			pr.replies.expect(m.Data, m.Reply)
+		if m.Reply == "" {
+			return
 		}
+		// A requester chooses its reply subject, and ingest would answer
+		// there with its own rights: only a client's inbox is answered.
+		// The request itself is still taken from the stream and handled;
+		// only its answer goes nowhere, counted and logged.
+		if err := bus.CheckAnswerSubject(m.Reply); err != nil {
+			pr.p.Stats.Drops.Note("reply_subject_refused", m.Subject, err)
+			return
+		}
+		pr.replies.expect(m.Data, m.Reply)
 	}))
 	if err != nil {
 		return fmt.Errorf("subscribe %s: %w", bus.SubjectRequests, err)

@@ -15,27 +15,33 @@ import (
 	"cyberimage/shared/job"
 	"cyberimage/shared/jobstore"
 	"cyberimage/shared/models"
+	"cyberimage/shared/natsauth"
 	"cyberimage/shared/testenv"
 )
 
 type bundle struct {
-	nc    *nats.Conn
-	js    jetstream.JetStream
-	store *jobstore.Store
-	stats *Stats
-	start func()
-	stop  func()
+	nc *nats.Conn
+	// client submits requests, with a client's inbox: the only kind of
+	// reply subject ingest answers.
+	client *nats.Conn
+	js     jetstream.JetStream
+	store  *jobstore.Store
+	stats  *Stats
+	start  func()
+	stop   func()
 }
 
 func setup(t *testing.T) *bundle {
 	t.Helper()
-	nc, js := testenv.StartNATS(t).Provisioned(t, "demo")
+	n := testenv.StartNATS(t)
+	nc, js := n.Provisioned(t, "demo")
+	client, _ := n.ConnectAs(t, natsauth.Client)
 	ctx := context.Background()
 	store, err := jobstore.Open(ctx, js)
 	require.NoError(t, err)
 	catalog, err := models.Load(testenv.RepoRoot(t)+"/infra/models", "")
 	require.NoError(t, err)
-	b := &bundle{nc: nc, js: js, store: store, stats: &Stats{}}
+	b := &bundle{nc: nc, client: client, js: js, store: store, stats: &Stats{}}
 	var proc *Processor
 	b.start = func() {
 		proc = New(Params{NC: nc, JS: js, Store: store, Models: catalog, Concurrency: 4, Logger: zaptest.NewLogger(t), Stats: b.stats})
@@ -47,7 +53,7 @@ func setup(t *testing.T) *bundle {
 
 func (b *bundle) request(t *testing.T, payload string) answer {
 	t.Helper()
-	msg, err := b.nc.Request(bus.SubjectRequests, []byte(payload), 5*time.Second)
+	msg, err := b.client.Request(bus.SubjectRequests, []byte(payload), 5*time.Second)
 	require.NoError(t, err)
 	var a answer
 	require.NoError(t, json.Unmarshal(msg.Data, &a), string(msg.Data))

@@ -85,6 +85,11 @@ func (r *Recoverer) Recover(ctx context.Context, e index.Entry, kind, reason str
 	if last {
 		payload = bus.TermWithReason(bus.TermReason(e.JobID, rec.Error.Message))
 	}
+	// The subject comes from the record, which runners write: act only on
+	// one that is this very delivery's, never wherever a record points.
+	if err := bus.CheckJobDelivery(e.Delivery.AckSubject, e.Delivery.StreamSeq, e.Delivery.Delivered); err != nil {
+		return true, fmt.Errorf("settle %s: %w", e.Delivery.Token(), err)
+	}
 	if err := r.NC.Publish(e.Delivery.AckSubject, payload); err != nil {
 		// The runner stops its in-progress acks once the record is no
 		// longer its own, so JetStream redelivers after AckWait anyway
