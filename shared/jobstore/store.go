@@ -218,7 +218,7 @@ type Tombstone struct {
 // DeleteEnded wrote (an operator's delete, a TTL's marker).
 func DecodeTombstone(data []byte) (Tombstone, bool) {
 	var t Tombstone
-	if len(data) == 0 || json.Unmarshal(data, &t) != nil || !t.Status.Terminal() {
+	if len(data) == 0 || len(data) > MaxRecordBytes || json.Unmarshal(data, &t) != nil || !t.Status.Terminal() {
 		return Tombstone{}, false
 	}
 	return t, true
@@ -256,9 +256,22 @@ func isWrongLastSequence(err error) bool {
 		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
 }
 
+// MaxRecordBytes bounds a value of the record bucket as a reader takes it
+// (a record, a tombstone). Whoever can write to the bucket can write
+// anything the server takes, which is up to its max_payload (1 MiB by
+// default); a real record is a request of at most job.MaxRequestBytes plus
+// a few hundred bytes per attempt, far below.
+const MaxRecordBytes = 1 << 20
+
+// ErrTooLarge marks a value refused for its size before it was parsed.
+var ErrTooLarge = errors.New("value over the size limit")
+
 // Decode parses a stored record.
 func Decode(data []byte) (job.Record, error) {
 	var rec job.Record
+	if len(data) > MaxRecordBytes {
+		return rec, fmt.Errorf("decode record: %d bytes, over %d: %w", len(data), MaxRecordBytes, ErrTooLarge)
+	}
 	if err := json.Unmarshal(data, &rec); err != nil {
 		return rec, fmt.Errorf("decode record: %w", err)
 	}

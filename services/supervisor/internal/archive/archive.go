@@ -19,6 +19,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -235,7 +236,7 @@ func endedRecord(e jetstream.KeyValueEntry) (job.Record, bool) {
 // archiveRecord writes an ended record, retrying while S3 is down; false
 // when ctx ended first.
 func (a *Archiver) archiveRecord(ctx context.Context, rec job.Record) bool {
-	body, err := json.MarshalIndent(rec.Public(), "", "  ")
+	body, err := encodeArchived(rec)
 	if err != nil {
 		return true
 	}
@@ -271,16 +272,24 @@ func (a *Archiver) checkpoint(ctx context.Context) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	if len(e.Value()) != 8 {
-		return 0, fmt.Errorf("checkpoint of %d bytes, want 8", len(e.Value()))
-	}
-	return binary.BigEndian.Uint64(e.Value()), nil
+	return decodeCheckpoint(e.Value())
 }
+
+// decodeCheckpoint reads the checkpoint as encodeCheckpoint wrote it: a
+// revision, 8 bytes big-endian.
+func decodeCheckpoint(value []byte) (uint64, error) {
+	if len(value) != 8 {
+		return 0, fmt.Errorf("checkpoint of %d bytes, want 8", len(value))
+	}
+	return binary.BigEndian.Uint64(value), nil
+}
+
+func encodeCheckpoint(rev uint64) []byte { return binary.BigEndian.AppendUint64(nil, rev) }
 
 func (a *Archiver) save(ctx context.Context, rev uint64) bool {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if _, err := a.p.State.Put(ctx, checkpointKey, binary.BigEndian.AppendUint64(nil, rev)); err != nil {
+	if _, err := a.p.State.Put(ctx, checkpointKey, encodeCheckpoint(rev)); err != nil {
 		a.log.Warn("saving the archive checkpoint failed", zap.Uint64("revision", rev), zap.Error(err))
 		return false
 	}
@@ -299,14 +308,46 @@ func Lookup(ctx context.Context, s3 *minio.Client, bucket, jobID string) (rec jo
 		return rec, false, err
 	}
 	defer obj.Close()
-	if err := json.NewDecoder(obj).Decode(&rec); err != nil {
+	rec, err = decodeArchived(obj, jobID)
+	if err != nil {
 		if objectstore.ErrorCode(err) == "NoSuchKey" {
 			return rec, false, nil
 		}
 		return rec, false, fmt.Errorf("archived record %s: %w", jobID, err)
 	}
-	if rec.JobID != jobID {
-		return rec, false, fmt.Errorf("archived record %s names job %q", jobID, rec.JobID)
-	}
 	return rec, true, nil
+}
+
+// maxArchivedBytes bounds a job.json as read back. Whoever may write to
+// the bucket may put anything there; the archive writes a record of at
+// most jobstore.MaxRecordBytes, indented, which at most doubles it.
+const maxArchivedBytes = 2 * jobstore.MaxRecordBytes
+
+// errArchivedTooLarge: a job.json over maxArchivedBytes, refused unread.
+var errArchivedTooLarge = errors.New("archived record over the size limit")
+
+// encodeArchived is the job.json the archive writes for a record.
+func encodeArchived(rec job.Record) ([]byte, error) {
+	return json.MarshalIndent(rec.Public(), "", "  ")
+}
+
+// decodeArchived reads a job.json, which must be one record, of the job
+// it is filed under, within maxArchivedBytes. S3's own errors come back
+// unwrapped, so a caller can tell a missing key.
+func decodeArchived(body io.Reader, jobID string) (job.Record, error) {
+	data, err := io.ReadAll(io.LimitReader(body, maxArchivedBytes+1))
+	if err != nil {
+		return job.Record{}, err
+	}
+	if len(data) > maxArchivedBytes {
+		return job.Record{}, fmt.Errorf("more than %d bytes: %w", maxArchivedBytes, errArchivedTooLarge)
+	}
+	var rec job.Record
+	if err := json.Unmarshal(data, &rec); err != nil {
+		return job.Record{}, fmt.Errorf("decode: %w", err)
+	}
+	if rec.JobID != jobID {
+		return job.Record{}, fmt.Errorf("names job %q", rec.JobID)
+	}
+	return rec, nil
 }

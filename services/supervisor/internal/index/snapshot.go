@@ -29,6 +29,24 @@ const (
 	snapshotVersion = 1
 )
 
+// The snapshot is read from a bucket anyone with write access to it may
+// fill, so its reading is bounded: maxSnapshotBytes caps the snapshot both
+// packed and unpacked (a gzip bomb of a few chunks unpacks to any size),
+// and maxManifestBytes the manifest. The view is a window of DefaultWindow
+// jobs plus the jobs in flight, about half a kilobyte each: a gigabyte is
+// two million jobs in flight. A snapshot over it is not read, and the
+// index counts the bucket instead, which is slower, never wrong.
+const (
+	maxSnapshotBytes = 1 << 30
+	maxManifestBytes = 4 << 10
+)
+
+// Why a snapshot or manifest was not taken.
+var (
+	errSnapshotTooLarge = errors.New("index snapshot over the size limit")
+	errBadManifest      = errors.New("index snapshot manifest unreadable")
+)
+
 type manifest struct {
 	Slot     string    `json:"slot"`
 	Chunks   int       `json:"chunks"`
@@ -67,9 +85,18 @@ func (x *Index) snapshot() snapshot {
 // restore makes the view the snapshot describes; base is its revision.
 func (s *snapshot) restore(windowSize int) *state {
 	st := newState(windowSize)
+	// Counting writes to every map of the tally: one a snapshot left out
+	// (an older one, or junk) starts empty instead of panicking later.
+	fresh := newTally()
 	st.tally = s.Tally
 	if st.tally.Models == nil {
-		st.tally = newTally()
+		st.tally.Models = fresh.Models
+	}
+	if st.tally.Created == nil {
+		st.tally.Created = fresh.Created
+	}
+	if st.tally.Ended == nil {
+		st.tally.Ended = fresh.Ended
 	}
 	for _, e := range s.InFlight {
 		st.inflight[e.JobID] = e
@@ -144,17 +171,14 @@ func (x *Index) saveIfChanged(ctx context.Context) {
 // save writes the snapshot into the slot the manifest does not name, then
 // the manifest.
 func (x *Index) save(ctx context.Context, snap snapshot) (int, error) {
-	var buf bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
-	if err := json.NewEncoder(zw).Encode(snap); err != nil {
+	data, err := encodeSnapshot(snap)
+	if err != nil {
 		return 0, err
 	}
-	if err := zw.Close(); err != nil {
-		return 0, err
-	}
-	data := buf.Bytes()
 	slot := "a"
-	if m, err := x.manifest(ctx); err != nil {
+	// A manifest that does not decode names no snapshot anyone reads: it
+	// is overwritten, not left to block every save after it.
+	if m, err := x.manifest(ctx); err != nil && !errors.Is(err, errBadManifest) {
 		return 0, err
 	} else if m != nil && m.Slot == "a" {
 		slot = "b"
@@ -186,9 +210,21 @@ func (x *Index) manifest(ctx context.Context) (*manifest, error) {
 	if err != nil {
 		return nil, err
 	}
+	return decodeManifest(e.Value())
+}
+
+// decodeManifest reads the manifest; errBadManifest when it is not one
+// save could have written.
+func decodeManifest(data []byte) (*manifest, error) {
+	if len(data) > maxManifestBytes {
+		return nil, fmt.Errorf("%w: %d bytes", errBadManifest, len(data))
+	}
 	var m manifest
-	if err := json.Unmarshal(e.Value(), &m); err != nil {
-		return nil, fmt.Errorf("decode snapshot manifest: %w", err)
+	if err := json.Unmarshal(data, &m); err != nil {
+		return nil, fmt.Errorf("%w: %v", errBadManifest, err)
+	}
+	if (m.Slot != "a" && m.Slot != "b") || m.Chunks < 1 || m.Chunks > maxSnapshotBytes/chunkSize {
+		return nil, fmt.Errorf("%w: slot %q of %d chunks", errBadManifest, m.Slot, m.Chunks)
 	}
 	return &m, nil
 }
@@ -220,18 +256,43 @@ func (x *Index) read(ctx context.Context, m *manifest) (*snapshot, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read snapshot chunk %d: %w", i, err)
 		}
+		if len(data)+len(e.Value()) > maxSnapshotBytes {
+			return nil, fmt.Errorf("read snapshot chunk %d: %w", i, errSnapshotTooLarge)
+		}
 		data = append(data, e.Value()...)
 	}
 	if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != m.SHA256 {
 		return nil, errors.New("snapshot checksum mismatch (rewritten while read)")
 	}
-	zr, err := gzip.NewReader(bytes.NewReader(data))
-	if err != nil {
+	return decodeSnapshot(data, maxSnapshotBytes)
+}
+
+// encodeSnapshot packs a snapshot as save writes it.
+func encodeSnapshot(snap snapshot) ([]byte, error) {
+	var buf bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+	if err := json.NewEncoder(zw).Encode(snap); err != nil {
 		return nil, err
 	}
-	raw, err := io.ReadAll(zr)
-	if err != nil {
+	if err := zw.Close(); err != nil {
 		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// decodeSnapshot unpacks a snapshot, refusing one that unpacks to more
+// than limit bytes (errSnapshotTooLarge) before it is all in memory.
+func decodeSnapshot(data []byte, limit int64) (*snapshot, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("unpack snapshot: %w", err)
+	}
+	raw, err := io.ReadAll(io.LimitReader(zr, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("unpack snapshot: %w", err)
+	}
+	if int64(len(raw)) > limit {
+		return nil, fmt.Errorf("unpack snapshot: over %d bytes: %w", limit, errSnapshotTooLarge)
 	}
 	var snap snapshot
 	if err := json.Unmarshal(raw, &snap); err != nil {

@@ -7,9 +7,12 @@ package lease
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
@@ -105,6 +108,25 @@ func (l *Lease) runOnce() {
 		l.log.Debug("lease campaign", zap.Error(err))
 	}
 	if e, err := l.kv.Get(ctx, key); err == nil {
-		l.holder.Store(string(e.Value()))
+		l.holder.Store(decodeHolder(e.Value()))
 	}
+}
+
+// maxHolderBytes bounds the holder's id as read from the lease: a
+// supervisor id is a host name and a pid, and the holder is shown in
+// /status and logs.
+const maxHolderBytes = 256
+
+// decodeHolder reads the holder's id from the lease's value; "" (not
+// known) when the value is not an id a supervisor would write: anyone who
+// may write to the bucket may write anything there.
+func decodeHolder(value []byte) string {
+	if len(value) > maxHolderBytes || !utf8.Valid(value) {
+		return ""
+	}
+	id := string(value)
+	if strings.IndexFunc(id, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0 {
+		return ""
+	}
+	return id
 }
