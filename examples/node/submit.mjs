@@ -21,7 +21,12 @@ const ended = new Set(["completed", "failed", "cancelled", "rejected"]);
 
 const options = { servers };
 if (env.CYBERIMAGE_NATS_CREDS) {
-  options.authenticator = credsAuthenticator(readFileSync(env.CYBERIMAGE_NATS_CREDS));
+  const creds = readFileSync(env.CYBERIMAGE_NATS_CREDS);
+  options.authenticator = credsAuthenticator(creds);
+  // Each client identity has an inbox prefix of its own, the only one its
+  // credentials may subscribe to and the only kind ingest answers:
+  // _INBOX.client.<name>, the name its credentials were issued for.
+  options.inboxPrefix = env.CYBERIMAGE_INBOX_PREFIX || inboxPrefixOf(creds);
 }
 const nc = await connect(options);
 
@@ -82,4 +87,13 @@ for (const [i, image] of record.image_urls.entries()) {
   const path = join(out, `${jobId}-${i}.png`);
   writeFileSync(path, Buffer.from(await res.arrayBuffer()));
   console.log(path);
+}
+
+// inboxPrefixOf reads the identity a credentials file was issued for (the
+// user JWT's name, and its role in the tag "role:<role>").
+function inboxPrefixOf(creds) {
+  const jwt = creds.toString().match(/-----BEGIN NATS USER JWT-----\s*([^\s-]+)/)[1];
+  const claims = JSON.parse(Buffer.from(jwt.split(".")[1], "base64url").toString());
+  const role = (claims.tags || []).find((t) => t.startsWith("role:"))?.slice(5) || "client";
+  return `_INBOX.${role}.${claims.name}`;
 }

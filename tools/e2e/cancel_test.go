@@ -38,17 +38,17 @@ func TestCancel(t *testing.T) {
 	s.startIngest()
 	ev := collectEvents(t, s.nc)
 
-	queued := request(t, s.nc, fmtReq("cancel me while queued", 64, 64, 1, ""))
+	queued := request(t, s.client, fmtReq("cancel me while queued", 64, 64, 1, ""))
 	require.Eventually(t, func() bool { return s.jobsInStream() == 1 }, 5*time.Second, 20*time.Millisecond)
 	require.Equal(t, http.StatusOK, post(t, s.url("/v1/jobs/"+queued.JobID+"/cancel")))
 	require.Zero(t, s.jobsInStream(), "the queued work was removed")
 
 	s.startRunner("runner-a")
-	running := request(t, s.nc, fmtReq("cancel me while running", 1024, 1024, 4, `,"steps":50`))
+	running := request(t, s.client, fmtReq("cancel me while running", 1024, 1024, 4, `,"steps":50`))
 	waitStep(t, ev.ch, running.JobID, "runner-a", 2)
 	cancelledAt := time.Now()
 	require.Equal(t, http.StatusOK, post(t, s.url("/v1/jobs/"+running.JobID+"/cancel")))
-	next := request(t, s.nc, fmtReq("after the cancel", 64, 64, 1, ""))
+	next := request(t, s.client, fmtReq("after the cancel", 64, 64, 1, ""))
 
 	recs := s.waitEnded(3, time.Minute)
 	for _, id := range []string{queued.JobID, running.JobID} {

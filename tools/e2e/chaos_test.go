@@ -45,7 +45,7 @@ func TestChaos(t *testing.T) {
 			payload := fmtReq(fmt.Sprintf("chaos %d", i), size, 64, 1+i%2, fmt.Sprintf(`,"request_id":"chaos-%d"`, i))
 			answered := false
 			for attempt := 0; attempt < 30 && !answered; attempt++ {
-				msg, err := s.nc.Request(bus.SubjectRequests, []byte(payload), 2*time.Second)
+				msg, err := s.client.Request(bus.SubjectRequests, []byte(payload), 2*time.Second)
 				answered = err == nil && strings.Contains(string(msg.Data), `"job_id"`)
 			}
 			if !answered {

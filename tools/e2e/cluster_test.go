@@ -38,7 +38,7 @@ func TestClusterChaos(t *testing.T) {
 			payload := fmtReq(fmt.Sprintf("cluster %d", i), 64, 64, 1, fmt.Sprintf(`,"request_id":"cluster-%d"`, i))
 			answered := false
 			for attempt := 0; attempt < 30 && !answered; attempt++ {
-				msg, err := s.nc.Request(bus.SubjectRequests, []byte(payload), 2*time.Second)
+				msg, err := s.client.Request(bus.SubjectRequests, []byte(payload), 2*time.Second)
 				answered = err == nil && strings.Contains(string(msg.Data), `"job_id"`)
 			}
 			if !answered {

@@ -50,7 +50,7 @@ func TestConsole(t *testing.T) {
 	require.NoError(t, os.MkdirAll(shots, 0o755))
 
 	// A finished job for the overview's counts and the gallery.
-	done := request(t, s.nc, fmtReq("console gallery", 512, 512, 1, ""))
+	done := request(t, s.client, fmtReq("console gallery", 512, 512, 1, ""))
 	waitCompleted(t, s, done.JobID, time.Minute)
 
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],
@@ -145,7 +145,7 @@ func TestConsole(t *testing.T) {
 	shot("gallery")
 
 	// Cancel from the page: a long job, cancelled while it runs or waits.
-	long := request(t, s.nc, fmtReq("console cancel", 1024, 1024, 4, `,"steps":50`))
+	long := request(t, s.client, fmtReq("console cancel", 1024, 1024, 4, `,"steps":50`))
 	do(chromedp.Navigate(s.url("/#/job/"+long.JobID)), chromedp.WaitVisible(chromedp.CSS("#cancel")), chromedp.Click(chromedp.CSS("#cancel")))
 	require.Eventually(t, func() bool { return text("#job-status") == "cancelled" }, 30*time.Second, 100*time.Millisecond)
 	shot("cancelled")

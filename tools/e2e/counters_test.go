@@ -90,10 +90,10 @@ func TestCountsAgreeWithTheRecordsAcrossRestartsAndLeaderChanges(t *testing.T) {
 	// cancelled, and one left queued (no runner serves its model).
 	var ids []string
 	for i := range 5 {
-		ids = append(ids, request(t, s.nc, fmtReq("count me "+strconv.Itoa(i), 64, 64, 1, "")).JobID)
+		ids = append(ids, request(t, s.client, fmtReq("count me "+strconv.Itoa(i), 64, 64, 1, "")).JobID)
 	}
 	for _, bad := range []string{`{"prompt":"bad","width":100,"request_id":"counted-bad-1"}`, `{"prompt":"","request_id":"counted-bad-2"}`} {
-		require.NotNil(t, request(t, s.nc, bad).Error)
+		require.NotNil(t, request(t, s.client, bad).Error)
 	}
 	ctx := context.Background()
 	for _, id := range []string{"counted-failed-1", "counted-failed-2"} {
@@ -103,9 +103,9 @@ func TestCountsAgreeWithTheRecordsAcrossRestartsAndLeaderChanges(t *testing.T) {
 		require.NoError(t, err)
 	}
 	require.Equal(t, http.StatusAccepted, post(t, s.url("/v1/jobs/counted-failed-1/retry")))
-	cancelled := request(t, s.nc, fmtReq("cancel me", 64, 64, 1, `,"model":"tiny-sd"`))
+	cancelled := request(t, s.client, fmtReq("cancel me", 64, 64, 1, `,"model":"tiny-sd"`))
 	require.Equal(t, http.StatusOK, post(t, s.url("/v1/jobs/"+cancelled.JobID+"/cancel")))
-	request(t, s.nc, fmtReq("waits", 64, 64, 1, `,"model":"tiny-sd"`))
+	request(t, s.client, fmtReq("waits", 64, 64, 1, `,"model":"tiny-sd"`))
 	for _, id := range append(ids, "counted-failed-1") {
 		waitCompleted(t, s, id, time.Minute)
 	}
@@ -117,7 +117,7 @@ func TestCountsAgreeWithTheRecordsAcrossRestartsAndLeaderChanges(t *testing.T) {
 	// one comes back from the snapshot its peer saved.
 	supA.kill()
 	for i := range 3 {
-		waitCompleted(t, s, request(t, s.nc, fmtReq("after the kill "+strconv.Itoa(i), 64, 64, 1, "")).JobID, time.Minute)
+		waitCompleted(t, s, request(t, s.client, fmtReq("after the kill "+strconv.Itoa(i), 64, 64, 1, "")).JobID, time.Minute)
 	}
 	require.Equal(t, http.StatusAccepted, post(t, "http://"+addrB+"/v1/jobs/counted-failed-2/retry"))
 	waitCompleted(t, s, "counted-failed-2", time.Minute)

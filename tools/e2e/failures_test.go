@@ -43,14 +43,14 @@ func s3Outage(t *testing.T, patience string) {
 	defer sub.Unsubscribe()
 
 	s.minio.Stop()
-	first := request(t, s.nc, fmtReq("during the outage", 64, 64, 1, ""))
+	first := request(t, s.client, fmtReq("during the outage", 64, 64, 1, ""))
 	select {
 	case id := <-retrying:
 		require.Equal(t, first.JobID, id)
 	case <-time.After(time.Minute):
 		t.Fatal("the runner never reported a retry while S3 was down")
 	}
-	second := request(t, s.nc, fmtReq("queued during the outage", 64, 64, 1, ""))
+	second := request(t, s.client, fmtReq("queued during the outage", 64, 64, 1, ""))
 	time.Sleep(time.Second) // the runner must leave it alone meanwhile
 	s.minio.Start()
 
@@ -93,8 +93,8 @@ func TestModelFailureFailsJobNotRunner(t *testing.T) {
 	s := newStack(t, "CYBERIMAGE_MODELS_DIR="+models, "CYBERIMAGE_DEFAULT_MODEL=demo")
 	s.startIngest()
 	s.startRunner("runner-a")
-	bad := request(t, s.nc, `{"prompt":"needs the broken model","model":"broken","width":64,"height":64}`)
-	good := request(t, s.nc, fmtReq("after the broken one", 64, 64, 1, ""))
+	bad := request(t, s.client, `{"prompt":"needs the broken model","model":"broken","width":64,"height":64}`)
+	good := request(t, s.client, fmtReq("after the broken one", 64, 64, 1, ""))
 	recs := s.waitEnded(2, time.Minute)
 
 	failed := recs[bad.JobID]

@@ -53,7 +53,7 @@ func TestRunnerRequiringAGPU(t *testing.T) {
 		}
 	}
 	require.Positive(t, inUse, "the heartbeat names the GPU in use: %+v", hb.GPUs)
-	rec := waitCompleted(t, s, request(t, s.nc, fmtReq("on the GPU", 512, 512, 4, "")).JobID, 2*time.Minute)
+	rec := waitCompleted(t, s, request(t, s.client, fmtReq("on the GPU", 512, 512, 4, "")).JobID, 2*time.Minute)
 	require.Equal(t, job.StatusCompleted, rec.Status)
 	require.Equal(t, "runner-gpu", rec.Runner)
 }

@@ -33,7 +33,7 @@ func TestHostileMessagesChangeNothing(t *testing.T) {
 	runner := s.startRunner("runner-1")
 	var jobs []string
 	for i := range 10 {
-		jobs = append(jobs, request(t, s.nc, fmtReq(fmt.Sprintf("under fire %d", i), 128, 128, 1, `,"steps":4`)).JobID)
+		jobs = append(jobs, request(t, s.client, fmtReq(fmt.Sprintf("under fire %d", i), 128, 128, 1, `,"steps":4`)).JobID)
 	}
 	subjects := []string{
 		bus.SubjectRequests,
@@ -57,7 +57,7 @@ func TestHostileMessagesChangeNothing(t *testing.T) {
 		require.NoError(t, s.nc.Flush())
 	}
 	for i := range 5 {
-		jobs = append(jobs, request(t, s.nc, fmtReq(fmt.Sprintf("after the spray %d", i), 64, 64, 1, "")).JobID)
+		jobs = append(jobs, request(t, s.client, fmtReq(fmt.Sprintf("after the spray %d", i), 64, 64, 1, "")).JobID)
 	}
 
 	deadline := time.Now().Add(2 * time.Minute)
@@ -93,7 +93,7 @@ func TestForgedOrdersChangeNothing(t *testing.T) {
 	s.startIngest()
 	ev := collectEvents(t, s.nc)
 	s.startRunner("runner-1", "CYBERIMAGE_FAULT_HANG_PROMPT=HANG")
-	r := request(t, s.nc, fmtReq("HANG for the forgers", 64, 64, 1, ""))
+	r := request(t, s.client, fmtReq("HANG for the forgers", 64, 64, 1, ""))
 	waitStep(t, ev.ch, r.JobID, "runner-1", 1)
 	rec := waitStatus(t, s, r.JobID, job.StatusProcessing)
 	token := rec.Delivery.Token()

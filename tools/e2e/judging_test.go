@@ -30,9 +30,9 @@ func TestQueuedBehindLongJobsIsNotStalled(t *testing.T) {
 	// first run also warms the model up (it took 3.4 s where later runs
 	// took 1.4 on a busy CI machine), so the second one is the measure.
 	long := func(i int) string { return fmtReq(fmt.Sprintf("long job %d", i), 1024, 1024, 2, `,"steps":4`) }
-	warmUp := request(t, s.nc, long(-1))
+	warmUp := request(t, s.client, long(-1))
 	s.waitEnded(1, time.Minute)
-	first := request(t, s.nc, long(0))
+	first := request(t, s.client, long(0))
 	recs := s.waitEnded(2, time.Minute)
 	require.Equal(t, job.StatusCompleted, recs[warmUp.JobID].Status)
 	run := runTime(t, recs[first.JobID])
@@ -122,7 +122,7 @@ func TestHangEverywhereFailsFast(t *testing.T) {
 	s.startRunner("runner-2", "CYBERIMAGE_FAULT_HANG_PROMPT=HANG")
 	starts := watchRunStarts(t, s.nc)
 	sent := time.Now()
-	r := request(t, s.nc, fmtReq("HANG on every runner", 64, 64, 1, ""))
+	r := request(t, s.client, fmtReq("HANG on every runner", 64, 64, 1, ""))
 
 	var nakDelays time.Duration
 	for i := 1; i < maxDeliver; i++ {

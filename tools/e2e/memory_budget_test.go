@@ -27,7 +27,7 @@ func TestJobMemoryBudget(t *testing.T) {
 	pid := runner.cmd.Process.Pid
 
 	// Load the model with a small job, then let the runner settle.
-	warm := request(t, s.nc, fmtReq("warm up", 64, 64, 1, `,"steps":1`))
+	warm := request(t, s.client, fmtReq("warm up", 64, 64, 1, `,"steps":1`))
 	require.Equal(t, "queued", warm.Status)
 	waitCompleted(t, s, warm.JobID, time.Minute)
 	time.Sleep(2 * time.Second)
@@ -55,7 +55,7 @@ func TestJobMemoryBudget(t *testing.T) {
 		}
 	}()
 	t0 := time.Now()
-	big := request(t, s.nc, fmtReq("the largest request", 2048, 2048, 8, `,"steps":1`))
+	big := request(t, s.client, fmtReq("the largest request", 2048, 2048, 8, `,"steps":1`))
 	require.Equal(t, "queued", big.Status, "the demo model slices the largest request into the budget")
 	rec := waitCompleted(t, s, big.JobID, 5*time.Minute)
 	wall := time.Since(t0)
@@ -77,7 +77,7 @@ func TestJobMemoryBudget(t *testing.T) {
 	t.Logf("runner RSS %d MiB (%.2fx idle) %s after the job completed", after/1024, float64(after)/float64(idle),
 		time.Since(done).Round(100*time.Millisecond))
 
-	over := request(t, s.nc, `{"prompt":"too big","model":"tiny-sd","width":2048,"height":2048}`)
+	over := request(t, s.client, `{"prompt":"too big","model":"tiny-sd","width":2048,"height":2048}`)
 	require.Equal(t, "rejected", over.Status)
 	require.NotNil(t, over.Error)
 	require.Equal(t, string(job.CodeMemoryBudgetExceeded), over.Error.Code)

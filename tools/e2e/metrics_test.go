@@ -81,9 +81,9 @@ func TestMetricsOfEveryService(t *testing.T) {
 	s.startRunner("runner-1", "CYBERIMAGE_RUNNER_ADDR="+runnerAddr, "CYBERIMAGE_MODELS=demo")
 	const jobs = 3
 	for i := range jobs {
-		waitCompleted(t, s, request(t, s.nc, fmtReq("measured "+strconv.Itoa(i), 64, 64, 2, "")).JobID, time.Minute)
+		waitCompleted(t, s, request(t, s.client, fmtReq("measured "+strconv.Itoa(i), 64, 64, 2, "")).JobID, time.Minute)
 	}
-	require.NotNil(t, request(t, s.nc, `{"prompt":"bad","width":100}`).Error)
+	require.NotNil(t, request(t, s.client, `{"prompt":"bad","width":100}`).Error)
 	// A junk heartbeat: the supervisor drops it and counts it.
 	require.NoError(t, s.nc.Publish(bus.HeartbeatSubject("junk"), []byte("not a heartbeat")))
 	require.NoError(t, s.nc.Flush())

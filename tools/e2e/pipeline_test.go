@@ -53,12 +53,12 @@ func TestPipelineEndToEnd(t *testing.T) {
 		`{"prompt":"p","colour":"red"}`: "unknown_field",
 	}
 	for payload, code := range invalid {
-		r := request(t, s.nc, payload)
+		r := request(t, s.client, payload)
 		require.NotNil(t, r.Error, payload)
 		require.Equal(t, code, r.Error.Code, payload)
 		require.NotEmpty(t, r.Error.Message)
 	}
-	ok := request(t, s.nc, fmtReq("by request", 64, 128, 1, ""))
+	ok := request(t, s.client, fmtReq("by request", 64, 128, 1, ""))
 	require.Equal(t, "queued", ok.Status)
 	require.NotEmpty(t, ok.JobID)
 

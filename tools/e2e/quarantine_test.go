@@ -30,13 +30,13 @@ func TestQuarantinedRunnerPullsNothingUntilReloaded(t *testing.T) {
 	s.startRunner("runner-q", "CYBERIMAGE_MODELS_DIR="+models, "CYBERIMAGE_SLOTS=2", "CYBERIMAGE_FAULT_HANG_PROMPT=HANG")
 	// A first job loads the model; then its file goes missing, which only
 	// a reload notices.
-	warm := request(t, s.nc, fmtReq("warm up", 64, 64, 1, "")).JobID
+	warm := request(t, s.client, fmtReq("warm up", 64, 64, 1, "")).JobID
 	require.Equal(t, job.StatusCompleted, s.waitEnded(1, time.Minute)[warm].Status)
 	file := filepath.Join(models, "demo", "model.onnx")
 	require.NoError(t, os.Rename(file, file+".away"))
 	hung := []string{
-		request(t, s.nc, fmtReq("HANG one", 64, 64, 1, "")).JobID,
-		request(t, s.nc, fmtReq("HANG two", 64, 64, 1, "")).JobID,
+		request(t, s.client, fmtReq("HANG one", 64, 64, 1, "")).JobID,
+		request(t, s.client, fmtReq("HANG two", 64, 64, 1, "")).JobID,
 	}
 	require.Eventually(t, func() bool {
 		return ev.by("runner-q", hung[0], string(job.StatusProcessing)) > 0 && ev.by("runner-q", hung[1], string(job.StatusProcessing)) > 0
@@ -57,7 +57,7 @@ func TestQuarantinedRunnerPullsNothingUntilReloaded(t *testing.T) {
 
 	var during []string
 	for i := range 6 {
-		during = append(during, request(t, s.nc, fmtReq(fmt.Sprintf("while quarantined %d", i), 64, 64, 1, "")).JobID)
+		during = append(during, request(t, s.client, fmtReq(fmt.Sprintf("while quarantined %d", i), 64, 64, 1, "")).JobID)
 	}
 	recs := s.waitEnded(1+len(hung)+len(during), time.Minute)
 	for _, id := range append(during, hung...) {
@@ -76,7 +76,7 @@ func TestQuarantinedRunnerPullsNothingUntilReloaded(t *testing.T) {
 	require.NotEmpty(t, beat.LastReload)
 	// With the other runner gone, the reloaded one takes work again.
 	ok.stop(t)
-	after := request(t, s.nc, fmtReq("after the reload", 64, 64, 1, "")).JobID
+	after := request(t, s.client, fmtReq("after the reload", 64, 64, 1, "")).JobID
 	require.Equal(t, "runner-q", s.waitEnded(1+len(hung)+len(during)+1, time.Minute)[after].Runner)
 }
 
@@ -91,7 +91,7 @@ func TestSigtermWithWedgedInferenceExits3(t *testing.T) {
 	ev := collectEvents(t, s.nc)
 	wedged := s.startRunner("runner-wedged", "CYBERIMAGE_FAULT_HANG_PROMPT=WEDGE", "CYBERIMAGE_FAULT_HANG_STUCK=true",
 		"CYBERIMAGE_STOP_TIMEOUT="+stopTimeout.String())
-	r := request(t, s.nc, fmtReq("WEDGE the gpu", 64, 64, 1, ""))
+	r := request(t, s.client, fmtReq("WEDGE the gpu", 64, 64, 1, ""))
 	waitStep(t, ev.ch, r.JobID, "runner-wedged", 1)
 	s.startRunner("runner-ok")
 	sent := time.Now()

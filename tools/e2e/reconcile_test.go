@@ -21,7 +21,7 @@ func TestLostWorkIsReconciled(t *testing.T) {
 	s.startIngest()
 	ev := collectEvents(t, s.nc)
 	doomed := s.startRunner("runner-doomed")
-	r := request(t, s.nc, fmtReq("lose my message", 1024, 1024, 4, `,"steps":50`))
+	r := request(t, s.client, fmtReq("lose my message", 1024, 1024, 4, `,"steps":50`))
 	waitStep(t, ev.ch, r.JobID, "runner-doomed", 1)
 	rec, _, err := s.store.Get(context.Background(), r.JobID)
 	require.NoError(t, err)

@@ -50,7 +50,7 @@ func TestKillRunnerMidJob(t *testing.T) {
 	defer sub.Unsubscribe()
 
 	// Big enough to be mid-run when killed: 4 × 1024² pixels in 50 steps.
-	r := request(t, s.nc, fmtReq("kill me mid-job", 1024, 1024, 4, `,"steps":50,"request_id":"victim"`))
+	r := request(t, s.client, fmtReq("kill me mid-job", 1024, 1024, 4, `,"steps":50,"request_id":"victim"`))
 	require.Equal(t, "queued", r.Status)
 	waitStep(t, progress, r.JobID, "runner-victim", 2)
 	victim.kill()

@@ -51,6 +51,6 @@ func TestOperatorReload(t *testing.T) {
 		}
 		return false
 	}, 30*time.Second, 100*time.Millisecond, "the runner reported the reload done and is healthy")
-	done := request(t, s.nc, fmtReq("after the reload", 64, 64, 1, ""))
+	done := request(t, s.client, fmtReq("after the reload", 64, 64, 1, ""))
 	waitCompleted(t, s, done.JobID, time.Minute)
 }

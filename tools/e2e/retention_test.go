@@ -23,15 +23,15 @@ func TestEndedRecordsLeaveKVAndStayInS3(t *testing.T) {
 	s.startIngest()
 	s.startRunner("runner-1", "CYBERIMAGE_MODELS=demo")
 
-	done := request(t, s.nc, fmtReq("kept in s3", 64, 64, 1, ""))
+	done := request(t, s.client, fmtReq("kept in s3", 64, 64, 1, ""))
 	require.Equal(t, "queued", done.Status)
-	rejected := request(t, s.nc, `{"prompt":"bad","width":100,"request_id":"gone-bad"}`)
+	rejected := request(t, s.client, `{"prompt":"bad","width":100,"request_id":"gone-bad"}`)
 	require.NotNil(t, rejected.Error)
 	rejectedID := job.IDForRequestID("gone-bad")
 	waitCompleted(t, s, done.JobID, time.Minute)
 	// A queued record of a model no runner serves (the runner serves only
 	// demo) never ends, and never expires.
-	waiting := request(t, s.nc, fmtReq("waits", 64, 64, 1, `,"model":"tiny-sd"`))
+	waiting := request(t, s.client, fmtReq("waits", 64, 64, 1, `,"model":"tiny-sd"`))
 	require.Equal(t, "queued", waiting.Status)
 
 	ctx := context.Background()
@@ -77,7 +77,7 @@ func TestArchiveOff(t *testing.T) {
 	s.startIngest()
 	s.startRunner("runner-1", "CYBERIMAGE_MODELS=demo")
 
-	done := request(t, s.nc, fmtReq("not archived", 64, 64, 1, ""))
+	done := request(t, s.client, fmtReq("not archived", 64, 64, 1, ""))
 	waitCompleted(t, s, done.JobID, time.Minute)
 	require.Eventually(t, func() bool {
 		_, _, err := s.store.Get(context.Background(), done.JobID)

@@ -43,9 +43,12 @@ type stack struct {
 	nats  *testenv.NATS
 	minio *testenv.MinIO
 	nc    *nats.Conn
-	js    jetstream.JetStream
-	store *jobstore.Store
-	s3    *minio.Client // root: tests look at everything
+	// client submits requests as a client identity would: ingest answers
+	// only clients' inboxes.
+	client *nats.Conn
+	js     jetstream.JetStream
+	store  *jobstore.Store
+	s3     *minio.Client // root: tests look at everything
 	// s3users are the services' S3 users (runner, supervisor).
 	s3users map[s3access.Role]s3access.User
 	env     []string
@@ -68,6 +71,7 @@ func newStackOn(t testing.TB, n *testenv.NATS, extraEnv ...string) *stack {
 	t.Helper()
 	s := &stack{t: t, nats: n, minio: testenv.StartMinIO(t), logs: t.TempDir()}
 	s.nc, s.js = s.nats.Connect(t)
+	s.client, _ = s.nats.ConnectAs(t, natsauth.Client)
 	s.s3 = s.minio.Client(t)
 	s.supervisorAddr = "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
 	root := testenv.RepoRoot(t)

@@ -51,7 +51,7 @@ func TestHTTPSubmit(t *testing.T) {
 		`{"prompt":"p","request_id":"` + strings.Repeat("x", 200) + `"}`,
 	}
 	for _, payload := range invalid {
-		viaNATS := request(t, s.nc, payload)
+		viaNATS := request(t, s.client, payload)
 		require.NotNil(t, viaNATS.Error, payload)
 		code, body := postJSON(t, s.url("/v1/jobs"), payload)
 		require.Equal(t, http.StatusBadRequest, code, payload)

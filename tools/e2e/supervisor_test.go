@@ -23,7 +23,7 @@ func TestSupervisorRestartRebuildsTracking(t *testing.T) {
 	s.startIngest()
 	ev := collectEvents(t, s.nc)
 	s.startRunner("runner-hung", "CYBERIMAGE_FAULT_HANG_PROMPT=HANG")
-	r := request(t, s.nc, fmtReq("HANG while the supervisor restarts", 128, 128, 1, ""))
+	r := request(t, s.client, fmtReq("HANG while the supervisor restarts", 128, 128, 1, ""))
 	waitStep(t, ev.ch, r.JobID, "runner-hung", 1)
 	sup.kill()
 	s.startRunner("runner-healthy")
@@ -60,7 +60,7 @@ func TestTwoSupervisorsOnlyOneActs(t *testing.T) {
 	}, 15*time.Second, 100*time.Millisecond, "exactly one leader, known to both")
 
 	s.startRunner("runner-hung", "CYBERIMAGE_FAULT_HANG_PROMPT=HANG")
-	first := request(t, s.nc, fmtReq("HANG one", 64, 64, 1, ""))
+	first := request(t, s.client, fmtReq("HANG one", 64, 64, 1, ""))
 	waitStep(t, ev.ch, first.JobID, "runner-hung", 1)
 	healthy := s.startRunner("runner-healthy")
 	rec := s.waitEnded(1, time.Minute)[first.JobID]
@@ -78,7 +78,7 @@ func TestTwoSupervisorsOnlyOneActs(t *testing.T) {
 	require.Eventually(t, func() bool { return statusAt(t, follower).Supervisor.Leader }, 20*time.Second, 100*time.Millisecond)
 	// Only the hung runner is up when the second job comes, so it takes it.
 	healthy.stop(t)
-	second := request(t, s.nc, fmtReq("HANG two", 64, 64, 1, fmt.Sprintf(`,"seed":%d`, 2)))
+	second := request(t, s.client, fmtReq("HANG two", 64, 64, 1, fmt.Sprintf(`,"seed":%d`, 2)))
 	waitStep(t, ev.ch, second.JobID, "runner-hung", 1)
 	s.startRunner("runner-healthy-2")
 	rec2 := s.waitEnded(2, time.Minute)[second.JobID]

@@ -24,7 +24,7 @@ func TestPipelineOverTLS(t *testing.T) {
 	s.startRunner("runner-tls")
 	var ids []string
 	for i := range 3 {
-		ids = append(ids, request(t, s.nc, fmtReq(fmt.Sprintf("over tls %d", i), 64, 64, 1, "")).JobID)
+		ids = append(ids, request(t, s.client, fmtReq(fmt.Sprintf("over tls %d", i), 64, 64, 1, "")).JobID)
 	}
 	recs := s.waitEnded(3, time.Minute)
 	for _, id := range ids {

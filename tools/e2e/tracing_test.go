@@ -144,7 +144,7 @@ func TestOneTracePerJob(t *testing.T) {
 	}
 
 	// A request over NATS without a trace context starts one in ingest.
-	plain := request(t, s.nc, fmtReq("traced over nats", 64, 64, 1, ""))
+	plain := request(t, s.client, fmtReq("traced over nats", 64, 64, 1, ""))
 	rec = waitCompleted(t, s, plain.JobID, time.Minute)
 	parts := strings.Split(rec.Traceparent, "-")
 	require.Len(t, parts, 4, "traceparent %q", rec.Traceparent)

@@ -150,7 +150,7 @@ func TestHungRunnerIsRecovered(t *testing.T) {
 	s.startIngest()
 	ev := collectEvents(t, s.nc)
 	s.startRunner("runner-hung", "CYBERIMAGE_FAULT_HANG_PROMPT=HANG", "CYBERIMAGE_FAULT_HANG_STEP=2")
-	r := request(t, s.nc, fmtReq("HANG at step two", 256, 256, 1, ""))
+	r := request(t, s.client, fmtReq("HANG at step two", 256, 256, 1, ""))
 	waitStep(t, ev.ch, r.JobID, "runner-hung", 2)
 	s.startRunner("runner-healthy")
 
@@ -186,7 +186,7 @@ func TestStuckInferenceExitsRunner(t *testing.T) {
 	ev := collectEvents(t, s.nc)
 	stuck := s.startRunner("runner-stuck", "CYBERIMAGE_FAULT_HANG_PROMPT=WEDGE", "CYBERIMAGE_FAULT_HANG_STUCK=true",
 		"CYBERIMAGE_ABANDON_TIMEOUT=1s")
-	r := request(t, s.nc, fmtReq("WEDGE the gpu", 128, 128, 1, ""))
+	r := request(t, s.client, fmtReq("WEDGE the gpu", 128, 128, 1, ""))
 	waitStep(t, ev.ch, r.JobID, "runner-stuck", 1)
 	s.startRunner("runner-healthy")
 	select {
@@ -214,7 +214,7 @@ func TestZombieRunner(t *testing.T) {
 			ev := collectEvents(t, s.nc)
 			acks := collectAcks(t, s.nc)
 			zombie := s.startRunner("runner-zombie")
-			r := request(t, s.nc, fmtReq("freeze me", 1024, 1024, 4, `,"steps":50`))
+			r := request(t, s.client, fmtReq("freeze me", 1024, 1024, 4, `,"steps":50`))
 			waitStep(t, ev.ch, r.JobID, "runner-zombie", 2)
 			require.NoError(t, syscall.Kill(zombie.cmd.Process.Pid, syscall.SIGSTOP))
 			frozen, _, err := s.store.Get(context.Background(), r.JobID)
@@ -263,10 +263,10 @@ func TestPoisonJobDeadLettered(t *testing.T) {
 		s.startRunner("runner-1", "CYBERIMAGE_FAULT_HANG_PROMPT=POISON"),
 		s.startRunner("runner-2", "CYBERIMAGE_FAULT_HANG_PROMPT=POISON"),
 	}
-	poison := request(t, s.nc, fmtReq("POISON pill", 64, 64, 1, ""))
+	poison := request(t, s.client, fmtReq("POISON pill", 64, 64, 1, ""))
 	var others []string
 	for i := range 6 {
-		others = append(others, request(t, s.nc, fmtReq(fmt.Sprintf("behind the poison %d", i), 64, 64, 1, "")).JobID)
+		others = append(others, request(t, s.client, fmtReq(fmt.Sprintf("behind the poison %d", i), 64, 64, 1, "")).JobID)
 	}
 	recs := s.waitEnded(7, 2*time.Minute)
 	for _, id := range others {
@@ -319,7 +319,7 @@ func TestSilentRunnerIsRecovered(t *testing.T) {
 	s.startIngest()
 	ev := collectEvents(t, s.nc)
 	s.startRunner("runner-silent", "CYBERIMAGE_FAULT_HANG_PROMPT=QUIET")
-	r := request(t, s.nc, fmtReq("QUIET please", 64, 64, 1, ""))
+	r := request(t, s.client, fmtReq("QUIET please", 64, 64, 1, ""))
 	waitStep(t, ev.ch, r.JobID, "runner-silent", 1)
 	s.startRunner("runner-healthy")
 	rec := s.waitEnded(1, time.Minute)[r.JobID]

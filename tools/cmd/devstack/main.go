@@ -67,8 +67,13 @@ func run(o options) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	start := time.Now()
-	for _, dir := range []string{filepath.Join(o.dataDir, "nats"), filepath.Join(o.dataDir, "minio")} {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+	// The stores hold every prompt, record and image: only their owner
+	// may read them (folders made by earlier versions are closed too).
+	for _, dir := range []string{o.dataDir, filepath.Join(o.dataDir, "nats"), filepath.Join(o.dataDir, "minio")} {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return err
+		}
+		if err := os.Chmod(dir, 0o700); err != nil {
 			return err
 		}
 	}
