@@ -1,8 +1,11 @@
 // Package tracker follows live activity that is not in KV: runner
-// heartbeats and per-step progress events.
+// heartbeats and per-step progress events. Both maps are keyed by ids that
+// arrive on the bus, so both are bounded (bounds.go): pruned by age on the
+// tracker's own ticker and capped by count.
 package tracker
 
 import (
+	"context"
 	"fmt"
 	"sort"
 	"sync"
@@ -12,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"cyberimage/shared/bus"
+	"cyberimage/shared/lifecycle"
 )
 
 // Runner is a runner as last heard of.
@@ -36,24 +40,38 @@ type Tracker struct {
 	log           *zap.Logger
 	runnerTimeout time.Duration
 	now           func() time.Time
+	limits        limits
+	subs          []*nats.Subscription
+	pruner        *lifecycle.Loop // prunes the maps every pruneEvery
 
 	mu       sync.RWMutex
-	runners  map[string]bus.Heartbeat
-	progress map[string]Progress
-	subs     []*nats.Subscription
+	runners  *recent[bus.Heartbeat]
+	progress *recent[Progress]
+	evicted  [numEvictions]int64 // by evictionKind
+	// lastCapped is what the caps had pushed out at the last prune, so
+	// each pass says whether they did again.
+	lastCapped [3]int64
 }
+
+// Option configures a Tracker.
+type Option func(*Tracker)
 
 // New makes a Tracker; Start subscribes. Messages that do not decode are
 // counted in drops (nil: a counter of its own).
-func New(nc *nats.Conn, runnerTimeout time.Duration, drops *bus.Drops, logger *zap.Logger) *Tracker {
+func New(nc *nats.Conn, runnerTimeout time.Duration, drops *bus.Drops, logger *zap.Logger, opts ...Option) *Tracker {
 	if drops == nil {
 		drops = bus.NewDrops(logger, time.Minute)
 	}
-	return &Tracker{nc: nc, drops: drops, log: logger.Named("tracker"), runnerTimeout: runnerTimeout, now: time.Now,
-		runners: map[string]bus.Heartbeat{}, progress: map[string]Progress{}}
+	t := &Tracker{nc: nc, drops: drops, log: logger.Named("tracker"), runnerTimeout: runnerTimeout, now: time.Now,
+		limits: defaultLimits(), runners: newRecent[bus.Heartbeat](), progress: newRecent[Progress]()}
+	for _, o := range opts {
+		o(t)
+	}
+	t.pruner = lifecycle.NewLoop(pruneEvery, func(context.Context) { t.prune() })
+	return t
 }
 
-// Start subscribes to heartbeats and progress events.
+// Start subscribes to heartbeats and progress events and starts pruning.
 func (t *Tracker) Start() error {
 	hb, err := t.nc.Subscribe(bus.SubjectHeartbeatsAll, bus.Guard(t.drops, "heartbeat", func(m *nats.Msg) {
 		h, err := bus.DecodeHeartbeat(m.Data)
@@ -64,12 +82,7 @@ func (t *Tracker) Start() error {
 			t.drops.Note("junk:heartbeat", m.Subject, err)
 			return
 		}
-		// Liveness is judged by when the heartbeat arrived: a runner whose
-		// clock is off must neither vanish nor linger in /status.
-		h.At = t.now().UTC()
-		t.mu.Lock()
-		t.runners[h.Runner] = h
-		t.mu.Unlock()
+		t.noteHeartbeat(h)
 	}))
 	if err != nil {
 		return fmt.Errorf("subscribe heartbeats: %w", err)
@@ -83,48 +96,69 @@ func (t *Tracker) Start() error {
 			t.drops.Note("junk:event", m.Subject, err)
 			return
 		}
-		t.mu.Lock()
-		defer t.mu.Unlock()
-		if e.Status == "completed" || e.Status == "failed" {
-			delete(t.progress, e.JobID)
-			return
-		}
-		t.progress[e.JobID] = Progress{ProgressEvent: e, ReceivedAt: t.now()}
+		t.noteProgress(e)
 	}))
 	if err != nil {
 		_ = hb.Unsubscribe()
 		return fmt.Errorf("subscribe events: %w", err)
 	}
 	t.subs = []*nats.Subscription{hb, ev}
+	t.pruner.Start()
 	return nil
 }
 
-// Stop unsubscribes.
+// Stop unsubscribes and stops pruning.
 func (t *Tracker) Stop() {
 	for _, s := range t.subs {
 		_ = s.Unsubscribe()
 	}
+	t.pruner.Stop()
 }
 
-// Runners lists runners heard of, with their health; runners lost for ten
-// timeouts are forgotten.
-func (t *Tracker) Runners() []Runner {
+// noteHeartbeat keeps a runner's latest heartbeat.
+func (t *Tracker) noteHeartbeat(h bus.Heartbeat) {
+	// Liveness is judged by when the heartbeat arrived: a runner whose
+	// clock is off must neither vanish nor linger in /status.
+	now := t.now()
+	h.At = now.UTC()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.makeRoomForRunner(h.Runner, now) {
+		t.runners.put(h.Runner, h, now)
+	}
+}
+
+// noteProgress keeps a running job's latest progress event, and forgets
+// the job when the event says it ended.
+func (t *Tracker) noteProgress(e bus.ProgressEvent) {
 	now := t.now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	out := make([]Runner, 0, len(t.runners))
-	for id, h := range t.runners {
-		age := now.Sub(h.At)
-		if age > 10*t.runnerTimeout {
-			delete(t.runners, id)
-			continue
+	if e.Status == "completed" || e.Status == "failed" {
+		t.progress.remove(e.JobID)
+		return
+	}
+	t.makeRoomForProgress(e.JobID)
+	t.progress.put(e.JobID, Progress{ProgressEvent: e, ReceivedAt: now}, now)
+}
+
+// Runners lists runners heard of, with their health; runners lost for
+// runnerRetention are left out (and pruned).
+func (t *Tracker) Runners() []Runner {
+	now := t.now()
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	out := make([]Runner, 0, t.runners.len())
+	t.runners.each(func(_ string, h bus.Heartbeat, _ time.Time) {
+		if now.Sub(h.At) > t.runnerRetention() {
+			return
 		}
 		health := "healthy"
 		if !t.alive(h, now) {
 			health = "lost"
 		}
 		out = append(out, Runner{Heartbeat: h, Health: health})
-	}
+	})
 	sort.Slice(out, func(i, j int) bool { return out[i].Runner < out[j].Runner })
 	return out
 }
@@ -134,7 +168,7 @@ func (t *Tracker) Runners() []Runner {
 func (t *Tracker) Heartbeat(runner string) (bus.Heartbeat, bool) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
-	h, ok := t.runners[runner]
+	h, ok := t.runners.get(runner)
 	if !ok || !t.alive(h, t.now()) {
 		return bus.Heartbeat{}, false
 	}
@@ -148,18 +182,21 @@ func (t *Tracker) alive(h bus.Heartbeat, now time.Time) bool { return now.Sub(h.
 func (t *Tracker) Progress(jobID string) (Progress, bool) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
-	e, ok := t.progress[jobID]
-	return e, ok
+	return t.progress.get(jobID)
 }
 
-// Forget drops progress of jobs no longer running, so the map stays
-// bounded even when a final event was lost.
+// Forget drops progress of jobs no longer running, which /status knows:
+// sooner than pruning, which waits for an event to age.
 func (t *Tracker) Forget(running map[string]bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	for id := range t.progress {
+	var gone []string
+	t.progress.each(func(id string, _ Progress, _ time.Time) {
 		if !running[id] {
-			delete(t.progress, id)
+			gone = append(gone, id)
 		}
+	})
+	for _, id := range gone {
+		t.progress.remove(id)
 	}
 }

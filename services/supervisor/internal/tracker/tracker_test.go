@@ -1,6 +1,8 @@
 package tracker
 
 import (
+	"encoding/json"
+	"sync"
 	"testing"
 	"time"
 
@@ -8,32 +10,119 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"cyberimage/shared/bus"
+	"cyberimage/shared/testenv"
 )
+
+// fakeClock is the tracker's clock in tests: it moves only when told.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+
+func (c *fakeClock) advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+
+// newTestTracker is a tracker on a fake clock, fed by calls rather than
+// by NATS.
+func newTestTracker(t *testing.T, runnerTimeout time.Duration, opts ...Option) (*Tracker, *fakeClock) {
+	t.Helper()
+	clock := &fakeClock{t: time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)}
+	tr := New(nil, runnerTimeout, nil, zaptest.NewLogger(t), opts...)
+	tr.now = clock.now
+	return tr, clock
+}
+
+func heartbeat(runner string) bus.Heartbeat { return bus.Heartbeat{Runner: runner, Slots: 1} }
+
+func event(job, status string) bus.ProgressEvent {
+	return bus.ProgressEvent{JobID: job, Status: status, Step: 1, TotalSteps: 8, Delivery: "7.1"}
+}
 
 func TestRunnerHealthFollowsHeartbeats(t *testing.T) {
 	t.Parallel()
-	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
-	tr := New(nil, 10*time.Second, nil, zaptest.NewLogger(t))
-	tr.now = func() time.Time { return now }
-	tr.runners["fresh"] = bus.Heartbeat{Runner: "fresh", At: now.Add(-2 * time.Second)}
-	tr.runners["quiet"] = bus.Heartbeat{Runner: "quiet", At: now.Add(-11 * time.Second)}
-	tr.runners["gone"] = bus.Heartbeat{Runner: "gone", At: now.Add(-101 * time.Second)}
+	tr, clock := newTestTracker(t, 10*time.Second)
+	tr.noteHeartbeat(heartbeat("gone"))
+	clock.advance(90 * time.Second)
+	tr.noteHeartbeat(heartbeat("quiet"))
+	clock.advance(9 * time.Second)
+	tr.noteHeartbeat(heartbeat("fresh"))
+	clock.advance(2 * time.Second) // gone: 101 s, quiet: 11 s, fresh: 2 s
 	got := tr.Runners()
 	require.Len(t, got, 2, "a runner silent for ten timeouts is forgotten")
 	require.Equal(t, "fresh", got[0].Runner)
 	require.Equal(t, "healthy", got[0].Health)
 	require.Equal(t, "quiet", got[1].Runner)
 	require.Equal(t, "lost", got[1].Health)
+	_, alive := tr.Heartbeat("quiet")
+	require.False(t, alive)
+	h, alive := tr.Heartbeat("fresh")
+	require.True(t, alive)
+	require.Equal(t, clock.now().Add(-2*time.Second), h.At, "liveness by receipt time")
 }
 
 func TestForgetDropsEndedJobs(t *testing.T) {
 	t.Parallel()
-	tr := New(nil, time.Second, nil, zaptest.NewLogger(t))
-	tr.progress["a"] = Progress{ProgressEvent: bus.ProgressEvent{JobID: "a", Step: 3}}
-	tr.progress["b"] = Progress{ProgressEvent: bus.ProgressEvent{JobID: "b", Step: 1}}
+	tr, _ := newTestTracker(t, time.Second)
+	tr.noteProgress(event("a", "processing"))
+	tr.noteProgress(event("b", "processing"))
+	tr.noteProgress(event("c", "processing"))
+	tr.noteProgress(event("c", "completed"))
 	tr.Forget(map[string]bool{"a": true})
 	_, okA := tr.Progress("a")
 	_, okB := tr.Progress("b")
+	_, okC := tr.Progress("c")
 	require.True(t, okA)
-	require.False(t, okB)
+	require.False(t, okB, "not running")
+	require.False(t, okC, "its final event ended it")
+	require.Zero(t, evictions(tr), "a job that ended is not counted as pushed out")
+}
+
+// evictions sums every eviction count.
+func evictions(tr *Tracker) int64 {
+	var n int64
+	for _, e := range tr.Evictions() {
+		n += e.Count
+	}
+	return n
+}
+
+// count is one eviction count.
+func count(tr *Tracker, m, reason string) int64 {
+	for _, e := range tr.Evictions() {
+		if e.Map == m && e.Reason == reason {
+			return e.Count
+		}
+	}
+	panic("no count " + m + "/" + reason)
+}
+
+// Over a real NATS: heartbeats and events on their subjects reach the
+// maps, one on another's subject is dropped, and Stop ends the
+// subscriptions and the pruning loop (TestMain's goleak checks the loop).
+func TestStartFollowsTheBus(t *testing.T) {
+	t.Parallel()
+	nc, _ := testenv.StartNATS(t).Connect(t)
+	tr := New(nc, 10*time.Second, nil, zaptest.NewLogger(t))
+	require.NoError(t, tr.Start())
+	defer tr.Stop()
+	require.True(t, tr.pruner.Running())
+	publish := func(subject string, v any) {
+		data, err := json.Marshal(v)
+		require.NoError(t, err)
+		require.NoError(t, nc.Publish(subject, data))
+	}
+	publish(bus.HeartbeatSubject("other"), heartbeat("r1"))
+	publish(bus.HeartbeatSubject("r1"), heartbeat("r1"))
+	publish(bus.EventSubject("j1"), event("j1", "processing"))
+	require.Eventually(t, func() bool {
+		_, alive := tr.Heartbeat("r1")
+		_, ok := tr.Progress("j1")
+		return alive && ok
+	}, 5*time.Second, 10*time.Millisecond, "heartbeat and event tracked")
+	runners, progress := tr.Sizes()
+	require.Equal(t, 1, runners, "the heartbeat on another runner's subject is not kept")
+	require.Equal(t, 1, progress)
+	tr.Stop()
+	require.False(t, tr.pruner.Running())
 }
