@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/nats-io/jwt/v2"
@@ -25,7 +26,23 @@ type Authority struct {
 	AccountSeed  string `json:"account_seed"`
 	OperatorJWT  string `json:"operator_jwt"`
 	SystemJWT    string `json:"system_jwt"`
-	AccountJWT   string `json:"account_jwt"`
+	// AccountJWT carries the account's limits and its revocations, so a
+	// server configured from it refuses revoked users after a restart too.
+	AccountJWT string `json:"account_jwt"`
+	// Issued lists the users issued and not yet expired, by identity: what
+	// Revoke needs to find every copy of an identity's credentials.
+	Issued []Issued `json:"issued,omitempty"`
+
+	mu sync.Mutex // guards Issued and AccountJWT
+}
+
+// Issued is one user the authority issued credentials for.
+type Issued struct {
+	Role    Role   `json:"role"`
+	Name    string `json:"name"`
+	User    string `json:"user"` // the user's public key
+	Issued  int64  `json:"issued"`
+	Expires int64  `json:"expires,omitempty"` // unix seconds; 0: never
 }
 
 // New makes an authority with fresh keys.
@@ -123,6 +140,7 @@ func (a *Authority) Creds(r Role, name string, expires time.Duration) ([]byte, e
 	if err != nil {
 		return nil, err
 	}
+	a.remember(Issued{Role: r, Name: name, User: pub, Issued: uc.IssuedAt, Expires: uc.Expires})
 	seed, err := user.Seed()
 	if err != nil {
 		return nil, err
@@ -141,7 +159,7 @@ func (a *Authority) Configure(opts *server.Options) error {
 	if err != nil {
 		return err
 	}
-	acc, err := jwt.DecodeAccountClaims(a.AccountJWT)
+	acc, err := jwt.DecodeAccountClaims(a.accountJWT())
 	if err != nil {
 		return err
 	}
@@ -149,7 +167,7 @@ func (a *Authority) Configure(opts *server.Options) error {
 	if err := resolver.Store(sys.Subject, a.SystemJWT); err != nil {
 		return err
 	}
-	if err := resolver.Store(acc.Subject, a.AccountJWT); err != nil {
+	if err := resolver.Store(acc.Subject, a.accountJWT()); err != nil {
 		return err
 	}
 	opts.TrustedOperators = []*jwt.OperatorClaims{oc}
@@ -165,12 +183,12 @@ func (a *Authority) ServerConfig() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	acc, err := jwt.DecodeAccountClaims(a.AccountJWT)
+	acc, err := jwt.DecodeAccountClaims(a.accountJWT())
 	if err != nil {
 		return "", err
 	}
 	return fmt.Sprintf("operator: %s\nsystem_account: %s\nresolver: MEMORY\nresolver_preload: {\n  %s: %s\n  %s: %s\n}\n",
-		a.OperatorJWT, sys.Subject, sys.Subject, a.SystemJWT, acc.Subject, a.AccountJWT), nil
+		a.OperatorJWT, sys.Subject, sys.Subject, a.SystemJWT, acc.Subject, a.accountJWT()), nil
 }
 
 // Load reads an authority saved by Save; ok is false when there is none.
@@ -195,10 +213,6 @@ func (a *Authority) Save(dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	data, _ := json.MarshalIndent(a, "", "  ")
-	if err := os.WriteFile(filepath.Join(dir, "authority.json"), data, 0o600); err != nil {
-		return err
-	}
 	for _, r := range ServiceRoles() {
 		if _, err := a.SaveCreds(dir, r, DefaultName(r), DefaultExpiry); err != nil {
 			return err
@@ -220,7 +234,7 @@ func (a *Authority) SaveCreds(dir string, r Role, name string, expires time.Dura
 		return "", err
 	}
 	path := IdentityCredsPath(dir, r, name)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := a.SaveAuthority(dir); err != nil {
 		return "", err
 	}
 	return path, os.WriteFile(path, creds, 0o600)
@@ -238,4 +252,34 @@ func IdentityCredsPath(dir string, r Role, name string) string {
 		return filepath.Join(dir, string(r)+".creds")
 	}
 	return filepath.Join(dir, string(r)+"."+name+".creds")
+}
+
+// SaveAuthority writes authority.json into dir (its seeds are secrets:
+// mode 0600, in a folder only its owner reads).
+func (a *Authority) SaveAuthority(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	a.mu.Lock()
+	data, err := json.MarshalIndent(a, "", "  ")
+	a.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "authority.json"), data, 0o600)
+}
+
+// remember notes an issued user and forgets the expired ones, whose
+// credentials the server refuses anyway.
+func (a *Authority) remember(u Issued) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	now := time.Now().Unix()
+	kept := a.Issued[:0]
+	for _, i := range a.Issued {
+		if i.Expires == 0 || i.Expires > now {
+			kept = append(kept, i)
+		}
+	}
+	a.Issued = append(kept, u)
 }

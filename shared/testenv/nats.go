@@ -50,6 +50,13 @@ func StartNATSWithAuth(t testing.TB) *NATS {
 	return startNATS(t, auth)
 }
 
+// StartNATSWithAuthority is StartNATSWithAuth trusting a given authority
+// (one a tool under test made).
+func StartNATSWithAuthority(t testing.TB, auth *natsauth.Authority) *NATS {
+	t.Helper()
+	return startNATS(t, auth)
+}
+
 // StartNATSWithTLS is StartNATSWithAuth with TLS required: clients verify
 // the server with CAFile.
 func StartNATSWithTLS(t testing.TB) *NATS {

@@ -10,6 +10,7 @@
 //	nats-creds --out DIR                     # again: keeps the authority, issues fresh creds (rotation)
 //	nats-creds --out DIR --new-authority     # a new authority: every old credential stops working
 //	nats-creds --permissions                 # the allow lists, as infra/nats/permissions.json
+//	nats-creds revoke --out DIR --nats-url URL NAME   # revoke every file issued for NAME, live
 package main
 
 import (
@@ -27,6 +28,9 @@ import (
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "revoke" {
+		return revoke(args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("nats-creds", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	out := fs.String("out", "", "folder for authority.json, <role>.creds and server-auth.conf")
@@ -63,11 +67,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "nats-creds: %v\n", err)
 		return 1
 	}
-	conf, err := a.ServerConfig()
-	if err == nil {
-		err = os.WriteFile(filepath.Join(*out, "server-auth.conf"), []byte(conf), 0o600)
-	}
-	if err != nil {
+	if err := saveTrust(a, *out); err != nil {
 		fmt.Fprintf(stderr, "nats-creds: %v\n", err)
 		return 1
 	}

@@ -1,0 +1,82 @@
+package natsauth_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"cyberimage/shared/natsauth"
+	"cyberimage/shared/testenv"
+)
+
+// TestRevokedCredsAreRefusedWithinSeconds: revoking an identity closes its
+// live connection and refuses the same file at connect, without a server
+// restart; other identities keep working.
+func TestRevokedCredsAreRefusedWithinSeconds(t *testing.T) {
+	n := testenv.StartNATSWithAuth(t)
+	closed := make(chan struct{})
+	mallory, _ := n.ConnectAsIdentity(t, natsauth.Client, "mallory",
+		nats.MaxReconnects(0), nats.ClosedHandler(func(*nats.Conn) { close(closed) }))
+	bystander, _ := n.ConnectAs(t, natsauth.Client)
+	if !mallory.IsConnected() {
+		t.Fatal("mallory is not connected before the revocation")
+	}
+
+	revoked, err := n.Auth.Revoke(natsauth.Client, "mallory")
+	if err != nil || revoked != 1 {
+		t.Fatalf("revoke: %d, %v", revoked, err)
+	}
+	sys, err := n.Auth.ConnectSystem(n.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sys.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := n.Auth.Push(ctx, sys); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the revoked connection is still open 5 s after the push")
+	}
+	if _, err := nats.Connect(n.URL(), nats.UserCredentials(n.Creds(t, natsauth.Client, "mallory"))); err == nil {
+		t.Fatal("the revoked credentials connect again")
+	}
+	if err := bystander.Publish("cyberimage.requests", []byte(`{}`)); err != nil || bystander.Flush() != nil || !bystander.IsConnected() {
+		t.Fatalf("another client was cut off too: %v", err)
+	}
+	if _, err := n.Auth.Revoke(natsauth.Client, "nobody"); !errors.Is(err, natsauth.ErrNothingToRevoke) {
+		t.Fatalf("revoking an unknown name: %v", err)
+	}
+}
+
+// TestExpiredCredsAreRefused: credentials issued with a lifetime stop
+// working when it ends: the server refuses them at connect.
+func TestExpiredCredsAreRefused(t *testing.T) {
+	n := testenv.StartNATSWithAuth(t)
+	path, err := n.Auth.SaveCreds(t.TempDir(), natsauth.Client, "brief", time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		nc, err := nats.Connect(n.URL(), nats.UserCredentials(path))
+		if err != nil {
+			break // refused: expired
+		}
+		nc.Close()
+		if time.Now().After(deadline) {
+			t.Fatal("credentials that expired after 1 s still connect 10 s later")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Fatal(err)
+	}
+}

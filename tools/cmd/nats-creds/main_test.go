@@ -1,0 +1,64 @@
+package main
+
+import (
+	"bytes"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"cyberimage/shared/natsauth"
+	"cyberimage/shared/testenv"
+)
+
+// TestIssueThenRevokeLive: the CLI issues a named client's credentials,
+// which connect; `revoke --nats-url` closes that connection and refuses
+// the file, while the other identities' files keep working.
+func TestIssueThenRevokeLive(t *testing.T) {
+	dir := t.TempDir()
+	var out, errs bytes.Buffer
+	if code := run([]string{"--out", dir, "--client", "alice", "--runner", "gpu-0"}, &out, &errs); code != 0 {
+		t.Fatalf("issue: exit %d: %s", code, errs.String())
+	}
+	for _, f := range []string{"client.creds", "client.alice.creds", "runner.gpu-0.creds", "ingest.creds", "supervisor.creds", "admin.creds", "server-auth.conf"} {
+		if !strings.Contains(out.String(), f) && f != "server-auth.conf" {
+			t.Errorf("the summary does not name %s: %s", f, out.String())
+		}
+	}
+	a, ok, err := natsauth.Load(dir)
+	if err != nil || !ok {
+		t.Fatalf("load: %v %v", ok, err)
+	}
+	n := testenv.StartNATSWithAuthority(t, a)
+	closed := make(chan struct{})
+	alice, err := nats.Connect(n.URL(), nats.UserCredentials(filepath.Join(dir, "client.alice.creds")),
+		nats.MaxReconnects(0), nats.ClosedHandler(func(*nats.Conn) { close(closed) }))
+	if err != nil {
+		t.Fatalf("alice connects before the revocation: %v", err)
+	}
+	defer alice.Close()
+
+	out.Reset()
+	if code := run([]string{"revoke", "--out", dir, "--nats-url", n.URL(), "alice"}, &out, &errs); code != 0 {
+		t.Fatalf("revoke: exit %d: %s", code, errs.String())
+	}
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("alice's connection is open 5 s after the revocation")
+	}
+	if nc, err := nats.Connect(n.URL(), nats.UserCredentials(filepath.Join(dir, "client.alice.creds"))); err == nil {
+		nc.Close()
+		t.Fatal("alice's revoked file connects again")
+	}
+	nc, err := nats.Connect(n.URL(), nats.UserCredentials(filepath.Join(dir, "client.creds")))
+	if err != nil {
+		t.Fatalf("the default client was revoked too: %v", err)
+	}
+	nc.Close()
+	if code := run([]string{"revoke", "--out", dir, "nobody"}, &out, &errs); code == 0 {
+		t.Fatal("revoking a name never issued succeeds")
+	}
+}
