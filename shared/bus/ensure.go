@@ -155,45 +155,54 @@ func desired(s Settings, models ...string) layout {
 	return layout{streams: streams, consumers: consumers, buckets: buckets}
 }
 
+// requestTimeout bounds each request of Ensure: one sent to a node that
+// just died, or while a cluster still forms its routes, is never answered,
+// and would otherwise hold Ensure for its caller's whole deadline.
+const requestTimeout = 10 * time.Second
+
 // Ensure provisions the pipeline: it creates or updates every stream,
 // consumer and bucket, with these settings, and the runners' consumer of
-// each model named. It is idempotent. Only provisioning calls it (the
-// provision command, make run, tests); services only Verify, so a service
-// started with other settings can never rewrite the system's.
+// each model named. It is idempotent, so an attempt cut short is finished
+// by the next. Only provisioning calls it (the provision command, make
+// run, tests); services only Verify, so a service started with other
+// settings can never rewrite the system's.
+//
+// It tries once: an error NATS will end by itself (a cluster still
+// forming, no answer) is wrapped with ErrNotReady, and Provision is the
+// caller that waits those out.
 func Ensure(ctx context.Context, js jetstream.JetStream, s Settings, models ...string) error {
 	l := desired(s, models...)
 	for _, cfg := range l.streams {
-		if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
+		if err := bounded(ctx, func(ctx context.Context) error {
+			_, err := js.CreateOrUpdateStream(ctx, cfg)
+			return err
+		}); err != nil {
 			return fmt.Errorf("ensure stream %s: %w", cfg.Name, err)
 		}
 	}
 	for _, c := range l.consumers {
-		if _, err := js.CreateOrUpdateConsumer(ctx, c.stream, c.cfg); err != nil {
+		if err := bounded(ctx, func(ctx context.Context) error {
+			_, err := js.CreateOrUpdateConsumer(ctx, c.stream, c.cfg)
+			return err
+		}); err != nil {
 			return fmt.Errorf("ensure consumer %s: %w", c.cfg.Durable, err)
 		}
 	}
 	for _, cfg := range l.buckets {
-		if _, err := js.CreateOrUpdateKeyValue(ctx, cfg); err != nil {
+		if err := bounded(ctx, func(ctx context.Context) error {
+			_, err := js.CreateOrUpdateKeyValue(ctx, cfg)
+			return err
+		}); err != nil {
 			return fmt.Errorf("ensure bucket %s: %w", cfg.Bucket, err)
 		}
 	}
 	return nil
 }
 
-// Provision calls Ensure until it succeeds or ctx ends: the provision step
-// may start before the NATS server is up.
-func Provision(ctx context.Context, js jetstream.JetStream, s Settings, models ...string) error {
-	for {
-		attempt, cancel := context.WithTimeout(ctx, 5*time.Second)
-		err := Ensure(attempt, js, s, models...)
-		cancel()
-		if err == nil {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("provision: %w (last: %v)", ctx.Err(), err)
-		case <-time.After(500 * time.Millisecond):
-		}
-	}
+// bounded runs one request of Ensure within requestTimeout and classifies
+// its error.
+func bounded(ctx context.Context, request func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
+	return classify(request(ctx))
 }

@@ -3,6 +3,7 @@ package natscluster_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,9 +28,9 @@ func TestClusterKeepsWritesThroughLeaderLossAndWipe(t *testing.T) {
 	defer cancel()
 	settings := bus.DefaultSettings()
 	settings.Replicas = 3
-	// Provision, not Ensure: bounded attempts, since a request sent while
-	// the cluster still forms its routes may go unanswered (seen under
-	// load: one Ensure waited out its whole 3-minute context).
+	// Provision, not Ensure: as a deployment's provision step, it waits
+	// out what a forming cluster ends by itself (a request unanswered
+	// while routes form, placement refused before every peer is known).
 	if err := bus.Provision(ctx, js, settings, "demo"); err != nil {
 		t.Fatalf("provision R3: %v", err)
 	}
@@ -86,6 +87,64 @@ func TestClusterKeepsWritesThroughLeaderLossAndWipe(t *testing.T) {
 			}
 		}
 		c.Start(i)
+	}
+}
+
+// A cold cluster whose third node starts after provisioning began, as a
+// deployment's nodes come up in any order: Provision at R3 says it waits,
+// and succeeds once the node has joined, with every stream and bucket
+// placed on all three nodes.
+func TestProvisionWaitsForALateNode(t *testing.T) {
+	c := testenv.StartClusterPartly(t, 3, 2)
+	_, js := c.NATS().Connect(t)
+	settings := bus.DefaultSettings()
+	settings.Replicas = 3
+	retries := make(chan bus.ProvisionRetry, 1000)
+	done := make(chan error, 1)
+	go func() {
+		done <- bus.ProvisionWith(context.Background(), js, bus.ProvisionParams{Settings: settings, Models: []string{"demo"},
+			Progress: func(r bus.ProvisionRetry) { retries <- r }})
+	}()
+	select {
+	case r := <-retries:
+		t.Logf("provision: %s", r)
+		if !errors.Is(r.Err, bus.ErrNotReady) {
+			t.Fatalf("retried an error it should not: %v", r.Err)
+		}
+	case err := <-done:
+		t.Fatalf("provision at R3 with two of three nodes ended: %v", err)
+	case <-time.After(time.Minute):
+		t.Fatal("provision neither waited nor ended within a minute")
+	}
+	c.Start(2)
+	t.Logf("%s started", c.Nodes[2].Name)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("provision after the late node joined: %v", err)
+		}
+	case <-time.After(bus.DefaultProvisionTimeout):
+		t.Fatal("provision did not end")
+	}
+	close(retries)
+	for r := range retries {
+		t.Logf("provision: %s", r)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, name := range []string{bus.StreamRequests, bus.StreamJobs, bus.StreamDLQ, bus.StreamAdvisories,
+		"KV_" + bus.BucketJobs, "KV_" + bus.BucketRunners, "KV_" + bus.BucketSupervisor, "KV_" + bus.BucketLeases} {
+		s, err := js.Stream(ctx, name)
+		if err != nil {
+			t.Fatalf("stream %s: %v", name, err)
+		}
+		info, err := s.Info(ctx)
+		if err != nil {
+			t.Fatalf("stream %s: %v", name, err)
+		}
+		if info.Cluster == nil || info.Cluster.Leader == "" || len(info.Cluster.Replicas) != 2 {
+			t.Errorf("stream %s not on three nodes: %+v", name, info.Cluster)
+		}
 	}
 }
 

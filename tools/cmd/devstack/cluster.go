@@ -52,10 +52,19 @@ func startCluster(ctx context.Context, o options, auth *natsauth.Authority, sync
 	// A node is ready only once a quorum runs, so all start before any is
 	// waited for.
 	for _, n := range nodes {
-		if err := waitHTTP(ctx, fmt.Sprintf("http://127.0.0.1:%d/healthz", n.MonitorPort), 60*time.Second); err != nil {
+		if err := waitHTTP(ctx, n.MonitorURL()+"/healthz", 60*time.Second); err != nil {
 			group.stop()
 			return "", nil, fmt.Errorf("%s: %w (log in %s)", n.Name, err, filepath.Join(dir, n.Name+".log"))
 		}
+	}
+	// Healthy is not yet joined: provisioning at R3 before every node is a
+	// current peer of the meta leader fails placement. Provision would
+	// wait that out too; waiting here says what the cluster is doing.
+	formed, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	if err := natscluster.WaitFormed(formed, nodes, func(why string) { say("devstack", "nats cluster forming: %s", why) }); err != nil {
+		group.stop()
+		return "", nil, fmt.Errorf("%w (logs in %s)", err, dir)
 	}
 	return natscluster.ClientURLs(nodes), group.stop, nil
 }

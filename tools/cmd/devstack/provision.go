@@ -39,9 +39,11 @@ func provision(ctx context.Context, natsURL, adminCreds string) ([]string, error
 	if err != nil {
 		return nil, err
 	}
-	first, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	if err := bus.Provision(first, js, settings, catalog.Names()...); err != nil {
+	// Bounded (bus.DefaultProvisionTimeout) and said aloud: on a cluster
+	// the meta leader may not yet place R3 streams on every node.
+	err = bus.ProvisionWith(ctx, js, bus.ProvisionParams{Settings: settings, Models: catalog.Names(),
+		Progress: func(r bus.ProvisionRetry) { say("devstack", "provision %s", r) }})
+	if err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("provision: %w", err)
 	}

@@ -36,7 +36,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	s3.Bind(l)
 	l.String(&s3Users, "s3-users-dir", "", "also make the bucket and the runner, supervisor and browser MinIO users with the S3 key given (MinIO's root or an admin), keys kept in DIR/s3-<role>.env (made when missing; delete one to rotate it)")
 	l.String(&modelsDir, "models-dir", "infra/models", "folder of model folders: each gets its runners' consumer")
-	l.Duration(&timeout, "provision-timeout", time.Minute, "how long to wait for NATS")
+	l.Duration(&timeout, "provision-timeout", bus.DefaultProvisionTimeout, "how long to wait for NATS, and on a cluster for its nodes to join, printing a line per attempt")
 	l.Duration(&keep, "provision-keep", 0, "after provisioning, keep checking every this long and repair what went missing or was changed (0: exit)")
 	if err := l.Parse(args); err != nil {
 		if errors.Is(err, config.ErrHelp) {
@@ -65,9 +65,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer nc.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	err = bus.Provision(ctx, js, settings, catalog.Names()...)
-	cancel()
+	// A deployment may run this while its nodes still start: Provision
+	// waits out what NATS ends by itself (no answer yet, a cluster whose
+	// meta leader cannot place R3 streams yet), saying so each attempt,
+	// and stops at once on anything else.
+	err = bus.ProvisionWith(context.Background(), js, bus.ProvisionParams{Settings: settings, Models: catalog.Names(), Timeout: timeout,
+		Progress: func(r bus.ProvisionRetry) { fmt.Fprintf(stdout, "provision: %s\n", r) }})
 	if err != nil {
 		fmt.Fprintf(stderr, "provision: %v\n", err)
 		return 1
