@@ -24,9 +24,13 @@ type ProgressEvent struct {
 // Heartbeat is published by each runner every few seconds on
 // HeartbeatSubject(runner); the supervisor lists runners from it.
 type Heartbeat struct {
-	Runner string   `json:"runner"`
-	Host   string   `json:"host"`
-	PID    int      `json:"pid"`
+	Runner string `json:"runner"`
+	Host   string `json:"host"`
+	PID    int    `json:"pid"`
+	// Boot is random per runner process: a runner restarted under the same
+	// name (by its process manager) is a new incarnation, whose
+	// predecessor's deliveries (job.Delivery.Boot) are void.
+	Boot   string   `json:"boot,omitempty"`
 	Models []string `json:"models"`
 	Slots  int      `json:"slots"`
 	Busy   int      `json:"busy"`

@@ -101,9 +101,13 @@ func (r Record) CreatingRevision(rev uint64) uint64 {
 
 // Delivery identifies one JetStream delivery of a job's work message.
 type Delivery struct {
-	StreamSeq uint64    `json:"stream_seq"`
-	Delivered int       `json:"delivered"`
-	Runner    string    `json:"runner"`
+	StreamSeq uint64 `json:"stream_seq"`
+	Delivered int    `json:"delivered"`
+	Runner    string `json:"runner"`
+	// Boot names the runner process (its incarnation) that holds the
+	// delivery: when a runner of the same name comes back with another
+	// boot, this delivery died with the old process.
+	Boot      string    `json:"boot,omitempty"`
 	StartedAt time.Time `json:"started_at"`
 	// AckSubject is the delivery's reply subject: the supervisor NAKs a
 	// stalled delivery by publishing to it.

@@ -37,6 +37,11 @@ func connect(ctx context.Context, opts options, rep *report) (*harness, error) {
 			return nil, err
 		}
 		natsOpts = append(natsOpts, creds...)
+		if id, ok, _ := bus.IdentityOf(opts.natsCreds); ok && id.Role == "admin" {
+			// It inspects streams as admin but submits as a client would:
+			// ingest answers only clients' inboxes, and admin may read any.
+			natsOpts = append(natsOpts, nats.CustomInboxPrefix(bus.InboxPrefix("client", "loadtest")))
+		}
 	}
 	nc, err := nats.Connect(opts.natsURL, natsOpts...)
 	if err != nil {

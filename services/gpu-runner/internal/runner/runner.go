@@ -6,6 +6,7 @@ package runner
 import (
 	"context"
 	"fmt"
+	"github.com/nats-io/nuid"
 	"image/png"
 	"net/http"
 	"os"
@@ -147,8 +148,11 @@ func Start(ctx context.Context, cfg config.Config, logger *zap.Logger) (*Runner,
 	r.lastReload.Store("")
 	r.metrics = metrics.New("gpu-runner")
 	metrics.NATS(r.metrics, nc, r.drops)
+	// This process's incarnation: a restart under the same name is told
+	// apart from it, and its deliveries taken away at once.
+	boot := nuid.Next()
 	r.worker = worker.New(worker.Params{Observer: newJobMetrics(r.metrics, served),
-		Runner: cfg.RunnerID, Models: served, Slots: len(slots), SlotGPUs: slotGPUs, NC: nc, JS: js, Store: store, Images: images,
+		Runner: cfg.RunnerID, Boot: boot, Models: served, Slots: len(slots), SlotGPUs: slotGPUs, NC: nc, JS: js, Store: store, Images: images,
 		Generators: registry, Encoder: imaging.NewEncoder(pngLevel(cfg.PNGLevel)), Settings: cfg.Bus, Logger: log, Probe: probe, AbandonTimeout: cfg.AbandonTimeout, AbandonCooloff: cfg.AbandonCooloff,
 		Overlap: cfg.Overlap, Prefetch: cfg.Prefetch, UploadPatience: cfg.UploadPatience, MaxBatch: cfg.MaxBatch, BatchWindow: cfg.BatchWindow,
 		Clock: clock, Drops: r.drops,
@@ -174,7 +178,7 @@ func Start(ctx context.Context, cfg config.Config, logger *zap.Logger) (*Runner,
 				}
 			}
 		}
-		return bus.Heartbeat{Runner: cfg.RunnerID, Host: host, PID: os.Getpid(), Models: served,
+		return bus.Heartbeat{Runner: cfg.RunnerID, Host: host, PID: os.Getpid(), Boot: boot, Models: served,
 			Slots: len(slots), Busy: r.worker.Busy(), Device: device, GPUs: gpus, Started: started,
 			Quarantined: r.worker.Held(), LastReload: r.lastReload.Load().(string), Dropped: r.drops.Total(),
 			Reconnects: nc.Stats().Reconnects}

@@ -58,7 +58,7 @@ func (w *Worker) receive(msg jetstream.Msg, s *slot) *delivery {
 	}
 	d := &delivery{msg: msg, slot: s, delivered: int(meta.NumDelivered), ended: make(chan struct{})}
 	d.events.interval = w.p.StepEventInterval
-	d.id = job.Delivery{StreamSeq: meta.Sequence.Stream, Delivered: d.delivered, Runner: w.p.Runner,
+	d.id = job.Delivery{StreamSeq: meta.Sequence.Stream, Delivered: d.delivered, Runner: w.p.Runner, Boot: w.p.Boot,
 		StartedAt: w.p.Clock().UTC(), AckSubject: msg.Reply()}
 	work, err := bus.DecodeWork(msg.Data())
 	if err != nil {

@@ -57,7 +57,9 @@ type Params struct {
 	// Observer hears how deliveries end (nil: no one).
 	Observer Observer
 	Runner   string
-	Slots    int
+	// Boot names this runner process; every delivery it claims carries it.
+	Boot  string
+	Slots int
 	// SlotGPUs gives each slot\'s CUDA device (nil: the CPU); missing
 	// entries run on the CPU.
 	SlotGPUs []*int

@@ -16,11 +16,12 @@ const (
 	KindDeadLetter = "dead_letter" // out of deliveries or terminated: failed, copied to the DLQ
 	KindRequeue    = "requeue"     // an operator re-queued a failed job
 	KindReload     = "reload"      // an operator ordered a runner to reload its models
+	KindRunnerLost = "runner_lost" // the runner holding it died or restarted: taken away at once
 )
 
 // Kinds lists every kind of recovery.
 func Kinds() []string {
-	return []string{KindStalled, KindSilent, KindEmergency, KindLost, KindDeadLetter, KindRequeue, KindReload}
+	return []string{KindStalled, KindSilent, KindEmergency, KindLost, KindDeadLetter, KindRequeue, KindReload, KindRunnerLost}
 }
 
 // Recovery is one intervention.

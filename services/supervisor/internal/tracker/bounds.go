@@ -28,16 +28,20 @@ const (
 	// and twelve times max_silent_time (5 m); a supervisor configured to
 	// wait longer passes WithProgressRetention.
 	DefaultProgressRetention = time.Hour
-	// maxRunners caps the runners map: a heartbeat may be as large as
-	// bus.MaxMessageBytes, so the map holds at most 64 MiB. A fleet larger
-	// than this needs it raised.
-	maxRunners = 1024
+	// maxRunners caps the runners map, well above a fleet of thousands of
+	// GPUs: a runner refused here would have its work taken away as lost.
+	// Heartbeats over maxTrackedBytes are dropped, so the map holds at
+	// most 256 MiB even when every heartbeat is that large (a few KiB in
+	// practice).
+	maxRunners = 16384
 	// maxProgress caps the progress map. Only running jobs send events,
 	// at most the runners' slots (a few per runner, under maxRunners), and
 	// a job's own events keep it the newest entry: the oldest, pushed out
 	// first, are jobs whose final event was lost. A few hundred bytes
-	// each, 512 MiB if every event were as large as a bus message may be.
-	maxProgress = 8192
+	// each, 1 GiB if every event were as large as maxTrackedBytes.
+	maxProgress = 65536
+	// maxTrackedBytes bounds one heartbeat or event the tracker keeps.
+	maxTrackedBytes = 16 << 10
 )
 
 // limits are the bounds in force; tests shrink them.

@@ -42,7 +42,10 @@ type Tracker struct {
 	now           func() time.Time
 	limits        limits
 	subs          []*nats.Subscription
-	pruner        *lifecycle.Loop // prunes the maps every pruneEvery
+	// listening is when Start subscribed: a runner not heard of is taken
+	// for gone only once the tracker has listened long enough to hear it.
+	listening time.Time
+	pruner    *lifecycle.Loop // prunes the maps every pruneEvery
 
 	mu       sync.RWMutex
 	runners  *recent[bus.Heartbeat]
@@ -74,6 +77,10 @@ func New(nc *nats.Conn, runnerTimeout time.Duration, drops *bus.Drops, logger *z
 // Start subscribes to heartbeats and progress events and starts pruning.
 func (t *Tracker) Start() error {
 	hb, err := t.nc.Subscribe(bus.SubjectHeartbeatsAll, bus.Guard(t.drops, "heartbeat", func(m *nats.Msg) {
+		if len(m.Data) > maxTrackedBytes {
+			t.drops.Note("junk:heartbeat", m.Subject, fmt.Errorf("%w: heartbeat of %d bytes", bus.ErrMalformed, len(m.Data)))
+			return
+		}
 		h, err := bus.DecodeHeartbeat(m.Data)
 		if err == nil && m.Subject != bus.HeartbeatSubject(h.Runner) {
 			err = fmt.Errorf("%w: heartbeat of %q on another runner's subject", bus.ErrMalformed, h.Runner)
@@ -88,6 +95,10 @@ func (t *Tracker) Start() error {
 		return fmt.Errorf("subscribe heartbeats: %w", err)
 	}
 	ev, err := t.nc.Subscribe(bus.SubjectEventsAll, bus.Guard(t.drops, "event", func(m *nats.Msg) {
+		if len(m.Data) > maxTrackedBytes {
+			t.drops.Note("junk:event", m.Subject, fmt.Errorf("%w: event of %d bytes", bus.ErrMalformed, len(m.Data)))
+			return
+		}
 		e, err := bus.DecodeProgressEvent(m.Data)
 		if err == nil && m.Subject != bus.EventSubject(e.JobID) {
 			err = fmt.Errorf("%w: event of %q on another job's subject", bus.ErrMalformed, e.JobID)
@@ -103,6 +114,9 @@ func (t *Tracker) Start() error {
 		return fmt.Errorf("subscribe events: %w", err)
 	}
 	t.subs = []*nats.Subscription{hb, ev}
+	t.mu.Lock()
+	t.listening = t.now()
+	t.mu.Unlock()
 	t.pruner.Start()
 	return nil
 }
@@ -173,6 +187,31 @@ func (t *Tracker) Heartbeat(runner string) (bus.Heartbeat, bool) {
 		return bus.Heartbeat{}, false
 	}
 	return h, true
+}
+
+// Gone says whether the runner process holding a delivery (the runner's
+// name and the boot it claimed under) is gone, and why: a runner of that
+// name announced another incarnation (restarted by its process manager),
+// or none was heard for lostAfter while this tracker listened at least
+// that long (killed, frozen, partitioned away). A supervisor that has just
+// started hears every live runner within a heartbeat before it judges any.
+func (t *Tracker) Gone(runner, boot string, lostAfter time.Duration) (string, bool) {
+	now := t.now()
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	if t.listening.IsZero() || now.Sub(t.listening) < lostAfter {
+		return "", false
+	}
+	h, ok := t.runners.get(runner)
+	switch {
+	case !ok:
+		return fmt.Sprintf("no heartbeat from runner %s in the %s this supervisor has listened", runner, now.Sub(t.listening).Round(time.Second)), true
+	case now.Sub(h.At) > lostAfter:
+		return fmt.Sprintf("no heartbeat from runner %s for %s, over runner_lost_after %s", runner, now.Sub(h.At).Round(time.Second), lostAfter), true
+	case boot != "" && h.Boot != "" && h.Boot != boot:
+		return fmt.Sprintf("runner %s restarted: it now runs as boot %s, the delivery was claimed by boot %s", runner, h.Boot, boot), true
+	}
+	return "", false
 }
 
 // alive: the runner was heard within the runner timeout (by receipt time).

@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"cyberimage/services/supervisor/internal/index"
+	"cyberimage/services/supervisor/internal/recoveries"
 	"cyberimage/shared/backoff"
 	"cyberimage/shared/bus"
 	"cyberimage/shared/job"
@@ -81,7 +82,12 @@ func (r *Recoverer) Recover(ctx context.Context, e index.Entry, kind, reason str
 		Reason: reason, At: now.UTC(), ExpiresAt: now.UTC().Add(bus.OrderTTL)}); err != nil {
 		return true, err
 	}
-	payload := bus.NakWithDelay(NakDelay(r.NakBase, e.Delivery.Delivered))
+	delay := NakDelay(r.NakBase, e.Delivery.Delivered)
+	if kind == recoveries.KindRunnerLost {
+		// Nothing about the job was wrong: back to a live runner now.
+		delay = 0
+	}
+	payload := bus.NakWithDelay(delay)
 	if last {
 		payload = bus.TermWithReason(bus.TermReason(e.JobID, rec.Error.Message))
 	}

@@ -2,12 +2,16 @@
 // runner keeps sending in-progress acks) but not getting anywhere, and takes
 // the job away from them: the original app's watchdog, across processes.
 //
-// Two rules, checked every CheckInterval:
+// Two rules, checked every CheckInterval (and a third, runner loss, checked
+// every few seconds by LostPass):
 //   - stalled: the delivery has been processing longer than MaxStalled,
 //     measured from the start of this delivery (not from the last update,
 //     the original's mistake);
 //   - silent: no progress event for MaxSilent while in-progress acks still
-//     arrive: a heartbeat without a pulse.
+//     arrive: a heartbeat without a pulse;
+//   - runner lost: the runner holding the delivery stopped its heartbeats
+//     for LostAfter, or came back as another incarnation: its work returns
+//     to the queue at once rather than when AckWait runs out.
 //
 // A runner that stalls twice within RecoveryCooldown is ordered to reload
 // its models, at most once per cooldown; it is unhealthy, and takes no new
@@ -49,6 +53,11 @@ type Runners interface {
 	Heartbeat(runner string) (bus.Heartbeat, bool)
 }
 
+// Liveness says whether the runner process holding a delivery is gone.
+type Liveness interface {
+	Gone(runner, boot string, lostAfter time.Duration) (why string, gone bool)
+}
+
 // Actions carries out the watchdog's decisions.
 type Actions interface {
 	// Recover takes a job away from its delivery; false when the record
@@ -60,13 +69,17 @@ type Actions interface {
 
 // Params configure a Watchdog.
 type Params struct {
-	Jobs             Jobs
-	Acks             Acks
-	Progress         Progress
-	Actions          Actions
-	Log              *recoveries.Log
-	Histories        Histories
-	Runners          Runners
+	Jobs      Jobs
+	Acks      Acks
+	Progress  Progress
+	Actions   Actions
+	Log       *recoveries.Log
+	Histories Histories
+	Runners   Runners
+	// Liveness and LostAfter drive the runner-loss rule (LostPass): off
+	// when either is unset.
+	Liveness         Liveness
+	LostAfter        time.Duration
 	MaxStalled       time.Duration
 	MaxSilent        time.Duration
 	CheckInterval    time.Duration

@@ -1,0 +1,95 @@
+package e2e
+
+import (
+	"context"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"cyberimage/shared/job"
+)
+
+// TestRunnerLossTakesWorkAtOnce: a runner killed mid-job (kill -9), or
+// killed and restarted at once under the same name by its process manager
+// (a new incarnation), loses its delivery to the supervisor within seconds
+// rather than when AckWait (a minute here) runs out: the job runs again,
+// completes exactly once, and its record names the recovery runner_lost.
+func TestRunnerLossTakesWorkAtOnce(t *testing.T) {
+	for _, variant := range []string{"killed", "restarted"} {
+		t.Run(variant, func(t *testing.T) {
+			s := newStack(t, "CYBERIMAGE_ACK_WAIT=60s", "CYBERIMAGE_RUNNER_LOST_AFTER=2s")
+			s.startSupervisor()
+			s.startIngest()
+			ev := collectEvents(t, s.nc)
+			victim := s.startRunner("runner-victim")
+			r := request(t, s.client, fmtReq("lose my runner", 1024, 1024, 4, `,"steps":50`))
+			waitStep(t, ev.ch, r.JobID, "runner-victim", 2)
+			held, _, err := s.store.Get(context.Background(), r.JobID)
+			require.NoError(t, err)
+			require.NotEmpty(t, held.Delivery.Boot, "the claim names the runner process")
+			victim.kill()
+			killed := time.Now()
+			heir := "runner-heir"
+			if variant == "restarted" {
+				heir = "runner-victim" // the same name, another process
+			}
+			s.startRunner(heir)
+
+			// Back to work well before AckWait could have done it.
+			require.Eventually(t, func() bool {
+				rec, _, err := s.store.Get(context.Background(), r.JobID)
+				return err == nil && rec.Delivery != nil && rec.Delivery.Delivered == 2
+			}, 30*time.Second, 50*time.Millisecond, "the job did not run again within 30 s of the kill (AckWait is 60 s)")
+			t.Logf("%s: running again %.1fs after the kill", variant, time.Since(killed).Seconds())
+
+			rec := s.waitEnded(1, 2*time.Minute)[r.JobID]
+			require.Equal(t, job.StatusCompleted, rec.Status)
+			require.Equal(t, heir, rec.Runner)
+			require.Equal(t, 2, rec.Attempts)
+			require.Equal(t, 1, s.completions.of(r.JobID))
+			require.Len(t, rec.Recoveries, 1)
+			require.True(t, strings.HasPrefix(rec.Recoveries[0].Reason, "runner_lost"), rec.Recoveries[0].Reason)
+			if variant == "restarted" {
+				require.Contains(t, rec.Recoveries[0].Reason, "restarted")
+			}
+			checkImages(t, s, rec)
+			require.Zero(t, s.jobsInStream())
+		})
+	}
+}
+
+// TestFrozenRunnerPastLostThresholdIsFenced: a runner frozen (SIGSTOP) for
+// longer than the lost threshold loses its job to another runner; when it
+// resumes, its late result is dropped (the record stays the other
+// runner's, one completion) and it takes work again.
+func TestFrozenRunnerPastLostThresholdIsFenced(t *testing.T) {
+	s := newStack(t, "CYBERIMAGE_ACK_WAIT=60s", "CYBERIMAGE_RUNNER_LOST_AFTER=2s")
+	s.startSupervisor()
+	s.startIngest()
+	ev := collectEvents(t, s.nc)
+	frozen := s.startRunner("runner-frozen")
+	r := request(t, s.client, fmtReq("freeze my runner", 1024, 1024, 4, `,"steps":50`))
+	waitStep(t, ev.ch, r.JobID, "runner-frozen", 2)
+	require.NoError(t, syscall.Kill(frozen.cmd.Process.Pid, syscall.SIGSTOP))
+	s.startRunner("runner-live")
+	rec := s.waitEnded(1, 2*time.Minute)[r.JobID]
+	require.Equal(t, job.StatusCompleted, rec.Status)
+	require.Equal(t, "runner-live", rec.Runner)
+	require.NoError(t, syscall.Kill(frozen.cmd.Process.Pid, syscall.SIGCONT))
+	// The resumed runner finishes nothing of the old delivery; new work
+	// still flows through both.
+	for i := range 4 {
+		publish(t, s.nc, fmtReq("after the thaw "+string(rune('a'+i)), 64, 64, 1, ""))
+	}
+	recs := s.waitEnded(5, time.Minute)
+	for id, rec := range recs {
+		require.Equal(t, job.StatusCompleted, rec.Status, id)
+		require.Equal(t, 1, s.completions.of(id), id)
+	}
+	require.Equal(t, "runner-live", recs[r.JobID].Runner, "the thawed runner did not overwrite the record")
+	require.Zero(t, ev.by("runner-frozen", r.JobID, "completed"))
+	require.Zero(t, s.jobsInStream())
+}
