@@ -6,7 +6,6 @@ package runner
 import (
 	"context"
 	"fmt"
-	"github.com/nats-io/nuid"
 	"image/png"
 	"net/http"
 	"os"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nuid"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
