@@ -11,6 +11,7 @@ import (
 
 	"cyberimage/shared/bus"
 	"cyberimage/shared/config"
+	"cyberimage/shared/httpserve"
 	"cyberimage/shared/jobstore"
 	"cyberimage/shared/logging"
 	"cyberimage/shared/objectstore"
@@ -49,6 +50,8 @@ type Config struct {
 	// Faults are for tests and demos only; off unless set.
 	// HTTPAddr serves /livez and /readyz (empty: off).
 	HTTPAddr string
+	// HTTPTLS is that listener's certificate; empty: plain HTTP.
+	HTTPTLS httpserve.TLS
 
 	FaultHangPrompt string
 	FaultHangStep   int
@@ -81,6 +84,7 @@ func Load(args []string, out io.Writer) (Config, error) {
 	l.Int(&c.IntraOpThreads, "intra-op-threads", 1, "ONNX Runtime threads per run (set it: ORT's default oversubscribes small machines)")
 	l.Duration(&c.Heartbeat, "heartbeat-interval", 2*time.Second, "how often the runner announces itself")
 	l.String(&c.HTTPAddr, "runner-addr", "", "address of the runner's /metrics, /livez and /readyz (empty: off)")
+	c.HTTPTLS.Bind(l)
 	l.Duration(&c.StopTimeout, "stop-timeout", 30*time.Second, "on shutdown, how long running jobs may finish before they are handed back")
 	l.String(&c.PNGLevel, "png-compression", "speed", "PNG compression: speed, default, best or none")
 	l.Duration(&c.AbandonTimeout, "abandon-timeout", 30*time.Second, "after an abandon order, exit non-zero if the inference has not stopped within this (its process manager restarts it)")
@@ -104,6 +108,7 @@ func Load(args []string, out io.Writer) (Config, error) {
 	c.Tracing.Check(l)
 	c.NATS.Check(l)
 	c.S3.Check(l)
+	c.HTTPTLS.Check(l)
 	c.checkRunnerID(l, fmt.Sprintf("%s-%d", host, os.Getpid()))
 	l.Check(c.Slots >= 1, "CYBERIMAGE_SLOTS must be at least 1")
 	l.Check(c.ModelMemoryMB >= 0, "CYBERIMAGE_MODEL_MEMORY_MB must not be negative")

@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"go.uber.org/zap"
 
+	"cyberimage/shared/httpserve"
 	"cyberimage/shared/metrics"
 )
 
@@ -32,17 +32,19 @@ func (r *Runner) serveHealth(addr string, probe func(context.Context) error) err
 		}
 		fmt.Fprintln(w, "ok")
 	})
-	ln, err := net.Listen("tcp", addr)
+	// HTTPS with CYBERIMAGE_HTTP_TLS_CERT and _KEY; every server timeout
+	// set, so a slow client cannot hold a connection.
+	ln, err := r.cfg.HTTPTLS.Listen(addr)
 	if err != nil {
-		return fmt.Errorf("listen %s: %w", addr, err)
+		return err
 	}
-	r.http = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	r.http = httpserve.NewHTTPServer(mux, httpserve.Timeouts{}, r.log)
 	go func() {
 		if err := r.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			r.log.Error("health listener", zap.Error(err))
 		}
 	}()
-	r.log.Info("health endpoints", zap.String("addr", ln.Addr().String()))
+	r.log.Info("health endpoints", zap.String("addr", ln.Addr().String()), zap.Bool("tls", r.cfg.HTTPTLS.Enabled()))
 	return nil
 }
 

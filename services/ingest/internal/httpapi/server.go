@@ -3,25 +3,30 @@ package httpapi
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
-	"time"
 
 	"go.uber.org/zap"
+
+	"cyberimage/shared/httpserve"
 )
 
-// Server serves /healthz and /metrics.
+// Server serves /livez, /readyz, /healthz and /metrics.
 type Server struct {
-	srv *http.Server
-	log *zap.Logger
-	ln  net.Listener
+	http *httpserve.Server
 }
+
+// Option changes how the server listens.
+type Option func(*httpserve.Params)
+
+// WithTLS serves HTTPS with the certificate of CYBERIMAGE_HTTP_TLS_CERT
+// and _KEY (empty: plain HTTP).
+func WithTLS(t httpserve.TLS) Option { return func(p *httpserve.Params) { p.TLS = t } }
 
 // New makes the server; Start listens. ready says whether ingest takes
 // requests now (connected, bound to its consumer).
-func New(addr string, metrics http.Handler, ready func() error, logger *zap.Logger) *Server {
+func New(addr string, metrics http.Handler, ready func() error, logger *zap.Logger, opts ...Option) *Server {
 	mux := http.NewServeMux()
 	// livez: the process runs (restart it if this fails); readyz: it takes
 	// requests (send none while this fails). healthz is readyz, as it was
@@ -38,23 +43,18 @@ func New(addr string, metrics http.Handler, ready func() error, logger *zap.Logg
 	mux.HandleFunc("GET /readyz", readyz)
 	mux.HandleFunc("GET /healthz", readyz)
 	mux.Handle("GET /metrics", metrics)
-	return &Server{srv: &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}, log: logger.Named("http")}
+	p := httpserve.Params{Addr: addr, Handler: mux, Logger: logger.Named("http")}
+	for _, o := range opts {
+		o(&p)
+	}
+	return &Server{http: httpserve.New(p)}
 }
 
 // Start listens and serves in the background.
-func (s *Server) Start() error {
-	ln, err := net.Listen("tcp", s.srv.Addr)
-	if err != nil {
-		return fmt.Errorf("listen %s: %w", s.srv.Addr, err)
-	}
-	s.ln = ln
-	go func() {
-		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			s.log.Error("serve", zap.Error(err))
-		}
-	}()
-	return nil
-}
+func (s *Server) Start() error { return s.http.Start() }
+
+// Addr is where the server listens (nil before Start).
+func (s *Server) Addr() net.Addr { return s.http.Addr() }
 
 // Stop shuts the server down within ctx.
-func (s *Server) Stop(ctx context.Context) error { return s.srv.Shutdown(ctx) }
+func (s *Server) Stop(ctx context.Context) error { return s.http.Stop(ctx) }

@@ -27,7 +27,9 @@ type apiFixture struct {
 	idx   *index.Index
 }
 
-func newAPIFixture(t *testing.T) *apiFixture {
+// newAPIFixture serves the API over a real NATS server and index; opts
+// change its Params (tokens, limits) before it is made.
+func newAPIFixture(t *testing.T, opts ...func(*Params)) *apiFixture {
 	nc, js := testenv.StartNATS(t).Provisioned(t, "demo")
 	ctx := context.Background()
 	store, err := jobstore.Open(ctx, js)
@@ -40,9 +42,13 @@ func newAPIFixture(t *testing.T) *apiFixture {
 	<-idx.Ready()
 	s3, err := objectstore.NewClient(objectstore.Config{Endpoint: "127.0.0.1:9", AccessKey: "k", SecretKey: "s"})
 	require.NoError(t, err)
-	srv := New(Params{NC: nc, JS: js, Store: store, Index: idx, S3: s3, Bucket: "cyberimage", PresignTTL: time.Minute, Tracker: tracker.New(nc, time.Second, nil, zaptest.NewLogger(t)),
+	p := Params{Addr: "127.0.0.1:0", NC: nc, JS: js, Store: store, Index: idx, S3: s3, Bucket: "cyberimage", PresignTTL: time.Minute, Tracker: tracker.New(nc, time.Second, nil, zaptest.NewLogger(t)),
 		Recoveries: recoveries.NewLog(10), Unhealthy: func(string) bool { return false },
-		Leader: func() (bool, string) { return true, "me" }, AdminToken: testToken, Logger: zaptest.NewLogger(t)})
+		Leader: func() (bool, string) { return true, "me" }, AdminToken: testToken, Logger: zaptest.NewLogger(t)}
+	for _, o := range opts {
+		o(&p)
+	}
+	srv := New(p)
 	return &apiFixture{srv: srv, store: store, idx: idx}
 }
 
@@ -65,7 +71,7 @@ func (f *apiFixture) callWith(t *testing.T, method, path string, headers map[str
 		req.Header.Set(k, v)
 	}
 	rec := httptest.NewRecorder()
-	f.srv.srv.Handler.ServeHTTP(rec, req)
+	f.srv.handler.ServeHTTP(rec, req)
 	var body map[string]any
 	if strings.HasPrefix(rec.Header().Get("Content-Type"), "application/json") {
 		require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &body), rec.Body.String())

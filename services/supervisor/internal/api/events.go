@@ -10,11 +10,8 @@ import (
 	"go.uber.org/zap"
 
 	"cyberimage/shared/bus"
+	"cyberimage/shared/httpserve"
 )
-
-// maxEventStreams bounds the server-sent event streams open at once: each
-// holds a NATS subscription and a goroutine.
-const maxEventStreams = 256
 
 // eventKeepAlive is how often an idle stream gets a comment line, so
 // proxies do not close it.
@@ -23,8 +20,13 @@ const eventKeepAlive = 15 * time.Second
 // events serves GET /v1/events[?job_id=]: the jobs' progress events as
 // server-sent events (event "progress", data the event's JSON), live, for
 // one job or all; no polling. Junk on the subject is dropped, as
-// everywhere.
+// everywhere. It is a read: with a read token configured it needs the
+// token, as a bearer or as the console's cookie. Streams are capped per
+// client and in all (streamCaps): over either, 429.
 func (s *Server) events(w http.ResponseWriter, r *http.Request) {
+	if _, ok := s.authorize(w, r, grantRead, true); !ok {
+		return
+	}
 	flusher, ok := w.(http.Flusher)
 	if !ok {
 		writeError(w, http.StatusInternalServerError, "streaming unsupported")
@@ -38,12 +40,13 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		}
 		subject = bus.EventSubject(id)
 	}
-	if s.eventStreams.Add(1) > maxEventStreams {
-		s.eventStreams.Add(-1)
-		writeError(w, http.StatusServiceUnavailable, fmt.Sprintf("too many event streams open (%d)", maxEventStreams))
+	release, refused := s.streams.take(clientOf(r))
+	if refused != "" {
+		w.Header().Set("Retry-After", "5")
+		writeErrorCode(w, http.StatusTooManyRequests, "too_many_streams", refused)
 		return
 	}
-	defer s.eventStreams.Add(-1)
+	defer release()
 	msgs := make(chan *nats.Msg, 256)
 	sub, err := s.p.NC.ChanSubscribe(subject, msgs)
 	if err != nil {
@@ -51,6 +54,12 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer func() { _ = sub.Unsubscribe() }()
+	// The server's write timeout is for answers that end; this one does
+	// not, and ends with the client, or when the server stops.
+	if err := httpserve.Unbounded(w); err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
 	w.Header().Set("X-Accel-Buffering", "no")
@@ -62,6 +71,8 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	for {
 		select {
 		case <-r.Context().Done():
+			return
+		case <-s.http.Stopping():
 			return
 		case <-keepAlive.C:
 			fmt.Fprint(w, ": keep-alive\n\n")

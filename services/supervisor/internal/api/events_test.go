@@ -18,7 +18,7 @@ import (
 // events, live; other jobs' events and junk do not reach it.
 func TestEventsStreamOneJobsProgress(t *testing.T) {
 	f := newAPIFixture(t)
-	srv := httptest.NewServer(f.srv.srv.Handler)
+	srv := httptest.NewServer(f.srv.handler)
 	defer srv.Close()
 	resp, err := http.Get(srv.URL + "/v1/events?job_id=J1")
 	require.NoError(t, err)

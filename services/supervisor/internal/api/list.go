@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"net/http"
 	"slices"
 	"strconv"
@@ -61,8 +62,16 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalid cursor: pass back a next_cursor as given")
 		return
 	}
-	page, next, err := s.p.Index.List(r.Context(), f, after, limit)
-	if err != nil {
+	page, next, err := s.listJobs(r.Context(), f, after, limit)
+	switch {
+	case errors.Is(err, errScansBusy):
+		w.Header().Set("Retry-After", "2")
+		writeErrorCode(w, http.StatusTooManyRequests, "too_many_scans", err.Error())
+		return
+	case errors.Is(err, errScanTimeout):
+		writeErrorCode(w, http.StatusServiceUnavailable, "scan_timeout", err.Error())
+		return
+	case err != nil:
 		writeError(w, http.StatusServiceUnavailable, "listing jobs: "+err.Error())
 		return
 	}

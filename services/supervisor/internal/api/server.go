@@ -1,16 +1,15 @@
 // Package api serves the supervisor's HTTP endpoints: health, status, job
 // lookups with presigned image URLs, the original app's queue counts, and
-// metrics.
+// metrics. Every route has an owner (auth.go): reads, submissions and
+// admin actions each need their token, and what one client may hold
+// (event streams, bucket scans, submissions a minute) is capped.
 package api
 
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"net"
 	"net/http"
-	"sync/atomic"
 	"time"
 
 	"github.com/minio/minio-go/v7"
@@ -23,6 +22,7 @@ import (
 	"cyberimage/services/supervisor/internal/recoveries"
 	"cyberimage/services/supervisor/internal/tracker"
 	"cyberimage/shared/bus"
+	"cyberimage/shared/httpserve"
 	"cyberimage/shared/jobstore"
 	"cyberimage/shared/metrics"
 	"cyberimage/shared/models"
@@ -50,8 +50,23 @@ type Params struct {
 	// Drops counts bus messages dropped as malformed or not believed.
 	Drops *bus.Drops
 	// AdminToken must be presented as a bearer token to change jobs; empty
-	// turns those endpoints off.
+	// turns those endpoints off. It also reads and submits.
 	AdminToken string
+	// ReadToken must be presented to read (status, lists, job lookups,
+	// events, metrics); empty leaves reads open.
+	ReadToken string
+	// SubmitToken must be presented to submit jobs over HTTP; empty lets
+	// only clients on this host submit.
+	SubmitToken string
+	// SubmitRate is how many submissions a minute each token may make, in
+	// bursts of as many (0: no limit).
+	SubmitRate int
+	// TLS is the listener's certificate; empty: plain HTTP.
+	TLS httpserve.TLS
+	// Limits: zero fields take the defaults.
+	Limits Limits
+	// Now is the clock of the rate limit (nil: time.Now).
+	Now func() time.Time
 	// Ready says what, beyond the NATS connection, keeps this replica from
 	// doing its work (nil: ready).
 	Ready func() error
@@ -61,18 +76,56 @@ type Params struct {
 	Logger *zap.Logger
 }
 
+// Limits bound what clients may hold at once.
+type Limits struct {
+	// Streams bounds the GET /v1/events streams open at once (256), and
+	// StreamsPerClient those of one client address (32).
+	Streams, StreamsPerClient int
+	// Scans bounds the listings reading the bucket at once (2), and
+	// ScanTimeout each one (15 s).
+	Scans       int
+	ScanTimeout time.Duration
+	// Timeouts of the server (zero: httpserve.DefaultTimeouts).
+	Timeouts httpserve.Timeouts
+}
+
+func (l Limits) withDefaults() Limits {
+	if l.Streams <= 0 {
+		l.Streams = 256
+	}
+	if l.StreamsPerClient <= 0 {
+		l.StreamsPerClient = 32
+	}
+	if l.Scans <= 0 {
+		l.Scans = 2
+	}
+	if l.ScanTimeout <= 0 {
+		l.ScanTimeout = scanTimeoutDefault
+	}
+	return l
+}
+
 // Server is the HTTP API.
 type Server struct {
-	p   Params
-	log *zap.Logger
-	srv *http.Server
-	// eventStreams counts the open GET /v1/events streams.
-	eventStreams atomic.Int64
+	p       Params
+	log     *zap.Logger
+	limits  Limits
+	handler http.Handler
+	http    *httpserve.Server
+	streams *streamCaps
+	scans   scanGate
+	submits *limiter
 }
 
 // New makes the server; Start listens.
 func New(p Params) *Server {
-	s := &Server{p: p, log: p.Logger.Named("api")}
+	if p.Now == nil {
+		p.Now = time.Now
+	}
+	limits := p.Limits.withDefaults()
+	s := &Server{p: p, log: p.Logger.Named("api"), limits: limits,
+		streams: newStreamCaps(limits.Streams, limits.StreamsPerClient),
+		scans:   make(scanGate, limits.Scans), submits: newLimiter(p.SubmitRate, p.Now)}
 	mux := http.NewServeMux()
 	// livez: the process runs; readyz (and healthz, as it always meant):
 	// it can serve and, when leading, act.
@@ -81,50 +134,73 @@ func New(p Params) *Server {
 	})
 	mux.HandleFunc("GET /readyz", s.healthz)
 	mux.HandleFunc("GET /healthz", s.healthz)
+	// Every other route has an owner (auth.go): health and the console's
+	// files hold no data and are open; reads need the read token,
+	// submissions the submit token, changes the admin token. The event
+	// stream checks its own, since it also takes the console's cookie.
 	page := console.Handler()
 	mux.Handle("GET /{$}", page)
 	mux.Handle("GET /console/", page)
-	mux.HandleFunc("GET /status", s.status)
+	mux.HandleFunc("GET /status", s.reader(s.status))
 	mux.HandleFunc("GET /v1/events", s.events)
-	mux.HandleFunc("GET /v1/jobs", s.list)
-	mux.HandleFunc("POST /v1/jobs", s.submit)
-	mux.HandleFunc("POST /api/generate", s.generate)
-	mux.HandleFunc("GET /api/status/{id}", s.legacyJobStatus)
-	mux.HandleFunc("GET /v1/jobs/{id}", s.job)
+	mux.HandleFunc("GET /v1/jobs", s.reader(s.list))
+	mux.HandleFunc("POST /v1/jobs", s.submitter(s.submit, false))
+	mux.HandleFunc("POST /api/generate", s.submitter(s.generate, true))
+	mux.HandleFunc("GET /api/status/{id}", s.reader(s.legacyJobStatus))
+	mux.HandleFunc("GET /v1/jobs/{id}", s.reader(s.job))
 	mux.HandleFunc("POST /v1/jobs/{id}/retry", s.admin(s.retry))
 	mux.HandleFunc("POST /v1/jobs/retry-failed", s.admin(s.retryFailed))
 	mux.HandleFunc("POST /v1/jobs/purge", s.admin(s.purge))
 	mux.HandleFunc("POST /v1/runners/{runner}/reload", s.admin(s.reload))
 	mux.HandleFunc("POST /v1/jobs/{id}/cancel", s.admin(s.cancel))
-	mux.HandleFunc("GET /api/queue", s.queue)
-	mux.HandleFunc("GET /v1/models", s.models)
-	mux.HandleFunc("GET /api/models", s.models)
+	mux.HandleFunc("GET /api/queue", s.reader(s.queue))
+	mux.HandleFunc("GET /v1/models", s.reader(s.models))
+	mux.HandleFunc("GET /api/models", s.reader(s.models))
 	reg := metrics.New("supervisor")
 	reg.MustRegister(supervisorCollector{s})
 	if p.NC != nil {
 		metrics.NATS(reg, p.NC, p.Drops)
 	}
-	mux.Handle("GET /metrics", metrics.Handler(reg))
-	s.srv = &http.Server{Addr: p.Addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	mux.Handle("GET /metrics", s.reader(metrics.Handler(reg).ServeHTTP))
+	s.handler = mux
+	s.http = httpserve.New(httpserve.Params{Addr: p.Addr, Handler: mux, TLS: p.TLS, Timeouts: limits.Timeouts, Logger: s.log})
 	return s
 }
 
-// Start listens and serves in the background.
+// Start listens and serves in the background. It warns when the listener
+// takes connections from beyond this host while reads need no token, or
+// while tokens would cross the network in clear.
 func (s *Server) Start() error {
-	ln, err := net.Listen("tcp", s.p.Addr)
-	if err != nil {
-		return fmt.Errorf("listen %s: %w", s.p.Addr, err)
+	if err := s.http.Start(); err != nil {
+		return err
 	}
-	go func() {
-		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			s.log.Error("serve", zap.Error(err))
-		}
-	}()
+	addr := s.http.Addr()
+	reads, submits := "token", "token"
+	if s.p.ReadToken == "" {
+		reads = "open"
+	}
+	if s.p.SubmitToken == "" {
+		submits = "this host only"
+	}
+	s.log.Info("http", zap.Stringer("addr", addr), zap.Bool("tls", s.http.TLS()), zap.String("reads", reads),
+		zap.String("submits", submits), zap.Bool("admin", s.p.AdminToken != ""), zap.Int("submit_rate", s.p.SubmitRate))
+	if loopbackListener(addr) {
+		return nil
+	}
+	if s.p.ReadToken == "" {
+		s.log.Warn("reads are open to anyone who can reach this address (every prompt, job, image URL and event): set CYBERIMAGE_READ_TOKEN, or listen on an address you mean to expose", zap.Stringer("addr", addr))
+	}
+	if !s.http.TLS() && (s.p.ReadToken != "" || s.p.SubmitToken != "" || s.p.AdminToken != "") {
+		s.log.Warn("tokens cross the network in clear: set CYBERIMAGE_HTTP_TLS_CERT and _KEY, or serve through a TLS proxy", zap.Stringer("addr", addr))
+	}
 	return nil
 }
 
-// Stop shuts the server down within ctx.
-func (s *Server) Stop(ctx context.Context) error { return s.srv.Shutdown(ctx) }
+// Addr is where the server listens (nil before Start).
+func (s *Server) Addr() net.Addr { return s.http.Addr() }
+
+// Stop shuts the server down within ctx; event streams end at once.
+func (s *Server) Stop(ctx context.Context) error { return s.http.Stop(ctx) }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
@@ -136,6 +212,11 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 
 func writeError(w http.ResponseWriter, code int, msg string) {
 	writeJSON(w, code, map[string]any{"error": map[string]string{"message": msg}})
+}
+
+// writeErrorCode is writeError with a stable code for programs to test.
+func writeErrorCode(w http.ResponseWriter, status int, code, msg string) {
+	writeJSON(w, status, map[string]any{"error": map[string]string{"code": code, "message": msg}})
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {

@@ -178,7 +178,8 @@ func (a *App) start(ctx context.Context, cfg config.Config, js jetstream.JetStre
 		}
 		return nil
 	}
-	a.api = api.New(api.Params{Addr: cfg.Addr, NC: a.nc, Drops: drops, AdminToken: cfg.AdminToken, Ready: ready, JS: js, Store: store, Index: idx, Tracker: track,
+	a.api = api.New(api.Params{Addr: cfg.Addr, NC: a.nc, Drops: drops, Ready: ready, JS: js, Store: store, Index: idx, Tracker: track,
+		AdminToken: cfg.AdminToken, ReadToken: cfg.ReadToken, SubmitToken: cfg.SubmitToken, SubmitRate: cfg.SubmitRate, TLS: cfg.HTTPTLS,
 		S3: s3, Bucket: cfg.S3.Bucket, PresignTTL: cfg.PresignTTL, Recoveries: log, Catalog: catalog, Unhealthy: dog.Unhealthy,
 		Leader: func() (bool, string) { return lead.IsLeader(), lead.Holder() }, Logger: a.log,
 		Reload: watchdog.OperatorReload(runnerHistories, recoverer)})

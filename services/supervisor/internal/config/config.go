@@ -10,6 +10,7 @@ import (
 
 	"cyberimage/shared/bus"
 	"cyberimage/shared/config"
+	"cyberimage/shared/httpserve"
 	"cyberimage/shared/jobstore"
 	"cyberimage/shared/logging"
 	"cyberimage/shared/objectstore"
@@ -28,8 +29,19 @@ type Config struct {
 	Addr string
 	// PresignTTL is how long image URLs in job lookups stay valid.
 	PresignTTL time.Duration
-	// AdminToken guards the endpoints that change jobs.
+	// AdminToken guards the endpoints that change jobs; it also reads and
+	// submits.
 	AdminToken string
+	// ReadToken guards every read (status, lists, job lookups, events,
+	// metrics); empty leaves reads open.
+	ReadToken string
+	// SubmitToken guards submitting over HTTP; empty lets only clients on
+	// this host submit.
+	SubmitToken string
+	// SubmitRate is how many HTTP submissions a minute each token may make.
+	SubmitRate int
+	// HTTPTLS is the HTTP listener's certificate; empty: plain HTTP.
+	HTTPTLS httpserve.TLS
 	// RunnerTimeout: a runner silent this long is listed as lost.
 	RunnerTimeout time.Duration
 
@@ -63,7 +75,11 @@ func Load(args []string, out io.Writer) (Config, error) {
 	c.S3.Bind(l)
 	l.String(&c.Addr, "supervisor-addr", "127.0.0.1:8080", "HTTP address of the status and lookup endpoints")
 	l.Duration(&c.PresignTTL, "presign-ttl", time.Hour, "validity of presigned image URLs")
-	l.Secret(&c.AdminToken, "admin-token", "bearer token the HTTP API's retry and cancel require (unset: those endpoints are off)")
+	l.Secret(&c.AdminToken, "admin-token", "bearer token the HTTP API's admin actions (retry, cancel, purge, reload) require; it also reads and submits (unset: admin actions are off)")
+	l.Secret(&c.ReadToken, "read-token", "bearer token every HTTP read requires: status, job lists and lookups, events, metrics (unset: reads are open)")
+	l.Secret(&c.SubmitToken, "submit-token", "bearer token POST /v1/jobs and /api/generate require (unset: only clients on this host may submit)")
+	l.Int(&c.SubmitRate, "submit-rate", 600, "HTTP submissions a minute each token may make, in bursts of as many (0: no limit)")
+	c.HTTPTLS.Bind(l)
 	l.Duration(&c.RunnerTimeout, "runner-timeout", 10*time.Second, "a runner without heartbeat this long is shown as lost")
 	host, _ := os.Hostname()
 	l.String(&c.ID, "supervisor-id", fmt.Sprintf("%s-%d", host, os.Getpid()), "name of this supervisor among replicas")
@@ -84,6 +100,12 @@ func Load(args []string, out io.Writer) (Config, error) {
 	c.Tracing.Check(l)
 	c.NATS.Check(l)
 	c.S3.Check(l)
+	c.HTTPTLS.Check(l)
+	l.Check(c.SubmitRate >= 0, "CYBERIMAGE_SUBMIT_RATE must not be negative")
+	// The admin token holds every grant: a read or submit token equal to
+	// it would hand out the admin actions.
+	l.Check(c.AdminToken == "" || (c.ReadToken != c.AdminToken && c.SubmitToken != c.AdminToken),
+		"CYBERIMAGE_READ_TOKEN and CYBERIMAGE_SUBMIT_TOKEN must differ from CYBERIMAGE_ADMIN_TOKEN")
 	l.Check(c.PresignTTL >= time.Second && c.PresignTTL <= 7*24*time.Hour, "CYBERIMAGE_PRESIGN_TTL must be between 1s and 7 days")
 	l.Check(c.RunnerTimeout > 0, "CYBERIMAGE_RUNNER_TIMEOUT must be positive")
 	l.Check(c.MaxStalledTime > 0, "CYBERIMAGE_MAX_STALLED_TIME must be positive")

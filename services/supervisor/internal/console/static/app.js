@@ -20,25 +20,79 @@ function h(tag, attrs, ...children) {
   return el;
 }
 
+// Tokens are asked for once per browser session: the viewer token when the
+// supervisor requires one to read (CYBERIMAGE_READ_TOKEN), the admin token
+// for actions. The admin token also reads.
+const READ_KEY = "cyberimage-read-token", ADMIN_KEY = "cyberimage-admin-token";
+
+function readToken() { return sessionStorage.getItem(READ_KEY) || sessionStorage.getItem(ADMIN_KEY); }
+
+function readHeaders(token) {
+  return token ? { Accept: "application/json", Authorization: `Bearer ${token}` } : { Accept: "application/json" };
+}
+
+// EventSource cannot send a header, so the event stream's token travels in
+// a cookie that only /v1/events reads, never sent by another site's page,
+// and gone with the browser session.
+function setStreamCookie(token) {
+  const secure = location.protocol === "https:" ? "; Secure" : "";
+  document.cookie = `cyberimage_token=${encodeURIComponent(token)}; Path=/v1/events; SameSite=Strict${secure}`;
+}
+
+// askReadToken asks for the viewer token once for every request a 401
+// reached at the same time; rejected is the token the server turned down.
+let asking = null;
+function askReadToken(rejected) {
+  if (!asking) {
+    asking = new Promise((resolve) => {
+      if (rejected && sessionStorage.getItem(READ_KEY) === rejected) sessionStorage.removeItem(READ_KEY);
+      const token = prompt("Viewer token: this supervisor requires one to read (CYBERIMAGE_READ_TOKEN; the admin token also reads)");
+      if (token) {
+        sessionStorage.setItem(READ_KEY, token);
+        setStreamCookie(token);
+        connectEvents();
+      }
+      resolve(Boolean(token));
+    }).finally(() => { asking = null; });
+  }
+  return asking;
+}
+
+// get reads a path with the read token when there is one; on 401 it asks
+// for the token and tries once more.
+async function get(path) {
+  const used = readToken();
+  let res = await fetch(path, { headers: readHeaders(used) });
+  if (res.status === 401 && (readToken() !== used || await askReadToken(used))) {
+    res = await fetch(path, { headers: readHeaders(readToken()) });
+  }
+  return res;
+}
+
 async function api(path) {
-  const res = await fetch(path, { headers: { Accept: "application/json" } });
+  const res = await get(path);
   const body = await res.json().catch(() => ({}));
   if (!res.ok) throw new Error(body.error?.message || `${path}: HTTP ${res.status}`);
   return body;
 }
 
+// Paths and links built from ids: an id is data, and may hold "/", "?" or
+// "#".
+function jobPath(id, action) { return `/v1/jobs/${encodeURIComponent(id)}${action ? "/" + action : ""}`; }
+function jobLink(id) { return `#/job/${encodeURIComponent(id)}`; }
+
 // admin sends a mutating request with the admin token, asked for once per
 // browser session.
 async function admin(path) {
-  let token = sessionStorage.getItem("cyberimage-admin-token");
+  let token = sessionStorage.getItem(ADMIN_KEY);
   if (!token) {
     token = prompt("Admin token (make run keeps it in .data/creds/admin-token)");
     if (!token) return null;
-    sessionStorage.setItem("cyberimage-admin-token", token);
+    sessionStorage.setItem(ADMIN_KEY, token);
   }
   const res = await fetch(path, { method: "POST", headers: { Authorization: `Bearer ${token}` } });
   const body = await res.json().catch(() => ({}));
-  if (res.status === 401) sessionStorage.removeItem("cyberimage-admin-token");
+  if (res.status === 401) sessionStorage.removeItem(ADMIN_KEY);
   if (!res.ok) throw new Error(body.error?.message || `HTTP ${res.status}`);
   return body;
 }
@@ -51,12 +105,21 @@ function say(text, bad) {
 function when(t) { return t ? new Date(t).toLocaleString() : "–"; }
 
 // One stream for the whole app: it tells the open page that something
-// moved, and the page refreshes (at most once a second).
+// moved, and the page refreshes (at most once a second). A refused stream
+// (401 before the token is known, 429 when the server is full) is not
+// retried by the browser: it is opened again after a while.
 let onEvent = null;
+let events = null, retryEvents = null;
 function connectEvents() {
+  if (events) events.close();
+  clearTimeout(retryEvents);
   const es = new EventSource("/v1/events");
+  events = es;
   es.onopen = () => { live.textContent = "live"; };
-  es.onerror = () => { live.textContent = "reconnecting…"; };
+  es.onerror = () => {
+    live.textContent = "reconnecting…";
+    if (es.readyState === EventSource.CLOSED && events === es) retryEvents = setTimeout(connectEvents, 5000);
+  };
   let pending = null;
   es.addEventListener("progress", (e) => {
     live.textContent = "live";
@@ -88,7 +151,7 @@ async function overview() {
     h("h2", {}, "Recent recoveries"),
     (st.recoveries || []).length
       ? h("table", {}, h("tr", {}, h("th", {}, "kind"), h("th", {}, "job"), h("th", {}, "runner"), h("th", {}, "reason")),
-        st.recoveries.slice(0, 20).map((r) => h("tr", {}, h("td", {}, r.kind), h("td", {}, h("a", { href: `#/job/${r.job_id}` }, r.job_id)), h("td", {}, r.runner || "–"), h("td", {}, r.reason || ""))))
+        st.recoveries.slice(0, 20).map((r) => h("tr", {}, h("td", {}, r.kind), h("td", {}, h("a", { href: jobLink(r.job_id) }, r.job_id)), h("td", {}, r.runner || "–"), h("td", {}, r.reason || ""))))
       : h("p", { class: "muted" }, "None."),
     h("h2", {}, "Actions"),
     h("div", { class: "actions" },
@@ -121,7 +184,7 @@ function progressTable(jobs) {
   if (!jobs.length) return h("p", { class: "muted" }, "Nothing running.");
   return h("table", {},
     h("tr", {}, ["job", "model", "runner", "step", "running for"].map((c) => h("th", {}, c))),
-    jobs.map((j) => h("tr", {}, h("td", {}, h("a", { href: `#/job/${j.job_id}` }, j.job_id)), h("td", {}, j.model), h("td", {}, j.runner),
+    jobs.map((j) => h("tr", {}, h("td", {}, h("a", { href: jobLink(j.job_id) }, j.job_id)), h("td", {}, j.model), h("td", {}, j.runner),
       h("td", {}, `${j.step || 0}/${j.total_steps || "?"}`), h("td", {}, `${(j.elapsed_seconds || 0).toFixed(1)} s`))));
 }
 
@@ -163,7 +226,7 @@ async function jobs(params) {
       h("button", { type: "submit" }, "Filter")),
     page.jobs.length
       ? h("table", { id: "jobs" }, h("tr", {}, ["job", "status", "model", "prompt", "runner", "attempts", "created"].map((c) => h("th", {}, c))),
-        page.jobs.map((j) => h("tr", {}, h("td", {}, h("a", { href: `#/job/${j.job_id}` }, j.job_id)), h("td", { class: `status-${j.status}` }, j.status),
+        page.jobs.map((j) => h("tr", {}, h("td", {}, h("a", { href: jobLink(j.job_id) }, j.job_id)), h("td", { class: `status-${j.status}` }, j.status),
           h("td", {}, j.model), h("td", {}, (j.prompt || "").slice(0, 80)), h("td", {}, j.runner || "–"), h("td", {}, j.attempts), h("td", {}, when(j.created_at)))))
       : h("p", { class: "muted" }, "No jobs."),
     page.next_cursor ? h("p", {}, h("a", { href: `#/jobs?${next}`, id: "next-page" }, "Next page →")) : "",
@@ -176,7 +239,7 @@ let jobStream = null;
 // 64-bit seed does not survive JSON.parse's doubles and must be shown exact
 // to reproduce the image.
 async function jobRecord(id) {
-  const res = await fetch(`/v1/jobs/${encodeURIComponent(id)}`, { headers: { Accept: "application/json" } });
+  const res = await get(jobPath(id));
   const text = await res.text();
   let rec = {};
   try { rec = JSON.parse(text); } catch { /* shown as an error below */ }
@@ -200,8 +263,8 @@ async function jobPage(id) {
     h("div", { class: "bar", role: "progressbar", "aria-valuemin": 0, "aria-valuemax": total, "aria-valuenow": step }, bar),
     h("p", { id: "step", class: "muted" }, `step ${step}/${total}`),
     h("div", { class: "actions" },
-      rec.status === "failed" ? h("button", { id: "retry", onclick: () => act(`/v1/jobs/${rec.job_id}/retry`, "Re-queue this job?", id) }, "Retry") : null,
-      !ended.has(rec.status) ? h("button", { id: "cancel", class: "danger", onclick: () => act(`/v1/jobs/${rec.job_id}/cancel`, "Cancel this job?", id) }, "Cancel") : null),
+      rec.status === "failed" ? h("button", { id: "retry", onclick: () => act(jobPath(rec.job_id, "retry"), "Re-queue this job?", id) }, "Retry") : null,
+      !ended.has(rec.status) ? h("button", { id: "cancel", class: "danger", onclick: () => act(jobPath(rec.job_id, "cancel"), "Cancel this job?", id) }, "Cancel") : null),
     h("p", { id: "message", class: "muted" }),
     h("dl", {},
       h("dt", {}, "prompt"), h("dd", {}, req.prompt || ""),
@@ -241,11 +304,11 @@ async function act(path, question, id) {
 
 async function gallery() {
   const page = await api("/v1/jobs?status=completed&limit=24");
-  const records = await Promise.all(page.jobs.map((j) => api(`/v1/jobs/${j.job_id}`).catch(() => null)));
+  const records = await Promise.all(page.jobs.map((j) => api(jobPath(j.job_id)).catch(() => null)));
   const figures = [];
   for (const rec of records.filter(Boolean)) {
     for (const im of rec.image_urls || []) {
-      figures.push(h("figure", {}, h("a", { href: `#/job/${rec.job_id}` }, h("img", { src: im.thumb_url || im.url, alt: rec.request?.prompt || rec.job_id, loading: "lazy" })),
+      figures.push(h("figure", {}, h("a", { href: jobLink(rec.job_id) }, h("img", { src: im.thumb_url || im.url, alt: rec.request?.prompt || rec.job_id, loading: "lazy" })),
         h("figcaption", { title: rec.request?.prompt }, rec.request?.prompt || rec.job_id)));
     }
   }
@@ -262,12 +325,13 @@ function route() {
   let page;
   if (path === "/" || path === "") page = overview();
   else if (path === "/jobs") page = jobs(params);
-  else if (path.startsWith("/job/")) page = jobPage(decodeURIComponent(path.slice(5)));
+  else if (path.startsWith("/job/")) page = Promise.resolve().then(() => jobPage(decodeURIComponent(path.slice(5))));
   else if (path === "/gallery") page = gallery();
   else page = Promise.reject(new Error(`no page ${path}`));
   page.then(() => main.focus({ preventScroll: true })).catch(showError);
 }
 
 window.addEventListener("hashchange", route);
+if (sessionStorage.getItem(READ_KEY)) setStreamCookie(sessionStorage.getItem(READ_KEY));
 connectEvents();
 route();
