@@ -1,0 +1,96 @@
+package e2e
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/stretchr/testify/require"
+
+	"cyberimage/shared/bus"
+	"cyberimage/shared/job"
+	"cyberimage/shared/natsauth"
+)
+
+// TestAClientCannotSteerOrSpy: what a user holding only a client's
+// credentials tried against the running services. The confused deputy (a
+// request whose reply subject names a completed job's record, the leader
+// lease, the archive checkpoint, the dead letters or the work subjects)
+// is made a job but answered nowhere: the completed record keeps its
+// status, images and revision, the lease its holder. The spy on _INBOX.>
+// is refused and hears nothing of the runners' deliveries, the
+// supervisor's record feed or other clients' answers while jobs run.
+func TestAClientCannotSteerOrSpy(t *testing.T) {
+	s := newStack(t)
+	s.startSupervisor()
+	s.startIngest()
+	s.startRunner("runner-1")
+	ctx := context.Background()
+
+	done := request(t, s.client, fmtReq("a finished job", 64, 64, 1, ""))
+	before := s.waitEnded(1, time.Minute)[done.JobID]
+	require.Equal(t, job.StatusCompleted, before.Status)
+	_, rev, err := s.store.Get(ctx, done.JobID)
+	require.NoError(t, err)
+	leases, err := s.js.KeyValue(ctx, bus.BucketLeases)
+	require.NoError(t, err)
+	leader, err := leases.Get(ctx, "supervisor-leader")
+	require.NoError(t, err)
+
+	// The attacker: client creds of its own, plus a spy connection.
+	violations := make(chan string, 64)
+	attacker, _ := s.nats.ConnectAsIdentity(t, natsauth.Client, "mallory", nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+		if err != nil && strings.Contains(strings.ToLower(err.Error()), "permissions violation") {
+			select {
+			case violations <- err.Error():
+			default:
+			}
+		}
+	}))
+	spy, err := attacker.SubscribeSync("_INBOX.>")
+	require.NoError(t, err) // refused asynchronously, below
+	targets := []string{bus.RecordSubject(done.JobID), "$KV." + bus.BucketLeases + ".supervisor-leader",
+		"$KV." + bus.BucketSupervisor + ".archive-revision", bus.DLQSubject("demo", done.JobID), bus.JobSubject("demo", "forged"),
+		bus.InboxPrefix("runner", "runner-1") + ".x", bus.InboxPrefix("supervisor", "supervisor") + ".x"}
+	for i, reply := range targets {
+		require.NoError(t, attacker.PublishMsg(&nats.Msg{Subject: bus.SubjectRequests, Reply: reply,
+			Data: []byte(fmtReq("deputy "+string(rune('a'+i)), 64, 64, 1, ""))}))
+	}
+	require.NoError(t, attacker.Flush())
+	// Other traffic goes on meanwhile: a client's request and answer, a
+	// runner's delivery, the supervisor's watch of every record.
+	other := request(t, s.client, fmtReq("someone else's job", 64, 64, 1, ""))
+	recs := s.waitEnded(2+len(targets), time.Minute)
+	require.Equal(t, job.StatusCompleted, recs[other.JobID].Status)
+
+	select {
+	case v := <-violations:
+		require.Contains(t, v, "_INBOX.>")
+	case <-time.After(5 * time.Second):
+		t.Fatal("the server did not refuse the spy's subscription to _INBOX.>")
+	}
+	if m, err := spy.NextMsg(200 * time.Millisecond); err == nil {
+		t.Fatalf("the spy heard %s: %s", m.Subject, m.Data)
+	}
+
+	after, rev2, err := s.store.Get(ctx, done.JobID)
+	require.NoError(t, err)
+	require.Equal(t, rev, rev2, "the completed record was written")
+	require.Equal(t, job.StatusCompleted, after.Status)
+	require.Equal(t, before.Images, after.Images)
+	still, err := leases.Get(ctx, "supervisor-leader")
+	require.NoError(t, err)
+	require.Equal(t, string(leader.Value()), string(still.Value()), "the lease changed hands")
+	dlq, err := s.js.Stream(ctx, bus.StreamDLQ)
+	require.NoError(t, err)
+	info, err := dlq.Info(ctx)
+	require.NoError(t, err)
+	require.Zero(t, info.State.Msgs, "nothing was dead-lettered")
+	require.Zero(t, s.jobsInStream())
+	for id, rec := range recs {
+		require.Equal(t, job.StatusCompleted, rec.Status, id)
+		require.Equal(t, 1, s.completions.of(id), id)
+	}
+}
