@@ -94,7 +94,7 @@ func (s *Server) publishRequest(ctx context.Context, body []byte, requestID stri
 	defer span.End()
 	req := &nats.Msg{Subject: bus.SubjectRequests, Data: body, Header: nats.Header{}}
 	tracing.Inject(ctx, req.Header)
-	msg, err := s.p.NC.RequestMsgWithContext(ctx, req)
+	msg, err := bus.SubmitRequest(ctx, s.p.NC, req)
 	if err != nil {
 		s.log.Warn("submit: no answer from ingest", zap.String("request_id", requestID), zap.Error(err))
 		reply := bus.RequestReply{Error: &bus.RequestError{Code: "ingest_unavailable",

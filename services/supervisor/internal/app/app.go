@@ -134,7 +134,7 @@ func (a *App) start(ctx context.Context, cfg config.Config, js jetstream.JetStre
 	recoverer := &watchdog.Recoverer{Store: store, NC: a.nc, NakBase: cfg.NakDelay, MaxDeliver: cfg.Bus.MaxDeliver, Now: time.Now}
 	dog := watchdog.New(watchdog.Params{
 		Jobs: idx, Acks: ackTrack, Progress: track, Log: log,
-		Histories: runnerHistories, Runners: track,
+		Histories: runnerHistories, Runners: track, Liveness: track, LostAfter: cfg.RunnerLostAfter,
 		Actions:    recoverer,
 		MaxStalled: cfg.MaxStalledTime, MaxSilent: cfg.MaxSilentTime, CheckInterval: cfg.CheckInterval,
 		RecoveryCooldown: cfg.RecoveryCooldown, AckWait: cfg.Bus.AckWait, Logger: a.log,
@@ -148,6 +148,9 @@ func (a *App) start(ctx context.Context, cfg config.Config, js jetstream.JetStre
 	})
 	leaderLoops := lifecycle.Group{
 		lifecycle.NewLoop(cfg.CheckInterval, dog.Pass),
+		// A dead or restarted runner's work goes back within seconds,
+		// not when AckWait runs out.
+		lifecycle.NewLoop(watchdog.LostPassInterval(cfg.RunnerLostAfter), func(ctx context.Context) { dog.LostPass(ctx) }),
 		lifecycle.NewLoop(0, dead.Pass),
 		lifecycle.NewLoop(cfg.ReconcileInterval, rec.Pass),
 		// Saves the index's view every CYBERIMAGE_SNAPSHOT_INTERVAL, so a

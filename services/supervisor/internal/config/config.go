@@ -44,6 +44,9 @@ type Config struct {
 	HTTPTLS httpserve.TLS
 	// RunnerTimeout: a runner silent this long is listed as lost.
 	RunnerTimeout time.Duration
+	// RunnerLostAfter: the leader takes away the work of a runner silent
+	// this long (or restarted as another incarnation); 0 turns it off.
+	RunnerLostAfter time.Duration
 
 	// ID names this supervisor among replicas (for the leader lease).
 	ID string
@@ -81,6 +84,7 @@ func Load(args []string, out io.Writer) (Config, error) {
 	l.Int(&c.SubmitRate, "submit-rate", 600, "HTTP submissions a minute each token may make, in bursts of as many (0: no limit)")
 	c.HTTPTLS.Bind(l)
 	l.Duration(&c.RunnerTimeout, "runner-timeout", 10*time.Second, "a runner without heartbeat this long is shown as lost")
+	l.Duration(&c.RunnerLostAfter, "runner-lost-after", 6*time.Second, "take the work of a runner without heartbeat this long (about 3 of its heartbeats), or restarted under the same name, back to the queue at once (0: off, AckWait decides)")
 	host, _ := os.Hostname()
 	l.String(&c.ID, "supervisor-id", fmt.Sprintf("%s-%d", host, os.Getpid()), "name of this supervisor among replicas")
 	l.Duration(&c.MaxStalledTime, "max-stalled-time", 15*time.Minute, "a delivery processing longer than this (from its start) is stalled and recovered")
@@ -108,6 +112,7 @@ func Load(args []string, out io.Writer) (Config, error) {
 		"CYBERIMAGE_READ_TOKEN and CYBERIMAGE_SUBMIT_TOKEN must differ from CYBERIMAGE_ADMIN_TOKEN")
 	l.Check(c.PresignTTL >= time.Second && c.PresignTTL <= 7*24*time.Hour, "CYBERIMAGE_PRESIGN_TTL must be between 1s and 7 days")
 	l.Check(c.RunnerTimeout > 0, "CYBERIMAGE_RUNNER_TIMEOUT must be positive")
+	l.Check(c.RunnerLostAfter == 0 || c.RunnerLostAfter >= time.Second, "CYBERIMAGE_RUNNER_LOST_AFTER must be 0 (off) or at least 1s")
 	l.Check(c.MaxStalledTime > 0, "CYBERIMAGE_MAX_STALLED_TIME must be positive")
 	l.Check(c.MaxSilentTime >= 0, "CYBERIMAGE_MAX_SILENT_TIME must not be negative")
 	l.Check(c.CheckInterval > 0, "CYBERIMAGE_CHECK_INTERVAL must be positive")
