@@ -169,7 +169,7 @@ func run(o options) error {
 		group.stop()
 		return err
 	}
-	if err := waitHTTP(ctx, "http://"+o.supervisor+"/healthz", 60*time.Second); err != nil {
+	if err := waitSupervisor(ctx, "http://"+o.supervisor, 60*time.Second); err != nil {
 		group.stop()
 		return fmt.Errorf("supervisor: %w", err)
 	}

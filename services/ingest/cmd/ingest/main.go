@@ -94,7 +94,7 @@ func run(cfg config.Config, logger *zap.Logger) error {
 			}
 			return nil
 		}
-		api = httpapi.New(cfg.HTTPAddr, metrics.Handler(reg), ready, logger)
+		api = httpapi.New(cfg.HTTPAddr, metrics.Handler(reg), ready, logger, httpapi.WithTLS(cfg.HTTPTLS))
 		if err := api.Start(); err != nil {
 			proc.Stop()
 			return err

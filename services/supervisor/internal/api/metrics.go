@@ -33,14 +33,19 @@ var (
 		"Job slots of the runners heard from, by state: busy or total.", []string{"state"}, nil)
 	rewatchesDesc = prometheus.NewDesc(metrics.Namespace+"_index_rewatches_total",
 		"Times the follow of the job records was made again after it ended or went blind.", nil, nil)
-	leaderDesc = prometheus.NewDesc(metrics.Namespace+"_supervisor_leader", "1 while this supervisor holds the leader lease.", nil, nil)
+	leaderDesc           = prometheus.NewDesc(metrics.Namespace+"_supervisor_leader", "1 while this supervisor holds the leader lease.", nil, nil)
+	trackerEvictionsDesc = prometheus.NewDesc(metrics.Namespace+"_tracker_evictions_total",
+		"Entries the supervisor's runner and progress maps let go of other than by a job ending: expired (aged out), evicted (pushed out at the cap), refused (not kept at the cap).",
+		[]string{"map", "reason"}, nil)
+	trackerEntriesDesc = prometheus.NewDesc(metrics.Namespace+"_tracker_entries",
+		"Entries in the supervisor's runner and progress maps now.", []string{"map"}, nil)
 )
 
 type supervisorCollector struct{ s *Server }
 
 func (c supervisorCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{jobsDesc, queuePendingDesc, queueInProgDesc, queueRedelDesc, queueOldestDesc, deadLettersDesc,
-		recoveriesDesc, runnersDesc, runnerSlotsDesc, rewatchesDesc, leaderDesc} {
+		recoveriesDesc, runnersDesc, runnerSlotsDesc, rewatchesDesc, leaderDesc, trackerEvictionsDesc, trackerEntriesDesc} {
 		ch <- d
 	}
 }
@@ -87,6 +92,14 @@ func (c supervisorCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(runnerSlotsDesc, float64(busy), "busy")
 	gauge(runnerSlotsDesc, float64(total), "total")
 	ch <- prometheus.MustNewConstMetric(rewatchesDesc, prometheus.CounterValue, float64(s.p.Index.Rewatches()))
+	if s.p.Tracker != nil {
+		for _, e := range s.p.Tracker.Evictions() {
+			ch <- prometheus.MustNewConstMetric(trackerEvictionsDesc, prometheus.CounterValue, float64(e.Count), e.Map, e.Reason)
+		}
+		runners, progress := s.p.Tracker.Sizes()
+		gauge(trackerEntriesDesc, float64(runners), "runners")
+		gauge(trackerEntriesDesc, float64(progress), "progress")
+	}
 	if s.p.Leader != nil {
 		leads, _ := s.p.Leader()
 		gauge(leaderDesc, metrics.Bool(leads))

@@ -119,11 +119,6 @@ func (a *App) start(ctx context.Context, cfg config.Config, js jetstream.JetStre
 		return err
 	}
 	a.onStop(ackTrack.Stop)
-	select {
-	case <-idx.Ready():
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 
 	log := recoveries.NewLog(50)
 
@@ -166,16 +161,11 @@ func (a *App) start(ctx context.Context, cfg config.Config, js jetstream.JetStre
 	}
 	a.onStop(leaderLoops.Stop)
 	lead := lease.New(leases, cfg.ID, bus.LeaseTTL, a.log, leaderLoops.Follow)
-	lead.Start()
-	a.onStop(lead.Stop)
-	// Stops run in reverse: this one first, while the lease is held.
-	a.onStop(func() {
-		if lead.IsLeader() {
-			idx.SaveNow(context.Background())
-		}
-	})
 
 	ready := func() error {
+		if applied, target, caughtUp := idx.CatchUp(); !caughtUp {
+			return fmt.Errorf("catching up with the job records: %d of %d revisions applied", applied, target)
+		}
 		if lead.IsLeader() {
 			return dead.Bound() // the leader must hear about jobs out of deliveries
 		}
@@ -189,6 +179,21 @@ func (a *App) start(ctx context.Context, cfg config.Config, js jetstream.JetStre
 	if err := a.api.Start(); err != nil {
 		return err
 	}
+	// The API serves (and /readyz says how far the catch-up is) while the
+	// index reads a backlog; only a replica whose view is whole may lead.
+	select {
+	case <-idx.Ready():
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	lead.Start()
+	a.onStop(lead.Stop)
+	// Stops run in reverse: this one first, while the lease is held.
+	a.onStop(func() {
+		if lead.IsLeader() {
+			idx.SaveNow(context.Background())
+		}
+	})
 	a.log.Info("supervisor ready", zap.String("addr", cfg.Addr), zap.String("nats", cfg.NATS.Redacted()),
 		zap.Duration("max_stalled_time", cfg.MaxStalledTime), zap.Duration("max_silent_time", cfg.MaxSilentTime),
 		zap.Duration("check_interval", cfg.CheckInterval), zap.Duration("recovery_cooldown", cfg.RecoveryCooldown))

@@ -192,6 +192,10 @@ func (x *Index) follow(ctx context.Context, watcher jetstream.KeyWatcher, ready 
 			return caughtUp
 		case <-check.C:
 			if !caughtUp {
+				// A long backlog (a supervisor down for an hour of a busy
+				// farm) says how far it is, every check.
+				applied, target, _ := x.CatchUp()
+				x.log.Info("catching up with the job records", zap.Uint64("applied_revision", applied), zap.Uint64("target_revision", target))
 				continue
 			}
 			if stale, why := x.stale(ctx, &behind); stale {
@@ -275,6 +279,20 @@ func (x *Index) Revision() uint64 {
 
 // Rewatches counts the watches made again after one ended on its own.
 func (x *Index) Rewatches() int64 { return x.rewatches.Load() }
+
+// CatchUp says how far the view is: the revision applied, the bucket's
+// revision at start that it must reach, and whether it has (Ready closed).
+func (x *Index) CatchUp() (applied, target uint64, caughtUp bool) {
+	x.mu.RLock()
+	applied, target = x.st.revision, x.st.catchUp
+	x.mu.RUnlock()
+	select {
+	case <-x.ready:
+		return applied, target, true
+	default:
+		return applied, target, false
+	}
+}
 
 // Ready is closed once the view has caught up with the bucket as it was at
 // start.
