@@ -53,6 +53,14 @@ func desired(s Settings, models ...string) layout {
 			// (job id or error), so the stream must not answer it first
 			// with a publish ack.
 			NoAck: true,
+			// Bounded, so requests published while ingest is down cannot
+			// fill the server's disk: once full, new requests are refused
+			// (not stored, so never accepted) and what is stored stays.
+			MaxBytes: RequestsMaxBytes, Discard: jetstream.DiscardNew,
+			// The server's own payload limit, stated: whatever it takes
+			// is stored, and one over the contract's 64 KiB gets its
+			// too_large rejection recorded by ingest.
+			MaxMsgSize: RequestsMaxMsgSize,
 		},
 		{
 			Name:        StreamDLQ,

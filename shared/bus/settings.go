@@ -17,6 +17,12 @@ type Settings struct {
 	Replicas int
 }
 
+// The request stream's bounds (README, Requests).
+const (
+	RequestsMaxBytes   = 1 << 30 // 1 GiB: about a million typical requests waiting for ingest
+	RequestsMaxMsgSize = 1 << 20 // 1 MiB, nats-server's default max_payload
+)
+
 // DefaultSettings are the documented defaults: AckWait 60 s and four
 // deliveries, the original app's first try plus three retries.
 func DefaultSettings() Settings {

@@ -115,6 +115,7 @@ type Server struct {
 	streams *streamCaps
 	scans   scanGate
 	submits *limiter
+	room    *requestRoom
 }
 
 // New makes the server; Start listens.
@@ -125,7 +126,7 @@ func New(p Params) *Server {
 	limits := p.Limits.withDefaults()
 	s := &Server{p: p, log: p.Logger.Named("api"), limits: limits,
 		streams: newStreamCaps(limits.Streams, limits.StreamsPerClient),
-		scans:   make(scanGate, limits.Scans), submits: newLimiter(p.SubmitRate, p.Now)}
+		scans:   make(scanGate, limits.Scans), submits: newLimiter(p.SubmitRate, p.Now), room: &requestRoom{js: p.JS}}
 	mux := http.NewServeMux()
 	// livez: the process runs; readyz (and healthz, as it always meant):
 	// it can serve and, when leading, act.

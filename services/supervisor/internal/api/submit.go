@@ -88,6 +88,10 @@ func (s *Server) readRequest(w http.ResponseWriter, r *http.Request) (body []byt
 func (s *Server) publishRequest(ctx context.Context, body []byte, requestID string) (bus.RequestReply, int) {
 	ctx, cancel := context.WithTimeout(ctx, submitTimeout)
 	defer cancel()
+	if !s.room.fits(ctx, len(body)) {
+		return bus.RequestReply{Error: &bus.RequestError{Code: "queue_full",
+			Message: "the request stream is full (ingest is behind or down): nothing was stored; send it again later"}}, http.StatusServiceUnavailable
+	}
 	// The job's trace starts here (or in the HTTP client's, when it sent a
 	// traceparent) and travels to ingest in the request's headers.
 	ctx, span := tracing.Tracer().Start(ctx, "supervisor.submit", trace.WithSpanKind(trace.SpanKindProducer))
