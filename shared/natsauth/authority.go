@@ -84,8 +84,10 @@ func New() (*Authority, error) {
 	accPub, _ := acc.PublicKey()
 	ac := jwt.NewAccountClaims(accPub)
 	ac.Name = "CYBERIMAGE"
-	// JetStream on, without limits of its own: the streams' own limits and
-	// the server's store bound it.
+	// JetStream on; its storage bounded by the streams' own limits and the
+	// server's store until a deployment bounds the account itself
+	// (SetJetStreamLimits, nats-creds --js-max-disk): an account limit
+	// above what a server can store would leave JetStream off for it.
 	ac.Limits.JetStreamLimits = jwt.JetStreamLimits{MemoryStorage: jwt.NoLimit, DiskStorage: jwt.NoLimit, Streams: jwt.NoLimit, Consumer: jwt.NoLimit}
 	if a.AccountJWT, err = ac.Encode(op); err != nil {
 		return nil, err

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"cyberimage/shared/natsauth"
 	"cyberimage/shared/testenv"
@@ -78,5 +79,32 @@ func TestExpiredCredsAreRefused(t *testing.T) {
 	}
 	if _, err := os.Stat(path); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestAccountStorageIsBounded: with the account bounded, the pipeline
+// provisions and works, and a stream asking for more than the bound is
+// refused by the server, whichever role asks (here admin).
+func TestAccountStorageIsBounded(t *testing.T) {
+	a, err := natsauth.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.SetJetStreamLimits(1<<20, 0); err == nil {
+		t.Fatal("a bound too small for the pipeline's streams was taken")
+	}
+	if err := a.SetJetStreamLimits(natsauth.MinJetStreamDisk, 64<<20); err != nil {
+		t.Fatal(err)
+	}
+	n := testenv.StartNATSWithAuthority(t, a)
+	_, js := n.Provisioned(t, "demo")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "HOG", Subjects: []string{"hog.>"}, MaxBytes: 4 << 30}); err == nil {
+		t.Fatal("a stream reserving 4 GiB was made in an account bounded to 2 GiB")
+	}
+	disk, mem, err := a.JetStreamLimits()
+	if err != nil || disk != natsauth.MinJetStreamDisk || mem != 64<<20 {
+		t.Fatalf("limits read back: %d %d %v", disk, mem, err)
 	}
 }

@@ -40,6 +40,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.Var(&runners, "runner", "also issue runner.<name>.creds for the runner of this name (repeat for each runner)")
 	fs.Var(&clients, "client", "also issue client.<name>.creds for the client of this name, its inbox prefix _INBOX.client.<name> (repeat)")
 	expires := fs.Duration("expires", natsauth.DefaultExpiry, "credentials issued now stop working after this long (0: never)")
+	jsDisk := fs.String("js-max-disk", "", "bound the pipeline account's JetStream disk (e.g. 64GiB; at least 2GiB, at most each server's max_file_store); empty: keep")
+	jsMem := fs.String("js-max-mem", "256MiB", "with --js-max-disk: the account's JetStream memory bound")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -60,6 +62,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if a, err = natsauth.New(); err != nil {
 			fmt.Fprintf(stderr, "nats-creds: %v\n", err)
 			return 1
+		}
+	}
+	if *jsDisk != "" {
+		if err := setLimits(a, *jsDisk, *jsMem); err != nil {
+			fmt.Fprintf(stderr, "nats-creds: %v\n", err)
+			return 2
 		}
 	}
 	issued, err := issue(a, *out, *expires, runners, clients)

@@ -62,3 +62,27 @@ func TestIssueThenRevokeLive(t *testing.T) {
 		t.Fatal("revoking a name never issued succeeds")
 	}
 }
+
+// TestAccountLimitsFromTheCommandLine: --js-max-disk bounds the account in
+// the authority the servers are configured from; a bound too small or
+// unreadable is refused.
+func TestAccountLimitsFromTheCommandLine(t *testing.T) {
+	dir := t.TempDir()
+	var out, errs bytes.Buffer
+	if code := run([]string{"--out", dir, "--js-max-disk", "8GiB", "--js-max-mem", "128MiB"}, &out, &errs); code != 0 {
+		t.Fatalf("exit %d: %s", code, errs.String())
+	}
+	a, _, err := natsauth.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	disk, mem, err := a.JetStreamLimits()
+	if err != nil || disk != 8<<30 || mem != 128<<20 {
+		t.Fatalf("limits: %d %d %v", disk, mem, err)
+	}
+	for _, bad := range []string{"1MiB", "lots", "-5GiB"} {
+		if code := run([]string{"--out", dir, "--js-max-disk", bad}, &out, &errs); code == 0 {
+			t.Errorf("--js-max-disk %s was taken", bad)
+		}
+	}
+}
