@@ -69,7 +69,12 @@ func TestSystemdUnitsMatchTheCode(t *testing.T) {
 			k, v, _ := strings.Cut(env, "=")
 			require.True(t, known[k], "%s sets %s, which %s does not read", path, k, name)
 			if k == "CYBERIMAGE_NATS_CREDS" {
-				require.Equal(t, filepath.Base(natsauth.CredsPath("", roles[name])), filepath.Base(v), "%s: %s connects as its own role", path, name)
+				want := filepath.Base(natsauth.CredsPath("", roles[name]))
+				if roles[name] == natsauth.Runner {
+					// Each runner has its own identity, named by host and instance.
+					want = filepath.Base(natsauth.IdentityCredsPath("", natsauth.Runner, "%l-%i"))
+				}
+				require.Equal(t, want, filepath.Base(v), "%s: %s connects as its own identity", path, name)
 			}
 		}
 		if role, ok := s3Users[name]; ok {

@@ -82,8 +82,18 @@ func TestKubernetesManifestsMatchTheCode(t *testing.T) {
 	}
 	// The credential files are the ones the tools write.
 	wantFiles := map[string]bool{}
-	for _, r := range []natsauth.Role{natsauth.Admin, natsauth.Ingest, natsauth.Runner, natsauth.Supervisor} {
+	for _, r := range []natsauth.Role{natsauth.Admin, natsauth.Ingest, natsauth.Supervisor} {
 		wantFiles["creds/"+filepath.Base(natsauth.CredsPath("", r))] = true
+	}
+	// Each runner replica has its own identity (checked against the
+	// StatefulSet's replicas below).
+	runnerFiles := map[string]bool{}
+	for _, g := range k.SecretGenerator {
+		for _, f := range g.Files {
+			if strings.HasPrefix(f, "creds/runner.") {
+				runnerFiles[f] = true
+			}
+		}
 	}
 	for _, r := range []s3access.Role{s3access.Runner, s3access.Supervisor} {
 		wantFiles["creds/"+filepath.Base(s3access.EnvFile("", r))] = true
@@ -103,7 +113,7 @@ func TestKubernetesManifestsMatchTheCode(t *testing.T) {
 	var configKeys map[string]string
 	workloads := map[string]corev1.PodTemplateSpec{}
 	replicas := map[string]int32{}
-	var runner *appsv1.DaemonSet
+	var runner *appsv1.StatefulSet
 	for _, res := range k.Resources {
 		raw, err := os.ReadFile(filepath.Join(dir, res))
 		require.NoError(t, err)
@@ -120,8 +130,8 @@ func TestKubernetesManifestsMatchTheCode(t *testing.T) {
 				target = &corev1.Service{}
 			case "Deployment":
 				target = &appsv1.Deployment{}
-			case "DaemonSet":
-				target = &appsv1.DaemonSet{}
+			case "StatefulSet":
+				target = &appsv1.StatefulSet{}
 			case "PodDisruptionBudget":
 				target = &policyv1.PodDisruptionBudget{}
 			default:
@@ -133,7 +143,7 @@ func TestKubernetesManifestsMatchTheCode(t *testing.T) {
 				configKeys = o.Data
 			case *appsv1.Deployment:
 				workloads[o.Name], replicas[o.Name] = o.Spec.Template, *o.Spec.Replicas
-			case *appsv1.DaemonSet:
+			case *appsv1.StatefulSet:
 				workloads[o.Name], runner = o.Spec.Template, o
 			}
 		}
@@ -141,7 +151,13 @@ func TestKubernetesManifestsMatchTheCode(t *testing.T) {
 	require.NotEmpty(t, configKeys)
 	require.Equal(t, int32(2), replicas["supervisor"], "two supervisors: one leads, both serve")
 	require.Contains(t, workloads, "ingest")
-	require.NotNil(t, runner, "the runners are a DaemonSet on GPU nodes")
+	require.NotNil(t, runner, "the runners are a StatefulSet on GPU nodes")
+	for i := range int(*runner.Spec.Replicas) {
+		f := "creds/" + filepath.Base(natsauth.IdentityCredsPath("", natsauth.Runner, runner.Name+"-"+strconv.Itoa(i)))
+		require.True(t, runnerFiles[f], "runner %d's own credentials %s become a secret", i, f)
+		delete(runnerFiles, f)
+	}
+	require.Empty(t, runnerFiles, "credentials of runners the StatefulSet does not run")
 	gpus := runner.Spec.Template.Spec.Containers[0].Resources.Limits[corev1.ResourceName("nvidia.com/gpu")]
 	require.Equal(t, int64(1), gpus.Value(), "each runner holds a GPU")
 
@@ -157,9 +173,17 @@ func TestKubernetesManifestsMatchTheCode(t *testing.T) {
 		}
 		listen := ""
 		for _, e := range c.Env {
+			if !strings.HasPrefix(e.Name, "CYBERIMAGE_") {
+				require.NotNil(t, e.ValueFrom, "%s: %s is only a value for the settings to refer to", name, e.Name)
+				continue
+			}
 			require.True(t, known[e.Name], "%s sets %s, which %s does not read", name, e.Name, c.Image)
 			if e.Name == "CYBERIMAGE_NATS_CREDS" {
-				require.Equal(t, filepath.Base(natsauth.CredsPath("", roles[c.Image])), filepath.Base(e.Value), "%s connects as its own role", name)
+				want := filepath.Base(natsauth.CredsPath("", roles[c.Image]))
+				if roles[c.Image] == natsauth.Runner {
+					want = filepath.Base(natsauth.IdentityCredsPath("", natsauth.Runner, "$(POD_NAME)"))
+				}
+				require.Equal(t, want, filepath.Base(e.Value), "%s connects as its own identity", name)
 			}
 			if strings.HasSuffix(e.Name, "_ADDR") {
 				listen = e.Value
