@@ -42,7 +42,8 @@ Commands:
   queue        the original app's queue counts, detailed (GET /api/queue?detailed=true)
 
 retry, cancel, purge and reload need the admin token: CYBERIMAGE_ADMIN_TOKEN, or the file --admin-token-file names
-(make run writes .data/creds/admin-token, the default).
+(make run writes .data/creds/admin-token, the default). It is sent with every call (it reads too); without
+it, CYBERIMAGE_READ_TOKEN is, for a supervisor whose reads need a viewer token.
 
 Exit status: 0 done, 1 the supervisor said no or could not be reached, 2 usage error.
 
@@ -83,7 +84,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "cyberimage: %v\n", err)
 		return 2
 	}
+	// The admin token also reads; without it, a viewer's token (a
+	// supervisor with CYBERIMAGE_READ_TOKEN set answers reads only with one).
 	c.token = adminToken(*tokenFile)
+	if c.token == "" {
+		c.token = strings.TrimSpace(os.Getenv("CYBERIMAGE_READ_TOKEN"))
+	}
 	err = dispatch(c, fs.Args(), stdout, stderr)
 	switch {
 	case errors.Is(err, errRejected):
