@@ -4,8 +4,8 @@
 // with --permissions, prints every role's allow list.
 //
 //	nats-creds --out /etc/cyberimage/creds   # authority.json (secret), <role>.creds, server-auth.conf
-//	nats-creds --out DIR --runner gpu-0 --runner gpu-1   # and runner.<name>.creds, one per runner
-//	nats-creds --out DIR --client alice      # and client.alice.creds (inbox prefix _INBOX.client.alice)
+//	nats-creds --out DIR --runner gpu-0 --runner gpu-1   # runner.<name>.creds, one per runner (role files only if missing)
+//	nats-creds --out DIR --client alice      # client.alice.creds (inbox prefix _INBOX.client.alice)
 //	nats-creds --out DIR --expires 720h      # every file issued now expires in 30 days (default 90 days)
 //	nats-creds --out DIR                     # again: keeps the authority, issues fresh creds (rotation)
 //	nats-creds --out DIR --new-authority     # a new authority: every old credential stops working
@@ -84,12 +84,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// issue writes the authority and every identity's credentials: each
-// role's default one, and the named runners and clients.
+// issue writes the authority and credentials: with named runners or
+// clients, those (and any role file missing), leaving the others as they
+// are, since services may be running with them; without, every role's
+// file anew (rotation).
 func issue(a *natsauth.Authority, dir string, expires time.Duration, runners, clients []string) ([]string, error) {
-	if err := a.Save(dir); err != nil {
+	if err := a.SaveAuthority(dir); err != nil {
 		return nil, err
 	}
+	named := len(runners)+len(clients) > 0
 	var issued []string
 	add := func(r natsauth.Role, name string) error {
 		path, err := a.SaveCreds(dir, r, name, expires)
@@ -97,6 +100,9 @@ func issue(a *natsauth.Authority, dir string, expires time.Duration, runners, cl
 		return err
 	}
 	for _, r := range natsauth.ServiceRoles() {
+		if _, err := os.Stat(natsauth.CredsPath(dir, r)); named && err == nil {
+			continue
+		}
 		if err := add(r, natsauth.DefaultName(r)); err != nil {
 			return nil, err
 		}

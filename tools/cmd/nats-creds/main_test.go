@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -84,5 +85,36 @@ func TestAccountLimitsFromTheCommandLine(t *testing.T) {
 		if code := run([]string{"--out", dir, "--js-max-disk", bad}, &out, &errs); code == 0 {
 			t.Errorf("--js-max-disk %s was taken", bad)
 		}
+	}
+}
+
+// TestNamingAnIdentityLeavesTheOthers: issuing a runner's or a client's
+// file later leaves the role files the services run with as they are.
+func TestNamingAnIdentityLeavesTheOthers(t *testing.T) {
+	dir := t.TempDir()
+	var out, errs bytes.Buffer
+	if code := run([]string{"--out", dir}, &out, &errs); code != 0 {
+		t.Fatalf("exit %d: %s", code, errs.String())
+	}
+	before, err := os.ReadFile(filepath.Join(dir, "ingest.creds"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := run([]string{"--out", dir, "--client", "bob", "--expires", "1h"}, &out, &errs); code != 0 {
+		t.Fatalf("exit %d: %s", code, errs.String())
+	}
+	after, err := os.ReadFile(filepath.Join(dir, "ingest.creds"))
+	if err != nil || !bytes.Equal(before, after) {
+		t.Fatalf("ingest's credentials were issued again: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "client.bob.creds")); err != nil {
+		t.Fatal(err)
+	}
+	if code := run([]string{"--out", dir}, &out, &errs); code != 0 {
+		t.Fatalf("exit %d: %s", code, errs.String())
+	}
+	rotated, _ := os.ReadFile(filepath.Join(dir, "ingest.creds"))
+	if bytes.Equal(before, rotated) {
+		t.Fatal("a plain run did not rotate the role files")
 	}
 }
