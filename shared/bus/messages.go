@@ -51,6 +51,20 @@ type Heartbeat struct {
 	// Reconnects counts the times the runner's NATS connection was made
 	// again after it was lost.
 	Reconnects uint64 `json:"reconnects,omitempty"`
+	// Jobs is the step each delivery the runner holds has reached: the
+	// supervisor's silence rule reads progress here, on the runner's own
+	// heartbeat subject (which only that runner may publish), never from
+	// events, which any runner may publish for any job. Always present
+	// (empty when idle); absent only from runners older than it.
+	Jobs []HeldJob `json:"jobs"`
+}
+
+// HeldJob is one delivery a runner holds and how far its run is.
+type HeldJob struct {
+	JobID      string `json:"job_id"`
+	Delivery   string `json:"delivery"` // the delivery's token, <stream_seq>.<delivered>
+	Step       int    `json:"step"`
+	TotalSteps int    `json:"total_steps"`
 }
 
 // GPU describes one accelerator a runner found through NVML, with its

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -93,4 +94,60 @@ func TestAClientCannotSteerOrSpy(t *testing.T) {
 		require.Equal(t, job.StatusCompleted, rec.Status, id)
 		require.Equal(t, 1, s.completions.of(id), id)
 	}
+}
+
+// TestForgedEventsDoNotHideASilentRunner: another runner's credentials
+// publish progress events for a silent runner's delivery, steps moving,
+// every 200 ms; the silence rule reads progress from the holder's own
+// heartbeats, so the job is still taken away as silent and completes on a
+// healthy runner. The forger cannot send the holder's heartbeat either.
+func TestForgedEventsDoNotHideASilentRunner(t *testing.T) {
+	s := newFastStack(t, "CYBERIMAGE_MAX_STALLED_TIME=10m", "CYBERIMAGE_MAX_SILENT_TIME=2s")
+	s.startSupervisor()
+	s.startIngest()
+	ev := collectEvents(t, s.nc)
+	s.startRunner("runner-silent", "CYBERIMAGE_FAULT_HANG_PROMPT=QUIET")
+	r := request(t, s.client, fmtReq("QUIET please", 64, 64, 1, ""))
+	waitStep(t, ev.ch, r.JobID, "runner-silent", 1)
+	held, _, err := s.store.Get(context.Background(), r.JobID)
+	require.NoError(t, err)
+
+	violations := make(chan string, 8)
+	forger, _ := s.nats.ConnectAsIdentity(t, natsauth.Runner, "runner-forger", nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+		if err != nil && strings.Contains(strings.ToLower(err.Error()), "permissions violation") {
+			select {
+			case violations <- err.Error():
+			default:
+			}
+		}
+	}))
+	require.NoError(t, forger.Publish(bus.HeartbeatSubject("runner-silent"), []byte(`{"runner":"runner-silent","jobs":[]}`)))
+	require.NoError(t, forger.Flush())
+	select {
+	case v := <-violations:
+		require.Contains(t, v, bus.HeartbeatSubject("runner-silent"))
+	case <-time.After(5 * time.Second):
+		t.Fatal("the server let a runner publish another runner's heartbeat")
+	}
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for step := 2; ; step++ {
+			e := bus.ProgressEvent{JobID: r.JobID, Status: string(job.StatusProcessing), Step: step, TotalSteps: 1000,
+				Runner: "runner-silent", Attempt: 1, Delivery: held.Delivery.Token(), At: time.Now().UTC()}
+			data, _ := json.Marshal(e)
+			_ = forger.Publish(bus.EventSubject(r.JobID), data)
+			select {
+			case <-stop:
+				return
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+	}()
+	s.startRunner("runner-healthy")
+	rec := s.waitEnded(1, time.Minute)[r.JobID]
+	require.Equal(t, job.StatusCompleted, rec.Status)
+	require.Equal(t, "runner-healthy", rec.Runner)
+	require.Len(t, rec.Recoveries, 1)
+	require.Contains(t, rec.Recoveries[0].Reason, "silent")
 }

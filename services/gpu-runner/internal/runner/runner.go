@@ -181,7 +181,7 @@ func Start(ctx context.Context, cfg config.Config, logger *zap.Logger) (*Runner,
 		return bus.Heartbeat{Runner: cfg.RunnerID, Host: host, PID: os.Getpid(), Boot: boot, Models: served,
 			Slots: len(slots), Busy: r.worker.Busy(), Device: device, GPUs: gpus, Started: started,
 			Quarantined: r.worker.Held(), LastReload: r.lastReload.Load().(string), Dropped: r.drops.Total(),
-			Reconnects: nc.Stats().Reconnects}
+			Reconnects: nc.Stats().Reconnects, Jobs: r.worker.HeldJobs()}
 	}
 	r.beat = heartbeat.New(heartbeat.Params{NC: nc, Interval: cfg.Heartbeat, Logger: log, Clock: clock, Snapshot: announce})
 	r.metrics.MustRegister(stateCollector{runner: cfg.RunnerID, state: announce})

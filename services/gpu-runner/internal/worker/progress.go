@@ -208,6 +208,7 @@ func (w *Worker) emitStart(d *delivery) {
 // emitStep publishes a running delivery's step event, or keeps it for its
 // claim while that is still being written.
 func (w *Worker) emitStep(d *delivery, step, total int) {
+	d.reached.Store(int64(step)<<32 | int64(uint32(total)))
 	if d.events.holdEarly(step, total) {
 		return // reading d.attempt now would race with the claim
 	}

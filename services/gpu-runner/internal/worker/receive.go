@@ -29,6 +29,9 @@ type delivery struct {
 	images    []imageOut // generated, waiting for encode and upload
 	keys      []string   // stored image keys, once known
 	events    progressEvents
+	// reached is the latest step and its total (step<<32 | total), for
+	// the heartbeat: every step, not only those whose events went out.
+	reached atomic.Int64
 
 	// ctx ends the work on this delivery: on abandon, cancel, losing the
 	// fence, or when the runner stops. Its cause says which.

@@ -210,6 +210,19 @@ func (w *Worker) Hold() { w.gate.hold() }
 // Resume lets the slots pull again.
 func (w *Worker) Resume() { w.gate.release() }
 
+// HeldJobs lists the deliveries this worker holds and the step each has
+// reached, for the heartbeat.
+func (w *Worker) HeldJobs() []bus.HeldJob {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := make([]bus.HeldJob, 0, len(w.active))
+	for _, d := range w.active {
+		r := d.reached.Load()
+		out = append(out, bus.HeldJob{JobID: d.work.JobID, Delivery: d.id.Token(), Step: int(r >> 32), TotalSteps: int(uint32(r))})
+	}
+	return out
+}
+
 // Held reports whether the slots are held.
 func (w *Worker) Held() bool { return w.gate.held() }
 

@@ -128,7 +128,7 @@ func (a *App) start(ctx context.Context, cfg config.Config, js jetstream.JetStre
 	runnerHistories := watchdog.KVHistories{KV: histories}
 	recoverer := &watchdog.Recoverer{Store: store, NC: a.nc, NakBase: cfg.NakDelay, MaxDeliver: cfg.Bus.MaxDeliver, Now: time.Now}
 	dog := watchdog.New(watchdog.Params{
-		Jobs: idx, Acks: ackTrack, Progress: track, Log: log,
+		Jobs: idx, Acks: ackTrack, Progress: track, Pulses: track, Log: log,
 		Histories: runnerHistories, Runners: track, Liveness: track, LostAfter: cfg.RunnerLostAfter,
 		Actions:    recoverer,
 		MaxStalled: cfg.MaxStalledTime, MaxSilent: cfg.MaxSilentTime, CheckInterval: cfg.CheckInterval,

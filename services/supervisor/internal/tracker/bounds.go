@@ -154,6 +154,7 @@ func (t *Tracker) prune() (runners, progress int) {
 	t.mu.Lock()
 	runners = t.runners.dropHeardBefore(now.Add(-t.runnerRetention()))
 	progress = t.progress.dropHeardBefore(now.Add(-t.limits.progressRetention))
+	progress += t.dropPulsesHeardBefore(now.Add(-t.runnerRetention()))
 	t.evicted[runnersExpired] += int64(runners)
 	t.evicted[progressExpired] += int64(progress)
 	capped := [3]int64{t.evicted[runnersEvicted], t.evicted[runnersRefused], t.evicted[progressEvicted]}

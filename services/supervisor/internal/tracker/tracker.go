@@ -50,6 +50,7 @@ type Tracker struct {
 	mu       sync.RWMutex
 	runners  *recent[bus.Heartbeat]
 	progress *recent[Progress]
+	pulses   map[string]pulse    // by job id, from heartbeats (pulse.go)
 	evicted  [numEvictions]int64 // by evictionKind
 	// lastCapped is what the caps had pushed out at the last prune, so
 	// each pass says whether they did again.
@@ -139,6 +140,7 @@ func (t *Tracker) noteHeartbeat(h bus.Heartbeat) {
 	defer t.mu.Unlock()
 	if t.makeRoomForRunner(h.Runner, now) {
 		t.runners.put(h.Runner, h, now)
+		t.notePulses(h, now)
 	}
 }
 

@@ -48,6 +48,13 @@ type Progress interface {
 	Progress(jobID string) (tracker.Progress, bool)
 }
 
+// Pulses says when a delivery's run last advanced, by its runner's own
+// heartbeats; reported is false for a runner whose heartbeats carry no
+// steps (older than pulses), whose events are read instead.
+type Pulses interface {
+	Pulse(jobID, delivery, runner string) (advancedAt time.Time, reported bool)
+}
+
 // Runners gives a runner's latest heartbeat, if it is alive.
 type Runners interface {
 	Heartbeat(runner string) (bus.Heartbeat, bool)
@@ -72,6 +79,7 @@ type Params struct {
 	Jobs      Jobs
 	Acks      Acks
 	Progress  Progress
+	Pulses    Pulses
 	Actions   Actions
 	Log       *recoveries.Log
 	Histories Histories
@@ -152,8 +160,21 @@ func (w *Watchdog) judge(e index.Entry, now time.Time) (verdict, bool) {
 		return verdict{}, false
 	}
 	lastProgress := e.RunStartedAt
-	if p, ok := w.p.Progress.Progress(e.JobID); ok && p.Delivery == e.Delivery.Token() && p.ReceivedAt.After(lastProgress) {
-		lastProgress = p.ReceivedAt
+	advanced, reported := time.Time{}, false
+	if w.p.Pulses != nil {
+		advanced, reported = w.p.Pulses.Pulse(e.JobID, e.Delivery.Token(), e.Delivery.Runner)
+	}
+	switch {
+	case reported:
+		// The runner's own heartbeats say how far it is: no event, which
+		// any runner may publish for any job, can keep it looking alive.
+		if advanced.After(lastProgress) {
+			lastProgress = advanced
+		}
+	default:
+		if p, ok := w.p.Progress.Progress(e.JobID); ok && p.Delivery == e.Delivery.Token() && p.ReceivedAt.After(lastProgress) {
+			lastProgress = p.ReceivedAt
+		}
 	}
 	seen, ok := w.p.Acks.Last(e.Delivery.Token())
 	acksFlowing := acks.KeptAlive(seen, ok, now, w.p.AckWait)

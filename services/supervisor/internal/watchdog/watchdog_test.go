@@ -277,3 +277,38 @@ func TestReloadOrderRepeatedUntilDone(t *testing.T) {
 	f.w.runOnce(ctx)
 	require.Len(t, f.actions.orders, 2)
 }
+
+// fakePulses: runners that report steps in their heartbeats, and when each
+// delivery last advanced.
+type fakePulses struct {
+	reporting map[string]bool      // runner → its heartbeats carry steps
+	advanced  map[string]time.Time // job id → when its run last moved
+}
+
+func (f fakePulses) Pulse(jobID, _, runner string) (time.Time, bool) {
+	if !f.reporting[runner] {
+		return time.Time{}, false
+	}
+	return f.advanced[jobID], true
+}
+
+// TestSilenceIsJudgedByTheHoldersHeartbeats: for a runner whose heartbeats
+// report steps, a progress event (which any runner may publish, for any
+// job) does not keep a silent delivery alive; a step its heartbeats report
+// does; a runner that reports no steps is still judged by its events.
+func TestSilenceIsJudgedByTheHoldersHeartbeats(t *testing.T) {
+	f := newFixture(t)
+	pulses := fakePulses{reporting: map[string]bool{"r1": true, "r2": true}, advanced: map[string]time.Time{}}
+	f.w.p.Pulses = pulses
+	forged := f.running("forged", "r1", 5*time.Minute, 1)
+	f.step(forged, 10*time.Second) // an event, forged by another runner
+	f.wpi(forged, 10*time.Second)
+	moving := f.running("moving", "r2", 5*time.Minute, 1)
+	pulses.advanced["moving"] = f.now.Add(-20 * time.Second)
+	f.wpi(moving, 10*time.Second)
+	old := f.running("old-runner", "r3", 5*time.Minute, 1)
+	f.step(old, 10*time.Second)
+	f.wpi(old, 10*time.Second)
+	require.Equal(t, 1, f.w.runOnce(context.Background()))
+	require.Equal(t, []string{"forged:silent"}, f.actions.recovered)
+}
