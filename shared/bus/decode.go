@@ -72,8 +72,13 @@ func DecodeHeartbeat(data []byte) (Heartbeat, error) {
 	if !ValidToken(h.Runner) {
 		return h, malformed("heartbeat names no valid runner")
 	}
-	if h.Slots < 0 || h.Busy < 0 || len(h.Models) > 1024 || len(h.GPUs) > 256 {
+	if h.Slots < 0 || h.Busy < 0 || len(h.Models) > 1024 || len(h.GPUs) > 256 || len(h.Jobs) > 1024 {
 		return h, malformed("heartbeat figures out of range")
+	}
+	for _, j := range h.Jobs {
+		if !ValidToken(j.JobID) || j.Step < 0 || j.TotalSteps < 0 {
+			return h, malformed("heartbeat names a job badly")
+		}
 	}
 	return h, nil
 }
