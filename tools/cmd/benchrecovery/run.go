@@ -1,0 +1,244 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sync"
+	"syscall"
+	"time"
+
+	"cyberimage/shared/bus"
+	"cyberimage/shared/jobstore"
+	"cyberimage/shared/natsauth"
+)
+
+func run(o options) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, o.deadline)
+	defer cancel()
+	began := time.Now()
+	say := func(format string, args ...any) {
+		fmt.Fprintf(os.Stderr, "[%6.1fs] %s\n", time.Since(began).Seconds(), fmt.Sprintf(format, args...))
+	}
+	root, err := repoRoot()
+	if err != nil {
+		return err
+	}
+	ortLib := toolPath(root, "CYBERIMAGE_ORT_LIB", ".tools/ort/libonnxruntime.so.1")
+	minioBin := toolPath(root, "CYBERIMAGE_MINIO_BIN", ".tools/bin/minio")
+	natsBin := toolPath(root, "CYBERIMAGE_NATS_SERVER_BIN", ".tools/bin/nats-server")
+	for _, p := range []string{ortLib, minioBin, natsBin} {
+		if _, err := os.Stat(p); err != nil {
+			return fmt.Errorf("%s missing: run `make tools` first", p)
+		}
+	}
+	if !filepath.IsAbs(o.out) {
+		o.out = filepath.Join(root, o.out)
+	}
+	logDir := filepath.Join(o.out, "logs")
+	// Logs are appended to (a runner started again writes on): start clean.
+	if err := os.RemoveAll(logDir); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(logDir, 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp("", "cyberimage-recovery-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	ps := &procs{root: root, logDir: logDir}
+	defer ps.stopAll()
+
+	var bins map[string]string
+	if o.binDir != "" {
+		bins, err = prebuilt(o.binDir)
+	} else {
+		say("build: ingest, gpu-runner, supervisor")
+		bins, err = build(ctx, root, filepath.Join(tmp, "bin"))
+	}
+	if err != nil {
+		return err
+	}
+	c, err := startCluster(ctx, ps, natsBin, tmp, 3)
+	if err != nil {
+		return err
+	}
+	say("nats: three nats-server processes at %s", c.url())
+	s3, err := startMinIO(ctx, ps, minioBin, tmp)
+	if err != nil {
+		return err
+	}
+	modelsDir, err := demoOnly(root, tmp)
+	if err != nil {
+		return err
+	}
+	// The harness's connections ping as the services' do, so a frozen node
+	// holds them no longer than it holds a service.
+	nc, js, err := bus.Connect(bus.Conn{URL: c.url(), CredsFile: natsauth.CredsPath(c.credsDir, natsauth.Admin)}, "benchrecovery", nil)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	settings := bus.DefaultSettings()
+	settings.Replicas = len(c.nodes)
+	if err := bus.Provision(ctx, js, settings, "demo"); err != nil {
+		return fmt.Errorf("provision: %w", err)
+	}
+	store, err := jobstore.Open(ctx, js)
+	if err != nil {
+		return err
+	}
+	led, stopWatch, err := watchLedger(ctx, store)
+	if err != nil {
+		return err
+	}
+	defer stopWatch()
+	fl := &fleet{ps: ps, c: c, nc: nc, bins: bins, env: serviceEnv(c, s3, modelsDir, ortLib)}
+	say("services: supervisor, ingest, %d runners × 1 slot (logs in %s)", o.runners, logDir)
+	if err := fl.start(ctx, o.runners); err != nil {
+		return err
+	}
+	client, _, err := bus.Connect(bus.Conn{URL: c.url(), CredsFile: natsauth.CredsPath(c.credsDir, natsauth.Client)}, "benchrecovery-client", nil)
+	if err != nil {
+		return err
+	}
+	defer client.Close()
+	ld := &load{nc: client, run: fmt.Sprintf("recovery-%d", o.seed), size: o.size, steps: o.steps, images: o.images}
+
+	st := setup{started: began, cores: runtime.NumCPU(), o: o}
+	say("warm-up: %d jobs at once, to time a job with every runner busy", 2*o.runners)
+	if st.jobTime, err = warmUp(ctx, ld, led, 2*o.runners); err != nil {
+		return err
+	}
+	st.capacity = float64(o.runners) / st.jobTime.Seconds()
+	st.rate = o.load * st.capacity
+	say("a job takes %.1fs with every runner busy: capacity %.2f jobs/s; steady load %.2f jobs/s", st.jobTime.Seconds(), st.capacity, st.rate)
+
+	stopLoad, loadDone := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(loadDone)
+		ld.steady(ctx, stopLoad, st.rate, rand.New(rand.NewPCG(o.seed, 1)))
+	}()
+	steadyFrom := time.Now()
+	leadIn := 30 * time.Second
+	if o.quick {
+		leadIn = 15 * time.Second
+	}
+	sleepUntil(ctx, steadyFrom.Add(leadIn))
+
+	in := &injector{o: o, say: say, c: c, f: fl, js: js, ledger: led, rng: rand.New(rand.NewPCG(o.seed, 2))}
+	kinds := schedule(in.rng, o.kills, o.freezes, o.natsFreezes)
+	in.total = len(kinds)
+	say("faults: %d in a shuffled order (seed %d)", len(kinds), o.seed)
+	faults, injectErr := injectAll(ctx, in, kinds)
+	close(stopLoad)
+	<-loadDone
+
+	say("drain: load stopped; waiting for every accepted job to end (a job lost with a runner's prefetch waits for AckWait)")
+	waitGroup(&ld.wg, 2*time.Minute)
+	accepted, unanswered := ld.jobs()
+	drain(ctx, led, accepted, 4*time.Minute)
+	led.caughtUp(ctx, 10*time.Second)
+	jobs, done := led.snapshot()
+	outs, unattributed := analyze(faults, jobs, done)
+	if len(faults) > 0 {
+		st.baselinePause = longestPause(before(done, faults[0].at), steadyFrom.Add(2*st.jobTime), faults[0].at)
+		st.faultsPause = longestPause(done, faults[0].at, faults[len(faults)-1].end)
+	}
+	st.unattributedRedo = unattributed
+	st.took = time.Since(began)
+	report(os.Stdout, st, summarize(outs), count(accepted, unanswered, jobs))
+	if injectErr != nil {
+		return fmt.Errorf("faults stopped after %d of %d: %w", len(faults), len(kinds), injectErr)
+	}
+	return nil
+}
+
+// injectAll injects the faults one after another, each after a random gap
+// (a random moment of the jobs running then); it stops at the first
+// fault it could not inject and returns those it did.
+func injectAll(ctx context.Context, in *injector, kinds []kind) ([]*fault, error) {
+	var faults []*fault
+	for i, k := range kinds {
+		gap := in.o.gapMin + time.Duration(in.rng.Float64()*float64(in.o.gapMax-in.o.gapMin))
+		sleepUntil(ctx, time.Now().Add(gap))
+		if err := ctx.Err(); err != nil {
+			return faults, err
+		}
+		f := &fault{n: i + 1, kind: k}
+		if err := in.inject(ctx, f); err != nil {
+			if !f.at.IsZero() {
+				f.end = time.Now()
+				faults = append(faults, f)
+			}
+			return faults, err
+		}
+		faults = append(faults, f)
+	}
+	return faults, nil
+}
+
+// warmUp submits n jobs at once and waits for them: each runner loads the
+// model, the supervisor has heard every runner for longer than the lost
+// threshold, and the median time from claim to completion is a job's time
+// with every runner busy.
+func warmUp(ctx context.Context, ld *load, led *ledger, n int) (time.Duration, error) {
+	ids := make([]string, n)
+	var wg sync.WaitGroup
+	for i := range ids {
+		wg.Add(1)
+		go func() { defer wg.Done(); ids[i], _ = ld.submit(ctx) }()
+	}
+	wg.Wait()
+	if slices.Contains(ids, "") {
+		return 0, fmt.Errorf("warm-up: ingest left requests unanswered for two minutes (see %s)", "ingest.log")
+	}
+	if !drain(ctx, led, ids, 5*time.Minute) {
+		return 0, fmt.Errorf("warm-up: %d jobs did not end within 5 minutes", n)
+	}
+	jobs, _ := led.snapshot()
+	var times []time.Duration
+	for _, id := range ids {
+		h := jobs[id]
+		if len(h.claims) > 0 && len(h.completions) > 0 {
+			times = append(times, h.completions[0].at.Sub(h.claims[len(h.claims)-1].at))
+		}
+	}
+	if len(times) == 0 {
+		return 0, fmt.Errorf("warm-up: no job completed")
+	}
+	return percentile(times, 50), nil
+}
+
+// drain waits until every job in ids has ended, up to limit.
+func drain(ctx context.Context, led *ledger, ids []string, limit time.Duration) bool {
+	deadline := time.Now().Add(limit)
+	for _, id := range ids {
+		for !led.ended(id) {
+			if !time.Now().Before(deadline) || ctx.Err() != nil {
+				return false
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	return true
+}
+
+// waitGroup waits for wg, up to limit.
+func waitGroup(wg *sync.WaitGroup, limit time.Duration) {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(limit):
+	}
+}
