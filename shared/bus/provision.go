@@ -13,8 +13,9 @@ import (
 )
 
 // DefaultProvisionTimeout bounds Provision's wait for NATS: a cold
-// three-node cluster forms within seconds, a loaded one within tens.
-const DefaultProvisionTimeout = 2 * time.Minute
+// three-node cluster can place R3 streams within seconds of its last node
+// starting, a loaded one within tens.
+const DefaultProvisionTimeout = time.Minute
 
 // provisionBackoff spaces Provision's attempts: quick at first, since a
 // cluster usually needs only a moment more, then every few seconds.

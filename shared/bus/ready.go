@@ -21,8 +21,10 @@ var notReadyCodes = map[jetstream.ErrorCode]bool{
 	// "no suitable peers for placement, peer offline": the meta leader has
 	// not heard from enough peers for the replicas asked, as on a cluster
 	// whose nodes are still joining (the error of the CI run that started
-	// this). On a cluster that truly has too few nodes it never heals, so
-	// Provision's deadline, not this table, ends that wait.
+	// this), or for a moment after a route to a peer connected again (the
+	// leader forgets the peer's statistics until its next report). On a
+	// cluster that truly has too few nodes it never heals, so Provision's
+	// deadline, not this table, ends that wait.
 	10005: true,
 	// "JetStream system temporarily unavailable": no meta leader yet.
 	10008: true,

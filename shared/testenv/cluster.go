@@ -34,13 +34,18 @@ type Cluster struct {
 }
 
 // StartCluster starts n nodes and waits until they form one JetStream
-// cluster that can place a stream on all n of them; every node is killed
-// when the test ends.
+// cluster; every node is killed when the test ends.
+//
+// Create replicated streams with bus.Provision, as deployments do, not a
+// bare bus.Ensure: for a moment after the cluster formed, and after a
+// node restarts, the meta leader can still refuse to place one ("no
+// suitable peers for placement, peer offline"). It places only on peers
+// whose statistics it has heard since their route last connected, which
+// neither /healthz nor /jsz shows; on one loaded core a bare Ensure right
+// after this wait failed so in 1 of 30 starts.
 func StartCluster(t testing.TB, n int) *Cluster {
 	t.Helper()
-	c := StartClusterPartly(t, n, n)
-	c.waitPlacement(n)
-	return c
+	return StartClusterPartly(t, n, n)
 }
 
 // StartClusterPartly configures n nodes but starts only the first running
@@ -63,9 +68,10 @@ func StartClusterPartly(t testing.TB, n, running int) *Cluster {
 	if err != nil {
 		t.Fatalf("nats authority: %v", err)
 	}
+	ports := clusterPorts(t, 3*n)
 	for i := range n {
 		c.Nodes = append(c.Nodes, natscluster.Node{Name: fmt.Sprintf("n%d", i+1), Host: "127.0.0.1",
-			Port: FreePort(t), ClusterPort: FreePort(t), MonitorPort: FreePort(t),
+			Port: ports[3*i], ClusterPort: ports[3*i+1], MonitorPort: ports[3*i+2],
 			StoreDir: filepath.Join(c.dir, fmt.Sprintf("n%d", i+1), "store")})
 	}
 	for i, node := range c.Nodes {
@@ -147,38 +153,6 @@ func (c *Cluster) waitFormed() {
 	defer cancel()
 	if err := natscluster.WaitFormed(ctx, c.Running(), func(why string) { c.t.Logf("cluster: %s", why) }); err != nil {
 		c.t.Fatalf("%v", err)
-	}
-}
-
-// waitPlacement waits until JetStream can place a stream on replicas
-// nodes, by creating one (and deleting it again). A formed cluster is not
-// yet enough: the meta leader places only on peers whose statistics it
-// has heard (their statsz), which neither /healthz nor /jsz shows, and
-// until then a create at R3 fails with "no suitable peers for placement,
-// peer offline", as in the CI run that made this wait. Tests provision
-// with bare bus.Ensure and must not meet that.
-func (c *Cluster) waitPlacement(replicas int) {
-	c.t.Helper()
-	nc, js := c.NATS().Connect(c.t)
-	defer nc.Close()
-	probe := jetstream.StreamConfig{Name: "TESTENV_PLACEMENT_PROBE", Subjects: []string{"testenv.placement.probe"},
-		Replicas: replicas, Storage: jetstream.FileStorage}
-	deadline := time.Now().Add(60 * time.Second)
-	for attempt := 1; ; attempt++ {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_, err := js.CreateOrUpdateStream(ctx, probe)
-		if err == nil {
-			err = js.DeleteStream(ctx, probe.Name)
-		}
-		cancel()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			c.t.Fatalf("cluster cannot place a stream on %d nodes after 60s and %d attempts: %v", replicas, attempt, err)
-		}
-		c.t.Logf("cluster: placement at R%d, attempt %d: %v", replicas, attempt, err)
-		time.Sleep(250 * time.Millisecond)
 	}
 }
 

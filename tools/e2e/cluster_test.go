@@ -23,6 +23,16 @@ import (
 func TestClusterChaos(t *testing.T) {
 	const jobs = 200
 	c := testenv.StartCluster(t, 3)
+	// Streams and buckets first, as a deployment's provision step makes
+	// them: bus.Provision waits out a meta leader that cannot yet place R3
+	// streams on every node (the "no suitable peers for placement, peer
+	// offline" a fresh clone's CI once died of). newStackOn's own Ensure
+	// then only updates them and adds consumers, which need no placement.
+	_, admin := c.NATS().Connect(t)
+	r3 := bus.DefaultSettings()
+	r3.Replicas = 3
+	require.NoError(t, bus.ProvisionWith(context.Background(), admin, bus.ProvisionParams{Settings: r3,
+		Progress: func(r bus.ProvisionRetry) { t.Logf("provision %s", r) }}))
 	s := newStackOn(t, c.NATS(), append(append([]string{}, fastWatchdog...),
 		"CYBERIMAGE_REPLICAS=3", "CYBERIMAGE_MAX_STALLED_TIME=20s", "CYBERIMAGE_ABANDON_COOLOFF=1s")...)
 	services := []*proc{s.startSupervisor(), s.startIngest(), s.startRunner("runner-1"), s.startRunner("runner-2")}
@@ -31,17 +41,26 @@ func TestClusterChaos(t *testing.T) {
 	// contract tells clients: a core publish in flight to a dying node is
 	// lost before any stream stores it.
 	published := make(chan struct{})
-	var unanswered atomic.Int32
+	stop := make(chan struct{})
+	defer close(stop)
+	var answeredCount, unanswered atomic.Int32
 	go func() {
 		defer close(published)
 		for i := range jobs {
 			payload := fmtReq(fmt.Sprintf("cluster %d", i), 64, 64, 1, fmt.Sprintf(`,"request_id":"cluster-%d"`, i))
 			answered := false
 			for attempt := 0; attempt < 30 && !answered; attempt++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
 				msg, err := s.client.Request(bus.SubjectRequests, []byte(payload), 2*time.Second)
 				answered = err == nil && strings.Contains(string(msg.Data), `"job_id"`)
 			}
-			if !answered {
+			if answered {
+				answeredCount.Add(1)
+			} else {
 				unanswered.Add(1)
 			}
 			time.Sleep(80 * time.Millisecond)
@@ -81,7 +100,14 @@ func TestClusterChaos(t *testing.T) {
 	c.Start(kvLeader)
 	t.Logf("%.1fs: %s is back with its store wiped", time.Since(start).Seconds(), c.Nodes[kvLeader].Name)
 
-	<-published
+	// Bounded: requests unanswered for minutes are the failure to report,
+	// not a hang until the test binary's timeout, which shows no logs.
+	select {
+	case <-published:
+	case <-time.After(4 * time.Minute):
+		t.Fatalf("publishing stuck: %d requests answered, %d given up on, after %.0fs",
+			answeredCount.Load(), unanswered.Load(), time.Since(start).Seconds())
+	}
 	require.Zero(t, unanswered.Load(), "requests never answered by ingest")
 	recs := s.waitEnded(jobs, 3*time.Minute)
 	lost, duplicated, failed, redelivered := 0, 0, 0, 0
