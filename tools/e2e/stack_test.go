@@ -94,7 +94,7 @@ func newStackOn(t testing.TB, n *testenv.NATS, extraEnv ...string) *stack {
 	// and a consumer for every model in its models folder; the services
 	// only check them.
 	ctx := context.Background()
-	require.NoError(t, bus.Ensure(ctx, s.js, settingsFrom(t, s.env), modelsIn(t, s.env)...))
+	require.NoError(t, bus.Provision(ctx, s.js, settingsFrom(t, s.env), modelsIn(t, s.env)...))
 	// MinIO too: each service gets its role's least-privileged user, as
 	// make run and deployments give them; none holds the root key.
 	var err error
