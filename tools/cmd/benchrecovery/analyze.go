@@ -24,8 +24,9 @@ type outcome struct {
 	lateKept    int
 	lost, twice int           // caught jobs never completed, completed more than once
 	pause       time.Duration // longest pause in completions over [at, end]
-	// moved: jobs claimed again inside the window (NATS faults: taken from
-	// runners the supervisor could not hear).
+	// moved: jobs claimed again inside the window (NATS faults: a runner
+	// whose write timed out let its job go, or the supervisor could not
+	// hear the runner).
 	moved int
 	// stranded: jobs the runner had fetched but not started (prefetched,
 	// still queued), fault → their first claim.

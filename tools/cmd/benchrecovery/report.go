@@ -66,7 +66,8 @@ func report(w io.Writer, s setup, sums []summary, t totals) {
 			notes = append(notes, fmt.Sprintf("late results kept after the thaw: %d", sum.lateKept))
 		}
 		if sum.kind == natsFrozen {
-			notes = append(notes, fmt.Sprintf("%d job(s) moved to another runner during the freezes (taken from runners the supervisor could not hear)", sum.moved))
+			notes = append(notes, fmt.Sprintf("%d job(s) claimed again during the freezes (a runner's write timed out and it let the job go, "+
+				"or the supervisor could not hear the runner)", sum.moved))
 		}
 		if len(sum.stranded) > 0 {
 			notes = append(notes, fmt.Sprintf("%d job(s) the runner had fetched but not started (prefetched: still queued, so no rule of the "+
