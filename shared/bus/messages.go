@@ -65,6 +65,12 @@ type HeldJob struct {
 	Delivery   string `json:"delivery"` // the delivery's token, <stream_seq>.<delivered>
 	Step       int    `json:"step"`
 	TotalSteps int    `json:"total_steps"`
+	// AckSubject is the delivery's reply subject, for the supervisor
+	// alone (only it hears heartbeats): a delivery still waiting in a
+	// runner's prefetch buffer has no claim in its record, and when that
+	// runner is gone this is how the supervisor hands it back at once.
+	// Never shown outside (the tracker's view drops it).
+	AckSubject string `json:"ack_subject,omitempty"`
 }
 
 // GPU describes one accelerator a runner found through NVML, with its

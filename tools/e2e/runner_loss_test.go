@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"cyberimage/shared/bus"
 	"cyberimage/shared/job"
 )
 
@@ -91,5 +92,60 @@ func TestFrozenRunnerPastLostThresholdIsFenced(t *testing.T) {
 	}
 	require.Equal(t, "runner-live", recs[r.JobID].Runner, "the thawed runner did not overwrite the record")
 	require.Zero(t, ev.by("runner-frozen", r.JobID, "completed"))
+	require.Zero(t, s.jobsInStream())
+}
+
+// TestLostRunnersPrefetchedJobIsHandedBack: a runner killed while a second
+// job waits in its prefetch buffer (delivered to it, never claimed, so its
+// record is still queued) loses that one at once too: its last heartbeat
+// named it, and the supervisor NAKs it rather than wait for AckWait.
+func TestLostRunnersPrefetchedJobIsHandedBack(t *testing.T) {
+	s := newStack(t, "CYBERIMAGE_ACK_WAIT=60s", "CYBERIMAGE_RUNNER_LOST_AFTER=2s")
+	s.startSupervisor()
+	s.startIngest()
+	ev := collectEvents(t, s.nc)
+	beats, err := s.nc.SubscribeSync(bus.HeartbeatSubject("runner-victim"))
+	require.NoError(t, err)
+	// The first job hangs on this runner (and only here), holding its one
+	// slot, so the second waits in the prefetch buffer until the kill.
+	// Both are queued before the runner starts: it takes the first and,
+	// as that run begins, prefetches the second.
+	running := request(t, s.client, fmtReq("HOLD the slot", 256, 256, 1, `,"steps":50`))
+	waiting := request(t, s.client, fmtReq("prefetched when killed", 768, 512, 1, `,"steps":50`))
+	victim := s.startRunner("runner-victim", "CYBERIMAGE_PREFETCH=true", "CYBERIMAGE_MAX_BATCH=1", "CYBERIMAGE_FAULT_HANG_PROMPT=HOLD")
+	waitStep(t, ev.ch, running.JobID, "runner-victim", 1)
+	// Wait until a heartbeat lists the waiting job as held.
+	require.Eventually(t, func() bool {
+		m, err := beats.NextMsg(time.Second)
+		if err != nil {
+			return false
+		}
+		h, err := bus.DecodeHeartbeat(m.Data)
+		if err != nil {
+			return false
+		}
+		for _, j := range h.Jobs {
+			if j.JobID == waiting.JobID {
+				return true
+			}
+		}
+		return false
+	}, 30*time.Second, 10*time.Millisecond, "the runner never prefetched the second job")
+	rec, _, err := s.store.Get(context.Background(), waiting.JobID)
+	require.NoError(t, err)
+	require.Equal(t, job.StatusQueued, rec.Status, "prefetched, not claimed: %+v", rec.Delivery)
+	victim.kill()
+	killed := time.Now()
+	s.startRunner("runner-heir")
+	require.Eventually(t, func() bool {
+		rec, _, err := s.store.Get(context.Background(), waiting.JobID)
+		return err == nil && rec.Delivery != nil && rec.Delivery.Runner == "runner-heir"
+	}, 30*time.Second, 50*time.Millisecond, "the prefetched job was not running elsewhere 30 s after the kill (AckWait is 60 s)")
+	t.Logf("prefetched job claimed elsewhere %.1fs after the kill", time.Since(killed).Seconds())
+	recs := s.waitEnded(2, 2*time.Minute)
+	for _, id := range []string{running.JobID, waiting.JobID} {
+		require.Equal(t, job.StatusCompleted, recs[id].Status, id)
+		require.Equal(t, 1, s.completions.of(id), id)
+	}
 	require.Zero(t, s.jobsInStream())
 }

@@ -218,7 +218,8 @@ func (w *Worker) HeldJobs() []bus.HeldJob {
 	out := make([]bus.HeldJob, 0, len(w.active))
 	for _, d := range w.active {
 		r := d.reached.Load()
-		out = append(out, bus.HeldJob{JobID: d.work.JobID, Delivery: d.id.Token(), Step: int(r >> 32), TotalSteps: int(uint32(r))})
+		out = append(out, bus.HeldJob{JobID: d.work.JobID, Delivery: d.id.Token(), Step: int(r >> 32), TotalSteps: int(uint32(r)),
+			AckSubject: d.id.AckSubject})
 	}
 	return out
 }

@@ -47,11 +47,13 @@ type Tracker struct {
 	listening time.Time
 	pruner    *lifecycle.Loop // prunes the maps every pruneEvery
 
-	mu       sync.RWMutex
-	runners  *recent[bus.Heartbeat]
-	progress *recent[Progress]
-	pulses   map[string]pulse    // by job id, from heartbeats (pulse.go)
-	evicted  [numEvictions]int64 // by evictionKind
+	mu         sync.RWMutex
+	runners    *recent[bus.Heartbeat]
+	progress   *recent[Progress]
+	pulses     map[string]pulse              // by job id, from heartbeats (pulse.go)
+	orphans    map[incarnation][]bus.HeldJob // by runner and boot of a process gone (orphans.go)
+	handedBack map[string]string             // runner → the last heartbeat whose orphans were taken
+	evicted    [numEvictions]int64           // by evictionKind
 	// lastCapped is what the caps had pushed out at the last prune, so
 	// each pass says whether they did again.
 	lastCapped [3]int64
@@ -139,6 +141,9 @@ func (t *Tracker) noteHeartbeat(h bus.Heartbeat) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.makeRoomForRunner(h.Runner, now) {
+		if old, ok := t.runners.get(h.Runner); ok {
+			t.noteIncarnation(old, h)
+		}
 		t.runners.put(h.Runner, h, now)
 		t.notePulses(h, now)
 	}
@@ -173,6 +178,14 @@ func (t *Tracker) Runners() []Runner {
 		if !t.alive(h, now) {
 			health = "lost"
 		}
+		// The view leaves the deliveries' reply subjects out: whoever
+		// holds one can ack or NAK the delivery.
+		jobs := make([]bus.HeldJob, len(h.Jobs))
+		for i, j := range h.Jobs {
+			j.AckSubject = ""
+			jobs[i] = j
+		}
+		h.Jobs = jobs
 		out = append(out, Runner{Heartbeat: h, Health: health})
 	})
 	sort.Slice(out, func(i, j int) bool { return out[i].Runner < out[j].Runner })

@@ -55,5 +55,30 @@ func (w *Watchdog) LostPass(ctx context.Context) int {
 		w.log.Warn("job taken from a lost runner", tracing.LogFieldsOf(e.Traceparent, zap.String("job_id", e.JobID),
 			zap.String("runner", e.Delivery.Runner), zap.Int("attempt", e.Attempts), zap.String("reason", why))...)
 	}
+	return n + w.handBackOrphans(ctx, now)
+}
+
+// handBackOrphans returns to the queue the deliveries gone runners held
+// without a claim: jobs waiting in their prefetch buffers, whose records
+// are still queued, which only the runner's own last heartbeat names.
+// Without this they would wait for AckWait.
+func (w *Watchdog) handBackOrphans(ctx context.Context, now time.Time) int {
+	n := 0
+	for _, o := range w.p.Liveness.Orphans(w.p.LostAfter) {
+		done, err := w.p.Actions.HandBack(ctx, o.Runner, o.Job)
+		if err != nil {
+			w.log.Warn("hand back a lost runner's prefetched job", zap.String("job_id", o.Job.JobID), zap.String("runner", o.Runner), zap.Error(err))
+			continue
+		}
+		if !done {
+			continue
+		}
+		n++
+		reason := "prefetched by runner " + o.Runner + ", which is gone: handed back unclaimed"
+		w.p.Log.Add(recoveries.Recovery{At: now, Kind: recoveries.KindRunnerLost, JobID: o.Job.JobID, Runner: o.Runner,
+			Delivery: o.Job.Delivery, Reason: reason})
+		w.log.Warn("prefetched job handed back from a lost runner", zap.String("job_id", o.Job.JobID), zap.String("runner", o.Runner),
+			zap.String("delivery", o.Job.Delivery))
+	}
 	return n
 }

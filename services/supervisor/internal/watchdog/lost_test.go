@@ -8,6 +8,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"cyberimage/services/supervisor/internal/recoveries"
+	"cyberimage/services/supervisor/internal/tracker"
+	"cyberimage/shared/bus"
 )
 
 type fakeLiveness map[string]bool // runner → gone
@@ -17,6 +19,47 @@ func (f fakeLiveness) Gone(runner, _ string, _ time.Duration) (string, bool) {
 		return "no heartbeat from runner " + runner, true
 	}
 	return "", false
+}
+
+func (f fakeLiveness) Orphans(time.Duration) []tracker.Orphan { return nil }
+
+// orphaned is a Liveness whose gone runners also left deliveries behind.
+type orphaned struct {
+	fakeLiveness
+	left []tracker.Orphan
+}
+
+func (o *orphaned) Orphans(time.Duration) []tracker.Orphan {
+	out := o.left
+	o.left = nil
+	return out
+}
+
+// TestLostPassHandsBackPrefetchedJobs: the deliveries a gone runner held
+// without a claim are handed back, each once, and recorded as runner_lost.
+func TestLostPassHandsBackPrefetchedJobs(t *testing.T) {
+	f := newFixture(t)
+	live := &orphaned{fakeLiveness: fakeLiveness{"dead": true}, left: []tracker.Orphan{
+		{Runner: "dead", Job: bus.HeldJob{JobID: "P1", Delivery: "9.1", AckSubject: "$JS.ACK.x"}},
+		{Runner: "dead", Job: bus.HeldJob{JobID: "P2", Delivery: "10.1", AckSubject: "$JS.ACK.y"}},
+	}}
+	f.w.p.Liveness, f.w.p.LostAfter = live, 6*time.Second
+	f.actions.refuse["P2"] = true // claimed meanwhile: nothing to hand back
+	require.Equal(t, 1, f.w.LostPass(context.Background()))
+	require.Equal(t, []string{"P1:handback"}, f.actions.recovered)
+	require.Zero(t, f.w.LostPass(context.Background()), "each orphan once")
+	require.Equal(t, int64(1), f.log.Counts()[recoveries.KindRunnerLost])
+}
+
+func TestParseToken(t *testing.T) {
+	seq, delivered, err := parseToken("42.3")
+	require.NoError(t, err)
+	require.Equal(t, uint64(42), seq)
+	require.Equal(t, 3, delivered)
+	for _, bad := range []string{"", "42", "x.1", "42.x", "0.1", "42.0", "1.2.3"} {
+		_, _, err := parseToken(bad)
+		require.Error(t, err, bad)
+	}
 }
 
 // TestLostPassTakesOnlyALostRunnersWork: the deliveries of a gone runner

@@ -63,6 +63,9 @@ type Runners interface {
 // Liveness says whether the runner process holding a delivery is gone.
 type Liveness interface {
 	Gone(runner, boot string, lostAfter time.Duration) (why string, gone bool)
+	// Orphans returns, once each, the deliveries gone runner processes
+	// held, claimed or not.
+	Orphans(lostAfter time.Duration) []tracker.Orphan
 }
 
 // Actions carries out the watchdog's decisions.
@@ -72,6 +75,9 @@ type Actions interface {
 	Recover(ctx context.Context, e index.Entry, kind, reason string) (bool, error)
 	// Reload orders a runner to reload its models; id names the order.
 	Reload(ctx context.Context, runner, id, reason string) error
+	// HandBack returns a gone runner's unclaimed delivery to the queue at
+	// once; false when there was nothing to do.
+	HandBack(ctx context.Context, runner string, held bus.HeldJob) (bool, error)
 }
 
 // Params configure a Watchdog.

@@ -43,6 +43,14 @@ func (f *fakeActions) Recover(_ context.Context, e index.Entry, kind, _ string) 
 	return true, nil
 }
 
+func (f *fakeActions) HandBack(_ context.Context, _ string, held bus.HeldJob) (bool, error) {
+	if f.refuse[held.JobID] {
+		return false, nil
+	}
+	f.recovered = append(f.recovered, held.JobID+":handback")
+	return true, nil
+}
+
 func (f *fakeActions) Reload(_ context.Context, runner, id, _ string) error {
 	f.reloads = append(f.reloads, runner)
 	f.orders = append(f.orders, id)

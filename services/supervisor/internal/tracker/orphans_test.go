@@ -1,0 +1,48 @@
+package tracker
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"cyberimage/shared/bus"
+)
+
+// TestOrphansOfGoneProcesses: a runner restarted under its name leaves the
+// deliveries its old process listed; a runner silent past the threshold
+// leaves those of its last heartbeat; each is returned once, none before
+// the tracker has listened that long, and the status view never shows a
+// delivery's reply subject.
+func TestOrphansOfGoneProcesses(t *testing.T) {
+	t.Parallel()
+	tr, clock := newTestTracker(t, 10*time.Second)
+	const after = 6 * time.Second
+	tr.listening = clock.now()
+	held := bus.HeldJob{JobID: "P1", Delivery: "9.1", AckSubject: "$JS.ACK.CYBERIMAGE_JOBS.gpu-runners-demo.1.9.1.0.0"}
+
+	old := beatWith("r1", held)
+	old.Boot = "b1"
+	tr.noteHeartbeat(old)
+	require.Empty(t, tr.Orphans(after), "alive, and the tracker has not listened long enough")
+	require.Empty(t, tr.Runners()[0].Jobs[0].AckSubject, "the view hides reply subjects")
+
+	reborn := beatWith("r1")
+	reborn.Boot = "b2"
+	tr.noteHeartbeat(reborn)
+	got := tr.Orphans(after)
+	require.Equal(t, []Orphan{{Runner: "r1", Job: held}}, got, "the old process's delivery, at once")
+	require.Empty(t, tr.Orphans(after), "once")
+
+	silent := beatWith("r2", bus.HeldJob{JobID: "P2", Delivery: "10.1", AckSubject: "s"})
+	silent.Boot = "b9"
+	tr.noteHeartbeat(silent)
+	clock.advance(after + time.Second)
+	tr.noteHeartbeat(reborn) // r1 alive and idle
+	got = tr.Orphans(after)
+	require.Len(t, got, 1)
+	require.Equal(t, "r2", got[0].Runner)
+	require.Equal(t, "P2", got[0].Job.JobID)
+	clock.advance(time.Second)
+	require.Empty(t, tr.Orphans(after), "once per last heartbeat")
+}
