@@ -3,8 +3,11 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
+
+	"cyberimage/shared/bus"
 )
 
 // setup is what the report says about the run's conditions.
@@ -28,10 +31,10 @@ func report(w io.Writer, s setup, sums []summary, t totals) {
 	fmt.Fprintf(w, "\n## Recovery: %s, %d cores\n\n", s.started.UTC().Format("2006-01-02 15:04 UTC"), s.cores)
 	fmt.Fprintf(w, "Three nats-server processes at R3, MinIO, supervisor, ingest and %d runners × 1 slot (fewer runners than a real fleet: "+
 		"they share %d cores); demo model %d×%d, %d steps: %.1f s a job with every runner busy, capacity %.2f jobs/s, steady load %.2f jobs/s (%.0f%%). "+
-		"Liveness at its defaults (heartbeat 2 s, runner lost after 6 s, NATS ping 5 s, AckWait 60 s). A killed runner comes back %s; "+
+		"Liveness: heartbeat 2 s, runner lost after 6 s, NATS ping %s, AckWait 60 s (the defaults unless the environment says otherwise). A killed runner comes back %s; "+
 		"a frozen runner stays frozen %s; a frozen NATS node (the leader of the job records' bucket) %s. Seed %d; the run took %s.\n\n",
 		s.o.runners, s.cores, s.o.size, s.o.size, s.o.steps, s.jobTime.Seconds(), s.capacity, s.rate, 100*s.o.load,
-		restart, s.o.freezeFor, s.o.natsFreezeFor, s.o.seed, s.took.Round(time.Second))
+		pingInterval(), restart, s.o.freezeFor, s.o.natsFreezeFor, s.o.seed, s.took.Round(time.Second))
 	fmt.Fprintln(w, "| fault | faults | jobs claimed | running again elsewhere p50 | p99 | max | jobs fetched, not started: running after, max | longest pause in completions | lost | done twice | target (all held jobs) | met |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|")
 	for _, sum := range sums {
@@ -99,3 +102,12 @@ func explained(sums []summary) int {
 }
 
 func secs(d time.Duration) string { return fmt.Sprintf("%.1f s", d.Seconds()) }
+
+// pingInterval is the services' NATS ping interval in this run: the
+// environment's, which they inherit, or the default.
+func pingInterval() string {
+	if v := os.Getenv("CYBERIMAGE_NATS_PING_INTERVAL"); v != "" {
+		return v
+	}
+	return bus.DefaultPingInterval.String()
+}
