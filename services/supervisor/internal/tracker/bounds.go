@@ -155,6 +155,11 @@ func (t *Tracker) prune() (runners, progress int) {
 	runners = t.runners.dropHeardBefore(now.Add(-t.runnerRetention()))
 	progress = t.progress.dropHeardBefore(now.Add(-t.limits.progressRetention))
 	progress += t.dropPulsesHeardBefore(now.Add(-t.runnerRetention()))
+	for runner := range t.handedBack {
+		if !t.runners.has(runner) {
+			delete(t.handedBack, runner) // its runner was pruned: nothing left to hand back
+		}
+	}
 	t.evicted[runnersExpired] += int64(runners)
 	t.evicted[progressExpired] += int64(progress)
 	capped := [3]int64{t.evicted[runnersEvicted], t.evicted[runnersRefused], t.evicted[progressEvicted]}

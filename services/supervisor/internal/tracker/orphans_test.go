@@ -46,3 +46,19 @@ func TestOrphansOfGoneProcesses(t *testing.T) {
 	clock.advance(time.Second)
 	require.Empty(t, tr.Orphans(after), "once per last heartbeat")
 }
+
+// TestHandedBackIsPrunedWithItsRunner: what was handed back is forgotten
+// once the runner itself is pruned.
+func TestHandedBackIsPrunedWithItsRunner(t *testing.T) {
+	t.Parallel()
+	tr, clock := newTestTracker(t, 10*time.Second)
+	tr.listening = clock.now()
+	h := beatWith("gone", bus.HeldJob{JobID: "P1", Delivery: "1.1", AckSubject: "s"})
+	tr.noteHeartbeat(h)
+	clock.advance(7 * time.Second)
+	require.Len(t, tr.Orphans(6*time.Second), 1)
+	require.Len(t, tr.handedBack, 1)
+	clock.advance(time.Hour)
+	tr.prune()
+	require.Empty(t, tr.handedBack)
+}
