@@ -41,15 +41,8 @@ func TestAClientCannotSteerOrSpy(t *testing.T) {
 	require.NoError(t, err)
 
 	// The attacker: client creds of its own, plus a spy connection.
-	violations := make(chan string, 64)
-	attacker, _ := s.nats.ConnectAsIdentity(t, natsauth.Client, "mallory", nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
-		if err != nil && strings.Contains(strings.ToLower(err.Error()), "permissions violation") {
-			select {
-			case violations <- err.Error():
-			default:
-			}
-		}
-	}))
+	violations := make(refusals, 64)
+	attacker, _ := s.nats.ConnectAsIdentity(t, natsauth.Client, "mallory", nats.ErrorHandler(violations.note))
 	spy, err := attacker.SubscribeSync("_INBOX.>")
 	require.NoError(t, err) // refused asynchronously, below
 	targets := []string{bus.RecordSubject(done.JobID), "$KV." + bus.BucketLeases + ".supervisor-leader",
@@ -112,15 +105,8 @@ func TestForgedEventsDoNotHideASilentRunner(t *testing.T) {
 	held, _, err := s.store.Get(context.Background(), r.JobID)
 	require.NoError(t, err)
 
-	violations := make(chan string, 8)
-	forger, _ := s.nats.ConnectAsIdentity(t, natsauth.Runner, "runner-forger", nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
-		if err != nil && strings.Contains(strings.ToLower(err.Error()), "permissions violation") {
-			select {
-			case violations <- err.Error():
-			default:
-			}
-		}
-	}))
+	violations := make(refusals, 8)
+	forger, _ := s.nats.ConnectAsIdentity(t, natsauth.Runner, "runner-forger", nats.ErrorHandler(violations.note))
 	require.NoError(t, forger.Publish(bus.HeartbeatSubject("runner-silent"), []byte(`{"runner":"runner-silent","jobs":[]}`)))
 	require.NoError(t, forger.Flush())
 	select {
@@ -150,4 +136,17 @@ func TestForgedEventsDoNotHideASilentRunner(t *testing.T) {
 	require.Equal(t, "runner-healthy", rec.Runner)
 	require.Len(t, rec.Recoveries, 1)
 	require.Contains(t, rec.Recoveries[0].Reason, "silent")
+}
+
+// refusals collects the permission violations the server reports to a
+// connection (an attacker's).
+type refusals chan string
+
+func (r refusals) note(_ *nats.Conn, _ *nats.Subscription, err error) {
+	if err != nil && strings.Contains(strings.ToLower(err.Error()), "permissions violation") {
+		select {
+		case r <- err.Error():
+		default:
+		}
+	}
 }

@@ -25,7 +25,9 @@ import (
 func TestCatchesUpABurstUnderItsOwnCredentials(t *testing.T) {
 	const burst = 30000
 	n := testenv.StartNATSWithAuth(t)
-	_, adminJS := n.Provisioned(t)
+	n.Provisioned(t)
+	// The backlog is written as ingest writes records, with its own creds.
+	_, writer := n.ConnectAs(t, natsauth.Ingest)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	created := time.Now().Add(-time.Hour)
@@ -34,11 +36,11 @@ func TestCatchesUpABurstUnderItsOwnCredentials(t *testing.T) {
 			Spec: job.Spec{Model: "demo", Prompt: "a burst of work, padded to a realistic record size: " + fmt.Sprint(i)}}
 		data, err := json.Marshal(rec)
 		require.NoError(t, err)
-		_, err = adminJS.PublishAsync(bus.RecordSubject(rec.JobID), data)
+		_, err = writer.PublishAsync(bus.RecordSubject(rec.JobID), data)
 		require.NoError(t, err)
 	}
 	select {
-	case <-adminJS.PublishAsyncComplete():
+	case <-writer.PublishAsyncComplete():
 	case <-ctx.Done():
 		t.Fatal("the burst was not stored")
 	}
