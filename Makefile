@@ -149,13 +149,20 @@ FUZZ_TARGETS := FuzzDecodeAndNormalize:./shared/job FuzzParseAckSubject:./shared
 # machine. A count has no deadline to trip over.
 FUZZ_SHORT := 20000x
 
-test: test-tools lint
+# Each stage of `make test` ends with one line, "ci-stage: <stage> <seconds>s"
+# ("(failed)" added when it failed), so a slow or red CI run says where its
+# time went. $(1) names the stage, $(2) is its command (run in a subshell).
+ci_stage = s=$$(date +%s); ( $(2) ); rc=$$?; echo "ci-stage: $(1) $$(( $$(date +%s) - s ))s$$([ $$rc = 0 ] || echo ' (failed)')"; exit $$rc
+
+test:
+	@$(call ci_stage,test-tools,$(MAKE) --no-print-directory test-tools)
+	@$(call ci_stage,lint,$(MAKE) --no-print-directory lint)
 	@echo "test: unit and package tests (race detector)"
-	go test -p 2 -count=1 -race -timeout 20m $(UNIT_PKGS)
+	@$(call ci_stage,unit,go test -p 2 -count=1 -race -timeout 20m $(UNIT_PKGS))
 	@echo "test: end-to-end tests against real NATS, MinIO and service processes"
-	go test -p 1 -count=1 -timeout 20m ./tools/e2e
+	@$(call ci_stage,e2e,go test -p 1 -count=1 -timeout 20m ./tools/e2e)
 	@echo "test: short fuzz runs ($(FUZZ_SHORT) inputs each)"
-	@for t in $(FUZZ_TARGETS); do go test -run '^$$' -fuzz "^$${t%%:*}$$" -fuzztime $(FUZZ_SHORT) "$${t#*:}" || exit 1; done
+	@$(call ci_stage,fuzz,for t in $(FUZZ_TARGETS); do go test -run '^$$' -fuzz "^$${t%%:*}$$" -fuzztime $(FUZZ_SHORT) "$${t#*:}" || exit 1; done)
 
 # Fails on unformatted files, vet findings and staticcheck findings.
 lint: $(STATICCHECK)
