@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
@@ -33,7 +34,7 @@ const (
 
 // Bind registers the S3 settings with a config loader.
 func (c *Config) Bind(l *config.Loader) {
-	l.String(&c.Endpoint, "s3-endpoint", "127.0.0.1:9000", "S3 endpoint host:port")
+	l.String(&c.Endpoint, "s3-endpoint", "127.0.0.1:9000", "S3 endpoint host:port, or the comma-separated host:port of every node of one distributed MinIO (requests go to the first that answers)")
 	l.Secret(&c.AccessKey, "s3-access-key", "S3 access key (required outside the dev stack)")
 	l.Secret(&c.SecretKey, "s3-secret-key", "S3 secret key (required outside the dev stack)")
 	l.String(&c.Bucket, "s3-bucket", s3layout.DefaultBucket, "S3 bucket for images (created when missing)")
@@ -45,6 +46,7 @@ func (c *Config) Bind(l *config.Loader) {
 // otherwise refuses to go on without credentials, naming the variable:
 // a service must never fall back silently to a well-known key.
 func (c *Config) Check(l *config.Loader) {
+	l.Check(len(c.Endpoints()) == len(strings.Split(c.Endpoint, ",")), "%s=%q names an empty endpoint", l.Name("s3-endpoint"), c.Endpoint)
 	if c.dev != nil && *c.dev {
 		if c.AccessKey == "" && c.SecretKey == "" {
 			c.AccessKey, c.SecretKey = DevAccessKey, DevSecretKey
@@ -55,9 +57,14 @@ func (c *Config) Check(l *config.Loader) {
 	l.Check(c.SecretKey != "", "%s is required (or CYBERIMAGE_DEV=true for the dev stack's credentials)", l.Name("s3-secret-key"))
 }
 
-// NewClient returns a client without contacting the server.
+// NewClient returns a client without contacting the server. Given several
+// endpoints, it reaches whichever node answers (Transport, Host).
 func NewClient(c Config) (*minio.Client, error) {
-	client, err := minio.New(c.Endpoint, &minio.Options{
+	transport, err := Transport(c)
+	if err != nil {
+		return nil, err
+	}
+	client, err := minio.New(c.Host(), &minio.Options{
 		Creds:  credentials.NewStaticV4(c.AccessKey, c.SecretKey, ""),
 		Secure: c.Secure,
 		// Presigned URLs need no region look-up round trip.
@@ -66,6 +73,7 @@ func NewClient(c Config) (*minio.Client, error) {
 		// pulling work until S3 answers again) instead of holding a job
 		// through ten client-side retries.
 		MaxRetries: 3,
+		Transport:  transport,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("s3 client %s: %w", c.Endpoint, err)

@@ -20,9 +20,14 @@ func Provision(ctx context.Context, root objectstore.Config, users map[Role]User
 	if _, err := objectstore.Connect(ctx, root); err != nil {
 		return err
 	}
-	admin, err := madmin.NewWithOptions(root.Endpoint, &madmin.Options{
-		Creds:  credentials.NewStaticV4(root.AccessKey, root.SecretKey, ""),
-		Secure: root.Secure,
+	transport, err := objectstore.Transport(root)
+	if err != nil {
+		return err
+	}
+	admin, err := madmin.NewWithOptions(root.Host(), &madmin.Options{
+		Creds:     credentials.NewStaticV4(root.AccessKey, root.SecretKey, ""),
+		Secure:    root.Secure,
+		Transport: transport,
 	})
 	if err != nil {
 		return fmt.Errorf("minio admin %s: %w", root.Endpoint, err)

@@ -1,0 +1,173 @@
+package testenv
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+
+	"cyberimage/shared/objectstore"
+)
+
+// MinIOCluster is one distributed MinIO deployment of real server
+// processes (the pinned binary) on loopback, one drive each, so a test can
+// kill -9 a node and start it again. With 4 nodes MinIO stripes every
+// object over 2 data and 2 parity shards (EC:2): reads need 2 nodes,
+// writes 3, so one node may be down.
+type MinIOCluster struct {
+	t     testing.TB
+	bin   string
+	dir   string
+	nodes []objectstore.ClusterNode
+	procs []*exec.Cmd
+	exits []chan struct{}
+	// Config lists every node, as services take it, with the root key.
+	Config objectstore.Config
+}
+
+// StartMinIOCluster starts n nodes (4 at least: MinIO's smallest
+// distributed erasure set) and waits until the deployment takes writes;
+// the bucket is created. Every node is killed when the test ends.
+func StartMinIOCluster(t testing.TB, n int) *MinIOCluster {
+	t.Helper()
+	c := &MinIOCluster{t: t, bin: Tool(t, "CYBERIMAGE_MINIO_BIN", ".tools/bin/minio"), dir: t.TempDir(),
+		procs: make([]*exec.Cmd, n), exits: make([]chan struct{}, n)}
+	// Ports below the ephemeral range (clusterPorts): a killed node's
+	// port must still be free when it starts again.
+	ports := clusterPorts(t, 2*n)
+	for i := range n {
+		c.nodes = append(c.nodes, objectstore.ClusterNode{Addr: "127.0.0.1:" + strconv.Itoa(ports[2*i]),
+			ConsoleAddr: "127.0.0.1:" + strconv.Itoa(ports[2*i+1]), Drive: filepath.Join(c.dir, c.name(i))})
+	}
+	c.Config = objectstore.Config{
+		Endpoint:  objectstore.ClusterEndpoint(c.nodes),
+		AccessKey: objectstore.DevAccessKey,
+		SecretKey: objectstore.DevSecretKey,
+		Bucket:    "cyberimage-test",
+	}
+	t.Cleanup(func() {
+		for i := range c.procs {
+			c.Kill(i)
+		}
+		if t.Failed() {
+			c.dumpLogs()
+		}
+	})
+	// All at once: no node serves before a write quorum of them runs.
+	for i := range n {
+		c.launch(i)
+	}
+	for i := range n {
+		c.waitWritable(i)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := objectstore.Connect(ctx, c.Config); err != nil {
+		t.Fatalf("minio bucket: %v", err)
+	}
+	return c
+}
+
+// Addr is node i's host:port.
+func (c *MinIOCluster) Addr(i int) string { return c.nodes[i].Addr }
+
+func (c *MinIOCluster) name(i int) string { return "minio-" + strconv.Itoa(i+1) }
+
+func (c *MinIOCluster) launch(i int) {
+	c.t.Helper()
+	logFile, err := os.OpenFile(filepath.Join(c.dir, c.name(i)+".log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		c.t.Fatalf("minio log: %v", err)
+	}
+	cmd := exec.Command(c.bin, objectstore.ClusterArgs(c.nodes, i)...)
+	cmd.Env = append(append(os.Environ(), objectstore.ClusterEnv(c.nodes, i)...),
+		"MINIO_ROOT_USER="+c.Config.AccessKey, "MINIO_ROOT_PASSWORD="+c.Config.SecretKey,
+		"MINIO_BROWSER=off", "MINIO_UPDATE=off")
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		c.t.Fatalf("start %s: %v", c.name(i), err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); logFile.Close(); close(exited) }()
+	c.procs[i], c.exits[i] = cmd, exited
+}
+
+// waitWritable waits until node i says the deployment has write quorum
+// (/minio/health/cluster answers 200 only then).
+func (c *MinIOCluster) waitWritable(i int) {
+	c.t.Helper()
+	url := "http://" + c.Addr(i) + "/minio/health/cluster"
+	deadline := time.Now().Add(60 * time.Second)
+	last := "no answer"
+	for time.Now().Before(deadline) {
+		select {
+		case <-c.exits[i]:
+			c.t.Fatalf("%s exited before it was ready", c.name(i))
+		default:
+		}
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+			last = resp.Status
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	c.t.Fatalf("%s: no write quorum after 60s (last answer: %s)", c.name(i), last)
+}
+
+// Kill kills node i with SIGKILL, as a crashed host would vanish, and
+// waits for it to exit; a node already down is left alone.
+func (c *MinIOCluster) Kill(i int) {
+	if c.procs[i] == nil {
+		return
+	}
+	_ = c.procs[i].Process.Signal(syscall.SIGKILL)
+	<-c.exits[i]
+	c.procs[i] = nil
+}
+
+// Start starts node i again (same port and drive) and waits until it
+// serves as part of a deployment that takes writes.
+func (c *MinIOCluster) Start(i int) {
+	c.t.Helper()
+	c.launch(i)
+	c.waitWritable(i)
+}
+
+// MinIO is the deployment as a test's MinIO: its Config lists every node.
+// It has no process of its own to stop or restart: use Kill and Start.
+func (c *MinIOCluster) MinIO() *MinIO {
+	return &MinIO{t: c.t, Config: c.Config}
+}
+
+// Client returns a root client of the deployment, reaching whichever node
+// answers.
+func (c *MinIOCluster) Client(t testing.TB) *minio.Client {
+	t.Helper()
+	client, err := objectstore.NewClient(c.Config)
+	if err != nil {
+		t.Fatalf("minio client: %v", err)
+	}
+	return client
+}
+
+// dumpLogs shows the end of each node's log, for a failed test.
+func (c *MinIOCluster) dumpLogs() {
+	for i := range c.procs {
+		data, _ := os.ReadFile(filepath.Join(c.dir, c.name(i)+".log"))
+		lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+		c.t.Logf("--- %s log (last 60 lines) ---\n%s", c.name(i), strings.Join(lines[max(0, len(lines)-60):], "\n"))
+	}
+}
