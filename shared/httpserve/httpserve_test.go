@@ -102,13 +102,15 @@ func handlers() (h http.Handler, cut, streamed chan error) {
 	mux := http.NewServeMux()
 	chunk := bytes.Repeat([]byte("x"), 1024)
 	mux.HandleFunc("GET /slow", func(w http.ResponseWriter, r *http.Request) {
+		pace := time.NewTicker(10 * time.Millisecond) // a chunk every 10 ms, not a wait for a result
+		defer pace.Stop()
 		for end := time.Now().Add(5 * time.Second); time.Now().Before(end); {
 			if _, err := w.Write(chunk); err != nil {
 				cut <- err
 				return
 			}
 			_ = http.NewResponseController(w).Flush()
-			time.Sleep(10 * time.Millisecond) // pacing, not waiting for a result
+			<-pace.C
 		}
 		cut <- nil
 	})
@@ -117,6 +119,8 @@ func handlers() (h http.Handler, cut, streamed chan error) {
 			streamed <- err
 			return
 		}
+		pace := time.NewTicker(10 * time.Millisecond) // a tick every 10 ms
+		defer pace.Stop()
 		for end := time.Now().Add(3 * short.Write); time.Now().Before(end); {
 			if _, err := w.Write([]byte("tick\n")); err != nil {
 				streamed <- err
@@ -130,7 +134,7 @@ func handlers() (h http.Handler, cut, streamed chan error) {
 				streamed <- r.Context().Err()
 				return
 			}
-			time.Sleep(10 * time.Millisecond) // pacing
+			<-pace.C
 		}
 		_, err := w.Write([]byte("done\n"))
 		streamed <- err

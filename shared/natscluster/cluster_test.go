@@ -41,16 +41,20 @@ func TestClusterKeepsWritesThroughLeaderLossAndWipe(t *testing.T) {
 	put := func(key string) {
 		t.Helper()
 		// Retried as a client would while a new leader is elected.
+		retry := time.NewTicker(100 * time.Millisecond)
+		defer retry.Stop()
 		for {
 			attempt, cancelAttempt := context.WithTimeout(ctx, 2*time.Second)
 			_, err := store.KV().Put(attempt, key, []byte("v"))
 			cancelAttempt()
 			if err == nil {
 				return
-			} else if ctx.Err() != nil {
-				t.Fatalf("put %s: %v", key, err)
 			}
-			time.Sleep(100 * time.Millisecond)
+			select {
+			case <-ctx.Done():
+				t.Fatalf("put %s: %v", key, err)
+			case <-retry.C:
+			}
 		}
 	}
 	put("before")
@@ -71,6 +75,7 @@ func TestClusterKeepsWritesThroughLeaderLossAndWipe(t *testing.T) {
 		c.Kill(i)
 		for _, key := range []string{"before", "after-kill"} {
 			deadline := time.Now().Add(30 * time.Second)
+			retry := time.NewTicker(200 * time.Millisecond)
 			for {
 				// Per attempt, as services bound each call: a request in
 				// flight to the node just killed never gets an answer.
@@ -83,8 +88,9 @@ func TestClusterKeepsWritesThroughLeaderLossAndWipe(t *testing.T) {
 				if time.Now().After(deadline) {
 					t.Fatalf("%s lost with %s down: %v", key, c.Nodes[i].Name, err)
 				}
-				time.Sleep(200 * time.Millisecond)
+				<-retry.C
 			}
+			retry.Stop()
 		}
 		c.Start(i)
 	}

@@ -151,17 +151,23 @@ func TestPrunerRunsOnItsTickerUntilStopped(t *testing.T) {
 		tr.noteHeartbeat(heartbeat("stopped"))
 		tr.noteProgress(event("j", "processing"))
 		tr.pruner.Start()
-		time.Sleep(tr.runnerRetention() + pruneEvery)
-		synctest.Wait()
+		passInBubble(tr.runnerRetention() + pruneEvery)
 		runners, progress := tr.Sizes()
 		require.Equal(t, 0, runners, "the runner was pruned by the ticker")
 		require.Equal(t, 1, progress, "the progress is not yet old enough")
-		time.Sleep(30 * time.Minute)
-		synctest.Wait()
+		passInBubble(30 * time.Minute)
 		_, progress = tr.Sizes()
 		require.Equal(t, 0, progress)
 		require.Equal(t, int64(2), evictions(tr))
 		tr.Stop()
 		require.False(t, tr.pruner.Running())
 	})
+}
+
+// passInBubble lets d pass on a synctest bubble's clock, firing the
+// tickers due meanwhile, and returns once every goroutine of the bubble is
+// blocked again.
+func passInBubble(d time.Duration) {
+	<-time.After(d)
+	synctest.Wait()
 }

@@ -1,0 +1,89 @@
+package testenv
+
+import (
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// testenvPath is this package's import path.
+const testenvPath = "cyberimage/shared/testenv"
+
+// importersOf lists the non-test Go files under root that import path, as
+// paths relative to root. Test files and testdata are test support, free
+// to import it.
+func importersOf(t *testing.T, root, path string) []string {
+	t.Helper()
+	var found []string
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if name := d.Name(); name == "testdata" || name == "node_modules" || (strings.HasPrefix(name, ".") && p != root) {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go") {
+			return nil
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), p, nil, parser.ImportsOnly)
+		if err != nil {
+			return err
+		}
+		for _, imp := range f.Imports {
+			if got, _ := strconv.Unquote(imp.Path.Value); got == path {
+				rel, _ := filepath.Rel(root, p)
+				found = append(found, rel)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("walk %s: %v", root, err)
+	}
+	return found
+}
+
+// No file of the product (shared/ and the services) imports testenv: it
+// starts servers, issues credentials and fails tests, and it belongs in
+// tests only. Tools (benches, load tests) may use it; they are not shipped.
+func TestNoProductionFileImportsTestenv(t *testing.T) {
+	root := RepoRoot(t)
+	for _, dir := range []string{"shared", "services"} {
+		if found := importersOf(t, filepath.Join(root, dir), testenvPath); len(found) > 0 {
+			t.Errorf("production files under %s/ import %s: %v", dir, testenvPath, found)
+		}
+	}
+}
+
+// The check sees an import wherever it is in a production file's import
+// list, and lets test files and testdata have it.
+func TestImportersOfFindsProductionImportsOnly(t *testing.T) {
+	root := t.TempDir()
+	files := map[string]string{
+		"svc/internal/a/a.go":          "package a\n\nimport (\n\t\"fmt\"\n\tenv \"" + testenvPath + "\"\n)\n",
+		"svc/internal/a/a_test.go":     "package a\n\nimport \"" + testenvPath + "\"\n",
+		"svc/internal/a/testdata/x.go": "package x\n\nimport \"" + testenvPath + "\"\n",
+		"svc/internal/b/b.go":          "package b\n\nimport \"cyberimage/shared/testenvx\"\n",
+	}
+	for name, body := range files {
+		p := filepath.Join(root, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	found := importersOf(t, root, testenvPath)
+	if len(found) != 1 || found[0] != filepath.Join("svc", "internal", "a", "a.go") {
+		t.Fatalf("found %v, want only svc/internal/a/a.go", found)
+	}
+}
