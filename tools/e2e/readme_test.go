@@ -15,16 +15,19 @@ import (
 	"cyberimage/shared/testenv"
 )
 
-// TestReadmeMatchesCode: the README's tables say what the code does.
-// Every setting a service or the dev stack reads (from their --help) has
-// a row in the configuration table and every row names a real setting;
-// every route the supervisor and ingest serve is documented and every
-// documented route is served; the README's states are the job statuses.
+// TestReadmeMatchesCode: the README's and the docs' tables say what the
+// code does. Every setting a service or the dev stack reads (from their
+// --help) has a row in the configuration reference (docs/configuration.md)
+// and every row names a real setting; every route the supervisor serves has
+// a row in both the README's short table and the HTTP reference
+// (docs/api.md), and every row there is served; the routes the reference
+// says ingest serves are the ones it serves; the README's states are the
+// job statuses.
 func TestReadmeMatchesCode(t *testing.T) {
 	root := testenv.RepoRoot(t)
-	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
-	require.NoError(t, err)
-	text := string(readme)
+	text := readDoc(t, root, "README.md")
+	config := readDoc(t, root, "docs/configuration.md")
+	api := readDoc(t, root, "docs/api.md")
 
 	t.Run("settings", func(t *testing.T) {
 		code := map[string]bool{}
@@ -38,30 +41,27 @@ func TestReadmeMatchesCode(t *testing.T) {
 			}
 		}
 		documented := map[string]bool{}
-		for _, line := range strings.Split(text, "\n") {
+		for _, line := range strings.Split(config, "\n") {
 			if m := regexp.MustCompile("^\\| `(CYBERIMAGE_[A-Z0-9_]+)` \\|").FindStringSubmatch(line); m != nil {
 				documented[m[1]] = true
 			}
 		}
-		require.Equal(t, sorted(code), sorted(documented), "settings in --help vs rows of the README's configuration table")
+		require.Equal(t, sorted(code), sorted(documented), "settings in --help vs rows of docs/configuration.md's table")
 	})
 
 	t.Run("routes", func(t *testing.T) {
 		served := routesIn(t, filepath.Join(root, "services", "supervisor", "internal", "api"))
-		documented := map[string]bool{}
-		for _, m := range regexp.MustCompile("(?m)^\\| `((?:GET|POST|PUT|DELETE) /[^`]*)` \\|").FindAllStringSubmatch(text, -1) {
-			documented[normalRoute(m[1])] = true
-		}
-		require.Equal(t, sorted(served), sorted(documented), "supervisor routes vs the README's HTTP table")
+		require.Equal(t, sorted(served), sorted(routeRows(text)), "supervisor routes vs the README's HTTP table")
+		require.Equal(t, sorted(served), sorted(routeRows(api)), "supervisor routes vs docs/api.md's table")
 
 		ingest := routesIn(t, filepath.Join(root, "services", "ingest", "internal", "httpapi"))
-		line := regexp.MustCompile(`(?s)Ingest serves (.*?)\n\n`).FindStringSubmatch(text)
-		require.NotNil(t, line, "the README says what ingest serves")
+		line := regexp.MustCompile(`(?s)Ingest serves (.*?)\n\n`).FindStringSubmatch(api)
+		require.NotNil(t, line, "docs/api.md says what ingest serves")
 		said := map[string]bool{}
 		for _, m := range regexp.MustCompile("`((?:GET|POST) /[^`]*)`").FindAllStringSubmatch(line[1], -1) {
 			said[normalRoute(m[1])] = true
 		}
-		require.Equal(t, sorted(ingest), sorted(said), "ingest routes vs the README")
+		require.Equal(t, sorted(ingest), sorted(said), "ingest routes vs docs/api.md")
 	})
 
 	t.Run("statuses", func(t *testing.T) {
@@ -77,6 +77,24 @@ func TestReadmeMatchesCode(t *testing.T) {
 		}
 		require.Equal(t, sorted(code), sorted(documented), "job statuses vs the README's States")
 	})
+}
+
+// readDoc reads a documentation file, by its path from the repository root.
+func readDoc(t *testing.T, root, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(path)))
+	require.NoError(t, err)
+	return string(b)
+}
+
+// routeRows reads the routes a markdown table documents: the rows that
+// start with a "METHOD /path" in backquotes.
+func routeRows(text string) map[string]bool {
+	out := map[string]bool{}
+	for _, m := range regexp.MustCompile("(?m)^\\| `((?:GET|POST|PUT|DELETE) /[^`]*)` \\|").FindAllStringSubmatch(text, -1) {
+		out[normalRoute(m[1])] = true
+	}
+	return out
 }
 
 // routesIn reads the "METHOD /path" patterns registered in a package.

@@ -56,7 +56,7 @@ func check(ortLib, model string, size int) (found bool, err error) {
 		printGPU(g)
 	}
 	if problem := ort.CUDAProviderProblem(ortLib); problem != nil {
-		return true, fmt.Errorf("%w\nONNX Runtime's GPU build must sit beside %s (README, GPUs): the runner would use the CPU", problem, ortLib)
+		return true, fmt.Errorf("%w\nONNX Runtime's GPU build must sit beside %s (docs/gpus.md): the runner would use the CPU", problem, ortLib)
 	}
 	if err := ort.Init(ortLib); err != nil {
 		return true, err
