@@ -47,7 +47,7 @@ func setup(t *testing.T) *bundle {
 		proc = New(Params{NC: nc, JS: js, Store: store, Models: catalog, Concurrency: 4, Logger: zaptest.NewLogger(t), Stats: b.stats})
 		require.NoError(t, proc.Start(ctx))
 	}
-	b.stop = func() { proc.Stop() }
+	b.stop = func() { _ = proc.Stop(ctx) }
 	return b
 }
 
@@ -171,13 +171,33 @@ func TestRedeliveryPastDedupWindowQueuesNoSecondWork(t *testing.T) {
 	first, err := proc.admit(ctx, payload, meta)
 	require.NoError(t, err)
 	require.False(t, first.Duplicate)
-	time.Sleep(300 * time.Millisecond) // past the dedup window
+	waitDedupForgets(t, b.js)
 	meta.NumDelivered = 2
 	again, err := proc.admit(ctx, payload, meta)
 	require.NoError(t, err)
 	require.Equal(t, first.JobID, again.JobID)
 	require.True(t, again.Duplicate)
 	require.EqualValues(t, 1, jobsPending(t, b.js), "one job, one work message")
+}
+
+// waitDedupForgets waits until the jobs stream has forgotten the message
+// ids published so far. It publishes a probe and publishes it again until
+// the stream takes it as new: the probe's id, the newest, has then left
+// the dedup window, and every older id with it. The probe is purged.
+func waitDedupForgets(t *testing.T, js jetstream.JetStream) {
+	t.Helper()
+	ctx := context.Background()
+	subject := bus.JobSubject("demo", "dedup-probe")
+	accepted := func() bool {
+		ack, err := js.Publish(ctx, subject, nil, jetstream.WithMsgID("dedup-probe"))
+		require.NoError(t, err)
+		return !ack.Duplicate
+	}
+	require.True(t, accepted(), "the probe's first publish")
+	require.Eventually(t, accepted, 10*time.Second, 20*time.Millisecond, "the stream never forgot the probe's id")
+	stream, err := js.Stream(ctx, bus.StreamJobs)
+	require.NoError(t, err)
+	require.NoError(t, stream.Purge(ctx, jetstream.WithPurgeSubject(subject)))
 }
 
 func mustCatalog(t *testing.T) *models.Catalog {

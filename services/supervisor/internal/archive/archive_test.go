@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -123,25 +124,35 @@ func TestArchivesEndedRecordsFromTheCheckpoint(t *testing.T) {
 	require.Equal(t, int64(1), second.Archived(), "only what ended since the checkpoint")
 }
 
-// slowS3 holds every request to S3 for a while: an archiver behind it falls
-// behind the index.
-type slowS3 struct{ delay time.Duration }
+// heldS3 holds every request to S3 until it is let go: an archiver behind
+// it falls behind the index. It counts the requests that reached it.
+type heldS3 struct {
+	arrived *atomic.Int64
+	release <-chan struct{}
+}
 
-func (s slowS3) RoundTrip(r *http.Request) (*http.Response, error) {
-	time.Sleep(s.delay)
+func (s heldS3) RoundTrip(r *http.Request) (*http.Response, error) {
+	s.arrived.Add(1)
+	select {
+	case <-s.release:
+	case <-r.Context().Done():
+		return nil, r.Context().Err()
+	}
 	return http.DefaultTransport.RoundTrip(r)
 }
 
-// Records that end faster than S3 takes them overflow the index's feed;
-// the archiver then reads what it missed from the bucket, from its
-// checkpoint, and archives every one of them.
+// Records that end while S3 holds the archiver's requests overflow the
+// index's feed; the archiver then reads what it missed from the bucket,
+// from its checkpoint, and archives every one of them.
 func TestArchiverThatFellBehindReadsTheBucket(t *testing.T) {
 	f := newFixture(t)
 	ctx, store, m := f.ctx, f.store, f.minio
-	slow, err := minio.New(m.Config.Endpoint, &minio.Options{Creds: credentials.NewStaticV4(m.Config.AccessKey, m.Config.SecretKey, ""),
-		Region: "us-east-1", Transport: slowS3{delay: 300 * time.Millisecond}})
+	var arrived atomic.Int64
+	release := make(chan struct{})
+	held, err := minio.New(m.Config.Endpoint, &minio.Options{Creds: credentials.NewStaticV4(m.Config.AccessKey, m.Config.SecretKey, ""),
+		Region: "us-east-1", Transport: heldS3{arrived: &arrived, release: release}})
 	require.NoError(t, err)
-	a := New(Params{Ended: f.idx, Records: store.KV(), State: f.state, S3: slow, Bucket: m.Config.Bucket, SaveEvery: 50 * time.Millisecond,
+	a := New(Params{Ended: f.idx, Records: store.KV(), State: f.state, S3: held, Bucket: m.Config.Bucket, SaveEvery: 50 * time.Millisecond,
 		FeedLimit: 2, Logger: zaptest.NewLogger(t)})
 	passCtx, stop := context.WithCancel(ctx)
 	finished := make(chan struct{})
@@ -154,8 +165,8 @@ func TestArchiverThatFellBehindReadsTheBucket(t *testing.T) {
 	defer func() { stop(); <-finished }()
 
 	const jobs = 12
-	for i := range jobs {
-		id := fmt.Sprintf("j%02d", i)
+	end := func(id string) {
+		t.Helper()
 		_, err := store.Create(ctx, job.Record{JobID: id, Status: job.StatusQueued})
 		require.NoError(t, err)
 		for _, status := range []job.Status{job.StatusProcessing, job.StatusCompleted} {
@@ -163,8 +174,22 @@ func TestArchiverThatFellBehindReadsTheBucket(t *testing.T) {
 			require.NoError(t, err)
 		}
 	}
+	// The first ended job sends the archiver to S3 (by its feed, or by
+	// the bucket when the feed began later): from then on its feed is
+	// open and the archiver stuck.
+	end("j00")
+	require.Eventually(t, func() bool { return arrived.Load() > 0 }, 10*time.Second, 10*time.Millisecond,
+		"the archiver's first request reached S3")
+	for i := 1; i < jobs; i++ {
+		end(fmt.Sprintf("j%02d", i))
+	}
+	lastEnd, err := store.KV().Get(ctx, fmt.Sprintf("j%02d", jobs-1))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return f.idx.Revision() >= lastEnd.Revision() }, 10*time.Second, 10*time.Millisecond,
+		"the index saw every job end")
+	close(release)
 	require.Eventually(t, func() bool { return a.Archived() >= jobs }, 40*time.Second, 50*time.Millisecond)
-	require.Positive(t, a.FeedsLost(), "%d jobs ended within one slow PUT overflow a feed of 2", jobs)
+	require.Positive(t, a.FeedsLost(), "%d jobs ended while S3 held the archiver overflow a feed of 2", jobs)
 	for i := range jobs {
 		_, ok, err := Lookup(ctx, f.s3, m.Config.Bucket, fmt.Sprintf("j%02d", i))
 		require.NoError(t, err)
