@@ -16,6 +16,9 @@ type Policy struct {
 	Jitter    float64
 }
 
+// Fixed is the policy of a fixed delay d between tries.
+func Fixed(d time.Duration) Policy { return Policy{Base: d, Max: d} }
+
 // Delay is the wait before retry number attempt (1 for the first retry).
 func (p Policy) Delay(attempt int) time.Duration {
 	d := p.Base

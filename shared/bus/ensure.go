@@ -40,7 +40,12 @@ type layout struct {
 }
 
 func desired(s Settings, models ...string) layout {
-	streams := []jetstream.StreamConfig{
+	return layout{streams: desiredStreams(s), consumers: desiredConsumers(s, models), buckets: desiredBuckets(s)}
+}
+
+// desiredStreams are the pipeline's streams.
+func desiredStreams(s Settings) []jetstream.StreamConfig {
+	return []jetstream.StreamConfig{
 		{
 			Name:        StreamRequests,
 			Description: "Image-generation requests as users publish them",
@@ -91,6 +96,11 @@ func desired(s Settings, models ...string) layout {
 			Duplicates:  dedupWindow,
 		},
 	}
+}
+
+// desiredConsumers are ingest's and the supervisor's consumers and the
+// runners' consumer of each model.
+func desiredConsumers(s Settings, models []string) []consumerSpec {
 	consumers := []consumerSpec{
 		{StreamRequests, jetstream.ConsumerConfig{
 			Durable:       ConsumerIngest,
@@ -122,7 +132,12 @@ func desired(s Settings, models ...string) layout {
 			FilterSubject: subjectJobPrefix + model + ".>",
 		}})
 	}
-	buckets := []jetstream.KeyValueConfig{
+	return consumers
+}
+
+// desiredBuckets are the pipeline's key-value buckets.
+func desiredBuckets(s Settings) []jetstream.KeyValueConfig {
+	return []jetstream.KeyValueConfig{
 		{
 			Bucket:      BucketJobs,
 			Description: "Job records, keyed by job id",
@@ -160,7 +175,6 @@ func desired(s Settings, models ...string) layout {
 			Replicas:    s.Replicas,
 		},
 	}
-	return layout{streams: streams, consumers: consumers, buckets: buckets}
 }
 
 // requestTimeout bounds each request of Ensure: one sent to a node that

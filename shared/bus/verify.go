@@ -9,6 +9,9 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"cyberimage/shared/backoff"
+	"cyberimage/shared/lifecycle"
 )
 
 var (
@@ -132,20 +135,15 @@ func consumerDiff(want, got jetstream.ConsumerConfig) []string {
 // provision step. Settings that differ end the wait with the error: the
 // service must not start.
 func WaitProvisioned(ctx context.Context, js jetstream.JetStream, s Settings, onWait func(error), models ...string) error {
-	for {
-		attemptCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		err := Verify(attemptCtx, js, s, models...)
-		cancel()
-		if err == nil || errors.Is(err, ErrSettingsDiffer) {
-			return err
+	wait := lifecycle.Policy{Backoff: backoff.Fixed(time.Second), TryTimeout: 5 * time.Second,
+		OnRetry: func(_ int, err error, _ time.Duration) { onWait(err) }}
+	return lifecycle.Retry(ctx, wait, func(ctx context.Context) error {
+		err := Verify(ctx, js, s, models...)
+		if errors.Is(err, ErrSettingsDiffer) {
+			return lifecycle.Permanent(err)
 		}
-		onWait(err)
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(time.Second):
-		}
-	}
+		return err
+	})
 }
 
 // ExitCode is how a service that failed to start exits: 2 when the system

@@ -1,0 +1,78 @@
+package lifecycle
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"cyberimage/shared/backoff"
+)
+
+// Policy is how Retry waits between tries: the backoff's delay before
+// each retry (backoff.Fixed for a fixed delay), an optional bound on each
+// try, and who hears about a failed try.
+type Policy struct {
+	Backoff backoff.Policy
+	// TryTimeout bounds each try, so a request sent to a server that never
+	// answers is given up and tried again (0: only ctx bounds it).
+	TryTimeout time.Duration
+	// OnRetry, when set, hears each failed try: its number (1 for the
+	// first), its error and the wait before the next. It is where the
+	// caller logs, once per try or only on the first.
+	OnRetry func(attempt int, err error, wait time.Duration)
+}
+
+// permanent marks an error that retrying cannot mend.
+type permanent struct{ err error }
+
+func (p permanent) Error() string { return p.err.Error() }
+func (p permanent) Unwrap() error { return p.err }
+
+// Permanent marks err as one Retry must not retry: Retry returns err
+// itself (unwrapped) at once. Permanent(nil) is nil.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return permanent{err}
+}
+
+// Retry calls try until it succeeds, returns a Permanent error, or ctx
+// ends, waiting the policy's delay between tries; it is the one retry loop
+// of the pipeline. It returns nil, the permanent error, or ctx's error
+// when ctx ended first.
+func Retry(ctx context.Context, p Policy, try func(ctx context.Context) error) error {
+	for attempt := 1; ; attempt++ {
+		err := p.try(ctx, try)
+		if err == nil {
+			return nil
+		}
+		var perm permanent
+		if errors.As(err, &perm) {
+			return perm.err
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		wait := p.Backoff.Delay(attempt)
+		if p.OnRetry != nil {
+			p.OnRetry(attempt, err, wait)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+func (p Policy) try(ctx context.Context, try func(ctx context.Context) error) error {
+	if p.TryTimeout <= 0 {
+		return try(ctx)
+	}
+	ctx, cancel := context.WithTimeout(ctx, p.TryTimeout)
+	defer cancel()
+	return try(ctx)
+}
