@@ -35,8 +35,8 @@ func TestManifestMemory(t *testing.T) {
 
 func TestWithMemoryBudget(t *testing.T) {
 	t.Parallel()
-	require.Equal(t, int64(DefaultJobMemoryMB)<<20, JobMemoryBytes(0))
-	require.Equal(t, int64(512)<<20, JobMemoryBytes(512))
+	require.Equal(t, int64(DefaultJobMemoryMB)<<20, JobMemory{}.Bytes())
+	require.Equal(t, int64(512)<<20, JobMemory{MB: 512}.Bytes())
 	c, err := Load("../../infra/models", "")
 	require.NoError(t, err)
 	models := c.WithMemoryBudget(512 << 20)
@@ -54,4 +54,21 @@ func TestWithMemoryBudget(t *testing.T) {
 	n = 8
 	_, err = job.Normalize(job.Request{Prompt: "p", Model: "demo", Width: &w, Height: &big, NumImages: &n}, models, func() int64 { return 1 })
 	require.NoError(t, err, "the demo model slices the largest request into 512 MB")
+}
+
+// TestJobMemoryOn: the budget of a job on each kind of device (moved from
+// the runner's pipeline, where it was resolved before).
+func TestJobMemoryOn(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, int64(300)<<20, JobMemory{MB: 300}.On(nil, 0, 1))
+	gpu := 0
+	require.Equal(t, int64(DefaultJobMemoryMB)<<20, JobMemory{}.On(&gpu, 0, 1), "a GPU of unknown size")
+	const h200 = 141 << 30
+	require.Equal(t, int64(h200*8/10/2), JobMemory{}.On(&gpu, h200, 2), "80% of the device, shared by its slots")
+	require.Equal(t, int64(300)<<20, JobMemory{MB: 300}.On(&gpu, h200, 2), "a setting wins")
+	cpu := JobMemory{}.On(nil, 0, 1)
+	require.LessOrEqual(t, cpu, int64(DefaultJobMemoryMB)<<20)
+	if total := physicalMemory(); total > 0 {
+		require.LessOrEqual(t, cpu, total/4)
+	}
 }

@@ -12,19 +12,16 @@ import (
 	"cyberimage/shared/bus"
 	"cyberimage/shared/config"
 	"cyberimage/shared/httpserve"
-	"cyberimage/shared/jobstore"
-	"cyberimage/shared/logging"
+	"cyberimage/shared/models"
 	"cyberimage/shared/objectstore"
-	"cyberimage/shared/tracing"
+	"cyberimage/shared/service"
 )
 
 // Config is everything a runner needs to start.
 type Config struct {
-	NATS           bus.Conn
-	Bus            bus.Settings
-	Retention      jobstore.Retention
-	Log            logging.Config
-	Tracing        tracing.Config
+	// Settings are those of every service (NATS, layout, retention, logs,
+	// tracing).
+	service.Settings
 	S3             objectstore.Config
 	RunnerID       string
 	ModelsDir      string
@@ -36,7 +33,6 @@ type Config struct {
 	RequireGPU     bool
 	IntraOpThreads int
 	Heartbeat      time.Duration
-	StopTimeout    time.Duration
 	PNGLevel       string
 	AbandonTimeout time.Duration
 	AbandonCooloff time.Duration
@@ -44,7 +40,7 @@ type Config struct {
 	Prefetch       bool
 	UploadPatience time.Duration
 	ModelMemoryMB  int
-	JobMemoryMB    int
+	JobMemory      models.JobMemory
 	MaxBatch       int
 	BatchWindow    time.Duration
 	// Faults are for tests and demos only; off unless set.
@@ -65,11 +61,7 @@ type Config struct {
 func Load(args []string, out io.Writer) (Config, error) {
 	var c Config
 	l := config.NewLoader("gpu-runner", out)
-	c.NATS.Bind(l)
-	c.Bus.Bind(l)
-	c.Retention.Bind(l)
-	c.Log.Bind(l)
-	c.Tracing.Bind(l)
+	c.Settings.Bind(l)
 	c.S3.Bind(l)
 	host, _ := os.Hostname()
 	host = strings.ReplaceAll(host, ".", "-")
@@ -85,12 +77,12 @@ func Load(args []string, out io.Writer) (Config, error) {
 	l.Duration(&c.Heartbeat, "heartbeat-interval", 2*time.Second, "how often the runner announces itself")
 	l.String(&c.HTTPAddr, "runner-addr", "", "address of the runner's /metrics, /livez and /readyz (empty: off)")
 	c.HTTPTLS.Bind(l)
-	l.Duration(&c.StopTimeout, "stop-timeout", 30*time.Second, "on shutdown, how long running jobs may finish before they are handed back")
+	l.Duration(&c.Settings.StopTimeout, "stop-timeout", 30*time.Second, "on shutdown, how long running jobs may finish before they are handed back")
 	l.String(&c.PNGLevel, "png-compression", "speed", "PNG compression: speed, default, best or none")
 	l.Duration(&c.AbandonTimeout, "abandon-timeout", 30*time.Second, "after an abandon order, exit non-zero if the inference has not stopped within this (its process manager restarts it)")
 	l.Duration(&c.AbandonCooloff, "abandon-cooloff", 10*time.Second, "a slot whose job was taken away pulls nothing for this long, so the job goes to a healthy runner")
 	l.Int(&c.ModelMemoryMB, "model-memory-mb", 0, "per device, MB of model files kept loaded; least recently used models are evicted beyond it (0: no limit)")
-	l.Int(&c.JobMemoryMB, "job-memory-mb", 0, "MB one job may use beyond the idle runner; larger jobs are sliced or refused (0: sized for the device, 2048 capped at a quarter of the machine's memory on the CPU)")
+	c.JobMemory.Bind(l)
 	l.Duration(&c.UploadPatience, "upload-patience", 2*time.Minute, "when S3 fails, keep the images and retry the upload for this long before handing the job back")
 	l.Bool(&c.Prefetch, "prefetch", true, "while a job runs, take the next one if it is already queued, so the model never waits for a fetch")
 	l.Bool(&c.Overlap, "overlap", true, "encode, upload and ack a job while the next one runs on the model")
@@ -103,16 +95,13 @@ func Load(args []string, out io.Writer) (Config, error) {
 	if err := l.Parse(args); err != nil {
 		return c, err
 	}
-	c.Bus.Check(l)
-	c.Retention.Check(l)
-	c.Tracing.Check(l)
-	c.NATS.Check(l)
+	c.Settings.Check(l)
 	c.S3.Check(l)
 	c.HTTPTLS.Check(l)
 	c.checkRunnerID(l, fmt.Sprintf("%s-%d", host, os.Getpid()))
 	l.Check(c.Slots >= 1, "CYBERIMAGE_SLOTS must be at least 1")
 	l.Check(c.ModelMemoryMB >= 0, "CYBERIMAGE_MODEL_MEMORY_MB must not be negative")
-	l.Check(c.JobMemoryMB >= 0, "CYBERIMAGE_JOB_MEMORY_MB must not be negative")
+	c.JobMemory.Check(l)
 	l.Check(c.MaxBatch >= 1 && c.MaxBatch <= 64, "CYBERIMAGE_MAX_BATCH must be 1 to 64")
 	l.Check(c.MaxBatch == 1 || c.BatchWindow > 0, "CYBERIMAGE_BATCH_WINDOW must be positive when batching")
 	l.Check(c.SlotsPerGPU >= 1, "CYBERIMAGE_SLOTS_PER_GPU must be at least 1")

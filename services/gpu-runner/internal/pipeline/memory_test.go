@@ -137,7 +137,7 @@ func guardedRegistry(t *testing.T, jobMemoryMB int) (*Registry, map[string]*reco
 	c, err := models.Load(testenv.RepoRoot(t)+"/infra/models", "")
 	require.NoError(t, err)
 	gens := map[string]*recordingGen{}
-	reg := NewRegistry(RegistryParams{Catalog: c, JobMemoryMB: jobMemoryMB,
+	reg := NewRegistry(RegistryParams{Catalog: c, JobMemory: models.JobMemory{MB: jobMemoryMB},
 		Open: func(m models.Manifest, _ ort.Options) (Generator, error) {
 			g := &recordingGen{}
 			gens[m.Name] = g
@@ -224,18 +224,4 @@ func TestReliefFreesAfterLargeJobsOnly(t *testing.T) {
 	slow := newRelief(func() { frees.Add(1) }, []time.Duration{time.Hour})
 	slow.after(reliefThreshold)
 	slow.close() // does not wait the hour
-}
-
-func TestJobBudget(t *testing.T) {
-	require.Equal(t, int64(300)<<20, JobBudget(300, nil, 0, 1))
-	gpu := 0
-	require.Equal(t, int64(models.DefaultJobMemoryMB)<<20, JobBudget(0, &gpu, 0, 1), "a GPU of unknown size")
-	const h200 = 141 << 30
-	require.Equal(t, int64(h200*8/10/2), JobBudget(0, &gpu, h200, 2), "80% of the device, shared by its slots")
-	require.Equal(t, int64(300)<<20, JobBudget(300, &gpu, h200, 2), "a setting wins")
-	cpu := JobBudget(0, nil, 0, 1)
-	require.LessOrEqual(t, cpu, int64(models.DefaultJobMemoryMB)<<20)
-	if total := physicalMemory(); total > 0 {
-		require.LessOrEqual(t, cpu, total/4)
-	}
 }

@@ -39,9 +39,9 @@ type RegistryParams struct {
 	// loaded; the least recently used models not in use are evicted to make
 	// room. 0 means no limit.
 	MemoryBudget int64
-	// JobMemoryMB is CYBERIMAGE_JOB_MEMORY_MB, the memory one job may use;
-	// 0 sizes it for the device (see JobBudget).
-	JobMemoryMB int
+	// JobMemory is the memory one job may use (models.JobMemory.On sizes
+	// it for each device).
+	JobMemory models.JobMemory
 	// DeviceMemory is a GPU's total memory in bytes (0: unknown), and
 	// SlotsPerGPU how many jobs share one, for the default job budget.
 	DeviceMemory func(gpu int) int64
@@ -120,7 +120,7 @@ func (r *Registry) For(model string, gpu *int) (Generator, func(), error) {
 	if gpu != nil && r.p.DeviceMemory != nil {
 		deviceMem = r.p.DeviceMemory(*gpu)
 	}
-	budget := JobBudget(r.p.JobMemoryMB, gpu, deviceMem, r.p.SlotsPerGPU)
+	budget := r.p.JobMemory.On(gpu, deviceMem, r.p.SlotsPerGPU)
 	g = &guarded{gen: g, model: model, models: r.p.Catalog.WithMemoryBudget(budget),
 		memory: m.Memory.OrDefault(), budget: budget, relief: r.relief}
 	e := &regEntry{gen: WithFaults(g, r.p.Faults), size: size}

@@ -21,7 +21,7 @@ import (
 func (r *Runner) serveHealth(addr string, probe func(context.Context) error) error {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
-	mux.Handle("GET /metrics", metrics.Handler(r.metrics))
+	mux.Handle("GET /metrics", metrics.Handler(r.bus.Metrics))
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, req *http.Request) {
 		ctx, cancel := context.WithTimeout(req.Context(), 2*time.Second)
 		defer cancel()
@@ -50,8 +50,8 @@ func (r *Runner) serveHealth(addr string, probe func(context.Context) error) err
 
 func (r *Runner) ready(ctx context.Context, probe func(context.Context) error) error {
 	switch {
-	case r.nc.Status() != nats.CONNECTED:
-		return fmt.Errorf("not connected to NATS (%s)", r.nc.Status())
+	case r.bus.NC.Status() != nats.CONNECTED:
+		return fmt.Errorf("not connected to NATS (%s)", r.bus.NC.Status())
 	case !r.modelsReady.Load():
 		return errors.New("models not loaded yet")
 	case r.worker.Held():

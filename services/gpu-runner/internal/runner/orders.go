@@ -14,7 +14,7 @@ import (
 // decode, has expired, or concerns a delivery this runner does not hold
 // changes nothing, and a panic in handling one is recovered.
 func (r *Runner) listenForOrders() error {
-	_, err := r.nc.Subscribe(bus.ControlSubject(r.cfg.RunnerID), bus.Guard(r.drops, "order", r.order))
+	_, err := r.bus.NC.Subscribe(bus.ControlSubject(r.cfg.RunnerID), bus.Guard(r.bus.Drops, "order", r.order))
 	if err != nil {
 		return fmt.Errorf("subscribe %s: %w", bus.ControlSubject(r.cfg.RunnerID), err)
 	}
@@ -27,7 +27,7 @@ func (r *Runner) order(m *nats.Msg) {
 		err = fmt.Errorf("%w: order expired at %s", bus.ErrMalformed, c.ExpiresAt)
 	}
 	if err != nil {
-		r.drops.Note("junk:order", m.Subject, err)
+		r.bus.Drops.Note("junk:order", m.Subject, err)
 		return
 	}
 	switch c.Action {
@@ -42,10 +42,8 @@ func (r *Runner) order(m *nats.Msg) {
 	case bus.ControlReload:
 		r.ordersMu.Lock()
 		defer r.ordersMu.Unlock()
-		select {
-		case <-r.stopping:
-			return
-		default:
+		if r.stopCtx.Err() != nil {
+			return // stopping
 		}
 		r.orders.Add(1)
 		go r.reload(c)

@@ -1,12 +1,14 @@
 package runner
 
 import (
+	"context"
 	"time"
 
 	"go.uber.org/zap"
 
 	"cyberimage/shared/backoff"
 	"cyberimage/shared/bus"
+	"cyberimage/shared/lifecycle"
 )
 
 // reload carries out a reload order: the runner is quarantined (its slots
@@ -27,21 +29,20 @@ func (r *Runner) reload(order bus.Control) {
 	r.worker.Hold()
 	defer r.worker.Resume()
 	r.log.Warn("quarantined: reloading every model on the supervisor's order", zap.String("reason", order.Reason), zap.String("order", order.ID))
-	retry := backoff.Policy{Base: time.Second, Max: 30 * time.Second, Jitter: 0.2}
-	for attempt := 1; ; attempt++ {
+	retry := lifecycle.Policy{Backoff: backoff.Policy{Base: time.Second, Max: 30 * time.Second, Jitter: 0.2},
+		OnRetry: func(_ int, err error, wait time.Duration) {
+			r.log.Error("model reload failed; still quarantined, retrying", zap.Duration("retry_in", wait), zap.Error(err))
+		}}
+	err := lifecycle.Retry(r.stopCtx, retry, func(context.Context) error {
 		dropped := r.registry.Reload()
-		err := r.warm()
-		if err == nil {
-			r.log.Info("models reloaded; taking work again", zap.Strings("dropped", dropped), zap.Strings("models", r.served))
-			break
+		if err := r.warm(); err != nil {
+			return err
 		}
-		delay := retry.Delay(attempt)
-		r.log.Error("model reload failed; still quarantined, retrying", zap.Duration("retry_in", delay), zap.Error(err))
-		select {
-		case <-r.stopping:
-			return
-		case <-time.After(delay):
-		}
+		r.log.Info("models reloaded; taking work again", zap.Strings("dropped", dropped), zap.Strings("models", r.served))
+		return nil
+	})
+	if err != nil {
+		return // stopping
 	}
 	r.lastReload.Store(order.ID)
 }

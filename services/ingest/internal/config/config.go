@@ -4,22 +4,19 @@ package config
 
 import (
 	"io"
+	"time"
 
-	"cyberimage/shared/bus"
 	"cyberimage/shared/config"
 	"cyberimage/shared/httpserve"
-	"cyberimage/shared/jobstore"
-	"cyberimage/shared/logging"
-	"cyberimage/shared/tracing"
+	"cyberimage/shared/models"
+	"cyberimage/shared/service"
 )
 
 // Config is everything ingest needs to start.
 type Config struct {
-	NATS         bus.Conn
-	Bus          bus.Settings
-	Retention    jobstore.Retention
-	Log          logging.Config
-	Tracing      tracing.Config
+	// Settings are those of every service (NATS, layout, retention, logs,
+	// tracing).
+	service.Settings
 	ModelsDir    string
 	DefaultModel string
 	// Concurrency is how many requests are validated and queued at once.
@@ -28,36 +25,31 @@ type Config struct {
 	HTTPAddr string
 	// HTTPTLS is that listener's certificate; empty: plain HTTP.
 	HTTPTLS httpserve.TLS
-	// JobMemoryMB is the memory one job may use on a runner; a request no
-	// runner could fit is rejected (memory_budget_exceeded). 0: the
-	// runners' default, models.DefaultJobMemoryMB.
-	JobMemoryMB int
+	// JobMemory is the memory one job may use on a runner; a request no
+	// runner could fit is rejected (memory_budget_exceeded).
+	JobMemory models.JobMemory
 }
 
 // Load parses args and the environment; help and errors go to out.
 func Load(args []string, out io.Writer) (Config, error) {
 	var c Config
 	l := config.NewLoader("ingest", out)
-	c.NATS.Bind(l)
-	c.Bus.Bind(l)
-	c.Retention.Bind(l)
-	c.Log.Bind(l)
-	c.Tracing.Bind(l)
+	// What is left of a shutdown when a signal comes is quick: the HTTP
+	// listener is the only part that waits.
+	c.StopTimeout = 5 * time.Second
+	c.Settings.Bind(l)
 	l.String(&c.ModelsDir, "models-dir", "infra/models", "folder of model folders, each with a manifest.json")
 	l.String(&c.DefaultModel, "default-model", "", "model used when a request names none (empty: the only model, or demo)")
 	l.Int(&c.Concurrency, "ingest-concurrency", 32, "requests handled at once")
 	l.String(&c.HTTPAddr, "ingest-addr", "127.0.0.1:8081", "address of ingest's /healthz and /metrics (empty: off)")
 	c.HTTPTLS.Bind(l)
-	l.Int(&c.JobMemoryMB, "job-memory-mb", 0, "MB one job may use on a runner; requests that cannot fit are rejected (0: 2048, the runners' default)")
+	c.JobMemory.Bind(l)
 	if err := l.Parse(args); err != nil {
 		return c, err
 	}
-	c.Bus.Check(l)
-	c.Retention.Check(l)
-	c.Tracing.Check(l)
-	c.NATS.Check(l)
+	c.Settings.Check(l)
 	c.HTTPTLS.Check(l)
 	l.Check(c.Concurrency >= 1, "CYBERIMAGE_INGEST_CONCURRENCY must be at least 1")
-	l.Check(c.JobMemoryMB >= 0, "CYBERIMAGE_JOB_MEMORY_MB must not be negative")
+	c.JobMemory.Check(l)
 	return c, l.Err()
 }

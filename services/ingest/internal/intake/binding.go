@@ -12,6 +12,7 @@ import (
 
 	"cyberimage/shared/backoff"
 	"cyberimage/shared/bus"
+	"cyberimage/shared/lifecycle"
 )
 
 // binding keeps ingest bound to its consumer. When the consumer disappears
@@ -34,53 +35,60 @@ type binding struct {
 // checkEvery is how often the consumer's existence is checked.
 const checkEvery = 2 * time.Second
 
-// next blocks until it has an iterator on the consumer, or stop closes
-// (nil).
-func (b *binding) next(stop <-chan struct{}) jetstream.MessagesContext {
-	wait := backoff.Policy{Base: 250 * time.Millisecond, Max: 5 * time.Second, Jitter: 0.2}
-	for attempt := 1; ; attempt++ {
-		select {
-		case <-stop:
-			return nil
-		default:
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		cons, err := b.js.Consumer(ctx, bus.StreamRequests, bus.ConsumerIngest)
-		cancel()
-		var iter jetstream.MessagesContext
-		if err == nil {
-			// Short pulls with frequent heartbeats: a pull left on a hung
-			// or restarted NATS node is noticed in seconds (the defaults,
-			// 30 s and 15 s, held ingest's intake for 30 s after a node
-			// froze: make bench-recovery).
-			iter, err = cons.Messages(jetstream.PullMaxMessages(b.pull), jetstream.PullExpiry(pullExpiry), jetstream.PullHeartbeat(pullHeartbeat))
-		}
-		if err == nil {
-			b.mu.Lock()
-			if b.stopped {
-				// Stop came while this iterator was being made: it
-				// would block forever, nobody being left to drain it.
-				b.mu.Unlock()
-				iter.Stop()
-				return nil
+// errDrained: Stop came while an iterator was being made.
+var errDrained = errors.New("intake stopping")
+
+// next blocks until it has an iterator on the consumer, or ctx ends (nil).
+func (b *binding) next(ctx context.Context) jetstream.MessagesContext {
+	attempts := 0
+	wait := lifecycle.Policy{Backoff: backoff.Policy{Base: 250 * time.Millisecond, Max: 5 * time.Second, Jitter: 0.2},
+		TryTimeout: 5 * time.Second,
+		OnRetry: func(attempt int, err error, _ time.Duration) {
+			if attempt == 1 {
+				b.log.Warn("ingest consumer unavailable; not ready, binding again when it is back", zap.Error(err))
 			}
-			b.iter = iter
-			b.mu.Unlock()
-			b.bound.Store(true)
-			if attempt > 1 {
-				b.log.Info("bound to the ingest consumer again", zap.Int("attempts", attempt))
-			}
-			return iter
-		}
-		if attempt == 1 {
-			b.log.Warn("ingest consumer unavailable; not ready, binding again when it is back", zap.Error(err))
-		}
-		select {
-		case <-stop:
-			return nil
-		case <-time.After(wait.Delay(attempt)):
-		}
+		}}
+	var iter jetstream.MessagesContext
+	err := lifecycle.Retry(ctx, wait, func(ctx context.Context) error {
+		attempts++
+		var err error
+		iter, err = b.bind(ctx)
+		return err
+	})
+	if err != nil {
+		return nil // stopping
 	}
+	b.bound.Store(true)
+	if attempts > 1 {
+		b.log.Info("bound to the ingest consumer again", zap.Int("attempts", attempts))
+	}
+	return iter
+}
+
+// bind makes one iterator on the consumer.
+func (b *binding) bind(ctx context.Context) (jetstream.MessagesContext, error) {
+	cons, err := b.js.Consumer(ctx, bus.StreamRequests, bus.ConsumerIngest)
+	if err != nil {
+		return nil, err
+	}
+	// Short pulls with frequent heartbeats: a pull left on a hung or
+	// restarted NATS node is noticed in seconds (the defaults, 30 s and
+	// 15 s, held ingest's intake for 30 s after a node froze: make
+	// bench-recovery).
+	iter, err := cons.Messages(jetstream.PullMaxMessages(b.pull), jetstream.PullExpiry(pullExpiry), jetstream.PullHeartbeat(pullHeartbeat))
+	if err != nil {
+		return nil, err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.stopped {
+		// Stop came while this iterator was being made: it would block
+		// forever, nobody being left to drain it.
+		iter.Stop()
+		return nil, lifecycle.Permanent(errDrained)
+	}
+	b.iter = iter
+	return iter, nil
 }
 
 // lost marks the binding gone after its iterator ended.
@@ -91,31 +99,22 @@ func (b *binding) lost(err error) {
 	}
 }
 
-// watch checks the consumer until stop closes and ends the iterator when
-// the consumer is gone, which the iterator alone would not notice.
-func (b *binding) watch(stop <-chan struct{}) {
-	t := time.NewTicker(checkEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-stop:
-			return
-		case <-t.C:
+// check ends the iterator when the consumer is gone, which the iterator
+// alone would not notice; it runs every checkEvery.
+func (b *binding) check(ctx context.Context) {
+	if !b.bound.Load() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	_, err := b.js.Consumer(ctx, bus.StreamRequests, bus.ConsumerIngest)
+	cancel()
+	if errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrStreamNotFound) {
+		b.lost(err)
+		b.mu.Lock()
+		if b.iter != nil {
+			b.iter.Stop()
 		}
-		if !b.bound.Load() {
-			continue
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_, err := b.js.Consumer(ctx, bus.StreamRequests, bus.ConsumerIngest)
-		cancel()
-		if errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrStreamNotFound) {
-			b.lost(err)
-			b.mu.Lock()
-			if b.iter != nil {
-				b.iter.Stop()
-			}
-			b.mu.Unlock()
-		}
+		b.mu.Unlock()
 	}
 }
 

@@ -19,7 +19,7 @@ func TestRejectsWhatNoRunnerCouldFit(t *testing.T) {
 	proc := New(Params{NC: b.nc, JS: b.js, Store: b.store, Models: mustCatalog(t).WithMemoryBudget(512 << 20),
 		Concurrency: 1, Logger: zaptest.NewLogger(t), Stats: b.stats})
 	require.NoError(t, proc.Start(ctx))
-	defer proc.Stop()
+	defer func() { _ = proc.Stop(ctx) }()
 
 	big := b.request(t, `{"prompt":"too big","model":"tiny-sd","width":2048,"height":2048,"request_id":"big"}`)
 	require.Equal(t, job.StatusRejected, big.Status)

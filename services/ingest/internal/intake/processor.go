@@ -20,6 +20,7 @@ import (
 	"cyberimage/shared/bus"
 	"cyberimage/shared/job"
 	"cyberimage/shared/jobstore"
+	"cyberimage/shared/lifecycle"
 	"cyberimage/shared/tracing"
 )
 
@@ -40,9 +41,13 @@ type Processor struct {
 	log     *zap.Logger
 	replies *replies
 
-	bind    *binding
-	sub     *nats.Subscription
-	stop    chan struct{}
+	bind *binding
+	sub  *nats.Subscription
+	// ctx ends when Stop begins: the pull loop and the binding stop.
+	ctx    context.Context
+	cancel context.CancelFunc
+	// loops check the binding and expire unanswered inboxes.
+	loops   lifecycle.Group
 	wg      sync.WaitGroup
 	workers chan struct{}
 }
@@ -55,9 +60,14 @@ func New(p Params) *Processor {
 	if p.Stats.Drops == nil {
 		p.Stats.Drops = bus.NewDrops(p.Logger.Named("bus"), time.Minute)
 	}
-	pr := &Processor{p: p, log: p.Logger.Named("intake"), stop: make(chan struct{}), workers: make(chan struct{}, p.Concurrency)}
+	pr := &Processor{p: p, log: p.Logger.Named("intake"), workers: make(chan struct{}, p.Concurrency)}
+	pr.ctx, pr.cancel = context.WithCancel(context.Background())
 	pr.bind = &binding{js: p.JS, pull: p.Concurrency, log: pr.log, stats: p.Stats}
 	pr.replies = newReplies(pr.sendReply, time.Now)
+	pr.loops = lifecycle.Group{
+		lifecycle.NewLoop(checkEvery, pr.bind.check),
+		lifecycle.NewLoop(answerTTL/2, func(context.Context) { pr.replies.expire() }),
+	}
 	return pr
 }
 
@@ -86,10 +96,9 @@ func (pr *Processor) Start(ctx context.Context) error {
 	if _, err := pr.p.JS.Consumer(ctx, bus.StreamRequests, bus.ConsumerIngest); err != nil {
 		return fmt.Errorf("consumer %s: %w", bus.ConsumerIngest, err)
 	}
-	pr.wg.Add(3)
+	pr.wg.Add(1)
 	go pr.loop()
-	go func() { defer pr.wg.Done(); pr.bind.watch(pr.stop) }()
-	go pr.expireLoop()
+	pr.loops.Start()
 	return nil
 }
 
@@ -99,15 +108,13 @@ func (pr *Processor) Ready() bool { return pr.bind.bound.Load() }
 func (pr *Processor) loop() {
 	defer pr.wg.Done()
 	for {
-		iter := pr.bind.next(pr.stop)
+		iter := pr.bind.next(pr.ctx)
 		if iter == nil {
 			return // stopping
 		}
 		err := pr.consume(iter)
-		select {
-		case <-pr.stop:
+		if pr.ctx.Err() != nil {
 			return
-		default:
 		}
 		pr.bind.lost(err)
 	}
@@ -142,28 +149,18 @@ func (pr *Processor) survive(msg jetstream.Msg) {
 	_ = msg.TermWithReason(fmt.Sprintf("ingest could not handle this request: %v", p))
 }
 
-func (pr *Processor) expireLoop() {
-	defer pr.wg.Done()
-	t := time.NewTicker(answerTTL / 2)
-	defer t.Stop()
-	for {
-		select {
-		case <-pr.stop:
-			return
-		case <-t.C:
-			pr.replies.expire()
-		}
-	}
-}
-
-// Stop stops pulling, lets the requests already pulled finish, and waits.
-func (pr *Processor) Stop() {
-	close(pr.stop)
+// Stop stops pulling, lets the requests already pulled finish (each is
+// bounded by its own timeout), and waits; it always returns nil. Stop
+// before Start, or a second Stop, is fine.
+func (pr *Processor) Stop(context.Context) error {
+	pr.cancel()
+	pr.loops.Stop()
 	pr.bind.drain()
 	pr.wg.Wait()
 	if pr.sub != nil {
 		_ = pr.sub.Unsubscribe()
 	}
+	return nil
 }
 
 func (pr *Processor) sendReply(inbox string, body []byte) {

@@ -4,52 +4,37 @@ package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
-	"time"
 
 	"go.uber.org/zap"
 
 	"cyberimage/services/supervisor/internal/app"
 	"cyberimage/services/supervisor/internal/config"
-	"cyberimage/shared/bus"
-	sharedconfig "cyberimage/shared/config"
-	"cyberimage/shared/logging"
-	"cyberimage/shared/tracing"
+	"cyberimage/shared/service"
 )
 
-func main() {
-	cfg, err := config.Load(os.Args[1:], os.Stderr)
-	if errors.Is(err, sharedconfig.ErrHelp) {
-		os.Exit(0)
-	}
+func main() { service.Main("supervisor", config.Load, run) }
+
+// run starts the supervisor's components in order; they stop in reverse.
+func run(ctx context.Context, cfg config.Config, log *zap.Logger, s *service.Stack) error {
+	a, err := app.New(cfg, log) // model catalog, S3 client
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "supervisor: invalid configuration:\n%v\n", err)
-		os.Exit(2)
+		return err
 	}
-	logger, err := logging.New("supervisor", cfg.Log)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "supervisor: %v\n", err)
-		os.Exit(2)
+	if err := s.Start(ctx, a.Bus()); err != nil {
+		return err
 	}
-	stopTracing := tracing.Start("supervisor", cfg.Tracing, logger)
-	defer stopTracing()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	a, err := app.Start(ctx, cfg, logger)
-	if err != nil {
-		logger.Error("supervisor failed to start", zap.Error(err))
-		stopTracing() // os.Exit skips the deferred flush
-		_ = logger.Sync()
-		os.Exit(bus.ExitCode(err))
+	if err := a.Wire(ctx); err != nil {
+		return err
 	}
-	<-ctx.Done()
-	logger.Info("shutting down")
-	stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	a.Stop(stopCtx)
-	_ = logger.Sync()
+	if err := s.Start(ctx,
+		a.Index(), a.Tracker(), a.Acks(), // watchers: every replica keeps them
+		a.Actors(),        // the leader's loops, started and stopped by the lease
+		a.API(),           // serves while the index catches up
+		a.Lease(),         // once the index has caught up
+		a.FinalSnapshot(), // stops first, while the lease is held
+	); err != nil {
+		return err
+	}
+	a.LogReady()
+	return nil
 }

@@ -8,23 +8,18 @@ import (
 	"os"
 	"time"
 
-	"cyberimage/shared/bus"
 	"cyberimage/shared/config"
 	"cyberimage/shared/httpserve"
-	"cyberimage/shared/jobstore"
-	"cyberimage/shared/logging"
 	"cyberimage/shared/objectstore"
-	"cyberimage/shared/tracing"
+	"cyberimage/shared/service"
 )
 
 // Config is everything the supervisor needs to start.
 type Config struct {
-	NATS      bus.Conn
-	Bus       bus.Settings
-	Retention jobstore.Retention
-	Log       logging.Config
-	Tracing   tracing.Config
-	S3        objectstore.Config
+	// Settings are those of every service (NATS, layout, retention, logs,
+	// tracing).
+	service.Settings
+	S3 objectstore.Config
 	// Addr serves /status, /v1/jobs, /api/queue, /healthz and /metrics.
 	Addr string
 	// PresignTTL is how long image URLs in job lookups stay valid.
@@ -70,11 +65,10 @@ type Config struct {
 func Load(args []string, out io.Writer) (Config, error) {
 	var c Config
 	l := config.NewLoader("supervisor", out)
-	c.NATS.Bind(l)
-	c.Bus.Bind(l)
-	c.Retention.Bind(l)
-	c.Log.Bind(l)
-	c.Tracing.Bind(l)
+	// What is left of a shutdown when a signal comes is quick: the HTTP
+	// listener is the only part that waits.
+	c.StopTimeout = 10 * time.Second
+	c.Settings.Bind(l)
 	c.S3.Bind(l)
 	l.String(&c.Addr, "supervisor-addr", "127.0.0.1:8080", "HTTP address of the status and lookup endpoints")
 	l.Duration(&c.PresignTTL, "presign-ttl", time.Hour, "validity of presigned image URLs")
@@ -99,10 +93,7 @@ func Load(args []string, out io.Writer) (Config, error) {
 	if err := l.Parse(args); err != nil {
 		return c, err
 	}
-	c.Bus.Check(l)
-	c.Retention.Check(l)
-	c.Tracing.Check(l)
-	c.NATS.Check(l)
+	c.Settings.Check(l)
 	c.S3.Check(l)
 	c.HTTPTLS.Check(l)
 	l.Check(c.SubmitRate >= 0, "CYBERIMAGE_SUBMIT_RATE must not be negative")

@@ -46,7 +46,6 @@ type Params struct {
 	Jobs       Jobs
 	Acks       Acks
 	Log        *recoveries.Log
-	Interval   time.Duration
 	// Grace: records changed more recently than this are left alone, so a
 	// job between its record and its queueing is not mistaken for lost.
 	Grace   time.Duration
@@ -55,8 +54,8 @@ type Params struct {
 	Logger  *zap.Logger
 }
 
-// Reconciler finds lost jobs; the supervisor runs its Pass every Interval
-// while it leads.
+// Reconciler finds lost jobs; the supervisor runs its Pass every
+// CYBERIMAGE_RECONCILE_INTERVAL while it leads.
 type Reconciler struct {
 	p   Params
 	log *zap.Logger

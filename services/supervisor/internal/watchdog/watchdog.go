@@ -2,7 +2,7 @@
 // runner keeps sending in-progress acks) but not getting anywhere, and takes
 // the job away from them: the original app's watchdog, across processes.
 //
-// Two rules, checked every CheckInterval (and a third, runner loss, checked
+// Two rules, checked every CYBERIMAGE_CHECK_INTERVAL (and a third, runner loss, checked
 // every few seconds by LostPass):
 //   - stalled: the delivery has been processing longer than MaxStalled,
 //     measured from the start of this delivery (not from the last update,
@@ -96,7 +96,6 @@ type Params struct {
 	LostAfter        time.Duration
 	MaxStalled       time.Duration
 	MaxSilent        time.Duration
-	CheckInterval    time.Duration
 	RecoveryCooldown time.Duration
 	AckWait          time.Duration
 	Now              func() time.Time
@@ -104,7 +103,7 @@ type Params struct {
 }
 
 // Watchdog judges the jobs in processing; the supervisor runs its Pass
-// every CheckInterval while it leads.
+// every CYBERIMAGE_CHECK_INTERVAL while it leads.
 type Watchdog struct {
 	p   Params
 	log *zap.Logger

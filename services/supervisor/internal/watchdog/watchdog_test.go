@@ -88,7 +88,7 @@ func (f *fixture) newWatchdog(t *testing.T) *Watchdog {
 		Jobs: &f.jobs, Acks: f.acks, Progress: f.progress, Actions: f.actions, Log: f.log,
 		Histories: f.history, Runners: f.runners,
 		MaxStalled: 15 * time.Minute, MaxSilent: 2 * time.Minute,
-		CheckInterval: 30 * time.Second, RecoveryCooldown: 5 * time.Minute, AckWait: time.Minute,
+		RecoveryCooldown: 5 * time.Minute, AckWait: time.Minute,
 		Now: func() time.Time { return f.now }, Logger: zaptest.NewLogger(t),
 	})
 }
