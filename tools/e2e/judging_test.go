@@ -91,7 +91,10 @@ func TestSkewedRunnerClocks(t *testing.T) {
 	}
 	require.NotZero(t, ran["runner-slow"], "the slow-clock runner ran jobs: %v", ran)
 	require.NotZero(t, ran["runner-fast"], "the fast-clock runner ran jobs: %v", ran)
-	time.Sleep(4 * time.Second) // past the runner timeout: a slow clock would now read as lost
+	// The scenario, not a wait for a result: real time runs past the
+	// runner timeout, after which a heartbeat judged by the runner's slow
+	// clock would read as lost; the supervisor's must not.
+	time.Sleep(4 * time.Second)
 	st := statusAt(t, s.supervisorAddr)
 	health := map[string]string{}
 	for _, r := range st.Runners {
@@ -170,7 +173,7 @@ func watchRunStarts(t *testing.T, nc *nats.Conn) *runStarts {
 	rs := &runStarts{at: map[string]time.Time{}}
 	sub, err := nc.Subscribe(bus.SubjectEventsAll, func(m *nats.Msg) {
 		var e bus.ProgressEvent
-		if json.Unmarshal(m.Data, &e) != nil || e.Status != string(job.StatusProcessing) || e.Step != 0 {
+		if json.Unmarshal(m.Data, &e) != nil || e.Status != job.StatusProcessing || e.Step != 0 {
 			return
 		}
 		key := fmt.Sprintf("%s/%d", e.JobID, e.Attempt)

@@ -39,7 +39,7 @@ func TestQuarantinedRunnerPullsNothingUntilReloaded(t *testing.T) {
 		request(t, s.client, fmtReq("HANG two", 64, 64, 1, "")).JobID,
 	}
 	require.Eventually(t, func() bool {
-		return ev.by("runner-q", hung[0], string(job.StatusProcessing)) > 0 && ev.by("runner-q", hung[1], string(job.StatusProcessing)) > 0
+		return ev.by("runner-q", hung[0], job.StatusProcessing) > 0 && ev.by("runner-q", hung[1], job.StatusProcessing) > 0
 	}, 30*time.Second, 10*time.Millisecond, "both hang on runner-q")
 	ok := s.startRunner("runner-ok")
 
@@ -65,7 +65,7 @@ func TestQuarantinedRunnerPullsNothingUntilReloaded(t *testing.T) {
 		require.Equal(t, "runner-ok", recs[id].Runner, "%s ran on the healthy runner", id)
 	}
 	for _, id := range during {
-		require.Zero(t, ev.by("runner-q", id, string(job.StatusProcessing)), "the quarantined runner did not start %s", id)
+		require.Zero(t, ev.by("runner-q", id, job.StatusProcessing), "the quarantined runner did not start %s", id)
 	}
 	require.Equal(t, "unhealthy", health(), "still quarantined: the reload keeps failing")
 

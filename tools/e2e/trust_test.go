@@ -119,7 +119,7 @@ func TestForgedEventsDoNotHideASilentRunner(t *testing.T) {
 	defer close(stop)
 	go func() {
 		for step := 2; ; step++ {
-			e := bus.ProgressEvent{JobID: r.JobID, Status: string(job.StatusProcessing), Step: step, TotalSteps: 1000,
+			e := bus.ProgressEvent{JobID: r.JobID, Status: job.StatusProcessing, Step: step, TotalSteps: 1000,
 				Runner: "runner-silent", Attempt: 1, Delivery: held.Delivery.Token(), At: time.Now().UTC()}
 			data, _ := json.Marshal(e)
 			_ = forger.Publish(bus.EventSubject(r.JobID), data)

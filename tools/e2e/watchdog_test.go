@@ -63,7 +63,7 @@ func collectEvents(t *testing.T, nc *nats.Conn) *events {
 	return ev
 }
 
-func (ev *events) by(runner, jobID, status string) int {
+func (ev *events) by(runner, jobID string, status job.Status) int {
 	ev.mu.Lock()
 	defer ev.mu.Unlock()
 	n := 0
@@ -238,7 +238,10 @@ func TestZombieRunner(t *testing.T) {
 				publish(t, s.nc, fmtReq(fmt.Sprintf("after the zombie woke %d", i), 64, 64, 1, ""))
 			}
 			recs := s.waitEnded(6, time.Minute)
-			time.Sleep(3 * time.Second) // two zombie keep-alive periods
+			// The scenario, not a wait for a result: the zombie runs on for
+			// two of its keep-alive periods, the window in which a stray ack or
+			// write from it would show below.
+			time.Sleep(3 * time.Second)
 			for id, rec := range recs {
 				require.Equal(t, job.StatusCompleted, rec.Status, id)
 				require.Equal(t, 1, s.completions.of(id), id)

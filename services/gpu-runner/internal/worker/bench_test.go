@@ -126,7 +126,7 @@ func (r *rig) queue(b *testing.B, n, side int) {
 		spec := job.Spec{Prompt: fmt.Sprintf("bench %d", i), Model: "demo", Width: side, Height: side, Steps: 1, Seed: int64(i), NumImages: 1}
 		_, err := r.store.Create(ctx, job.Record{JobID: id, Status: job.StatusQueued, Spec: spec, CreatedAt: time.Now().UTC()})
 		require.NoError(b, err)
-		data, _ := json.Marshal(job.Work{JobID: id, Spec: spec})
+		data, _ := json.Marshal(bus.Work{JobID: id, Spec: spec})
 		_, err = r.js.Publish(ctx, bus.JobSubject("demo", id), data, jetstream.WithMsgID(id))
 		require.NoError(b, err)
 	}
@@ -139,11 +139,13 @@ func (r *rig) drain(b *testing.B, n int) time.Duration {
 	start := time.Now()
 	require.NoError(b, w.Start(context.Background()))
 	deadline := time.Now().Add(5 * time.Minute)
+	poll := time.NewTicker(5 * time.Millisecond) // how soon after the last job the wall time stops
+	defer poll.Stop()
 	for time.Now().Before(deadline) {
 		if done, failed := w.Stats(); done+failed >= int64(n) {
 			break
 		}
-		time.Sleep(5 * time.Millisecond)
+		<-poll.C
 	}
 	wall := time.Since(start)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

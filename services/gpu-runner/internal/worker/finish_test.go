@@ -72,7 +72,7 @@ func (f *fateFixture) delivery(t *testing.T, id string, delivered int, claimed b
 	ctx := context.Background()
 	msg := &fakeMsg{}
 	d := &delivery{msg: msg, delivered: delivered, ended: make(chan struct{}), slot: &slot{},
-		work: job.Work{JobID: id}, log: zaptest.NewLogger(t)}
+		work: bus.Work{JobID: id}, log: zaptest.NewLogger(t)}
 	d.id = job.Delivery{StreamSeq: 1, Delivered: delivered, Runner: "r1"}
 	d.ctx, d.cancel = context.WithCancelCause(ctx)
 	d.stopKeepAlive = func() {}

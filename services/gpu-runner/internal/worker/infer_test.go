@@ -82,7 +82,7 @@ func (f *fateFixture) queuedDelivery(t *testing.T, id string, spec job.Spec) (*d
 	msg := &fakeMsg{}
 	gpu := 0 // the claim runs beside the model on a GPU only
 	d := &delivery{msg: msg, delivered: 1, ended: make(chan struct{}), slot: &slot{gpu: &gpu}, log: zaptest.NewLogger(t),
-		work: job.Work{JobID: id, Spec: spec, CreatedAt: rec.CreatedAt, Revision: rev}}
+		work: bus.Work{JobID: id, Spec: spec, CreatedAt: rec.CreatedAt, Revision: rev}}
 	d.id = job.Delivery{StreamSeq: rev, Delivered: 1, Runner: "r1"}
 	d.ctx, d.cancel = context.WithCancelCause(ctx)
 	d.stopKeepAlive = func() {}

@@ -64,7 +64,7 @@ func TestRequeuesOnlyLostWork(t *testing.T) {
 		}
 	}
 	// "waiting" still has its work message in the queue.
-	data, _ := json.Marshal(job.Work{JobID: "waiting", Spec: spec})
+	data, _ := json.Marshal(bus.Work{JobID: "waiting", Spec: spec})
 	_, err = js.Publish(ctx, bus.JobSubject("demo", "waiting"), data)
 	require.NoError(t, err)
 
@@ -112,7 +112,7 @@ func TestSettlesJobsWhoseAdvisoryWasLost(t *testing.T) {
 	store, err := jobstore.Open(ctx, js)
 	require.NoError(t, err)
 	spec := job.Spec{Prompt: "p", Model: "demo", Width: 64, Height: 64, Steps: 1, NumImages: 1}
-	data, _ := json.Marshal(job.Work{JobID: "exhausted", Spec: spec})
+	data, _ := json.Marshal(bus.Work{JobID: "exhausted", Spec: spec})
 	ack, err := js.Publish(ctx, bus.JobSubject("demo", "exhausted"), data)
 	require.NoError(t, err)
 

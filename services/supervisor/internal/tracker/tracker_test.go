@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"cyberimage/shared/bus"
+	"cyberimage/shared/job"
 	"cyberimage/shared/testenv"
 )
 
@@ -35,8 +36,8 @@ func newTestTracker(t *testing.T, runnerTimeout time.Duration, opts ...Option) (
 
 func heartbeat(runner string) bus.Heartbeat { return bus.Heartbeat{Runner: runner, Slots: 1} }
 
-func event(job, status string) bus.ProgressEvent {
-	return bus.ProgressEvent{JobID: job, Status: status, Step: 1, TotalSteps: 8, Delivery: "7.1"}
+func event(jobID string, status job.Status) bus.ProgressEvent {
+	return bus.ProgressEvent{JobID: jobID, Status: status, Step: 1, TotalSteps: 8, Delivery: "7.1"}
 }
 
 func TestRunnerHealthFollowsHeartbeats(t *testing.T) {
