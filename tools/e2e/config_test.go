@@ -94,7 +94,10 @@ func startAndCollect(t *testing.T, cmd *exec.Cmd, d time.Duration) string {
 	var buf bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &buf, &buf
 	require.NoError(t, cmd.Start())
-	time.Sleep(d) // the observation window
+	// The scenario, not a wait for a result: a service that cannot reach
+	// NATS keeps trying and never ends, so what it logs is read over a
+	// fixed window.
+	time.Sleep(d)
 	_ = cmd.Process.Kill()
 	_ = cmd.Wait()
 	return buf.String()

@@ -113,9 +113,11 @@ func TestConsole(t *testing.T) {
 	do(chromedp.Navigate(s.url("/#/job/"+id)), chromedp.WaitVisible(chromedp.CSS("#step")))
 	seen := map[string]bool{}
 	deadline := time.Now().Add(time.Minute)
+	poll := time.NewTicker(50 * time.Millisecond) // how often the page's step is read
+	defer poll.Stop()
 	for time.Now().Before(deadline) && text("#job-status") != "completed" {
 		seen[text("#step")] = true
-		time.Sleep(50 * time.Millisecond)
+		<-poll.C
 	}
 	require.Equal(t, "completed", text("#job-status"), "the page saw the job end without a reload")
 	require.GreaterOrEqual(t, len(seen), 3, "progress advanced on the page: %v", seen)

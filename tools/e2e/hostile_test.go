@@ -107,7 +107,10 @@ func TestForgedOrdersChangeNothing(t *testing.T) {
 	order(bus.Control{Action: bus.ControlCancel, JobID: r.JobID, Delivery: token, ExpiresAt: now.Add(-time.Hour)})
 	order(bus.Control{Action: bus.ControlAbandon, JobID: "someone-else", Delivery: token, ExpiresAt: now.Add(time.Minute)})
 	require.NoError(t, s.nc.Flush())
-	time.Sleep(time.Second) // the runner must leave the job alone meanwhile
+	// The scenario, not a wait for a result: a second in which the runner
+	// must leave the job alone (ignoring the orders leaves nothing to wait
+	// for); the heartbeat read next then shows it still busy.
+	time.Sleep(time.Second)
 	require.Equal(t, 1, lastHeartbeat(t, s, "runner-1").Busy, "the job still runs")
 	require.EqualValues(t, 2, lastHeartbeat(t, s, "runner-1").Dropped, "the undecodable and the expired order counted")
 

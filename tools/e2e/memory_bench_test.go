@@ -25,11 +25,13 @@ func BenchmarkRunnerMemory(b *testing.B) {
 		}
 		require.NoError(b, s.nc.Flush())
 		deadline := time.Now().Add(10 * time.Minute)
+		poll := time.NewTicker(200 * time.Millisecond)
+		defer poll.Stop()
 		for time.Now().Before(deadline) {
 			if countCompleted(s) >= to {
 				return
 			}
-			time.Sleep(200 * time.Millisecond)
+			<-poll.C
 		}
 		b.Fatalf("jobs did not complete in time: %d of %d", countCompleted(s), to)
 	}

@@ -30,8 +30,7 @@ func TestJobMemoryBudget(t *testing.T) {
 	warm := request(t, s.client, fmtReq("warm up", 64, 64, 1, `,"steps":1`))
 	require.Equal(t, "queued", warm.Status)
 	waitCompleted(t, s, warm.JobID, time.Minute)
-	time.Sleep(2 * time.Second)
-	idle := vmRSSKiB(t, pid)
+	idle := settledRSSKiB(t, pid)
 
 	var mu sync.Mutex
 	peak := 0
@@ -100,6 +99,28 @@ func waitCompleted(t *testing.T, s *stack, id string, limit time.Duration) job.R
 	}, limit, 50*time.Millisecond, "job %s did not complete", id)
 	return rec
 }
+
+// settledRSSKiB waits until a process's resident set stops changing (two
+// reads half a second apart within 1 MiB), for at most 10 s, and returns
+// it: what the process holds at rest.
+func settledRSSKiB(t *testing.T, pid int) int {
+	t.Helper()
+	poll := time.NewTicker(500 * time.Millisecond)
+	defer poll.Stop()
+	last := vmRSSKiB(t, pid)
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+		<-poll.C
+		now := vmRSSKiB(t, pid)
+		if abs(now-last) <= 1024 {
+			return now
+		}
+		last = now
+	}
+	t.Fatalf("RSS of %d still moving after 10 s: last %d KiB", pid, last)
+	return 0
+}
+
+func abs(n int) int { return max(n, -n) }
 
 func vmRSSKiB(t *testing.T, pid int) int {
 	t.Helper()

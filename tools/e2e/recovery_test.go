@@ -22,7 +22,8 @@ func TestRequestWhileIngestDown(t *testing.T) {
 	s.startRunner("runner-a")
 	publish(t, s.nc, fmtReq("published while ingest was down", 64, 64, 1, `,"request_id":"early"`))
 	require.NoError(t, s.nc.Flush())
-	time.Sleep(500 * time.Millisecond)
+	require.Eventually(t, func() bool { return s.inStream(bus.StreamRequests) == 1 }, 10*time.Second, 20*time.Millisecond,
+		"the request waits in its stream")
 	require.Empty(t, s.records(), "nothing can happen without ingest")
 	s.startIngest()
 	recs := s.waitEnded(1, time.Minute)

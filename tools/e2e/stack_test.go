@@ -69,7 +69,13 @@ func newStack(t testing.TB, extraEnv ...string) *stack {
 // newStackOn is newStack on a given NATS server (with TLS, say).
 func newStackOn(t testing.TB, n *testenv.NATS, extraEnv ...string) *stack {
 	t.Helper()
-	s := &stack{t: t, nats: n, minio: testenv.StartMinIO(t), logs: t.TempDir()}
+	return newStackWith(t, n, testenv.StartMinIO(t), extraEnv...)
+}
+
+// newStackWith is newStackOn on a given MinIO (a distributed one, say).
+func newStackWith(t testing.TB, n *testenv.NATS, m *testenv.MinIO, extraEnv ...string) *stack {
+	t.Helper()
+	s := &stack{t: t, nats: n, minio: m, logs: t.TempDir()}
 	s.nc, s.js = s.nats.Connect(t)
 	s.client, _ = s.nats.ConnectAs(t, natsauth.Client)
 	s.s3 = s.minio.Client(t)
@@ -333,6 +339,8 @@ func (s *stack) records() map[string]job.Record {
 func (s *stack) waitEnded(n int, limit time.Duration) map[string]job.Record {
 	s.t.Helper()
 	deadline := time.Now().Add(limit)
+	poll := time.NewTicker(100 * time.Millisecond)
+	defer poll.Stop()
 	var recs map[string]job.Record
 	for time.Now().Before(deadline) {
 		recs = s.records()
@@ -345,7 +353,7 @@ func (s *stack) waitEnded(n int, limit time.Duration) map[string]job.Record {
 		if len(recs) >= n && ended == len(recs) {
 			return recs
 		}
-		time.Sleep(100 * time.Millisecond)
+		<-poll.C
 	}
 	counts := map[job.Status]int{}
 	for _, r := range recs {
@@ -357,7 +365,13 @@ func (s *stack) waitEnded(n int, limit time.Duration) map[string]job.Record {
 
 func (s *stack) jobsInStream() uint64 {
 	s.t.Helper()
-	st, err := s.js.Stream(context.Background(), bus.StreamJobs)
+	return s.inStream(bus.StreamJobs)
+}
+
+// inStream counts the messages a stream holds.
+func (s *stack) inStream(stream string) uint64 {
+	s.t.Helper()
+	st, err := s.js.Stream(context.Background(), stream)
 	require.NoError(s.t, err)
 	info, err := st.Info(context.Background())
 	require.NoError(s.t, err)
@@ -415,6 +429,8 @@ func (c *completionWatch) caughtUp() {
 		return
 	}
 	last := status.(*jetstream.KeyValueBucketStatus).StreamInfo().State.LastSeq
+	poll := time.NewTicker(5 * time.Millisecond)
+	defer poll.Stop()
 	for ctx.Err() == nil {
 		c.mu.Lock()
 		seen := c.seen
@@ -422,7 +438,10 @@ func (c *completionWatch) caughtUp() {
 		if seen >= last {
 			return
 		}
-		time.Sleep(5 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+		case <-poll.C:
+		}
 	}
 }
 

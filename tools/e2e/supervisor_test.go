@@ -27,6 +27,9 @@ func TestSupervisorRestartRebuildsTracking(t *testing.T) {
 	waitStep(t, ev.ch, r.JobID, "runner-hung", 1)
 	sup.kill()
 	s.startRunner("runner-healthy")
+	// The scenario, not a wait for a result: the supervisor stays down a
+	// while, so the heartbeats and progress sent meanwhile are lost to it
+	// and the restarted one must rebuild its view from KV and the consumer.
 	time.Sleep(time.Second)
 	s.startSupervisor()
 
