@@ -3,12 +3,14 @@ package worker
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"time"
+
+	"go.uber.org/zap"
 
 	"cyberimage/shared/job"
 	"cyberimage/shared/jobstore"
-
-	"go.uber.org/zap"
+	"cyberimage/shared/lifecycle"
 )
 
 // The fence: a delivery may keep its message alive, write the record, or
@@ -22,29 +24,23 @@ import (
 // own (the server matches acks by stream sequence, so its +WPI would keep
 // the new holder's delivery alive instead).
 func (w *Worker) keepAlive(d *delivery) (stop func()) {
-	done := make(chan struct{})
-	exited := make(chan struct{})
-	go func() {
-		defer close(exited)
-		t := time.NewTicker(w.p.Settings.ProgressInterval())
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				if d.claimed.Load() && !w.stillOwns(d) {
-					d.log.Warn("delivery no longer ours; stopping work on it")
-					d.cancel(errStale)
-					return
-				}
-				if err := d.msg.InProgress(); err != nil {
-					d.log.Warn("in-progress ack", zap.Error(err))
-				}
-			}
+	var stale atomic.Bool
+	loop := lifecycle.NewLoop(w.p.Settings.ProgressInterval(), func(context.Context) {
+		if stale.Load() {
+			return
 		}
-	}()
-	return func() { close(done); <-exited }
+		if d.claimed.Load() && !w.stillOwns(d) {
+			d.log.Warn("delivery no longer ours; stopping work on it")
+			d.cancel(errStale)
+			stale.Store(true)
+			return
+		}
+		if err := d.msg.InProgress(); err != nil {
+			d.log.Warn("in-progress ack", zap.Error(err))
+		}
+	})
+	loop.Start()
+	return loop.Stop
 }
 
 // stillOwns reads the record to check the fence. When the record cannot be

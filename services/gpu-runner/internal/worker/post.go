@@ -52,7 +52,7 @@ func (w *Worker) upload(d *delivery) error {
 		}
 		w.emit(d, job.StatusProcessing, d.spec.Steps, d.spec.Steps, "retrying upload: "+err.Error())
 		waitCtx, cancel := context.WithDeadline(d.ctx, deadline)
-		healthy := w.waitHealthyUntil(d.log, waitCtx.Done(), "keeping the images and retrying the upload when it recovers")
+		healthy := w.waitHealthyUntil(waitCtx, d.log, "keeping the images and retrying the upload when it recovers")
 		cancel()
 		if !healthy {
 			return err

@@ -23,6 +23,7 @@ import (
 	"cyberimage/shared/bus"
 	"cyberimage/shared/job"
 	"cyberimage/shared/jobstore"
+	"cyberimage/shared/lifecycle"
 )
 
 // Generators finds the generator for a model on a device (nil: the CPU);
@@ -123,6 +124,9 @@ type Worker struct {
 	log      *zap.Logger
 	cons     []jetstream.Consumer // one per served model
 	stopping chan struct{}
+	// pullCtx ends with stopping, for the waits of the slots' pulls.
+	pullCtx     context.Context
+	stopPulling context.CancelFunc
 	// workCtx is separate from fetching: stopping the fetch lets running
 	// jobs finish; cancelling workCtx abandons them (they are NAKed).
 	workCtx    context.Context
@@ -173,6 +177,7 @@ func New(p Params) *Worker {
 	ctx, cancel := context.WithCancel(context.Background())
 	w := &Worker{p: p, log: p.Logger.Named("worker"), stopping: make(chan struct{}), workCtx: ctx, cancelWork: cancel,
 		active: map[string]*delivery{}, fatal: make(chan error, 1), gate: newGate(), consumers: &consumerState{log: p.Logger.Named("worker")}}
+	w.pullCtx, w.stopPulling = context.WithCancel(context.Background())
 	w.publishEvent = w.sendEvent
 	return w
 }
@@ -238,6 +243,7 @@ const stopGrace = 2 * time.Second
 // returns errHung: the process must exit, and nothing in it can be closed.
 func (w *Worker) Stop(ctx context.Context) error {
 	close(w.stopping)
+	w.stopPulling()
 	w.gate.release()
 	finished := make(chan struct{})
 	go func() { w.wg.Wait(); close(finished) }()
@@ -287,36 +293,34 @@ func (w *Worker) handBackHeld() {
 
 // waitHealthy blocks the slot until Probe passes or the worker stops.
 func (w *Worker) waitHealthy(log *zap.Logger) {
-	w.waitHealthyUntil(log, w.stopping, "pulling no work until it recovers")
+	w.waitHealthyUntil(w.pullCtx, log, "pulling no work until it recovers")
 }
 
-// waitHealthyUntil probes with backoff until Probe passes or done closes,
-// and reports whether it passed.
-func (w *Worker) waitHealthyUntil(log *zap.Logger, done <-chan struct{}, meanwhile string) bool {
+// waitHealthyUntil probes with backoff until Probe passes or ctx ends, and
+// reports whether it passed.
+func (w *Worker) waitHealthyUntil(ctx context.Context, log *zap.Logger, meanwhile string) bool {
 	if w.p.Probe == nil {
 		return true
 	}
-	probeBackoff := backoff.Policy{Base: 250 * time.Millisecond, Max: 5 * time.Second, Jitter: 0.2}
-	for attempt, logged := 1, false; ; attempt++ {
-		ctx, cancel := context.WithTimeout(w.workCtx, 5*time.Second)
-		err := w.p.Probe(ctx)
-		cancel()
-		if err == nil {
-			if logged {
-				log.Info("dependencies healthy again")
+	probe := lifecycle.Policy{Backoff: backoff.Policy{Base: 250 * time.Millisecond, Max: 5 * time.Second, Jitter: 0.2},
+		TryTimeout: 5 * time.Second,
+		OnRetry: func(attempt int, err error, _ time.Duration) {
+			if attempt == 1 {
+				log.Warn("dependency unhealthy; "+meanwhile, zap.Error(err))
 			}
-			return true
-		}
-		if !logged {
-			log.Warn("dependency unhealthy; "+meanwhile, zap.Error(err))
-			logged = true
-		}
-		select {
-		case <-done:
-			return false
-		case <-time.After(probeBackoff.Delay(attempt)):
-		}
+		}}
+	tries := 0
+	err := lifecycle.Retry(ctx, probe, func(ctx context.Context) error {
+		tries++
+		return w.p.Probe(ctx)
+	})
+	if err != nil {
+		return false
 	}
+	if tries > 1 {
+		log.Info("dependencies healthy again")
+	}
+	return true
 }
 
 func (w *Worker) pause(d time.Duration) {

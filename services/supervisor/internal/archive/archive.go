@@ -35,6 +35,7 @@ import (
 	"cyberimage/shared/bus"
 	"cyberimage/shared/job"
 	"cyberimage/shared/jobstore"
+	"cyberimage/shared/lifecycle"
 	"cyberimage/shared/objectstore"
 	"cyberimage/shared/s3layout"
 	"cyberimage/shared/tracing"
@@ -243,25 +244,26 @@ func (a *Archiver) archiveRecord(ctx context.Context, rec job.Record) bool {
 	ctx, span := tracing.Tracer().Start(tracing.FromTraceparent(ctx, rec.Traceparent), "supervisor.archive",
 		trace.WithAttributes(attribute.String("job_id", rec.JobID), attribute.String("key", s3layout.RecordKey(rec.JobID))))
 	defer span.End()
-	pause := backoff.Policy{Base: 500 * time.Millisecond, Max: 30 * time.Second, Jitter: 0.2}
-	for attempt := 1; ; attempt++ {
+	pause := lifecycle.Policy{Backoff: backoff.Policy{Base: 500 * time.Millisecond, Max: 30 * time.Second, Jitter: 0.2},
+		OnRetry: func(attempt int, err error, _ time.Duration) {
+			if attempt == 1 || attempt%10 == 0 {
+				a.log.Warn("archiving a record to S3 failed; retrying", append(tracing.LogFields(ctx),
+					zap.String("job_id", rec.JobID), zap.Int("attempt", attempt), zap.Error(err))...)
+			}
+		}}
+	err = lifecycle.Retry(ctx, pause, func(ctx context.Context) error {
 		_, err := a.p.S3.PutObject(ctx, a.p.Bucket, s3layout.RecordKey(rec.JobID), bytes.NewReader(body), int64(len(body)),
 			minio.PutObjectOptions{ContentType: "application/json"})
-		if err == nil {
-			a.archived.Add(1)
-			return true
+		if err != nil {
+			a.failures.Add(1)
 		}
-		a.failures.Add(1)
-		if attempt == 1 || attempt%10 == 0 {
-			a.log.Warn("archiving a record to S3 failed; retrying", append(tracing.LogFields(ctx),
-				zap.String("job_id", rec.JobID), zap.Int("attempt", attempt), zap.Error(err))...)
-		}
-		select {
-		case <-ctx.Done():
-			return false
-		case <-time.After(pause.Delay(attempt)):
-		}
+		return err
+	})
+	if err != nil {
+		return false
 	}
+	a.archived.Add(1)
+	return true
 }
 
 func (a *Archiver) checkpoint(ctx context.Context) (uint64, error) {
