@@ -11,8 +11,8 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"cyberimage/shared/natsauth"
 	"cyberimage/shared/natscluster"
+	"cyberimage/tools/internal/benchstack"
 )
 
 // cluster is three nats-server processes forming one JetStream cluster on
@@ -21,29 +21,25 @@ import (
 // (shared/testenv's Cluster does the same for tests, bound to testing.TB.)
 type cluster struct {
 	nodes []natscluster.Node
-	procs []*proc
-	auth  *natsauth.Authority
-	// credsDir holds <role>.creds for every role and one file per runner.
-	credsDir string
+	procs []*benchstack.Proc
+	// creds holds <role>.creds for every role and one file per runner.
+	creds *benchstack.Creds
 }
 
-func startCluster(ctx context.Context, ps *procs, bin, dir string, n int) (*cluster, error) {
-	auth, err := natsauth.New()
+func startCluster(ctx context.Context, ps *benchstack.Procs, bin, dir string, n int) (*cluster, error) {
+	creds, err := benchstack.NewCreds(filepath.Join(dir, "creds"))
 	if err != nil {
 		return nil, err
 	}
-	c := &cluster{auth: auth, credsDir: filepath.Join(dir, "creds")}
-	if err := auth.Save(c.credsDir); err != nil {
-		return nil, err
-	}
-	trust, err := auth.ServerConfig()
+	c := &cluster{creds: creds}
+	trust, err := creds.Auth.ServerConfig()
 	if err != nil {
 		return nil, err
 	}
 	for i := range n {
 		var ports [3]int
 		for j := range ports {
-			if ports[j], err = freePort(); err != nil {
+			if ports[j], err = benchstack.FreePort(); err != nil {
 				return nil, err
 			}
 		}
@@ -56,14 +52,14 @@ func startCluster(ctx context.Context, ps *procs, bin, dir string, n int) (*clus
 		if err := os.WriteFile(conf, []byte(natscluster.Config(node, c.nodes, natscluster.SyncDefault, trust)), 0o600); err != nil {
 			return nil, err
 		}
-		p, err := ps.start("nats-"+node.Name, bin, []string{"-c", conf}, nil)
+		p, err := ps.Start("nats-"+node.Name, bin, []string{"-c", conf}, nil)
 		if err != nil {
 			return nil, err
 		}
 		c.procs = append(c.procs, p)
 	}
 	for i, node := range c.nodes {
-		if err := waitHTTP(ctx, c.procs[i], node.MonitorURL()+"/healthz", 60*time.Second); err != nil {
+		if err := benchstack.WaitHTTP(ctx, c.procs[i], node.MonitorURL()+"/healthz", 60*time.Second); err != nil {
 			return nil, err
 		}
 	}

@@ -101,7 +101,7 @@ func (in *injector) killRunner(ctx context.Context, f *fault) error {
 	}
 	f.target, f.held = id, held
 	f.at = time.Now()
-	in.f.runner(id).kill()
+	in.f.runner(id).Kill()
 	if in.o.restartAtOnce {
 		if err := in.f.startRunner(ctx, id); err != nil {
 			return err
@@ -128,12 +128,12 @@ func (in *injector) freezeRunner(ctx context.Context, f *fault) error {
 	f.target, f.held = id, held
 	p := in.f.runner(id)
 	f.at = time.Now()
-	if err := p.freeze(); err != nil {
+	if err := p.Freeze(); err != nil {
 		return err
 	}
 	again, all := in.runningAgain(ctx, f, in.o.freezeFor)
 	sleepUntil(ctx, f.at.Add(in.o.freezeFor))
-	if err := p.thaw(); err != nil {
+	if err := p.Thaw(); err != nil {
 		return err
 	}
 	if !all {
@@ -169,11 +169,11 @@ func (in *injector) freezeNATS(ctx context.Context, f *fault) error {
 	f.target = in.c.nodes[i].Name
 	f.note = fmt.Sprintf("leader of %s, %d client connections", bucket, in.c.clientConnections(i))
 	f.at = time.Now()
-	if err := p.freeze(); err != nil {
+	if err := p.Freeze(); err != nil {
 		return err
 	}
 	sleepUntil(ctx, f.at.Add(in.o.natsFreezeFor))
-	if err := p.thaw(); err != nil {
+	if err := p.Thaw(); err != nil {
 		return err
 	}
 	thawed := time.Now()

@@ -24,6 +24,8 @@ import (
 	"fmt"
 	"os"
 	"time"
+
+	"cyberimage/tools/internal/benchstack"
 )
 
 type options struct {
@@ -62,13 +64,8 @@ func main() {
 	flag.BoolVar(&o.quick, "quick", false, "smoke run: 3 kills, 1 runner freeze, 1 NATS freeze (explicit flags still win)")
 	flag.Parse()
 	if o.quick {
-		set := map[string]bool{}
-		flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
-		for name, p := range map[string]*int{"kills": &o.kills, "freezes": &o.freezes, "nats-freezes": &o.natsFreezes} {
-			if !set[name] {
-				*p = map[string]int{"kills": 3, "freezes": 1, "nats-freezes": 1}[name]
-			}
-		}
+		benchstack.QuickDefaults(map[string]*int{"kills": &o.kills, "freezes": &o.freezes, "nats-freezes": &o.natsFreezes},
+			map[string]int{"kills": 3, "freezes": 1, "nats-freezes": 1})
 	}
 	if o.kills < 0 || o.freezes < 0 || o.natsFreezes < 0 || o.runners < 2 || o.steps < 1 || o.steps > 50 || o.images < 1 || o.images > 8 ||
 		o.size < 64 || o.size > 2048 || o.size%8 != 0 || o.load <= 0 || o.load > 1 || o.gapMin < 0 || o.gapMax < o.gapMin {

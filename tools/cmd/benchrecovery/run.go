@@ -5,35 +5,30 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"sync"
-	"syscall"
 	"time"
 
 	"cyberimage/shared/bus"
 	"cyberimage/shared/jobstore"
 	"cyberimage/shared/natsauth"
+	"cyberimage/tools/internal/benchstack"
 )
 
 func run(o options) error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	ctx, cancel := context.WithTimeout(ctx, o.deadline)
+	ctx, cancel := benchstack.Context(o.deadline)
 	defer cancel()
 	began := time.Now()
-	say := func(format string, args ...any) {
-		fmt.Fprintf(os.Stderr, "[%6.1fs] %s\n", time.Since(began).Seconds(), fmt.Sprintf(format, args...))
-	}
-	root, err := repoRoot()
+	say := benchstack.Progress(began)
+	root, err := benchstack.RepoRoot()
 	if err != nil {
 		return err
 	}
-	ortLib := toolPath(root, "CYBERIMAGE_ORT_LIB", ".tools/ort/libonnxruntime.so.1")
-	minioBin := toolPath(root, "CYBERIMAGE_MINIO_BIN", ".tools/bin/minio")
-	natsBin := toolPath(root, "CYBERIMAGE_NATS_SERVER_BIN", ".tools/bin/nats-server")
+	ortLib := benchstack.ToolPath(root, "CYBERIMAGE_ORT_LIB", ".tools/ort/libonnxruntime.so.1")
+	minioBin := benchstack.ToolPath(root, "CYBERIMAGE_MINIO_BIN", ".tools/bin/minio")
+	natsBin := benchstack.ToolPath(root, "CYBERIMAGE_NATS_SERVER_BIN", ".tools/bin/nats-server")
 	for _, p := range []string{ortLib, minioBin, natsBin} {
 		if _, err := os.Stat(p); err != nil {
 			return fmt.Errorf("%s missing: run `make tools` first", p)
@@ -43,7 +38,8 @@ func run(o options) error {
 		o.out = filepath.Join(root, o.out)
 	}
 	logDir := filepath.Join(o.out, "logs")
-	// Logs are appended to (a runner started again writes on): start clean.
+	// Start clean: a runner's log from an earlier run with more runners
+	// would read as this run's.
 	if err := os.RemoveAll(logDir); err != nil {
 		return err
 	}
@@ -55,15 +51,15 @@ func run(o options) error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	ps := &procs{root: root, logDir: logDir}
-	defer ps.stopAll()
+	ps := benchstack.NewProcs(root, logDir)
+	defer ps.StopAll()
 
 	var bins map[string]string
 	if o.binDir != "" {
-		bins, err = prebuilt(o.binDir)
+		bins, err = benchstack.Prebuilt(o.binDir, benchstack.ServicePackages)
 	} else {
 		say("build: ingest, gpu-runner, supervisor")
-		bins, err = build(ctx, root, filepath.Join(tmp, "bin"))
+		bins, err = benchstack.Build(ctx, root, filepath.Join(tmp, "bin"), benchstack.ServicePackages)
 	}
 	if err != nil {
 		return err
@@ -73,17 +69,17 @@ func run(o options) error {
 		return err
 	}
 	say("nats: three nats-server processes at %s", c.url())
-	s3, err := startMinIO(ctx, ps, minioBin, tmp)
+	s3, _, err := benchstack.StartMinIO(ctx, ps, minioBin, tmp)
 	if err != nil {
 		return err
 	}
-	modelsDir, err := demoOnly(root, tmp)
+	modelsDir, err := benchstack.ModelsDir(root, tmp, []string{"demo"})
 	if err != nil {
 		return err
 	}
 	// The harness's connections ping as the services' do, so a frozen node
 	// holds them no longer than it holds a service.
-	nc, js, err := bus.Connect(bus.Conn{URL: c.url(), CredsFile: natsauth.CredsPath(c.credsDir, natsauth.Admin)}, "benchrecovery", nil)
+	nc, js, err := bus.Connect(bus.Conn{URL: c.url(), CredsFile: c.creds.Path(natsauth.Admin)}, "benchrecovery", nil)
 	if err != nil {
 		return err
 	}
@@ -102,12 +98,13 @@ func run(o options) error {
 		return err
 	}
 	defer stopWatch()
-	fl := &fleet{ps: ps, c: c, nc: nc, bins: bins, env: serviceEnv(c, s3, modelsDir, ortLib)}
+	stores := benchstack.Stores{NATSURL: c.url(), Replicas: len(c.nodes), S3: s3, ModelsDir: modelsDir, ORTLib: ortLib}
+	fl := &fleet{svc: &benchstack.Services{Procs: ps, Bins: bins, Env: stores.Env(), Creds: c.creds}, nc: nc}
 	say("services: supervisor, ingest, %d runners × 1 slot (logs in %s)", o.runners, logDir)
 	if err := fl.start(ctx, o.runners); err != nil {
 		return err
 	}
-	client, _, err := bus.Connect(bus.Conn{URL: c.url(), CredsFile: natsauth.CredsPath(c.credsDir, natsauth.Client)}, "benchrecovery-client", nil)
+	client, _, err := bus.Connect(bus.Conn{URL: c.url(), CredsFile: c.creds.Path(natsauth.Client)}, "benchrecovery-client", nil)
 	if err != nil {
 		return err
 	}

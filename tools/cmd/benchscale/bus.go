@@ -3,57 +3,76 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"path/filepath"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"cyberimage/shared/bus"
 	"cyberimage/shared/job"
+	"cyberimage/shared/natsauth"
 	"cyberimage/shared/s3layout"
+	"cyberimage/tools/internal/benchstack"
 )
 
-// busEnv is an embedded JetStream server provisioned as make run does.
+// busEnv is an embedded JetStream server trusting a fresh authority,
+// provisioned as make run does, and the harness's connection as ingest:
+// the role that writes job records, so the records are written as the
+// pipeline writes them, with no more rights.
 type busEnv struct {
-	ns          *server.Server
+	nats        *benchstack.Embedded
+	creds       *benchstack.Creds
 	nc          *nats.Conn
 	js          jetstream.JetStream
-	url         string
 	recordBytes int
 }
 
 func startBus(ctx context.Context, dir string, models []string) (*busEnv, error) {
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, JetStream: true,
-		StoreDir: filepath.Join(dir, "nats"), NoLog: true, NoSigs: true, JetStreamMaxStore: 8 << 30})
+	creds, err := benchstack.NewCreds(filepath.Join(dir, "creds"))
 	if err != nil {
 		return nil, err
 	}
-	go ns.Start()
-	if !ns.ReadyForConnections(15 * time.Second) {
-		return nil, errors.New("nats: not ready")
-	}
-	nc, err := nats.Connect(ns.ClientURL())
+	ns, err := benchstack.StartEmbedded(benchstack.EmbeddedOptions{Name: "cyberimage-benchscale", Dir: dir,
+		Auth: creds.Auth, MaxStore: 8 << 30})
 	if err != nil {
 		return nil, err
 	}
-	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
+	e := &busEnv{nats: ns, creds: creds}
+	if err := e.provision(ctx, models); err != nil {
+		e.close()
+		return nil, err
+	}
+	// bus.Connect's JetStream context has the default window of async
+	// publishes; writeRecords keeps a wider one in flight.
+	if e.nc, _, err = bus.Connect(bus.Conn{URL: ns.URL(), CredsFile: creds.Path(natsauth.Ingest)}, "benchscale-ingest", nil); err != nil {
+		e.close()
+		return nil, err
+	}
+	if e.js, err = jetstream.New(e.nc, jetstream.WithPublishAsyncMaxPending(4096)); err != nil {
+		e.close()
+		return nil, err
+	}
+	return e, nil
+}
+
+// provision makes the streams, consumers and buckets as admin, as a
+// deployment does once; the services only check them.
+func (e *busEnv) provision(ctx context.Context, models []string) error {
+	nc, js, err := bus.Connect(bus.Conn{URL: e.nats.URL(), CredsFile: e.creds.Path(natsauth.Admin)}, "benchscale-admin", nil)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if err := bus.Ensure(ctx, js, bus.DefaultSettings(), models...); err != nil {
-		return nil, err
-	}
-	return &busEnv{ns: ns, nc: nc, js: js, url: ns.ClientURL()}, nil
+	defer nc.Close()
+	return bus.Ensure(ctx, js, bus.DefaultSettings(), models...)
 }
 
 func (e *busEnv) close() {
-	e.nc.Close()
-	e.ns.Shutdown()
-	e.ns.WaitForShutdown()
+	if e.nc != nil {
+		e.nc.Close()
+	}
+	e.nats.Close()
 }
 
 // writeRecords stores records from..to-1 as the pipeline leaves them: most
@@ -68,7 +87,9 @@ func (e *busEnv) writeRecords(ctx context.Context, from, to int) error {
 			return err
 		}
 		e.recordBytes = len(data)
-		if _, err := e.js.PublishAsync(bus.RecordSubject(rec.JobID), data); err != nil {
+		// A shared machine may hold the acks back for longer than the
+		// client's default stall wait (200 ms): waiting is not failing.
+		if _, err := e.js.PublishAsync(bus.RecordSubject(rec.JobID), data, jetstream.WithStallWait(time.Minute)); err != nil {
 			return err
 		}
 		if i%10000 == 9999 {
@@ -102,6 +123,20 @@ func sampleID(i int, base time.Time) string {
 	return job.NewID(base.Add(time.Duration(i)*time.Second), fmt.Sprintf("bench-%d", i))
 }
 
+// sampleStatus is the status record i is written with: about 2% failed,
+// 1% rejected, 0.5% cancelled, the rest completed.
+func sampleStatus(i int) job.Status {
+	switch {
+	case i%50 == 7:
+		return job.StatusFailed
+	case i%100 == 13:
+		return job.StatusRejected
+	case i%200 == 21:
+		return job.StatusCancelled
+	}
+	return job.StatusCompleted
+}
+
 func sampleRecord(i int, base time.Time) job.Record {
 	id := sampleID(i, base)
 	created := base.Add(time.Duration(i) * time.Second)
@@ -117,14 +152,14 @@ func sampleRecord(i int, base time.Time) job.Record {
 		CreatedAt: created, StartedAt: &started, CompletedAt: &done, UpdatedAt: done,
 		Stages: job.Stages{QueueWaitMS: 40, InferenceMS: 2100, EncodeMS: 120, UploadMS: 80},
 	}
-	switch {
-	case i%50 == 7:
+	switch sampleStatus(i) {
+	case job.StatusFailed:
 		rec.Status, rec.Images = job.StatusFailed, nil
 		rec.Error = &job.Failure{Code: "runner_lost", Message: "the runner stopped answering during generation; out of deliveries"}
-	case i%100 == 13:
+	case job.StatusRejected:
 		rec.Status, rec.Images, rec.StartedAt, rec.CompletedAt, rec.Attempts, rec.Runner = job.StatusRejected, nil, nil, nil, 0, ""
 		rec.Error = &job.Failure{Code: job.CodeWidthNotMultipleOf8, Message: "width must be a multiple of 8"}
-	case i%200 == 21:
+	case job.StatusCancelled:
 		rec.Status, rec.Images = job.StatusCancelled, nil
 	}
 	return rec

@@ -4,7 +4,10 @@
 // supervisor and measures its resident memory, the time from start to
 // ready, and the latency of /api/queue and /status, beside the same at
 // N = 0. `make bench-scale` runs it. It prints figures and the issue's
-// targets; it never fails on a missed target (this machine is shared).
+// targets; it never fails on a missed target (this machine is shared). As
+// in a deployment, each party connects with its own role's credentials:
+// the records are written as ingest, the supervisor runs as itself, and
+// only provisioning uses admin's.
 package main
 
 import (
@@ -18,6 +21,8 @@ import (
 	"time"
 
 	"cyberimage/shared/models"
+	"cyberimage/shared/natsauth"
+	"cyberimage/tools/internal/benchstack"
 )
 
 type options struct {
@@ -54,7 +59,7 @@ func say(format string, args ...any) {
 func run(o options) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Hour)
 	defer cancel()
-	root, err := repoRoot()
+	root, err := benchstack.RepoRoot()
 	if err != nil {
 		return err
 	}
@@ -80,11 +85,16 @@ func run(o options) error {
 	}
 	defer env.close()
 	say("building the supervisor")
-	bin, err := buildSupervisor(ctx, root, tmp)
+	bins, err := benchstack.Build(ctx, root, tmp, map[string]string{"supervisor": benchstack.ServicePackages["supervisor"]})
 	if err != nil {
 		return err
 	}
-	sup := supervisorRun{bin: bin, natsURL: env.url, modelsDir: modelsDir, logDir: tmp, queries: o.queries}
+	procs := benchstack.NewProcs(root, tmp)
+	defer procs.StopAll()
+	// The supervisor connects as itself, never as admin: its role's
+	// rights are part of what it costs.
+	sup := supervisorRun{procs: procs, bin: bins["supervisor"], natsURL: env.nats.URL(),
+		creds: env.creds.Path(natsauth.Supervisor), modelsDir: modelsDir, queries: o.queries}
 
 	var rows []row
 	measure := func(n int) error {
@@ -102,7 +112,7 @@ func run(o options) error {
 	}
 	written := 0
 	for _, n := range o.sizes {
-		say("writing records %d..%d", written, n)
+		say("writing records %d..%d as ingest", written, n)
 		start := time.Now()
 		if err := env.writeRecords(ctx, written, n); err != nil {
 			return err
@@ -115,23 +125,6 @@ func run(o options) error {
 	}
 	report(os.Stdout, rows, env.recordBytes, o)
 	return nil
-}
-
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.work")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("no go.work above %s", dir)
-		}
-		dir = parent
-	}
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

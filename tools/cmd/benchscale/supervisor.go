@@ -2,33 +2,29 @@ package main
 
 import (
 	"context"
-	"errors"
+	"encoding/json"
 	"fmt"
 	"io"
-	"net"
+	"maps"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
+
+	"cyberimage/shared/job"
+	"cyberimage/tools/internal/benchstack"
 )
 
-func buildSupervisor(ctx context.Context, root, dir string) (string, error) {
-	bin := filepath.Join(dir, "supervisor")
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./services/supervisor/cmd/supervisor")
-	cmd.Dir = root
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	return bin, cmd.Run()
-}
-
-// supervisorRun starts supervisors against the bench's bus.
+// supervisorRun starts supervisors against the bench's bus, each with the
+// supervisor's own credentials.
 type supervisorRun struct {
-	bin, natsURL, modelsDir, logDir string
-	queries                         int
+	procs          *benchstack.Procs
+	bin            string
+	natsURL, creds string
+	modelsDir      string
+	queries        int
 }
 
 // latency is a sample of request times.
@@ -51,92 +47,108 @@ type row struct {
 
 // running is a supervisor process started by the bench.
 type running struct {
-	cmd  *exec.Cmd
+	p    *benchstack.Proc
 	base string
-	log  *os.File
 }
 
 // start runs a supervisor and waits until it is ready.
 func (s supervisorRun) start(ctx context.Context, name string) (*running, time.Duration, error) {
-	addr, err := freeAddr()
+	addr, err := benchstack.LoopbackAddr()
 	if err != nil {
 		return nil, 0, err
 	}
-	logFile, err := os.Create(filepath.Join(s.logDir, name+".log"))
-	if err != nil {
-		return nil, 0, err
-	}
-	cmd := exec.Command(s.bin)
-	cmd.Env = append(os.Environ(), "CYBERIMAGE_DEV=true", "CYBERIMAGE_NATS_URL="+s.natsURL,
+	env := []string{"CYBERIMAGE_DEV=true", "CYBERIMAGE_NATS_URL=" + s.natsURL, "CYBERIMAGE_NATS_CREDS=" + s.creds,
 		// The figures are the index's, not an archive run's: no S3 here.
 		"CYBERIMAGE_ARCHIVE=false", "CYBERIMAGE_S3_ENDPOINT=127.0.0.1:1",
-		"CYBERIMAGE_SUPERVISOR_ADDR="+addr, "CYBERIMAGE_MODELS_DIR="+s.modelsDir, "CYBERIMAGE_LOG_LEVEL=warn")
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		"CYBERIMAGE_SUPERVISOR_ADDR=" + addr, "CYBERIMAGE_MODELS_DIR=" + s.modelsDir, "CYBERIMAGE_LOG_LEVEL=warn"}
 	began := time.Now()
-	if err := cmd.Start(); err != nil {
-		logFile.Close()
+	p, err := s.procs.Start(name, s.bin, nil, env)
+	if err != nil {
 		return nil, 0, err
 	}
-	p := &running{cmd: cmd, base: "http://" + addr, log: logFile}
-	client := &http.Client{Timeout: 30 * time.Second}
-	for get(client, p.base+"/readyz") != nil {
-		if time.Since(began) > 10*time.Minute {
-			p.stop()
-			return nil, 0, errors.New("supervisor not ready after 10 minutes")
-		}
-		select {
-		case <-ctx.Done():
-			p.stop()
-			return nil, 0, ctx.Err()
-		case <-time.After(5 * time.Millisecond):
-		}
+	r := &running{p: p, base: "http://" + addr}
+	if err := benchstack.PollHTTP(ctx, p, r.base+"/readyz", 10*time.Minute, 5*time.Millisecond); err != nil {
+		r.stop()
+		return nil, 0, err
 	}
-	return p, time.Since(began), nil
+	return r, time.Since(began), nil
 }
 
 // stop ends the supervisor as an operator would (SIGTERM: it saves its
 // view on the way out).
-func (p *running) stop() {
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { _ = p.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(20 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-done
-	}
-	p.log.Close()
-}
+func (r *running) stop() { r.p.Stop(20 * time.Second) }
 
 // measure starts a supervisor on a bucket of n records and lets it catch
 // up, stops it, then restarts it and times that restart to ready, queries
-// it and reads its memory.
+// it and reads its memory. Each start must count the n records by status
+// as they were written.
 func (s supervisorRun) measure(ctx context.Context, n int) (row, error) {
 	r := row{n: n}
+	client := &http.Client{Timeout: 30 * time.Second}
 	first, took, err := s.start(ctx, fmt.Sprintf("supervisor-%d-first", n))
 	if err != nil {
 		return r, err
 	}
 	r.catchUp = took
-	_, r.catchUpPeak = memoryMB(first.cmd.Process.Pid)
+	_, r.catchUpPeak = memoryMB(first.p.PID())
+	err = checkCounts(client, first.base, n)
 	first.stop()
+	if err != nil {
+		return r, fmt.Errorf("catch-up start: %w", err)
+	}
 	p, took, err := s.start(ctx, fmt.Sprintf("supervisor-%d", n))
 	if err != nil {
 		return r, err
 	}
 	defer p.stop()
 	r.ready = took
-	client := &http.Client{Timeout: 30 * time.Second}
+	if err := checkCounts(client, p.base, n); err != nil {
+		return r, fmt.Errorf("restart: %w", err)
+	}
 	if r.queue, err = s.sample(client, p.base+"/api/queue"); err != nil {
 		return r, err
 	}
 	if r.status, err = s.sample(client, p.base+"/status"); err != nil {
 		return r, err
 	}
-	r.rssMB, r.peakMB = memoryMB(p.cmd.Process.Pid)
+	r.rssMB, r.peakMB = memoryMB(p.p.PID())
 	return r, nil
+}
+
+// wantCounts is /api/queue's answer for the first n records written: a
+// count by status and the total, which leaves rejected requests out (they
+// never became jobs).
+func wantCounts(n int) map[string]int {
+	c := map[string]int{"pending": 0, "processing": 0, "completed": 0, "failed": 0, "rejected": 0, "cancelled": 0, "total": 0}
+	for i := range n {
+		status := sampleStatus(i)
+		c[string(status)]++
+		if status != job.StatusRejected {
+			c["total"]++
+		}
+	}
+	return c
+}
+
+// checkCounts asks a ready supervisor for its counts: ready means caught
+// up, so they are the n records' to the job.
+func checkCounts(client *http.Client, base string, n int) error {
+	resp, err := client.Get(base + "/api/queue")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	var got map[string]int
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("/api/queue: %s", resp.Status)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
+		return fmt.Errorf("/api/queue: %w", err)
+	}
+	if want := wantCounts(n); !maps.Equal(got, want) {
+		return fmt.Errorf("ready, but /api/queue counts %v, want %v", got, want)
+	}
+	return nil
 }
 
 // sample times requests to url: s.queries of them, or as many as fit in
@@ -195,13 +207,4 @@ func memoryMB(pid int) (rss, peak float64) {
 		}
 	}
 	return rss, peak
-}
-
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
 }
