@@ -6,6 +6,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"cyberimage/tools/internal/benchstack"
 )
 
 // clockTick is USER_HZ, the unit of /proc CPU times (100 on Linux x86).
@@ -37,7 +39,7 @@ type cpuUse struct {
 	Others      float64            `json:"others"` // other tenants of the machine
 }
 
-func sampleCPU(procs []*proc) cpuSample {
+func sampleCPU(procs []*benchstack.Proc) cpuSample {
 	s := cpuSample{at: time.Now(), procs: map[string]float64{}, sys: map[string]float64{}}
 	var ru syscall.Rusage
 	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
@@ -45,8 +47,8 @@ func sampleCPU(procs []*proc) cpuSample {
 		s.sys[harnessName] = tv(ru.Stime)
 	}
 	for _, p := range procs {
-		user, sys := procCPU(p.pid())
-		s.procs[p.name], s.sys[p.name] = user+sys, sys
+		user, sys := procCPU(p.PID())
+		s.procs[p.Name], s.sys[p.Name] = user+sys, sys
 	}
 	s.machine, s.capacity = machineCPU()
 	return s

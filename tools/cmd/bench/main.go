@@ -20,6 +20,8 @@ import (
 	"runtime"
 	"strings"
 	"time"
+
+	"cyberimage/tools/internal/benchstack"
 )
 
 type options struct {
@@ -77,15 +79,8 @@ func main() {
 	flag.DurationVar(&o.deadline, "deadline", 15*time.Minute, "the whole run, build included, stops after this")
 	flag.Parse()
 	if o.quick {
-		set := map[string]bool{}
-		flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
-		quick := map[string]*int{"jobs": &o.jobs, "paced-jobs": &o.pacedJobs, "raw-msgs": &o.rawMsgs, "raw-puts": &o.rawPuts, "model-runs": &o.modelRuns}
-		values := map[string]int{"jobs": 200, "paced-jobs": 50, "raw-msgs": 1000, "raw-puts": 300, "model-runs": 500}
-		for name, p := range quick {
-			if !set[name] {
-				*p = values[name]
-			}
-		}
+		benchstack.QuickDefaults(map[string]*int{"jobs": &o.jobs, "paced-jobs": &o.pacedJobs, "raw-msgs": &o.rawMsgs, "raw-puts": &o.rawPuts, "model-runs": &o.modelRuns},
+			map[string]int{"jobs": 200, "paced-jobs": 50, "raw-msgs": 1000, "raw-puts": 300, "model-runs": 500})
 	}
 	if o.jobs < 1 || o.runners < 1 || o.slots < 1 || o.steps < 1 || o.pacedJobs < 1 || o.inflight < 1 ||
 		o.size < 64 || o.size > 2048 || o.size%8 != 0 || o.rawMsgs < 1 || o.rawPuts < 1 || o.modelRuns < 1 {

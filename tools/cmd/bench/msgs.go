@@ -28,7 +28,7 @@ func (c clientMsgs) perJob(jobs int) perJobMsgs {
 
 func (s *stack) natsMsgs() natsMsgs {
 	m := natsMsgs{ByClient: map[string]clientMsgs{}}
-	for _, ns := range s.nats {
+	for _, ns := range s.nats.Servers {
 		v, err := ns.Varz(nil)
 		if err != nil {
 			return natsMsgs{}

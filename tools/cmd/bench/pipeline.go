@@ -15,6 +15,7 @@ import (
 	"cyberimage/shared/bus"
 	"cyberimage/shared/job"
 	"cyberimage/shared/jobstore"
+	"cyberimage/tools/internal/benchmodel"
 )
 
 // jobRun is one benchmark job as the harness sees it: when its request was
@@ -287,7 +288,7 @@ func (d *driver) collect(ctx context.Context, ph *phase) {
 	}
 }
 
-const benchPrompt = "benchmark: a neon koi pond at dusk"
+const benchPrompt = benchmodel.Prompt
 
 func mustJSON(v any) []byte {
 	b, err := json.Marshal(v)

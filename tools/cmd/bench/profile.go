@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"cyberimage/tools/internal/benchstack"
 )
 
 // profiler CPU-profiles the throughput phase: the harness (which hosts the
@@ -24,7 +26,7 @@ type profiler struct {
 	procs    []string
 }
 
-func startProfile(out string, procs []*proc) (*profiler, error) {
+func startProfile(out string, procs []*benchstack.Proc) (*profiler, error) {
 	pr := &profiler{out: out}
 	f, err := os.Create(filepath.Join(out, "harness-cpu.pprof"))
 	if err != nil {
@@ -41,8 +43,8 @@ func startProfile(out string, procs []*proc) (*profiler, error) {
 	}
 	pids := make([]string, len(procs))
 	for i, p := range procs {
-		pids[i] = strconv.Itoa(p.pid())
-		pr.procs = append(pr.procs, p.name)
+		pids[i] = strconv.Itoa(p.PID())
+		pr.procs = append(pr.procs, p.Name)
 	}
 	cmd := exec.Command(perf, "record", "-q", "-F", "199", "-g", "-o", filepath.Join(out, "services.perf.data"), "-p", strings.Join(pids, ","))
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr

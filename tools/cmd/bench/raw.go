@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"cyberimage/shared/job"
+	"cyberimage/tools/internal/benchmodel"
+	"cyberimage/tools/internal/benchstack"
 )
 
 // rawSet is one measurement of the three parts alone. The run takes one
@@ -14,12 +16,12 @@ import (
 // shared machine the two differ, and their spread says how much the
 // figures of this run can be trusted.
 type rawSet struct {
-	When     string      `json:"when"` // "before" or "after" the pipeline
-	Model    modelResult `json:"model"`
-	NATS     natsResult  `json:"nats"`
-	NATSCPU  cpuUse      `json:"nats_cpu"`
-	MinIO    minioResult `json:"minio"`
-	MinIOCPU cpuUse      `json:"minio_cpu"`
+	When     string           `json:"when"` // "before" or "after" the pipeline
+	Model    benchmodel.Model `json:"model"`
+	NATS     natsResult       `json:"nats"`
+	NATSCPU  cpuUse           `json:"nats_cpu"`
+	MinIO    minioResult      `json:"minio"`
+	MinIOCPU cpuUse           `json:"minio_cpu"`
 	// CPU per operation of each part alone, all processes involved (the
 	// server and the harness as its client), in ms.
 	NATSCPUMSPerMsg  float64 `json:"nats_cpu_ms_per_msg"`
@@ -61,23 +63,23 @@ func measureRaw(ctx context.Context, st *stack, o options, spec job.Spec, when s
 	settle("nats")
 	work := sampleWork(spec)
 	say("raw nats (%s): %d work messages of %d bytes, %d pullers (fetch 1, ack confirmed)", when, o.rawMsgs, len(work), concurrency)
-	cpu0 := sampleCPU([]*proc{st.minio})
+	cpu0 := sampleCPU([]*benchstack.Proc{st.minio})
 	serial := min(o.pacedJobs, 500)
 	if set.NATS, err = rawNATS(ctx, st.natsURL(), max(o.replicas, 1), st.natsOptions, work, o.rawMsgs, concurrency, serial, say); err != nil {
 		return set, err
 	}
-	set.NATSCPU = sampleCPU([]*proc{st.minio}).since(cpu0, o.cores)
+	set.NATSCPU = sampleCPU([]*benchstack.Proc{st.minio}).since(cpu0, o.cores)
 	set.NATSCPUMSPerMsg = round3(set.NATSCPU.Ours * 1000 / float64(o.rawMsgs+serial))
 	say("raw nats (%s): %.0f msgs/s; serial publish→ack p50 %.3f ms", when, set.NATS.MsgsPerSec, set.NATS.Serial.P50)
 
 	settle("minio")
 	say("raw minio (%s): %d PUTs of the %d-byte PNG at concurrency %d", when, o.rawPuts, len(png), concurrency)
-	cpu0 = sampleCPU([]*proc{st.minio})
+	cpu0 = sampleCPU([]*benchstack.Proc{st.minio})
 	heads := min(o.pacedJobs, 200)
 	if set.MinIO, err = rawMinIO(ctx, st.s3, png, spec, when, o.rawPuts, concurrency, heads, say); err != nil {
 		return set, err
 	}
-	set.MinIOCPU = sampleCPU([]*proc{st.minio}).since(cpu0, o.cores)
+	set.MinIOCPU = sampleCPU([]*benchstack.Proc{st.minio}).since(cpu0, o.cores)
 	// The warm-up PUTs and the HEADs are counted as operations too.
 	set.MinIOCPUMSPerPut = round3(set.MinIOCPU.Ours * 1000 / float64(o.rawPuts+warmupPuts(o.rawPuts, concurrency)+heads))
 	say("raw minio (%s): %.0f PUT/s, p50 %.3f ms", when, set.MinIO.PutsPerSec, set.MinIO.Put.P50)
@@ -104,7 +106,7 @@ func measureRaw(ctx context.Context, st *stack, o options, spec job.Spec, when s
 		return set, err
 	}
 	if o.floorLadder && when == "before" {
-		for _, part := range floorParts {
+		for _, part := range benchmodel.FloorParts {
 			if part == o.fullFloor() {
 				set.Ladder = append(set.Ladder, set.Floor)
 				break

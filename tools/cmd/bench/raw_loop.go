@@ -8,6 +8,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+
+	"cyberimage/tools/internal/benchmodel"
+	"cyberimage/tools/internal/benchstack"
 )
 
 // loopResult is the raw loop: runners × slots goroutines doing exactly a
@@ -15,10 +18,7 @@ import (
 // with metadata) with no NATS, in bench-model; its CPU per job counts
 // bench-model, MinIO and the harness (idle then) during the loop.
 type loopResult struct {
-	Jobs       int     `json:"jobs"`
-	Workers    int     `json:"workers"`
-	Seconds    float64 `json:"seconds"`
-	JobsPerSec float64 `json:"jobs_per_sec"`
+	benchmodel.Loop
 	// CPUMSPerJob by process: "worker" (bench-model: model, encode, S3
 	// client), "minio", "nats+harness", and "total".
 	CPUMSPerJob map[string]float64 `json:"cpu_ms_per_job"`
@@ -33,16 +33,9 @@ func rawLoop(ctx context.Context, st *stack, o options) (loopResult, error) {
 	}
 	// bench-model reports its own CPU as one figure; the split by process
 	// is measured here.
-	var got struct {
-		Jobs       int     `json:"jobs"`
-		Workers    int     `json:"workers"`
-		Seconds    float64 `json:"seconds"`
-		JobsPerSec float64 `json:"jobs_per_sec"`
-	}
-	if err := json.Unmarshal(out, &got); err != nil || got.Jobs == 0 {
+	if err := json.Unmarshal(out, &res.Loop); err != nil || res.Jobs == 0 {
 		return res, fmt.Errorf("bench-model raw loop output %q: %v", out, err)
 	}
-	res.Jobs, res.Workers, res.Seconds, res.JobsPerSec = got.Jobs, got.Workers, got.Seconds, got.JobsPerSec
 	res.CPUMSPerJob = cpu.perJob(res.Jobs)
 	return res, nil
 }
@@ -73,11 +66,11 @@ func runBenchModel(ctx context.Context, st *stack, o options, env []string, args
 	cmd.Env = append(cmd.Env, env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	cpu0 := sampleCPU([]*proc{st.minio})
+	cpu0 := sampleCPU([]*benchstack.Proc{st.minio})
 	if err := cmd.Run(); err != nil {
 		return nil, childCPU{}, fmt.Errorf("%w: %s", err, stderr.String())
 	}
-	use := sampleCPU([]*proc{st.minio}).since(cpu0, o.cores)
+	use := sampleCPU([]*benchstack.Proc{st.minio}).since(cpu0, o.cores)
 	return stdout.Bytes(), childCPU{worker: (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds(),
 		minio: use.ByProcess["minio"], harness: use.ByProcess[harnessName]}, nil
 }

@@ -185,7 +185,7 @@ func pullLoop(ctx context.Context, cons jetstream.Consumer, onAck func()) error 
 }
 
 // sampleWork is a work message as ingest queues it for the benchmark's
-// request: the real JSON of job.Work, so its size is the pipeline's.
+// request: the real JSON of bus.Work, so its size is the pipeline's.
 func sampleWork(spec job.Spec) []byte {
-	return mustJSON(job.Work{JobID: job.IDForRequestID("bench-sample"), Spec: spec})
+	return mustJSON(bus.Work{JobID: job.IDForRequestID("bench-sample"), Spec: spec})
 }

@@ -171,14 +171,8 @@ func printMarkdown(w io.Writer, r *results) {
 	p("%s, %s, code %s, %d cores (shared and noisy: compare the ratios, not the absolute figures). "+
 		"%d jobs, %d runner(s) × %d slot(s), %d×%d, %d step(s) of the demo model; models served: %s; work message %d bytes, PNG %d bytes.",
 		r.When.Format(time.RFC3339), r.GoVersion, r.Source, r.Cores, c.Jobs, c.Runners, c.Slots, c.Size, c.Size, c.Steps, strings.Join(r.Models, ", "), r.WorkBytes, r.Raw[0].MinIO.PNGBytes)
-	if len(c.RunnerEnv) > 0 {
-		p("")
-		p("Runners started with %s.", strings.Join(c.RunnerEnv, " "))
-	}
-	if len(c.SupervisorEnv) > 0 {
-		p("")
-		p("The supervisor started with %s.", strings.Join(c.SupervisorEnv, " "))
-	}
+	paragraph(p, "Runners started with %s.", c.RunnerEnv, " ")
+	paragraph(p, "The supervisor started with %s.", c.SupervisorEnv, " ")
 	p("")
 	p("### Raw limits, measured in this run")
 	p("")
@@ -304,13 +298,16 @@ func printMarkdown(w io.Writer, r *results) {
 		p("")
 		p("%d job(s) had no completion event; they are timed from their record's completed_at.", n)
 	}
-	if len(r.Profiles) > 0 {
+	paragraph(p, "Profiles: %s", r.Profiles, ", ")
+	paragraph(p, "Charts: %s", r.Charts, ", ")
+}
+
+// paragraph prints format with items joined by sep as a paragraph of its
+// own, or nothing when there are no items.
+func paragraph(p func(string, ...any), format string, items []string, sep string) {
+	if len(items) > 0 {
 		p("")
-		p("Profiles: %s", strings.Join(r.Profiles, ", "))
-	}
-	if len(r.Charts) > 0 {
-		p("")
-		p("Charts: %s", strings.Join(r.Charts, ", "))
+		p(format, strings.Join(items, sep))
 	}
 }
 

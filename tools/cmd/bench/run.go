@@ -6,10 +6,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -18,6 +16,7 @@ import (
 	"cyberimage/shared/job"
 	"cyberimage/shared/jobstore"
 	"cyberimage/shared/models"
+	"cyberimage/tools/internal/benchstack"
 )
 
 // reportReserve is kept from the deadline for reading records back and
@@ -25,20 +24,15 @@ import (
 func reportReserve(deadline time.Duration) time.Duration { return min(30*time.Second, deadline/5) }
 
 func run(o options) error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	ctx, cancel := context.WithTimeout(ctx, o.deadline)
+	ctx, cancel := benchstack.Context(o.deadline)
 	defer cancel()
-	began := time.Now()
-	say := func(format string, args ...any) {
-		fmt.Fprintf(os.Stderr, "[%6.1fs] %s\n", time.Since(began).Seconds(), fmt.Sprintf(format, args...))
-	}
-	root, err := repoRoot()
+	say := benchstack.Progress(time.Now())
+	root, err := benchstack.RepoRoot()
 	if err != nil {
 		return err
 	}
-	o.ortLib = toolPath(root, "CYBERIMAGE_ORT_LIB", ".tools/ort/libonnxruntime.so.1")
-	o.minioBin = toolPath(root, "CYBERIMAGE_MINIO_BIN", ".tools/bin/minio")
+	o.ortLib = benchstack.ToolPath(root, "CYBERIMAGE_ORT_LIB", ".tools/ort/libonnxruntime.so.1")
+	o.minioBin = benchstack.ToolPath(root, "CYBERIMAGE_MINIO_BIN", ".tools/bin/minio")
 	for _, p := range []string{o.ortLib, o.minioBin} {
 		if _, err := os.Stat(p); err != nil {
 			return fmt.Errorf("%s missing: run `make test-tools` first", p)
@@ -71,7 +65,7 @@ func run(o options) error {
 	if err := st.startMinIO(ctx, o.minioBin); err != nil {
 		return err
 	}
-	say("minio: pid %d at %s", st.minio.pid(), st.s3.Endpoint)
+	say("minio: pid %d at %s", st.minio.PID(), st.s3.Endpoint)
 	nc, err := nats.Connect(st.natsURL(), append(st.natsOptions("bench"), nats.MaxReconnects(-1))...)
 	if err != nil {
 		return err
@@ -85,7 +79,7 @@ func run(o options) error {
 	if o.models != "" {
 		only = strings.Split(o.models, ",")
 	}
-	if o.modelsDir, err = st.modelsDir(only); err != nil {
+	if o.modelsDir, err = benchstack.ModelsDir(root, st.tmp, only); err != nil {
 		return err
 	}
 	res := newResults(o, spec)
@@ -214,16 +208,6 @@ func lenRuns(ph *phase) int {
 		return 0
 	}
 	return len(ph.runs)
-}
-
-func toolPath(root, env, rel string) string {
-	if p := os.Getenv(env); p != "" {
-		if abs, err := filepath.Abs(p); err == nil {
-			return abs
-		}
-		return p
-	}
-	return filepath.Join(root, rel)
 }
 
 // sourceRevision names the code measured: the commit, and whether the

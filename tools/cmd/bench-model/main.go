@@ -1,10 +1,13 @@
-// Command bench-model measures the demo model alone: how many inferences
-// of one job (spec.Steps ORT runs each) a single session runs per second at
-// a given size, with nothing of the pipeline around it. The benchmark
-// harness (tools/cmd/bench) runs it as a subprocess because the runner's
-// packages are internal to this module. It prints one JSON object; with
-// -png-out it also writes the PNG a runner would store for that job, so the
-// harness can measure S3 with real bytes.
+// Command bench-model measures the work of a job without the services:
+// the demo model alone (how many inferences of one job, spec.Steps ORT runs
+// each, a single session runs per second at a given size), the raw loop of
+// a job's work with no queue (-loop-jobs), and the design's floor
+// (-floor-jobs, -floor-paced: floor.go). The benchmark harness
+// (tools/cmd/bench) runs it as a subprocess, so its CPU is counted apart
+// from the harness's. It prints one JSON object (tools/internal/benchmodel);
+// with -png-out it also writes the PNG a runner would store for that job,
+// so the harness can measure S3 with real bytes. The model, the encoder and
+// the PUT are the runner's own code, through services/gpu-runner/benchwork.
 package main
 
 import (
@@ -13,34 +16,15 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"image/png"
 	"os"
 	"slices"
 	"syscall"
 	"time"
 
-	"cyberimage/services/gpu-runner/internal/imaging"
-	"cyberimage/services/gpu-runner/internal/ort"
-	"cyberimage/services/gpu-runner/internal/pipeline"
+	"cyberimage/services/gpu-runner/benchwork"
 	"cyberimage/shared/job"
+	"cyberimage/tools/internal/benchmodel"
 )
-
-// result is what the harness reads from stdout.
-type result struct {
-	Runs       int     `json:"runs"`
-	Seconds    float64 `json:"seconds"`
-	RunsPerSec float64 `json:"runs_per_sec"`
-	P50MS      float64 `json:"p50_ms"`
-	P95MS      float64 `json:"p95_ms"`
-	// CPUMSPerRun is the process's CPU time (all threads) per run: what one
-	// job's inference costs a core.
-	CPUMSPerRun float64 `json:"cpu_ms_per_run"`
-	Size        int     `json:"size"`
-	Steps       int     `json:"steps"`
-	Threads     int     `json:"threads"`
-	PNGBytes    int     `json:"png_bytes,omitempty"`
-	EncodeMS    float64 `json:"encode_ms,omitempty"`
-}
 
 type options struct {
 	size, runs, steps, threads, warmup int
@@ -94,25 +78,25 @@ func printResult[R any](res R, err error) {
 	fmt.Println(string(out))
 }
 
-func run(o options) (result, error) {
+func run(o options) (benchmodel.Model, error) {
 	if o.size < 8 || o.size%8 != 0 || o.runs < 1 || o.steps < 1 || o.threads < 1 {
-		return result{}, errors.New("-size must be a positive multiple of 8; -runs, -steps and -threads at least 1")
+		return benchmodel.Model{}, errors.New("-size must be a positive multiple of 8; -runs, -steps and -threads at least 1")
 	}
-	if err := ort.Init(o.ortLib); err != nil {
-		return result{}, err
+	if err := benchwork.Init(o.ortLib); err != nil {
+		return benchmodel.Model{}, err
 	}
-	gen, err := pipeline.OpenCPPN(o.model, ort.Options{IntraOpThreads: o.threads})
+	slot, err := benchwork.OpenSlot(o.model, o.threads)
 	if err != nil {
-		return result{}, err
+		return benchmodel.Model{}, err
 	}
-	defer gen.Close()
+	defer slot.Close()
 	// The spec ingest would produce for the harness's requests.
-	spec := job.Spec{Prompt: "benchmark: a neon koi pond at dusk", Model: "demo", Width: o.size, Height: o.size,
+	spec := job.Spec{Prompt: benchmodel.Prompt, Model: "demo", Width: o.size, Height: o.size,
 		Steps: o.steps, Seed: 42, NumImages: 1}
 	ctx := context.Background()
-	res := result{Size: o.size, Steps: o.steps, Threads: o.threads}
+	res := benchmodel.Model{Size: o.size, Steps: o.steps, Threads: o.threads}
 	for range o.warmup {
-		if _, err := gen.Generate(ctx, spec, nil); err != nil {
+		if _, err := slot.Generate(ctx, spec); err != nil {
 			return res, fmt.Errorf("warm-up: %w", err)
 		}
 	}
@@ -121,7 +105,7 @@ func run(o options) (result, error) {
 	start := time.Now()
 	for len(lat) < o.runs && time.Since(start) < o.maxTime {
 		t0 := time.Now()
-		if _, err := gen.Generate(ctx, spec, nil); err != nil {
+		if _, err := slot.Generate(ctx, spec); err != nil {
 			return res, fmt.Errorf("generate: %w", err)
 		}
 		lat = append(lat, time.Since(t0))
@@ -135,7 +119,7 @@ func run(o options) (result, error) {
 	res.P50MS = job.Millis(lat[len(lat)/2])
 	res.P95MS = job.Millis(lat[len(lat)*95/100])
 	if o.pngOut != "" {
-		if err := writePNG(ctx, gen, spec, o.pngOut, &res); err != nil {
+		if err := writePNG(ctx, slot, spec, o.pngOut, &res); err != nil {
 			return res, err
 		}
 	}
@@ -144,13 +128,13 @@ func run(o options) (result, error) {
 
 // writePNG renders the job once more and encodes it as the runner does by
 // default (CYBERIMAGE_PNG_COMPRESSION=speed).
-func writePNG(ctx context.Context, gen *pipeline.CPPN, spec job.Spec, path string, res *result) error {
-	images, err := gen.Generate(ctx, spec, nil)
+func writePNG(ctx context.Context, slot *benchwork.Slot, spec job.Spec, path string, res *benchmodel.Model) error {
+	img, err := slot.Generate(ctx, spec)
 	if err != nil {
 		return fmt.Errorf("generate: %w", err)
 	}
 	t0 := time.Now()
-	data, err := imaging.NewEncoder(png.BestSpeed).EncodeRGB(images[0].Width, images[0].Height, images[0].RGB)
+	data, err := slot.Encode(img)
 	if err != nil {
 		return err
 	}

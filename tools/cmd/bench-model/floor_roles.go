@@ -3,14 +3,13 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"image/png"
 	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"cyberimage/services/gpu-runner/internal/imaging"
+	"cyberimage/services/gpu-runner/benchwork"
 	"cyberimage/shared/bus"
 	"cyberimage/shared/job"
 	"cyberimage/shared/jobstore"
@@ -26,7 +25,7 @@ func (f *floor) start(ctx context.Context) error {
 		// The harness: a job ends for it when its `completed` event arrives.
 		if _, err := f.nc.Subscribe(f.prefix+".events.*", func(m *nats.Msg) {
 			var ev bus.ProgressEvent
-			if json.Unmarshal(m.Data, &ev) == nil && ev.Status == string(job.StatusCompleted) {
+			if json.Unmarshal(m.Data, &ev) == nil && ev.Status == job.StatusCompleted {
 				f.ended <- struct{}{}
 			}
 		}); err != nil {
@@ -47,7 +46,7 @@ func (f *floor) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	for i := range f.gens {
+	for i := range f.slots {
 		f.wg.Add(1)
 		go func() { defer f.wg.Done(); f.slot(ctx, cons, i) }()
 	}
@@ -145,14 +144,8 @@ func (f *floor) startIngest(ctx context.Context) error {
 
 // admit is ingest's work on one request: decode, queue, ack the request.
 func (f *floor) admit(ctx context.Context, m jetstream.Msg) {
-	req, err := job.DecodeRequest(m.Data())
-	if err != nil {
-		_ = m.Term()
-		return
-	}
-	meta, err := m.Metadata()
-	if err != nil {
-		_ = m.Term()
+	req, meta, ok := parse(m, job.DecodeRequest)
+	if !ok {
 		return
 	}
 	spec := job.Spec{Prompt: req.Prompt, Model: req.Model, Width: *req.Width, Height: *req.Height, Steps: *req.Steps,
@@ -163,6 +156,23 @@ func (f *floor) admit(ctx context.Context, m jetstream.Msg) {
 		return
 	}
 	_ = m.Ack()
+}
+
+// parse decodes a message and reads its metadata; a message that fails
+// either is terminated, as the services do: delivering it again would fail
+// again.
+func parse[T any](m jetstream.Msg, decode func([]byte) (T, error)) (T, *jetstream.MsgMetadata, bool) {
+	v, err := decode(m.Data())
+	if err != nil {
+		_ = m.Term()
+		return v, nil, false
+	}
+	meta, err := m.Metadata()
+	if err != nil {
+		_ = m.Term()
+		return v, nil, false
+	}
+	return v, meta, true
 }
 
 // queue creates the job's record (with the record part) and publishes its
@@ -177,7 +187,7 @@ func (f *floor) queue(ctx context.Context, id string, spec job.Spec) error {
 			return err
 		}
 	}
-	work, _ := json.Marshal(job.Work{JobID: id, Spec: spec, CreatedAt: now, Revision: rev})
+	work, _ := json.Marshal(bus.Work{JobID: id, Spec: spec, CreatedAt: now, Revision: rev})
 	_, err := f.js.PublishMsg(ctx, &nats.Msg{Subject: f.prefix + ".jobs.demo." + id, Data: work}, jetstream.WithMsgID(id))
 	return err
 }
@@ -185,7 +195,6 @@ func (f *floor) queue(ctx context.Context, id string, spec job.Spec) error {
 // slot is one runner slot: pull one work message when free, claim, run,
 // store, end the record, ack, tell.
 func (f *floor) slot(ctx context.Context, cons jetstream.Consumer, i int) {
-	enc := imaging.NewEncoder(png.BestSpeed) // one per slot, as the runner keeps
 	runner := "floor-runner-" + string(rune('a'+i))
 	for {
 		select {
@@ -198,20 +207,14 @@ func (f *floor) slot(ctx context.Context, cons jetstream.Consumer, i int) {
 			continue
 		}
 		for m := range batch.Messages() {
-			f.runOne(ctx, m, i, runner, enc)
+			f.runOne(ctx, m, f.slots[i], runner)
 		}
 	}
 }
 
-func (f *floor) runOne(ctx context.Context, m jetstream.Msg, i int, runner string, enc *imaging.Encoder) {
-	var work job.Work
-	if json.Unmarshal(m.Data(), &work) != nil {
-		_ = m.Term()
-		return
-	}
-	meta, err := m.Metadata()
-	if err != nil {
-		_ = m.Term()
+func (f *floor) runOne(ctx context.Context, m jetstream.Msg, slot *benchwork.Slot, runner string) {
+	work, meta, ok := parse(m, func(data []byte) (w bus.Work, err error) { return w, json.Unmarshal(data, &w) })
+	if !ok {
 		return
 	}
 	started := time.Now().UTC()
@@ -222,20 +225,21 @@ func (f *floor) runOne(ctx context.Context, m jetstream.Msg, i int, runner strin
 	var rev uint64
 	if f.has(partRecord) {
 		data, _ := json.Marshal(rec)
+		var err error
 		if rev, err = f.kv.Update(ctx, work.JobID, data, work.Revision); err != nil {
 			_ = m.Nak()
 			return
 		}
 	}
 	t0 := time.Now()
-	out, err := f.gens[i].Generate(ctx, work.Spec, nil)
+	img, err := slot.Generate(ctx, work.Spec)
 	inference := time.Since(t0)
 	if err != nil {
 		_ = m.Term()
 		return
 	}
 	t1 := time.Now()
-	pngData, err := enc.EncodeRGB(out[0].Width, out[0].Height, out[0].RGB)
+	pngData, err := slot.Encode(img)
 	encode := time.Since(t1)
 	if err != nil {
 		_ = m.Term()
@@ -266,7 +270,7 @@ func (f *floor) runOne(ctx context.Context, m jetstream.Msg, i int, runner strin
 	}
 	_ = m.Ack()
 	if f.has(partEvents) {
-		ev, _ := json.Marshal(bus.ProgressEvent{JobID: work.JobID, Status: string(job.StatusCompleted), Step: work.Spec.Steps,
+		ev, _ := json.Marshal(bus.ProgressEvent{JobID: work.JobID, Status: job.StatusCompleted, Step: work.Spec.Steps,
 			TotalSteps: work.Spec.Steps, Runner: runner, Attempt: 1, Delivery: rec.Delivery.Token(), At: done})
 		_ = f.nc.Publish(f.prefix+".events."+work.JobID, ev)
 	} else {

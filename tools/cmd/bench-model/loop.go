@@ -3,28 +3,21 @@ package main
 import (
 	"context"
 	"fmt"
-	"image/png"
 	"os"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"cyberimage/services/gpu-runner/internal/imaging"
-	"cyberimage/services/gpu-runner/internal/ort"
-	"cyberimage/services/gpu-runner/internal/pipeline"
-	"cyberimage/services/gpu-runner/internal/storage"
+	"cyberimage/services/gpu-runner/benchwork"
 	"cyberimage/shared/job"
 	"cyberimage/shared/objectstore"
+	"cyberimage/tools/internal/benchmodel"
 )
 
-// loopResult is the raw loop: what the pipeline's runners do for each job
-// (generate, encode the PNG, PUT it with its metadata), in plain goroutines
-// with no queue around them. The harness divides the pipeline by it.
+// loopResult is the raw loop as printed: the bench reads benchmodel.Loop
+// and measures the CPU by process itself.
 type loopResult struct {
-	Jobs       int     `json:"jobs"`
-	Workers    int     `json:"workers"`
-	Seconds    float64 `json:"seconds"`
-	JobsPerSec float64 `json:"jobs_per_sec"`
+	benchmodel.Loop
 	// CPUMSPerJob is this process's CPU per job (model, encode, S3 client);
 	// MinIO's share the harness measures itself.
 	CPUMSPerJob float64 `json:"cpu_ms_per_job"`
@@ -34,8 +27,8 @@ type loopResult struct {
 // on one thread, as runner slots have; S3 settings come from the
 // CYBERIMAGE_S3_* environment, as the runner's do.
 func runLoop(o options, jobs, workers int) (loopResult, error) {
-	res := loopResult{Jobs: jobs, Workers: workers}
-	if err := ort.Init(o.ortLib); err != nil {
+	res := loopResult{Loop: benchmodel.Loop{Jobs: jobs, Workers: workers}}
+	if err := benchwork.Init(o.ortLib); err != nil {
 		return res, err
 	}
 	cfg := s3ConfigFromEnv()
@@ -44,36 +37,33 @@ func runLoop(o options, jobs, workers int) (loopResult, error) {
 	if err != nil {
 		return res, err
 	}
-	images := storage.NewImages(client, cfg.Bucket)
-	gens := make([]*pipeline.CPPN, workers)
-	for i := range gens {
-		if gens[i], err = pipeline.OpenCPPN(o.model, ort.Options{IntraOpThreads: 1}); err != nil {
-			return res, err
-		}
-		defer gens[i].Close()
+	images := benchwork.NewImages(client, cfg.Bucket)
+	slots, err := openSlots(o, workers)
+	if err != nil {
+		return res, err
 	}
+	defer closeSlots(slots)
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	errs := make(chan error, workers)
 	cpu0 := cpuTime()
 	start := time.Now()
-	for w := range workers {
+	for _, slot := range slots {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			enc := imaging.NewEncoder(png.BestSpeed)
 			for {
 				i := int(next.Add(1)) - 1
 				if i >= jobs {
 					return
 				}
 				id := fmt.Sprintf("rawloop-%d-%d", start.UnixNano(), i)
-				spec := job.Spec{Prompt: "benchmark: a neon koi pond at dusk", Model: "demo", Width: o.size, Height: o.size,
+				spec := job.Spec{Prompt: benchmodel.Prompt, Model: "demo", Width: o.size, Height: o.size,
 					Steps: o.steps, Seed: int64(i), NumImages: 1}
-				out, err := gens[w].Generate(ctx, spec, nil)
+				img, err := slot.Generate(ctx, spec)
 				if err == nil {
 					var data []byte
-					if data, err = enc.EncodeRGB(out[0].Width, out[0].Height, out[0].RGB); err == nil {
+					if data, err = slot.Encode(img); err == nil {
 						_, err = images.Put(ctx, id, 0, spec, data)
 					}
 				}
@@ -95,6 +85,27 @@ func runLoop(o options, jobs, workers int) (loopResult, error) {
 	res.JobsPerSec = float64(jobs) / elapsed.Seconds()
 	res.CPUMSPerJob = job.Millis(cpuTime()-cpu0) / float64(jobs)
 	return res, nil
+}
+
+// openSlots opens one runner slot (a session on one thread, an encoder)
+// per worker.
+func openSlots(o options, workers int) ([]*benchwork.Slot, error) {
+	slots := make([]*benchwork.Slot, 0, workers)
+	for range workers {
+		slot, err := benchwork.OpenSlot(o.model, 1)
+		if err != nil {
+			closeSlots(slots)
+			return nil, err
+		}
+		slots = append(slots, slot)
+	}
+	return slots, nil
+}
+
+func closeSlots(slots []*benchwork.Slot) {
+	for _, s := range slots {
+		_ = s.Close()
+	}
 }
 
 // s3ConfigFromEnv is the store the harness passes in CYBERIMAGE_S3_*, as

@@ -9,6 +9,7 @@ import (
 	"github.com/minio/minio-go/v7"
 
 	"cyberimage/shared/testenv"
+	"cyberimage/tools/internal/benchmodel"
 )
 
 // The floor is only worth its figures if it really makes the design's
@@ -27,7 +28,7 @@ func TestFloorMakesTheDesignsMessagesAndObjects(t *testing.T) {
 	client := store.Client(t)
 
 	// Messages per job the server counts (in + out) for each part, from the
-	// table of what each message pays for (BENCHMARKS.md, stop 20): 5, 11
+	// table of what each message pays for (docs/benchmarks.md, stop 20): 5, 11
 	// and 22. The ranges allow above for the set-up's API calls and idle
 	// slots' expiring pulls (about 1.5 per job at this size), not below: a
 	// part that skipped one round trip would fall under.
@@ -42,7 +43,7 @@ func TestFloorMakesTheDesignsMessagesAndObjects(t *testing.T) {
 	}
 	const jobs, paced = 16, 4
 	for _, c := range cases {
-		t.Run(floorPartNames[c.upto], func(t *testing.T) {
+		t.Run(benchmodel.FloorParts[c.upto], func(t *testing.T) {
 			pngs0, records0 := countObjects(t, client, store.Config.Bucket)
 			v0, err := nats.Server.Varz(nil)
 			if err != nil {
@@ -56,8 +57,8 @@ func TestFloorMakesTheDesignsMessagesAndObjects(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if res.Jobs != jobs || res.Paced != paced || res.Upto != floorPartNames[c.upto] {
-				t.Fatalf("result %+v: want %d jobs, %d paced, up to %s", res, jobs, paced, floorPartNames[c.upto])
+			if res.Jobs != jobs || res.Paced != paced || res.Upto != benchmodel.FloorParts[c.upto] {
+				t.Fatalf("result %+v: want %d jobs, %d paced, up to %s", res, jobs, paced, benchmodel.FloorParts[c.upto])
 			}
 			if res.InferenceP50MS <= 0 || res.UploadP50MS <= 0 || res.E2EP50MS < res.InferenceP50MS+res.UploadP50MS {
 				t.Errorf("paced timings %+v: e2e must hold inference and upload", res)
@@ -66,7 +67,7 @@ func TestFloorMakesTheDesignsMessagesAndObjects(t *testing.T) {
 			if msgs < c.minMsgs || msgs > c.maxMsgs {
 				t.Errorf("%.1f NATS messages per job, want %.1f-%.1f", msgs, c.minMsgs, c.maxMsgs)
 			}
-			t.Logf("%.1f NATS messages per job; %s", msgs, res.describe())
+			t.Logf("%.1f NATS messages per job; %s", msgs, res.Describe())
 			pngs, records := countObjects(t, client, store.Config.Bucket)
 			if got := pngs - pngs0; got != jobs+paced {
 				t.Errorf("%d PNGs stored, want one per job (%d)", got, jobs+paced)

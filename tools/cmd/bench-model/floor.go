@@ -17,13 +17,12 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"cyberimage/services/gpu-runner/internal/ort"
-	"cyberimage/services/gpu-runner/internal/pipeline"
-	"cyberimage/services/gpu-runner/internal/storage"
+	"cyberimage/services/gpu-runner/benchwork"
 	"cyberimage/shared/bus"
 	"cyberimage/shared/job"
 	"cyberimage/shared/objectstore"
 	"cyberimage/shared/s3layout"
+	"cyberimage/tools/internal/benchmodel"
 )
 
 // The design's floor: every NATS message and S3 object the pipeline spends
@@ -67,32 +66,13 @@ const (
 	partArchive
 )
 
-var floorPartNames = []string{"queue", "record", "intake", "events", "supervisor", "archive"}
-
 func parseFloorPart(name string) (floorPart, error) {
-	for i, n := range floorPartNames {
+	for i, n := range benchmodel.FloorParts {
 		if n == name {
 			return floorPart(i), nil
 		}
 	}
-	return 0, fmt.Errorf("-floor-upto %q: one of %v", name, floorPartNames)
-}
-
-// floorResult is what the harness reads from stdout.
-type floorResult struct {
-	Jobs       int     `json:"jobs"`
-	Workers    int     `json:"workers"`
-	Seconds    float64 `json:"seconds"`
-	JobsPerSec float64 `json:"jobs_per_sec"`
-	// Upto is the last part included.
-	Upto string `json:"upto"`
-	// Paced is the latency run: jobs one at a time, end to end (request
-	// published → `completed` event received) and the two stages the
-	// pipeline's overhead formula subtracts.
-	Paced          int     `json:"paced,omitempty"`
-	E2EP50MS       float64 `json:"e2e_p50_ms,omitempty"`
-	InferenceP50MS float64 `json:"inference_p50_ms,omitempty"`
-	UploadP50MS    float64 `json:"upload_p50_ms,omitempty"`
+	return 0, fmt.Errorf("-floor-upto %q: one of %v", name, benchmodel.FloorParts)
 }
 
 type floorOptions struct {
@@ -110,8 +90,8 @@ type floor struct {
 	kv       jetstream.KeyValue
 	s3       *minio.Client
 	bucket   string
-	images   *storage.Images
-	gens     []*pipeline.CPPN
+	images   *benchwork.Images
+	slots    []*benchwork.Slot
 	prefix   string // subjects: <prefix>.requests, <prefix>.jobs.<id>, <prefix>.events.<id>
 	requests string // stream names
 	jobs     string
@@ -129,8 +109,8 @@ type floor struct {
 
 func (f *floor) has(p floorPart) bool { return p <= f.fo.upto }
 
-func runFloor(o options, fo floorOptions) (floorResult, error) {
-	res := floorResult{Workers: fo.workers, Upto: floorPartNames[fo.upto]}
+func runFloor(o options, fo floorOptions) (benchmodel.Floor, error) {
+	res := benchmodel.Floor{Workers: fo.workers, Upto: benchmodel.FloorParts[fo.upto]}
 	f, err := openFloor(o, fo)
 	if err != nil {
 		return res, err
@@ -169,7 +149,7 @@ func runFloor(o options, fo floorOptions) (floorResult, error) {
 }
 
 func openFloor(o options, fo floorOptions) (*floor, error) {
-	if err := ort.Init(o.ortLib); err != nil {
+	if err := benchwork.Init(o.ortLib); err != nil {
 		return nil, err
 	}
 	ctx := context.Background()
@@ -184,16 +164,12 @@ func openFloor(o options, fo floorOptions) (*floor, error) {
 		return nil, err
 	}
 	tag := strconv.FormatInt(time.Now().UnixNano(), 36)
-	f := &floor{o: o, fo: fo, nc: nc, js: js, s3: s3, bucket: cfg.Bucket, images: storage.NewImages(s3, cfg.Bucket),
+	f := &floor{o: o, fo: fo, nc: nc, js: js, s3: s3, bucket: cfg.Bucket, images: benchwork.NewImages(s3, cfg.Bucket),
 		prefix: "floor" + tag, requests: "FLOOR_" + tag + "_REQUESTS", jobs: "FLOOR_" + tag + "_JOBS", kvBucket: "floor_" + tag,
 		ended: make(chan struct{}, 1024), stopped: make(chan struct{})}
-	for range fo.workers {
-		gen, err := pipeline.OpenCPPN(o.model, ort.Options{IntraOpThreads: 1})
-		if err != nil {
-			f.close()
-			return nil, err
-		}
-		f.gens = append(f.gens, gen)
+	if f.slots, err = openSlots(o, fo.workers); err != nil {
+		f.close()
+		return nil, err
 	}
 	if err := f.provision(ctx); err != nil {
 		f.close()
@@ -250,9 +226,7 @@ func (f *floor) close() {
 		_ = f.js.DeleteStream(ctx, f.jobs)
 		_ = f.js.DeleteKeyValue(ctx, f.kvBucket)
 	}
-	for _, g := range f.gens {
-		g.Close()
-	}
+	closeSlots(f.slots)
 	if f.nc != nil {
 		f.nc.Close()
 	}
@@ -265,7 +239,7 @@ func (f *floor) publishAll(ctx context.Context, tag string, n int) error {
 	sem := make(chan struct{}, floorIngestConcurrency)
 	failed := make(chan error, 1)
 	for i := range n {
-		spec := job.Spec{Prompt: "benchmark: a neon koi pond at dusk", Model: "demo", Width: f.o.size, Height: f.o.size,
+		spec := job.Spec{Prompt: benchmodel.Prompt, Model: "demo", Width: f.o.size, Height: f.o.size,
 			Steps: f.o.steps, Guidance: 7.5, Seed: int64(i), NumImages: 1, RequestID: tag + strconv.Itoa(i)}
 		if !f.has(partIntake) {
 			sem <- struct{}{}
@@ -317,9 +291,4 @@ func (f *floor) putRecord(ctx context.Context, rec job.Record) error {
 	_, err = f.s3.PutObject(ctx, f.bucket, s3layout.RecordKey(rec.JobID), bytes.NewReader(body), int64(len(body)),
 		minio.PutObjectOptions{ContentType: "application/json"})
 	return err
-}
-
-func (r floorResult) describe() string {
-	return fmt.Sprintf("%d jobs at %.1f/s; one at a time: e2e p50 %.2f ms, inference %.2f, upload %.2f",
-		r.Jobs, r.JobsPerSec, r.E2EP50MS, r.InferenceP50MS, r.UploadP50MS)
 }
