@@ -2,7 +2,6 @@ package demomodel
 
 import (
 	"bytes"
-	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"cyberimage/services/gpu-runner/internal/imagetest"
 	"cyberimage/shared/testenv"
 	"google.golang.org/protobuf/encoding/protowire"
 )
@@ -82,27 +82,9 @@ func TestPicturesHaveStructure(t *testing.T) {
 		for _, v := range img {
 			require.True(t, v >= 0 && v <= 1, "value %v out of [0,1]", v)
 		}
-		require.Greater(t, stdDev(img), 0.05, "picture is flat")
+		require.Greater(t, imagetest.StdDev(img), 0.05, "picture is flat")
 		imgs = append(imgs, img)
 	}
-	require.Greater(t, meanAbsDiff(imgs[0], imgs[1]), 0.05, "latents give near-identical pictures")
-	require.Greater(t, meanAbsDiff(imgs[1], imgs[2]), 0.05, "latents give near-identical pictures")
-}
-
-func stdDev(v []float32) float64 {
-	var sum, sq float64
-	for _, x := range v {
-		sum += float64(x)
-		sq += float64(x) * float64(x)
-	}
-	n := float64(len(v))
-	return math.Sqrt(sq/n - (sum/n)*(sum/n))
-}
-
-func meanAbsDiff(a, b []float32) float64 {
-	var d float64
-	for i := range a {
-		d += math.Abs(float64(a[i] - b[i]))
-	}
-	return d / float64(len(a))
+	require.Greater(t, imagetest.MeanAbsDiff(imgs[0], imgs[1]), 0.05, "latents give near-identical pictures")
+	require.Greater(t, imagetest.MeanAbsDiff(imgs[1], imgs[2]), 0.05, "latents give near-identical pictures")
 }

@@ -56,21 +56,3 @@ func latents(b int, seed uint64) Tensor {
 	}
 	return Tensor{Shape: []int64{int64(b), 1, demomodel.LatentSize}, Data: data}
 }
-
-func stdDev(v []float32) float64 {
-	var sum, sq float64
-	for _, x := range v {
-		sum += float64(x)
-		sq += float64(x) * float64(x)
-	}
-	n := float64(len(v))
-	return math.Sqrt(sq/n - (sum/n)*(sum/n))
-}
-
-func meanAbsDiff(a, b []float32) float64 {
-	var d float64
-	for i := range a {
-		d += math.Abs(float64(a[i] - b[i]))
-	}
-	return d / float64(len(a))
-}

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"cyberimage/services/gpu-runner/internal/imagetest"
 )
 
 func TestInitSamePathIsNoOpOtherPathFails(t *testing.T) {
@@ -45,9 +47,9 @@ func TestRunDemoModel(t *testing.T) {
 
 	per := w * h * 3
 	img0, img1 := rgb.Data[:per], rgb.Data[per:]
-	require.Greater(t, stdDev(img0), 0.05, "image 0 is flat")
-	require.Greater(t, stdDev(img1), 0.05, "image 1 is flat")
-	require.Greater(t, meanAbsDiff(img0, img1), 0.05, "different latents gave near-identical images")
+	require.Greater(t, imagetest.StdDev(img0), 0.05, "image 0 is flat")
+	require.Greater(t, imagetest.StdDev(img1), 0.05, "image 1 is flat")
+	require.Greater(t, imagetest.MeanAbsDiff(img0, img1), 0.05, "different latents gave near-identical images")
 
 	again, err := s.Run(context.Background(), in)
 	require.NoError(t, err)

@@ -3,7 +3,6 @@ package pipeline
 import (
 	"context"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 	"sync"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"cyberimage/services/gpu-runner/internal/imagetest"
 	"cyberimage/services/gpu-runner/internal/onnxpb"
 	"cyberimage/services/gpu-runner/internal/ort"
 	"cyberimage/services/gpu-runner/internal/sdmodel"
@@ -101,26 +101,31 @@ func sdSpec(w, h, steps int, guidance float64, seed int64) job.Spec {
 		Steps: steps, Guidance: guidance, Seed: seed, NumImages: 1}
 }
 
+// generate runs one job on g and fails the test if it fails.
+func generate(t testing.TB, g Generator, spec job.Spec) []Image {
+	t.Helper()
+	imgs, err := g.Generate(context.Background(), spec, nil)
+	require.NoError(t, err)
+	return imgs
+}
+
 func TestSDOutputSizes(t *testing.T) {
 	sd, _ := openSD(t, tinySDDir)
 	for _, size := range [][2]int{{64, 64}, {128, 96}, {96, 128}} {
 		w, h := size[0], size[1]
-		imgs, err := sd.Generate(context.Background(), sdSpec(w, h, 2, 7.5, 1), nil)
-		require.NoError(t, err)
+		imgs := generate(t, sd, sdSpec(w, h, 2, 7.5, 1))
 		require.Len(t, imgs, 1)
 		require.Equal(t, w, imgs[0].Width)
 		require.Equal(t, h, imgs[0].Height)
 		require.Len(t, imgs[0].RGB, w*h*3)
-		require.Greater(t, byteStdDev(imgs[0].RGB), 5.0, "%dx%d picture is flat", w, h)
+		require.Greater(t, imagetest.StdDev(imgs[0].RGB), 5.0, "%dx%d picture is flat", w, h)
 	}
 }
 
 func TestSDSameSeedSameBytesOthersDiffer(t *testing.T) {
 	sd, _ := openSD(t, tinySDDir)
-	ctx := context.Background()
 	gen := func(spec job.Spec) []byte {
-		imgs, err := sd.Generate(ctx, spec, nil)
-		require.NoError(t, err)
+		imgs := generate(t, sd, spec)
 		return imgs[0].RGB
 	}
 	base := sdSpec(64, 64, 4, 7.5, 42)
@@ -129,25 +134,23 @@ func TestSDSameSeedSameBytesOthersDiffer(t *testing.T) {
 
 	other := base
 	other.Seed = 43
-	require.Greater(t, byteMeanAbsDiff(a, gen(other)), 2.0, "another seed gives another picture")
+	require.Greater(t, imagetest.MeanAbsDiff(a, gen(other)), 2.0, "another seed gives another picture")
 
 	other = base
 	other.Prompt = "a castle in the fog"
-	require.Greater(t, byteMeanAbsDiff(a, gen(other)), 0.5, "another prompt gives another picture")
+	require.Greater(t, imagetest.MeanAbsDiff(a, gen(other)), 0.5, "another prompt gives another picture")
 
 	other = base
 	other.NegativePrompt = "blurry"
-	require.Greater(t, byteMeanAbsDiff(a, gen(other)), 0.5, "a negative prompt changes a guided picture")
+	require.Greater(t, imagetest.MeanAbsDiff(a, gen(other)), 0.5, "a negative prompt changes a guided picture")
 }
 
 func TestSDGuidanceChoosesOneOrTwoPasses(t *testing.T) {
 	sd, rec := openSD(t, tinySDDir)
-	ctx := context.Background()
 
 	spec := sdSpec(64, 64, 3, 0, 7)
 	spec.NumImages = 2
-	unguided, err := sd.Generate(ctx, spec, nil)
-	require.NoError(t, err)
+	unguided := generate(t, sd, spec)
 	// guidance 0 (turbo): one text row (the prompt), one UNet pass of B=2 rows per step.
 	require.Equal(t, []int64{1}, rec.runs("text"))
 	require.Equal(t, []int64{2, 2, 2}, rec.runs("unet"))
@@ -155,18 +158,16 @@ func TestSDGuidanceChoosesOneOrTwoPasses(t *testing.T) {
 
 	rec.reset()
 	spec.Guidance = 7.5
-	guided, err := sd.Generate(ctx, spec, nil)
-	require.NoError(t, err)
+	guided := generate(t, sd, spec)
 	// guidance > 1: the negative ("") and the prompt encoded together, and
 	// each step ONE UNet run of 2·B = 4 rows (uncond + cond).
 	require.Equal(t, []int64{2}, rec.runs("text"))
 	require.Equal(t, []int64{4, 4, 4}, rec.runs("unet"))
-	require.Greater(t, byteMeanAbsDiff(unguided[0].RGB, guided[0].RGB), 0.5, "guidance changes the picture")
+	require.Greater(t, imagetest.MeanAbsDiff(unguided[0].RGB, guided[0].RGB), 0.5, "guidance changes the picture")
 
 	rec.reset()
 	spec.Guidance = 1 // diffusers: guidance_scale > 1 enables CFG
-	_, err = sd.Generate(ctx, spec, nil)
-	require.NoError(t, err)
+	generate(t, sd, spec)
 	require.Equal(t, []int64{2, 2, 2}, rec.runs("unet"))
 }
 
@@ -221,8 +222,7 @@ func TestSDExportVariants(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			cfg.Seed, cfg.Scheduler = sdmodel.DefaultSeed, "EulerDiscreteScheduler"
 			sd, rec := openVariant(t, cfg)
-			imgs, err := sd.Generate(context.Background(), sdSpec(64, 64, 2, 7.5, 3), nil)
-			require.NoError(t, err)
+			imgs := generate(t, sd, sdSpec(64, 64, 2, 7.5, 3))
 			ts := rec.inputs["unet"][1]
 			switch cfg.Timestep {
 			case sdmodel.TimestepInt64Steps:
@@ -246,16 +246,13 @@ func TestSDExportVariants(t *testing.T) {
 		cfg := sdmodel.DefaultConfig()
 		cfg.Scheduler = "EulerAncestralDiscreteScheduler"
 		sd, _ := openVariant(t, cfg)
-		a, err := sd.Generate(context.Background(), sdSpec(64, 64, 3, 7.5, 3), nil)
-		require.NoError(t, err)
-		b, err := sd.Generate(context.Background(), sdSpec(64, 64, 3, 7.5, 3), nil)
-		require.NoError(t, err)
+		a := generate(t, sd, sdSpec(64, 64, 3, 7.5, 3))
+		b := generate(t, sd, sdSpec(64, 64, 3, 7.5, 3))
 		require.Equal(t, a[0].RGB, b[0].RGB, "ancestral noise is seeded")
 
 		euler, _ := openSD(t, tinySDDir)
-		c, err := euler.Generate(context.Background(), sdSpec(64, 64, 3, 7.5, 3), nil)
-		require.NoError(t, err)
-		require.Greater(t, byteMeanAbsDiff(a[0].RGB, c[0].RGB), 0.5, "ancestral noise changes the picture")
+		c := generate(t, euler, sdSpec(64, 64, 3, 7.5, 3))
+		require.Greater(t, imagetest.MeanAbsDiff(a[0].RGB, c[0].RGB), 0.5, "ancestral noise changes the picture")
 	})
 }
 
@@ -267,8 +264,7 @@ func TestSDConcurrentJobs(t *testing.T) {
 	const n = 4
 	want := make([][]byte, n)
 	for i := range n {
-		imgs, err := sd.Generate(ctx, sdSpec(64, 64, 3, 7.5, int64(i)), nil)
-		require.NoError(t, err)
+		imgs := generate(t, sd, sdSpec(64, 64, 3, 7.5, int64(i)))
 		want[i] = imgs[0].RGB
 	}
 	var wg sync.WaitGroup
@@ -297,10 +293,8 @@ func TestSDImageIndexIsSeedOffset(t *testing.T) {
 	ctx := context.Background()
 	two := sdSpec(64, 64, 2, 7.5, 100)
 	two.NumImages = 2
-	pair, err := sd.Generate(ctx, two, nil)
-	require.NoError(t, err)
-	second, err := sd.Generate(ctx, sdSpec(64, 64, 2, 7.5, 101), nil)
-	require.NoError(t, err)
+	pair := generate(t, sd, two)
+	second := generate(t, sd, sdSpec(64, 64, 2, 7.5, 101))
 	require.Equal(t, second[0].RGB, pair[1].RGB)
 
 	rec.reset()
@@ -313,8 +307,7 @@ func TestSDImageIndexIsSeedOffset(t *testing.T) {
 	require.Len(t, batch[1], 1)
 	require.Equal(t, pair[0].RGB, batch[0][0].RGB)
 	require.Equal(t, pair[1].RGB, batch[0][1].RGB)
-	alone, err := sd.Generate(ctx, other, nil)
-	require.NoError(t, err)
+	alone := generate(t, sd, other)
 	require.Equal(t, alone[0].RGB, batch[1][0].RGB)
 	// Three images in one run per step: 2·3 rows; two distinct prompts and one
 	// distinct negative ("") encoded once.
@@ -380,8 +373,7 @@ func TestRegistryServesTinySD(t *testing.T) {
 	require.True(t, ok, "stable diffusion batches jobs")
 	spec := sdSpec(64, 64, 4, 7.5, 9)
 	start := time.Now()
-	imgs, err := g.Generate(context.Background(), spec, nil)
-	require.NoError(t, err)
+	imgs := generate(t, g, spec)
 	t.Logf("tiny-sd 64x64, 4 steps, guidance 7.5, 1 thread: %v", time.Since(start))
 	require.Len(t, imgs, 1)
 }
@@ -399,22 +391,4 @@ func BenchmarkTinySD(b *testing.B) {
 			}
 		})
 	}
-}
-
-func byteStdDev(v []byte) float64 {
-	var sum, sq float64
-	for _, x := range v {
-		sum += float64(x)
-		sq += float64(x) * float64(x)
-	}
-	n := float64(len(v))
-	return math.Sqrt(sq/n - (sum/n)*(sum/n))
-}
-
-func byteMeanAbsDiff(a, b []byte) float64 {
-	var d float64
-	for i := range a {
-		d += math.Abs(float64(a[i]) - float64(b[i]))
-	}
-	return d / float64(len(a))
 }
