@@ -198,7 +198,8 @@ gpu-check: $(MINIO) $(NATS_SERVER) $(ORT_LIB)
 
 # Supervisor memory, restart-to-ready time and /api/queue, /status latency
 # at 0, 10k, 100k and 1M job records (BENCH_SCALE_ARGS='-n 10000,100000' for
-# a shorter run). Printed, never asserted.
+# a shorter run). NATS with auth: records written as ingest, the supervisor
+# as itself. Printed, never asserted (its counts are checked).
 BENCH_SCALE_ARGS ?=
 bench-scale:
 	go run ./tools/cmd/benchscale $(BENCH_SCALE_ARGS)
