@@ -25,15 +25,16 @@ var benchRequests = []struct{ name, payload string }{
 		`"width":768,"height":512,"steps":20,"guidance":7.5,"seed":1234567890,"num_images":4,"request_id":"client-7f3a9c-000042"}`},
 }
 
-// BenchmarkDecodeRequest is ingest's strict JSON decoding of one request.
-func BenchmarkDecodeRequest(b *testing.B) {
+// benchEachRequest runs one sub-benchmark per request of benchRequests,
+// calling op on its payload in the loop.
+func benchEachRequest(b *testing.B, op func(payload []byte) error) {
 	for _, r := range benchRequests {
 		b.Run(r.name, func(b *testing.B) {
 			payload := []byte(r.payload)
 			b.SetBytes(int64(len(payload)))
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := DecodeRequest(payload); err != nil {
+				if err := op(payload); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -41,30 +42,30 @@ func BenchmarkDecodeRequest(b *testing.B) {
 	}
 }
 
+// BenchmarkDecodeRequest is ingest's strict JSON decoding of one request.
+func BenchmarkDecodeRequest(b *testing.B) {
+	benchEachRequest(b, func(payload []byte) error {
+		_, err := DecodeRequest(payload)
+		return err
+	})
+}
+
 // BenchmarkDecodeAndNormalize is everything ingest does to a request
 // before it touches NATS: decode, validate, fill defaults, derive the id
 // and seed.
 func BenchmarkDecodeAndNormalize(b *testing.B) {
-	for _, r := range benchRequests {
-		b.Run(r.name, func(b *testing.B) {
-			payload := []byte(r.payload)
-			b.SetBytes(int64(len(payload)))
-			b.ReportAllocs()
-			for b.Loop() {
-				req, err := DecodeRequest(payload)
-				if err != nil {
-					b.Fatal(err)
-				}
-				id := IDForRequestID("bench")
-				if req.RequestID != "" {
-					id = IDForRequestID(req.RequestID)
-				}
-				if _, err := Normalize(req, benchCatalog{}, func() int64 { return SeedFromID(id) }); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
+	benchEachRequest(b, func(payload []byte) error {
+		req, err := DecodeRequest(payload)
+		if err != nil {
+			return err
+		}
+		id := IDForRequestID("bench")
+		if req.RequestID != "" {
+			id = IDForRequestID(req.RequestID)
+		}
+		_, err = Normalize(req, benchCatalog{}, func() int64 { return SeedFromID(id) })
+		return err
+	})
 }
 
 // BenchmarkDecodeRejected is the cost of a request that fails decoding,

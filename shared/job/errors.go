@@ -31,6 +31,11 @@ const (
 	CodeGenerationFailed Code = "generation_failed"
 	CodeRetriesExhausted Code = "retries_exhausted"
 	CodeCancelled        Code = "cancelled"
+
+	// Codes of submissions over HTTP that never got ingest's own answer.
+	CodeQueueFull         Code = "queue_full"         // the request stream is full; nothing was stored
+	CodeIngestUnavailable Code = "ingest_unavailable" // stored, but ingest did not answer in time
+	CodeBadAnswer         Code = "bad_answer"         // ingest's answer did not decode
 )
 
 // ValidationError is a rejected request: the code, the offending field (when

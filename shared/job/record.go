@@ -7,7 +7,7 @@ import (
 
 // Status is where a job stands. The lifecycle is queued → processing →
 // completed | failed, or cancelled from queued or processing; rejected
-// requests never become work.
+// requests never become work. Moves lists every change allowed.
 type Status string
 
 // Job statuses.
@@ -28,26 +28,6 @@ func Statuses() []Status {
 // Terminal reports whether no worker may change the status any more.
 func (s Status) Terminal() bool {
 	return s == StatusCompleted || s == StatusFailed || s == StatusRejected || s == StatusCancelled
-}
-
-// CanTransition says whether a record may move from one status to another.
-// Processing → processing is a new attempt. Rejected → queued lets a client
-// fix a rejected request and resend it under the same request_id. Nothing
-// leaves completed, and failed only through an operator's re-queue
-// (job.Requeue): that is what makes "exactly once" checkable.
-func CanTransition(from, to Status) bool {
-	switch from {
-	case StatusQueued:
-		return to == StatusProcessing || to == StatusFailed || to == StatusQueued || to == StatusCancelled
-	case StatusProcessing:
-		// → queued: the supervisor took the job from a stalled runner.
-		return to == StatusProcessing || to == StatusCompleted || to == StatusFailed || to == StatusQueued || to == StatusCancelled
-	case StatusRejected:
-		return to == StatusQueued
-	case StatusFailed:
-		return to == StatusQueued
-	}
-	return false
 }
 
 // Record is the job record stored in KV under its job id. Every change is a

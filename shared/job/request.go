@@ -51,6 +51,15 @@ func DecodeRequest(payload []byte) (Request, error) {
 	return req, nil
 }
 
+// EncodeRequest is a request as published on the requests subject (the
+// supervisor's compatibility API builds one from the original app's). Its
+// fields are strings, integers and a number that came from JSON, so
+// encoding cannot fail.
+func EncodeRequest(req Request) []byte {
+	b, _ := json.Marshal(req)
+	return b
+}
+
 // decodeError maps encoding/json's errors onto stable rejection codes.
 func decodeError(err error) error {
 	var typeErr *json.UnmarshalTypeError

@@ -1,7 +1,6 @@
 package job
 
 import (
-	"errors"
 	"fmt"
 	"time"
 )
@@ -9,20 +8,9 @@ import (
 // The named transitions below are where a status change and the fields it
 // touches are decided; every service calls them inside its compare-and-set
 // (jobstore.Update), so a rule changes in one place. Each takes the record
-// as read and the facts of the moment, and refuses with one of the errors
-// below when the record is not in a state the transition may leave.
-
-var (
-	// ErrEnded: the job is terminal; nothing may run or change it.
-	ErrEnded = errors.New("job already ended")
-	// ErrNotOwner: the record no longer names the delivery acting on it;
-	// another attempt owns the job (the fence).
-	ErrNotOwner = errors.New("delivery is no longer the current attempt")
-	// ErrNotCancellable: only queued or processing jobs can be cancelled.
-	ErrNotCancellable = errors.New("job is not queued or processing")
-	// ErrNotFailed: only failed jobs can be re-queued.
-	ErrNotFailed = errors.New("job is not failed")
-)
+// as read and the facts of the moment, checks its row of the table
+// (moves.go) and any fence of its own first, and refuses with that row's
+// error, leaving the record untouched, when it may not act.
 
 // OwnedBy is the fence: the record is processing under this very delivery.
 // Only the owner may complete or fail the job, or ack its message.
@@ -30,12 +18,24 @@ func (r *Record) OwnedBy(d *Delivery) bool {
 	return r.Status == StatusProcessing && r.Delivery.Same(d)
 }
 
+// NewQueued is the record of a request ingest accepted, as it creates it
+// (and as a runner reads it back from the work message).
+func NewQueued(id string, spec Spec, createdAt time.Time, traceparent string) Record {
+	return Record{JobID: id, Status: StatusQueued, Spec: spec, CreatedAt: createdAt, Traceparent: traceparent}
+}
+
+// NewRejected is the record of a request ingest rejected, kept under the
+// job id of its request_id so the client can look the rejection up.
+func NewRejected(id, requestID string, why Failure, now time.Time) Record {
+	return Record{JobID: id, Status: StatusRejected, Spec: Spec{RequestID: requestID}, Error: &why, CreatedAt: now.UTC()}
+}
+
 // Claim starts a run: the record moves to processing under delivery d,
 // which from now on alone may finish it. The queue wait ends here; clocks
 // of different hosts may disagree, so it is never negative.
 func Claim(r *Record, d Delivery, now time.Time) error {
-	if r.Status.Terminal() {
-		return ErrEnded
+	if err := claimMove.check(r); err != nil {
+		return err
 	}
 	r.Status = StatusProcessing
 	r.Attempts++
@@ -51,7 +51,7 @@ func Claim(r *Record, d Delivery, now time.Time) error {
 
 // Complete records the owner's result.
 func Complete(r *Record, d *Delivery, images []string, stages Stages, now time.Time) error {
-	if !r.OwnedBy(d) {
+	if err := completeMove.check(r); err != nil || !r.OwnedBy(d) {
 		return ErrNotOwner
 	}
 	r.Status = StatusCompleted
@@ -63,7 +63,7 @@ func Complete(r *Record, d *Delivery, images []string, stages Stages, now time.T
 
 // Fail records the owner's failure with its reason.
 func Fail(r *Record, d *Delivery, code Code, reason string, stages Stages, now time.Time) error {
-	if !r.OwnedBy(d) {
+	if err := failMove.check(r); err != nil || !r.OwnedBy(d) {
 		return ErrNotOwner
 	}
 	r.Status = StatusFailed
@@ -75,8 +75,8 @@ func Fail(r *Record, d *Delivery, code Code, reason string, stages Stages, now t
 
 // Cancel ends a queued or processing job on an operator's word.
 func Cancel(r *Record, reason string, now time.Time) error {
-	if r.Status != StatusQueued && r.Status != StatusProcessing {
-		return ErrNotCancellable
+	if err := cancelMove.check(r); err != nil {
+		return err
 	}
 	r.Status = StatusCancelled
 	r.CompletedAt = UTC(now)
@@ -88,8 +88,8 @@ func Cancel(r *Record, reason string, now time.Time) error {
 // attempt count, no runner, delivery, images or error. Completed jobs are
 // never run again.
 func Requeue(r *Record) error {
-	if r.Status != StatusFailed {
-		return ErrNotFailed
+	if err := requeueMove.check(r); err != nil {
+		return err
 	}
 	r.Status = StatusQueued
 	r.Attempts = 0
@@ -103,9 +103,37 @@ func Requeue(r *Record) error {
 }
 
 // TakeAway moves a processing record back to queued because the supervisor
-// took the job from its delivery (stalled, silent, or lost), and records
-// why. The runner is cleared: nobody holds the job until the next claim.
-func TakeAway(r *Record, d *Delivery, now time.Time, reason string) {
+// took the job from delivery d (stalled or silent), and records why. Only
+// the delivery the record still names can be taken away (ErrNotOwner
+// otherwise: the job moved on since it was judged). The runner is
+// cleared: nobody holds the job until the next claim.
+func TakeAway(r *Record, d *Delivery, now time.Time, reason string) error {
+	if err := takeAwayMove.check(r); err != nil || !r.Delivery.Same(d) {
+		return ErrNotOwner
+	}
+	takeFrom(r, d, now, reason)
+	return nil
+}
+
+// RequeueLost puts back a job whose work message is gone (the reconciler's
+// finding): a processing one is taken from the delivery its record names,
+// recorded as "lost: <reason>"; a queued one just loses its runner. Either
+// way it is queued, for the work the caller publishes again.
+func RequeueLost(r *Record, now time.Time, reason string) error {
+	if err := requeueLostMove.check(r); err != nil {
+		return err
+	}
+	if r.Status == StatusProcessing {
+		takeFrom(r, r.Delivery, now, "lost: "+reason)
+		return nil
+	}
+	r.Runner = ""
+	return nil
+}
+
+// takeFrom records the supervisor's intervention on delivery d (nil: the
+// record's runner is named) and queues the job without a runner.
+func takeFrom(r *Record, d *Delivery, now time.Time, reason string) {
 	runner := r.Runner
 	if d != nil {
 		runner = d.Runner
@@ -118,12 +146,39 @@ func TakeAway(r *Record, d *Delivery, now time.Time, reason string) {
 
 // GiveUp fails a job that ran out of deliveries, with the last recovery's
 // reason when there is one, so the record says what went wrong every time.
-func GiveUp(r *Record, deliveries int, now time.Time) {
-	reason := ExhaustedReason(deliveries, r.Recoveries)
+// A job that ended already is left as it ended (ErrEnded).
+func GiveUp(r *Record, deliveries int, now time.Time) error {
+	if err := giveUpMove.check(r); err != nil {
+		return err
+	}
 	r.Status = StatusFailed
-	r.Error = &Failure{Code: CodeRetriesExhausted, Message: reason}
+	r.Error = &Failure{Code: CodeRetriesExhausted, Message: ExhaustedReason(deliveries, r.Recoveries)}
 	r.CompletedAt = UTC(now)
 	r.Runner = ""
+	return nil
+}
+
+// Readmit replaces a rejected request's record with the job of a valid
+// request sent again under the same request_id: the record ingest would
+// have created for it (NewQueued). Any other record under the id is a real
+// job and stays as it is (ErrNotRejected).
+func Readmit(r *Record, spec Spec, createdAt time.Time, traceparent string) error {
+	if err := readmitMove.check(r); err != nil {
+		return err
+	}
+	*r = NewQueued(r.JobID, spec, createdAt, traceparent)
+	return nil
+}
+
+// RejectAgain replaces an earlier rejection under a request_id with the
+// latest one (NewRejected), so the client looks up why its last attempt
+// failed. A real job under the id stays untouched (ErrNotRejected).
+func RejectAgain(r *Record, requestID string, why Failure, now time.Time) error {
+	if err := rejectAgainMove.check(r); err != nil {
+		return err
+	}
+	*r = NewRejected(r.JobID, requestID, why, now)
+	return nil
 }
 
 // ExhaustedReason says why a job that ran out of deliveries failed.

@@ -132,25 +132,25 @@ func TestWrongTypeNamesField(t *testing.T) {
 
 func TestTransitionsNeverGoBackwards(t *testing.T) {
 	t.Parallel()
-	require.True(t, CanTransition(StatusQueued, StatusProcessing))
-	require.True(t, CanTransition(StatusProcessing, StatusCompleted))
-	require.True(t, CanTransition(StatusProcessing, StatusProcessing))
-	require.True(t, CanTransition(StatusRejected, StatusQueued))
+	require.True(t, Allowed(StatusQueued, StatusProcessing))
+	require.True(t, Allowed(StatusProcessing, StatusCompleted))
+	require.True(t, Allowed(StatusProcessing, StatusProcessing))
+	require.True(t, Allowed(StatusRejected, StatusQueued))
 	for _, to := range []Status{StatusQueued, StatusProcessing, StatusCompleted, StatusFailed, StatusRejected} {
-		require.False(t, CanTransition(StatusCompleted, to), "completed → %s", to)
+		require.False(t, Allowed(StatusCompleted, to), "completed → %s", to)
 	}
 	for _, to := range []Status{StatusProcessing, StatusCompleted, StatusFailed, StatusRejected} {
-		require.False(t, CanTransition(StatusFailed, to), "failed → %s", to)
+		require.False(t, Allowed(StatusFailed, to), "failed → %s", to)
 	}
-	require.True(t, CanTransition(StatusFailed, StatusQueued), "an operator may re-queue a failed job")
-	require.True(t, CanTransition(StatusProcessing, StatusQueued), "the supervisor may take a job back")
-	require.True(t, CanTransition(StatusQueued, StatusCancelled))
-	require.True(t, CanTransition(StatusProcessing, StatusCancelled))
+	require.True(t, Allowed(StatusFailed, StatusQueued), "an operator may re-queue a failed job")
+	require.True(t, Allowed(StatusProcessing, StatusQueued), "the supervisor may take a job back")
+	require.True(t, Allowed(StatusQueued, StatusCancelled))
+	require.True(t, Allowed(StatusProcessing, StatusCancelled))
 	for _, to := range []Status{StatusQueued, StatusProcessing, StatusCompleted, StatusFailed} {
-		require.False(t, CanTransition(StatusCancelled, to), "cancelled → %s", to)
+		require.False(t, Allowed(StatusCancelled, to), "cancelled → %s", to)
 	}
 	require.True(t, StatusCancelled.Terminal())
-	require.False(t, CanTransition(StatusQueued, StatusCompleted))
+	require.False(t, Allowed(StatusQueued, StatusCompleted))
 }
 
 func TestIDs(t *testing.T) {

@@ -1,7 +1,7 @@
 // Package jobstore reads and changes job records in the KV bucket. Every
 // change is a compare-and-set on the entry's revision, retried on conflict,
-// and checked against job.CanTransition, so no writer can move a record
-// backwards even when two of them race.
+// and checked against job.Allowed (the table of the named transitions), so
+// no writer can move a record backwards even when two of them race.
 package jobstore
 
 import (
@@ -87,9 +87,9 @@ func (s *Store) Create(ctx context.Context, rec job.Record) (uint64, error) {
 		rec.UpdatedAt = time.Now().UTC()
 	}
 	rec.FirstRevision, rec.SettledAs = 0, ""
-	data, err := json.Marshal(rec)
+	data, err := Encode(rec)
 	if err != nil {
-		return 0, fmt.Errorf("encode job %s: %w", rec.JobID, err)
+		return 0, err
 	}
 	var ttl []jetstream.KVCreateOpt
 	if d := s.retention.ttl(rec.Status); d > 0 {
@@ -108,7 +108,8 @@ func (s *Store) Create(ctx context.Context, rec job.Record) (uint64, error) {
 // Update applies mutate to the current record and writes it back only if
 // nobody changed it meanwhile, retrying on conflict. mutate may return
 // ErrUnchanged (or any error) to abort; the status change it makes must be
-// allowed by job.CanTransition. It returns the record as written.
+// one of job.Moves (job.Allowed): mutate calls the named transition. It
+// returns the record as written.
 func (s *Store) Update(ctx context.Context, id string, mutate func(*job.Record) error) (job.Record, error) {
 	rec, _, err := s.update(ctx, id, nil, 0, mutate)
 	return rec, err
@@ -138,14 +139,14 @@ func (s *Store) update(ctx context.Context, id string, known *job.Record, knownR
 		if err := mutate(&rec); err != nil {
 			return rec, 0, err
 		}
-		if rec.Status != from && !job.CanTransition(from, rec.Status) {
+		if rec.Status != from && !job.Allowed(from, rec.Status) {
 			return rec, 0, fmt.Errorf("job %s %s → %s: %w", id, from, rec.Status, ErrTransition)
 		}
 		rec.UpdatedAt = time.Now().UTC()
 		stampLineage(&rec, lineage, rev)
-		data, err := json.Marshal(rec)
+		data, err := Encode(rec)
 		if err != nil {
-			return rec, 0, fmt.Errorf("encode job %s: %w", id, err)
+			return rec, 0, err
 		}
 		newRev, err := s.write(ctx, id, data, rev, s.retention.ttl(rec.Status))
 		if err != nil {
@@ -183,13 +184,8 @@ func (s *Store) DeleteEnded(ctx context.Context, id string) error {
 	if !rec.Status.Terminal() {
 		return fmt.Errorf("job %s is %s: %w", id, rec.Status, ErrTransition)
 	}
-	body, err := json.Marshal(Tombstone{Status: rec.Status, Model: rec.Spec.Model, CreatedAt: rec.CreatedAt, FirstRevision: rec.CreatingRevision(rev)})
-	if err != nil {
-		return fmt.Errorf("encode tombstone of job %s: %w", id, err)
-	}
-	marker := &nats.Msg{Subject: bus.RecordSubject(id), Header: nats.Header{}, Data: body}
-	marker.Header.Set(kvOperation, kvDelete)
-	if _, err := s.publishIfLatest(ctx, marker, rev, bus.RecordMarkerTTL); err != nil {
+	body := EncodeTombstone(Tombstone{Status: rec.Status, Model: rec.Spec.Model, CreatedAt: rec.CreatedAt, FirstRevision: rec.CreatingRevision(rev)})
+	if _, err := s.publishIfLatest(ctx, bus.RecordDeleteMarker(id, body), rev, bus.RecordMarkerTTL); err != nil {
 		if errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
 			return fmt.Errorf("job %s changed: %w", id, ErrTransition)
 		}
@@ -198,13 +194,6 @@ func (s *Store) DeleteEnded(ctx context.Context, id string) error {
 	return nil
 }
 
-// The KV layout's delete marker header (as nats.go's KeyValue.Delete
-// writes it).
-const (
-	kvOperation = "KV-Operation"
-	kvDelete    = "DEL"
-)
-
 // Tombstone is the body of the delete marker DeleteEnded writes: what the
 // record was.
 type Tombstone struct {
@@ -212,6 +201,13 @@ type Tombstone struct {
 	Model         string     `json:"model,omitempty"`
 	CreatedAt     time.Time  `json:"created_at"`
 	FirstRevision uint64     `json:"first_revision"`
+}
+
+// EncodeTombstone is the body of a delete marker (a status, a name, a
+// server's time and a number: encoding cannot fail).
+func EncodeTombstone(t Tombstone) []byte {
+	body, _ := json.Marshal(t)
+	return body
 }
 
 // DecodeTombstone reads a delete marker's body; false when it is not one
@@ -265,6 +261,15 @@ const MaxRecordBytes = 1 << 20
 
 // ErrTooLarge marks a value refused for its size before it was parsed.
 var ErrTooLarge = errors.New("value over the size limit")
+
+// Encode is a record as stored.
+func Encode(rec job.Record) ([]byte, error) {
+	data, err := json.Marshal(rec)
+	if err != nil {
+		return nil, fmt.Errorf("encode job %s: %w", rec.JobID, err)
+	}
+	return data, nil
+}
 
 // Decode parses a stored record.
 func Decode(data []byte) (job.Record, error) {

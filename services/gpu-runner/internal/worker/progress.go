@@ -1,7 +1,6 @@
 package worker
 
 import (
-	"encoding/json"
 	"sync"
 	"time"
 
@@ -224,15 +223,14 @@ func (w *Worker) claimedEvents(d *delivery) {
 
 func (w *Worker) event(d *delivery, status job.Status, step, total int, message string) bus.ProgressEvent {
 	return bus.ProgressEvent{
-		JobID: d.work.JobID, Status: string(status), Step: step, TotalSteps: total,
+		JobID: d.work.JobID, Status: status, Step: step, TotalSteps: total,
 		Runner: w.p.Runner, Attempt: d.attempt, Delivery: d.id.Token(), At: w.p.Clock().UTC(), Message: message,
 	}
 }
 
 // sendEvent publishes one progress event on its job's subject.
 func (w *Worker) sendEvent(e bus.ProgressEvent) {
-	data, _ := json.Marshal(e)
-	if err := w.p.NC.Publish(bus.EventSubject(e.JobID), data); err != nil {
+	if err := w.p.NC.Publish(bus.EventSubject(e.JobID), bus.EncodeProgressEvent(e)); err != nil {
 		w.log.Debug("progress event", zap.String("job_id", e.JobID), zap.Error(err))
 	}
 }

@@ -16,7 +16,7 @@ import (
 // delivery is one JetStream delivery of one job, as this runner holds it.
 type delivery struct {
 	msg       jetstream.Msg
-	work      job.Work
+	work      bus.Work
 	id        job.Delivery // which delivery this is: the fence token
 	delivered int          // JetStream's delivery count, against MaxDeliver
 	attempt   int          // the record's attempt number, once claimed

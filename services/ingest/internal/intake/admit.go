@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
@@ -19,11 +18,6 @@ import (
 
 // answer is what a requester using `nats req` gets back.
 type answer = bus.RequestReply
-
-func encode(a answer) []byte {
-	b, _ := json.Marshal(a) // plain struct of strings: cannot fail
-	return b
-}
 
 // admit validates a request and makes it a queued job. Only a failure to
 // reach NATS is returned as an error; a bad request is an answer.
@@ -40,7 +34,7 @@ func (pr *Processor) admit(ctx context.Context, payload []byte, meta *jetstream.
 	if err != nil {
 		return pr.reject(ctx, payload, err, meta)
 	}
-	rec := job.Record{JobID: id, Status: job.StatusQueued, Spec: spec, CreatedAt: meta.Timestamp.UTC(), Traceparent: tracing.Traceparent(ctx)}
+	rec := job.NewQueued(id, spec, meta.Timestamp.UTC(), tracing.Traceparent(ctx))
 	rev, err := pr.p.Store.Create(ctx, rec)
 	switch {
 	case err == nil:
@@ -59,7 +53,7 @@ func (pr *Processor) admit(ctx context.Context, payload []byte, meta *jetstream.
 	}
 	// Only a record written just now is known to be at rev; the runner
 	// falls back to reading it otherwise.
-	if err := pr.queue(ctx, job.Work{JobID: id, Spec: spec, CreatedAt: rec.CreatedAt, Revision: rev, Traceparent: rec.Traceparent}); err != nil {
+	if err := pr.queue(ctx, bus.Work{JobID: id, Spec: spec, CreatedAt: rec.CreatedAt, Revision: rev, Traceparent: rec.Traceparent}); err != nil {
 		return answer{}, err
 	}
 	pr.p.Stats.Accepted.Add(1)
@@ -77,13 +71,9 @@ func (pr *Processor) claimExisting(ctx context.Context, rec job.Record, redelive
 	var requeue bool
 	existing, err := pr.p.Store.Update(ctx, rec.JobID, func(cur *job.Record) error {
 		requeue = cur.Status == job.StatusRejected || (cur.Status == job.StatusQueued && redelivered)
-		if cur.Status != job.StatusRejected {
-			return jobstore.ErrUnchanged
-		}
-		*cur = rec
-		return nil
+		return job.Readmit(cur, rec.Spec, rec.CreatedAt, rec.Traceparent)
 	})
-	if err != nil && !errors.Is(err, jobstore.ErrUnchanged) {
+	if err != nil && !errors.Is(err, job.ErrNotRejected) {
 		return existing, false, err
 	}
 	if requeue && existing.Status == job.StatusQueued {
@@ -117,14 +107,10 @@ func (pr *Processor) workQueued(ctx context.Context, rec job.Record) (bool, erro
 	}
 }
 
-func (pr *Processor) queue(ctx context.Context, w job.Work) error {
-	data, err := json.Marshal(w)
-	if err != nil {
-		return fmt.Errorf("encode work %s: %w", w.JobID, err)
-	}
-	msg := &nats.Msg{Subject: bus.JobSubject(w.Spec.Model, w.JobID), Data: data, Header: nats.Header{}}
+func (pr *Processor) queue(ctx context.Context, w bus.Work) error {
+	msg := bus.WorkMsg(w, bus.QueueMsgID(w.JobID))
 	tracing.Inject(ctx, msg.Header) // the runner's spans join the job's trace
-	if _, err := pr.p.JS.PublishMsg(ctx, msg, jetstream.WithMsgID(w.JobID)); err != nil {
+	if _, err := pr.p.JS.PublishMsg(ctx, msg); err != nil {
 		return fmt.Errorf("queue job %s: %w", w.JobID, err)
 	}
 	return nil
@@ -148,25 +134,13 @@ func (pr *Processor) reject(ctx context.Context, payload []byte, cause error, me
 	}
 	id := job.IDForRequestID(requestID)
 	ans.JobID = id
-	rec := job.Record{
-		JobID:     id,
-		Status:    job.StatusRejected,
-		Spec:      job.Spec{RequestID: requestID},
-		Error:     &job.Failure{Code: verr.Code, Message: verr.Message},
-		CreatedAt: time.Now().UTC(),
-	}
-	_, err := pr.p.Store.Create(ctx, rec)
+	why, now := job.Failure{Code: verr.Code, Message: verr.Message}, time.Now()
+	_, err := pr.p.Store.Create(ctx, job.NewRejected(id, requestID, why, now))
 	if errors.Is(err, jobstore.ErrExists) {
 		// A real job under this request_id stays untouched; an earlier
 		// rejection is replaced by this one.
-		_, err = pr.p.Store.Update(ctx, id, func(cur *job.Record) error {
-			if cur.Status != job.StatusRejected {
-				return jobstore.ErrUnchanged
-			}
-			*cur = rec
-			return nil
-		})
-		if errors.Is(err, jobstore.ErrUnchanged) {
+		_, err = pr.p.Store.Update(ctx, id, func(cur *job.Record) error { return job.RejectAgain(cur, requestID, why, now) })
+		if errors.Is(err, job.ErrNotRejected) {
 			err = nil
 		}
 	}

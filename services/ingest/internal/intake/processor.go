@@ -201,7 +201,7 @@ func (pr *Processor) handle(msg jetstream.Msg) {
 		// Not fatal: the redelivered request maps to the same job id.
 		pr.log.Warn("ack request", zap.String("job_id", answer.JobID), zap.Error(err))
 	}
-	pr.replies.answer(msg.Data(), encode(answer))
+	pr.replies.answer(msg.Data(), bus.EncodeRequestReply(answer))
 }
 
 // retryDelay backs off exponentially from 100 ms to 10 s, with jitter.

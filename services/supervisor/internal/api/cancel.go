@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"cyberimage/shared/tracing"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"time"
@@ -44,10 +43,8 @@ func (s *Server) cancel(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if was == job.StatusProcessing && rec.Delivery != nil {
-		now := time.Now().UTC()
-		data, _ := json.Marshal(bus.Control{Action: bus.ControlCancel, JobID: id, Delivery: rec.Delivery.Token(),
-			Reason: "cancelled by an operator", At: now, ExpiresAt: now.Add(bus.OrderTTL)})
-		if err := s.p.JS.Conn().Publish(bus.ControlSubject(rec.Delivery.Runner), data); err != nil {
+		order := bus.DeliveryOrder(bus.ControlCancel, id, rec.Delivery.Token(), "cancelled by an operator", time.Now())
+		if err := s.p.JS.Conn().Publish(bus.ControlSubject(rec.Delivery.Runner), bus.EncodeControl(order)); err != nil {
 			s.log.Warn("order cancel", zap.String("job_id", id), zap.Error(err))
 		}
 	}

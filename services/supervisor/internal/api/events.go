@@ -1,7 +1,6 @@
 package api
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"time"
@@ -82,8 +81,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 			if err != nil {
 				continue // counted by the tracker, which takes the same messages
 			}
-			data, _ := json.Marshal(ev)
-			if _, err := fmt.Fprintf(w, "event: progress\ndata: %s\n\n", data); err != nil {
+			if _, err := fmt.Fprintf(w, "event: progress\ndata: %s\n\n", bus.EncodeProgressEvent(ev)); err != nil {
 				s.log.Debug("event stream closed", zap.Error(err))
 				return
 			}

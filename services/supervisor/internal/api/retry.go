@@ -3,13 +3,10 @@ package api
 import (
 	"context"
 	"cyberimage/shared/tracing"
-	"encoding/json"
 	"errors"
 	"net/http"
-	"strconv"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
 	"cyberimage/services/supervisor/internal/recoveries"
@@ -47,9 +44,7 @@ func (s *Server) requeue(ctx context.Context, id, reason string) (job.Record, er
 	if err != nil {
 		return rec, err
 	}
-	data, _ := json.Marshal(rec.RequeueWork())
-	msgID := rec.JobID + ":requeue:" + strconv.Itoa(rec.Requeues)
-	if _, err := s.p.JS.Publish(ctx, bus.JobSubject(rec.Spec.Model, rec.JobID), data, jetstream.WithMsgID(msgID)); err != nil {
+	if _, err := s.p.JS.PublishMsg(ctx, bus.WorkMsg(bus.RequeueWork(rec), bus.RequeueMsgID(rec.JobID, rec.Requeues))); err != nil {
 		// The record says queued; the reconciler queues the work if this
 		// publish is lost.
 		s.log.Warn("queue re-queued job", zap.String("job_id", id), zap.Error(err))

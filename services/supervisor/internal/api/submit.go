@@ -89,7 +89,7 @@ func (s *Server) publishRequest(ctx context.Context, body []byte, requestID stri
 	ctx, cancel := context.WithTimeout(ctx, submitTimeout)
 	defer cancel()
 	if !s.room.fits(ctx, len(body)) {
-		return bus.RequestReply{Error: &bus.RequestError{Code: "queue_full",
+		return bus.RequestReply{Error: &bus.RequestError{Code: job.CodeQueueFull,
 			Message: "the request stream is full (ingest is behind or down): nothing was stored; send it again later"}}, http.StatusServiceUnavailable
 	}
 	// The job's trace starts here (or in the HTTP client's, when it sent a
@@ -101,7 +101,7 @@ func (s *Server) publishRequest(ctx context.Context, body []byte, requestID stri
 	msg, err := bus.SubmitRequest(ctx, s.p.NC, req)
 	if err != nil {
 		s.log.Warn("submit: no answer from ingest", zap.String("request_id", requestID), zap.Error(err))
-		reply := bus.RequestReply{Error: &bus.RequestError{Code: "ingest_unavailable",
+		reply := bus.RequestReply{Error: &bus.RequestError{Code: job.CodeIngestUnavailable,
 			Message: "ingest did not answer in time; the request is stored and will be taken up: send it again with the same request_id, or poll the job"}}
 		if requestID != "" {
 			reply.JobID = job.IDForRequestID(requestID)
@@ -111,9 +111,9 @@ func (s *Server) publishRequest(ctx context.Context, body []byte, requestID stri
 		}
 		return reply, http.StatusBadGateway
 	}
-	var reply bus.RequestReply
-	if err := json.Unmarshal(msg.Data, &reply); err != nil {
-		return bus.RequestReply{Error: &bus.RequestError{Code: "bad_answer", Message: "ingest's answer did not decode"}}, http.StatusBadGateway
+	reply, err := bus.DecodeRequestReply(msg.Data)
+	if err != nil {
+		return bus.RequestReply{Error: &bus.RequestError{Code: job.CodeBadAnswer, Message: "ingest's answer did not decode"}}, http.StatusBadGateway
 	}
 	switch {
 	case reply.Error == nil:

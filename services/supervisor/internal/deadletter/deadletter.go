@@ -8,7 +8,6 @@ package deadletter
 import (
 	"context"
 	"cyberimage/shared/tracing"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -141,7 +140,7 @@ func (h *Handler) Settle(ctx context.Context, adv bus.Advisory) error {
 	if err != nil {
 		return err
 	}
-	var work job.Work
+	var work bus.Work
 	raw, err := jobs.GetMsg(ctx, adv.StreamSeq)
 	switch {
 	case err == nil:
@@ -178,8 +177,7 @@ func (h *Handler) Settle(ctx context.Context, adv bus.Advisory) error {
 		}
 		work.Spec = rec.Spec
 	}
-	payload, _ := json.Marshal(work)
-	if err := h.deadLetter(ctx, work.Spec.Model, work.JobID, payload, adv, reason); err != nil {
+	if err := h.deadLetter(ctx, work.Spec.Model, work.JobID, bus.EncodeWork(work), adv, reason); err != nil {
 		return err
 	}
 	if raw != nil {
@@ -203,7 +201,7 @@ func (h *Handler) Settle(ctx context.Context, adv bus.Advisory) error {
 //     keeps an exhausted message), the consumer must have delivered it and
 //     allow no more deliveries than the advisory counts, and no runner may
 //     be keeping a delivery of it alive.
-func (h *Handler) believe(ctx context.Context, adv bus.Advisory, present bool, work job.Work) (bool, string, error) {
+func (h *Handler) believe(ctx context.Context, adv bus.Advisory, present bool, work bus.Work) (bool, string, error) {
 	rec, _, err := h.p.Store.Get(ctx, work.JobID)
 	switch {
 	case errors.Is(err, jobstore.ErrNotFound):
@@ -255,15 +253,14 @@ func (h *Handler) believe(ctx context.Context, adv bus.Advisory, present bool, w
 func (h *Handler) failRecord(ctx context.Context, id string, adv bus.Advisory) (string, error) {
 	var reason string
 	rec, err := h.p.Store.Update(ctx, id, func(r *job.Record) error {
-		if r.Status.Terminal() {
-			return jobstore.ErrUnchanged
+		if err := job.GiveUp(r, int(adv.Deliveries), time.Now()); err != nil {
+			return err
 		}
-		job.GiveUp(r, int(adv.Deliveries), time.Now())
 		reason = r.Error.Message
 		return nil
 	})
 	switch {
-	case errors.Is(err, jobstore.ErrUnchanged):
+	case errors.Is(err, job.ErrEnded):
 		if rec.Error != nil {
 			return rec.Error.Message, nil
 		}
@@ -277,14 +274,9 @@ func (h *Handler) failRecord(ctx context.Context, id string, adv bus.Advisory) (
 }
 
 func (h *Handler) deadLetter(ctx context.Context, model, id string, payload []byte, adv bus.Advisory, reason string) error {
-	msg := nats.NewMsg(bus.DLQSubject(model, id))
-	msg.Data = payload
-	msg.Header.Set(bus.HeaderJobID, id)
-	msg.Header.Set(bus.HeaderReason, reason)
-	msg.Header.Set(bus.HeaderDeliveries, strconv.FormatUint(adv.Deliveries, 10))
-	msg.Header.Set(bus.HeaderStreamSeq, strconv.FormatUint(adv.StreamSeq, 10))
 	// One dead letter per work message, however often the advisory comes.
-	msg.Header.Set(jetstream.MsgIDHeader, "dlq:"+strconv.FormatUint(adv.StreamSeq, 10))
+	msg := bus.EncodeDeadLetter(bus.DeadLetter{Model: model, JobID: id, Reason: reason, Deliveries: adv.Deliveries,
+		StreamSeq: adv.StreamSeq, Work: payload})
 	if _, err := h.p.JS.PublishMsg(ctx, msg); err != nil {
 		return fmt.Errorf("dead-letter job %s: %w", id, err)
 	}

@@ -41,7 +41,7 @@ func (f *fixture) queue(t *testing.T, id string, rec job.Record) uint64 {
 	rec.Spec = job.Spec{Prompt: "p", Model: "demo", Width: 64, Height: 64, Steps: 1, NumImages: 1}
 	_, err := f.store.Create(ctx, rec)
 	require.NoError(t, err)
-	data, _ := json.Marshal(job.Work{JobID: id, Spec: rec.Spec})
+	data, _ := json.Marshal(bus.Work{JobID: id, Spec: rec.Spec})
 	ack, err := f.js.Publish(ctx, bus.JobSubject("demo", id), data)
 	require.NoError(t, err)
 	return ack.Sequence

@@ -8,10 +8,8 @@ package reconciler
 import (
 	"context"
 	"cyberimage/shared/tracing"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -146,28 +144,20 @@ func (r *Reconciler) deliveryAlive(e index.Entry, now time.Time) bool {
 func (r *Reconciler) requeue(ctx context.Context, e index.Entry, now time.Time) (bool, error) {
 	const reason = "work message no longer in the queue"
 	rec, err := r.p.Store.Update(ctx, e.JobID, func(rec *job.Record) error {
-		if rec.Status.Terminal() || !rec.UpdatedAt.Equal(e.UpdatedAt) {
+		if !rec.UpdatedAt.Equal(e.UpdatedAt) {
 			return jobstore.ErrUnchanged // it moved on since we looked
 		}
-		if rec.Status == job.StatusProcessing {
-			job.TakeAway(rec, rec.Delivery, now, "lost: "+reason)
-			return nil
-		}
-		rec.Status = job.StatusQueued
-		rec.Runner = ""
-		return nil
+		return job.RequeueLost(rec, now, reason)
 	})
-	if errors.Is(err, jobstore.ErrUnchanged) {
+	if errors.Is(err, jobstore.ErrUnchanged) || errors.Is(err, job.ErrEnded) {
 		return false, nil
 	}
 	if err != nil {
 		return false, err
 	}
-	data, _ := json.Marshal(rec.RequeueWork())
 	// The message id is new for each re-queue, so the dedup window of the
 	// lost message cannot swallow it.
-	msgID := rec.JobID + ":reconciled:" + strconv.FormatInt(rec.UpdatedAt.UnixNano(), 10)
-	if _, err := r.p.JS.Publish(ctx, bus.JobSubject(rec.Spec.Model, rec.JobID), data, jetstream.WithMsgID(msgID)); err != nil {
+	if _, err := r.p.JS.PublishMsg(ctx, bus.WorkMsg(bus.RequeueWork(rec), bus.ReconcileMsgID(rec.JobID, rec.UpdatedAt))); err != nil {
 		return false, fmt.Errorf("queue work: %w", err)
 	}
 	r.p.Log.Add(recoveries.Recovery{At: now, Kind: recoveries.KindLost, JobID: rec.JobID, Runner: e.Runner,

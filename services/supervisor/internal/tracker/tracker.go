@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"cyberimage/shared/bus"
+	"cyberimage/shared/job"
 	"cyberimage/shared/lifecycle"
 )
 
@@ -155,7 +156,7 @@ func (t *Tracker) noteProgress(e bus.ProgressEvent) {
 	now := t.now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if e.Status == "completed" || e.Status == "failed" {
+	if e.Status == job.StatusCompleted || e.Status == job.StatusFailed {
 		t.progress.remove(e.JobID)
 		return
 	}

@@ -2,7 +2,6 @@ package watchdog
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -63,23 +62,18 @@ func (r *Recoverer) Recover(ctx context.Context, e index.Entry, kind, reason str
 	now := r.Now()
 	last := r.MaxDeliver > 0 && e.Delivery.Delivered >= r.MaxDeliver
 	rec, err := r.Store.Update(ctx, e.JobID, func(rec *job.Record) error {
-		if rec.Status != job.StatusProcessing || !rec.Delivery.Same(e.Delivery) {
-			return jobstore.ErrUnchanged
+		if err := job.TakeAway(rec, e.Delivery, now, kind+": "+reason); err != nil || !last {
+			return err
 		}
-		job.TakeAway(rec, e.Delivery, now, kind+": "+reason)
-		if last {
-			job.GiveUp(rec, e.Delivery.Delivered, now)
-		}
-		return nil
+		return job.GiveUp(rec, e.Delivery.Delivered, now)
 	})
-	if errors.Is(err, jobstore.ErrUnchanged) {
-		return false, nil
+	if errors.Is(err, job.ErrNotOwner) {
+		return false, nil // the job moved on since it was judged
 	}
 	if err != nil {
 		return false, err
 	}
-	if err := r.order(e.Delivery.Runner, bus.Control{Action: bus.ControlAbandon, JobID: e.JobID, Delivery: e.Delivery.Token(),
-		Reason: reason, At: now.UTC(), ExpiresAt: now.UTC().Add(bus.OrderTTL)}); err != nil {
+	if err := r.order(e.Delivery.Runner, bus.DeliveryOrder(bus.ControlAbandon, e.JobID, e.Delivery.Token(), reason, now)); err != nil {
 		return true, err
 	}
 	delay := NakDelay(r.NakBase, e.Delivery.Delivered)
@@ -108,8 +102,7 @@ func (r *Recoverer) Recover(ctx context.Context, e index.Entry, kind, reason str
 
 // Reload orders a runner to reload its models.
 func (r *Recoverer) Reload(_ context.Context, runner, id, reason string) error {
-	now := r.Now().UTC()
-	return r.order(runner, bus.Control{ID: id, Action: bus.ControlReload, Reason: reason, At: now, ExpiresAt: now.Add(bus.OrderTTL)})
+	return r.order(runner, bus.ReloadOrder(id, reason, r.Now()))
 }
 
 // OperatorReload orders a runner to reload its models on an operator's
@@ -128,8 +121,7 @@ func OperatorReload(h Histories, r *Recoverer) func(ctx context.Context, runner 
 }
 
 func (r *Recoverer) order(runner string, c bus.Control) error {
-	data, _ := json.Marshal(c)
-	if err := r.NC.Publish(bus.ControlSubject(runner), data); err != nil {
+	if err := r.NC.Publish(bus.ControlSubject(runner), bus.EncodeControl(c)); err != nil {
 		return fmt.Errorf("order %s to %s: %w", c.Action, runner, err)
 	}
 	return nil
