@@ -5,7 +5,6 @@ package heartbeat
 
 import (
 	"context"
-	"encoding/json"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -52,8 +51,7 @@ func (h *Heartbeat) Start() {
 func (h *Heartbeat) beat() {
 	hb := h.p.Snapshot()
 	hb.At = h.p.Clock().UTC()
-	data, _ := json.Marshal(hb)
-	if err := h.p.NC.Publish(bus.HeartbeatSubject(hb.Runner), data); err != nil {
+	if err := h.p.NC.Publish(bus.HeartbeatSubject(hb.Runner), bus.EncodeHeartbeat(hb)); err != nil {
 		h.p.Logger.Debug("heartbeat", zap.Error(err))
 	}
 }

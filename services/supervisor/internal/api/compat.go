@@ -55,8 +55,7 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request) {
 		Guidance: old.Settings.GuidanceScale, Seed: old.Settings.Seed, NumImages: old.Settings.NumImages,
 		// readRequest gave the body a request_id when it had none.
 		RequestID: requestID}
-	payload, _ := json.Marshal(req)
-	reply, status := s.publishRequest(tracing.ExtractHTTP(r.Context(), r.Header), payload, req.RequestID)
+	reply, status := s.publishRequest(tracing.ExtractHTTP(r.Context(), r.Header), job.EncodeRequest(req), req.RequestID)
 	if reply.Error != nil {
 		writeJSON(w, status, map[string]any{"status": "error", "message": reply.Error.Message, "code": reply.Error.Code, "job_id": reply.JobID})
 		return
