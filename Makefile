@@ -138,6 +138,7 @@ UNIT_PKGS = $$(go list cyberimage/... | grep -v '/tools/e2e$$')
 # lease, the index snapshot, the archive checkpoint and job.json).
 FUZZ_TARGETS := FuzzDecodeAndNormalize:./shared/job FuzzParseAckSubject:./shared/bus FuzzDecodeHeartbeat:./shared/bus \
 	FuzzDecodeProgressEvent:./shared/bus FuzzDecodeControl:./shared/bus FuzzDecodeAdvisory:./shared/bus FuzzDecodeWork:./shared/bus \
+	FuzzDecodeRequestReply:./shared/bus FuzzDecodeDeadLetter:./shared/bus \
 	FuzzAckKindOf:./shared/bus FuzzTermReason:./shared/bus FuzzDecodeRecord:./shared/jobstore FuzzDecodeTombstone:./shared/jobstore \
 	FuzzDecodeHolder:./services/supervisor/internal/lease FuzzDecodeSnapshot:./services/supervisor/internal/index \
 	FuzzDecodeManifest:./services/supervisor/internal/index FuzzDecodeArchived:./services/supervisor/internal/archive \

@@ -201,3 +201,48 @@ func FuzzDecodeWork(f *testing.F) {
 		}
 	})
 }
+
+func FuzzDecodeRequestReply(f *testing.F) {
+	f.Add(EncodeRequestReply(RequestReply{JobID: "01J", Status: "queued"}))
+	f.Add([]byte(`{"status":"rejected","error":{"code":"too_large","message":"m"}}`))
+	for _, h := range hostile[:8] {
+		f.Add([]byte(h))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r, err := DecodeRequestReply(data)
+		if err != nil {
+			return
+		}
+		if r.JobID == "" && r.Error == nil {
+			t.Fatalf("accepted %+v", r)
+		}
+		reencodes(t, r, EncodeRequestReply, DecodeRequestReply)
+	})
+}
+
+// FuzzDecodeDeadLetter: whatever headers and subject a dead letter comes
+// with, DecodeDeadLetter does not panic, and what it accepts names a valid
+// job on that job's subject and encodes to the same message again.
+func FuzzDecodeDeadLetter(f *testing.F) {
+	f.Add("cyberimage.dlq.demo.01J", "01J", "4", "17", []byte(`{"job_id":"01J"}`))
+	f.Add("cyberimage.dlq.01J", "01J", "-1", "x", []byte(nil))
+	f.Add("other.demo.01J", "", "", "", []byte("{}"))
+	f.Fuzz(func(t *testing.T, subject, jobID, deliveries, seq string, data []byte) {
+		h := nats.Header{}
+		h.Set(HeaderJobID, jobID)
+		h.Set(HeaderDeliveries, deliveries)
+		h.Set(HeaderStreamSeq, seq)
+		d, err := DecodeDeadLetter(subject, h, data)
+		if err != nil {
+			return
+		}
+		if !ValidToken(d.JobID) || DLQSubject(d.Model, d.JobID) != subject {
+			t.Fatalf("accepted %+v from %q", d, subject)
+		}
+		m := EncodeDeadLetter(d)
+		again, err := DecodeDeadLetter(m.Subject, m.Header, m.Data)
+		if err != nil || again.JobID != d.JobID || again.Model != d.Model || again.Deliveries != d.Deliveries || again.StreamSeq != d.StreamSeq {
+			t.Fatalf("%+v encoded and decoded as %+v (%v)", d, again, err)
+		}
+	})
+}
