@@ -69,7 +69,9 @@ func main() {
 	flag.StringVar(&o.binDir, "bin", "", "use the ingest, gpu-runner, supervisor and bench-model binaries in this folder instead of building them")
 	flag.Var(&o.supervisorEnv, "supervisor-env", "KEY=VALUE added to the supervisor's environment (repeatable), e.g. CYBERIMAGE_ARCHIVE=false")
 	flag.Var(&o.runnerEnv, "runner-env", "KEY=VALUE added to the runners' environment, to compare settings (repeatable), e.g. GOMAXPROCS=1 or CYBERIMAGE_PNG_COMPRESSION=none")
-	flag.BoolVar(&o.auth, "auth", false, "NATS in operator mode: every service and client with its role's credentials, as make run")
+	// On by default: services run with their own role's credentials, as
+	// they do for users; -auth=false measures an open server for comparison.
+	flag.BoolVar(&o.auth, "auth", true, "NATS in operator mode: every service and client with its role's credentials, as make run (-auth=false: an open server, for comparison)")
 	flag.IntVar(&o.replicas, "replicas", 1, "JetStream replicas: 3 runs three NATS servers clustered in the harness and provisions R3 (the raw JetStream limit too), to price R3 against R1")
 	flag.BoolVar(&o.tls, "tls", false, "NATS over TLS (a throwaway CA); with -auth or alone")
 	flag.BoolVar(&o.quick, "quick", false, "smoke run: 200 jobs and fewer raw iterations (explicit flags still win)")
