@@ -3,7 +3,6 @@ package index
 import (
 	"bytes"
 	"compress/gzip"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,10 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap/zaptest"
 
-	"cyberimage/shared/bus"
 	"cyberimage/shared/job"
-	"cyberimage/shared/jobstore"
-	"cyberimage/shared/testenv"
 )
 
 // realSnapshot is a snapshot as save writes one: a tally that counted
@@ -116,16 +112,11 @@ func TestDecodeManifestRefusesWhatSaveNeverWrites(t *testing.T) {
 // writes over it instead of failing on it forever.
 func TestSaveWritesOverAnUnreadableManifest(t *testing.T) {
 	t.Parallel()
-	_, js := testenv.StartNATS(t).Provisioned(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	store, err := jobstore.Open(ctx, js)
+	b := newBucket(t, 30*time.Second)
+	ctx := b.ctx
+	_, err := b.state.Put(ctx, manifestKey, []byte(`{"slot":"../../x","chunks":1e9}`))
 	require.NoError(t, err)
-	state, err := js.KeyValue(ctx, bus.BucketSupervisor)
-	require.NoError(t, err)
-	_, err = state.Put(ctx, manifestKey, []byte(`{"slot":"../../x","chunks":1e9}`))
-	require.NoError(t, err)
-	x := New(store.KV(), zaptest.NewLogger(t), WithSnapshots(state))
+	x := New(b.store.KV(), zaptest.NewLogger(t), WithSnapshots(b.state))
 	_, err = x.load(ctx)
 	require.ErrorIs(t, err, errBadManifest)
 

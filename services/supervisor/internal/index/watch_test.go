@@ -1,17 +1,13 @@
 package index
 
 import (
-	"context"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap/zaptest"
 
-	"cyberimage/shared/bus"
 	"cyberimage/shared/job"
-	"cyberimage/shared/jobstore"
-	"cyberimage/shared/testenv"
 )
 
 // A watch can end on its own (nats.go closes it when its ordered consumer
@@ -20,28 +16,18 @@ import (
 // not reached. The index notices either, watches again and rebuilds its
 // view from the bucket as it is then, records deleted meanwhile included.
 func TestIndexWatchesAgainWhenTheWatchEnds(t *testing.T) {
-	n := testenv.StartNATS(t)
-	_, js := n.Provisioned(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	store, err := jobstore.Open(ctx, js)
-	require.NoError(t, err)
-	_, err = store.Create(ctx, job.Record{JobID: "old", Status: job.StatusQueued, CreatedAt: time.Now()})
+	b := newBucket(t, 90*time.Second)
+	_, err := b.store.Create(b.ctx, job.Record{JobID: "old", Status: job.StatusQueued, CreatedAt: time.Now()})
 	require.NoError(t, err)
 
-	x := New(store.KV(), zaptest.NewLogger(t))
+	x := New(b.store.KV(), zaptest.NewLogger(t))
 	x.checkEvery = 200 * time.Millisecond
-	require.NoError(t, x.Start(ctx))
-	defer x.Stop()
-	<-x.Ready()
+	b.start(t, x)
 	require.Equal(t, 1, x.Counts().Pending)
 
 	// The bucket vanishes and comes back with other records.
-	require.NoError(t, js.DeleteStream(ctx, "KV_"+bus.BucketJobs))
-	require.NoError(t, bus.Ensure(ctx, js, bus.DefaultSettings()))
-	store, err = jobstore.Open(ctx, js)
-	require.NoError(t, err)
-	_, err = store.Create(ctx, job.Record{JobID: "new", Status: job.StatusProcessing, CreatedAt: time.Now()})
+	b.remake(t)
+	_, err = b.store.Create(b.ctx, job.Record{JobID: "new", Status: job.StatusProcessing, CreatedAt: time.Now()})
 	require.NoError(t, err)
 
 	require.Eventually(t, func() bool {

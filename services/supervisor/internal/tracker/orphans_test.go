@@ -16,43 +16,35 @@ import (
 // delivery's reply subject.
 func TestOrphansOfGoneProcesses(t *testing.T) {
 	t.Parallel()
-	tr, clock := newTestTracker(t, 10*time.Second)
-	const after = 6 * time.Second
-	tr.listening = clock.now()
+	tr, clock := listeningTracker(t)
 	held := bus.HeldJob{JobID: "P1", Delivery: "9.1", AckSubject: "$JS.ACK.CYBERIMAGE_JOBS.gpu-runners-demo.1.9.1.0.0"}
 
-	old := beatWith("r1", held)
-	old.Boot = "b1"
-	tr.noteHeartbeat(old)
-	require.Empty(t, tr.Orphans(after), "alive, and the tracker has not listened long enough")
+	tr.noteHeartbeat(bootBeat("r1", "b1", held))
+	require.Empty(t, tr.Orphans(lostAfter), "alive, and the tracker has not listened long enough")
 	require.Empty(t, tr.Runners()[0].Jobs[0].AckSubject, "the view hides reply subjects")
 
-	reborn := beatWith("r1")
-	reborn.Boot = "b2"
+	reborn := bootBeat("r1", "b2")
 	tr.noteHeartbeat(reborn)
-	got := tr.Orphans(after)
+	got := tr.Orphans(lostAfter)
 	require.Equal(t, []Orphan{{Runner: "r1", Job: held}}, got, "the old process's delivery, at once")
-	require.Empty(t, tr.Orphans(after), "once")
+	require.Empty(t, tr.Orphans(lostAfter), "once")
 
-	silent := beatWith("r2", bus.HeldJob{JobID: "P2", Delivery: "10.1", AckSubject: "s"})
-	silent.Boot = "b9"
-	tr.noteHeartbeat(silent)
-	clock.advance(after + time.Second)
+	tr.noteHeartbeat(bootBeat("r2", "b9", bus.HeldJob{JobID: "P2", Delivery: "10.1", AckSubject: "s"}))
+	clock.advance(lostAfter + time.Second)
 	tr.noteHeartbeat(reborn) // r1 alive and idle
-	got = tr.Orphans(after)
+	got = tr.Orphans(lostAfter)
 	require.Len(t, got, 1)
 	require.Equal(t, "r2", got[0].Runner)
 	require.Equal(t, "P2", got[0].Job.JobID)
 	clock.advance(time.Second)
-	require.Empty(t, tr.Orphans(after), "once per last heartbeat")
+	require.Empty(t, tr.Orphans(lostAfter), "once per last heartbeat")
 }
 
 // TestHandedBackIsPrunedWithItsRunner: what was handed back is forgotten
 // once the runner itself is pruned.
 func TestHandedBackIsPrunedWithItsRunner(t *testing.T) {
 	t.Parallel()
-	tr, clock := newTestTracker(t, 10*time.Second)
-	tr.listening = clock.now()
+	tr, clock := listeningTracker(t)
 	h := beatWith("gone", bus.HeldJob{JobID: "P1", Delivery: "1.1", AckSubject: "s"})
 	tr.noteHeartbeat(h)
 	clock.advance(7 * time.Second)
