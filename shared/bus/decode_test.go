@@ -94,6 +94,13 @@ func TestGuardRecoversAndCounts(t *testing.T) {
 // satisfies what its handlers rely on, and what it accepts is sent on as
 // it was read: encoded again, it decodes to the same message.
 
+// seedHostile adds the shorter hostile payloads to a fuzz target's corpus.
+func seedHostile(f *testing.F) {
+	for _, h := range hostile[:8] {
+		f.Add([]byte(h))
+	}
+}
+
 // reencodes checks that v, as a decoder accepted it, encodes to a message
 // the decoder takes back unchanged.
 func reencodes[T any](t *testing.T, v T, enc func(T) []byte, dec func([]byte) (T, error)) {
@@ -113,9 +120,7 @@ func reencodes[T any](t *testing.T, v T, enc func(T) []byte, dec func([]byte) (T
 
 func FuzzDecodeHeartbeat(f *testing.F) {
 	f.Add([]byte(`{"runner":"r","slots":1,"models":["demo"]}`))
-	for _, h := range hostile[:8] {
-		f.Add([]byte(h))
-	}
+	seedHostile(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		h, err := DecodeHeartbeat(data)
 		if err == nil && (!ValidToken(h.Runner) || h.Slots < 0 || h.Busy < 0) {
@@ -129,9 +134,7 @@ func FuzzDecodeHeartbeat(f *testing.F) {
 
 func FuzzDecodeProgressEvent(f *testing.F) {
 	f.Add([]byte(`{"job_id":"j","status":"processing","step":1,"total_steps":2}`))
-	for _, h := range hostile[:8] {
-		f.Add([]byte(h))
-	}
+	seedHostile(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		e, err := DecodeProgressEvent(data)
 		if err == nil && (!ValidToken(e.JobID) || e.Step < 0) {
@@ -146,9 +149,7 @@ func FuzzDecodeProgressEvent(f *testing.F) {
 func FuzzDecodeControl(f *testing.F) {
 	f.Add([]byte(`{"action":"abandon","job_id":"j","delivery":"1.1"}`))
 	f.Add([]byte(`{"action":"reload","id":"r@1"}`))
-	for _, h := range hostile[:8] {
-		f.Add([]byte(h))
-	}
+	seedHostile(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := DecodeControl(data)
 		if err != nil {
@@ -172,9 +173,7 @@ func FuzzDecodeControl(f *testing.F) {
 
 func FuzzDecodeAdvisory(f *testing.F) {
 	f.Add([]byte(`{"type":"io.nats.jetstream.advisory.v1.max_deliver","stream_seq":7,"deliveries":4}`))
-	for _, h := range hostile[:8] {
-		f.Add([]byte(h))
-	}
+	seedHostile(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		a, err := DecodeAdvisory(data)
 		if err == nil && (a.StreamSeq == 0 || a.Deliveries == 0) {
@@ -188,9 +187,7 @@ func FuzzDecodeAdvisory(f *testing.F) {
 
 func FuzzDecodeWork(f *testing.F) {
 	f.Add([]byte(`{"job_id":"j","spec":{"model":"demo"},"revision":2}`))
-	for _, h := range hostile[:8] {
-		f.Add([]byte(h))
-	}
+	seedHostile(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		w, err := DecodeWork(data)
 		if err == nil && !ValidToken(w.JobID) {
@@ -205,9 +202,7 @@ func FuzzDecodeWork(f *testing.F) {
 func FuzzDecodeRequestReply(f *testing.F) {
 	f.Add(EncodeRequestReply(RequestReply{JobID: "01J", Status: "queued"}))
 	f.Add([]byte(`{"status":"rejected","error":{"code":"too_large","message":"m"}}`))
-	for _, h := range hostile[:8] {
-		f.Add([]byte(h))
-	}
+	seedHostile(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r, err := DecodeRequestReply(data)
 		if err != nil {

@@ -48,11 +48,9 @@ func TestEndedRecordsExpireAndOthersStay(t *testing.T) {
 }
 
 func TestEndingWriteIsStillACompareAndSet(t *testing.T) {
-	s := openStore(t)
+	s := storeWithQueuedJob(t)
 	ctx := context.Background()
-	_, err := s.Create(ctx, job.Record{JobID: "J", Status: job.StatusQueued})
-	require.NoError(t, err)
-	_, err = s.Update(ctx, "J", func(r *job.Record) error { r.Status = job.StatusProcessing; return nil })
+	_, err := s.Update(ctx, "J", func(r *job.Record) error { r.Status = job.StatusProcessing; return nil })
 	require.NoError(t, err)
 	// Eight writers race to end the job, each by a different route; all
 	// use the TTL path, and exactly one may win.

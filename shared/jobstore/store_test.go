@@ -23,11 +23,18 @@ func openStore(t *testing.T) *Store {
 	return s
 }
 
-func TestConcurrentUpdatesNeverLoseAWrite(t *testing.T) {
+// storeWithQueuedJob opens a store holding one queued job, "J".
+func storeWithQueuedJob(t *testing.T) *Store {
+	t.Helper()
 	s := openStore(t)
-	ctx := context.Background()
-	_, err := s.Create(ctx, job.Record{JobID: "J", Status: job.StatusQueued})
+	_, err := s.Create(context.Background(), job.Record{JobID: "J", Status: job.StatusQueued})
 	require.NoError(t, err)
+	return s
+}
+
+func TestConcurrentUpdatesNeverLoseAWrite(t *testing.T) {
+	s := storeWithQueuedJob(t)
+	ctx := context.Background()
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Add(1)
@@ -44,11 +51,9 @@ func TestConcurrentUpdatesNeverLoseAWrite(t *testing.T) {
 }
 
 func TestTransitionsAreEnforced(t *testing.T) {
-	s := openStore(t)
+	s := storeWithQueuedJob(t)
 	ctx := context.Background()
-	_, err := s.Create(ctx, job.Record{JobID: "J", Status: job.StatusQueued})
-	require.NoError(t, err)
-	_, err = s.Update(ctx, "J", func(r *job.Record) error { r.Status = job.StatusCompleted; return nil })
+	_, err := s.Update(ctx, "J", func(r *job.Record) error { r.Status = job.StatusCompleted; return nil })
 	require.ErrorIs(t, err, ErrTransition, "queued cannot jump to completed")
 	_, err = s.Update(ctx, "J", func(r *job.Record) error { r.Status = job.StatusProcessing; return nil })
 	require.NoError(t, err)
