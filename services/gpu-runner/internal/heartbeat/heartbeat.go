@@ -7,16 +7,21 @@ import (
 	"context"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"go.uber.org/zap"
 
 	"cyberimage/shared/bus"
 	"cyberimage/shared/lifecycle"
 )
 
+// Publisher sends one message on a subject; *nats.Conn is one, and tests
+// pass a recorder.
+type Publisher interface {
+	Publish(subject string, data []byte) error
+}
+
 // Params are what a Heartbeat needs.
 type Params struct {
-	NC       *nats.Conn
+	NC       Publisher
 	Interval time.Duration
 	// Snapshot returns the current announcement; At is filled in here.
 	Snapshot func() bus.Heartbeat

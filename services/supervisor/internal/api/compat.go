@@ -14,7 +14,7 @@ import (
 
 // The original app's HTTP API, kept for its clients: POST /api/generate
 // and GET /api/status/{id}, in its shapes, on top of the pipeline's own
-// (README, "Compatibility with the original app", has the field map).
+// (docs/api.md, the rows of these two routes, has the field map).
 
 // generateRequest is the original app's request.
 type generateRequest struct {
