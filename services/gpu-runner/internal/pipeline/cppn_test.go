@@ -15,6 +15,17 @@ import (
 	"cyberimage/shared/testenv"
 )
 
+// demoBatch is a batch of demo jobs of one size and step count, the i-th
+// with seed i+1 and images[i] images, each with its own prompt.
+func demoBatch(w, h, steps int, images ...int) []job.Spec {
+	prompts := []string{"one", "two", "three"}
+	specs := make([]job.Spec, len(images))
+	for i, n := range images {
+		specs[i] = job.Spec{Prompt: prompts[i], Model: "demo", Width: w, Height: h, Steps: steps, Seed: int64(i + 1), NumImages: n}
+	}
+	return specs
+}
+
 func openCPPN(t *testing.T) *CPPN {
 	t.Helper()
 	require.NoError(t, ort.Init(testenv.ORTLibrary(t)))
@@ -31,11 +42,7 @@ func openCPPN(t *testing.T) *CPPN {
 func TestBatchChangesNoPixel(t *testing.T) {
 	c := openCPPN(t)
 	ctx := context.Background()
-	specs := []job.Spec{
-		{Prompt: "one", Model: "demo", Width: 64, Height: 48, Steps: 3, Seed: 1, NumImages: 2},
-		{Prompt: "two", Model: "demo", Width: 64, Height: 48, Steps: 3, Seed: 2, NumImages: 1},
-		{Prompt: "three", Model: "demo", Width: 64, Height: 48, Steps: 3, Seed: 3, NumImages: 3},
-	}
+	specs := demoBatch(64, 48, 3, 2, 1, 3)
 	var steps []int
 	batched, err := c.GenerateBatch(ctx, specs, func(step, total int) { steps = append(steps, step) })
 	require.NoError(t, err)

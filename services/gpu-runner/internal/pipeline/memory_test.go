@@ -23,10 +23,7 @@ import (
 func TestSlicingChangesNoByte(t *testing.T) {
 	c := openCPPN(t)
 	ctx := context.Background()
-	specs := []job.Spec{
-		{Prompt: "one", Model: "demo", Width: 128, Height: 96, Steps: 2, Seed: 1, NumImages: 2},
-		{Prompt: "two", Model: "demo", Width: 128, Height: 96, Steps: 2, Seed: 2, NumImages: 1},
-	}
+	specs := demoBatch(128, 96, 2, 2, 1)
 	mem := job.Memory{BytesPerPixel: 100, BytesPerPixelOnce: 10, Sliceable: true}
 	// 4500 pixels' worth once the run headroom is taken off.
 	limit := RunLimit{Memory: mem, Budget: job.OutputBytes(128*96, 3) + 4500*110*100/runHeadroomPercent}

@@ -144,12 +144,18 @@ func TestAnEndedDeliveryPublishesNoHeldStart(t *testing.T) {
 	})
 }
 
+// holdStep2 begins a delivery and tells steps 1 and 2 within the 50 ms
+// window: step 1 goes out, step 2 is held.
+func holdStep2(pe *progressEvents, out *published) {
+	pe.begin(ev("processing", 0), out.publish)
+	pe.step(ev("processing", 1), out.publish)
+	pe.step(ev("processing", 2), out.publish)
+	advance(20 * time.Millisecond)
+}
+
 func TestAFinalEventSupersedesAHeldStep(t *testing.T) {
 	inBubble(t, 50*time.Millisecond, func(t *testing.T, pe *progressEvents, out *published) {
-		pe.begin(ev("processing", 0), out.publish)
-		pe.step(ev("processing", 1), out.publish)
-		pe.step(ev("processing", 2), out.publish)
-		advance(20 * time.Millisecond)
+		holdStep2(pe, out)
 		pe.now(ev("completed", 9), out.publish)
 		pe.close()
 		advance(time.Second)
@@ -159,10 +165,7 @@ func TestAFinalEventSupersedesAHeldStep(t *testing.T) {
 
 func TestAnEndedDeliveryPublishesNoHeldStep(t *testing.T) {
 	inBubble(t, 50*time.Millisecond, func(t *testing.T, pe *progressEvents, out *published) {
-		pe.begin(ev("processing", 0), out.publish)
-		pe.step(ev("processing", 1), out.publish)
-		pe.step(ev("processing", 2), out.publish)
-		advance(20 * time.Millisecond)
+		holdStep2(pe, out)
 		pe.close() // taken away: no final event of its own
 		pe.step(ev("processing", 3), out.publish)
 		advance(time.Second)
