@@ -37,13 +37,13 @@ func TestNoOneReadsAnothersInbox(t *testing.T) {
 		{natsauth.Ingest, "ingest", bus.InboxSubjects("client", "default")},
 		{natsauth.Supervisor, "supervisor", bus.InboxSubjects("runner", "gpu-0")},
 	} {
-		v := make(violations, 4)
-		nc, _ := n.ConnectAsIdentity(t, s.role, s.name, nats.ErrorHandler(v.handler))
-		if ok, why := v.refused(t, nc, func() error { _, err := nc.SubscribeSync(s.subject); return err }); !ok {
+		v := make(testenv.Violations, 4)
+		nc, _ := n.ConnectAsIdentity(t, s.role, s.name, nats.ErrorHandler(v.Note))
+		if ok, why := v.Refused(t, nc, func() error { _, err := nc.SubscribeSync(s.subject); return err }); !ok {
 			t.Errorf("%s %s may subscribe to %s: %s", s.role, s.name, s.subject, why)
 		}
 		own := bus.InboxSubjects(string(s.role), s.name)
-		if ok, why := v.refused(t, nc, func() error { _, err := nc.SubscribeSync(own); return err }); ok {
+		if ok, why := v.Refused(t, nc, func() error { _, err := nc.SubscribeSync(own); return err }); ok {
 			t.Errorf("%s %s may not subscribe to its own inbox %s: %s", s.role, s.name, own, why)
 		}
 	}
@@ -53,12 +53,12 @@ func TestNoOneReadsAnothersInbox(t *testing.T) {
 // not forge another runner's heartbeat, and it may publish its own.
 func TestARunnerSpeaksOnlyForItself(t *testing.T) {
 	n := testenv.StartNATSWithAuth(t)
-	v := make(violations, 4)
-	nc, _ := n.ConnectAsIdentity(t, natsauth.Runner, "gpu-1", nats.ErrorHandler(v.handler))
-	if ok, why := v.refused(t, nc, func() error { return nc.Publish(bus.HeartbeatSubject("gpu-0"), []byte(`{}`)) }); !ok {
+	v := make(testenv.Violations, 4)
+	nc, _ := n.ConnectAsIdentity(t, natsauth.Runner, "gpu-1", nats.ErrorHandler(v.Note))
+	if ok, why := v.Refused(t, nc, func() error { return nc.Publish(bus.HeartbeatSubject("gpu-0"), []byte(`{}`)) }); !ok {
 		t.Errorf("runner gpu-1 forges gpu-0's heartbeat: %s", why)
 	}
-	if ok, why := v.refused(t, nc, func() error { return nc.Publish(bus.HeartbeatSubject("gpu-1"), []byte(`{}`)) }); ok {
+	if ok, why := v.Refused(t, nc, func() error { return nc.Publish(bus.HeartbeatSubject("gpu-1"), []byte(`{}`)) }); ok {
 		t.Errorf("runner gpu-1 may not send its own heartbeat: %s", why)
 	}
 }
@@ -75,8 +75,8 @@ func TestIngestAnswersNowhereElse(t *testing.T) {
 	if err := bus.Ensure(context.Background(), adminJS, bus.DefaultSettings(), "demo"); err != nil {
 		t.Fatal(err)
 	}
-	v := make(violations, 4)
-	ingest, _ := n.ConnectAs(t, natsauth.Ingest, nats.ErrorHandler(v.handler))
+	v := make(testenv.Violations, 4)
+	ingest, _ := n.ConnectAs(t, natsauth.Ingest, nats.ErrorHandler(v.Note))
 	requests, err := ingest.SubscribeSync(bus.SubjectRequests)
 	if err != nil {
 		t.Fatal(err)
@@ -94,7 +94,7 @@ func TestIngestAnswersNowhereElse(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if ok, why := v.refused(t, ingest, func() error { return m.Respond([]byte(`{"status":"queued"}`)) }); !ok {
+		if ok, why := v.Refused(t, ingest, func() error { return m.Respond([]byte(`{"status":"queued"}`)) }); !ok {
 			t.Errorf("ingest may answer on %s: %s", reply, why)
 		}
 	}
@@ -106,7 +106,7 @@ func TestIngestAnswersNowhereElse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ok, why := v.refused(t, ingest, func() error { return m.Respond([]byte(`{"status":"queued"}`)) }); ok {
+	if ok, why := v.Refused(t, ingest, func() error { return m.Respond([]byte(`{"status":"queued"}`)) }); ok {
 		t.Errorf("ingest may not answer a client's inbox: %s", why)
 	}
 }

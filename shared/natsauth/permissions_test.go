@@ -2,7 +2,6 @@ package natsauth_test
 
 import (
 	"context"
-	"strings"
 	"testing"
 	"time"
 
@@ -13,41 +12,6 @@ import (
 	"cyberimage/shared/natsauth"
 	"cyberimage/shared/testenv"
 )
-
-// violations collects the permission errors the server sends a client.
-type violations chan string
-
-func (v violations) handler(_ *nats.Conn, _ *nats.Subscription, err error) {
-	if err != nil && strings.Contains(strings.ToLower(err.Error()), "permissions violation") {
-		select {
-		case v <- err.Error():
-		default:
-		}
-	}
-}
-
-// refused reports whether the server refused what act did.
-func (v violations) refused(t *testing.T, nc *nats.Conn, act func() error) (bool, string) {
-	t.Helper()
-	for len(v) > 0 {
-		<-v
-	}
-	err := act()
-	_ = nc.Flush()
-	select {
-	case msg := <-v:
-		return true, msg
-	case <-time.After(2 * time.Second):
-		return false, "no violation; action returned " + errString(err)
-	}
-}
-
-func errString(err error) string {
-	if err == nil {
-		return "nil"
-	}
-	return err.Error()
-}
 
 // TestEachRoleIsRefusedWhatItMayNotDo: the server, not the services,
 // refuses every action outside a role's allow list.
@@ -132,10 +96,10 @@ func TestEachRoleIsRefusedWhatItMayNotDo(t *testing.T) {
 		},
 	}
 	for role, actions := range denied {
-		v := make(violations, 16)
-		nc, js := n.ConnectAs(t, role, nats.ErrorHandler(v.handler))
+		v := make(testenv.Violations, 16)
+		nc, js := n.ConnectAs(t, role, nats.ErrorHandler(v.Note))
 		for _, a := range actions {
-			if ok, why := v.refused(t, nc, func() error { return a.do(nc, js) }); !ok {
+			if ok, why := v.Refused(t, nc, func() error { return a.do(nc, js) }); !ok {
 				t.Errorf("%s may %s: %s", role, a.name, why)
 			}
 		}
