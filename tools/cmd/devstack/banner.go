@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"cyberimage/shared/bus"
 	"cyberimage/shared/natsauth"
+	"cyberimage/shared/objectstore"
 	"cyberimage/tools/internal/s3access"
 )
 
@@ -80,11 +82,13 @@ func healthyRunners(statusURL string) int {
 func banner(o options, natsURL, s3Addr string, browser s3access.User, took time.Duration) {
 	// The client's credentials and its own inbox prefix: replies come only
 	// there, and nobody else can read them.
+	// The first node serves browsing and the mc alias; any would do.
+	s3Host := objectstore.Config{Endpoint: s3Addr}.Host()
 	client := o.dataDir + "/creds/client.creds --inbox-prefix " + bus.InboxPrefix(string(natsauth.Client), natsauth.DefaultName(natsauth.Client))
 	fmt.Printf(`
 ================ CyberImage stack ready in %.1fs ================
   NATS        %s   (JetStream data: %s; credentials per role in %s/creds)
-  MinIO S3    http://%s   bucket "cyberimage"   user %s / password %s   (read-only; keys per role in %s/creds/s3-*.env)
+  MinIO S3    http://%s   bucket "cyberimage"   user %s / password %s   (read-only; keys per role in %s/creds/s3-*.env)%s
   MinIO UI    http://127.0.0.1:%d
   Console     http://%s/   (admin actions ask for the token in %s/creds/admin-token)
   Supervisor  http://%s/status   /api/queue   /v1/jobs/<job_id>   /metrics
@@ -99,8 +103,19 @@ Try it (in another terminal, from this folder):
   bin/cyberimage status; bin/cyberimage cancel <job_id>      # retry and cancel use %s/creds/admin-token
 Ctrl-C stops everything; jobs and images are kept in %s.
 =================================================================
-`, took.Seconds(), natsURL, natsDataDir(o), o.dataDir, s3Addr, browser.AccessKey, browser.SecretKey, o.dataDir, o.consolePort, o.supervisor, o.dataDir, o.supervisor, o.runners, runnerAddr(1),
-		natsURL, client, o.supervisor, s3Addr, browser.AccessKey, browser.SecretKey, natsURL, client, o.dataDir, o.dataDir)
+`, took.Seconds(), natsURL, natsDataDir(o), o.dataDir, s3Host, browser.AccessKey, browser.SecretKey, o.dataDir, minioNodesLine(o, s3Addr), o.consolePort, o.supervisor, o.dataDir, o.supervisor, o.runners, runnerAddr(1),
+		natsURL, client, o.supervisor, s3Host, browser.AccessKey, browser.SecretKey, natsURL, client, o.dataDir, o.dataDir)
+}
+
+// minioNodesLine lists a distributed MinIO's nodes under the S3 line; the
+// services get them all and go on through the loss of any one.
+func minioNodesLine(o options, s3Endpoint string) string {
+	nodes := objectstore.Config{Endpoint: s3Endpoint}.Endpoints()
+	if len(nodes) < 2 {
+		return ""
+	}
+	return fmt.Sprintf("\n  MinIO nodes %s   (distributed, EC:2: any one may be down; services get them all; drives in %s/minio-cluster)",
+		strings.Join(nodes, " "), o.dataDir)
 }
 
 // natsDataDir is where the dev stack's NATS keeps its JetStream data: one

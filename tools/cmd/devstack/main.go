@@ -111,12 +111,19 @@ func run(o options) error {
 			os.Getenv("CYBERIMAGE_REPLICAS"), filepath.Join(o.dataDir, "nats-cluster"))
 	}
 
-	s3Addr := "127.0.0.1:" + strconv.Itoa(o.s3Port)
 	provisioned, err := provision(ctx, natsURL, natsauth.CredsPath(credsDir, natsauth.Admin))
 	if err != nil {
 		return err
 	}
 	say("devstack", "provisioned streams, buckets and the consumers of %v", provisioned)
+	s3Users, err := s3access.LoadOrCreate(credsDir)
+	if err != nil {
+		return fmt.Errorf("s3 users: %w", err)
+	}
+	minio, minioNames, s3Addr, err := minioProcs(ctx, o, s3Users)
+	if err != nil {
+		return fmt.Errorf("minio: %w", err)
+	}
 	common := []string{
 		// Dev mode: services may run without TLS; they still get their
 		// own NATS credentials and S3 users below.
@@ -126,30 +133,17 @@ func run(o options) error {
 		"CYBERIMAGE_LOG_FORMAT=" + envOr("CYBERIMAGE_LOG_FORMAT", "console"),
 		"CYBERIMAGE_SUPERVISOR_ADDR=" + o.supervisor,
 	}
-	s3Users, err := s3access.LoadOrCreate(credsDir)
-	if err != nil {
-		return fmt.Errorf("s3 users: %w", err)
-	}
-	minio := &process{name: "minio", path: filepath.Join(o.toolsDir, "bin", "minio"),
-		args: []string{"server", "--quiet", "--address", s3Addr, "--console-address", "127.0.0.1:" + strconv.Itoa(o.consolePort), filepath.Join(o.dataDir, "minio")},
-		env:  []string{"MINIO_ROOT_USER=" + devRootUser, "MINIO_ROOT_PASSWORD=" + devRootPassword, "MINIO_UPDATE=off"},
-		ready: func() error {
-			if err := waitHTTP(ctx, "http://"+s3Addr+"/minio/health/ready", 60*time.Second); err != nil {
-				return err
-			}
-			return provisionS3(ctx, s3Addr, s3Users)
-		}}
 	token, tokenPath, err := adminToken(o.dataDir)
 	if err != nil {
 		return fmt.Errorf("admin token: %w", err)
 	}
 	say("devstack", "admin token for retry and cancel in %s", tokenPath)
 	creds := func(r natsauth.Role) string { return "CYBERIMAGE_NATS_CREDS=" + natsauth.CredsPath(credsDir, r) }
-	procs := []*process{minio,
-		{name: "supervisor", path: filepath.Join(o.binDir, "supervisor"),
+	procs := append(minio,
+		&process{name: "supervisor", path: filepath.Join(o.binDir, "supervisor"),
 			env: slices.Concat([]string{"CYBERIMAGE_ADMIN_TOKEN=" + token, creds(natsauth.Supervisor)}, s3Users[s3access.Supervisor].Env(), common)},
-		{name: "ingest", path: filepath.Join(o.binDir, "ingest"), env: append([]string{creds(natsauth.Ingest)}, common...)},
-	}
+		&process{name: "ingest", path: filepath.Join(o.binDir, "ingest"), env: append([]string{creds(natsauth.Ingest)}, common...)},
+	)
 	var runnerNames []string
 	for i := 1; i <= o.runners; i++ {
 		id := fmt.Sprintf("runner-%d", i)
@@ -164,7 +158,7 @@ func run(o options) error {
 	}
 	// Ingest stops taking requests first, runners then finish (or hand
 	// back) their jobs, and the stores they write to go last.
-	group := newGroup(procs, [][]string{{"ingest"}, runnerNames, {"supervisor"}, {"minio"}})
+	group := newGroup(procs, [][]string{{"ingest"}, runnerNames, {"supervisor"}, minioNames})
 	if err := group.start(); err != nil {
 		group.stop()
 		return err
