@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"cyberimage/shared/backoff"
+	"cyberimage/shared/lifecycle"
 )
 
 // DefaultProvisionTimeout bounds Provision's wait for NATS: a cold
@@ -70,29 +71,25 @@ func ProvisionWith(ctx context.Context, js jetstream.JetStream, p ProvisionParam
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	start := time.Now()
-	for attempt := 1; ; attempt++ {
-		err := ensureConnected(ctx, js, p)
-		if err == nil {
-			return nil
-		}
-		if !errors.Is(err, ErrNotReady) {
-			return err
-		}
-		if ctx.Err() != nil {
-			return giveUp(ctx, start, attempt, err)
-		}
-		next := policy.Delay(attempt)
+	attempts := 0
+	var last error
+	retry := lifecycle.Policy{Backoff: policy, OnRetry: func(attempt int, err error, next time.Duration) {
 		if p.Progress != nil {
 			p.Progress(ProvisionRetry{Attempt: attempt, Elapsed: time.Since(start), Next: next, Err: err})
 		}
-		wait := time.NewTimer(next)
-		select {
-		case <-ctx.Done():
-			wait.Stop()
-			return giveUp(ctx, start, attempt, err)
-		case <-wait.C:
+	}}
+	err := lifecycle.Retry(ctx, retry, func(ctx context.Context) error {
+		attempts++
+		last = ensureConnected(ctx, js, p)
+		if last != nil && !errors.Is(last, ErrNotReady) {
+			return lifecycle.Permanent(last)
 		}
+		return last
+	})
+	if err == nil || !errors.Is(last, ErrNotReady) {
+		return err // done, or an error retrying cannot mend
 	}
+	return giveUp(ctx, start, attempts, last)
 }
 
 // giveUp is Provision's error when its wait ends: why it ended (its

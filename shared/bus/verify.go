@@ -155,33 +155,3 @@ func ExitCode(err error) int {
 	}
 	return 1
 }
-
-// Keep re-checks the layout every interval until ctx ends and provisions
-// again whatever went missing or was changed (a consumer deleted by hand,
-// a stream lost with a node): the provision step, kept running, is what
-// heals the system without giving any service the right to create or
-// change streams and consumers. Services re-bind once it is back. report
-// hears what each repair was for (nil: quiet).
-func Keep(ctx context.Context, js jetstream.JetStream, s Settings, interval time.Duration, report func(error), models ...string) {
-	if report == nil {
-		report = func(error) {}
-	}
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		attempt, cancel := context.WithTimeout(ctx, 5*time.Second)
-		err := Verify(attempt, js, s, models...)
-		if err != nil && (errors.Is(err, ErrNotProvisioned) || errors.Is(err, ErrSettingsDiffer)) {
-			if ensureErr := Ensure(attempt, js, s, models...); ensureErr != nil {
-				err = fmt.Errorf("%v; repair failed: %w", err, ensureErr)
-			}
-			report(err)
-		}
-		cancel()
-	}
-}

@@ -17,8 +17,9 @@ type Policy struct {
 	// answers is given up and tried again (0: only ctx bounds it).
 	TryTimeout time.Duration
 	// OnRetry, when set, hears each failed try: its number (1 for the
-	// first), its error and the wait before the next. It is where the
-	// caller logs, once per try or only on the first.
+	// first, and for one that made progress), its error and the wait
+	// before the next. It is where the caller logs, once per try or only
+	// on the first.
 	OnRetry func(attempt int, err error, wait time.Duration)
 }
 
@@ -37,10 +38,30 @@ func Permanent(err error) error {
 	return permanent{err}
 }
 
+// progressed marks a failed try that got somewhere first.
+type progressed struct{ err error }
+
+func (p progressed) Error() string { return p.err.Error() }
+func (p progressed) Unwrap() error { return p.err }
+
+// Progressed marks err as the end of a try that made progress before it
+// failed (a watch that caught up, then ended): Retry starts its count
+// over, as if this were the first failed try, so a part that keeps working
+// for hours between failures is not made to wait the longest delay.
+// Progressed(nil) is nil.
+func Progressed(err error) error {
+	if err == nil {
+		return nil
+	}
+	return progressed{err}
+}
+
 // Retry calls try until it succeeds, returns a Permanent error, or ctx
 // ends, waiting the policy's delay between tries; it is the one retry loop
 // of the pipeline. It returns nil, the permanent error, or ctx's error
-// when ctx ended first.
+// when ctx ended first. A part that runs until it fails and is then
+// started again (a watch, a subscription) is a try that never succeeds,
+// ending with a Progressed error when it did its work for a while.
 func Retry(ctx context.Context, p Policy, try func(ctx context.Context) error) error {
 	for attempt := 1; ; attempt++ {
 		err := p.try(ctx, try)
@@ -53,6 +74,9 @@ func Retry(ctx context.Context, p Policy, try func(ctx context.Context) error) e
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
+		}
+		if errors.As(err, new(progressed)) {
+			attempt = 1
 		}
 		wait := p.Backoff.Delay(attempt)
 		if p.OnRetry != nil {

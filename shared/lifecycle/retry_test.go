@@ -96,3 +96,36 @@ func TestRetryBoundsEachTry(t *testing.T) {
 		}
 	})
 }
+
+// TestRetryStartsOverAfterProgress: a try that fails after making
+// progress is counted as the first again, so the next wait is the
+// policy's first delay, not the longest.
+func TestRetryStartsOverAfterProgress(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		var at []time.Duration
+		fails := []error{errors.New("down"), errors.New("down"), Progressed(errors.New("ended after a while")), errors.New("down")}
+		err := Retry(t.Context(), Policy{Backoff: backoff.Policy{Base: time.Second, Max: 8 * time.Second}}, func(context.Context) error {
+			at = append(at, time.Since(start))
+			if len(at) <= len(fails) {
+				return fails[len(at)-1]
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []time.Duration{0, time.Second, 3 * time.Second, 4 * time.Second, 6 * time.Second}
+		if len(at) != len(want) {
+			t.Fatalf("tries at %v, want %v", at, want)
+		}
+		for i := range want {
+			if at[i] != want[i] {
+				t.Fatalf("tries at %v, want %v", at, want)
+			}
+		}
+		if Progressed(nil) != nil {
+			t.Fatal("Progressed(nil) must be nil")
+		}
+	})
+}

@@ -3,6 +3,7 @@ package natscluster
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -10,12 +11,16 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+
+	"cyberimage/shared/backoff"
+	"cyberimage/shared/lifecycle"
 )
 
 // MonitorURL is the node's HTTP monitor (/healthz, /jsz).
 func (n Node) MonitorURL() string { return "http://" + n.addr(n.MonitorPort) }
 
-// pollInterval is how often WaitFormed asks each node again.
+// pollInterval is how long WaitFormed waits before it asks each node
+// again.
 const pollInterval = 100 * time.Millisecond
 
 // WaitFormed waits until the nodes form one JetStream cluster: every node
@@ -29,10 +34,9 @@ const pollInterval = 100 * time.Millisecond
 // quiet); the error, when ctx ends first, carries the last one.
 func WaitFormed(ctx context.Context, nodes []Node, progress func(string)) error {
 	client := &http.Client{Timeout: 2 * time.Second}
-	tick := time.NewTicker(pollInterval)
-	defer tick.Stop()
 	last := ""
-	for {
+	poll := lifecycle.Policy{Backoff: backoff.Fixed(pollInterval)}
+	err := lifecycle.Retry(ctx, poll, func(ctx context.Context) error {
 		views := map[string]*server.JSInfo{}
 		for _, n := range nodes {
 			if info, err := jsz(ctx, client, n); err == nil {
@@ -47,12 +51,12 @@ func WaitFormed(ctx context.Context, nodes []Node, progress func(string)) error 
 			progress(missing)
 		}
 		last = missing
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("JetStream cluster not formed: %s: %w", last, ctx.Err())
-		case <-tick.C:
-		}
+		return errors.New(missing)
+	})
+	if err != nil {
+		return fmt.Errorf("JetStream cluster not formed: %s: %w", last, err)
 	}
+	return nil
 }
 
 // jsz is one node's view of JetStream, as its monitor serves it.

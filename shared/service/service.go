@@ -10,20 +10,20 @@ import (
 	"context"
 	"errors"
 	"sync"
+
+	"cyberimage/shared/lifecycle"
 )
 
-// Component is one part of a service with work in the background: Start
-// brings it up and returns once it runs (an error means it did not start
-// and holds nothing), Stop ends it and waits for what it started, within
-// ctx's deadline where it has something to wait for.
-type Component interface {
-	Start(ctx context.Context) error
-	Stop(ctx context.Context) error
-}
+// Component is the one contract of every part of a service with work in
+// the background (lifecycle.Component): Start brings it up and returns
+// once it runs, Stop ends it and waits for what it started within ctx.
+type Component = lifecycle.Component
 
-// Hooks is a component made of two functions; either may be nil. It
-// adapts parts whose start or stop take another shape, and the steps of a
-// service that only start (a check, a log line) or only stop.
+// Hooks is a component made of two functions; either may be nil. It is
+// for the steps of a service that only start (a check, a wait, a log line)
+// or only stop (closing what a constructor opened), and for parts of a
+// foreign shape (the standard library's http.Server); the service's own
+// parts are Components themselves.
 type Hooks struct {
 	OnStart func(ctx context.Context) error
 	OnStop  func(ctx context.Context) error
@@ -99,20 +99,4 @@ func (s *Stack) failed() <-chan error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.fatal
-}
-
-// Server is the shape of the services' HTTP servers.
-type Server interface {
-	Start() error
-	Stop(ctx context.Context) error
-}
-
-// HTTP is the component of an HTTP server: it listens on Start, and Stop
-// shuts it down within ctx. A shutdown cut short by the deadline is not a
-// failure of the service: its connections close with the process.
-func HTTP(s Server) Component {
-	return Hooks{
-		OnStart: func(context.Context) error { return s.Start() },
-		OnStop:  func(ctx context.Context) error { _ = s.Stop(ctx); return nil },
-	}
 }

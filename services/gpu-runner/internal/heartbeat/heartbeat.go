@@ -48,9 +48,9 @@ func New(p Params) *Heartbeat {
 }
 
 // Start publishes at once, then every Interval.
-func (h *Heartbeat) Start() {
+func (h *Heartbeat) Start(ctx context.Context) error {
 	h.beat()
-	h.loop.Start()
+	return h.loop.Start(ctx)
 }
 
 func (h *Heartbeat) beat() {
@@ -61,5 +61,5 @@ func (h *Heartbeat) beat() {
 	}
 }
 
-// Stop stops publishing and waits.
-func (h *Heartbeat) Stop() { h.loop.Stop() }
+// Stop stops publishing and waits, within ctx, for a beat being sent.
+func (h *Heartbeat) Stop(ctx context.Context) error { return h.loop.Stop(ctx) }

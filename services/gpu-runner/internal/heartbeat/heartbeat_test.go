@@ -86,7 +86,7 @@ func TestBeatsAtStartThenEveryIntervalUntilStopped(t *testing.T) {
 		clock := time.Date(2031, 3, 4, 5, 6, 7, 0, time.FixedZone("CET", 3600))
 		h := New(Params{NC: &out, Interval: interval, Snapshot: snapshot(&busy), Logger: zaptest.NewLogger(t),
 			Clock: func() time.Time { return clock }})
-		h.Start()
+		require.NoError(t, h.Start(t.Context()))
 		require.Len(t, out.sent(), 1, "a heartbeat at once")
 		first := out.sent()[0]
 		require.Equal(t, bus.HeartbeatSubject("runner-7"), first.subject)
@@ -106,10 +106,10 @@ func TestBeatsAtStartThenEveryIntervalUntilStopped(t *testing.T) {
 		passInBubble(3 * interval)
 		require.Len(t, out.sent(), 5, "one per interval")
 
-		h.Stop()
+		h.Stop(t.Context())
 		passInBubble(10 * interval)
 		require.Len(t, out.sent(), 5, "none after Stop")
-		h.Stop() // a second Stop does nothing
+		h.Stop(t.Context()) // a second Stop does nothing
 	})
 }
 
@@ -122,8 +122,8 @@ func TestAFailedBeatDoesNotStopTheNext(t *testing.T) {
 		busy := 0
 		out.failNext()
 		h := New(Params{NC: &out, Interval: interval, Snapshot: snapshot(&busy), Logger: zaptest.NewLogger(t)})
-		h.Start()
-		defer h.Stop()
+		require.NoError(t, h.Start(t.Context()))
+		defer h.Stop(t.Context())
 		require.Empty(t, out.sent(), "the first beat failed")
 		passInBubble(interval)
 		require.Len(t, out.sent(), 1, "the next went out on time")
@@ -151,8 +151,8 @@ func TestTheSupervisorHearsTheRunner(t *testing.T) {
 		hb.Runner = natsauth.DefaultName(natsauth.Runner) // the identity the runner's credentials allow
 		return hb
 	}, Logger: zaptest.NewLogger(t)})
-	h.Start()
-	defer h.Stop()
+	require.NoError(t, h.Start(t.Context()))
+	defer h.Stop(t.Context())
 	select {
 	case msg := <-heard:
 		require.Equal(t, bus.HeartbeatSubject(natsauth.DefaultName(natsauth.Runner)), msg.Subject)

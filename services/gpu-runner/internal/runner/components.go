@@ -123,12 +123,7 @@ func (r *Runner) refuseOrders() {
 // Heartbeat announces the runner at once, then every interval. It starts
 // before the worker so that it stops after it: the supervisor sees the
 // runner alive while its jobs finish.
-func (r *Runner) Heartbeat() service.Component {
-	return service.Hooks{
-		OnStart: func(context.Context) error { r.beat.Start(); return nil },
-		OnStop:  func(context.Context) error { r.beat.Stop(); return nil },
-	}
-}
+func (r *Runner) Heartbeat() service.Component { return r.beat }
 
 // Worker pulls and runs jobs. Its stop lets running jobs finish until
 // shortly before the deadline, then hands them back; an error means an

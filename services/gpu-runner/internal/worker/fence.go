@@ -39,8 +39,8 @@ func (w *Worker) keepAlive(d *delivery) (stop func()) {
 			d.log.Warn("in-progress ack", zap.Error(err))
 		}
 	})
-	loop.Start()
-	return loop.Stop
+	_ = loop.Start(context.Background())
+	return func() { _ = loop.Stop(context.Background()) }
 }
 
 // stillOwns reads the record to check the fence. When the record cannot be

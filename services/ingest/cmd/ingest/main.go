@@ -52,7 +52,7 @@ func run(ctx context.Context, cfg config.Config, log *zap.Logger, s *service.Sta
 			}
 			return nil
 		}
-		components = append(components, service.HTTP(httpapi.New(cfg.HTTPAddr, metrics.Handler(conn.Metrics), ready, log, httpapi.WithTLS(cfg.HTTPTLS))))
+		components = append(components, httpapi.New(cfg.HTTPAddr, metrics.Handler(conn.Metrics), ready, log, httpapi.WithTLS(cfg.HTTPTLS)))
 	}
 	if err := s.Start(ctx, components...); err != nil {
 		return err

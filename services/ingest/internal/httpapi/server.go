@@ -51,10 +51,17 @@ func New(addr string, metrics http.Handler, ready func() error, logger *zap.Logg
 }
 
 // Start listens and serves in the background.
-func (s *Server) Start() error { return s.http.Start() }
+func (s *Server) Start(context.Context) error { return s.http.Start() }
 
 // Addr is where the server listens (nil before Start).
 func (s *Server) Addr() net.Addr { return s.http.Addr() }
 
-// Stop shuts the server down within ctx.
-func (s *Server) Stop(ctx context.Context) error { return s.http.Stop(ctx) }
+// Stop shuts the server down within ctx. A shutdown cut short by ctx is
+// not a failure of the service: the connections left close with the
+// process.
+func (s *Server) Stop(ctx context.Context) error {
+	if err := s.http.Stop(ctx); err != nil && ctx.Err() == nil {
+		return err
+	}
+	return nil
+}

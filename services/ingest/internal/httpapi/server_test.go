@@ -36,7 +36,7 @@ func TestHealthOverTLS(t *testing.T) {
 	}
 	metrics := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "cyberimage_up 1\n") })
 	s := New("127.0.0.1:0", metrics, ready, zaptest.NewLogger(t), WithTLS(httpserve.TLS{Cert: cert, Key: key}))
-	require.NoError(t, s.Start())
+	require.NoError(t, s.Start(t.Context()))
 	defer func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

@@ -97,23 +97,26 @@ func (pr *Processor) Start(ctx context.Context) error {
 		return fmt.Errorf("consumer %s: %w", bus.ConsumerIngest, err)
 	}
 	pr.wg.Add(1)
-	go pr.loop()
-	pr.loops.Start()
-	return nil
+	go pr.pull(pr.ctx)
+	return pr.loops.Start(ctx)
 }
 
 // Ready reports whether ingest is bound to its consumer and takes requests.
 func (pr *Processor) Ready() bool { return pr.bind.bound.Load() }
 
-func (pr *Processor) loop() {
+// pull takes requests until ctx ends (Stop), one iterator after another:
+// next binds to the consumer (lifecycle.Retry, while it is missing),
+// consume takes requests until the iterator ends (the consumer deleted, a
+// NATS node gone), and the next bind is tried at once.
+func (pr *Processor) pull(ctx context.Context) {
 	defer pr.wg.Done()
 	for {
-		iter := pr.bind.next(pr.ctx)
+		iter := pr.bind.next(ctx)
 		if iter == nil {
 			return // stopping
 		}
 		err := pr.consume(iter)
-		if pr.ctx.Err() != nil {
+		if ctx.Err() != nil {
 			return
 		}
 		pr.bind.lost(err)
@@ -152,9 +155,9 @@ func (pr *Processor) survive(msg jetstream.Msg) {
 // Stop stops pulling, lets the requests already pulled finish (each is
 // bounded by its own timeout), and waits; it always returns nil. Stop
 // before Start, or a second Stop, is fine.
-func (pr *Processor) Stop(context.Context) error {
+func (pr *Processor) Stop(ctx context.Context) error {
 	pr.cancel()
-	pr.loops.Stop()
+	_ = pr.loops.Stop(ctx)
 	pr.bind.drain()
 	pr.wg.Wait()
 	if pr.sub != nil {

@@ -73,8 +73,8 @@ func New(nc *nats.Conn, drops *bus.Drops) *Tracker {
 	return t
 }
 
-// Start subscribes to the ack subjects.
-func (t *Tracker) Start() error {
+// Start subscribes to the ack subjects and starts pruning.
+func (t *Tracker) Start(ctx context.Context) error {
 	sub, err := t.nc.Subscribe(bus.SubjectAcks, bus.Guard(t.drops, "ack", func(m *nats.Msg) {
 		token, err := DeliveryToken(m.Subject)
 		kind := bus.AckKindOf(m.Data)
@@ -91,16 +91,15 @@ func (t *Tracker) Start() error {
 		return fmt.Errorf("subscribe acks: %w", err)
 	}
 	t.sub = sub
-	t.prune.Start()
-	return nil
+	return t.prune.Start(ctx)
 }
 
 // Stop unsubscribes and stops pruning.
-func (t *Tracker) Stop() {
+func (t *Tracker) Stop(ctx context.Context) error {
 	if t.sub != nil {
 		_ = t.sub.Unsubscribe()
 	}
-	t.prune.Stop()
+	return t.prune.Stop(ctx)
 }
 
 // Observe records an acknowledgement.

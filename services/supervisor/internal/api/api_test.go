@@ -38,7 +38,7 @@ func newAPIFixture(t *testing.T, opts ...func(*Params)) *apiFixture {
 	// bucket, as they do on a big system.
 	idx := index.New(store.KV(), zaptest.NewLogger(t), index.WithWindow(20))
 	require.NoError(t, idx.Start(ctx))
-	t.Cleanup(idx.Stop)
+	t.Cleanup(func() { _ = idx.Stop(context.Background()) })
 	<-idx.Ready()
 	s3, err := objectstore.NewClient(objectstore.Config{Endpoint: "127.0.0.1:9", AccessKey: "k", SecretKey: "s"})
 	require.NoError(t, err)

@@ -69,7 +69,7 @@ func get(t *testing.T, c *http.Client, url string) int {
 func TestEventStreamFloodIsCapped(t *testing.T) {
 	timeouts := httpserve.Timeouts{ReadHeader: time.Second, Read: 300 * time.Millisecond, Write: 300 * time.Millisecond, Idle: time.Second, MaxHeaderBytes: 8 << 10}
 	f := newAPIFixture(t, func(p *Params) { p.Limits = Limits{Streams: 4, StreamsPerClient: 2, Timeouts: timeouts} })
-	require.NoError(t, f.srv.Start())
+	require.NoError(t, f.srv.Start(t.Context()))
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

@@ -18,7 +18,7 @@ import (
 
 func startServer(t *testing.T, f *apiFixture) {
 	t.Helper()
-	require.NoError(t, f.srv.Start())
+	require.NoError(t, f.srv.Start(t.Context()))
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

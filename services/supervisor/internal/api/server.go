@@ -171,7 +171,7 @@ func New(p Params) *Server {
 // Start listens and serves in the background. It warns when the listener
 // takes connections from beyond this host while reads need no token, or
 // while tokens would cross the network in clear.
-func (s *Server) Start() error {
+func (s *Server) Start(context.Context) error {
 	if err := s.http.Start(); err != nil {
 		return err
 	}
@@ -200,8 +200,15 @@ func (s *Server) Start() error {
 // Addr is where the server listens (nil before Start).
 func (s *Server) Addr() net.Addr { return s.http.Addr() }
 
-// Stop shuts the server down within ctx; event streams end at once.
-func (s *Server) Stop(ctx context.Context) error { return s.http.Stop(ctx) }
+// Stop shuts the server down within ctx; event streams end at once. A
+// shutdown cut short by ctx is not a failure of the service: the
+// connections left close with the process.
+func (s *Server) Stop(ctx context.Context) error {
+	if err := s.http.Stop(ctx); err != nil && ctx.Err() == nil {
+		return err
+	}
+	return nil
+}
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")

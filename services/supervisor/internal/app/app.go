@@ -95,9 +95,17 @@ func (a *App) Wire(ctx context.Context) error {
 	}
 	a.watchers()
 	a.actors()
-	a.lead = lease.New(a.buckets.leases, a.cfg.ID, bus.LeaseTTL, a.log, a.leader.Follow)
+	a.lead = lease.New(a.buckets.leases, a.cfg.ID, bus.LeaseTTL, a.log, a.followLead)
 	a.api = a.newAPI()
 	return nil
+}
+
+// followLead starts the leader's components when this replica gains the
+// lease and stops them (cancelling any pass in progress) when it loses it.
+func (a *App) followLead(leading bool) {
+	if err := a.leader.Follow(leading); err != nil {
+		a.log.Error("the leader's components did not follow the lease", zap.Bool("leading", leading), zap.Error(err))
+	}
 }
 
 func openBuckets(ctx context.Context, js jetstream.JetStream) (buckets, error) {

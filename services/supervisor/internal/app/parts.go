@@ -53,12 +53,11 @@ func (a *App) actors() {
 		// A dead or restarted runner's work goes back within seconds,
 		// not when AckWait runs out.
 		lifecycle.NewLoop(watchdog.LostPassInterval(cfg.RunnerLostAfter), func(ctx context.Context) { a.dog.LostPass(ctx) }),
-		lifecycle.NewLoop(0, a.dead.Pass),
+		lifecycle.NewLoop(0, a.dead.Run),
 		lifecycle.NewLoop(cfg.ReconcileInterval, rec.Pass),
 		// Saves the index's view every CYBERIMAGE_SNAPSHOT_INTERVAL, so a
-		// restart follows on from it instead of reading every record; the
-		// pass itself waits between saves.
-		lifecycle.NewLoop(0, a.idx.Persist),
+		// restart follows on from it instead of reading every record.
+		a.idx.Saver(),
 	}
 	if cfg.Archive {
 		// Archives what the index sees end until the lease is lost; its
@@ -86,60 +85,44 @@ func (a *App) newAPI() *api.Server {
 		Reload: watchdog.OperatorReload(watchdog.KVHistories{KV: a.buckets.histories}, a.recoverer)})
 }
 
+// The supervisor's components follow. Main starts them in order and they
+// stop in reverse, senders before receivers (the package comment gives
+// the order).
+
 // Index follows the job records.
-func (a *App) Index() service.Component {
-	return service.Hooks{
-		OnStart: func(ctx context.Context) error {
-			if err := a.idx.Start(ctx); err != nil {
-				return fmt.Errorf("watch job records: %w", err)
-			}
-			return nil
-		},
-		OnStop: func(context.Context) error { a.idx.Stop(); return nil },
-	}
-}
+func (a *App) Index() service.Component { return a.idx }
 
 // Tracker follows heartbeats and progress.
-func (a *App) Tracker() service.Component {
-	return service.Hooks{
-		OnStart: func(context.Context) error { return a.track.Start() },
-		OnStop:  func(context.Context) error { a.track.Stop(); return nil },
-	}
-}
+func (a *App) Tracker() service.Component { return a.track }
 
 // Acks follows every ack of the jobs stream.
-func (a *App) Acks() service.Component {
-	return service.Hooks{
-		OnStart: func(context.Context) error { return a.acks.Start() },
-		OnStop:  func(context.Context) error { a.acks.Stop(); return nil },
-	}
-}
+func (a *App) Acks() service.Component { return a.acks }
 
-// Actors stops the leader's loops; the lease starts them.
+// Actors stops the leader's components; the lease starts them.
 func (a *App) Actors() service.Component {
-	return service.Hooks{OnStop: func(context.Context) error { a.leader.Stop(); return nil }}
+	return service.Hooks{OnStop: a.leader.Stop}
 }
 
 // API serves status, lookups, submissions and metrics.
-func (a *App) API() service.Component { return service.HTTP(a.api) }
+func (a *App) API() service.Component { return a.api }
 
-// Lease campaigns for the lead once the index has caught up: the API
-// serves (and /readyz says how far the catch-up is) while the index reads
-// a backlog, and only a replica whose view is whole may lead.
-func (a *App) Lease() service.Component {
-	return service.Hooks{
-		OnStart: func(ctx context.Context) error {
-			select {
-			case <-a.idx.Ready():
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-			a.lead.Start()
+// CaughtUp waits until the index has caught up: the API serves (and
+// /readyz says how far the catch-up is) while the index reads a backlog,
+// and only a replica whose view is whole may lead.
+func (a *App) CaughtUp() service.Component {
+	return service.Hooks{OnStart: func(ctx context.Context) error {
+		select {
+		case <-a.idx.Ready():
 			return nil
-		},
-		OnStop: func(context.Context) error { a.lead.Stop(); return nil },
-	}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}}
 }
+
+// Lease campaigns for the lead, starting and stopping the leader's
+// components as it gains and loses it.
+func (a *App) Lease() service.Component { return a.lead }
 
 // FinalSnapshot saves the index's view on stop, while the lease is held:
 // it stops before the lease.

@@ -49,7 +49,7 @@ func newFixture(t *testing.T) fixture {
 	require.NoError(t, err)
 	f.idx = index.New(f.store.KV(), zaptest.NewLogger(t))
 	require.NoError(t, f.idx.Start(ctx))
-	t.Cleanup(f.idx.Stop)
+	t.Cleanup(func() { _ = f.idx.Stop(context.Background()) })
 	<-f.idx.Ready()
 	return f
 }

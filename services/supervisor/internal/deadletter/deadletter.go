@@ -7,7 +7,6 @@ package deadletter
 
 import (
 	"context"
-	"cyberimage/shared/tracing"
 	"errors"
 	"fmt"
 	"strconv"
@@ -20,9 +19,12 @@ import (
 
 	"cyberimage/services/supervisor/internal/acks"
 	"cyberimage/services/supervisor/internal/recoveries"
+	"cyberimage/shared/backoff"
 	"cyberimage/shared/bus"
 	"cyberimage/shared/job"
 	"cyberimage/shared/jobstore"
+	"cyberimage/shared/lifecycle"
+	"cyberimage/shared/tracing"
 )
 
 // Params configure the Handler.
@@ -41,8 +43,8 @@ type Params struct {
 	Logger *zap.Logger
 }
 
-// Handler consumes advisories; the supervisor runs its Pass back to back
-// while it leads.
+// Handler consumes advisories; the supervisor runs it (Run) while it
+// leads.
 type Handler struct {
 	p    Params
 	log  *zap.Logger
@@ -68,19 +70,37 @@ func New(p Params) *Handler {
 	return &Handler{p: p, log: p.Logger.Named("deadletter")}
 }
 
-// fetchWait bounds one pass's wait for advisories.
+// fetchWait bounds one pass's wait for advisories, and is the pause
+// after a pass that failed.
 const fetchWait = time.Second
 
-// Pass handles the advisories that arrive within fetchWait.
-func (h *Handler) Pass(ctx context.Context) {
+// Run handles advisories until ctx ends, pass after pass; after a pass
+// that failed (the consumer missing or gone, NATS unreachable) it waits
+// fetchWait and binds again: the provision step brings a lost consumer
+// back.
+func (h *Handler) Run(ctx context.Context) {
+	pause := lifecycle.Policy{Backoff: backoff.Fixed(fetchWait)}
+	_ = lifecycle.Retry(ctx, pause, func(ctx context.Context) error {
+		for ctx.Err() == nil {
+			if err := h.Pass(ctx); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Pass handles the advisories that arrive within fetchWait, binding to
+// the advisories consumer first when it is not bound. It returns why it
+// could not fetch.
+func (h *Handler) Pass(ctx context.Context) error {
 	if h.cons == nil {
 		cons, err := h.p.JS.Consumer(ctx, bus.StreamAdvisories, bus.ConsumerSupervisor)
 		if err != nil {
 			if !h.missing.Swap(true) {
 				h.log.Warn("advisories consumer unavailable; not ready, binding again when it is back", zap.Error(err))
 			}
-			sleep(ctx, fetchWait)
-			return
+			return fmt.Errorf("bind consumer %s: %w", bus.ConsumerSupervisor, err)
 		}
 		if h.missing.Swap(false) {
 			h.log.Info("bound to the advisories consumer again")
@@ -91,19 +111,8 @@ func (h *Handler) Pass(ctx context.Context) {
 	defer cancel()
 	batch, err := h.cons.Fetch(16, jetstream.FetchContext(fctx))
 	if err != nil {
-		sleep(ctx, fetchWait)
-		return
+		return fmt.Errorf("fetch advisories: %w", err)
 	}
-	defer func() {
-		// A consumer deleted under us answers pulls with no responders:
-		// bind again (and say so) on the next pass.
-		if err := batch.Error(); errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrConsumerNotFound) {
-			h.cons = nil
-			h.missing.Store(true)
-			h.log.Warn("advisories consumer gone; not ready, binding again when it is back", zap.Error(err))
-			sleep(ctx, fetchWait)
-		}
-	}()
 	for m := range batch.Messages() {
 		if err := h.handle(ctx, m.Data()); err != nil {
 			h.log.Warn("advisory not handled; will retry", zap.Error(err))
@@ -112,13 +121,15 @@ func (h *Handler) Pass(ctx context.Context) {
 		}
 		_ = m.Ack()
 	}
-}
-
-func sleep(ctx context.Context, d time.Duration) {
-	select {
-	case <-ctx.Done():
-	case <-time.After(d):
+	// A consumer deleted under us answers pulls with no responders: bind
+	// again (and say so) on the next pass.
+	if err := batch.Error(); errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrConsumerNotFound) {
+		h.cons = nil
+		h.missing.Store(true)
+		h.log.Warn("advisories consumer gone; not ready, binding again when it is back", zap.Error(err))
+		return fmt.Errorf("advisories consumer gone: %w", err)
 	}
+	return nil
 }
 
 // handle ends the job an advisory is about. Every step is idempotent, so a

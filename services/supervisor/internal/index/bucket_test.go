@@ -53,7 +53,7 @@ func (b *bucket) remake(t *testing.T) {
 func (b *bucket) start(t *testing.T, x *Index) *Index {
 	t.Helper()
 	require.NoError(t, x.Start(b.ctx))
-	t.Cleanup(x.Stop)
+	t.Cleanup(func() { _ = x.Stop(context.Background()) })
 	<-x.Ready()
 	return x
 }

@@ -57,7 +57,7 @@ func TestCatchesUpABurstUnderItsOwnCredentials(t *testing.T) {
 	require.NoError(t, err)
 	x := New(kv, zaptest.NewLogger(t))
 	require.NoError(t, x.Start(ctx))
-	defer x.Stop()
+	defer x.Stop(ctx)
 	select {
 	case <-x.Ready():
 	case <-time.After(2 * time.Minute):

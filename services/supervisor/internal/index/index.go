@@ -4,12 +4,14 @@
 // newest jobs for lists. Its memory and start-up cost depend on the jobs in
 // flight and the window's size, not on how many jobs ever ran: ended jobs
 // leave the view and live on as counts, and a snapshot of the view (saved
-// by the leader, see Persist) lets a restart follow on from where it was
+// by the leader, see Saver) lets a restart follow on from where it was
 // instead of replaying the bucket.
 package index
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -20,6 +22,7 @@ import (
 
 	"cyberimage/shared/backoff"
 	"cyberimage/shared/job"
+	"cyberimage/shared/lifecycle"
 )
 
 // Index is the followed view.
@@ -57,7 +60,7 @@ type Option func(*Index)
 // WithSnapshots keeps the view's snapshots in the bucket given.
 func WithSnapshots(state jetstream.KeyValue) Option { return func(x *Index) { x.state = state } }
 
-// WithSaveEvery sets how often Persist saves the view.
+// WithSaveEvery sets how often the Saver saves the view.
 func WithSaveEvery(d time.Duration) Option { return func(x *Index) { x.saveEvery = d } }
 
 // WithWindow sets how many of the newest jobs are kept for lists.
@@ -77,55 +80,71 @@ func New(kv jetstream.KeyValue, logger *zap.Logger, opts ...Option) *Index {
 // Start loads the latest snapshot (if any, and if it is of this bucket)
 // and begins following the bucket from the revision after it; Ready closes
 // once the view has caught up with the bucket as it was at start. The
-// follow is kept: when it ends on its own (its consumer lost with a NATS
-// node, the connection closed for good) it resumes where it stopped, and
-// when the bucket's stream was made again the view starts over from it.
+// follow is kept (keepFollowing) until Stop.
 func (x *Index) Start(ctx context.Context) error {
 	info, err := x.bucketInfo(ctx)
 	if err != nil {
-		return err
+		return fmt.Errorf("watch job records: %w", err)
 	}
 	x.resume(ctx, info)
 	wctx, cancel := context.WithCancel(context.Background())
 	watcher, err := x.watch(wctx)
 	if err != nil {
 		cancel()
-		return err
+		return fmt.Errorf("watch job records: %w", err)
 	}
 	x.stop = cancel
 	go func() {
 		defer close(x.done)
-		readyOnce := sync.OnceFunc(func() { close(x.ready) })
-		pause := backoff.Policy{Base: 200 * time.Millisecond, Max: 5 * time.Second, Jitter: 0.2}
-		for attempt := 0; ; attempt++ {
-			if watcher != nil {
-				if x.follow(wctx, watcher, readyOnce) {
-					attempt = 0
-				}
-				_ = watcher.Stop()
-				watcher = nil
-			}
-			if wctx.Err() != nil {
-				return
-			}
-			select {
-			case <-wctx.Done():
-				return
-			case <-time.After(pause.Delay(attempt)):
-			}
-			if info, err := x.bucketInfo(wctx); err == nil && x.remade(info) {
-				x.log.Warn("the job record bucket was made again; counting it from the start")
-				x.startOver(info)
-			}
-			if watcher, err = x.watch(wctx); err != nil {
-				x.log.Warn("following job records again failed; retrying", zap.Error(err))
-				continue
-			}
-			x.rewatches.Add(1)
-			x.log.Warn("following job records again: the watch had ended", zap.Int64("rewatches", x.rewatches.Load()))
-		}
+		x.keepFollowing(wctx, watcher)
 	}()
 	return nil
+}
+
+// errWatchEnded: a watch of the bucket ended on its own.
+var errWatchEnded = errors.New("the job record watch ended")
+
+// keepFollowing follows the bucket until ctx ends, one watch after
+// another: when a watch ends on its own (its consumer lost with a NATS
+// node, the connection closed for good) the next resumes where it stopped,
+// after a pause that grows while watches fail and starts over after one
+// that caught up; when the bucket's stream was made again the view starts
+// over from it.
+func (x *Index) keepFollowing(ctx context.Context, watcher jetstream.KeyWatcher) {
+	readyOnce := sync.OnceFunc(func() { close(x.ready) })
+	pause := lifecycle.Policy{Backoff: backoff.Policy{Base: 200 * time.Millisecond, Max: 5 * time.Second, Jitter: 0.2}}
+	_ = lifecycle.Retry(ctx, pause, func(ctx context.Context) error {
+		if watcher == nil {
+			var err error
+			if watcher, err = x.watchAgain(ctx); err != nil {
+				return err
+			}
+		}
+		caughtUp := x.follow(ctx, watcher, readyOnce)
+		_ = watcher.Stop()
+		watcher = nil
+		if caughtUp {
+			return lifecycle.Progressed(errWatchEnded)
+		}
+		return errWatchEnded
+	})
+}
+
+// watchAgain makes a watch after one ended, starting the view over first
+// when the bucket's stream was made again.
+func (x *Index) watchAgain(ctx context.Context) (jetstream.KeyWatcher, error) {
+	if info, err := x.bucketInfo(ctx); err == nil && x.remade(info) {
+		x.log.Warn("the job record bucket was made again; counting it from the start")
+		x.startOver(info)
+	}
+	watcher, err := x.watch(ctx)
+	if err != nil {
+		x.log.Warn("following job records again failed; retrying", zap.Error(err))
+		return nil, err
+	}
+	x.rewatches.Add(1)
+	x.log.Warn("following job records again: the watch had ended", zap.Int64("rewatches", x.rewatches.Load()))
+	return watcher, nil
 }
 
 // resume starts the view from the latest snapshot of this bucket, or from
@@ -298,11 +317,17 @@ func (x *Index) CatchUp() (applied, target uint64, caughtUp bool) {
 // start.
 func (x *Index) Ready() <-chan struct{} { return x.ready }
 
-// Stop ends the follow.
-func (x *Index) Stop() {
-	if x.stop != nil {
-		x.stop()
-		<-x.done
+// Stop ends the follow and waits for it, within ctx.
+func (x *Index) Stop(ctx context.Context) error {
+	if x.stop == nil {
+		return nil
+	}
+	x.stop()
+	select {
+	case <-x.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("stop following job records: %w", ctx.Err())
 	}
 }
 

@@ -15,6 +15,8 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
+
+	"cyberimage/shared/lifecycle"
 )
 
 // The snapshot is kept in the supervisor's state bucket as chunks (a KV
@@ -109,27 +111,25 @@ func (s *snapshot) restore(windowSize int) *state {
 	return st
 }
 
-// Persist is a leader loop's pass: it saves the view at once when the
-// pass begins (a new leader, a view just built) and then every saveEvery
-// while it changes, until the lease is lost. A stopping leader saves once
-// more (SaveNow) while it still holds the lease; one that lost it leaves
-// the saving to the next, so two never write the slots at once.
-func (x *Index) Persist(ctx context.Context) {
-	tick := time.NewTicker(x.saveEvery)
-	defer tick.Stop()
+// Saver makes the leader's loop that saves the view: at once when it
+// starts (a new leader, a view just built, once it has caught up) and
+// then every saveEvery while the view changes, until it is stopped (the
+// lease lost). A stopping leader saves once more (SaveNow) while it still
+// holds the lease; one that lost it leaves the saving to the next, so two
+// never write the slots at once.
+func (x *Index) Saver() *lifecycle.Loop {
+	return lifecycle.NewLoop(x.saveEvery, x.savePass, lifecycle.AtOnce())
+}
+
+// savePass is one of the Saver's passes: it waits for the view to catch
+// up, then saves it if it changed.
+func (x *Index) savePass(ctx context.Context) {
 	select {
 	case <-x.ready:
 	case <-ctx.Done():
 		return
 	}
-	for {
-		x.saveIfChanged(ctx)
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-	}
+	x.saveIfChanged(ctx)
 }
 
 // SaveNow saves the view if it changed since the last save: the leader's
@@ -144,7 +144,7 @@ func (x *Index) saveIfChanged(ctx context.Context) {
 	if x.state == nil {
 		return
 	}
-	// Persist and SaveNow (on stop, while the lease is held) may overlap;
+	// The Saver and SaveNow (on stop, while the lease is held) may overlap;
 	// two saves at once would write the same slot.
 	x.saving.Lock()
 	defer x.saving.Unlock()

@@ -32,7 +32,7 @@ func TestIndexRestartsFromItsSnapshot(t *testing.T) {
 	agrees(first)
 	first.saveIfChanged(ctx)
 	require.NotZero(t, first.saved.Load())
-	first.Stop()
+	first.Stop(t.Context())
 
 	// Life goes on while no supervisor runs: new jobs, a failed job
 	// re-queued and completed, a completed one purged.

@@ -48,21 +48,24 @@ func New(kv jetstream.KeyValue, id string, ttl time.Duration, logger *zap.Logger
 	}
 	l := &Lease{kv: kv, id: id, every: ttl / 3, log: logger.Named("lease"), onChange: onChange}
 	l.holder.Store("")
-	l.campaign = lifecycle.NewLoop(l.every, func(context.Context) { l.runOnce() })
+	l.campaign = lifecycle.NewLoop(l.every, l.runOnce)
 	return l
 }
 
 // Start campaigns at once and then every TTL/3.
-func (l *Lease) Start() {
-	l.runOnce()
-	l.campaign.Start()
+func (l *Lease) Start(ctx context.Context) error {
+	l.runOnce(ctx)
+	return l.campaign.Start(ctx)
 }
 
 // Stop ends the campaign and gives the lease up so another replica takes
-// over at once instead of after the TTL.
-func (l *Lease) Stop() {
+// over at once instead of after the TTL. It waits for a campaign in
+// progress whatever ctx says (each is bounded by the campaign interval):
+// the lease must not be given up while a renewal may still write it. A
+// second Stop does nothing.
+func (l *Lease) Stop(context.Context) error {
 	l.stopOnce.Do(func() {
-		l.campaign.Stop()
+		_ = l.campaign.Stop(context.Background())
 		if l.leader.Load() {
 			// Stop acting first, then free the lease for a successor.
 			l.leader.Store(false)
@@ -72,6 +75,7 @@ func (l *Lease) Stop() {
 			_ = l.kv.Delete(ctx, key, jetstream.LastRevision(l.revision))
 		}
 	})
+	return nil
 }
 
 // IsLeader reports whether this replica holds the lease now.
@@ -80,7 +84,11 @@ func (l *Lease) IsLeader() bool { return l.leader.Load() }
 // Holder is the id of the leader as last seen.
 func (l *Lease) Holder() string { return l.holder.Load().(string) }
 
-func (l *Lease) runOnce() {
+// runOnce is one campaign: renew the lease held, or try to take it. It
+// has its own context, bounded by the campaign interval: a renewal cut
+// short by Stop would read as a lost lease, and Stop gives the lease up
+// itself.
+func (l *Lease) runOnce(context.Context) {
 	ctx, cancel := context.WithTimeout(context.Background(), l.every)
 	defer cancel()
 	if l.leader.Load() {

@@ -54,18 +54,18 @@ func TestOneLeaderAndHandover(t *testing.T) {
 	var ca, cb changes
 	a := New(kv, "a", ttl, zaptest.NewLogger(t), ca.note)
 	b := New(kv, "b", ttl, zaptest.NewLogger(t), cb.note)
-	a.Start()
+	a.Start(t.Context())
 	ca.waitForGain(t) // only then does b join
-	b.Start()
-	defer b.Stop()
+	b.Start(t.Context())
+	defer b.Stop(t.Context())
 	require.True(t, a.IsLeader())
 	require.False(t, b.IsLeader())
 	require.Equal(t, "a", b.Holder())
 	require.Equal(t, []bool{true}, ca.list())
 	require.Empty(t, cb.list())
 
-	a.Stop()
-	a.Stop() // a second Stop does nothing
+	a.Stop(t.Context())
+	a.Stop(t.Context()) // a second Stop does nothing
 	require.Equal(t, []bool{true, false}, ca.list())
 	require.False(t, a.IsLeader())
 	require.Eventually(t, b.IsLeader, 2*time.Second, 10*time.Millisecond, "b takes over once a gave up")
@@ -78,8 +78,8 @@ func TestLeadLostWhenRenewalFails(t *testing.T) {
 	kv := leaseBucket(t)
 	var c changes
 	l := New(kv, "a", ttl, zaptest.NewLogger(t), c.note)
-	l.Start()
-	defer l.Stop()
+	l.Start(t.Context())
+	defer l.Stop(t.Context())
 	c.waitForGain(t)
 	require.True(t, l.IsLeader())
 	// Someone else's write replaces the lease under the leader.

@@ -150,7 +150,7 @@ func TestPrunerRunsOnItsTickerUntilStopped(t *testing.T) {
 		tr := New(nil, 10*time.Second, nil, zaptest.NewLogger(t), WithProgressRetention(30*time.Minute))
 		tr.noteHeartbeat(heartbeat("stopped"))
 		tr.noteProgress(event("j", "processing"))
-		tr.pruner.Start()
+		tr.pruner.Start(t.Context())
 		passInBubble(tr.runnerRetention() + pruneEvery)
 		runners, progress := tr.Sizes()
 		require.Equal(t, 0, runners, "the runner was pruned by the ticker")
@@ -159,7 +159,7 @@ func TestPrunerRunsOnItsTickerUntilStopped(t *testing.T) {
 		_, progress = tr.Sizes()
 		require.Equal(t, 0, progress)
 		require.Equal(t, int64(2), evictions(tr))
-		tr.Stop()
+		tr.Stop(t.Context())
 		require.False(t, tr.pruner.Running())
 	})
 }

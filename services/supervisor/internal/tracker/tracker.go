@@ -79,7 +79,7 @@ func New(nc *nats.Conn, runnerTimeout time.Duration, drops *bus.Drops, logger *z
 }
 
 // Start subscribes to heartbeats and progress events and starts pruning.
-func (t *Tracker) Start() error {
+func (t *Tracker) Start(ctx context.Context) error {
 	hb, err := t.nc.Subscribe(bus.SubjectHeartbeatsAll, bus.Guard(t.drops, "heartbeat", func(m *nats.Msg) {
 		if len(m.Data) > maxTrackedBytes {
 			t.drops.Note("junk:heartbeat", m.Subject, fmt.Errorf("%w: heartbeat of %d bytes", bus.ErrMalformed, len(m.Data)))
@@ -121,16 +121,15 @@ func (t *Tracker) Start() error {
 	t.mu.Lock()
 	t.listening = t.now()
 	t.mu.Unlock()
-	t.pruner.Start()
-	return nil
+	return t.pruner.Start(ctx)
 }
 
 // Stop unsubscribes and stops pruning.
-func (t *Tracker) Stop() {
+func (t *Tracker) Stop(ctx context.Context) error {
 	for _, s := range t.subs {
 		_ = s.Unsubscribe()
 	}
-	t.pruner.Stop()
+	return t.pruner.Stop(ctx)
 }
 
 // noteHeartbeat keeps a runner's latest heartbeat.

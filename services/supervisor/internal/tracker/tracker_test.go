@@ -105,8 +105,8 @@ func TestStartFollowsTheBus(t *testing.T) {
 	t.Parallel()
 	nc, _ := testenv.StartNATS(t).Connect(t)
 	tr := New(nc, 10*time.Second, nil, zaptest.NewLogger(t))
-	require.NoError(t, tr.Start())
-	defer tr.Stop()
+	require.NoError(t, tr.Start(t.Context()))
+	defer tr.Stop(t.Context())
 	require.True(t, tr.pruner.Running())
 	publish := func(subject string, v any) {
 		data, err := json.Marshal(v)
@@ -124,6 +124,6 @@ func TestStartFollowsTheBus(t *testing.T) {
 	runners, progress := tr.Sizes()
 	require.Equal(t, 1, runners, "the heartbeat on another runner's subject is not kept")
 	require.Equal(t, 1, progress)
-	tr.Stop()
+	tr.Stop(t.Context())
 	require.False(t, tr.pruner.Running())
 }
