@@ -184,8 +184,16 @@ vet:
 # Pipeline benchmark (BENCHMARKS.md): raw limits of JetStream, MinIO and the
 # model, then 2000 jobs through the real services; markdown on stdout,
 # results.json and charts in bench-out/. Never fails on a missed target.
+# asynq + Redis, the peer, runs the same work beside it when Debian's
+# redis-server is installed: installed with apt when missing, as root or
+# through sudo -n; without it the bench says "asynq: not measured".
 BENCH_ARGS ?=
 bench: test-tools
+	@command -v redis-server >/dev/null 2>&1 || { \
+	  echo "bench: installing Debian's redis-server for the asynq comparison (apt-get)"; \
+	  if [ "$$(id -u)" = 0 ]; then sudo=""; else sudo="sudo -n"; fi; \
+	  { $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends redis-server >/dev/null; } \
+	  || echo "bench: could not install redis-server (apt-get install redis-server): asynq will not be measured"; }
 	go run ./tools/cmd/bench $(BENCH_ARGS)
 
 # What a runner on this machine finds and does with its GPUs: NVML's GPUs

@@ -104,6 +104,7 @@ type floor struct {
 	endedRecords, archivedRecords atomic.Int64
 	timingsMu                     sync.Mutex
 	inferences                    []time.Duration
+	encodes                       []time.Duration
 	uploads                       []time.Duration
 }
 
@@ -130,7 +131,7 @@ func runFloor(o options, fo floorOptions) (benchmodel.Floor, error) {
 	}
 	if fo.paced > 0 {
 		f.timingsMu.Lock()
-		f.inferences, f.uploads = nil, nil
+		f.inferences, f.encodes, f.uploads = nil, nil, nil
 		f.timingsMu.Unlock()
 		e2e := make([]time.Duration, 0, fo.paced)
 		for i := range fo.paced {
@@ -143,6 +144,7 @@ func runFloor(o options, fo floorOptions) (benchmodel.Floor, error) {
 		f.timingsMu.Lock()
 		res.Paced = fo.paced
 		res.E2EP50MS, res.InferenceP50MS, res.UploadP50MS = p50(e2e), p50(f.inferences), p50(f.uploads)
+		res.EncodeP50MS = p50(f.encodes)
 		f.timingsMu.Unlock()
 	}
 	return res, nil

@@ -278,6 +278,7 @@ func (f *floor) runOne(ctx context.Context, m jetstream.Msg, slot *benchwork.Slo
 	}
 	f.timingsMu.Lock()
 	f.inferences = append(f.inferences, inference)
+	f.encodes = append(f.encodes, encode)
 	f.uploads = append(f.uploads, upload)
 	f.timingsMu.Unlock()
 }

@@ -1,8 +1,9 @@
 // Command bench-model measures the work of a job without the services:
 // the demo model alone (how many inferences of one job, spec.Steps ORT runs
 // each, a single session runs per second at a given size), the raw loop of
-// a job's work with no queue (-loop-jobs), and the design's floor
-// (-floor-jobs, -floor-paced: floor.go). The benchmark harness
+// a job's work with no queue (-loop-jobs), the design's floor
+// (-floor-jobs, -floor-paced: floor.go), and the same work through asynq and
+// Redis (-asynq-jobs, -asynq-paced: asynq.go). The benchmark harness
 // (tools/cmd/bench) runs it as a subprocess, so its CPU is counted apart
 // from the harness's. It prints one JSON object (tools/internal/benchmodel);
 // with -png-out it also writes the PNG a runner would store for that job,
@@ -50,6 +51,12 @@ func main() {
 	flag.IntVar(&fo.paced, "floor-paced", 0, "the design's floor: also (or only) this many jobs one at a time, for its latency")
 	flag.IntVar(&fo.workers, "floor-workers", 1, "runner slots of the floor, each with its own session (runners × slots)")
 	flag.IntVar(&fo.replicas, "floor-replicas", 1, "replicas of the floor's streams and bucket")
+	var ao asynqOptions
+	flag.IntVar(&ao.jobs, "asynq-jobs", 0, "instead: the peer, this many jobs enqueued at once into asynq on -asynq-redis, the same work per task")
+	flag.IntVar(&ao.paced, "asynq-paced", 0, "the peer: also (or only) this many tasks one at a time, for its latency")
+	flag.IntVar(&ao.workers, "asynq-workers", 1, "the asynq server's concurrency, each handler with its own session (runners × slots)")
+	flag.StringVar(&ao.redis, "asynq-redis", "", "host:port of the Redis server asynq uses")
+	flag.DurationVar(&ao.checkInterval, "asynq-check-interval", time.Millisecond, "the asynq server's TaskCheckInterval: its poll of an empty queue (asynq's default is 1s)")
 	upto := flag.String("floor-upto", "archive", "the floor's parts: queue, record, intake, events, supervisor, archive (each includes those before it; archive is the whole design)")
 	flag.Parse()
 	switch {
@@ -60,6 +67,8 @@ func main() {
 			os.Exit(2)
 		}
 		printResult(runFloor(o, fo))
+	case ao.jobs > 0 || ao.paced > 0:
+		printResult(runAsynq(o, ao))
 	case *loopJobs > 0:
 		printResult(runLoop(o, *loopJobs, *loopWorkers))
 	default:

@@ -89,23 +89,29 @@ const harnessName = "nats+harness"
 // procCPU reads utime and stime of a process from /proc/<pid>/stat, in
 // seconds; 0 when it is gone.
 func procCPU(pid int) (user, sys float64) {
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0, 0
-	}
-	// The command name (field 2) may hold spaces; fields after its ')' are
-	// plain: utime and stime are fields 14 and 15 of the line.
-	rest := string(data)
-	if i := strings.LastIndexByte(rest, ')'); i >= 0 {
-		rest = rest[i+1:]
-	}
-	f := strings.Fields(rest)
+	f := procStat(pid)
 	if len(f) < 13 {
 		return 0, 0
 	}
 	ut, _ := strconv.ParseFloat(f[11], 64)
 	st, _ := strconv.ParseFloat(f[12], 64)
 	return ut / clockTick, st / clockTick
+}
+
+// procStat is /proc/<pid>/stat from field 3 on (f[0] is field 3), or nil
+// when the process is gone. The command name (field 2) may hold spaces;
+// the fields after its ')' are plain: utime and stime are fields 14 and 15
+// of the line, cutime and cstime 16 and 17.
+func procStat(pid int) []string {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return nil
+	}
+	rest := string(data)
+	if i := strings.LastIndexByte(rest, ')'); i >= 0 {
+		rest = rest[i+1:]
+	}
+	return strings.Fields(rest)
 }
 
 // machineCPU reads busy and total CPU-seconds of all cores from /proc/stat.

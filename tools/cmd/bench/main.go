@@ -1,7 +1,9 @@
 // Command bench measures the pipeline's throughput and latency as ratios to
 // the raw limits of its parts, all measured in the same run on the same
-// machine: JetStream alone, MinIO alone and the model alone, then the whole
-// pipeline (ingest, runners, supervisor as processes) on the same servers.
+// machine: JetStream alone, MinIO alone and the model alone, a raw loop of
+// the same work, the design's floor and the peer (asynq + Redis, when
+// redis-server is installed), then the whole pipeline (ingest, runners,
+// supervisor as processes) on the same servers.
 // A shared, noisy machine makes absolute figures meaningless from one run
 // to the next; the ratios are what it reports on.
 //
@@ -31,8 +33,10 @@ type options struct {
 	out, binDir, models, modelsDir    string
 	quick, profile, bracket           bool
 	floorLadder                       bool
-	auth, tls                         bool // NATS with per-role credentials, over TLS
-	replicas                          int  // JetStream replicas (and servers)
+	asynq                             bool   // the peer, asynq + Redis, when redis-server is installed
+	redisBin                          string // redis-server, found on PATH
+	auth, tls                         bool   // NATS with per-role credentials, over TLS
+	replicas                          int    // JetStream replicas (and servers)
 	deadline                          time.Duration
 	ortLib, minioBin                  string
 	cores                             int
@@ -78,6 +82,7 @@ func main() {
 	flag.BoolVar(&o.bracket, "bracket", true, "measure the raw limits again after the pipeline and use the mean of both (their spread shows the noise)")
 	flag.BoolVar(&o.profile, "profile", false, "during the throughput phase, CPU-profile the harness (NATS server) with pprof and the services with perf, if installed; perturbs the figures")
 	flag.BoolVar(&o.floorLadder, "floor-ladder", false, "before the pipeline, also run the design's floor part by part (queue, record, intake, events, supervisor, archive): what each guarantee costs; about 12 s a part")
+	flag.BoolVar(&o.asynq, "asynq", true, "also measure the peer, asynq + Redis doing the same work, before and after the pipeline, when redis-server is installed (apt-get install redis-server)")
 	flag.DurationVar(&o.deadline, "deadline", 15*time.Minute, "the whole run, build included, stops after this")
 	flag.Parse()
 	if o.quick {

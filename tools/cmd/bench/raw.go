@@ -34,10 +34,15 @@ type rawSet struct {
 	// Ladder is the floor part by part (-floor-ladder, before the pipeline
 	// only): what each guarantee adds.
 	Ladder []floorResult `json:"design_floor_ladder,omitempty"`
+	// Asynq is the peer doing the same work, when redis-server is
+	// installed; AsynqError says why a run of it failed (the bench goes on).
+	Asynq      *asynqResult `json:"asynq,omitempty"`
+	AsynqError string       `json:"asynq_error,omitempty"`
 }
 
 // measureRaw runs (c), then (a), then (b): the model first because it
-// renders the PNG that the MinIO measurement uploads.
+// renders the PNG that the MinIO measurement uploads; then the raw loop,
+// the floor and the peer, each of the same work.
 func measureRaw(ctx context.Context, st *stack, o options, spec job.Spec, when string, say func(string, ...any)) (rawSet, error) {
 	set := rawSet{When: when}
 	concurrency := o.runners * o.slots
@@ -116,6 +121,20 @@ func measureRaw(ctx context.Context, st *stack, o options, spec job.Spec, when s
 				return set, err
 			}
 			set.Ladder = append(set.Ladder, f)
+		}
+	}
+	if o.redisBin != "" {
+		settle("asynq")
+		say("asynq (%s): %d jobs enqueued at once into Redis, a server of concurrency %d, the same work per task; then %d one at a time",
+			when, o.jobs, concurrency, min(o.pacedJobs, 300))
+		if set.Asynq, err = rawAsynq(ctx, st, o, when); err != nil {
+			// The peer is a comparison; the pipeline's figures stand without it.
+			set.AsynqError = err.Error()
+			say("asynq (%s): %v", when, err)
+		} else {
+			a := set.Asynq
+			say("asynq (%s): %.1f jobs/s, %.2f CPU-ms per job (redis %.2f), %.1f Redis commands per job; p50 overhead %.2f ms",
+				when, a.JobsPerSec, a.CPUMSPerJob["total"], a.CPUMSPerJob["redis"], a.RedisCommandsPerJob, a.OverheadP50MS())
 		}
 	}
 	return set, nil

@@ -56,6 +56,7 @@ func rawFloor(ctx context.Context, st *stack, o options, upto string) (floorResu
 		return res, fmt.Errorf("bench-model floor output %q: %v", out, err)
 	}
 	res.Paced, res.E2EP50MS, res.InferenceP50MS, res.UploadP50MS = paced.Paced, paced.E2EP50MS, paced.InferenceP50MS, paced.UploadP50MS
+	res.EncodeP50MS = paced.EncodeP50MS
 	return res, nil
 }
 

@@ -57,13 +57,18 @@ type results struct {
 	Lowest limit   `json:"lowest_limit"`
 	// Composed is what the three parts allow together if they share the
 	// same cores with no overhead at all: 1 / (1/a + 1/b + 1/c).
-	Composed        float64  `json:"composed_limit_per_sec"`
-	ThroughputRatio float64  `json:"throughput_ratio"`
-	ThroughputPass  bool     `json:"throughput_pass"`
-	OverheadP50MS   float64  `json:"overhead_p50_ms"`
-	OverheadPass    bool     `json:"overhead_pass"`
-	Profiles        []string `json:"profiles,omitempty"`
-	Charts          []string `json:"charts,omitempty"`
+	Composed        float64 `json:"composed_limit_per_sec"`
+	ThroughputRatio float64 `json:"throughput_ratio"`
+	ThroughputPass  bool    `json:"throughput_pass"`
+	OverheadP50MS   float64 `json:"overhead_p50_ms"`
+	OverheadPass    bool    `json:"overhead_pass"`
+	// Cost is the per-job cost side by side: raw loop, design floor,
+	// pipeline and the peer, with the targets.
+	Cost perJobCost `json:"per_job_cost"`
+	// AsynqNotMeasured says why the peer is missing, when it is.
+	AsynqNotMeasured string   `json:"asynq_not_measured,omitempty"`
+	Profiles         []string `json:"profiles,omitempty"`
+	Charts           []string `json:"charts,omitempty"`
 }
 
 // limit is one raw limit in jobs per second.
@@ -144,6 +149,7 @@ func (r *results) conclude() {
 		r.OverheadP50MS = r.Paced.OverheadP50
 		r.OverheadPass = r.Paced.Completed > 0 && r.OverheadP50MS <= targetOverheadMS
 	}
+	r.concludeCost()
 }
 
 func writeJSON(path string, v any) error {
@@ -292,6 +298,7 @@ func printMarkdown(w io.Writer, r *results) {
 	p("%d cores ÷ %.2f CPU-ms per job = a ceiling of **%.0f jobs/s** at this CPU cost. During the phase the machine was busy "+
 		"%.1f of %.1f core-seconds; other tenants took %.1f.", cpu.Cores, r.Burst.CPUPerJobMS["total"], r.Burst.CPUCeilingJobsPerSec,
 		cpu.Machine, cpu.WallSeconds*float64(cpu.Cores), cpu.Others)
+	printCost(p, r)
 	printLoopOverhead(p, r)
 	printFloor(p, r)
 	if n := r.Burst.EventsLost + lostOf(r.Paced); n > 0 {

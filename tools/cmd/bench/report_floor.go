@@ -19,6 +19,7 @@ func (r *results) floorMean() (floorResult, bool) {
 		m.E2EP50MS += f.E2EP50MS
 		m.InferenceP50MS += f.InferenceP50MS
 		m.UploadP50MS += f.UploadP50MS
+		m.EncodeP50MS += f.EncodeP50MS
 		for k, v := range f.CPUMSPerJob {
 			m.CPUMSPerJob[k] += v
 		}
@@ -32,24 +33,24 @@ func (r *results) floorMean() (floorResult, bool) {
 	m.E2EP50MS /= n
 	m.InferenceP50MS /= n
 	m.UploadP50MS /= n
+	m.EncodeP50MS /= n
 	for k := range m.CPUMSPerJob {
 		m.CPUMSPerJob[k] /= n
 	}
 	return m, true
 }
 
-// printFloor splits the queue's overhead in two: what the design's messages
-// and objects cost with no services around them (the floor), and what the
-// services' code adds on top (pipeline − floor). No implementation of this
-// design can go below the floor on this machine; a target below it asks for
-// a different design.
+// printFloor says what the floor is (its figures beside the pipeline's are
+// in the per-job cost table): what the design's messages and objects cost
+// with no services around them. No implementation of this design can go
+// below the floor on this machine; a target below it asks for a different
+// design.
 func printFloor(p func(string, ...any), r *results) {
 	floor, ok := r.floorMean()
 	loopRate, loopCPU := r.loopMean()
 	if !ok || loopRate == 0 {
 		return
 	}
-	pipe := r.Burst.CPUPerJobMS["total"]
 	pipeMsgs := r.Burst.NATSMsgsPerJob.In + r.Burst.NATSMsgsPerJob.Out
 	floorMsgs := floor.MsgsPerJob.In + floor.MsgsPerJob.Out
 	p("")
@@ -58,19 +59,10 @@ func printFloor(p func(string, ...any), r *results) {
 	p("The floor (bench-model, up to part `%s`): one process makes every NATS message and S3 object the pipeline spends on a job "+
 		"with plain client calls (request stream and ingest's copy, record create, work, claim, completion with TTL, acks, the "+
 		"`completed` event and one watcher, the supervisor's copies, the archive's job.json), and the same work, with none of "+
-		"the services' code around them. Measured before and after the pipeline in this run; a lower bound for this design.", floor.Upto)
+		"the services' code around them. Measured before and after the pipeline in this run; a lower bound for this design. "+
+		"Its throughput, CPU and latency are in the per-job cost table above.", floor.Upto)
 	p("")
-	p("| | raw loop | design floor | pipeline | pipeline − floor (the services' code) |")
-	p("|---|---:|---:|---:|---:|")
-	p("| jobs/s | %.1f | %.1f | %.1f | |", loopRate, floor.JobsPerSec, r.Burst.JobsPerSec)
-	p("| ÷ raw loop | 1 | **%.2f** | %.2f | |", floor.JobsPerSec/loopRate, r.Burst.JobsPerSec/loopRate)
-	p("| CPU-ms per job | %.2f | %.2f | %.2f | %.2f |", loopCPU["total"], floor.CPUMSPerJob["total"], pipe, pipe-floor.CPUMSPerJob["total"])
-	p("| overhead over the raw loop, CPU-ms per job | 0 | **%.2f** | %.2f | |", floor.CPUMSPerJob["total"]-loopCPU["total"], pipe-loopCPU["total"])
-	p("| NATS messages per job | 0 | %.1f | %.1f | %.1f |", floorMsgs, pipeMsgs, pipeMsgs-floorMsgs)
-	if r.Paced != nil {
-		p("| p50 overhead at one in flight, e2e − (inference + upload), ms | | **%.2f** | %.2f | %.2f |", floor.OverheadP50MS(),
-			r.OverheadP50MS, r.OverheadP50MS-floor.OverheadP50MS())
-	}
+	p("NATS messages per job: floor %.1f, pipeline %.1f (pipeline − floor %.1f).", floorMsgs, pipeMsgs, pipeMsgs-floorMsgs)
 	p("")
 	p("Floor CPU-ms per job by process: bench-model (every role, the model and the clients) %.3f, MinIO %.3f, NATS server %.3f.",
 		floor.CPUMSPerJob["worker"], floor.CPUMSPerJob["minio"], floor.CPUMSPerJob[harnessName])

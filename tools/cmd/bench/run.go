@@ -83,6 +83,9 @@ func run(o options) error {
 		return err
 	}
 	res := newResults(o, spec)
+	if o.redisBin, res.AsynqNotMeasured = redisServer(o); res.AsynqNotMeasured != "" {
+		say("asynq: not measured (%s)", res.AsynqNotMeasured)
+	}
 	res.Models = servedModels(o.modelsDir)
 	res.Source = sourceRevision(root, o.binDir)
 	concurrency := o.runners * o.slots

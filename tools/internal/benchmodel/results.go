@@ -54,6 +54,9 @@ type Floor struct {
 	E2EP50MS       float64 `json:"e2e_p50_ms"`
 	InferenceP50MS float64 `json:"inference_p50_ms"`
 	UploadP50MS    float64 `json:"upload_p50_ms"`
+	// EncodeP50MS is the PNG encode, which the pipeline's formula counts as
+	// overhead and the raw loop as work.
+	EncodeP50MS float64 `json:"encode_p50_ms"`
 }
 
 // OverheadP50MS is the floor's p50 overhead at one job in flight, by the
