@@ -144,6 +144,9 @@ func Permissions(r Role, name string) Allow {
 			next(bus.StreamAdvisories, bus.ConsumerSupervisor), acks(bus.StreamAdvisories, bus.ConsumerSupervisor),
 			"$JS.API.STREAM.MSG.GET." + bus.StreamJobs, "$JS.API.STREAM.MSG.DELETE." + bus.StreamJobs,
 			bus.SubjectDLQAll, "$JS.API.STREAM.MSG.GET." + bus.StreamDLQ,
+			// The console's dead-letters page: a letter re-queued or
+			// removed by an operator is deleted.
+			"$JS.API.STREAM.MSG.DELETE." + bus.StreamDLQ,
 			// Requests submitted over HTTP (POST /v1/jobs), answered by
 			// ingest on the supervisor's submit inbox (bus.SubmitInbox).
 			bus.SubjectRequests,

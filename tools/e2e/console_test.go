@@ -1,8 +1,13 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"image"
+	"image/color"
+	_ "image/jpeg" // screenshots may come as either
+	_ "image/png"
 	"net/http"
 	"os"
 	"os/exec"
@@ -15,6 +20,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 
+	"cyberimage/shared/bus"
 	"cyberimage/shared/job"
 	"cyberimage/shared/testenv"
 )
@@ -81,6 +87,7 @@ func TestConsole(t *testing.T) {
 		require.NoError(t, err)
 		path := filepath.Join(shots, name+".png")
 		require.NoError(t, os.WriteFile(path, png, 0o644))
+		require.GreaterOrEqual(t, colours(t, png), 4, "screenshot %s is not blank", name)
 		t.Logf("screenshot: %s", path)
 	}
 	// text reads an element's text in one script evaluation: the page
@@ -97,6 +104,22 @@ func TestConsole(t *testing.T) {
 		}
 		return strings.TrimSpace(v)
 	}
+	// count is how many elements match sel now.
+	count := func(sel string) int {
+		n, err := chromedp.Run(ctx, chromedp.Evaluate[int](fmt.Sprintf(`document.querySelectorAll(%q).length`, sel)))
+		if err != nil {
+			t.Logf("counting %s: %v", sel, err)
+		}
+		return n
+	}
+	// drawn waits until every chart of the page has a line: the SVG is
+	// drawn from the supervisor's figures.
+	drawn := func(charts ...string) {
+		t.Helper()
+		for _, c := range charts {
+			require.Eventually(t, func() bool { return count(c+" svg path") > 0 }, 30*time.Second, 100*time.Millisecond, "chart %s has lines", c)
+		}
+	}
 
 	// Overview: the counts are the stack's.
 	do(chromedp.Navigate(s.url("/")), chromedp.WaitVisible(chromedp.CSS("#count-completed")), chromedp.WaitVisible(chromedp.CSS("#runners")))
@@ -104,7 +127,15 @@ func TestConsole(t *testing.T) {
 	require.Equal(t, http.StatusOK, s.getJSON("/api/queue", &q))
 	require.Equal(t, fmt.Sprint(q["completed"]), text("#count-completed"))
 	require.Contains(t, text("#runners"), "runner-1")
+	// The charts: throughput, latency and queue depth over the last hour
+	// and day, the finished job counted in the window's totals.
+	drawn("#chart-throughput", "#chart-latency")
+	require.Equal(t, 1, count("#chart-depth-model"))
+	require.Contains(t, text("#window-totals"), "1 completed")
 	shot("overview")
+	do(chromedp.Navigate(s.url("/#/?window=24h")), chromedp.WaitVisible(chromedp.CSS("#chart-throughput")))
+	drawn("#chart-throughput", "#chart-latency")
+	shot("overview-24h")
 
 	// A job submitted through the API: its page follows the progress live.
 	code, sub := postJSON(t, s.url("/v1/jobs"), fmtReq("console live", 1024, 1024, 2, `,"steps":16`))
@@ -144,6 +175,14 @@ func TestConsole(t *testing.T) {
 	src, err := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.CSS("#gallery img"), "src"))
 	require.NoError(t, err)
 	require.Contains(t, src.Value, ".thumb.png")
+	// Images fill the tile whatever their own size.
+	fits := `(() => { const i = document.querySelector("#gallery img"), f = i?.closest("figure");
+		return Boolean(f) && i.complete && i.naturalWidth > 0 &&
+			Math.abs(i.getBoundingClientRect().width - (f.clientWidth - 2 * parseFloat(getComputedStyle(f).paddingLeft))) < 2; })()`
+	require.Eventually(t, func() bool {
+		fit, err := chromedp.Run(ctx, chromedp.Evaluate[bool](fits))
+		return err == nil && fit
+	}, 10*time.Second, 100*time.Millisecond, "the gallery's image is loaded and as wide as its tile")
 	shot("gallery")
 
 	// Cancel from the page: a long job, cancelled while it runs or waits.
@@ -169,4 +208,99 @@ func TestConsole(t *testing.T) {
 		return text("#job-status") == "completed"
 	}, 30*time.Second, 500*time.Millisecond)
 	shot("retried")
+
+	// Dead letters: one re-queued from the page (it runs again), one
+	// deleted (its record stays).
+	deadLetter := func(id string) {
+		t.Helper()
+		rec := job.Record{JobID: id, Status: job.StatusFailed, CreatedAt: time.Now().UTC(),
+			Spec:  job.Spec{Prompt: "dead " + id, Model: "demo", Width: 64, Height: 64, Steps: 2, Seed: 1, NumImages: 1},
+			Error: &job.Failure{Code: "max_deliveries", Message: "out of deliveries"}}
+		_, err := s.store.Create(context.Background(), rec)
+		require.NoError(t, err)
+		_, err = s.js.PublishMsg(context.Background(), bus.EncodeDeadLetter(bus.DeadLetter{Model: "demo", JobID: id, Reason: "out of deliveries",
+			Deliveries: 5, StreamSeq: uint64(time.Now().UnixNano()), Work: bus.EncodeWork(bus.RequeueWork(rec))}))
+		require.NoError(t, err)
+	}
+	deadLetter("console-dead-1")
+	deadLetter("console-dead-2")
+	do(chromedp.Navigate(s.url("/#/dead-letters")), chromedp.WaitVisible(chromedp.CSS("#dead-letters")))
+	require.Contains(t, text("#dead-letters"), "console-dead-1")
+	require.Contains(t, text("#dead-letters"), "out of deliveries")
+	shot("dead-letters")
+	do(chromedp.Click(chromedp.CSS(`.requeue[data-job="console-dead-1"]`)))
+	require.Eventually(t, func() bool {
+		rec, _, err := s.store.Get(context.Background(), "console-dead-1")
+		return err == nil && rec.Status != job.StatusFailed
+	}, 30*time.Second, 100*time.Millisecond, "the page re-queued the dead letter's job: %s", text("#message"))
+	waitCompleted(t, s, "console-dead-1", time.Minute)
+	require.Eventually(t, func() bool { return !strings.Contains(text("#dead-letters"), "console-dead-1") }, 10*time.Second, 100*time.Millisecond,
+		"the re-queued job's letter left the page: %s", text("#message"))
+	do(chromedp.Click(chromedp.CSS(`.delete[data-job="console-dead-2"]`)))
+	require.Eventually(t, func() bool { return text("#no-dead-letters") != "" }, 10*time.Second, 100*time.Millisecond, "the letter was deleted: %s", text("#message"))
+	rec, _, err := s.store.Get(context.Background(), "console-dead-2")
+	require.NoError(t, err)
+	require.Equal(t, job.StatusFailed, rec.Status, "deleting a letter leaves the record")
+	shot("dead-letters-empty")
+
+	// Runners, one runner (its load over time, recent jobs), models and
+	// one model (its throughput and queue depth).
+	do(chromedp.Navigate(s.url("/#/runners")), chromedp.WaitVisible(chromedp.CSS("#runners")))
+	require.Contains(t, text("#runners"), "runner-1")
+	shot("runners")
+	require.Eventually(t, func() bool {
+		_ = chromedp.Do(ctx, chromedp.Navigate(s.url("/#/runner/runner-1")), chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("#runner-health")))
+		return count("#chart-busy svg path") > 0
+	}, 45*time.Second, time.Second, "the runner's load was sampled (every 15 s)")
+	require.Contains(t, text("#runner-recent"), "console-dead-1", "its recent jobs")
+	require.Equal(t, "healthy", text("#runner-health"))
+	shot("runner")
+	// Drain and undrain: the button calls the route and shows its answer
+	// (an error while the route is not there).
+	toggled := func(button, message string) string {
+		t.Helper()
+		_, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("message").textContent = ""`))
+		require.NoError(t, err)
+		do(chromedp.Click(chromedp.CSS(button)))
+		require.Eventually(t, func() bool { return text(message) != "" }, 10*time.Second, 100*time.Millisecond, "%s answered", button)
+		return text(message)
+	}
+	if answer := toggled("#drain", "#message"); answer == "Done." {
+		require.Eventually(t, func() bool { return text("#runner-draining") != "" }, 10*time.Second, 100*time.Millisecond)
+		shot("runner-draining")
+		require.Equal(t, "Done.", toggled("#drain", "#message"), "undrain")
+	} else {
+		t.Logf("drain: %s", answer)
+	}
+	do(chromedp.Navigate(s.url("/#/models")), chromedp.WaitVisible(chromedp.CSS("#models")))
+	require.Contains(t, text("#models"), "demo")
+	shot("models")
+	do(chromedp.Navigate(s.url("/#/model/demo")), chromedp.WaitVisible(chromedp.CSS("#model-state")))
+	drawn("#chart-model-throughput")
+	require.NotEqual(t, "0", text("#model-completed"))
+	require.Contains(t, text("#model-jobs"), "console-dead-1")
+	shot("model")
+	if answer := toggled("#pause", "#message"); answer == "Done." {
+		require.Contains(t, text("#model-state"), "paused")
+		shot("model-paused")
+		require.Equal(t, "Done.", toggled("#pause", "#message"), "resume")
+	} else {
+		t.Logf("pause: %s", answer)
+	}
+}
+
+// colours counts the distinct colours on a grid of points of a
+// screenshot: a blank page has one.
+func colours(t *testing.T, data []byte) int {
+	t.Helper()
+	img, _, err := image.Decode(bytes.NewReader(data))
+	require.NoError(t, err)
+	seen := map[color.RGBA]bool{}
+	b := img.Bounds()
+	for y := b.Min.Y; y < b.Max.Y; y += 7 {
+		for x := b.Min.X; x < b.Max.X; x += 7 {
+			seen[color.RGBAModel.Convert(img.At(x, y)).(color.RGBA)] = true
+		}
+	}
+	return len(seen)
 }

@@ -28,6 +28,7 @@ func run(ctx context.Context, cfg config.Config, log *zap.Logger, s *service.Sta
 	}
 	if err := s.Start(ctx,
 		a.Index(), a.Tracker(), a.Acks(), // watchers: every replica keeps them
+		a.Stats(),    // the charts' figures, from the watchers
 		a.Actors(),   // the leader's loops, started and stopped by the lease
 		a.API(),      // serves while the index catches up
 		a.CaughtUp(), // waits for the index: only a whole view may lead

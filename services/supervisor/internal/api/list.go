@@ -17,6 +17,21 @@ const (
 	maxPageSize     = 500
 )
 
+// pageSize reads ?limit= (defaultPageSize when absent), answering 400
+// itself when it is out of range.
+func pageSize(w http.ResponseWriter, r *http.Request) (int, bool) {
+	v := r.URL.Query().Get("limit")
+	if v == "" {
+		return defaultPageSize, true
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > maxPageSize {
+		writeError(w, http.StatusBadRequest, "limit must be 1 to "+strconv.Itoa(maxPageSize))
+		return 0, false
+	}
+	return n, true
+}
+
 type listedJob struct {
 	JobID       string     `json:"job_id"`
 	Status      job.Status `json:"status"`
@@ -48,14 +63,9 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "unknown status "+strconv.Quote(string(f.Status)))
 		return
 	}
-	limit := defaultPageSize
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxPageSize {
-			writeError(w, http.StatusBadRequest, "limit must be 1 to "+strconv.Itoa(maxPageSize))
-			return
-		}
-		limit = n
+	limit, ok := pageSize(w, r)
+	if !ok {
+		return
 	}
 	after, err := index.ParseCursor(q.Get("cursor"))
 	if err != nil {

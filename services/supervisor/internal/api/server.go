@@ -20,7 +20,9 @@ import (
 	"cyberimage/services/supervisor/internal/console"
 	"cyberimage/services/supervisor/internal/index"
 	"cyberimage/services/supervisor/internal/recoveries"
+	"cyberimage/services/supervisor/internal/stats"
 	"cyberimage/services/supervisor/internal/tracker"
+	"cyberimage/services/supervisor/internal/watchdog"
 	"cyberimage/shared/bus"
 	"cyberimage/shared/httpserve"
 	"cyberimage/shared/jobstore"
@@ -73,7 +75,13 @@ type Params struct {
 	// Reload orders a runner to reload its models and returns the order's
 	// id (nil: the action is off).
 	Reload func(ctx context.Context, runner string) (string, error)
-	Logger *zap.Logger
+	// Stats are the figures over time (GET /v1/stats, the runner page's
+	// series); nil turns them off.
+	Stats *stats.Recorder
+	// RunnerHistory reads what the watchdog remembers of a runner (nil:
+	// the runner page goes without).
+	RunnerHistory func(ctx context.Context, runner string) (watchdog.History, error)
+	Logger        *zap.Logger
 }
 
 // Limits bound what clients may hold at once.
@@ -156,6 +164,11 @@ func New(p Params) *Server {
 	mux.HandleFunc("POST /v1/jobs/{id}/cancel", s.admin(s.cancel))
 	mux.HandleFunc("GET /api/queue", s.reader(s.queue))
 	mux.HandleFunc("GET /v1/models", s.reader(s.models))
+	mux.HandleFunc("GET /v1/stats", s.reader(s.stats))
+	mux.HandleFunc("GET /v1/runners/{runner}", s.reader(s.runner))
+	mux.HandleFunc("GET /v1/dead-letters", s.reader(s.deadLetters))
+	mux.HandleFunc("POST /v1/dead-letters/{job_id}/requeue", s.admin(s.onLetters(s.requeueDeadLetter)))
+	mux.HandleFunc("DELETE /v1/dead-letters/{job_id}", s.admin(s.onLetters(s.deleteDeadLetter)))
 	mux.HandleFunc("GET /api/models", s.reader(s.models))
 	reg := metrics.New("supervisor")
 	reg.MustRegister(supervisorCollector{s})

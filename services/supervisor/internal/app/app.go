@@ -21,6 +21,7 @@ import (
 	"cyberimage/services/supervisor/internal/index"
 	"cyberimage/services/supervisor/internal/lease"
 	"cyberimage/services/supervisor/internal/recoveries"
+	"cyberimage/services/supervisor/internal/stats"
 	"cyberimage/services/supervisor/internal/tracker"
 	"cyberimage/services/supervisor/internal/watchdog"
 	"cyberimage/shared/bus"
@@ -44,6 +45,8 @@ type App struct {
 	track      *tracker.Tracker
 	acks       *acks.Tracker
 	recoveries *recoveries.Log
+	stats      *stats.Recorder
+	sampler    *stats.Sampler
 	recoverer  *watchdog.Recoverer
 	dog        *watchdog.Watchdog
 	dead       *deadletter.Handler

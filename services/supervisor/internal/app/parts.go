@@ -9,9 +9,11 @@ import (
 	"cyberimage/services/supervisor/internal/api"
 	"cyberimage/services/supervisor/internal/archive"
 	"cyberimage/services/supervisor/internal/deadletter"
+	"cyberimage/services/supervisor/internal/expiry"
 	"cyberimage/services/supervisor/internal/index"
 	"cyberimage/services/supervisor/internal/reconciler"
 	"cyberimage/services/supervisor/internal/recoveries"
+	"cyberimage/services/supervisor/internal/stats"
 	"cyberimage/services/supervisor/internal/tracker"
 	"cyberimage/services/supervisor/internal/watchdog"
 	"cyberimage/shared/lifecycle"
@@ -28,6 +30,10 @@ func (a *App) watchers() {
 	a.track = tracker.New(a.bus.NC, a.cfg.RunnerTimeout, a.bus.Drops, a.log)
 	a.acks = acks.New(a.bus.NC, a.bus.Drops)
 	a.recoveries = recoveries.NewLog(50)
+	// The console's charts: counted from what the index and tracker see.
+	a.stats = stats.New(nil, stats.Limits{})
+	a.sampler = stats.NewSampler(stats.Params{Recorder: a.stats, Ended: a.idx, Queue: stats.ConsumerDepth(a.bus.JS),
+		Runners: a.runnerSamples, Logger: a.log})
 }
 
 // actors are the leader's loops: they start when this replica gains the
@@ -55,15 +61,18 @@ func (a *App) actors() {
 		lifecycle.NewLoop(watchdog.LostPassInterval(cfg.RunnerLostAfter), func(ctx context.Context) { a.dog.LostPass(ctx) }),
 		lifecycle.NewLoop(0, a.dead.Run),
 		lifecycle.NewLoop(cfg.ReconcileInterval, rec.Pass),
+		// Queued jobs past their deadline end unstarted.
+		lifecycle.NewLoop(expiry.Interval, expiry.New(expiry.Params{JS: a.bus.JS, Store: store, Jobs: a.idx, Logger: a.log}).Pass),
 		// Saves the index's view every CYBERIMAGE_SNAPSHOT_INTERVAL, so a
 		// restart follows on from it instead of reading every record.
 		a.idx.Saver(),
 	}
 	if cfg.Archive {
-		// Archives what the index sees end until the lease is lost; its
-		// pass begins at once and pauses on its own after a failure.
-		arch := archive.New(archive.Params{Ended: a.idx, Records: store.KV(), State: a.buckets.state, S3: a.s3, Bucket: cfg.S3.Bucket, Logger: a.log})
-		a.leader = append(a.leader, lifecycle.NewLoop(0, arch.Pass))
+		// Archives what the index sees end until the lease is lost; it
+		// begins at once and retries on its own after a failure.
+		a.leader = append(a.leader, archive.New(archive.Params{Ended: a.idx, Records: store.KV(), State: a.buckets.state, S3: a.s3,
+			Bucket: cfg.S3.Bucket, FlushInterval: cfg.ArchiveFlushInterval, SegmentRecords: cfg.ArchiveSegmentRecords,
+			IndexInterval: cfg.ArchiveIndexInterval, Retention: cfg.Retention, JobJSON: cfg.ArchiveJobJSON, Logger: a.log}))
 	}
 }
 
@@ -82,8 +91,23 @@ func (a *App) newAPI() *api.Server {
 		Tracker: a.track, AdminToken: cfg.AdminToken, ReadToken: cfg.ReadToken, SubmitToken: cfg.SubmitToken, SubmitRate: cfg.SubmitRate,
 		TLS: cfg.HTTPTLS, S3: a.s3, Bucket: cfg.S3.Bucket, PresignTTL: cfg.PresignTTL, Recoveries: a.recoveries, Catalog: a.catalog,
 		Unhealthy: a.dog.Unhealthy, Leader: func() (bool, string) { return a.lead.IsLeader(), a.lead.Holder() }, Logger: a.log,
-		Reload: watchdog.OperatorReload(watchdog.KVHistories{KV: a.buckets.histories}, a.recoverer)})
+		Reload: watchdog.OperatorReload(watchdog.KVHistories{KV: a.buckets.histories}, a.recoverer),
+		Stats:  a.stats, RunnerHistory: watchdog.KVHistories{KV: a.buckets.histories}.Get})
 }
+
+// runnerSamples are the live runners' load, for the stats.
+func (a *App) runnerSamples() []stats.RunnerSample {
+	var out []stats.RunnerSample
+	for _, r := range a.track.Runners() {
+		if r.Health == "healthy" {
+			out = append(out, stats.RunnerSample{Runner: r.Runner, Busy: r.Busy, Slots: r.Slots, GPUs: r.GPUs})
+		}
+	}
+	return out
+}
+
+// Stats counts the figures the console charts.
+func (a *App) Stats() service.Component { return a.sampler }
 
 // The supervisor's components follow. Main starts them in order and they
 // stop in reverse, senders before receivers (the package comment gives

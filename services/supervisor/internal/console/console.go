@@ -1,10 +1,13 @@
 // Package console is the operator's web console, served by the supervisor
-// at /: the overview (queue, jobs by status, runners and GPUs, recoveries),
-// the job list, one job with its live progress and images, a gallery, and
-// the admin actions. It is plain HTML, CSS and JavaScript embedded in the
-// binary: no build step, no framework, nothing fetched from elsewhere. It
-// reads only the supervisor's own API, and live views follow GET
-// /v1/events (server-sent events) instead of polling.
+// at /: the overview (queue, jobs by status, charts of throughput, latency
+// and queue depth over the last hour or day, runners and GPUs,
+// recoveries), the job list, one job with its live progress and images, a
+// gallery, the dead letters, the runners and one runner, the models and
+// one model, and the admin actions. It is plain HTML, CSS and JavaScript
+// embedded in the binary (charts are SVG drawn by charts.js): no build
+// step, no framework, nothing fetched from elsewhere. It reads only the
+// supervisor's own API, and live views follow GET /v1/events (server-sent
+// events) instead of polling.
 package console
 
 import (

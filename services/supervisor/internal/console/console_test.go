@@ -1,6 +1,7 @@
 package console
 
 import (
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -14,7 +15,7 @@ import (
 // page loads nothing from elsewhere: on the page and on every asset.
 func TestConsoleMayNotBeFramed(t *testing.T) {
 	h := Handler()
-	for _, path := range []string{"/", "/console/app.js", "/console/style.css"} {
+	for _, path := range []string{"/", "/console/app.js", "/console/charts.js", "/console/fleet.js", "/console/deadletters.js", "/console/style.css"} {
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
 		require.Equal(t, http.StatusOK, rec.Code, path)
@@ -31,13 +32,21 @@ func TestConsoleMayNotBeFramed(t *testing.T) {
 // data (records are written by runners), and an unencoded "/", "?" or "#"
 // would send a retry or cancel somewhere else.
 func TestConsoleEncodesIDsInPaths(t *testing.T) {
-	src, err := static.ReadFile("static/app.js")
+	scripts, err := fs.Glob(static, "static/*.js")
 	require.NoError(t, err)
+	require.GreaterOrEqual(t, len(scripts), 4)
 	// A template literal's path, then an interpolation: it must be an
 	// encodeURIComponent call.
-	found := regexp.MustCompile(`(/v1/[a-z/-]*|#/job/)\$\{([^}]*)\}`).FindAllStringSubmatch(string(src), -1)
-	require.NotEmpty(t, found, "the pattern finds the console's paths")
-	for _, m := range found {
-		require.True(t, strings.HasPrefix(m[2], "encodeURIComponent("), "unencoded id in a path: %s", m[0])
+	path := regexp.MustCompile(`(/v1/[a-z/-]*|#/[a-z-]+/)\$\{([^}]*)\}`)
+	for _, name := range scripts {
+		src, err := static.ReadFile(name)
+		require.NoError(t, err)
+		found := path.FindAllStringSubmatch(string(src), -1)
+		if name != "static/charts.js" {
+			require.NotEmpty(t, found, "the pattern finds the paths of %s", name)
+		}
+		for _, m := range found {
+			require.True(t, strings.HasPrefix(m[2], "encodeURIComponent("), "unencoded id in a path in %s: %s", name, m[0])
+		}
 	}
 }

@@ -13,7 +13,7 @@ function h(tag, attrs, ...children) {
     else if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
     else if (v !== undefined && v !== null) el.setAttribute(k, v);
   }
-  for (const c of children.flat()) {
+  for (const c of children.flat(Infinity)) {
     if (c === null || c === undefined) continue;
     el.append(c instanceof Node ? c : document.createTextNode(String(c)));
   }
@@ -80,17 +80,19 @@ async function api(path) {
 // "#".
 function jobPath(id, action) { return `/v1/jobs/${encodeURIComponent(id)}${action ? "/" + action : ""}`; }
 function jobLink(id) { return `#/job/${encodeURIComponent(id)}`; }
+function runnerLink(name) { return `#/runner/${encodeURIComponent(name)}`; }
+function modelLink(name) { return `#/model/${encodeURIComponent(name)}`; }
 
-// admin sends a mutating request with the admin token, asked for once per
-// browser session.
-async function admin(path) {
+// admin sends a mutating request (POST unless told) with the admin
+// token, asked for once per browser session.
+async function admin(path, method = "POST") {
   let token = sessionStorage.getItem(ADMIN_KEY);
   if (!token) {
     token = prompt("Admin token (make run keeps it in .data/creds/admin-token)");
     if (!token) return null;
     sessionStorage.setItem(ADMIN_KEY, token);
   }
-  const res = await fetch(path, { method: "POST", headers: { Authorization: `Bearer ${token}` } });
+  const res = await fetch(path, { method, headers: { Authorization: `Bearer ${token}` } });
   const body = await res.json().catch(() => ({}));
   if (res.status === 401) sessionStorage.removeItem(ADMIN_KEY);
   if (!res.ok) throw new Error(body.error?.message || `HTTP ${res.status}`);
@@ -130,8 +132,9 @@ function connectEvents() {
   });
 }
 
-async function overview() {
-  const [q, st] = await Promise.all([api("/api/queue?detailed=true"), api("/status")]);
+async function overview(params) {
+  const win = params?.get("window") === "24h" ? "24h" : "1h";
+  const [q, st, figures] = await Promise.all([api("/api/queue?detailed=true"), api("/status"), api(`/v1/stats?window=${win}`).catch((e) => e)]);
   const counts = ["pending", "processing", "completed", "failed", "rejected", "cancelled", "total"];
   const r24 = q.recent_24h || {}, hour = q.last_hour || {};
   main.replaceChildren(
@@ -144,6 +147,9 @@ async function overview() {
       h("div", { class: "card" }, h("div", { class: "n" }, `${(hour.failure_rate ?? 0).toFixed(1)}%`), h("div", { class: "muted" }, "failure rate, last hour")),
     ),
     h("p", { class: "muted" }, `Last hour: ${hour.completed ?? 0} completed, ${hour.failed ?? 0} failed, ${hour.cancelled ?? 0} cancelled. Last 24 h: ${r24.completed ?? 0} completed, ${r24.failed ?? 0} failed; overall failure rate ${(q.failure_rate ?? 0).toFixed(1)}%, average processing ${(q.avg_processing_time_seconds ?? 0).toFixed(2)} s.`),
+    h("h2", {}, "Over time"),
+    windowSwitch("#/", win),
+    overviewCharts(figures),
     h("h2", {}, "Runners"),
     runnersTable(st.runners || []),
     h("h2", {}, "Jobs in progress"),
@@ -160,7 +166,39 @@ async function overview() {
     ),
     h("p", { id: "message", class: "muted" }),
   );
-  onEvent = () => overview().catch(() => {});
+  onEvent = () => overview(params).catch(() => {});
+}
+
+// windowSwitch links the same page over the last hour or day.
+function windowSwitch(base, win) {
+  const link = (w, label) => h("a", { href: `${base}?window=${w}`, class: w === win ? "current" : "", id: `window-${w}` }, label);
+  return h("p", { class: "switch" }, link("1h", "Last hour"), " · ", link("24h", "Last 24 h"));
+}
+
+// overviewCharts draws throughput, latencies and queue depth from GET
+// /v1/stats (or says why it cannot).
+function overviewCharts(s) {
+  if (s instanceof Error) return h("p", { class: "muted" }, `No figures over time: ${s.message}`);
+  const figures = [
+    chart({ id: "chart-throughput", title: "Jobs per minute", times: s.times, series: [
+      { name: "completed", values: perMinute(s.completed, s.step_seconds) },
+      { name: "failed", values: perMinute(s.failed, s.step_seconds) },
+      { name: "cancelled", values: perMinute(s.cancelled, s.step_seconds) }] }),
+    chart({ id: "chart-latency", title: "End-to-end and queue-wait latency", unit: "s", times: s.times, series: [
+      { name: "end to end p50", values: seconds(s.end_to_end_ms.p50) },
+      { name: "end to end p95", values: seconds(s.end_to_end_ms.p95) },
+      { name: "end to end p99", values: seconds(s.end_to_end_ms.p99) },
+      { name: "queue wait p50", values: seconds(s.queue_wait_ms.p50) },
+      { name: "queue wait p95", values: seconds(s.queue_wait_ms.p95) }] }),
+    chart({ id: "chart-depth-model", title: "Queue depth by model", unit: "jobs waiting", times: s.times, series: depthSeries(s.queue_depth.by_model) }),
+  ];
+  if (Object.keys(s.queue_depth.by_priority || {}).length) {
+    figures.push(chart({ id: "chart-depth-priority", title: "Queue depth by priority", unit: "jobs waiting", times: s.times, series: depthSeries(s.queue_depth.by_priority) }));
+  }
+  const t = s.totals, pct = (v) => (v === null ? "–" : `${(v / 1000).toFixed(2)} s`);
+  return h("div", {},
+    h("div", { class: "charts" }, figures),
+    h("p", { class: "muted", id: "window-totals" }, `In this window: ${t.completed} completed, ${t.failed} failed, ${t.cancelled} cancelled; end to end p50 ${pct(t.end_to_end_ms.p50)}, p95 ${pct(t.end_to_end_ms.p95)}, p99 ${pct(t.end_to_end_ms.p99)}; queue wait p50 ${pct(t.queue_wait_ms.p50)}, p95 ${pct(t.queue_wait_ms.p95)}. Kept since ${when(s.since)} (figures start afresh when the supervisor restarts).`));
 }
 
 function runnersTable(runners) {
@@ -168,11 +206,15 @@ function runnersTable(runners) {
   return h("table", { id: "runners" },
     h("tr", {}, ["runner", "health", "device", "busy", "models", "GPUs", "last heard", ""].map((c) => h("th", {}, c))),
     runners.map((r) => h("tr", {},
-      h("td", {}, r.runner), h("td", { class: `health-${r.health}` }, r.health), h("td", {}, r.device),
-      h("td", {}, `${r.busy}/${r.slots}`), h("td", {}, (r.models || []).join(", ")),
-      h("td", {}, (r.gpus || []).map((g) => `${g.name || "GPU " + g.index}: ${g.utilization_percent ?? "?"}% · ${Math.round((g.memory_used_bytes || 0) / 2 ** 20)}/${Math.round((g.memory_total_bytes || 0) / 2 ** 20)} MiB · ${g.temperature_c ?? "?"} °C · ${Math.round(g.power_watts || 0)} W`).join("; ") || "–"),
+      h("td", {}, h("a", { href: runnerLink(r.runner) }, r.runner)), h("td", { class: `health-${r.health}` }, r.health, r.draining ? " · draining" : ""), h("td", {}, r.device),
+      h("td", {}, `${r.busy}/${r.slots}`), h("td", {}, (r.models || []).map((m, i) => [i ? ", " : "", h("a", { href: modelLink(m) }, m)])),
+      h("td", {}, gpuSummary(r.gpus)),
       h("td", {}, when(r.at)),
       h("td", {}, h("button", { class: "reload", "data-runner": r.runner, onclick: () => reloadRunner(r.runner) }, "Reload models")))));
+}
+
+function gpuSummary(gpus) {
+  return (gpus || []).map((g) => `${g.name || "GPU " + g.index}: ${g.utilization_percent ?? "?"}% · ${Math.round((g.memory_used_bytes || 0) / 2 ** 20)}/${Math.round((g.memory_total_bytes || 0) / 2 ** 20)} MiB · ${g.temperature_c ?? "?"} °C · ${Math.round(g.power_watts || 0)} W`).join("; ") || "–";
 }
 
 async function reloadRunner(runner) {
@@ -227,7 +269,7 @@ async function jobs(params) {
     page.jobs.length
       ? h("table", { id: "jobs" }, h("tr", {}, ["job", "status", "model", "prompt", "runner", "attempts", "created"].map((c) => h("th", {}, c))),
         page.jobs.map((j) => h("tr", {}, h("td", {}, h("a", { href: jobLink(j.job_id) }, j.job_id)), h("td", { class: `status-${j.status}` }, j.status),
-          h("td", {}, j.model), h("td", {}, (j.prompt || "").slice(0, 80)), h("td", {}, j.runner || "–"), h("td", {}, j.attempts), h("td", {}, when(j.created_at)))))
+          h("td", {}, h("a", { href: modelLink(j.model) }, j.model)), h("td", {}, (j.prompt || "").slice(0, 80)), h("td", {}, j.runner ? h("a", { href: runnerLink(j.runner) }, j.runner) : "–"), h("td", {}, j.attempts), h("td", {}, when(j.created_at)))))
       : h("p", { class: "muted" }, "No jobs."),
     page.next_cursor ? h("p", {}, h("a", { href: `#/jobs?${next}`, id: "next-page" }, "Next page →")) : "",
   );
@@ -323,10 +365,15 @@ function route() {
   const params = new URLSearchParams(query || "");
   if (jobStream && !path.startsWith("/job/")) { jobStream.close(); jobStream = null; }
   let page;
-  if (path === "/" || path === "") page = overview();
+  if (path === "/" || path === "") page = overview(params);
   else if (path === "/jobs") page = jobs(params);
   else if (path.startsWith("/job/")) page = Promise.resolve().then(() => jobPage(decodeURIComponent(path.slice(5))));
   else if (path === "/gallery") page = gallery();
+  else if (path === "/dead-letters") page = deadLetters(params);
+  else if (path === "/runners") page = runnersPage();
+  else if (path.startsWith("/runner/")) page = Promise.resolve().then(() => runnerPage(decodeURIComponent(path.slice(8)), params));
+  else if (path === "/models") page = modelsPage();
+  else if (path.startsWith("/model/")) page = Promise.resolve().then(() => modelPage(decodeURIComponent(path.slice(7)), params));
   else page = Promise.reject(new Error(`no page ${path}`));
   page.then(() => main.focus({ preventScroll: true })).catch(showError);
 }
