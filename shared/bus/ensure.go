@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"cyberimage/shared/job"
 )
 
 // dedupWindow is how long JetStream remembers a Nats-Msg-Id. Ingest retries
@@ -99,7 +101,10 @@ func desiredStreams(s Settings) []jetstream.StreamConfig {
 }
 
 // desiredConsumers are ingest's and the supervisor's consumers and the
-// runners' consumer of each model.
+// runners' consumers of each model, one per priority class. The normal
+// one comes first: provisioning over a layout from before priorities
+// narrows its filter (cyberimage.jobs.<model>.> then) before the high and
+// low consumers, which the old filter overlapped, are made.
 func desiredConsumers(s Settings, models []string) []consumerSpec {
 	consumers := []consumerSpec{
 		{StreamRequests, jetstream.ConsumerConfig{
@@ -116,23 +121,50 @@ func desiredConsumers(s Settings, models []string) []consumerSpec {
 			AckWait:     30 * time.Second,
 		}},
 	}
+	named := map[string]bool{}
 	for _, model := range models {
-		consumers = append(consumers, consumerSpec{StreamJobs, jetstream.ConsumerConfig{
-			Durable:     RunnerConsumer(model),
-			Description: "gpu-runner: generate images of model " + model,
-			AckPolicy:   jetstream.AckExplicitPolicy,
-			// No BackOff: JetStream offsets a NAK's delay from AckWait, not
-			// from the backoff entry in force, so with a BackOff list a
-			// recovery NAK of 2 s redelivered after BackOff[1]-AckWait+2 s
-			// (62 s with the defaults). Every delay the pipeline wants is
-			// given with the NAK itself.
-			AckWait:       s.AckWait,
-			MaxDeliver:    s.MaxDeliver,
-			MaxAckPending: s.MaxAckPending,
-			FilterSubject: subjectJobPrefix + model + ".>",
-		}})
+		if named[model] {
+			continue // named twice: one set of consumers
+		}
+		named[model] = true
+		for _, p := range []job.Priority{job.PriorityNormal, job.PriorityHigh, job.PriorityLow} {
+			consumers = append(consumers, runnerConsumer(s, model, p))
+		}
 	}
 	return consumers
+}
+
+// runnerConsumer is the runners' consumer of one class of a model's work.
+func runnerConsumer(s Settings, model string, p job.Priority) consumerSpec {
+	return consumerSpec{StreamJobs, jetstream.ConsumerConfig{
+		Durable:     ClassConsumer(model, p),
+		Description: "gpu-runner: generate images of model " + model + ", " + string(p) + " priority",
+		AckPolicy:   jetstream.AckExplicitPolicy,
+		// No BackOff: JetStream offsets a NAK's delay from AckWait, not
+		// from the backoff entry in force, so with a BackOff list a
+		// recovery NAK of 2 s redelivered after BackOff[1]-AckWait+2 s
+		// (62 s with the defaults). Every delay the pipeline wants is
+		// given with the NAK itself.
+		AckWait:       s.AckWait,
+		MaxDeliver:    s.MaxDeliver,
+		MaxAckPending: s.MaxAckPending,
+		FilterSubject: classFilter(model, p),
+	}}
+}
+
+// checkNames refuses a list of models whose consumers would share a name
+// (a model named "<other>-high" beside <other>): the layout would describe
+// one consumer twice, with two filters.
+func checkNames(l layout) error {
+	seen := map[string]bool{}
+	for _, c := range l.consumers {
+		key := c.stream + "/" + c.cfg.Durable
+		if seen[key] {
+			return fmt.Errorf("two models' consumers would both be named %s: rename one of the models", c.cfg.Durable)
+		}
+		seen[key] = true
+	}
+	return nil
 }
 
 // desiredBuckets are the pipeline's key-value buckets.
@@ -194,6 +226,9 @@ const requestTimeout = 10 * time.Second
 // caller that waits those out.
 func Ensure(ctx context.Context, js jetstream.JetStream, s Settings, models ...string) error {
 	l := desired(s, models...)
+	if err := checkNames(l); err != nil {
+		return err
+	}
 	for _, cfg := range l.streams {
 		if err := bounded(ctx, func(ctx context.Context) error {
 			_, err := js.CreateOrUpdateStream(ctx, cfg)

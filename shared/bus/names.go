@@ -3,6 +3,8 @@
 // need. Names here are part of the public contract (README, "Contract v1").
 package bus
 
+import "cyberimage/shared/job"
+
 // Subjects, streams, consumers and buckets.
 const (
 	// StreamRequests captures user requests durably, so a request published
@@ -13,7 +15,8 @@ const (
 	StreamJobs      = "CYBERIMAGE_JOBS"
 	SubjectJobsAll  = "cyberimage.jobs.>"
 	// ConsumerRunners prefixes the runners' durable consumers, one per
-	// model (RunnerConsumer), so a runner pulls only the models it serves.
+	// model and priority class (ClassConsumer), so a runner pulls only the
+	// models it serves, and each class apart.
 	ConsumerRunners  = "gpu-runners"
 	BucketJobs       = "cyberimage_jobs"
 	subjectJobPrefix = "cyberimage.jobs."
@@ -58,17 +61,45 @@ const (
 	subjectHeartbeatPrefix = "cyberimage.runners."
 )
 
-// JobSubject is the work subject of one job: cyberimage.jobs.<model>.<job_id>.
-// The model token lets runners consume only the models they serve; the job
-// token lets the supervisor look a job's message up directly (the stream
-// keeps a per-subject index), which reconciliation relies on.
+// JobSubject is the work subject of one normal job:
+// cyberimage.jobs.<model>.<job_id>. The model token lets runners consume
+// only the models they serve; the job token lets the supervisor look a
+// job's message up directly (the stream keeps a per-subject index), which
+// reconciliation relies on.
 func JobSubject(model, jobID string) string { return subjectJobPrefix + model + "." + jobID }
 
-// RunnerConsumer is the durable consumer runners serving a model pull
-// from: gpu-runners-<model>. The jobs stream is a work queue, whose
-// consumers may not overlap, hence one consumer per model rather than one
-// filtered per runner.
-func RunnerConsumer(model string) string { return ConsumerRunners + "-" + model }
+// WorkSubject is the work subject of a job of class p. Normal work keeps
+// the subject it had before priorities (JobSubject), so messages queued
+// then stay valid; high and low work carry the class as a token of its
+// own, cyberimage.jobs.<model>.<class>.<job_id>, one token more than any
+// normal subject, so no class's filter matches another's.
+func WorkSubject(model string, p job.Priority, jobID string) string {
+	if p.Class() == job.PriorityNormal {
+		return JobSubject(model, jobID)
+	}
+	return subjectJobPrefix + model + "." + string(p) + "." + jobID
+}
+
+// classFilter is the filter of a class's consumer: every job of that
+// model and class, and nothing of another class.
+func classFilter(model string, p job.Priority) string { return WorkSubject(model, p, "*") }
+
+// RunnerConsumer is the durable consumer runners pull a model's normal
+// work from: gpu-runners-<model>, its name from before priorities.
+func RunnerConsumer(model string) string { return ClassConsumer(model, job.PriorityNormal) }
+
+// ClassConsumer is the durable consumer runners pull a model's work of
+// class p from: gpu-runners-<model> for normal (RunnerConsumer),
+// gpu-runners-<model>-high and gpu-runners-<model>-low. The jobs stream is
+// a work queue, whose consumers may not overlap, hence one consumer per
+// model and class rather than one filtered per runner; a runner weighs the
+// classes itself (job.PullOrder).
+func ClassConsumer(model string, p job.Priority) string {
+	if p.Class() == job.PriorityNormal {
+		return ConsumerRunners + "-" + model
+	}
+	return ConsumerRunners + "-" + model + "-" + string(p)
+}
 
 // ControlSubject is where the supervisor sends orders to one runner.
 func ControlSubject(runner string) string { return subjectControlPrefix + runner }

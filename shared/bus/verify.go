@@ -29,6 +29,9 @@ var (
 // differs, naming the setting to change.
 func Verify(ctx context.Context, js jetstream.JetStream, s Settings, models ...string) error {
 	l := desired(s, models...)
+	if err := checkNames(l); err != nil {
+		return fmt.Errorf("%w: %w", ErrSettingsDiffer, err)
+	}
 	var missing, differ []string
 	for _, want := range l.streams {
 		st, err := js.Stream(ctx, want.Name)

@@ -1,6 +1,8 @@
 package bus
 
 import (
+	"context"
+	"errors"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -10,7 +12,9 @@ import (
 )
 
 // Work is the message queued on the jobs stream: enough for a runner to do
-// the job without reading the record first.
+// the job without reading the record first. Its spec carries the job's
+// priority and deadline (absent from messages queued before they existed,
+// which decode as normal jobs without a deadline).
 type Work struct {
 	JobID string   `json:"job_id"`
 	Spec  job.Spec `json:"spec"`
@@ -49,10 +53,33 @@ func DecodeWork(data []byte) (Work, error) {
 	})
 }
 
-// WorkMsg is the message that queues w on its job's subject, under the
-// message id msgID (one of msgid.go's), which JetStream deduplicates on.
+// WorkMsg is the message that queues w on its job's subject (its model's
+// and priority class's), under the message id msgID (one of msgid.go's),
+// which JetStream deduplicates on.
 func WorkMsg(w Work, msgID string) *nats.Msg {
-	msg := &nats.Msg{Subject: JobSubject(w.Spec.Model, w.JobID), Data: EncodeWork(w), Header: nats.Header{}}
+	msg := &nats.Msg{Subject: WorkSubject(w.Spec.Model, w.Spec.Priority, w.JobID), Data: EncodeWork(w), Header: nats.Header{}}
 	msg.Header.Set(jetstream.MsgIDHeader, msgID)
 	return msg
+}
+
+// RemoveWork deletes a job's work message from the queue, if it is there,
+// once its record ended before it started (cancelled, or not started by
+// its deadline): no runner takes it after that. A runner that holds it
+// already finds the record ended at claim, and acks it.
+func RemoveWork(ctx context.Context, js jetstream.JetStream, spec job.Spec, jobID string) error {
+	stream, err := js.Stream(ctx, StreamJobs)
+	if err != nil {
+		return err
+	}
+	msg, err := stream.GetLastMsgForSubject(ctx, WorkSubject(spec.Model, spec.Priority, jobID))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := stream.DeleteMsg(ctx, msg.Sequence); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
+		return err
+	}
+	return nil
 }

@@ -63,7 +63,7 @@ func BenchmarkDecodeAndNormalize(b *testing.B) {
 		if req.RequestID != "" {
 			id = IDForRequestID(req.RequestID)
 		}
-		_, err = Normalize(req, benchCatalog{}, func() int64 { return SeedFromID(id) })
+		_, err = Normalize(req, benchCatalog{}, func() int64 { return SeedFromID(id) }, testNow)
 		return err
 	})
 }

@@ -25,12 +25,19 @@ const (
 	CodeNumImagesOutOfRange   Code = "num_images_out_of_range"
 	CodeRequestIDInvalid      Code = "request_id_invalid"
 	CodeMemoryBudgetExceeded  Code = "memory_budget_exceeded"
+	CodePriorityInvalid       Code = "priority_invalid"
+	CodeDeadlineInvalid       Code = "deadline_invalid"
+	CodeDeadlineOutOfRange    Code = "deadline_out_of_range"
+	CodeExpiresInOutOfRange   Code = "expires_in_out_of_range"
 	CodeInternal              Code = "internal"
 
 	// Codes of jobs that failed after they were accepted.
 	CodeGenerationFailed Code = "generation_failed"
 	CodeRetriesExhausted Code = "retries_exhausted"
 	CodeCancelled        Code = "cancelled"
+	// CodeDeadlineExceeded: the job was not started by its deadline and
+	// was cancelled without running.
+	CodeDeadlineExceeded Code = "deadline_exceeded"
 
 	// Codes of submissions over HTTP that never got ingest's own answer.
 	CodeQueueFull         Code = "queue_full"         // the request stream is full; nothing was stored

@@ -23,6 +23,12 @@ const (
 	// ErrNotRejected: only a rejected request's record may be replaced by
 	// the same request_id sent again; a real job under it stays untouched.
 	ErrNotRejected Refusal = "job is not a rejected request"
+	// ErrNotQueued: only a queued job can expire; one that runs or ended
+	// is past its start.
+	ErrNotQueued Refusal = "job is not queued"
+	// ErrNotDue: the job has no deadline, its deadline is still ahead, or
+	// it started before (Expire's own fence).
+	ErrNotDue Refusal = "job has no deadline that passed before it started"
 )
 
 // Move is one named transition in the table of allowed status changes:
@@ -44,6 +50,7 @@ var (
 	completeMove    = Move{"Complete", []Status{StatusProcessing}, StatusCompleted, ErrNotOwner}
 	failMove        = Move{"Fail", []Status{StatusProcessing}, StatusFailed, ErrNotOwner}
 	cancelMove      = Move{"Cancel", []Status{StatusQueued, StatusProcessing}, StatusCancelled, ErrNotCancellable}
+	expireMove      = Move{"Expire", []Status{StatusQueued}, StatusCancelled, ErrNotQueued}
 	requeueMove     = Move{"Requeue", []Status{StatusFailed}, StatusQueued, ErrNotFailed}
 	takeAwayMove    = Move{"TakeAway", []Status{StatusProcessing}, StatusQueued, ErrNotOwner}
 	requeueLostMove = Move{"RequeueLost", []Status{StatusQueued, StatusProcessing}, StatusQueued, ErrEnded}
@@ -58,7 +65,7 @@ var (
 // when the same request_id comes again: that is what makes "exactly once"
 // checkable.
 func Moves() []Move {
-	return []Move{claimMove, completeMove, failMove, cancelMove, requeueMove, takeAwayMove,
+	return []Move{claimMove, completeMove, failMove, cancelMove, expireMove, requeueMove, takeAwayMove,
 		requeueLostMove, giveUpMove, readmitMove, rejectAgainMove}
 }
 

@@ -27,6 +27,13 @@ type Request struct {
 	Seed           *int64   `json:"seed,omitempty"`
 	NumImages      *int     `json:"num_images,omitempty"`
 	RequestID      string   `json:"request_id,omitempty"`
+	// Priority is the job's class in its model's queue: high, normal (the
+	// default) or low.
+	Priority Priority `json:"priority,omitempty"`
+	// Deadline (RFC 3339) or ExpiresIn (seconds after the request), at
+	// most one: a job not started by then is cancelled, never run.
+	Deadline  string `json:"deadline,omitempty"`
+	ExpiresIn *int   `json:"expires_in,omitempty"`
 }
 
 // DecodeRequest parses a payload strictly: one JSON object, no unknown

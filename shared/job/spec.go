@@ -1,5 +1,7 @@
 package job
 
+import "time"
+
 // Spec is a validated request with every default filled in. It is what the
 // job record stores and what runners execute, so a job can be reproduced
 // from its record alone.
@@ -14,4 +16,10 @@ type Spec struct {
 	Seed           int64   `json:"seed"`
 	NumImages      int     `json:"num_images"`
 	RequestID      string  `json:"request_id,omitempty"`
+	// Priority and Deadline say when the job may run, not what it makes.
+	// Both are absent from specs made before they existed: no priority is
+	// normal (Priority.Class), no deadline is none. Deadline is in UTC with
+	// no monotonic reading, so specs still compare with ==.
+	Priority Priority  `json:"priority,omitempty"`
+	Deadline time.Time `json:"deadline,omitzero"`
 }

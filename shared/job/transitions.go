@@ -84,6 +84,27 @@ func Cancel(r *Record, reason string, now time.Time) error {
 	return nil
 }
 
+// Expire ends a queued job that was not started by its deadline: it is
+// cancelled with deadline_exceeded, never run. The supervisor's leader
+// sweeps queued jobs past their deadline, and a runner tries it before
+// every claim, so a job is never started late even when the sweep has not
+// come yet. The deadline is about starting: a job with none, with one
+// still ahead at now, or that started before (a run taken back from a
+// runner: it began in time and goes on) is refused with ErrNotDue.
+func Expire(r *Record, now time.Time) error {
+	if err := expireMove.check(r); err != nil {
+		return err
+	}
+	if !r.Spec.PastDeadline(now) || r.StartedAt != nil {
+		return ErrNotDue
+	}
+	r.Status = StatusCancelled
+	r.CompletedAt = UTC(now)
+	r.Runner = ""
+	r.Error = &Failure{Code: CodeDeadlineExceeded, Message: "not started by its deadline " + r.Spec.Deadline.UTC().Format(time.RFC3339Nano)}
+	return nil
+}
+
 // Requeue gives a failed job a fresh start on an operator's word: a new
 // attempt count, no runner, delivery, images or error. Completed jobs are
 // never run again.

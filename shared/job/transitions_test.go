@@ -12,9 +12,9 @@ var testNow = time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
 
 // sample is a record in status s that satisfies every guard of every
 // transition but the status one: it names a delivery, which the fenced
-// transitions are given.
+// transitions are given, and has a deadline that passed before it started.
 func sample(s Status) Record {
-	return Record{JobID: "J", Status: s, Spec: Spec{Model: "demo", RequestID: "req-1"}, Runner: "r1", Attempts: 1,
+	return Record{JobID: "J", Status: s, Spec: Spec{Model: "demo", RequestID: "req-1", Deadline: testNow.Add(-time.Second)}, Runner: "r1", Attempts: 1,
 		Delivery: &Delivery{StreamSeq: 7, Delivered: 1, Runner: "r1"}, CreatedAt: testNow.Add(-time.Minute)}
 }
 
@@ -28,6 +28,7 @@ var invoke = map[string]func(r *Record) error{
 		return Fail(r, &Delivery{StreamSeq: 7, Delivered: 1, Runner: "r1"}, CodeGenerationFailed, "boom", Stages{}, testNow)
 	},
 	"Cancel":  func(r *Record) error { return Cancel(r, "cancelled by an operator", testNow) },
+	"Expire":  func(r *Record) error { return Expire(r, testNow) },
 	"Requeue": Requeue,
 	"TakeAway": func(r *Record) error {
 		return TakeAway(r, &Delivery{StreamSeq: 7, Delivered: 1, Runner: "r1"}, testNow, "stalled: over max_stalled_time")
@@ -211,5 +212,43 @@ func TestReadmitAndRejectAgain(t *testing.T) {
 	}
 	if !reflect.DeepEqual(r, NewQueued("J", spec, testNow, "00-trace")) {
 		t.Fatalf("after Readmit: %+v", r)
+	}
+}
+
+// Expire ends only a queued job whose deadline has passed and that never
+// started; the deadline is about starting.
+func TestExpire(t *testing.T) {
+	deadline := testNow.Add(time.Minute)
+	queued := Record{JobID: "J", Status: StatusQueued, Spec: Spec{Model: "demo", Deadline: deadline}}
+
+	r := queued
+	if err := Expire(&r, deadline.Add(-time.Nanosecond)); !errors.Is(err, ErrNotDue) || !reflect.DeepEqual(r, queued) {
+		t.Fatalf("expired before its deadline: %v %+v", err, r)
+	}
+	if err := Expire(&r, deadline); err != nil {
+		t.Fatal(err)
+	}
+	if r.Status != StatusCancelled || r.Error.Code != CodeDeadlineExceeded || !r.CompletedAt.Equal(deadline) ||
+		!strings.Contains(r.Error.Message, deadline.Format(time.RFC3339)) {
+		t.Fatalf("after Expire: %+v %+v", r, r.Error)
+	}
+
+	none := Record{Status: StatusQueued, Spec: Spec{Model: "demo"}}
+	if err := Expire(&none, testNow); !errors.Is(err, ErrNotDue) {
+		t.Fatalf("a job without deadline expired: %v", err)
+	}
+	// Taken back from a runner after its run began: it started in time.
+	started := queued
+	started.StartedAt = UTC(testNow)
+	if err := Expire(&started, deadline.Add(time.Hour)); !errors.Is(err, ErrNotDue) {
+		t.Fatalf("a job that started expired: %v", err)
+	}
+	// Running when its deadline passes: it goes on.
+	running := queued
+	if err := Claim(&running, Delivery{StreamSeq: 1, Delivered: 1, Runner: "r1"}, testNow); err != nil {
+		t.Fatal(err)
+	}
+	if err := Expire(&running, deadline.Add(time.Hour)); !errors.Is(err, ErrNotQueued) || running.Status != StatusProcessing {
+		t.Fatalf("a running job expired: %v %s", err, running.Status)
 	}
 }

@@ -2,6 +2,7 @@ package job
 
 import (
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -46,8 +47,10 @@ type Models interface {
 
 // Normalize validates req and fills every default. drawSeed supplies the seed
 // when the request has none; callers derive it from the job id so that a
-// redelivered request yields the same seed.
-func Normalize(req Request, models Models, drawSeed func() int64) (Spec, error) {
+// redelivered request yields the same seed. at is when the request was
+// stored (its stream time, likewise the same on a redelivery): expires_in
+// counts from it, and a deadline must lie after it.
+func Normalize(req Request, models Models, drawSeed func() int64, at time.Time) (Spec, error) {
 	spec := Spec{
 		Prompt:         strings.TrimSpace(req.Prompt),
 		NegativePrompt: strings.TrimSpace(req.NegativePrompt),
@@ -101,6 +104,9 @@ func Normalize(req Request, models Models, drawSeed func() int64) (Spec, error) 
 	if err := checkMemory(spec, limits); err != nil {
 		return Spec{}, err
 	}
+	if spec.Priority, spec.Deadline, err = schedule(req, at); err != nil {
+		return Spec{}, err
+	}
 	if req.Seed != nil {
 		spec.Seed = *req.Seed
 	} else {
@@ -112,7 +118,9 @@ func Normalize(req Request, models Models, drawSeed func() int64) (Spec, error) 
 // Check re-validates a spec that was normalised before, by Normalize's very
 // rules (runners check every job they run: a record written by hand, by an
 // older ingest or with another budget must be refused, not crash a model).
-// A spec with no model is checked against the default one.
+// A spec with no model is checked against the default one. Its deadline
+// is not: it was checked against the request's time, and whether it has
+// passed is the runner's question at claim (Expire), not a fault.
 func Check(spec Spec, models Models) error {
 	req := Request{
 		Prompt:         spec.Prompt,
@@ -125,8 +133,9 @@ func Check(spec Spec, models Models) error {
 		Seed:           &spec.Seed,
 		NumImages:      &spec.NumImages,
 		RequestID:      spec.RequestID,
+		Priority:       spec.Priority,
 	}
-	_, err := Normalize(req, models, func() int64 { return spec.Seed })
+	_, err := Normalize(req, models, func() int64 { return spec.Seed }, time.Time{})
 	return err
 }
 

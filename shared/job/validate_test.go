@@ -30,14 +30,15 @@ func decodeAndNormalize(payload string) (Spec, error) {
 	if err != nil {
 		return Spec{}, err
 	}
-	return Normalize(req, testModels, func() int64 { return 42 })
+	return Normalize(req, testModels, func() int64 { return 42 }, testNow)
 }
 
 func TestNormalizeDefaults(t *testing.T) {
 	t.Parallel()
 	spec, err := decodeAndNormalize(`{"prompt":"  a red fox  "}`)
 	require.NoError(t, err)
-	require.Equal(t, Spec{Prompt: "a red fox", Model: "demo", Width: 512, Height: 512, Steps: 8, Guidance: 0, Seed: 42, NumImages: 1}, spec)
+	require.Equal(t, Spec{Prompt: "a red fox", Model: "demo", Width: 512, Height: 512, Steps: 8, Guidance: 0, Seed: 42, NumImages: 1,
+		Priority: PriorityNormal}, spec)
 
 	spec, err = decodeAndNormalize(`{"prompt":"p","model":"sd","seed":0,"request_id":"abc"}`)
 	require.NoError(t, err)
@@ -103,6 +104,27 @@ func TestValidationBounds(t *testing.T) {
 		{"truncated", `{"prompt":"p"`, CodeInvalidJSON},
 		{"trailing data", `{"prompt":"p"} {"prompt":"q"}`, CodeInvalidJSON},
 		{"too large", `{"prompt":"` + strings.Repeat("a", MaxRequestBytes) + `"}`, CodeTooLarge},
+		// testNow is 2026-12-01T10:00:00Z, the request's time.
+		{"priority high", `{"prompt":"p","priority":"high"}`, ""},
+		{"priority low", `{"prompt":"p","priority":"low"}`, ""},
+		{"priority unknown", `{"prompt":"p","priority":"urgent"}`, CodePriorityInvalid},
+		{"priority capitalised", `{"prompt":"p","priority":"High"}`, CodePriorityInvalid},
+		{"priority wrong type", `{"prompt":"p","priority":1}`, CodeWrongType},
+		{"deadline ahead", `{"prompt":"p","deadline":"2026-12-01T10:00:01Z"}`, ""},
+		{"deadline with offset", `{"prompt":"p","deadline":"2026-12-01T12:30:00+02:00"}`, ""},
+		{"deadline at the request", `{"prompt":"p","deadline":"2026-12-01T10:00:00Z"}`, CodeDeadlineOutOfRange},
+		{"deadline passed", `{"prompt":"p","deadline":"2026-11-30T10:00:00Z"}`, CodeDeadlineOutOfRange},
+		{"deadline at the limit", `{"prompt":"p","deadline":"2026-12-08T10:00:00Z"}`, ""},
+		{"deadline too far", `{"prompt":"p","deadline":"2026-12-08T10:00:01Z"}`, CodeDeadlineOutOfRange},
+		{"deadline not RFC 3339", `{"prompt":"p","deadline":"tomorrow"}`, CodeDeadlineInvalid},
+		{"deadline without zone", `{"prompt":"p","deadline":"2026-12-01T11:00:00"}`, CodeDeadlineInvalid},
+		{"deadline wrong type", `{"prompt":"p","deadline":1764583200}`, CodeWrongType},
+		{"expires_in min", `{"prompt":"p","expires_in":1}`, ""},
+		{"expires_in max", `{"prompt":"p","expires_in":604800}`, ""},
+		{"expires_in zero", `{"prompt":"p","expires_in":0}`, CodeExpiresInOutOfRange},
+		{"expires_in above", `{"prompt":"p","expires_in":604801}`, CodeExpiresInOutOfRange},
+		{"expires_in fractional", `{"prompt":"p","expires_in":1.5}`, CodeWrongType},
+		{"deadline and expires_in", `{"prompt":"p","deadline":"2026-12-01T11:00:00Z","expires_in":60}`, CodeDeadlineInvalid},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -206,7 +228,7 @@ func TestMemoryBudget(t *testing.T) {
 			t.Parallel()
 			req, err := DecodeRequest([]byte(tc.payload))
 			require.NoError(t, err)
-			_, err = Normalize(req, budgetModels(tc.budgetMB), func() int64 { return 1 })
+			_, err = Normalize(req, budgetModels(tc.budgetMB), func() int64 { return 1 }, testNow)
 			if tc.field == "" {
 				require.NoError(t, err)
 				return
@@ -247,4 +269,39 @@ func TestCheckRevalidatesSpecs(t *testing.T) {
 	}
 	big := Spec{Prompt: "p", Model: "sd", Width: 2048, Height: 2048, Steps: 30, Guidance: 7.5, NumImages: 1}
 	require.True(t, errors.Is(Check(big, budgetModels(512)), &ValidationError{Code: CodeMemoryBudgetExceeded}))
+}
+
+// The schedule of a request: its class (normal by default) and its
+// deadline in UTC, from either form, counted from the request's time.
+func TestNormalizeSchedule(t *testing.T) {
+	t.Parallel()
+	spec, err := decodeAndNormalize(`{"prompt":"p","priority":"low","expires_in":90}`)
+	require.NoError(t, err)
+	require.Equal(t, PriorityLow, spec.Priority)
+	require.Equal(t, testNow.Add(90*time.Second), spec.Deadline)
+
+	spec, err = decodeAndNormalize(`{"prompt":"p","deadline":"2026-12-01T12:30:00.5+02:00"}`)
+	require.NoError(t, err)
+	require.Equal(t, PriorityNormal, spec.Priority)
+	require.Equal(t, time.Date(2026, 12, 1, 10, 30, 0, 5e8, time.UTC), spec.Deadline)
+	require.Equal(t, time.UTC, spec.Deadline.Location())
+	require.False(t, spec.PastDeadline(spec.Deadline.Add(-time.Nanosecond)))
+	require.True(t, spec.PastDeadline(spec.Deadline))
+
+	spec, err = decodeAndNormalize(`{"prompt":"p"}`)
+	require.NoError(t, err)
+	require.True(t, spec.Deadline.IsZero())
+	require.False(t, spec.PastDeadline(testNow.Add(100*365*24*time.Hour)), "no deadline never passes")
+}
+
+// A runner re-checks the class, not whether the deadline passed: that is
+// Expire's question at claim, not a fault of the spec. A spec from before
+// priorities (none given) is normal.
+func TestCheckSchedule(t *testing.T) {
+	t.Parallel()
+	good := Spec{Prompt: "p", Model: "demo", Width: 512, Height: 512, Steps: 8, NumImages: 1, Deadline: testNow.Add(-time.Hour)}
+	require.NoError(t, Check(good, testModels))
+	require.Equal(t, PriorityNormal, good.Priority.Class())
+	good.Priority = "urgent"
+	require.True(t, errors.Is(Check(good, testModels), &ValidationError{Code: CodePriorityInvalid}))
 }

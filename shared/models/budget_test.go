@@ -2,6 +2,7 @@ package models
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -49,10 +50,10 @@ func TestWithMemoryBudget(t *testing.T) {
 
 	n := 1
 	big, w := 2048, 2048
-	_, err = job.Normalize(job.Request{Prompt: "p", Model: "tiny-sd", Width: &w, Height: &big, NumImages: &n}, models, func() int64 { return 1 })
+	_, err = job.Normalize(job.Request{Prompt: "p", Model: "tiny-sd", Width: &w, Height: &big, NumImages: &n}, models, func() int64 { return 1 }, time.Time{})
 	require.ErrorIs(t, err, &job.ValidationError{Code: job.CodeMemoryBudgetExceeded})
 	n = 8
-	_, err = job.Normalize(job.Request{Prompt: "p", Model: "demo", Width: &w, Height: &big, NumImages: &n}, models, func() int64 { return 1 })
+	_, err = job.Normalize(job.Request{Prompt: "p", Model: "demo", Width: &w, Height: &big, NumImages: &n}, models, func() int64 { return 1 }, time.Time{})
 	require.NoError(t, err, "the demo model slices the largest request into 512 MB")
 }
 

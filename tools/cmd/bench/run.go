@@ -195,7 +195,7 @@ func benchSpec(root string, o options) (job.Spec, error) {
 		return job.Spec{}, err
 	}
 	id := job.IDForRequestID(req.RequestID)
-	return job.Normalize(req, catalog, func() int64 { return job.SeedFromID(id) })
+	return job.Normalize(req, catalog, func() int64 { return job.SeedFromID(id) }, time.Now())
 }
 
 func deadlineOf(ctx context.Context) time.Time {

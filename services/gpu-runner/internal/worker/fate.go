@@ -17,6 +17,11 @@ var errStale = errors.New("delivery is no longer the current attempt")
 // that ended (its ack was lost). Ack it and do nothing else.
 var errAlreadyDone = errors.New("job already ended")
 
+// errExpired: the job was not started by its deadline; the claim ended it
+// (cancelled, deadline_exceeded) instead of starting it. Ack it: the job
+// is over, and it never ran.
+var errExpired = errors.New("not started by its deadline")
+
 // errAbandoned: the supervisor ordered this runner to give the delivery up.
 // It has already NAKed it and moved the record on; never ack it.
 var errAbandoned = errors.New("abandoned on the supervisor's order")

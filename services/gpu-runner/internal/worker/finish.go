@@ -43,6 +43,11 @@ func (w *Worker) finish(d *delivery, err error) outcome {
 		d.log.Info("job already ended; acking the redelivery")
 		_ = d.msg.Ack()
 		return outcomeDone
+	case errors.Is(err, errExpired):
+		d.log.Info("job not started by its deadline; cancelled without running and acked",
+			zap.Time("deadline", d.work.Spec.Deadline))
+		_ = d.msg.Ack()
+		return outcomeDone
 	case errors.Is(err, errStale) || errors.Is(cause, errStale):
 		// Another delivery owns the job: never ack (the server would apply
 		// it to that delivery) and never touch the record.

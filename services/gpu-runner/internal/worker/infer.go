@@ -25,7 +25,7 @@ type imageOut = pipeline.Image
 func (w *Worker) infer(batch []*delivery) []*delivery {
 	var ready []*delivery
 	for _, group := range groupByKey(batch, workSpec) {
-		if onGPU(group) && firstDeliveries(group) {
+		if onGPU(group) && firstDeliveries(group) && !pastDeadline(group, w.p.Clock) {
 			ready = append(ready, w.claimWhileRunning(group)...)
 			continue
 		}
@@ -64,6 +64,19 @@ func firstDeliveries(group []*delivery) bool {
 		}
 	}
 	return true
+}
+
+// pastDeadline: some delivery of the group was not started by its job's
+// deadline. Its claim ends the job instead (Expire), so it must come
+// before the model runs, not beside it: such a job never takes a GPU. The
+// clock is read only for jobs that have a deadline.
+func pastDeadline(group []*delivery, clock func() time.Time) bool {
+	for _, d := range group {
+		if !d.work.Spec.Deadline.IsZero() && d.work.Spec.PastDeadline(clock()) {
+			return true
+		}
+	}
+	return false
 }
 
 // claimWhileRunning runs a group of first deliveries on its GPU while
@@ -154,9 +167,19 @@ func (w *Worker) claimAll(batch []*delivery) []error {
 // claim moves the record to processing under this delivery as its run
 // begins: from now on the record names it, and only it may finish the job.
 // The server's time of this write is when the supervisor's stall clock
-// starts, so claim is called as the model starts, never ahead.
+// starts, so claim is called as the model starts, never ahead. A queued
+// job not started by its deadline is ended instead (job.Expire, by this
+// runner's clock), never run: the supervisor's sweep may not have come
+// yet, and a job is never started late.
 func (w *Worker) claim(d *delivery) error {
-	mutate := func(r *job.Record) error { return job.Claim(r, d.id, w.p.Clock()) }
+	var expired bool
+	mutate := func(r *job.Record) error {
+		now := w.p.Clock()
+		if expired = job.Expire(r, now) == nil; expired {
+			return nil
+		}
+		return job.Claim(r, d.id, now)
+	}
 	var rec job.Record
 	var rev uint64
 	var err error
@@ -174,6 +197,8 @@ func (w *Worker) claim(d *delivery) error {
 		return permanent(fmt.Errorf("job %s has no record", d.work.JobID))
 	case err != nil:
 		return fmt.Errorf("mark processing: %w", err)
+	case expired:
+		return errExpired
 	}
 	d.attempt = rec.Attempts
 	d.record, d.rev = rec, rev

@@ -25,18 +25,19 @@ type slot struct {
 	// capacity bounds the work waiting for upload to one batch.
 	posts      chan []*delivery
 	posterDone chan struct{}
-	// preferred is the consumer that last had work (its model is likely
-	// loaded).
+	// preferred is the model that last had work (it is likely loaded),
+	// an index in Params.Models; last is the queue the last pull took from.
 	preferred int
-	// late carries what background waits on several consumers bring;
-	// waiting marks the consumers with a wait open.
+	last      int
+	// late carries what background waits on several queues bring;
+	// waiting marks the queues with a wait open.
 	late    chan lateResult
 	waiting []bool
 }
 
 func (w *Worker) slotLoop(id int) {
 	defer w.wg.Done()
-	s := &slot{w: w, log: w.log.With(zap.Int("slot", id)), late: make(chan lateResult, len(w.cons)), waiting: make([]bool, len(w.cons))}
+	s := &slot{w: w, log: w.log.With(zap.Int("slot", id)), late: make(chan lateResult, len(w.queues)), waiting: make([]bool, len(w.queues))}
 	defer s.drainLate()
 	if id < len(w.p.SlotGPUs) {
 		s.gpu = w.p.SlotGPUs[id]
@@ -88,7 +89,8 @@ func (w *Worker) slotLoop(id int) {
 
 // prefetch takes, without waiting, what is already queued for this slot's
 // model while the current inference runs, so the next inference starts
-// with no fetch in between. Only work that is already there is taken: a
+// with no fetch in between; its classes are asked by weight, as every pull
+// asks them (takeNow). Only work that is already there is taken: a
 // pull held open during the inference could catch a job the supervisor
 // just took away from this very runner. Prefetched jobs are kept alive
 // with in-progress acks while they wait, but not claimed: their record
@@ -97,9 +99,10 @@ func (w *Worker) slotLoop(id int) {
 // judge a job stalled before it has started.
 func (s *slot) prefetch() <-chan []*delivery {
 	out := make(chan []*delivery, 1)
-	cons := s.w.cons[s.preferred]
+	model := s.preferred
 	go func() {
-		out <- s.receiveAll(s.fetchFrom(cons, s.w.p.MaxBatch, 0, true))
+		ds, _ := s.takeNow(model, s.w.p.MaxBatch)
+		out <- ds
 	}()
 	return out
 }
@@ -140,14 +143,19 @@ func (s *slot) settle() {
 	}
 }
 
-// fetch pulls one job, then, when batching, up to MaxBatch-1 more that
-// arrive within BatchWindow.
+// fetch pulls one job, then, when batching, up to MaxBatch-1 more: those
+// of the same model queued now (its classes asked by weight), and what
+// arrives within BatchWindow on the queue the first came from.
 func (s *slot) fetch() []*delivery {
 	w := s.w
 	ds := s.pull(w.p.FetchWait)
 	if len(ds) == 1 && w.p.MaxBatch > 1 && !w.isStopping() {
 		// More of the same model only: a batch never mixes models.
-		ds = append(ds, s.receiveAll(s.fetchFrom(w.cons[s.preferred], w.p.MaxBatch-1, w.p.BatchWindow, false))...)
+		more, _ := s.takeNow(s.preferred, w.p.MaxBatch-1)
+		if rest := w.p.MaxBatch - 1 - len(more); rest > 0 {
+			more = append(more, s.receiveAll(s.fetchFrom(w.queues[s.last].cons, rest, w.p.BatchWindow, false))...)
+		}
+		ds = append(ds, more...)
 	}
 	return ds
 }
@@ -162,50 +170,48 @@ func (s *slot) receiveAll(msgs []jetstream.Msg) []*delivery {
 	return out
 }
 
-// pull takes one job. With one model it waits on that model's consumer.
-// With several it asks each without waiting, starting with the one that
-// last had work (its model is likely loaded); when all are empty it waits
-// on every consumer that has no wait open yet and takes whatever comes
-// first, so new work of any model starts at once. The other waits go on in
-// the background: what they bring is received at once (kept alive with
-// in-progress acks) and taken by the next pull.
+// pull takes one job. It asks each model without waiting, starting with
+// the one that last had work (its model is likely loaded), and each
+// model's priority classes by weight (takeNow); when all are empty it
+// waits on every queue that has no wait open yet and takes whatever comes
+// first, so new work of any model and class starts at once. The other
+// waits go on in the background: what they bring is received at once
+// (kept alive with in-progress acks) and taken by the next pull, at most
+// one job per queue, so a class can overtake another by that much.
 func (s *slot) pull(wait time.Duration) []*delivery {
-	cons := s.w.cons
-	if len(cons) == 1 {
-		return s.receiveAll(s.fetchFrom(cons[0], 1, wait, false))
-	}
 	if ds := s.takeLate(); len(ds) > 0 {
 		return ds
 	}
-	for i := range cons {
-		c := (s.preferred + i) % len(cons)
-		if msgs := s.fetchFrom(cons[c], 1, 0, true); len(msgs) > 0 {
-			s.preferred = c
-			return s.receiveAll(msgs)
+	models := len(s.w.p.Models)
+	for i := range models {
+		m := (s.preferred + i) % models
+		if ds, q := s.takeNow(m, 1); q >= 0 {
+			s.preferred, s.last = m, q
+			return ds
 		}
 	}
-	for i, c := range cons {
+	for i, q := range s.w.queues {
 		if s.waiting[i] {
 			continue
 		}
 		s.waiting[i] = true
-		go func() { s.late <- lateResult{i, s.receiveAll(s.fetchFrom(c, 1, wait, false))} }()
+		go func() { s.late <- lateResult{i, s.receiveAll(s.fetchFrom(q.cons, 1, wait, false))} }()
 	}
 	for s.anyWaiting() {
 		r := <-s.late
-		s.waiting[r.consumer] = false
+		s.waiting[r.queue] = false
 		if len(r.ds) > 0 {
-			s.preferred = r.consumer
+			s.preferred, s.last = s.w.queues[r.queue].model, r.queue
 			return r.ds
 		}
 	}
 	return nil
 }
 
-// lateResult is what a background wait on one consumer brought.
+// lateResult is what a background wait on one queue brought.
 type lateResult struct {
-	consumer int
-	ds       []*delivery
+	queue int
+	ds    []*delivery
 }
 
 func (s *slot) anyWaiting() bool {
@@ -223,7 +229,10 @@ func (s *slot) takeLate() []*delivery {
 	for s.anyWaiting() {
 		select {
 		case r := <-s.late:
-			s.waiting[r.consumer] = false
+			s.waiting[r.queue] = false
+			if len(out) == 0 && len(r.ds) > 0 {
+				s.preferred, s.last = s.w.queues[r.queue].model, r.queue
+			}
 			out = append(out, r.ds...)
 		default:
 			return out
@@ -237,7 +246,7 @@ func (s *slot) takeLate() []*delivery {
 func (s *slot) drainLate() {
 	for s.anyWaiting() {
 		r := <-s.late
-		s.waiting[r.consumer] = false
+		s.waiting[r.queue] = false
 		s.handBack(r.ds)
 	}
 }

@@ -1,4 +1,5 @@
-// Package worker pulls jobs from the runners' consumer, one per free slot,
+// Package worker pulls jobs from the runners' consumers (one per served
+// model and priority class, weighed by job.PullOrder), one per free slot,
 // and carries each through generate, encode, upload, record and ack. The
 // fate of every delivery (ack, NAK with delay, terminate, or leave alone) is
 // decided in one place, finish.
@@ -7,7 +8,7 @@ package worker
 import (
 	"context"
 	"errors"
-	"fmt"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -112,6 +113,9 @@ type Params struct {
 	StepEventInterval time.Duration
 	// Drops counts work messages that do not decode.
 	Drops *bus.Drops
+	// Rand draws the order in which a free slot asks a model's priority
+	// classes (job.PullOrder); rand.IntN when nil, tests inject their own.
+	Rand func(n int) int
 	// Clock gives the wall-clock times this runner writes into records
 	// and events (time.Now when nil). Nobody else's decisions rest on
 	// them; tests skew it to prove that.
@@ -120,9 +124,12 @@ type Params struct {
 
 // Worker runs Slots jobs at a time.
 type Worker struct {
-	p        Params
-	log      *zap.Logger
-	cons     []jetstream.Consumer // one per served model
+	p   Params
+	log *zap.Logger
+	// queues are the consumers pulled from, one per served model and
+	// priority class; classes[m] finds model m's queue of each class.
+	queues   []queue
+	classes  []map[job.Priority]int
 	stopping chan struct{}
 	// pullCtx ends with stopping, for the waits of the slots' pulls.
 	pullCtx     context.Context
@@ -174,6 +181,9 @@ func New(p Params) *Worker {
 	if p.Observer == nil {
 		p.Observer = noObserver{}
 	}
+	if p.Rand == nil {
+		p.Rand = rand.IntN
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	w := &Worker{p: p, log: p.Logger.Named("worker"), stopping: make(chan struct{}), workCtx: ctx, cancelWork: cancel,
 		active: map[string]*delivery{}, fatal: make(chan error, 1), gate: newGate(), consumers: &consumerState{log: p.Logger.Named("worker")}}
@@ -182,17 +192,13 @@ func New(p Params) *Worker {
 	return w
 }
 
-// Start binds to the consumer and starts one loop per slot.
+// Start binds to the consumers and starts one loop per slot.
 func (w *Worker) Start(ctx context.Context) error {
-	for _, model := range w.p.Models {
-		cons, err := w.p.JS.Consumer(ctx, bus.StreamJobs, bus.RunnerConsumer(model))
-		if err != nil {
-			return fmt.Errorf("consumer %s: %w", bus.RunnerConsumer(model), err)
-		}
-		w.cons = append(w.cons, cons)
-	}
-	if len(w.cons) == 0 {
+	if len(w.p.Models) == 0 {
 		return errors.New("worker serves no model")
+	}
+	if err := w.bindQueues(ctx); err != nil {
+		return err
 	}
 	for slot := range w.p.Slots {
 		w.wg.Add(1)

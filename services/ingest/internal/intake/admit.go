@@ -30,7 +30,9 @@ func (pr *Processor) admit(ctx context.Context, payload []byte, meta *jetstream.
 	if req.RequestID != "" {
 		id = job.IDForRequestID(req.RequestID)
 	}
-	spec, err := job.Normalize(req, pr.p.Models, func() int64 { return job.SeedFromID(id) })
+	// The request's stream time, not this process's clock, is what
+	// expires_in counts from: a redelivery gets the same deadline.
+	spec, err := job.Normalize(req, pr.p.Models, func() int64 { return job.SeedFromID(id) }, meta.Timestamp)
 	if err != nil {
 		return pr.reject(ctx, payload, err, meta)
 	}
@@ -58,7 +60,8 @@ func (pr *Processor) admit(ctx context.Context, payload []byte, meta *jetstream.
 	}
 	pr.p.Stats.Accepted.Add(1)
 	pr.log.Info("job queued", append(tracing.LogFields(ctx), zap.String("job_id", id), zap.String("model", spec.Model),
-		zap.Int("width", spec.Width), zap.Int("height", spec.Height), zap.Int("num_images", spec.NumImages))...)
+		zap.Int("width", spec.Width), zap.Int("height", spec.Height), zap.Int("num_images", spec.NumImages),
+		zap.String("priority", string(spec.Priority)))...)
 	return answer{JobID: id, Status: job.StatusQueued}, nil
 }
 
@@ -96,7 +99,7 @@ func (pr *Processor) workQueued(ctx context.Context, rec job.Record) (bool, erro
 	if err != nil {
 		return false, fmt.Errorf("look up work of %s: %w", rec.JobID, err)
 	}
-	_, err = stream.GetLastMsgForSubject(ctx, bus.JobSubject(rec.Spec.Model, rec.JobID))
+	_, err = stream.GetLastMsgForSubject(ctx, bus.WorkSubject(rec.Spec.Model, rec.Spec.Priority, rec.JobID))
 	switch {
 	case err == nil:
 		return true, nil

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
 	"cyberimage/shared/bus"
@@ -57,19 +56,5 @@ func (s *Server) cancel(w http.ResponseWriter, r *http.Request) {
 
 // removeWork deletes a job's work message from the queue, if it is there.
 func (s *Server) removeWork(ctx context.Context, rec job.Record) error {
-	stream, err := s.p.JS.Stream(ctx, bus.StreamJobs)
-	if err != nil {
-		return err
-	}
-	msg, err := stream.GetLastMsgForSubject(ctx, bus.JobSubject(rec.Spec.Model, rec.JobID))
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if err := stream.DeleteMsg(ctx, msg.Sequence); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
-		return err
-	}
-	return nil
+	return bus.RemoveWork(ctx, s.p.JS, rec.Spec, rec.JobID)
 }

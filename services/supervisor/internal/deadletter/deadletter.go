@@ -234,7 +234,7 @@ func (h *Handler) believe(ctx context.Context, adv bus.Advisory, present bool, w
 	}
 	name := adv.Consumer
 	if name == "" {
-		name = bus.RunnerConsumer(rec.Spec.Model)
+		name = bus.ClassConsumer(rec.Spec.Model, rec.Spec.Priority)
 	}
 	cons, err := h.p.JS.Consumer(ctx, bus.StreamJobs, name)
 	if err != nil {

@@ -33,12 +33,17 @@ type Entry struct {
 	// Traceparent names the job's trace, for the spans of what the
 	// supervisor does to it.
 	Traceparent string `json:",omitempty"`
+	// Priority and Deadline are the spec's: which queue holds the job's
+	// work, and when the leader's sweep ends it unstarted (expiry).
+	Priority job.Priority `json:",omitempty"`
+	Deadline time.Time    `json:",omitzero"`
 }
 
 func entryOf(rec job.Record, at time.Time) Entry {
 	return Entry{JobID: rec.JobID, Status: rec.Status, Model: rec.Spec.Model, Prompt: rec.Spec.Prompt, Runner: rec.Runner,
 		Attempts: rec.Attempts, CreatedAt: rec.CreatedAt, StartedAt: rec.StartedAt, CompletedAt: rec.CompletedAt,
-		UpdatedAt: rec.UpdatedAt, Delivery: rec.Delivery, ChangedAt: at, Traceparent: rec.Traceparent}
+		UpdatedAt: rec.UpdatedAt, Delivery: rec.Delivery, ChangedAt: at, Traceparent: rec.Traceparent,
+		Priority: rec.Spec.Priority, Deadline: rec.Spec.Deadline}
 }
 
 // change is one message of the record bucket's stream.

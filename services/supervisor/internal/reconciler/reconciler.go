@@ -88,7 +88,7 @@ func (r *Reconciler) runOnce(ctx context.Context) (int, error) {
 		if now.Sub(e.ChangedAt) < r.p.Grace || r.deliveryAlive(e, now) {
 			continue
 		}
-		msg, err := stream.GetLastMsgForSubject(ctx, bus.JobSubject(e.Model, e.JobID))
+		msg, err := stream.GetLastMsgForSubject(ctx, bus.WorkSubject(e.Model, e.Priority, e.JobID))
 		if err == nil {
 			if r.exhausted(e, msg.Sequence) {
 				r.settle(ctx, e, msg.Sequence)
@@ -122,7 +122,7 @@ func (r *Reconciler) exhausted(e index.Entry, seq uint64) bool {
 // settle hands an exhausted job to the dead-letter handler as its lost
 // advisory would have, with the same checks against JetStream's state.
 func (r *Reconciler) settle(ctx context.Context, e index.Entry, seq uint64) {
-	adv := bus.Advisory{Type: bus.AdvisoryMaxDeliver, Stream: bus.StreamJobs, Consumer: bus.RunnerConsumer(e.Model),
+	adv := bus.Advisory{Type: bus.AdvisoryMaxDeliver, Stream: bus.StreamJobs, Consumer: bus.ClassConsumer(e.Model, e.Priority),
 		StreamSeq: seq, Deliveries: uint64(e.Delivery.Delivered)}
 	if err := r.p.DeadLetters.Settle(ctx, adv); err != nil {
 		r.log.Warn("settle a job out of deliveries", zap.String("job_id", e.JobID), zap.Error(err))
