@@ -28,3 +28,23 @@ func TestTruncateForMetadata(t *testing.T) {
 	require.Equal(t, "a?b", TruncateForMetadata("a\nb", 10))
 	require.Len(t, TruncateForMetadata(strings.Repeat("x", 5000), MaxPromptMetaBytes), MaxPromptMetaBytes)
 }
+
+func TestArchiveKeys(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, "archive/segments/00000000000000000007-00000000000000001234.ndjson.gz", ArchiveSegmentKey(7, 1234))
+	// ULIDs of one 33-second window share a page; of the next, not.
+	require.Equal(t, "archive/index/t-01JABCD.tsv.gz", ArchiveIndexKey("01JABCDEFGHJKMNPQRSTVWXYZ0"))
+	require.Equal(t, ArchiveIndexKey("01JABCDZZZZZZZZZZZZZZZZZZZ"), ArchiveIndexKey("01JABCD0000000000000000000"))
+	require.NotEqual(t, ArchiveIndexKey("01JABCE0000000000000000000"), ArchiveIndexKey("01JABCD0000000000000000000"))
+	// Other ids (request_id ids, anything else) spread over 64 hash pages.
+	pages := map[string]bool{}
+	for i := range 2000 {
+		key := ArchiveIndexKey("R" + strings.Repeat("A", 20) + string(rune('A'+i%26)) + string(rune('A'+i/26%26)) + string(rune('A'+i/676)))
+		require.True(t, strings.HasPrefix(key, "archive/index/h-"), key)
+		pages[key] = true
+	}
+	require.Len(t, pages, 64)
+	for _, notULID := range []string{"RABCDEFGHJKMNPQRSTVWXYZ012", "81JABCDEFGHJKMNPQRSTVWXYZ0", "01JABCDEFGHJKMNPQRSTVWXYZ", "01JABCDEFGHJKMNPQRSTVWXYZI", "done"} {
+		require.Contains(t, ArchiveIndexKey(notULID), "/h-", notULID)
+	}
+}

@@ -1,48 +1,41 @@
-// Package archive copies each ended job's final record to S3, next to its
-// images (images/<job_id>/job.json), so the record outlives its retention
-// in KV: the supervisor serves it from there, and a person browsing the
-// bucket sees each job's prompt, settings and timings.
+// Package archive keeps each ended job's final record in S3, so it
+// outlives its retention in KV: the supervisor serves it from there, and a
+// person browsing the bucket can read it.
+//
+// Records go to S3 in segments (archive/segments/<from>-<to>.ndjson.gz,
+// gzip'd NDJSON named by the revisions they hold), one PUT per
+// FlushInterval or per SegmentRecords records instead of one per job, and
+// index pages (archive/index/<page>.tsv.gz) say where each record is, so a
+// lookup by id costs two reads: segment.go, pages.go, lookup.go.
 //
 // The leader takes ended records from the index, which follows and decodes
 // the record bucket anyway, so each record write is read and decoded once
-// by the supervisor. A checkpoint in KV (the last revision archived) lets a
-// restart or a new leader carry on where the last one stopped: what ended
-// between the checkpoint and the index's revision is read from the bucket
-// once, then the index's feed takes over. It may archive a few records
-// twice after a crash (the same content again), never skip one.
+// by the supervisor. A checkpoint in KV (the last revision archived and
+// indexed) lets a restart or a new leader carry on where the last one
+// stopped: what ended between the checkpoint and the index's revision is
+// read from the bucket once, then the index's feed takes over. It may
+// archive a record twice after a crash (in a segment of the same name and
+// content, or in another one the index then points to), never skip one
+// while it is in KV.
 package archive
 
 import (
-	"bytes"
 	"context"
-	"encoding/binary"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/nats-io/nats.go/jetstream"
-	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"cyberimage/services/supervisor/internal/index"
 	"cyberimage/shared/backoff"
-	"cyberimage/shared/bus"
 	"cyberimage/shared/job"
 	"cyberimage/shared/jobstore"
 	"cyberimage/shared/lifecycle"
-	"cyberimage/shared/objectstore"
-	"cyberimage/shared/s3layout"
-	"cyberimage/shared/tracing"
 )
-
-// checkpointKey holds the last revision of the record bucket archived.
-const checkpointKey = "archive-revision"
 
 // Source is where ended records come from: the supervisor's index.
 type Source interface {
@@ -57,32 +50,77 @@ type Params struct {
 	State   jetstream.KeyValue // where the checkpoint is kept
 	S3      *minio.Client
 	Bucket  string
-	// SaveEvery is how often the checkpoint is written while records flow.
-	SaveEvery time.Duration
+	// FlushInterval is the longest an ended record waits for others before
+	// its segment is written (default 1s).
+	FlushInterval time.Duration
+	// SegmentRecords: a segment is written as soon as it holds this many
+	// records (default 1000).
+	SegmentRecords int
+	// IndexInterval is how often the index pages are brought up to date
+	// with the segments written since, and the checkpoint saved (default
+	// 1m). It must be well within the records' retention: until then a
+	// crash makes the next leader archive them again from KV.
+	IndexInterval time.Duration
+	// Retention is the records' time in KV: IndexInterval is cut to a
+	// quarter of the shortest, so a record is indexed (and the checkpoint
+	// past it) long before it leaves KV.
+	Retention jobstore.Retention
+	// MaxPending: the index is brought up to date at once when this many
+	// archived records wait for it, which bounds what the archiver holds
+	// (default 20,000).
+	MaxPending int
+	// JobJSON also writes each record as images/<job_id>/job.json, one PUT
+	// per job, for people browsing the bucket by job.
+	JobJSON bool
 	// FeedLimit bounds the ended records waiting for S3 (while it is down,
 	// say) before the archiver drops the feed and reads the bucket later
 	// instead.
 	FeedLimit int
 	// CatchUpBatch bounds the ended records a catch-up holds at once: it
-	// reads that many from the bucket, stops reading, archives them, and
-	// reads on.
+	// reads that many from the bucket, stops reading, archives and indexes
+	// them, and reads on.
 	CatchUpBatch int
 	Logger       *zap.Logger
 }
 
-// Archiver is the leader's archive loop.
+// Archiver is the leader's archive: a lifecycle.Component.
 type Archiver struct {
-	p        Params
-	log      *zap.Logger
+	p    Params
+	log  *zap.Logger
+	loop *lifecycle.Loop
+
 	archived atomic.Int64
-	failures atomic.Int64
+	segments atomic.Int64
+	pages    atomic.Int64
 	lost     atomic.Int64
+
+	// What one session holds; only the loop's goroutine touches it.
+	seg     *segment
+	spans   []trace.Span // one per record in seg
+	records []job.Record // seg's records, when JobJSON
+	pend    pending
+	taken   uint64 // every record that ended up to here is written or in seg
+	saved   uint64 // the checkpoint
 }
 
-// New makes an archiver.
+// New makes an archiver; nothing runs until Start.
 func New(p Params) *Archiver {
-	if p.SaveEvery <= 0 {
-		p.SaveEvery = 2 * time.Second
+	if p.FlushInterval <= 0 {
+		p.FlushInterval = time.Second
+	}
+	if p.SegmentRecords <= 0 {
+		p.SegmentRecords = 1000
+	}
+	if p.IndexInterval <= 0 {
+		p.IndexInterval = time.Minute
+	}
+	for _, ttl := range []time.Duration{p.Retention.Record, p.Retention.Failed} {
+		if ttl > 0 {
+			p.IndexInterval = max(min(p.IndexInterval, ttl/4), 10*time.Millisecond)
+		}
+	}
+	if p.MaxPending <= 0 {
+		p.MaxPending = 20_000
 	}
 	if p.FeedLimit <= 0 {
 		p.FeedLimit = 10_000
@@ -90,266 +128,160 @@ func New(p Params) *Archiver {
 	if p.CatchUpBatch <= 0 {
 		p.CatchUpBatch = 1000
 	}
-	return &Archiver{p: p, log: p.Logger.Named("archive")}
+	a := &Archiver{p: p, log: p.Logger.Named("archive"), seg: newSegment()}
+	a.loop = lifecycle.NewLoop(0, a.Run)
+	return a
 }
+
+// Start runs the archive in the background; it begins at once, so a new
+// leader does not leave records to pile up.
+func (a *Archiver) Start(ctx context.Context) error { return a.loop.Start(ctx) }
+
+// Stop ends the session in progress, which writes and indexes what it
+// holds (for up to finishTimeout) and saves the checkpoint, and waits for
+// it within ctx.
+func (a *Archiver) Stop(ctx context.Context) error { return a.loop.Stop(ctx) }
 
 // Archived counts records written to S3 by this process.
 func (a *Archiver) Archived() int64 { return a.archived.Load() }
+
+// Segments counts segments written by this process.
+func (a *Archiver) Segments() int64 { return a.segments.Load() }
+
+// PagesWritten counts index page writes by this process.
+func (a *Archiver) PagesWritten() int64 { return a.pages.Load() }
 
 // FeedsLost counts the times the archiver fell so far behind the index
 // that it read the bucket to catch up.
 func (a *Archiver) FeedsLost() int64 { return a.lost.Load() }
 
-// Pass archives every record that ended since the checkpoint until ctx
-// ends (the lease is lost or the supervisor stops). When S3 or NATS fail it
-// pauses a second and carries on from the checkpoint; it begins at once, so
-// a new leader does not leave records to pile up.
-func (a *Archiver) Pass(ctx context.Context) {
-	a.pass(ctx)
-	select {
-	case <-ctx.Done():
-	case <-time.After(time.Second):
+// Run archives until ctx ends (the lease is lost or the supervisor
+// stops): one session after another, each from the checkpoint; a session
+// that failed (S3 or NATS down past ctx, the checkpoint unreadable) is
+// tried again after a backoff.
+func (a *Archiver) Run(ctx context.Context) {
+	for ctx.Err() == nil {
+		_ = lifecycle.Retry(ctx, a.policy("an archive session failed; starting again from the checkpoint"), a.session)
 	}
 }
 
-func (a *Archiver) pass(ctx context.Context) {
+// policy is how the archiver retries: the first failure and every tenth
+// are logged.
+func (a *Archiver) policy(what string) lifecycle.Policy {
+	return lifecycle.Policy{Backoff: backoff.Policy{Base: 500 * time.Millisecond, Max: 30 * time.Second, Jitter: 0.2},
+		OnRetry: func(attempt int, err error, _ time.Duration) {
+			if attempt == 1 || attempt%10 == 0 {
+				a.log.Warn(what, zap.Int("attempt", attempt), zap.Error(err))
+			}
+		}}
+}
+
+// session archives from the checkpoint: first what ended before the
+// index's feed began, read from the bucket, then the feed, until ctx ends
+// or the feed is lost (nil: start again at once).
+func (a *Archiver) session(ctx context.Context) error {
 	from, err := a.checkpoint(ctx)
 	if err != nil {
-		a.log.Warn("reading the archive checkpoint failed; retrying", zap.Error(err))
-		return
+		return fmt.Errorf("read the archive checkpoint: %w", err)
 	}
+	a.reset(from)
 	feed, fed := a.p.Ended.FollowEnded(a.p.FeedLimit, from)
 	defer a.p.Ended.Unfollow(feed)
-	last, saved := from, from
-	defer func() {
-		if last != saved {
-			a.save(context.WithoutCancel(ctx), last)
-		}
-	}()
+	defer a.finish(ctx)
 	if from < fed {
-		// What ended before the feed began is in the bucket; the catch-up
-		// saves its own checkpoint after each batch.
-		var ok bool
-		last, saved, ok = a.catchUp(ctx, from, fed)
-		if !ok {
-			return
+		if err := a.catchUp(ctx, from, fed); err != nil {
+			return err
 		}
 	}
-	save := time.NewTicker(a.p.SaveEvery)
-	defer save.Stop()
+	flush := time.NewTicker(a.p.FlushInterval)
+	defer flush.Stop()
+	reindex := time.NewTicker(a.p.IndexInterval)
+	defer reindex.Stop()
 	for {
-		var saveNow bool
 		select {
 		case <-ctx.Done():
-			return
+			return ctx.Err()
 		case <-feed.Signal():
-		case <-save.C:
-			saveNow = true
-		}
-		items, covered, lost := feed.Take()
-		if lost {
-			a.lost.Add(1)
-			a.log.Info("the archive fell behind the index's feed; reading the bucket from its checkpoint")
-			return
-		}
-		for _, e := range items {
-			if !a.archiveRecord(ctx, e.Record) {
-				return // ctx ended while S3 was down: carry on from last
+			items, covered, lost := feed.Take()
+			if lost {
+				a.lost.Add(1)
+				a.log.Info("the archive fell behind the index's feed; reading the bucket from its checkpoint")
+				return nil
 			}
-			last = e.Revision
+			for _, e := range items {
+				if err := a.add(ctx, e.Revision, e.Record); err != nil {
+					return err
+				}
+			}
+			a.taken = max(a.taken, covered)
+		case <-flush.C:
+			err = a.flush(ctx)
+		case <-reindex.C:
+			err = a.index(ctx)
 		}
-		last = max(last, covered)
-		if saveNow && last != saved && a.save(ctx, last) {
-			saved = last
+		if err != nil {
+			return err
 		}
 	}
+}
+
+// reset starts a session's state at the checkpoint.
+func (a *Archiver) reset(from uint64) {
+	a.endSpans()
+	a.seg.sealed()
+	a.records, a.pend, a.taken, a.saved = nil, pending{}, from, from
 }
 
 // catchUp archives the records that ended after revision from, up to and
 // including revision to, reading them from the bucket a batch at a time
-// and saving the checkpoint after each, so a long catch-up (a bucket this
-// leader never archived) keeps its progress through a crash. It returns
-// the revision archived up to (to, or less when ctx ended or NATS failed
-// first: ok false) and the one last saved.
-func (a *Archiver) catchUp(ctx context.Context, from, to uint64) (reached, saved uint64, ok bool) {
-	saved = from
+// and indexing them and saving the checkpoint after each, so a long
+// catch-up (a bucket this leader never archived) keeps its progress
+// through a crash.
+func (a *Archiver) catchUp(ctx context.Context, from, to uint64) error {
 	for from < to {
-		recs, next, ok := a.readEnded(ctx, from, to, a.p.CatchUpBatch)
-		if !ok {
-			return from, saved, false
+		ended, next, err := a.readEnded(ctx, from, to, a.p.CatchUpBatch)
+		if err != nil {
+			return err
 		}
-		for _, rec := range recs {
-			if !a.archiveRecord(ctx, rec) {
-				return from, saved, false
+		for _, e := range ended {
+			if err := a.add(ctx, e.Revision, e.Record); err != nil {
+				return err
 			}
 		}
-		from = next
-		if a.save(ctx, from) {
-			saved = from
+		a.taken, from = next, next
+		if err := a.index(ctx); err != nil {
+			return err
 		}
 	}
-	return from, saved, true
+	return nil
 }
 
 // readEnded reads up to limit records that ended after revision from and
 // no later than to; next is the revision it read up to.
-func (a *Archiver) readEnded(ctx context.Context, from, to uint64, limit int) (recs []job.Record, next uint64, ok bool) {
+func (a *Archiver) readEnded(ctx context.Context, from, to uint64, limit int) (ended []index.Ended, next uint64, err error) {
 	watcher, err := a.p.Records.WatchAll(ctx, jetstream.ResumeFromRevision(from+1), jetstream.IncludeHistory())
 	if err != nil {
-		a.log.Warn("reading the record bucket failed; retrying", zap.Error(err))
-		return nil, from, false
+		return nil, from, fmt.Errorf("read the record bucket: %w", err)
 	}
 	defer func() { _ = watcher.Stop() }()
 	for {
 		select {
 		case <-ctx.Done():
-			return nil, from, false
+			return nil, from, ctx.Err()
 		case e, open := <-watcher.Updates():
 			switch {
 			case !open:
-				return nil, from, false
+				return nil, from, fmt.Errorf("read the record bucket: the watch ended")
 			case e == nil || e.Revision() > to:
 				// Caught up: the bucket was at or past to when the watch began.
-				return recs, to, true
+				return ended, to, nil
 			}
-			if rec, ended := endedRecord(e); ended {
-				recs = append(recs, rec)
+			if rec, ok := endedRecord(e); ok {
+				ended = append(ended, index.Ended{Revision: e.Revision(), Record: rec})
 			}
-			if len(recs) >= limit || e.Revision() == to {
-				return recs, e.Revision(), true
+			if len(ended) >= limit || e.Revision() == to {
+				return ended, e.Revision(), nil
 			}
 		}
 	}
-}
-
-// endedRecord decodes an entry that holds an ended job's record.
-func endedRecord(e jetstream.KeyValueEntry) (job.Record, bool) {
-	if e.Operation() != jetstream.KeyValuePut {
-		return job.Record{}, false
-	}
-	rec, err := jobstore.Decode(e.Value())
-	if err != nil || !index.Archivable(e.Key(), rec) {
-		return job.Record{}, false // nothing to archive (junk is the index's to report)
-	}
-	return rec, true
-}
-
-// archiveRecord writes an ended record, retrying while S3 is down; false
-// when ctx ended first.
-func (a *Archiver) archiveRecord(ctx context.Context, rec job.Record) bool {
-	body, err := encodeArchived(rec)
-	if err != nil {
-		return true
-	}
-	ctx, span := tracing.Tracer().Start(tracing.FromTraceparent(ctx, rec.Traceparent), "supervisor.archive",
-		trace.WithAttributes(attribute.String("job_id", rec.JobID), attribute.String("key", s3layout.RecordKey(rec.JobID))))
-	defer span.End()
-	pause := lifecycle.Policy{Backoff: backoff.Policy{Base: 500 * time.Millisecond, Max: 30 * time.Second, Jitter: 0.2},
-		OnRetry: func(attempt int, err error, _ time.Duration) {
-			if attempt == 1 || attempt%10 == 0 {
-				a.log.Warn("archiving a record to S3 failed; retrying", append(tracing.LogFields(ctx),
-					zap.String("job_id", rec.JobID), zap.Int("attempt", attempt), zap.Error(err))...)
-			}
-		}}
-	err = lifecycle.Retry(ctx, pause, func(ctx context.Context) error {
-		_, err := a.p.S3.PutObject(ctx, a.p.Bucket, s3layout.RecordKey(rec.JobID), bytes.NewReader(body), int64(len(body)),
-			minio.PutObjectOptions{ContentType: "application/json"})
-		if err != nil {
-			a.failures.Add(1)
-		}
-		return err
-	})
-	if err != nil {
-		return false
-	}
-	a.archived.Add(1)
-	return true
-}
-
-func (a *Archiver) checkpoint(ctx context.Context) (uint64, error) {
-	e, err := a.p.State.Get(ctx, checkpointKey)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, err
-	}
-	return decodeCheckpoint(e.Value())
-}
-
-// decodeCheckpoint reads the checkpoint as encodeCheckpoint wrote it: a
-// revision, 8 bytes big-endian.
-func decodeCheckpoint(value []byte) (uint64, error) {
-	if len(value) != 8 {
-		return 0, fmt.Errorf("checkpoint of %d bytes, want 8", len(value))
-	}
-	return binary.BigEndian.Uint64(value), nil
-}
-
-func encodeCheckpoint(rev uint64) []byte { return binary.BigEndian.AppendUint64(nil, rev) }
-
-func (a *Archiver) save(ctx context.Context, rev uint64) bool {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	if _, err := a.p.State.Put(ctx, checkpointKey, encodeCheckpoint(rev)); err != nil {
-		a.log.Warn("saving the archive checkpoint failed", zap.Uint64("revision", rev), zap.Error(err))
-		return false
-	}
-	return true
-}
-
-// Lookup reads an archived record: ok is false when none was archived.
-func Lookup(ctx context.Context, s3 *minio.Client, bucket, jobID string) (rec job.Record, ok bool, err error) {
-	// A job id is one NATS token; anything with a slash would name another
-	// key of the bucket.
-	if !bus.ValidToken(jobID) || strings.Contains(jobID, "/") {
-		return rec, false, nil
-	}
-	obj, err := s3.GetObject(ctx, bucket, s3layout.RecordKey(jobID), minio.GetObjectOptions{})
-	if err != nil {
-		return rec, false, err
-	}
-	defer obj.Close()
-	rec, err = decodeArchived(obj, jobID)
-	if err != nil {
-		if objectstore.ErrorCode(err) == "NoSuchKey" {
-			return rec, false, nil
-		}
-		return rec, false, fmt.Errorf("archived record %s: %w", jobID, err)
-	}
-	return rec, true, nil
-}
-
-// maxArchivedBytes bounds a job.json as read back. Whoever may write to
-// the bucket may put anything there; the archive writes a record of at
-// most jobstore.MaxRecordBytes, indented, which at most doubles it.
-const maxArchivedBytes = 2 * jobstore.MaxRecordBytes
-
-// errArchivedTooLarge: a job.json over maxArchivedBytes, refused unread.
-var errArchivedTooLarge = errors.New("archived record over the size limit")
-
-// encodeArchived is the job.json the archive writes for a record.
-func encodeArchived(rec job.Record) ([]byte, error) {
-	return json.MarshalIndent(rec.Public(), "", "  ")
-}
-
-// decodeArchived reads a job.json, which must be one record, of the job
-// it is filed under, within maxArchivedBytes. S3's own errors come back
-// unwrapped, so a caller can tell a missing key.
-func decodeArchived(body io.Reader, jobID string) (job.Record, error) {
-	data, err := io.ReadAll(io.LimitReader(body, maxArchivedBytes+1))
-	if err != nil {
-		return job.Record{}, err
-	}
-	if len(data) > maxArchivedBytes {
-		return job.Record{}, fmt.Errorf("more than %d bytes: %w", maxArchivedBytes, errArchivedTooLarge)
-	}
-	var rec job.Record
-	if err := json.Unmarshal(data, &rec); err != nil {
-		return job.Record{}, fmt.Errorf("decode: %w", err)
-	}
-	if rec.JobID != jobID {
-		return job.Record{}, fmt.Errorf("names job %q", rec.JobID)
-	}
-	return rec, nil
 }

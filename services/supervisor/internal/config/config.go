@@ -55,8 +55,19 @@ type Config struct {
 	ReconcileInterval time.Duration
 	// SnapshotInterval is how often the leader saves the index's view.
 	SnapshotInterval time.Duration
-	// Archive copies each ended record to S3.
+	// Archive copies each ended record to S3, in segments.
 	Archive bool
+	// ArchiveFlushInterval: the longest an ended record waits before its
+	// segment is written.
+	ArchiveFlushInterval time.Duration
+	// ArchiveSegmentRecords: a segment is written once it holds this many.
+	ArchiveSegmentRecords int
+	// ArchiveIndexInterval: how often the archive's index pages are
+	// brought up to date (and its checkpoint saved).
+	ArchiveIndexInterval time.Duration
+	// ArchiveJobJSON also writes each ended record as
+	// images/<job_id>/job.json (one PUT per job).
+	ArchiveJobJSON bool
 	// ModelsDir is the model catalog, for /v1/models.
 	ModelsDir string
 }
@@ -88,7 +99,11 @@ func Load(args []string, out io.Writer) (Config, error) {
 	l.Duration(&c.NakDelay, "recovery-nak-delay", time.Second, "redelivery delay after a first stall; doubles with each delivery")
 	l.Duration(&c.ReconcileInterval, "reconcile-interval", time.Minute, "how often lost jobs are looked for")
 	l.Duration(&c.SnapshotInterval, "snapshot-interval", 10*time.Second, "how often the leader saves its counts and jobs in flight, so a restart follows on from them")
-	l.Bool(&c.Archive, "archive", true, "copy each ended record to S3 as images/<job_id>/job.json, so it outlives its retention in KV")
+	l.Bool(&c.Archive, "archive", true, "copy each ended record to S3 (in segments under archive/), so it outlives its retention in KV")
+	l.Duration(&c.ArchiveFlushInterval, "archive-flush-interval", time.Second, "the longest an ended record waits for others before the archive writes their segment")
+	l.Int(&c.ArchiveSegmentRecords, "archive-segment-records", 1000, "the archive writes a segment as soon as it holds this many records")
+	l.Duration(&c.ArchiveIndexInterval, "archive-index-interval", time.Minute, "how often the archive's index pages are brought up to date with the segments written since (at most a quarter of the shortest record TTL)")
+	l.Bool(&c.ArchiveJobJSON, "archive-job-json", false, "also write each ended record as images/<job_id>/job.json (one S3 PUT per job)")
 	l.String(&c.ModelsDir, "models-dir", "infra/models", "folder of model folders, each with a manifest.json (for /v1/models)")
 	if err := l.Parse(args); err != nil {
 		return c, err
@@ -111,6 +126,9 @@ func Load(args []string, out io.Writer) (Config, error) {
 	l.Check(c.NakDelay > 0, "CYBERIMAGE_RECOVERY_NAK_DELAY must be positive")
 	l.Check(c.ReconcileInterval > 0, "CYBERIMAGE_RECONCILE_INTERVAL must be positive")
 	l.Check(c.SnapshotInterval > 0, "CYBERIMAGE_SNAPSHOT_INTERVAL must be positive")
+	l.Check(c.ArchiveFlushInterval > 0, "CYBERIMAGE_ARCHIVE_FLUSH_INTERVAL must be positive")
+	l.Check(c.ArchiveSegmentRecords > 0, "CYBERIMAGE_ARCHIVE_SEGMENT_RECORDS must be positive")
+	l.Check(c.ArchiveIndexInterval > 0, "CYBERIMAGE_ARCHIVE_INDEX_INTERVAL must be positive")
 	l.Check(c.ID != "", "CYBERIMAGE_SUPERVISOR_ID must not be empty")
 	return c, l.Err()
 }
