@@ -39,7 +39,7 @@ export CYBERIMAGE_NATS_SERVER_BIN := $(NATS_SERVER)
 
 SERVICES := ingest gpu-runner supervisor
 
-.PHONY: bench-scale bench-recovery chromium gpu-check
+.PHONY: bench-scale bench-recovery bench-fleet chromium gpu-check
 .PHONY: help run run-cluster build tools test-tools test lint fuzz fmt vet clean loadtest bench-runner bench bench-micro
 
 help:
@@ -52,6 +52,7 @@ help:
 	@echo "make bench  pipeline throughput and latency as ratios to the raw limits of NATS, MinIO and the model (BENCH_ARGS=-quick: smoke run)"
 	@echo "make bench-scale  supervisor memory, restart time and API latency at 10k, 100k and 1M job records"
 	@echo "make bench-recovery  runners killed and frozen, a NATS node frozen, under load: time to run again, lost, done twice (BENCH_RECOVERY_ARGS=-quick: smoke run)"
+	@echo "make bench-fleet  an emulated fleet of 50-1,000 runners × 2 slots against the real control plane: where it saturates (BENCH_FLEET_ARGS=-quick: smoke run)"
 	@echo "make bench-micro  go test -bench of the hot paths"
 	@echo "make bench-runner  runner figures: duty cycle, batching, runner memory over 5,000 jobs"
 	@echo "make loadtest  check the running stack (make run): LOADTEST_ARGS='--test all' for more"
@@ -221,6 +222,18 @@ bench-scale:
 BENCH_RECOVERY_ARGS ?=
 bench-recovery: $(ORT_LIB) $(MINIO) $(NATS_SERVER)
 	go run ./tools/cmd/benchrecovery $(BENCH_RECOVERY_ARGS)
+
+# Where the control plane breaks (issue 26): emulated runners speaking the
+# real protocol (pull, claim, in-progress acks with ownership reads, step
+# events, heartbeats, PUT, fenced completion, ack) in steps of 50, 200, 500
+# and 1,000 runners × 2 slots, 70% busy, against the three-node NATS
+# cluster, MinIO, ingest and two supervisors; per step CPU and RSS per
+# process, messages by kind, index lag, publish → claim, and what saturates
+# first; stops at the step this machine cannot hold. About 12 minutes;
+# BENCH_FLEET_ARGS=-quick: about 1. Printed, never asserted.
+BENCH_FLEET_ARGS ?=
+bench-fleet: $(MINIO) $(NATS_SERVER)
+	go run ./tools/cmd/benchfleet $(BENCH_FLEET_ARGS)
 
 # Micro-benchmarks of the hot paths; -p 1 keeps packages off each other's cores.
 bench-micro:

@@ -1,0 +1,283 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"image"
+	"image/png"
+	"sync/atomic"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"cyberimage/shared/bus"
+	"cyberimage/shared/job"
+	"cyberimage/shared/s3layout"
+)
+
+// fleetModel is the one model the emulated fleet serves.
+const fleetModel = "demo"
+
+var (
+	errTakenAway = errors.New("taken away by the supervisor")
+	errStale     = errors.New("the record names another delivery")
+)
+
+// delivery is one JetStream delivery of a job, held by an emulated runner.
+type delivery struct {
+	msg     jetstream.Msg
+	work    bus.Work
+	id      job.Delivery // the fence token
+	stored  time.Time    // when the work was stored in the stream
+	waiting bool         // a slot was waiting in a pull when it was stored
+	claimed atomic.Bool
+	reached atomic.Int64 // step<<32 | total, for the heartbeat
+	ctx     context.Context
+	cancel  context.CancelCauseFunc
+}
+
+func (d *delivery) heldJob() bus.HeldJob {
+	r := d.reached.Load()
+	return bus.HeldJob{JobID: d.work.JobID, Delivery: d.id.Token(), Step: int(r >> 32), TotalSteps: int(uint32(r)), AckSubject: d.id.AckSubject}
+}
+
+// slot pulls one job at a time while free; while it runs one, it takes the
+// next if one is already queued (the runner's prefetch).
+func (r *fleetRunner) slot(ctx context.Context) {
+	var ahead *delivery
+	for ctx.Err() == nil {
+		d := ahead
+		ahead = nil
+		if d == nil {
+			if d = r.pull(ctx, false); d == nil {
+				continue
+			}
+		}
+		next := make(chan *delivery, 1)
+		if r.p.prefetch {
+			go func() { next <- r.pull(ctx, true) }()
+		} else {
+			next <- nil
+		}
+		r.work(ctx, d)
+		ahead = <-next
+	}
+	if ahead != nil {
+		r.end(ahead, errHandBack)
+	}
+}
+
+var errHandBack = errors.New("runner stopping")
+
+// pull takes one job: waiting up to fetchWait for a free slot, or without
+// waiting for a prefetch.
+func (r *fleetRunner) pull(ctx context.Context, prefetch bool) *delivery {
+	began := time.Now()
+	var batch jetstream.MessageBatch
+	var err error
+	if prefetch {
+		r.c.add(kindPrefetch)
+		batch, err = r.cons.FetchNoWait(1)
+	} else {
+		r.c.add(kindPull)
+		batch, err = r.cons.Fetch(1, jetstream.FetchMaxWait(r.p.fetchWait))
+	}
+	if err != nil {
+		r.c.failed(r.name+": pull", err)
+		sleepCtx(ctx, time.Second)
+		return nil
+	}
+	var d *delivery
+	for m := range batch.Messages() {
+		d = r.receive(ctx, m, !prefetch, began)
+	}
+	return d
+}
+
+// receive makes a fetched message a delivery held here, kept alive from
+// now on.
+func (r *fleetRunner) receive(ctx context.Context, m jetstream.Msg, pulled bool, pullBegan time.Time) *delivery {
+	meta, err := m.Metadata()
+	if err != nil {
+		_ = m.Term()
+		return nil
+	}
+	work, err := bus.DecodeWork(m.Data())
+	if err != nil {
+		_ = m.TermWithReason("unreadable work message")
+		return nil
+	}
+	d := &delivery{msg: m, work: work, stored: meta.Timestamp, waiting: pulled && meta.Timestamp.After(pullBegan),
+		id: job.Delivery{StreamSeq: meta.Sequence.Stream, Delivered: int(meta.NumDelivered), Runner: r.name, Boot: r.boot,
+			StartedAt: time.Now().UTC(), AckSubject: m.Reply()}}
+	d.ctx, d.cancel = context.WithCancelCause(ctx)
+	r.track(d)
+	go r.keepAlive(d)
+	return d
+}
+
+// keepAlive sends an in-progress ack every third of AckWait until the
+// delivery ends, reading the record first once claimed: a delivery that is
+// no longer the record's stops (the fence).
+func (r *fleetRunner) keepAlive(d *delivery) {
+	t := time.NewTicker(r.p.ackWait / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-d.ctx.Done():
+			return
+		case <-t.C:
+		}
+		if d.claimed.Load() {
+			r.c.add(kindOwnerRead)
+			ctx, cancel := context.WithTimeout(d.ctx, 5*time.Second)
+			rec, _, err := r.store.Get(ctx, d.work.JobID)
+			cancel()
+			if err == nil && !rec.OwnedBy(&d.id) {
+				d.cancel(errStale)
+				return
+			}
+		}
+		r.c.add(kindInProgress)
+		if err := d.msg.InProgress(); err != nil {
+			r.c.failed(d.work.JobID+": in-progress ack", err)
+		}
+	}
+}
+
+// work claims the delivery as its run begins, runs the steps, stores the
+// images, completes the record (fenced) and acks.
+func (r *fleetRunner) work(ctx context.Context, d *delivery) {
+	mutate := func(rec *job.Record) error { return job.Claim(rec, d.id, time.Now()) }
+	var rec job.Record
+	var rev uint64
+	var err error
+	r.c.add(kindClaim)
+	if d.work.Revision != 0 {
+		rec, rev, err = r.store.UpdateFrom(d.ctx, d.work.QueuedRecord(), d.work.Revision, mutate)
+	} else {
+		rec, err = r.store.Update(d.ctx, d.work.JobID, mutate)
+	}
+	if err != nil {
+		r.end(d, err)
+		return
+	}
+	claimedAt := time.Now()
+	d.claimed.Store(true)
+	r.c.running.Add(1)
+	defer r.c.running.Add(-1)
+	r.c.claimed(claimSample{JobID: d.work.JobID, StoreNS: d.stored.UnixNano(), ClaimNS: claimedAt.UnixNano(), Waiting: d.waiting})
+
+	spec := rec.Spec
+	steps := max(spec.Steps, 1)
+	ev := &stepEvents{interval: r.p.interval, send: r.sendEvent}
+	event := func(status job.Status, step int) bus.ProgressEvent {
+		return bus.ProgressEvent{JobID: d.work.JobID, Status: status, Step: step, TotalSteps: steps, Runner: r.name,
+			Attempt: rec.Attempts, Delivery: d.id.Token(), At: time.Now().UTC()}
+	}
+	ev.begin(event(job.StatusProcessing, 0))
+	stepTime := shapeOf(spec.Prompt) / time.Duration(steps)
+	timer := time.NewTimer(stepTime)
+	defer timer.Stop()
+	for step := 1; step <= steps; step++ {
+		select {
+		case <-d.ctx.Done():
+			ev.close()
+			r.end(d, context.Cause(d.ctx))
+			return
+		case <-timer.C:
+			timer.Reset(stepTime)
+		}
+		d.reached.Store(int64(step)<<32 | int64(steps))
+		ev.step(event(job.StatusProcessing, step))
+	}
+	keys, err := r.putImages(d, spec)
+	if err != nil {
+		ev.close()
+		r.end(d, err)
+		return
+	}
+	stages := job.Stages{InferenceMS: job.Millis(time.Since(claimedAt)), BatchSize: 1}
+	r.c.add(kindComplete)
+	_, _, err = r.store.UpdateFrom(d.ctx, rec, rev, func(rec *job.Record) error {
+		if job.Complete(rec, &d.id, keys, stages, time.Now()) != nil {
+			return errStale
+		}
+		return nil
+	})
+	if err != nil {
+		ev.close()
+		r.end(d, err)
+		return
+	}
+	r.c.completed(time.Now())
+	r.c.add(kindAck)
+	_ = d.msg.Ack()
+	ev.final(event(job.StatusCompleted, steps))
+	r.end(d, nil)
+}
+
+// pngImage is a tiny PNG (8×8, gray): what is PUT for each image when
+// PUTs are on, so S3 sees one request per image without the bench paying
+// for encoding.
+var pngImage = func() []byte {
+	var buf bytes.Buffer
+	_ = png.Encode(&buf, image.NewGray(image.Rect(0, 0, 8, 8)))
+	return buf.Bytes()
+}()
+
+// putImages stores the job's images (when PUTs are on) and returns their
+// keys.
+func (r *fleetRunner) putImages(d *delivery, spec job.Spec) ([]string, error) {
+	keys := make([]string, max(spec.NumImages, 1))
+	for i := range keys {
+		keys[i] = s3layout.ImageKey(d.work.JobID, i)
+		if r.s3 == nil {
+			continue
+		}
+		r.c.add(kindPut)
+		if _, err := r.s3.PutObject(d.ctx, r.bucket, keys[i], bytes.NewReader(pngImage), int64(len(pngImage)),
+			minio.PutObjectOptions{ContentType: "image/png"}); err != nil {
+			return nil, err
+		}
+	}
+	return keys, nil
+}
+
+// end decides the fate of a delivery that did not complete: a job that
+// ended meanwhile is acked, one taken away or no longer ours is dropped
+// without a word, anything else is handed back with a NAK.
+func (r *fleetRunner) end(d *delivery, err error) {
+	switch {
+	case err == nil:
+	case errors.Is(err, job.ErrEnded):
+		r.c.add(kindAck)
+		_ = d.msg.Ack()
+	case errors.Is(err, errTakenAway), errors.Is(err, errStale):
+	default:
+		if !errors.Is(err, errHandBack) && !errors.Is(err, context.Canceled) {
+			r.c.failed(d.work.JobID+": job handed back", err)
+		}
+		r.c.add(kindNak)
+		_ = d.msg.NakWithDelay(time.Second)
+	}
+	d.cancel(errHandBack)
+	r.untrack(d)
+}
+
+// sendEvent publishes one progress event on its job's subject.
+func (r *fleetRunner) sendEvent(e bus.ProgressEvent) {
+	r.c.add(kindEvent)
+	if err := r.nc.Publish(bus.EventSubject(e.JobID), bus.EncodeProgressEvent(e)); err != nil {
+		r.c.failed(e.JobID+": event", err)
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(d):
+	}
+}

@@ -1,0 +1,160 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+
+	"cyberimage/tools/internal/benchstack"
+)
+
+var httpc = &http.Client{Timeout: 10 * time.Second}
+
+func getJSON(ctx context.Context, url string, v any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := httpc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s", url, resp.Status)
+	}
+	return json.NewDecoder(resp.Body).Decode(v)
+}
+
+// snapshot is every cumulative figure read at one moment; a step's
+// figures are the differences between the snapshots at the ends of its
+// window.
+type snapshot struct {
+	at      time.Time
+	cpu     map[string]float64 // CPU-seconds by process name
+	harness float64
+	machine float64 // busy CPU-seconds of the whole machine
+	varz    map[string]server.Varz
+	// supSubs are the messages delivered to each supervisor, by kind of
+	// subscription; supIn what each supervisor sent.
+	supSubs map[string]map[string]int64
+	supIn   map[string]int64
+	emu     map[string]int64 // the emulators' counts, summed
+	// recoveries and slow are the supervisors' recoveries and slow-consumer
+	// errors, summed over both.
+	recoveries, slow float64
+}
+
+// take reads every figure now.
+func (h *harness) take(ctx context.Context) (snapshot, error) {
+	s := snapshot{at: time.Now(), cpu: map[string]float64{}, varz: map[string]server.Varz{}, emu: map[string]int64{},
+		supSubs: map[string]map[string]int64{}, supIn: map[string]int64{}}
+	for _, p := range h.ps.All() {
+		s.cpu[p.Name] = benchstack.ProcCPU(p.PID())
+	}
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
+		s.harness = float64(ru.Utime.Sec+ru.Stime.Sec) + float64(ru.Utime.Usec+ru.Stime.Usec)/1e6
+	}
+	s.machine, _ = benchstack.MachineCPU()
+	for _, n := range h.cl.Nodes {
+		var v server.Varz
+		if err := getJSON(ctx, n.MonitorURL()+"/varz", &v); err != nil {
+			return s, err
+		}
+		s.varz[n.Name] = v
+		var cz server.Connz
+		if err := getJSON(ctx, n.MonitorURL()+"/connz?subs=detail&sort=msgs_to&limit=64", &cz); err != nil {
+			return s, err
+		}
+		for _, c := range cz.Conns {
+			sup, ok := strings.CutPrefix(c.Name, "supervisor ")
+			if !ok {
+				continue
+			}
+			if s.supSubs[sup] == nil {
+				s.supSubs[sup] = map[string]int64{}
+			}
+			s.supIn[sup] += c.InMsgs
+			for _, sd := range c.SubsDetail {
+				s.supSubs[sup][subKind(sd.Subject)] += sd.Msgs
+			}
+		}
+	}
+	for _, e := range h.emus {
+		st, err := e.stats(ctx, false)
+		if err != nil {
+			return s, err
+		}
+		for k, v := range st.Counts {
+			s.emu[k] += v
+		}
+	}
+	for _, sup := range h.sups {
+		m, err := scrape(ctx, "http://"+sup.addr+"/metrics")
+		if err != nil {
+			return s, err
+		}
+		s.recoveries += m["cyberimage_recoveries_total"]
+		s.slow += m["cyberimage_nats_slow_consumer_errors_total"]
+	}
+	return s, nil
+}
+
+// subKind names what a supervisor's subscription carries.
+func subKind(subject string) string {
+	switch {
+	case strings.HasPrefix(subject, "cyberimage.runners."):
+		return "heartbeat"
+	case strings.HasPrefix(subject, "cyberimage.events."):
+		return "event"
+	case strings.HasPrefix(subject, "$JS.ACK."):
+		return "ack"
+	case strings.HasPrefix(subject, "_INBOX"):
+		return "inbox" // KV watches, pulls, replies
+	}
+	return "other"
+}
+
+// scrape reads a Prometheus text page into sums by series name (labels
+// summed over).
+func scrape(ctx context.Context, url string) (map[string]float64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := httpc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	out := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		if i < 0 {
+			continue
+		}
+		name := line[:i]
+		if j := strings.IndexByte(name, '{'); j >= 0 {
+			name = name[:j]
+		}
+		if v, err := strconv.ParseFloat(line[i+1:], 64); err == nil {
+			out[name] += v
+		}
+	}
+	return out, sc.Err()
+}
