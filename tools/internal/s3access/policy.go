@@ -20,8 +20,9 @@ const (
 	// earlier upload.
 	Runner Role = "runner"
 	// Supervisor reads images (the presigned links it serves are signed
-	// with its key, so they open only what it may read) and archives each
-	// ended job's record as images/<job_id>/job.json.
+	// with its key, so they open only what it may read) and archives the
+	// ended jobs' records under archive/ (and, if asked, as
+	// images/<job_id>/job.json).
 	Supervisor Role = "supervisor"
 	// Browser is for people: list and download with mc or the MinIO
 	// console, never write or delete.
@@ -49,10 +50,11 @@ type document struct {
 }
 
 // Actions lists what the role may do, as (action, resource) allow rules in
-// IAM terms, over the images prefix of the bucket.
+// IAM terms, over the images and archive prefixes of the bucket.
 func Actions(r Role, bucket string) []statement {
 	bucketARN := "arn:aws:s3:::" + bucket
 	images := bucketARN + "/images/*"
+	archive := bucketARN + "/archive/*"
 	switch r {
 	case Runner:
 		return []statement{
@@ -62,10 +64,12 @@ func Actions(r Role, bucket string) []statement {
 		return []statement{
 			{"Allow", []string{"s3:GetObject"}, []string{images}},
 			{"Allow", []string{"s3:PutObject"}, []string{bucketARN + "/images/*/job.json"}},
+			// The archive: segments and their index pages.
+			{"Allow", []string{"s3:PutObject", "s3:GetObject"}, []string{archive}},
 		}
 	case Browser:
 		return []statement{
-			{"Allow", []string{"s3:GetObject"}, []string{images}},
+			{"Allow", []string{"s3:GetObject"}, []string{images, archive}},
 			{"Allow", []string{"s3:ListBucket", "s3:GetBucketLocation"}, []string{bucketARN}},
 			// mc ls of the alias lists buckets first.
 			{"Allow", []string{"s3:ListAllMyBuckets"}, []string{"arn:aws:s3:::*"}},

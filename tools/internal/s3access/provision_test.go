@@ -72,6 +72,10 @@ func TestRolesHaveLeastPrivilege(t *testing.T) {
 		}, map[s3access.Role]bool{s3access.Browser: true}},
 		{"put a job's record", func(c *minio.Client) error { return putErr(ctx, c, bucket, "images/job-1/job.json") },
 			map[s3access.Role]bool{s3access.Runner: true, s3access.Supervisor: true}},
+		{"put an archive segment", func(c *minio.Client) error { return putErr(ctx, c, bucket, "archive/segments/1-2.ndjson.gz") },
+			map[s3access.Role]bool{s3access.Supervisor: true}},
+		{"get an archive segment", func(c *minio.Client) error { return getErr(ctx, c, bucket, "archive/segments/1-2.ndjson.gz") },
+			map[s3access.Role]bool{s3access.Supervisor: true, s3access.Browser: true}},
 		{"put outside images/", func(c *minio.Client) error { return putErr(ctx, c, bucket, "private/x.txt") }, nil},
 		{"get outside images/", func(c *minio.Client) error { return getErr(ctx, c, bucket, "private/notes.txt") }, nil},
 		{"delete an image", func(c *minio.Client) error {
