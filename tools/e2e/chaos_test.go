@@ -95,33 +95,9 @@ func TestChaos(t *testing.T) {
 	require.Empty(t, unanswered, "requests never answered by ingest")
 
 	recs := s.waitEnded(jobs, 3*time.Minute)
-	lost, duplicated, failed := 0, 0, 0
-	redelivered := 0
-	for i := range jobs {
-		id := job.IDForRequestID(fmt.Sprintf("chaos-%d", i))
-		rec, ok := recs[id]
-		if !ok {
-			lost++
-			continue
-		}
-		if rec.Status != job.StatusCompleted {
-			failed++
-			t.Errorf("job %s ended %s: %+v", id, rec.Status, rec.Error)
-			continue
-		}
-		if n := s.completions.of(id); n != 1 {
-			duplicated++
-			t.Errorf("job %s written completed %d times", id, n)
-		}
-		if rec.Attempts > 1 {
-			redelivered++
-		}
-		checkImages(t, s, rec)
-	}
-	t.Logf("chaos: %d jobs, %d runner kills, %d restarts, NATS restarted once, MinIO down 10s; lost %d, duplicated %d, failed %d, redelivered %d",
-		jobs, kills, restarts, lost, duplicated, failed, redelivered)
-	require.Zero(t, lost)
-	require.Zero(t, duplicated)
-	require.Zero(t, failed)
+	o := tally(t, s, recs, "chaos", jobs, func(rec job.Record) { checkImages(t, s, rec) })
+	t.Logf("chaos: %d jobs, %d runner kills, %d restarts, NATS restarted once, MinIO down 10s; %s",
+		jobs, kills, restarts, o)
+	o.requireNoneLost(t)
 	requireAllCompletedAndDrained(t, s, jobs)
 }

@@ -11,7 +11,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"cyberimage/shared/bus"
-	"cyberimage/shared/job"
 	"cyberimage/shared/testenv"
 )
 
@@ -110,38 +109,10 @@ func TestClusterChaos(t *testing.T) {
 	}
 	require.Zero(t, unanswered.Load(), "requests never answered by ingest")
 	recs := s.waitEnded(jobs, 3*time.Minute)
-	lost, duplicated, failed, redelivered := 0, 0, 0, 0
-	for i := range jobs {
-		id := job.IDForRequestID(fmt.Sprintf("cluster-%d", i))
-		rec, ok := recs[id]
-		switch {
-		case !ok:
-			lost++
-			continue
-		case rec.Status != job.StatusCompleted:
-			failed++
-			t.Errorf("job %s ended %s: %+v", id, rec.Status, rec.Error)
-			continue
-		}
-		if n := s.completions.of(id); n != 1 {
-			duplicated++
-			t.Errorf("job %s written completed %d times", id, n)
-		}
-		if rec.Attempts > 1 {
-			redelivered++
-		}
-	}
-	for _, p := range services {
-		select {
-		case <-p.exited:
-			t.Errorf("%s exited during the chaos", p.name)
-		default:
-		}
-	}
-	t.Logf("cluster chaos: %d jobs, 2 node kills (one wiped), longest pause in completions %s; lost %d, duplicated %d, failed %d, redelivered %d",
-		jobs, s.completions.longestPause().Round(time.Millisecond), lost, duplicated, failed, redelivered)
-	require.Zero(t, lost)
-	require.Zero(t, duplicated)
-	require.Zero(t, failed)
+	o := tally(t, s, recs, "cluster", jobs, nil)
+	requireRunning(t, services, "during the chaos")
+	t.Logf("cluster chaos: %d jobs, 2 node kills (one wiped), longest pause in completions %s; %s",
+		jobs, s.completions.longestPause().Round(time.Millisecond), o)
+	o.requireNoneLost(t)
 	requireAllCompletedAndDrained(t, s, jobs)
 }

@@ -67,43 +67,15 @@ func TestMinIONodeLoss(t *testing.T) {
 	}
 
 	recs := s.waitEnded(jobs, time.Minute)
-	lost, duplicated, failed, redelivered := 0, 0, 0, 0
-	for i := range jobs {
-		id := job.IDForRequestID(fmt.Sprintf("minio-loss-%d", i))
-		rec, ok := recs[id]
-		switch {
-		case !ok:
-			lost++
-			continue
-		case rec.Status != job.StatusCompleted:
-			failed++
-			t.Errorf("job %s ended %s: %+v", id, rec.Status, rec.Error)
-			continue
-		}
-		if n := s.completions.of(id); n != 1 {
-			duplicated++
-			t.Errorf("job %s written completed %d times", id, n)
-		}
-		if rec.Attempts > 1 {
-			redelivered++
-		}
-		checkImages(t, s, rec) // with the node still down
-	}
-	for _, p := range services {
-		select {
-		case <-p.exited:
-			t.Errorf("%s exited while a MinIO node was down", p.name)
-		default:
-		}
-	}
+	// Images read with the node still down.
+	o := tally(t, s, recs, "minio-loss", jobs, func(rec job.Record) { checkImages(t, s, rec) })
+	requireRunning(t, services, "while a MinIO node was down")
 	first, longest := pausesAfter(s.completions, killed)
-	t.Logf("minio node loss: %d jobs, 1 of 4 nodes killed -9; first completion %s after the kill, longest pause in completions %s (after the kill %s); upload retries %d; lost %d, duplicated %d, failed %d, redelivered %d",
+	t.Logf("minio node loss: %d jobs, 1 of 4 nodes killed -9; first completion %s after the kill, longest pause in completions %s (after the kill %s); upload retries %d; %s",
 		jobs, first.Round(time.Millisecond), s.completions.longestPause().Round(time.Millisecond),
-		longest.Round(time.Millisecond), retries.Load(), lost, duplicated, failed, redelivered)
-	require.Zero(t, lost)
-	require.Zero(t, duplicated)
-	require.Zero(t, failed)
-	require.Zero(t, redelivered, "a node's loss must not cost a delivery")
+		longest.Round(time.Millisecond), retries.Load(), o)
+	o.requireNoneLost(t)
+	require.Zero(t, o.redelivered, "a node's loss must not cost a delivery")
 
 	m.Start(0)
 	t.Logf("%.1fs: %s is back", time.Since(start).Seconds(), m.Addr(0))
