@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"cyberimage/shared/config"
 )
 
 func TestEndpoints(t *testing.T) {
@@ -139,4 +141,22 @@ func closedAddr(t *testing.T) string {
 	addr := l.Addr().String()
 	require.NoError(t, l.Close())
 	return addr
+}
+
+// An empty entry in the list is a typo to refuse, not a node to skip.
+func TestCheckRefusesAnEmptyEndpoint(t *testing.T) {
+	for endpoint, ok := range map[string]bool{
+		"127.0.0.1:9000":                 true,
+		"127.0.0.1:9000,127.0.0.1:9002":  true,
+		"127.0.0.1:9000,,127.0.0.1:9002": false,
+		"127.0.0.1:9000,":                false,
+	} {
+		env := map[string]string{"CYBERIMAGE_S3_ENDPOINT": endpoint, "CYBERIMAGE_DEV": "true"}
+		l := config.NewLoaderWithEnv("test", io.Discard, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+		var c Config
+		c.Bind(l)
+		require.NoError(t, l.Parse(nil))
+		c.Check(l)
+		require.Equal(t, ok, l.Err() == nil, "%q: %v", endpoint, l.Err())
+	}
 }
