@@ -46,18 +46,19 @@ func (d *delivery) heldJob() bus.HeldJob {
 // slot pulls one job at a time while free; while it runs one, it takes the
 // next if one is already queued (the runner's prefetch).
 func (r *fleetRunner) slot(ctx context.Context) {
+	q := &slotQueues{late: make(chan lateResult, len(r.queues)), waiting: make([]bool, len(r.queues))}
 	var ahead *delivery
 	for ctx.Err() == nil {
 		d := ahead
 		ahead = nil
 		if d == nil {
-			if d = r.pull(ctx, false); d == nil {
+			if d = r.pull(ctx, q); d == nil {
 				continue
 			}
 		}
 		next := make(chan *delivery, 1)
 		if r.p.prefetch {
-			go func() { next <- r.pull(ctx, true) }()
+			go func() { next <- r.takeNow(ctx, kindPrefetch) }()
 		} else {
 			next <- nil
 		}
@@ -67,22 +68,120 @@ func (r *fleetRunner) slot(ctx context.Context) {
 	if ahead != nil {
 		r.end(ahead, errHandBack)
 	}
+	for q.anyWaiting() {
+		res := <-q.late
+		q.waiting[res.queue] = false
+		if res.d != nil {
+			q.brought = append(q.brought, res.d)
+		}
+	}
+	for _, d := range q.brought {
+		r.end(d, errHandBack)
+	}
 }
 
 var errHandBack = errors.New("runner stopping")
 
-// pull takes one job: waiting up to fetchWait for a free slot, or without
-// waiting for a prefetch.
-func (r *fleetRunner) pull(ctx context.Context, prefetch bool) *delivery {
+// slotQueues are a slot's waits open on its queues (one per class), and
+// what the waits brought.
+type slotQueues struct {
+	late    chan lateResult
+	waiting []bool
+	brought []*delivery // jobs the waits brought, not yet taken
+}
+
+type lateResult struct {
+	queue int
+	d     *delivery
+}
+
+// takeLate collects what the waits brought since, without waiting, and
+// returns one job of it; the others stay for the next pulls.
+func (q *slotQueues) takeLate() *delivery {
+	for q.anyWaiting() {
+		select {
+		case res := <-q.late:
+			q.waiting[res.queue] = false
+			if res.d != nil {
+				q.brought = append(q.brought, res.d)
+			}
+			continue
+		default:
+		}
+		break
+	}
+	if len(q.brought) == 0 {
+		return nil
+	}
+	d := q.brought[0]
+	q.brought = q.brought[1:]
+	return d
+}
+
+func (q *slotQueues) anyWaiting() bool {
+	for _, w := range q.waiting {
+		if w {
+			return true
+		}
+	}
+	return false
+}
+
+// pull takes one job as the runner does since priorities: what earlier
+// waits brought; else the classes asked without waiting, in an order drawn
+// by weight (job.PullOrder); else a wait opened on every queue that has
+// none open, taking the first job any brings (the other waits go on, and
+// what they bring is held for the next pull).
+func (r *fleetRunner) pull(ctx context.Context, q *slotQueues) *delivery {
+	if d := q.takeLate(); d != nil {
+		d.waiting = false // it waited here while the slot ran another job
+		return d
+	}
+	if d := r.takeNow(ctx, kindPullNow); d != nil {
+		return d
+	}
+	for i, cons := range r.queues {
+		if q.waiting[i] {
+			continue
+		}
+		q.waiting[i] = true
+		go func() { q.late <- lateResult{i, r.fetch(ctx, cons, true)} }()
+	}
+	for q.anyWaiting() {
+		res := <-q.late
+		q.waiting[res.queue] = false
+		if res.d != nil {
+			return res.d
+		}
+	}
+	return nil
+}
+
+// takeNow asks the classes without waiting, in an order drawn by weight,
+// and takes from the first that has work; k counts the asks.
+func (r *fleetRunner) takeNow(ctx context.Context, k kind) *delivery {
+	r.rngMu.Lock()
+	order := job.PullOrder(r.rng.IntN)
+	r.rngMu.Unlock()
+	for _, p := range order {
+		r.c.add(k)
+		if d := r.fetch(ctx, r.queues[r.classes[p]], false); d != nil {
+			return d
+		}
+	}
+	return nil
+}
+
+// fetch pulls one job from one queue: waiting up to fetchWait, or not.
+func (r *fleetRunner) fetch(ctx context.Context, cons jetstream.Consumer, wait bool) *delivery {
 	began := time.Now()
 	var batch jetstream.MessageBatch
 	var err error
-	if prefetch {
-		r.c.add(kindPrefetch)
-		batch, err = r.cons.FetchNoWait(1)
-	} else {
+	if wait {
 		r.c.add(kindPull)
-		batch, err = r.cons.Fetch(1, jetstream.FetchMaxWait(r.p.fetchWait))
+		batch, err = cons.Fetch(1, jetstream.FetchMaxWait(r.p.fetchWait))
+	} else {
+		batch, err = cons.FetchNoWait(1)
 	}
 	if err != nil {
 		r.c.failed(r.name+": pull", err)
@@ -91,7 +190,7 @@ func (r *fleetRunner) pull(ctx context.Context, prefetch bool) *delivery {
 	}
 	var d *delivery
 	for m := range batch.Messages() {
-		d = r.receive(ctx, m, !prefetch, began)
+		d = r.receive(ctx, m, wait, began)
 	}
 	return d
 }

@@ -300,7 +300,7 @@ func estimate(w io.Writer, o options, rs []stepResult) {
 		perJob += r.sends[k]
 	}
 	perJob /= r.running
-	perRunner := (r.sends["heartbeat"] + r.sends["pull"]) / float64(r.runners)
+	perRunner := (r.sends["heartbeat"] + r.sends["pull"] + r.sends["pull_nowait"]) / float64(r.runners)
 	lead := r.supDeliv[leaderID]
 	leadPerJob := (lead["event"] + lead["ack"] + lead["inbox"] + lead["other"]) / r.running
 	leadPerRunner := lead["heartbeat"] / float64(r.runners)
@@ -318,10 +318,10 @@ func estimate(w io.Writer, o options, rs []stepResult) {
 	}
 	natsPerSend := natsMsgs(r) / max(r.busSends(), 1)
 	fmt.Fprintf(w, "\nCosts measured at %d × %d (%.0f running):\n", r.runners, r.slots, r.running)
-	fmt.Fprintf(w, "  runners send %.2f msgs/s per running job (events %.2f, in-progress %.3f, ownership reads %.3f, claim+complete+ack %.3f, prefetch %.3f) and %.2f per runner (heartbeat %.2f, free slots' pulls %.2f)\n",
+	fmt.Fprintf(w, "  runners send %.2f msgs/s per running job (events %.2f, in-progress %.3f, ownership reads %.3f, claim+complete+ack %.3f, prefetch %.3f) and %.2f per runner (heartbeat %.2f, free slots' pulls %.2f waiting + %.2f without)\n",
 		perJob, r.perJob(r.sends["event"]), r.perJob(r.sends["in_progress"]), r.perJob(r.sends["owner_read"]),
 		r.perJob(r.sends["claim"]+r.sends["complete"]+r.sends["ack"]), r.perJob(r.sends["prefetch"]), perRunner,
-		r.sends["heartbeat"]/float64(r.runners), r.sends["pull"]/float64(r.runners))
+		r.sends["heartbeat"]/float64(r.runners), r.sends["pull"]/float64(r.runners), r.sends["pull_nowait"]/float64(r.runners))
 	fmt.Fprintf(w, "  the leader is delivered %.2f msgs/s per running job and %.2f per runner, and spends %.0f µs of CPU per delivery (%s)\n",
 		leadPerJob, leadPerRunner, usPerDelivery, how)
 	fmt.Fprintf(w, "  the NATS cluster handles %.0f msgs/s in+out (%.1f per message a runner sends) and spends %.1f µs of CPU per message, three nodes together (%s)\n",

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"sync"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/nats-io/nuid"
 
 	"cyberimage/shared/bus"
+	"cyberimage/shared/job"
 	"cyberimage/shared/jobstore"
 	"cyberimage/shared/natsauth"
 )
@@ -37,13 +39,18 @@ type fleetRunner struct {
 	p          protocol
 	c          *counters
 	nc         *nats.Conn
-	cons       jetstream.Consumer
-	store      *jobstore.Store
-	s3         *minio.Client // shared by the process's runners (nil: no PUT)
-	bucket     string
-	started    time.Time
+	// queues are the model's consumers, one per priority class, in
+	// job.Priorities' order; classes finds a class's.
+	queues  []jetstream.Consumer
+	classes map[job.Priority]int
+	rng     *rand.Rand // draws each pull's class order
+	store   *jobstore.Store
+	s3      *minio.Client // shared by the process's runners (nil: no PUT)
+	bucket  string
+	started time.Time
 
 	mu         sync.Mutex
+	rngMu      sync.Mutex
 	held       map[string]*delivery // by delivery token
 	lastReload string
 }
@@ -56,8 +63,14 @@ func (r *fleetRunner) connect(ctx context.Context, url, credsDir string) error {
 		return err
 	}
 	r.nc = nc
-	if r.cons, err = js.Consumer(ctx, bus.StreamJobs, bus.RunnerConsumer(fleetModel)); err != nil {
-		return fmt.Errorf("%s: consumer: %w", r.name, err)
+	r.classes = map[job.Priority]int{}
+	for _, p := range job.Priorities() {
+		cons, err := js.Consumer(ctx, bus.StreamJobs, bus.ClassConsumer(fleetModel, p))
+		if err != nil {
+			return fmt.Errorf("%s: consumer: %w", r.name, err)
+		}
+		r.classes[p] = len(r.queues)
+		r.queues = append(r.queues, cons)
 	}
 	if r.store, err = jobstore.Open(ctx, js); err != nil {
 		return fmt.Errorf("%s: records: %w", r.name, err)
@@ -66,6 +79,7 @@ func (r *fleetRunner) connect(ctx context.Context, url, credsDir string) error {
 		return fmt.Errorf("%s: orders: %w", r.name, err)
 	}
 	r.boot, r.started, r.held = nuid.Next(), time.Now().UTC(), map[string]*delivery{}
+	r.rng = rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(len(r.name))))
 	return nil
 }
 

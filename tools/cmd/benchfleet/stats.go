@@ -16,7 +16,8 @@ const (
 	kindEvent                  // progress event publish (after coalescing)
 	kindInProgress             // +WPI on a delivery's ack subject
 	kindOwnerRead              // KV get before each in-progress ack (the fence)
-	kindPull                   // pull request with a wait (a free slot)
+	kindPull                   // pull request with a wait (a free slot, one per class)
+	kindPullNow                // pull request without a wait (a free slot asking each class)
 	kindPrefetch               // pull request without a wait (while running)
 	kindClaim                  // KV compare-and-set: queued → processing
 	kindComplete               // KV compare-and-set: processing → completed (fenced)
@@ -28,12 +29,12 @@ const (
 	numKinds
 )
 
-var kindNames = [numKinds]string{"heartbeat", "event", "in_progress", "owner_read", "pull", "prefetch", "claim", "complete",
+var kindNames = [numKinds]string{"heartbeat", "event", "in_progress", "owner_read", "pull", "pull_nowait", "prefetch", "claim", "complete",
 	"ack", "nak", "s3_put", "order_in", "error"}
 
 // busKinds are the kinds that are messages runners send to NATS (each KV
 // operation and pull is a request with a reply; the reply is not counted).
-var busKinds = []kind{kindHeartbeat, kindEvent, kindInProgress, kindOwnerRead, kindPull, kindPrefetch, kindClaim, kindComplete, kindAck, kindNak}
+var busKinds = []kind{kindHeartbeat, kindEvent, kindInProgress, kindOwnerRead, kindPull, kindPullNow, kindPrefetch, kindClaim, kindComplete, kindAck, kindNak}
 
 // claimSample is one claim: when the work was stored in the stream, when
 // the claim's compare-and-set returned, and whether a slot was waiting in
