@@ -3,6 +3,7 @@ package lifecycle
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -107,22 +108,15 @@ func TestRetryStartsOverAfterProgress(t *testing.T) {
 		fails := []error{errors.New("down"), errors.New("down"), Progressed(errors.New("ended after a while")), errors.New("down")}
 		err := Retry(t.Context(), Policy{Backoff: backoff.Policy{Base: time.Second, Max: 8 * time.Second}}, func(context.Context) error {
 			at = append(at, time.Since(start))
-			if len(at) <= len(fails) {
-				return fails[len(at)-1]
+			if len(at) > len(fails) {
+				return nil
 			}
-			return nil
+			return fails[len(at)-1]
 		})
-		if err != nil {
-			t.Fatal(err)
-		}
+		// Waits of 1 s and 2 s, then 1 s and 2 s again after the progress.
 		want := []time.Duration{0, time.Second, 3 * time.Second, 4 * time.Second, 6 * time.Second}
-		if len(at) != len(want) {
-			t.Fatalf("tries at %v, want %v", at, want)
-		}
-		for i := range want {
-			if at[i] != want[i] {
-				t.Fatalf("tries at %v, want %v", at, want)
-			}
+		if err != nil || !slices.Equal(at, want) {
+			t.Fatalf("got %v with tries at %v, want success with tries at %v", err, at, want)
 		}
 		if Progressed(nil) != nil {
 			t.Fatal("Progressed(nil) must be nil")
