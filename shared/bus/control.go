@@ -13,6 +13,14 @@ const (
 	// ControlReload: drop and reload every model session (the original
 	// app's forced cleanup), after repeated stalls.
 	ControlReload = "reload"
+	// ControlDrain: take no new work, finish what is held and stay up, until
+	// ControlUndrain (an operator's maintenance). The supervisor repeats
+	// whichever of the two an operator chose until the runner's heartbeat
+	// (Heartbeat.Draining) agrees, so a lost order or a restarted runner
+	// ends up as the operator asked.
+	ControlDrain = "drain"
+	// ControlUndrain: take work again after a drain.
+	ControlUndrain = "undrain"
 )
 
 // Control is an order to a runner.
@@ -64,6 +72,18 @@ func ReloadOrder(id, reason string, now time.Time) Control {
 	return Control{ID: id, Action: ControlReload, Reason: reason, At: now, ExpiresAt: now.Add(OrderTTL)}
 }
 
+// DrainOrder is an order to drain a runner (drain true) or to let it take
+// work again, valid for OrderTTL from now. It needs no id: carrying it
+// out twice changes nothing.
+func DrainOrder(drain bool, reason string, now time.Time) Control {
+	now = now.UTC()
+	action := ControlUndrain
+	if drain {
+		action = ControlDrain
+	}
+	return Control{Action: action, Reason: reason, At: now, ExpiresAt: now.Add(OrderTTL)}
+}
+
 // EncodeControl is the JSON of an order.
 func EncodeControl(c Control) []byte { return encode(c) }
 
@@ -80,6 +100,7 @@ func DecodeControl(data []byte) (Control, error) {
 			if c.ID == "" {
 				return malformed("reload order has no id")
 			}
+		case ControlDrain, ControlUndrain:
 		default:
 			return malformed("unknown order %q", c.Action)
 		}

@@ -149,6 +149,7 @@ func FuzzDecodeProgressEvent(f *testing.F) {
 func FuzzDecodeControl(f *testing.F) {
 	f.Add([]byte(`{"action":"abandon","job_id":"j","delivery":"1.1"}`))
 	f.Add([]byte(`{"action":"reload","id":"r@1"}`))
+	f.Add([]byte(`{"action":"drain"}`))
 	seedHostile(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := DecodeControl(data)
@@ -165,6 +166,7 @@ func FuzzDecodeControl(f *testing.F) {
 			if c.ID == "" {
 				t.Fatalf("accepted %+v", c)
 			}
+		case ControlDrain, ControlUndrain:
 		default:
 			t.Fatalf("accepted unknown order %+v", c)
 		}

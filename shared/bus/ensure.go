@@ -239,7 +239,13 @@ func Ensure(ctx context.Context, js jetstream.JetStream, s Settings, models ...s
 	}
 	for _, c := range l.consumers {
 		if err := bounded(ctx, func(ctx context.Context) error {
-			_, err := js.CreateOrUpdateConsumer(ctx, c.stream, c.cfg)
+			// A paused queue stays paused (pause.go).
+			cfg := c.cfg
+			var err error
+			if cfg.PauseUntil, err = keptPause(ctx, js, c.stream, cfg.Durable); err != nil {
+				return err
+			}
+			_, err = js.CreateOrUpdateConsumer(ctx, c.stream, cfg)
 			return err
 		}); err != nil {
 			return fmt.Errorf("ensure consumer %s: %w", c.cfg.Durable, err)

@@ -26,6 +26,9 @@ type Heartbeat struct {
 	// LastReload is the ID of the last reload order the runner carried
 	// out; the supervisor repeats an order until a heartbeat shows it.
 	LastReload string `json:"last_reload,omitempty"`
+	// Draining: an operator drained the runner (ControlDrain): it takes no
+	// new work, finishes what it holds and stays up, until undrained.
+	Draining bool `json:"draining,omitempty"`
 	// Dropped counts bus messages the runner threw away (malformed or
 	// expired orders, unreadable work) since it started.
 	Dropped uint64 `json:"dropped,omitempty"`

@@ -78,6 +78,11 @@ func (f *fakeJS) CreateOrUpdateStream(ctx context.Context, _ jetstream.StreamCon
 // Conn is none: the fake is always answered.
 func (f *fakeJS) Conn() *nats.Conn { return nil }
 
+// Consumer: none exists yet (Ensure looks, to carry a pause over).
+func (f *fakeJS) Consumer(context.Context, string, string) (jetstream.Consumer, error) {
+	return nil, jetstream.ErrConsumerNotFound
+}
+
 func (f *fakeJS) CreateOrUpdateConsumer(context.Context, string, jetstream.ConsumerConfig) (jetstream.Consumer, error) {
 	return nil, nil
 }

@@ -151,7 +151,10 @@ func Permissions(r Role, name string) Allow {
 			// ingest on the supervisor's submit inbox (bus.SubmitInbox).
 			bus.SubjectRequests,
 			// Queue depth for /status and /metrics: read-only listings.
-			"$JS.API.CONSUMER.LIST." + bus.StreamJobs, "$JS.API.CONSUMER.NAMES." + bus.StreamJobs}
+			"$JS.API.CONSUMER.LIST." + bus.StreamJobs, "$JS.API.CONSUMER.NAMES." + bus.StreamJobs,
+			// An operator pauses and resumes a model's queue (its runners'
+			// consumers); no other change to a consumer.
+			"$JS.API.CONSUMER.PAUSE." + bus.StreamJobs + ".*"}
 		for _, b := range []string{bus.BucketJobs, bus.BucketLeases, bus.BucketRunners, bus.BucketSupervisor} {
 			a.Pub = append(a.Pub, kvWrite(b))
 			a.Pub = append(a.Pub, kvRead(b)...)
