@@ -92,7 +92,7 @@ func (r *Runner) announcement() func() bus.Heartbeat {
 		}
 		return bus.Heartbeat{Runner: r.cfg.RunnerID, Host: host, PID: os.Getpid(), Boot: r.boot, Models: r.served,
 			Slots: len(r.slots), Busy: r.worker.Busy(), Device: r.device, GPUs: gpus, Started: started,
-			Quarantined: r.worker.Held(), LastReload: r.lastReload.Load().(string), Dropped: r.bus.Drops.Total(),
+			Quarantined: r.worker.Held(), Draining: r.worker.Draining(), LastReload: r.lastReload.Load().(string), Dropped: r.bus.Drops.Total(),
 			Reconnects: r.bus.NC.Stats().Reconnects, Jobs: r.worker.HeldJobs()}
 	}
 }

@@ -39,6 +39,15 @@ func (r *Runner) order(m *nats.Msg) {
 		if !r.worker.Cancel(c.JobID, c.Delivery, c.Reason) {
 			r.log.Debug("cancel order for a delivery not held here", zap.String("job_id", c.JobID), zap.String("delivery", c.Delivery))
 		}
+	case bus.ControlDrain:
+		// Repeated until the heartbeat shows it: only a change is news.
+		if r.worker.Drain() {
+			r.log.Warn("drained on an operator's order: taking no new work, finishing what is held", zap.String("reason", c.Reason))
+		}
+	case bus.ControlUndrain:
+		if r.worker.Undrain() {
+			r.log.Info("undrained: taking work again", zap.String("reason", c.Reason))
+		}
 	case bus.ControlReload:
 		r.ordersMu.Lock()
 		defer r.ordersMu.Unlock()

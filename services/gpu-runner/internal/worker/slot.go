@@ -55,8 +55,8 @@ func (w *Worker) slotLoop(id int) {
 			return
 		}
 		if w.gate.held() && len(ahead) > 0 {
-			// Quarantined: jobs taken ahead have not started; another
-			// runner takes them now.
+			// Quarantined or drained: jobs taken ahead have not started;
+			// another runner takes them now.
 			s.handBack(ahead)
 			ahead = nil
 		}
@@ -68,6 +68,12 @@ func (w *Worker) slotLoop(id int) {
 				return
 			}
 			batch = s.fetch()
+			if w.gate.held() && len(batch) > 0 {
+				// Held while this pull waited (drained, quarantined): the
+				// jobs have not started; another runner takes them now.
+				s.handBack(batch)
+				continue
+			}
 		}
 		var next <-chan []*delivery
 		if w.p.Prefetch && len(batch) > 0 && !w.gate.held() {
@@ -134,7 +140,13 @@ func (s *slot) settle() {
 		s.w.pause(s.w.p.AbandonCooloff)
 	}
 	if s.w.gate.held() {
-		s.log.Info("runner quarantined; pulling no work until its model reload succeeds")
+		if s.w.gate.heldFor(holdQuarantine) {
+			s.log.Info("runner quarantined; pulling no work until its model reload succeeds")
+		} else {
+			s.log.Info("runner drained; pulling no work until undrained")
+		}
+		// What waits opened before the hold bring goes back to the queue.
+		s.drainLate()
 		select {
 		case <-s.w.gate.opened():
 		case <-s.w.stopping:

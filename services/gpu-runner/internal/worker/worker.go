@@ -216,10 +216,22 @@ func (w *Worker) Stats() (completed, failed int64) { return w.done.Load(), w.fai
 
 // Hold stops the slots from pulling new work (jobs running go on) until
 // Resume: the runner is quarantined.
-func (w *Worker) Hold() { w.gate.hold() }
+func (w *Worker) Hold() { w.gate.hold(holdQuarantine) }
 
-// Resume lets the slots pull again.
-func (w *Worker) Resume() { w.gate.release() }
+// Resume ends the quarantine; the slots pull again unless drained.
+func (w *Worker) Resume() { w.gate.release(holdQuarantine) }
+
+// Drain stops the slots from pulling new work until Undrain: jobs running
+// finish, jobs taken ahead and not started go back to the queue, and the
+// runner stays up. It reports whether the runner was not draining yet.
+func (w *Worker) Drain() bool { return w.gate.hold(holdDrain) }
+
+// Undrain lets a drained runner take work again (unless quarantined); it
+// reports whether the runner was draining.
+func (w *Worker) Undrain() bool { return w.gate.release(holdDrain) }
+
+// Draining reports whether the runner is drained.
+func (w *Worker) Draining() bool { return w.gate.heldFor(holdDrain) }
 
 // HeldJobs lists the deliveries this worker holds and the step each has
 // reached, for the heartbeat.
@@ -235,8 +247,8 @@ func (w *Worker) HeldJobs() []bus.HeldJob {
 	return out
 }
 
-// Held reports whether the slots are held.
-func (w *Worker) Held() bool { return w.gate.held() }
+// Held reports whether the runner is quarantined (a drain is Draining).
+func (w *Worker) Held() bool { return w.gate.heldFor(holdQuarantine) }
 
 // stopGrace is how long, at most, running jobs get between being told to
 // stop and the stop deadline: time to terminate their inference and NAK.
@@ -250,7 +262,7 @@ const stopGrace = 2 * time.Second
 func (w *Worker) Stop(ctx context.Context) error {
 	close(w.stopping)
 	w.stopPulling()
-	w.gate.release()
+	w.gate.release(holdQuarantine)
 	finished := make(chan struct{})
 	go func() { w.wg.Wait(); close(finished) }()
 	// Abandon running jobs grace before the deadline; give up on them at
