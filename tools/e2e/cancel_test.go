@@ -34,9 +34,7 @@ func postWith(t *testing.T, url string, headers map[string]string) int {
 // queue, and the runner goes straight on to the next job.
 func TestCancel(t *testing.T) {
 	s := newFastStack(t)
-	s.startSupervisor()
-	s.startIngest()
-	ev := collectEvents(t, s.nc)
+	ev := s.startFront()
 
 	queued := request(t, s.client, fmtReq("cancel me while queued", 64, 64, 1, ""))
 	require.Eventually(t, func() bool { return s.jobsInStream() == 1 }, 5*time.Second, 20*time.Millisecond)
@@ -44,8 +42,7 @@ func TestCancel(t *testing.T) {
 	require.Zero(t, s.jobsInStream(), "the queued work was removed")
 
 	s.startRunner("runner-a")
-	running := request(t, s.client, fmtReq("cancel me while running", 1024, 1024, 4, `,"steps":50`))
-	waitStep(t, ev.ch, running.JobID, "runner-a", 2)
+	running := s.requestUntil(ev, "runner-a", 2, fmtReq("cancel me while running", 1024, 1024, 4, `,"steps":50`))
 	cancelledAt := time.Now()
 	require.Equal(t, http.StatusOK, post(t, s.url("/v1/jobs/"+running.JobID+"/cancel")))
 	next := request(t, s.client, fmtReq("after the cancel", 64, 64, 1, ""))

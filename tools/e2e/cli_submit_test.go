@@ -18,9 +18,7 @@ import (
 // rejected request exits 1 with the code.
 func TestCLISubmitWait(t *testing.T) {
 	s := newStack(t)
-	s.startSupervisor()
-	s.startIngest()
-	s.startRunner("runner-1")
+	s.startAll("runner-1")
 	cli := buildCommands(t, "cyberimage")["cyberimage"]
 	out := t.TempDir()
 	common := []string{"--supervisor", s.url(""), "submit", "--nats-url", s.nats.URL(), "--creds", s.creds(natsauth.Client)}

@@ -1,14 +1,12 @@
 package e2e
 
 import (
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/stretchr/testify/require"
 
 	"cyberimage/shared/bus"
@@ -32,24 +30,13 @@ func s3Outage(t *testing.T, patience string) {
 	s := newStack(t)
 	s.startIngest()
 	s.startRunner("runner-a", "CYBERIMAGE_UPLOAD_PATIENCE="+patience)
-	retrying := make(chan string, 16)
-	sub, err := s.nc.Subscribe(bus.SubjectEventsAll, func(m *nats.Msg) {
-		var e bus.ProgressEvent
-		if json.Unmarshal(m.Data, &e) == nil && strings.HasPrefix(e.Message, "retrying") {
-			retrying <- e.JobID
-		}
-	})
-	require.NoError(t, err)
-	defer sub.Unsubscribe()
+	ev := collectEvents(t, s.nc)
 
 	s.minio.Stop()
 	first := request(t, s.client, fmtReq("during the outage", 64, 64, 1, ""))
-	select {
-	case id := <-retrying:
-		require.Equal(t, first.JobID, id)
-	case <-time.After(time.Minute):
-		t.Fatal("the runner never reported a retry while S3 was down")
-	}
+	retry, ok := nextEvent(ev.ch, time.Minute, func(e bus.ProgressEvent) bool { return strings.HasPrefix(e.Message, "retrying") })
+	require.True(t, ok, "the runner never reported a retry while S3 was down")
+	require.Equal(t, first.JobID, retry.JobID)
 	second := request(t, s.client, fmtReq("queued during the outage", 64, 64, 1, ""))
 	// The scenario, not a wait for a result: the outage lasts a second
 	// more with the second job queued, a window in which the runner must
@@ -58,11 +45,9 @@ func s3Outage(t *testing.T, patience string) {
 	s.minio.Start()
 
 	recs := s.waitEnded(2, time.Minute)
-	for _, id := range []string{first.JobID, second.JobID} {
-		require.Equal(t, job.StatusCompleted, recs[id].Status)
-		require.Equal(t, 1, s.completions.of(id))
-		checkImages(t, s, recs[id])
-	}
+	s.requireCompletedOnce(recs, first.JobID, second.JobID)
+	checkImages(t, s, recs[first.JobID])
+	checkImages(t, s, recs[second.JobID])
 	if patience == "1ms" {
 		require.GreaterOrEqual(t, recs[first.JobID].Attempts, 2, "without patience the job in hand is handed back and retried")
 		require.LessOrEqual(t, recs[second.JobID].Attempts, 2, "the slot pulled at most one more job before it noticed the outage")

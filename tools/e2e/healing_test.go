@@ -56,19 +56,11 @@ func TestConsumerLossHeals(t *testing.T) {
 			50*time.Millisecond, "%s: ready again once its consumer is back", consumer)
 		t.Logf("%s: ready %s after the provision step ran again", consumer, time.Since(healed).Round(time.Millisecond))
 		for _, id := range ids {
-			rec := waitCompleted(t, s, id, time.Minute)
-			require.Eventually(t, func() bool { return s.completions.of(rec.JobID) >= 1 }, 5*time.Second, 10*time.Millisecond)
-			require.Equal(t, 1, s.completions.of(rec.JobID))
+			s.completedOnce(id, time.Minute)
 		}
 		stop()
 	}
-	for _, p := range []*proc{ingest, runner} {
-		select {
-		case <-p.exited:
-			t.Fatalf("%s exited", p.name)
-		default:
-		}
-	}
+	requireStillRunning(t, ingest, runner)
 }
 
 // keepProvisioned runs the provision step's keep loop, as make run does,

@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"net/http"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -9,7 +11,16 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"cyberimage/shared/s3layout"
+	"cyberimage/shared/testenv"
 )
+
+// readRepoFile reads a file of the repository, by its path from the root.
+func readRepoFile(t *testing.T, path ...string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(append([]string{testenv.RepoRoot(t)}, path...)...))
+	require.NoError(t, err)
+	return data
+}
 
 func minioPrefix(jobID string) minio.ListObjectsOptions {
 	return minio.ListObjectsOptions{Prefix: s3layout.JobPrefix(jobID), Recursive: true}

@@ -8,7 +8,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -62,20 +61,9 @@ func TestHostileMessagesChangeNothing(t *testing.T) {
 
 	deadline := time.Now().Add(2 * time.Minute)
 	for _, id := range jobs {
-		rec := waitCompleted(t, s, id, time.Until(deadline))
-		require.Equal(t, job.StatusCompleted, rec.Status, id)
-		// The completion watch is a separate KV watch: give it a moment.
-		require.Eventually(t, func() bool { return s.completions.of(id) >= 1 }, 5*time.Second, 10*time.Millisecond, id)
-		require.Equal(t, 1, s.completions.of(id), id)
+		s.completedOnce(id, time.Until(deadline))
 	}
-	for _, p := range []*proc{sup, ingest, runner} {
-		require.NoError(t, syscall.Kill(p.cmd.Process.Pid, 0), "%s still runs with the same PID", p.name)
-		select {
-		case <-p.exited:
-			t.Fatalf("%s exited", p.name)
-		default:
-		}
-	}
+	requireStillRunning(t, sup, ingest, runner)
 
 	metrics := scrape(t, s.url("/metrics"))
 	for _, kind := range []string{"junk:heartbeat", "junk:event", "junk:ack", "junk:advisory", "unbelieved:advisory"} {
@@ -93,8 +81,7 @@ func TestForgedOrdersChangeNothing(t *testing.T) {
 	s.startIngest()
 	ev := collectEvents(t, s.nc)
 	s.startRunner("runner-1", "CYBERIMAGE_FAULT_HANG_PROMPT=HANG")
-	r := request(t, s.client, fmtReq("HANG for the forgers", 64, 64, 1, ""))
-	waitStep(t, ev.ch, r.JobID, "runner-1", 1)
+	r := s.requestUntil(ev, "runner-1", 1, fmtReq("HANG for the forgers", 64, 64, 1, ""))
 	rec := waitStatus(t, s, r.JobID, job.StatusProcessing)
 	token := rec.Delivery.Token()
 	order := func(c bus.Control) {

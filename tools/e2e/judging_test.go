@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sync"
 	"testing"
@@ -73,9 +72,7 @@ func runTime(t *testing.T, rec job.Record) time.Duration {
 // and both stay listed as healthy.
 func TestSkewedRunnerClocks(t *testing.T) {
 	s := newFastStack(t, "CYBERIMAGE_MAX_STALLED_TIME=20s", "CYBERIMAGE_MAX_SILENT_TIME=3s", "CYBERIMAGE_RUNNER_TIMEOUT=3s")
-	s.startSupervisor()
-	s.startIngest()
-	s.startRunner("runner-slow", "CYBERIMAGE_FAULT_CLOCK_SKEW=-10m")
+	s.startAll("runner-slow", "CYBERIMAGE_FAULT_CLOCK_SKEW=-10m")
 	s.startRunner("runner-fast", "CYBERIMAGE_FAULT_CLOCK_SKEW=10m")
 	const n = 12
 	for i := range n {
@@ -119,9 +116,7 @@ func TestHangEverywhereFailsFast(t *testing.T) {
 	)
 	s := newFastStack(t, fmt.Sprintf("CYBERIMAGE_MAX_DELIVER=%d", maxDeliver), "CYBERIMAGE_ABANDON_COOLOFF="+cooloff.String(),
 		"CYBERIMAGE_MAX_STALLED_TIME="+stalled.String())
-	s.startSupervisor()
-	s.startIngest()
-	s.startRunner("runner-1", "CYBERIMAGE_FAULT_HANG_PROMPT=HANG")
+	s.startAll("runner-1", "CYBERIMAGE_FAULT_HANG_PROMPT=HANG")
 	s.startRunner("runner-2", "CYBERIMAGE_FAULT_HANG_PROMPT=HANG")
 	starts := watchRunStarts(t, s.nc)
 	sent := time.Now()
@@ -171,9 +166,8 @@ type runStarts struct {
 func watchRunStarts(t *testing.T, nc *nats.Conn) *runStarts {
 	t.Helper()
 	rs := &runStarts{at: map[string]time.Time{}}
-	sub, err := nc.Subscribe(bus.SubjectEventsAll, func(m *nats.Msg) {
-		var e bus.ProgressEvent
-		if json.Unmarshal(m.Data, &e) != nil || e.Status != job.StatusProcessing || e.Step != 0 {
+	onEvents(t, nc, func(e bus.ProgressEvent) {
+		if e.Status != job.StatusProcessing || e.Step != 0 {
 			return
 		}
 		key := fmt.Sprintf("%s/%d", e.JobID, e.Attempt)
@@ -183,8 +177,6 @@ func watchRunStarts(t *testing.T, nc *nats.Conn) *runStarts {
 		}
 		rs.mu.Unlock()
 	})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = sub.Unsubscribe() })
 	return rs
 }
 
@@ -201,9 +193,7 @@ func (rs *runStarts) of(jobID string, attempt int) (time.Time, bool) {
 func TestStallDemoAsDocumented(t *testing.T) {
 	tools := buildCommands(t, "loadtest")
 	s := newFastStack(t, "CYBERIMAGE_ABANDON_COOLOFF=1s", "CYBERIMAGE_MAX_STALLED_TIME=1500ms")
-	s.startSupervisor()
-	s.startIngest()
-	s.startRunner("runner-1", "CYBERIMAGE_FAULT_HANG_PROMPT=HANG")
+	s.startAll("runner-1", "CYBERIMAGE_FAULT_HANG_PROMPT=HANG")
 	s.startRunner("runner-2", "CYBERIMAGE_FAULT_HANG_PROMPT=HANG")
 	out, code := runCommand(t, 3*time.Minute, tools["loadtest"], "--nats", s.nats.URL(), "--creds", s.creds(natsauth.Admin), "--supervisor", "http://"+s.supervisorAddr,
 		"--test", "stall", "--timeout", "2m")

@@ -43,6 +43,16 @@ type kustomization struct {
 	} `json:"images"`
 }
 
+// knownKinds makes an empty object of each kind the manifests may hold.
+var knownKinds = map[string]func() any{
+	"Namespace":           func() any { return &corev1.Namespace{} },
+	"ConfigMap":           func() any { return &corev1.ConfigMap{} },
+	"Service":             func() any { return &corev1.Service{} },
+	"Deployment":          func() any { return &appsv1.Deployment{} },
+	"StatefulSet":         func() any { return &appsv1.StatefulSet{} },
+	"PodDisruptionBudget": func() any { return &policyv1.PodDisruptionBudget{} },
+}
+
 // settingsOf lists the CYBERIMAGE_ settings a binary's --help names.
 func settingsOf(bin string) map[string]bool {
 	out, _ := exec.Command(bin, "--help").CombinedOutput()
@@ -120,23 +130,11 @@ func TestKubernetesManifestsMatchTheCode(t *testing.T) {
 		for _, doc := range bytes.Split(raw, []byte("\n---\n")) {
 			var meta metav1.TypeMeta
 			require.NoError(t, yaml.Unmarshal(doc, &meta), res)
-			var target any
-			switch meta.Kind {
-			case "Namespace":
-				target = &corev1.Namespace{}
-			case "ConfigMap":
-				target = &corev1.ConfigMap{}
-			case "Service":
-				target = &corev1.Service{}
-			case "Deployment":
-				target = &appsv1.Deployment{}
-			case "StatefulSet":
-				target = &appsv1.StatefulSet{}
-			case "PodDisruptionBudget":
-				target = &policyv1.PodDisruptionBudget{}
-			default:
+			newTarget, known := knownKinds[meta.Kind]
+			if !known {
 				t.Fatalf("%s: kind %q is not one the test knows", res, meta.Kind)
 			}
+			target := newTarget()
 			require.NoError(t, yaml.UnmarshalStrict(doc, target), "%s decodes strictly into %s", res, meta.Kind)
 			switch o := target.(type) {
 			case *corev1.ConfigMap:

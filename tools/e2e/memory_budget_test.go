@@ -85,7 +85,7 @@ func TestJobMemoryBudget(t *testing.T) {
 }
 
 // waitCompleted waits until a job's record is completed and returns it.
-func waitCompleted(t *testing.T, s *stack, id string, limit time.Duration) job.Record {
+func waitCompleted(t testing.TB, s *stack, id string, limit time.Duration) job.Record {
 	t.Helper()
 	var rec job.Record
 	require.Eventually(t, func() bool {

@@ -3,8 +3,6 @@ package e2e
 import (
 	"encoding/json"
 	"net/http"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -169,21 +167,36 @@ var seriesName = regexp.MustCompile(`\bcyberimage_[a-z0-9_]+`)
 
 func seriesIn(expr string) []string { return seriesName.FindAllString(expr, -1) }
 
+// dashboard is what the tests read of the Grafana dashboard.
+type dashboard struct {
+	Panels []struct {
+		Type    string `json:"type"`
+		Title   string `json:"title"`
+		Targets []struct {
+			Expr string `json:"expr"`
+		} `json:"targets"`
+	} `json:"panels"`
+}
+
+// alertRules is the Prometheus alert rules file.
+type alertRules struct {
+	Groups []struct {
+		Name  string `yaml:"name"`
+		Rules []struct {
+			Alert       string            `yaml:"alert"`
+			Expr        string            `yaml:"expr"`
+			For         string            `yaml:"for"`
+			Labels      map[string]string `yaml:"labels"`
+			Annotations map[string]string `yaml:"annotations"`
+		} `yaml:"rules"`
+	} `yaml:"groups"`
+}
+
 // dashboardExprs are the queries of every panel of the Grafana dashboard.
 func dashboardExprs(t *testing.T) []string {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), "infra", "grafana", "cyberimage.json"))
-	require.NoError(t, err)
-	var dash struct {
-		Panels []struct {
-			Type    string `json:"type"`
-			Title   string `json:"title"`
-			Targets []struct {
-				Expr string `json:"expr"`
-			} `json:"targets"`
-		} `json:"panels"`
-	}
-	require.NoError(t, json.Unmarshal(data, &dash))
+	var dash dashboard
+	require.NoError(t, json.Unmarshal(readRepoFile(t, "infra", "grafana", "cyberimage.json"), &dash))
 	var out []string
 	for _, p := range dash.Panels {
 		if p.Type == "row" {
@@ -202,20 +215,8 @@ func dashboardExprs(t *testing.T) []string {
 // alertExprs are the expressions of the alert rules.
 func alertExprs(t *testing.T) []string {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), "infra", "prometheus", "alerts.yml"))
-	require.NoError(t, err)
-	var rules struct {
-		Groups []struct {
-			Name  string `yaml:"name"`
-			Rules []struct {
-				Alert       string            `yaml:"alert"`
-				Expr        string            `yaml:"expr"`
-				For         string            `yaml:"for"`
-				Labels      map[string]string `yaml:"labels"`
-				Annotations map[string]string `yaml:"annotations"`
-			} `yaml:"rules"`
-		} `yaml:"groups"`
-	}
+	data := readRepoFile(t, "infra", "prometheus", "alerts.yml")
+	var rules alertRules
 	dec := yaml.NewDecoder(strings.NewReader(string(data)))
 	dec.KnownFields(true)
 	require.NoError(t, dec.Decode(&rules))

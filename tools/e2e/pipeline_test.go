@@ -24,9 +24,7 @@ import (
 // through real ingest, two runners and the supervisor.
 func TestPipelineEndToEnd(t *testing.T) {
 	s := newStack(t)
-	s.startSupervisor()
-	s.startIngest()
-	s.startRunner("runner-a")
+	s.startAll("runner-a")
 	s.startRunner("runner-b")
 
 	type want struct{ w, h, n int }

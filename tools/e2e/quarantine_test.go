@@ -23,9 +23,7 @@ import (
 // runs. Once the file is back the reload succeeds and it works again.
 func TestQuarantinedRunnerPullsNothingUntilReloaded(t *testing.T) {
 	s := newFastStack(t, "CYBERIMAGE_ABANDON_COOLOFF=500ms")
-	s.startSupervisor()
-	s.startIngest()
-	ev := collectEvents(t, s.nc)
+	ev := s.startFront()
 	models := copyDemoModel(t)
 	s.startRunner("runner-q", "CYBERIMAGE_MODELS_DIR="+models, "CYBERIMAGE_SLOTS=2", "CYBERIMAGE_FAULT_HANG_PROMPT=HANG")
 	// A first job loads the model; then its file goes missing, which only
@@ -86,13 +84,10 @@ func TestQuarantinedRunnerPullsNothingUntilReloaded(t *testing.T) {
 func TestSigtermWithWedgedInferenceExits3(t *testing.T) {
 	const stopTimeout = 3 * time.Second
 	s := newFastStack(t, "CYBERIMAGE_MAX_STALLED_TIME=10m", "CYBERIMAGE_ACK_WAIT=30s")
-	s.startSupervisor()
-	s.startIngest()
-	ev := collectEvents(t, s.nc)
+	ev := s.startFront()
 	wedged := s.startRunner("runner-wedged", "CYBERIMAGE_FAULT_HANG_PROMPT=WEDGE", "CYBERIMAGE_FAULT_HANG_STUCK=true",
 		"CYBERIMAGE_STOP_TIMEOUT="+stopTimeout.String())
-	r := request(t, s.client, fmtReq("WEDGE the gpu", 64, 64, 1, ""))
-	waitStep(t, ev.ch, r.JobID, "runner-wedged", 1)
+	r := s.requestUntil(ev, "runner-wedged", 1, fmtReq("WEDGE the gpu", 64, 64, 1, ""))
 	s.startRunner("runner-ok")
 	sent := time.Now()
 	require.NoError(t, wedged.cmd.Process.Signal(syscall.SIGTERM))

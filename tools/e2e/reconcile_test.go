@@ -6,8 +6,6 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-
-	"cyberimage/shared/job"
 )
 
 // TestLostWorkIsReconciled: a stale ack deletes a job's message from the
@@ -17,12 +15,9 @@ import (
 // re-queues it.
 func TestLostWorkIsReconciled(t *testing.T) {
 	s := newFastStack(t, "CYBERIMAGE_MAX_STALLED_TIME=10m")
-	s.startSupervisor()
-	s.startIngest()
-	ev := collectEvents(t, s.nc)
+	ev := s.startFront()
 	doomed := s.startRunner("runner-doomed")
-	r := request(t, s.client, fmtReq("lose my message", 1024, 1024, 4, `,"steps":50`))
-	waitStep(t, ev.ch, r.JobID, "runner-doomed", 1)
+	r := s.requestUntil(ev, "runner-doomed", 1, fmtReq("lose my message", 1024, 1024, 4, `,"steps":50`))
 	rec, _, err := s.store.Get(context.Background(), r.JobID)
 	require.NoError(t, err)
 	// A zombie's ack, as a separate connection can send it.
@@ -32,10 +27,7 @@ func TestLostWorkIsReconciled(t *testing.T) {
 	doomed.kill()
 	s.startRunner("runner-heir")
 
-	got := s.waitEnded(1, time.Minute)[r.JobID]
-	require.Equal(t, job.StatusCompleted, got.Status)
-	require.Equal(t, "runner-heir", got.Runner)
-	require.Equal(t, 1, s.completions.of(r.JobID))
+	got := s.completedOn("runner-heir", r.JobID, time.Minute)
 	require.NotEmpty(t, got.Recoveries)
 	require.Contains(t, got.Recoveries[len(got.Recoveries)-1].Reason, "lost")
 	checkImages(t, s, got)

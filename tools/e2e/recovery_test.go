@@ -2,12 +2,10 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/stretchr/testify/require"
 
 	"cyberimage/shared/bus"
@@ -40,30 +38,17 @@ func TestKillRunnerMidJob(t *testing.T) {
 	s.startIngest()
 	victim := s.startRunner("runner-victim")
 
-	progress := make(chan bus.ProgressEvent, 256)
-	sub, err := s.nc.Subscribe(bus.SubjectEventsAll, func(m *nats.Msg) {
-		var e bus.ProgressEvent
-		if json.Unmarshal(m.Data, &e) == nil {
-			progress <- e
-		}
-	})
-	require.NoError(t, err)
-	defer sub.Unsubscribe()
-
+	ev := collectEvents(t, s.nc)
 	// Big enough to be mid-run when killed: 4 × 1024² pixels in 50 steps.
 	r := request(t, s.client, fmtReq("kill me mid-job", 1024, 1024, 4, `,"steps":50,"request_id":"victim"`))
 	require.Equal(t, "queued", r.Status)
-	waitStep(t, progress, r.JobID, "runner-victim", 2)
+	waitStep(t, ev.ch, r.JobID, "runner-victim", 2)
 	victim.kill()
 	killedAt := time.Now()
 	s.startRunner("runner-survivor")
 
-	recs := s.waitEnded(1, 2*time.Minute)
-	rec := recs[r.JobID]
-	require.Equal(t, job.StatusCompleted, rec.Status)
-	require.Equal(t, "runner-survivor", rec.Runner)
+	rec := s.completedOn("runner-survivor", r.JobID, 2*time.Minute)
 	require.Equal(t, 2, rec.Attempts, "the second delivery completed it")
-	require.Equal(t, 1, s.completions.of(r.JobID))
 	checkImages(t, s, rec)
 	images, thumbs := 0, 0
 	for o := range s.s3.ListObjects(context.Background(), s.minio.Config.Bucket, minioPrefix(r.JobID)) {
@@ -79,17 +64,12 @@ func TestKillRunnerMidJob(t *testing.T) {
 	t.Logf("recovered %.1fs after the kill (AckWait 2s)", time.Since(killedAt).Seconds())
 }
 
-func waitStep(t *testing.T, events <-chan bus.ProgressEvent, jobID, runner string, step int) {
+func waitStep(t testing.TB, events <-chan bus.ProgressEvent, jobID, runner string, step int) {
 	t.Helper()
-	timeout := time.After(time.Minute)
-	for {
-		select {
-		case e := <-events:
-			if e.JobID == jobID && e.Runner == runner && e.Step >= step {
-				return
-			}
-		case <-timeout:
-			t.Fatalf("job %s never reached step %d on %s", jobID, step, runner)
-		}
+	_, ok := nextEvent(events, time.Minute, func(e bus.ProgressEvent) bool {
+		return e.JobID == jobID && e.Runner == runner && e.Step >= step
+	})
+	if !ok {
+		t.Fatalf("job %s never reached step %d on %s", jobID, step, runner)
 	}
 }

@@ -14,9 +14,7 @@ import (
 // takes work again; an unknown runner is 404.
 func TestOperatorReload(t *testing.T) {
 	s := newStack(t)
-	s.startSupervisor()
-	s.startIngest()
-	s.startRunner("runner-1")
+	s.startAll("runner-1")
 
 	require.Equal(t, http.StatusUnauthorized, postWith(t, s.url("/v1/runners/runner-1/reload"), nil))
 	require.Equal(t, http.StatusNotFound, post(t, s.url("/v1/runners/ghost/reload")))

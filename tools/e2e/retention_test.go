@@ -19,9 +19,7 @@ import (
 // still linked), while a job that has not ended keeps its record.
 func TestEndedRecordsLeaveKVAndStayInS3(t *testing.T) {
 	s := newStack(t, "CYBERIMAGE_RECORD_TTL=2s")
-	s.startSupervisor()
-	s.startIngest()
-	s.startRunner("runner-1", "CYBERIMAGE_MODELS=demo")
+	s.startAll("runner-1", "CYBERIMAGE_MODELS=demo")
 
 	done := request(t, s.client, fmtReq("kept in s3", 64, 64, 1, ""))
 	require.Equal(t, "queued", done.Status)
@@ -73,9 +71,7 @@ func TestEndedRecordsLeaveKVAndStayInS3(t *testing.T) {
 // a job is known only while its record is in KV.
 func TestArchiveOff(t *testing.T) {
 	s := newStack(t, "CYBERIMAGE_RECORD_TTL=2s", "CYBERIMAGE_ARCHIVE=false")
-	s.startSupervisor()
-	s.startIngest()
-	s.startRunner("runner-1", "CYBERIMAGE_MODELS=demo")
+	s.startAll("runner-1", "CYBERIMAGE_MODELS=demo")
 
 	done := request(t, s.client, fmtReq("not archived", 64, 64, 1, ""))
 	waitCompleted(t, s, done.JobID, time.Minute)

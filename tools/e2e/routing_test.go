@@ -34,9 +34,7 @@ func twoModels(t *testing.T) string {
 // serves what.
 func TestRunnersServeOnlyTheirModels(t *testing.T) {
 	s := newStack(t, "CYBERIMAGE_MODELS_DIR="+twoModels(t), "CYBERIMAGE_DEFAULT_MODEL=demo")
-	s.startSupervisor()
-	s.startIngest()
-	s.startRunner("runner-demo", "CYBERIMAGE_MODELS=demo")
+	s.startAll("runner-demo", "CYBERIMAGE_MODELS=demo")
 	s.startRunner("runner-swirl", "CYBERIMAGE_MODELS=swirl")
 	for i := range 6 {
 		publish(t, s.nc, fmt.Sprintf(`{"prompt":"d%d","model":"demo","width":64,"height":64}`, i))

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -22,12 +23,9 @@ func TestRunnerLossTakesWorkAtOnce(t *testing.T) {
 	for _, variant := range []string{"killed", "restarted"} {
 		t.Run(variant, func(t *testing.T) {
 			s := newStack(t, "CYBERIMAGE_ACK_WAIT=60s", "CYBERIMAGE_RUNNER_LOST_AFTER=2s")
-			s.startSupervisor()
-			s.startIngest()
-			ev := collectEvents(t, s.nc)
+			ev := s.startFront()
 			victim := s.startRunner("runner-victim")
-			r := request(t, s.client, fmtReq("lose my runner", 1024, 1024, 4, `,"steps":50`))
-			waitStep(t, ev.ch, r.JobID, "runner-victim", 2)
+			r := s.requestUntil(ev, "runner-victim", 2, fmtReq("lose my runner", 1024, 1024, 4, `,"steps":50`))
 			held, _, err := s.store.Get(context.Background(), r.JobID)
 			require.NoError(t, err)
 			require.NotEmpty(t, held.Delivery.Boot, "the claim names the runner process")
@@ -46,11 +44,8 @@ func TestRunnerLossTakesWorkAtOnce(t *testing.T) {
 			}, 30*time.Second, 50*time.Millisecond, "the job did not run again within 30 s of the kill (AckWait is 60 s)")
 			t.Logf("%s: running again %.1fs after the kill", variant, time.Since(killed).Seconds())
 
-			rec := s.waitEnded(1, 2*time.Minute)[r.JobID]
-			require.Equal(t, job.StatusCompleted, rec.Status)
-			require.Equal(t, heir, rec.Runner)
+			rec := s.completedOn(heir, r.JobID, 2*time.Minute)
 			require.Equal(t, 2, rec.Attempts)
-			require.Equal(t, 1, s.completions.of(r.JobID))
 			require.Len(t, rec.Recoveries, 1)
 			require.True(t, strings.HasPrefix(rec.Recoveries[0].Reason, "runner_lost"), rec.Recoveries[0].Reason)
 			if variant == "restarted" {
@@ -68,17 +63,12 @@ func TestRunnerLossTakesWorkAtOnce(t *testing.T) {
 // runner's, one completion) and it takes work again.
 func TestFrozenRunnerPastLostThresholdIsFenced(t *testing.T) {
 	s := newStack(t, "CYBERIMAGE_ACK_WAIT=60s", "CYBERIMAGE_RUNNER_LOST_AFTER=2s")
-	s.startSupervisor()
-	s.startIngest()
-	ev := collectEvents(t, s.nc)
+	ev := s.startFront()
 	frozen := s.startRunner("runner-frozen")
-	r := request(t, s.client, fmtReq("freeze my runner", 1024, 1024, 4, `,"steps":50`))
-	waitStep(t, ev.ch, r.JobID, "runner-frozen", 2)
+	r := s.requestUntil(ev, "runner-frozen", 2, fmtReq("freeze my runner", 1024, 1024, 4, `,"steps":50`))
 	require.NoError(t, syscall.Kill(frozen.cmd.Process.Pid, syscall.SIGSTOP))
 	s.startRunner("runner-live")
-	rec := s.waitEnded(1, 2*time.Minute)[r.JobID]
-	require.Equal(t, job.StatusCompleted, rec.Status)
-	require.Equal(t, "runner-live", rec.Runner)
+	s.completedOn("runner-live", r.JobID, 2*time.Minute)
 	require.NoError(t, syscall.Kill(frozen.cmd.Process.Pid, syscall.SIGCONT))
 	// The resumed runner finishes nothing of the old delivery; new work
 	// still flows through both.
@@ -86,10 +76,7 @@ func TestFrozenRunnerPastLostThresholdIsFenced(t *testing.T) {
 		publish(t, s.nc, fmtReq("after the thaw "+string(rune('a'+i)), 64, 64, 1, ""))
 	}
 	recs := s.waitEnded(5, time.Minute)
-	for id, rec := range recs {
-		require.Equal(t, job.StatusCompleted, rec.Status, id)
-		require.Equal(t, 1, s.completions.of(id), id)
-	}
+	s.requireCompletedOnce(recs)
 	require.Equal(t, "runner-live", recs[r.JobID].Runner, "the thawed runner did not overwrite the record")
 	require.Zero(t, ev.by("runner-frozen", r.JobID, "completed"))
 	require.Zero(t, s.jobsInStream())
@@ -101,9 +88,7 @@ func TestFrozenRunnerPastLostThresholdIsFenced(t *testing.T) {
 // named it, and the supervisor NAKs it rather than wait for AckWait.
 func TestLostRunnersPrefetchedJobIsHandedBack(t *testing.T) {
 	s := newStack(t, "CYBERIMAGE_ACK_WAIT=60s", "CYBERIMAGE_RUNNER_LOST_AFTER=2s")
-	s.startSupervisor()
-	s.startIngest()
-	ev := collectEvents(t, s.nc)
+	ev := s.startFront()
 	beats, err := s.nc.SubscribeSync(bus.HeartbeatSubject("runner-victim"))
 	require.NoError(t, err)
 	// The first job hangs on this runner (and only here), holding its one
@@ -115,22 +100,9 @@ func TestLostRunnersPrefetchedJobIsHandedBack(t *testing.T) {
 	victim := s.startRunner("runner-victim", "CYBERIMAGE_PREFETCH=true", "CYBERIMAGE_MAX_BATCH=1", "CYBERIMAGE_FAULT_HANG_PROMPT=HOLD")
 	waitStep(t, ev.ch, running.JobID, "runner-victim", 1)
 	// Wait until a heartbeat lists the waiting job as held.
-	require.Eventually(t, func() bool {
-		m, err := beats.NextMsg(time.Second)
-		if err != nil {
-			return false
-		}
-		h, err := bus.DecodeHeartbeat(m.Data)
-		if err != nil {
-			return false
-		}
-		for _, j := range h.Jobs {
-			if j.JobID == waiting.JobID {
-				return true
-			}
-		}
-		return false
-	}, 30*time.Second, 10*time.Millisecond, "the runner never prefetched the second job")
+	waitHeartbeat(t, beats, 30*time.Second, func(h bus.Heartbeat) bool {
+		return slices.ContainsFunc(h.Jobs, func(j bus.HeldJob) bool { return j.JobID == waiting.JobID })
+	}, "the runner never prefetched the second job")
 	rec, _, err := s.store.Get(context.Background(), waiting.JobID)
 	require.NoError(t, err)
 	require.Equal(t, job.StatusQueued, rec.Status, "prefetched, not claimed: %+v", rec.Delivery)
@@ -142,10 +114,6 @@ func TestLostRunnersPrefetchedJobIsHandedBack(t *testing.T) {
 		return err == nil && rec.Delivery != nil && rec.Delivery.Runner == "runner-heir"
 	}, 30*time.Second, 50*time.Millisecond, "the prefetched job was not running elsewhere 30 s after the kill (AckWait is 60 s)")
 	t.Logf("prefetched job claimed elsewhere %.1fs after the kill", time.Since(killed).Seconds())
-	recs := s.waitEnded(2, 2*time.Minute)
-	for _, id := range []string{running.JobID, waiting.JobID} {
-		require.Equal(t, job.StatusCompleted, recs[id].Status, id)
-		require.Equal(t, 1, s.completions.of(id), id)
-	}
+	s.requireCompletedOnce(s.waitEnded(2, 2*time.Minute), running.JobID, waiting.JobID)
 	require.Zero(t, s.jobsInStream())
 }

@@ -33,9 +33,7 @@ func postJSON(t *testing.T, url, body string) (int, map[string]any) {
 // shapes.
 func TestHTTPSubmit(t *testing.T) {
 	s := newStack(t)
-	s.startSupervisor()
-	s.startIngest()
-	s.startRunner("runner-1")
+	s.startAll("runner-1")
 
 	invalid := []string{
 		`{"prompt":"bad width","width":100}`,

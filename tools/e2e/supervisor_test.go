@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"testing"
@@ -23,8 +22,7 @@ func TestSupervisorRestartRebuildsTracking(t *testing.T) {
 	s.startIngest()
 	ev := collectEvents(t, s.nc)
 	s.startRunner("runner-hung", "CYBERIMAGE_FAULT_HANG_PROMPT=HANG")
-	r := request(t, s.client, fmtReq("HANG while the supervisor restarts", 128, 128, 1, ""))
-	waitStep(t, ev.ch, r.JobID, "runner-hung", 1)
+	r := s.requestUntil(ev, "runner-hung", 1, fmtReq("HANG while the supervisor restarts", 128, 128, 1, ""))
 	sup.kill()
 	s.startRunner("runner-healthy")
 	// The scenario, not a wait for a result: the supervisor stays down a
@@ -33,11 +31,8 @@ func TestSupervisorRestartRebuildsTracking(t *testing.T) {
 	time.Sleep(time.Second)
 	s.startSupervisor()
 
-	rec := s.waitEnded(1, time.Minute)[r.JobID]
-	require.Equal(t, job.StatusCompleted, rec.Status)
-	require.Equal(t, "runner-healthy", rec.Runner)
+	rec := s.completedOn("runner-healthy", r.JobID, time.Minute)
 	require.Len(t, rec.Recoveries, 1, "recovered by the restarted supervisor")
-	require.Equal(t, 1, s.completions.of(r.JobID))
 }
 
 // TestTwoSupervisorsOnlyOneActs: two replicas serve status, exactly one
@@ -63,8 +58,7 @@ func TestTwoSupervisorsOnlyOneActs(t *testing.T) {
 	}, 15*time.Second, 100*time.Millisecond, "exactly one leader, known to both")
 
 	s.startRunner("runner-hung", "CYBERIMAGE_FAULT_HANG_PROMPT=HANG")
-	first := request(t, s.client, fmtReq("HANG one", 64, 64, 1, ""))
-	waitStep(t, ev.ch, first.JobID, "runner-hung", 1)
+	first := s.requestUntil(ev, "runner-hung", 1, fmtReq("HANG one", 64, 64, 1, ""))
 	healthy := s.startRunner("runner-healthy")
 	rec := s.waitEnded(1, time.Minute)[first.JobID]
 	require.Equal(t, job.StatusCompleted, rec.Status)
@@ -81,8 +75,7 @@ func TestTwoSupervisorsOnlyOneActs(t *testing.T) {
 	require.Eventually(t, func() bool { return statusAt(t, follower).Supervisor.Leader }, 20*time.Second, 100*time.Millisecond)
 	// Only the hung runner is up when the second job comes, so it takes it.
 	healthy.stop(t)
-	second := request(t, s.client, fmtReq("HANG two", 64, 64, 1, fmt.Sprintf(`,"seed":%d`, 2)))
-	waitStep(t, ev.ch, second.JobID, "runner-hung", 1)
+	second := s.requestUntil(ev, "runner-hung", 1, fmtReq("HANG two", 64, 64, 1, fmt.Sprintf(`,"seed":%d`, 2)))
 	s.startRunner("runner-healthy-2")
 	rec2 := s.waitEnded(2, time.Minute)[second.JobID]
 	require.Equal(t, job.StatusCompleted, rec2.Status)
@@ -99,9 +92,6 @@ func TestTwoSupervisorsOnlyOneActs(t *testing.T) {
 	hb, err := s.nc.SubscribeSync(bus.HeartbeatSubject("runner-hung"))
 	require.NoError(t, err)
 	defer hb.Unsubscribe()
-	require.Eventually(t, func() bool {
-		m, err := hb.NextMsg(time.Second)
-		var h bus.Heartbeat
-		return err == nil && json.Unmarshal(m.Data, &h) == nil && h.LastReload != "" && !h.Quarantined
-	}, 15*time.Second, 10*time.Millisecond, "the runner reports the reload done")
+	waitHeartbeat(t, hb, 15*time.Second, func(h bus.Heartbeat) bool { return h.LastReload != "" && !h.Quarantined },
+		"the runner reports the reload done")
 }

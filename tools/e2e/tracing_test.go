@@ -104,9 +104,7 @@ func (c *collector) trace(id string) map[string]bool {
 func TestOneTracePerJob(t *testing.T) {
 	col := startCollector(t)
 	s := newStack(t, "CYBERIMAGE_OTLP_ENDPOINT="+col.url, "OTEL_BSP_SCHEDULE_DELAY=100")
-	s.startSupervisor()
-	s.startIngest()
-	s.startRunner("runner-1", "CYBERIMAGE_MODELS=demo")
+	s.startAll("runner-1", "CYBERIMAGE_MODELS=demo")
 
 	const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
 	req, err := http.NewRequest(http.MethodPost, s.url("/v1/jobs"), strings.NewReader(fmtReq("traced", 64, 64, 2, "")))

@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"encoding/json"
-	"strings"
 	"testing"
 	"time"
 
@@ -13,6 +12,7 @@ import (
 	"cyberimage/shared/bus"
 	"cyberimage/shared/job"
 	"cyberimage/shared/natsauth"
+	"cyberimage/shared/testenv"
 )
 
 // TestAClientCannotSteerOrSpy: what a user holding only a client's
@@ -25,9 +25,7 @@ import (
 // supervisor's record feed or other clients' answers while jobs run.
 func TestAClientCannotSteerOrSpy(t *testing.T) {
 	s := newStack(t)
-	s.startSupervisor()
-	s.startIngest()
-	s.startRunner("runner-1")
+	s.startAll("runner-1")
 	ctx := context.Background()
 
 	done := request(t, s.client, fmtReq("a finished job", 64, 64, 1, ""))
@@ -41,8 +39,8 @@ func TestAClientCannotSteerOrSpy(t *testing.T) {
 	require.NoError(t, err)
 
 	// The attacker: client creds of its own, plus a spy connection.
-	violations := make(refusals, 64)
-	attacker, _ := s.nats.ConnectAsIdentity(t, natsauth.Client, "mallory", nats.ErrorHandler(violations.note))
+	violations := make(testenv.Violations, 64)
+	attacker, _ := s.nats.ConnectAsIdentity(t, natsauth.Client, "mallory", nats.ErrorHandler(violations.Note))
 	spy, err := attacker.SubscribeSync("_INBOX.>")
 	require.NoError(t, err) // refused asynchronously, below
 	targets := []string{bus.RecordSubject(done.JobID), "$KV." + bus.BucketLeases + ".supervisor-leader",
@@ -83,10 +81,7 @@ func TestAClientCannotSteerOrSpy(t *testing.T) {
 	require.NoError(t, err)
 	require.Zero(t, info.State.Msgs, "nothing was dead-lettered")
 	require.Zero(t, s.jobsInStream())
-	for id, rec := range recs {
-		require.Equal(t, job.StatusCompleted, rec.Status, id)
-		require.Equal(t, 1, s.completions.of(id), id)
-	}
+	s.requireCompletedOnce(recs)
 }
 
 // TestForgedEventsDoNotHideASilentRunner: another runner's credentials
@@ -96,17 +91,13 @@ func TestAClientCannotSteerOrSpy(t *testing.T) {
 // healthy runner. The forger cannot send the holder's heartbeat either.
 func TestForgedEventsDoNotHideASilentRunner(t *testing.T) {
 	s := newFastStack(t, "CYBERIMAGE_MAX_STALLED_TIME=10m", "CYBERIMAGE_MAX_SILENT_TIME=2s")
-	s.startSupervisor()
-	s.startIngest()
-	ev := collectEvents(t, s.nc)
-	s.startRunner("runner-silent", "CYBERIMAGE_FAULT_HANG_PROMPT=QUIET")
-	r := request(t, s.client, fmtReq("QUIET please", 64, 64, 1, ""))
-	waitStep(t, ev.ch, r.JobID, "runner-silent", 1)
+	ev := s.startAll("runner-silent", "CYBERIMAGE_FAULT_HANG_PROMPT=QUIET")
+	r := s.requestUntil(ev, "runner-silent", 1, fmtReq("QUIET please", 64, 64, 1, ""))
 	held, _, err := s.store.Get(context.Background(), r.JobID)
 	require.NoError(t, err)
 
-	violations := make(refusals, 8)
-	forger, _ := s.nats.ConnectAsIdentity(t, natsauth.Runner, "runner-forger", nats.ErrorHandler(violations.note))
+	violations := make(testenv.Violations, 8)
+	forger, _ := s.nats.ConnectAsIdentity(t, natsauth.Runner, "runner-forger", nats.ErrorHandler(violations.Note))
 	require.NoError(t, forger.Publish(bus.HeartbeatSubject("runner-silent"), []byte(`{"runner":"runner-silent","jobs":[]}`)))
 	require.NoError(t, forger.Flush())
 	select {
@@ -131,22 +122,7 @@ func TestForgedEventsDoNotHideASilentRunner(t *testing.T) {
 		}
 	}()
 	s.startRunner("runner-healthy")
-	rec := s.waitEnded(1, time.Minute)[r.JobID]
-	require.Equal(t, job.StatusCompleted, rec.Status)
-	require.Equal(t, "runner-healthy", rec.Runner)
+	rec := s.completedOn("runner-healthy", r.JobID, time.Minute)
 	require.Len(t, rec.Recoveries, 1)
 	require.Contains(t, rec.Recoveries[0].Reason, "silent")
-}
-
-// refusals collects the permission violations the server reports to a
-// connection (an attacker's).
-type refusals chan string
-
-func (r refusals) note(_ *nats.Conn, _ *nats.Subscription, err error) {
-	if err != nil && strings.Contains(strings.ToLower(err.Error()), "permissions violation") {
-		select {
-		case r <- err.Error():
-		default:
-		}
-	}
 }

@@ -43,23 +43,18 @@ type events struct {
 	ch  chan bus.ProgressEvent
 }
 
-func collectEvents(t *testing.T, nc *nats.Conn) *events {
+func collectEvents(t testing.TB, nc *nats.Conn) *events {
 	t.Helper()
 	ev := &events{ch: make(chan bus.ProgressEvent, 4096)}
-	sub, err := nc.Subscribe(bus.SubjectEventsAll, func(m *nats.Msg) {
-		var e bus.ProgressEvent
-		if json.Unmarshal(m.Data, &e) == nil {
-			ev.mu.Lock()
-			ev.all = append(ev.all, e)
-			ev.mu.Unlock()
-			select {
-			case ev.ch <- e:
-			default:
-			}
+	onEvents(t, nc, func(e bus.ProgressEvent) {
+		ev.mu.Lock()
+		ev.all = append(ev.all, e)
+		ev.mu.Unlock()
+		select {
+		case ev.ch <- e:
+		default:
 		}
 	})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = sub.Unsubscribe() })
 	return ev
 }
 
@@ -146,20 +141,12 @@ func statusAt(t *testing.T, addr string) statusView {
 // away; another runner completes it; the hung runner never acks it.
 func TestHungRunnerIsRecovered(t *testing.T) {
 	s := newFastStack(t)
-	s.startSupervisor()
-	s.startIngest()
-	ev := collectEvents(t, s.nc)
-	s.startRunner("runner-hung", "CYBERIMAGE_FAULT_HANG_PROMPT=HANG", "CYBERIMAGE_FAULT_HANG_STEP=2")
-	r := request(t, s.client, fmtReq("HANG at step two", 256, 256, 1, ""))
-	waitStep(t, ev.ch, r.JobID, "runner-hung", 2)
+	ev := s.startAll("runner-hung", "CYBERIMAGE_FAULT_HANG_PROMPT=HANG", "CYBERIMAGE_FAULT_HANG_STEP=2")
+	r := s.requestUntil(ev, "runner-hung", 2, fmtReq("HANG at step two", 256, 256, 1, ""))
 	s.startRunner("runner-healthy")
 
-	recs := s.waitEnded(1, time.Minute)
-	rec := recs[r.JobID]
-	require.Equal(t, job.StatusCompleted, rec.Status)
-	require.Equal(t, "runner-healthy", rec.Runner)
+	rec := s.completedOn("runner-healthy", r.JobID, time.Minute)
 	require.Equal(t, 2, rec.Attempts)
-	require.Equal(t, 1, s.completions.of(r.JobID))
 	require.Len(t, rec.Recoveries, 1)
 	require.Equal(t, "runner-hung", rec.Recoveries[0].Runner)
 	require.Contains(t, rec.Recoveries[0].Reason, "max_stalled_time")
@@ -181,13 +168,10 @@ func TestHungRunnerIsRecovered(t *testing.T) {
 // manager can restart it; the job completes elsewhere.
 func TestStuckInferenceExitsRunner(t *testing.T) {
 	s := newFastStack(t)
-	s.startSupervisor()
-	s.startIngest()
-	ev := collectEvents(t, s.nc)
+	ev := s.startFront()
 	stuck := s.startRunner("runner-stuck", "CYBERIMAGE_FAULT_HANG_PROMPT=WEDGE", "CYBERIMAGE_FAULT_HANG_STUCK=true",
 		"CYBERIMAGE_ABANDON_TIMEOUT=1s")
-	r := request(t, s.client, fmtReq("WEDGE the gpu", 128, 128, 1, ""))
-	waitStep(t, ev.ch, r.JobID, "runner-stuck", 1)
+	r := s.requestUntil(ev, "runner-stuck", 1, fmtReq("WEDGE the gpu", 128, 128, 1, ""))
 	s.startRunner("runner-healthy")
 	select {
 	case <-stuck.exited:
@@ -195,10 +179,7 @@ func TestStuckInferenceExitsRunner(t *testing.T) {
 		t.Fatal("the runner with a wedged inference did not exit")
 	}
 	require.Equal(t, 3, stuck.cmd.ProcessState.ExitCode())
-	rec := s.waitEnded(1, time.Minute)[r.JobID]
-	require.Equal(t, job.StatusCompleted, rec.Status)
-	require.Equal(t, "runner-healthy", rec.Runner)
-	require.Equal(t, 1, s.completions.of(r.JobID))
+	s.completedOn("runner-healthy", r.JobID, time.Minute)
 }
 
 // TestZombieRunner: a runner frozen (SIGSTOP) mid-job loses the job to
@@ -209,13 +190,10 @@ func TestZombieRunner(t *testing.T) {
 	for _, variant := range []string{"resumes after", "resumes during"} {
 		t.Run(variant, func(t *testing.T) {
 			s := newFastStack(t, "CYBERIMAGE_MAX_STALLED_TIME=10m")
-			s.startSupervisor()
-			s.startIngest()
-			ev := collectEvents(t, s.nc)
+			ev := s.startFront()
 			acks := collectAcks(t, s.nc)
 			zombie := s.startRunner("runner-zombie")
-			r := request(t, s.client, fmtReq("freeze me", 1024, 1024, 4, `,"steps":50`))
-			waitStep(t, ev.ch, r.JobID, "runner-zombie", 2)
+			r := s.requestUntil(ev, "runner-zombie", 2, fmtReq("freeze me", 1024, 1024, 4, `,"steps":50`))
 			require.NoError(t, syscall.Kill(zombie.cmd.Process.Pid, syscall.SIGSTOP))
 			frozen, _, err := s.store.Get(context.Background(), r.JobID)
 			require.NoError(t, err)
@@ -242,12 +220,8 @@ func TestZombieRunner(t *testing.T) {
 			// two of its keep-alive periods, the window in which a stray ack or
 			// write from it would show below.
 			time.Sleep(3 * time.Second)
-			for id, rec := range recs {
-				require.Equal(t, job.StatusCompleted, rec.Status, id)
-				require.Equal(t, 1, s.completions.of(id), id)
-			}
-			rec := recs[r.JobID]
-			require.Equal(t, "runner-other", rec.Runner, "the zombie did not overwrite the record")
+			s.requireCompletedOnce(recs)
+			require.Equal(t, "runner-other", recs[r.JobID].Runner, "the zombie did not overwrite the record")
 			require.Zero(t, ev.by("runner-zombie", r.JobID, "completed"))
 			require.Empty(t, acks.on(seq, 1, resumed), "the zombie sent nothing on its old delivery after resuming")
 			require.Zero(t, s.jobsInStream())
@@ -308,7 +282,7 @@ func TestPoisonJobDeadLettered(t *testing.T) {
 	rec, _, _ := s.store.Get(context.Background(), poison.JobID)
 	require.Equal(t, 1, rec.Attempts, "a re-queue starts a fresh attempt count")
 	require.Equal(t, 1, rec.Requeues)
-	require.Equal(t, 1, s.completions.of(poison.JobID))
+	s.requireCompletedOnce(map[string]job.Record{poison.JobID: rec})
 	require.Equal(t, http.StatusConflict, post(t, s.url("/v1/jobs/"+others[0]+"/retry")), "a completed job is never re-run")
 }
 
@@ -318,16 +292,10 @@ func TestPoisonJobDeadLettered(t *testing.T) {
 // elsewhere.
 func TestSilentRunnerIsRecovered(t *testing.T) {
 	s := newFastStack(t, "CYBERIMAGE_MAX_STALLED_TIME=10m", "CYBERIMAGE_MAX_SILENT_TIME=2s")
-	s.startSupervisor()
-	s.startIngest()
-	ev := collectEvents(t, s.nc)
-	s.startRunner("runner-silent", "CYBERIMAGE_FAULT_HANG_PROMPT=QUIET")
-	r := request(t, s.client, fmtReq("QUIET please", 64, 64, 1, ""))
-	waitStep(t, ev.ch, r.JobID, "runner-silent", 1)
+	ev := s.startAll("runner-silent", "CYBERIMAGE_FAULT_HANG_PROMPT=QUIET")
+	r := s.requestUntil(ev, "runner-silent", 1, fmtReq("QUIET please", 64, 64, 1, ""))
 	s.startRunner("runner-healthy")
-	rec := s.waitEnded(1, time.Minute)[r.JobID]
-	require.Equal(t, job.StatusCompleted, rec.Status)
-	require.Equal(t, "runner-healthy", rec.Runner)
+	rec := s.completedOn("runner-healthy", r.JobID, time.Minute)
 	require.Len(t, rec.Recoveries, 1)
 	require.Contains(t, rec.Recoveries[0].Reason, "silent")
 	require.Contains(t, rec.Recoveries[0].Reason, "max_silent_time")
