@@ -60,9 +60,10 @@ func ThumbSize(width, height int) (int, int) {
 	return max(1, width*ThumbMaxSide/height), ThumbMaxSide
 }
 
-// RecordKey is where a job's final record is archived when the job ends,
-// next to its images: images/<job_id>/job.json. The supervisor serves it
-// once the record has left KV.
+// RecordKey is a job's final record on its own, next to its images
+// (images/<job_id>/job.json): what the archive wrote per job before
+// segments (archive.go), and still writes when asked to. The supervisor
+// serves it once the record has left KV, if no segment holds the job.
 func RecordKey(jobID string) string { return JobPrefix(jobID) + "job.json" }
 
 // ParseImageKey returns the job id and index of an image key.
