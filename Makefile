@@ -39,7 +39,7 @@ export CYBERIMAGE_NATS_SERVER_BIN := $(NATS_SERVER)
 
 SERVICES := ingest gpu-runner supervisor
 
-.PHONY: bench-scale bench-recovery bench-fleet chromium gpu-check
+.PHONY: bench-scale bench-recovery bench-fleet chromium redis-server gpu-check
 .PHONY: help run run-cluster build tools test-tools test lint fuzz fmt vet clean loadtest bench-runner bench bench-micro
 
 help:
@@ -80,7 +80,18 @@ build:
 tools: $(ORT_LIB) $(MINIO) $(NATS_SERVER) $(NATS_CLI) $(MC)
 
 # What the tests need: no CLIs, but a headless browser for the console.
-test-tools: $(ORT_LIB) $(MINIO) $(NATS_SERVER) $(STATICCHECK) chromium
+test-tools: $(ORT_LIB) $(MINIO) $(NATS_SERVER) $(STATICCHECK) chromium redis-server
+
+# Debian's redis-server runs asynq, the peer make bench measures beside the
+# pipeline (and the tests of that comparison); installed with apt when
+# missing, as root or through sudo. Without it the bench says "asynq: not
+# measured" and, outside CI, those tests skip.
+redis-server:
+	@if command -v redis-server >/dev/null 2>&1; then exit 0; fi; \
+	echo "tools: installing Debian's redis-server for the asynq comparison (apt-get)"; \
+	if [ "$$(id -u)" = 0 ]; then sudo=""; else sudo="sudo -n"; fi; \
+	{ $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends redis-server >/dev/null; } \
+	  || echo "tools: could not install redis-server (apt-get install redis-server): asynq will not be measured"
 
 # Debian's chromium drives the console tests (chromedp); installed with apt
 # when missing, as root or through sudo.
@@ -190,11 +201,6 @@ vet:
 # through sudo -n; without it the bench says "asynq: not measured".
 BENCH_ARGS ?=
 bench: test-tools
-	@command -v redis-server >/dev/null 2>&1 || { \
-	  echo "bench: installing Debian's redis-server for the asynq comparison (apt-get)"; \
-	  if [ "$$(id -u)" = 0 ]; then sudo=""; else sudo="sudo -n"; fi; \
-	  { $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends redis-server >/dev/null; } \
-	  || echo "bench: could not install redis-server (apt-get install redis-server): asynq will not be measured"; }
 	go run ./tools/cmd/bench $(BENCH_ARGS)
 
 # What a runner on this machine finds and does with its GPUs: NVML's GPUs

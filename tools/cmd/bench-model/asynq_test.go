@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"os/exec"
 	"testing"
 	"time"
 
@@ -18,10 +17,7 @@ import (
 // Redis server and MinIO, and count the PNGs stored and the tasks Redis
 // keeps as completed with their results.
 func TestAsynqPeerDoesAJobsWorkPerTask(t *testing.T) {
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		t.Skip("redis-server not installed (apt-get install redis-server): the asynq peer is measured only where it is")
-	}
+	bin := benchstack.NeedRedis(t)
 	procs := benchstack.NewProcs(testenv.RepoRoot(t), t.TempDir())
 	t.Cleanup(procs.StopAll)
 	addr, _, err := benchstack.StartRedis(context.Background(), procs, "redis", bin, t.TempDir())

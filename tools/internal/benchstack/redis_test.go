@@ -3,7 +3,6 @@ package benchstack
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -12,10 +11,7 @@ import (
 // The bench's Redis answers on loopback, keeps its files in the folder it
 // is given (Redis's default snapshots), counts the commands it serves, and is gone once stopped.
 func TestRedisStartsAnswersAndStops(t *testing.T) {
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		t.Skip("redis-server not installed (apt-get install redis-server)")
-	}
+	bin := NeedRedis(t)
 	logs, dir := t.TempDir(), t.TempDir()
 	ps := NewProcs(logs, logs)
 	defer ps.StopAll()
