@@ -69,11 +69,11 @@ func TestMinIONodeLoss(t *testing.T) {
 	recs := s.waitEnded(jobs, time.Minute)
 	// Images read with the node still down.
 	o := tally(t, s, recs, "minio-loss", jobs, func(rec job.Record) { checkImages(t, s, rec) })
-	requireRunning(t, services, "while a MinIO node was down")
 	first, longest := pausesAfter(s.completions, killed)
 	t.Logf("minio node loss: %d jobs, 1 of 4 nodes killed -9; first completion %s after the kill, longest pause in completions %s (after the kill %s); upload retries %d; %s",
 		jobs, first.Round(time.Millisecond), s.completions.longestPause().Round(time.Millisecond),
 		longest.Round(time.Millisecond), retries.Load(), o)
+	requireStillRunning(t, services...)
 	o.requireNoneLost(t)
 	require.Zero(t, o.redelivered, "a node's loss must not cost a delivery")
 

@@ -55,16 +55,3 @@ func tally(t *testing.T, s *stack, recs map[string]job.Record, prefix string, n 
 	}
 	return o
 }
-
-// requireRunning fails the test if any of the services exited (or was
-// restarted) meanwhile.
-func requireRunning(t *testing.T, services []*proc, meanwhile string) {
-	t.Helper()
-	for _, p := range services {
-		select {
-		case <-p.exited:
-			t.Errorf("%s exited %s", p.name, meanwhile)
-		default:
-		}
-	}
-}
