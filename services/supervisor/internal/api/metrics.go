@@ -33,6 +33,10 @@ var (
 		"Job slots of the runners heard from, by state: busy or total.", []string{"state"}, nil)
 	rewatchesDesc = prometheus.NewDesc(metrics.Namespace+"_index_rewatches_total",
 		"Times the follow of the job records was made again after it ended or went blind.", nil, nil)
+	modelPausedDesc = prometheus.NewDesc(metrics.Namespace+"_model_paused",
+		"1 while an operator has paused the model's queue (its jobs wait), else 0.", []string{"model"}, nil)
+	runnerDrainingDesc = prometheus.NewDesc(metrics.Namespace+"_runner_draining",
+		"1 while an operator has drained the runner (it takes no new work), else 0; every runner heard from and every one drained.", []string{"runner"}, nil)
 	leaderDesc           = prometheus.NewDesc(metrics.Namespace+"_supervisor_leader", "1 while this supervisor holds the leader lease.", nil, nil)
 	trackerEvictionsDesc = prometheus.NewDesc(metrics.Namespace+"_tracker_evictions_total",
 		"Entries the supervisor's runner and progress maps let go of other than by a job ending: expired (aged out), evicted (pushed out at the cap), refused (not kept at the cap).",
@@ -45,7 +49,7 @@ type supervisorCollector struct{ s *Server }
 
 func (c supervisorCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{jobsDesc, queuePendingDesc, queueInProgDesc, queueRedelDesc, queueOldestDesc, deadLettersDesc,
-		recoveriesDesc, runnersDesc, runnerSlotsDesc, rewatchesDesc, leaderDesc, trackerEvictionsDesc, trackerEntriesDesc} {
+		recoveriesDesc, runnersDesc, runnerSlotsDesc, rewatchesDesc, leaderDesc, modelPausedDesc, runnerDrainingDesc, trackerEvictionsDesc, trackerEntriesDesc} {
 		ch <- d
 	}
 }
@@ -67,6 +71,9 @@ func (c supervisorCollector) Collect(ch chan<- prometheus.Metric) {
 		gauge(queueInProgDesc, float64(q.InProgress))
 		gauge(queueRedelDesc, float64(q.Redelivered))
 		gauge(deadLettersDesc, float64(q.Dead))
+		for _, m := range s.modelStates(q) {
+			gauge(modelPausedDesc, metrics.Bool(m.Paused), m.Name)
+		}
 	}
 	oldest := 0.0
 	if t := s.p.Index.OldestQueued(); !t.IsZero() {
@@ -86,6 +93,7 @@ func (c supervisorCollector) Collect(ch chan<- prometheus.Metric) {
 			total += r.Slots
 		}
 	}
+	c.drains(ctx, gauge)
 	for h, n := range health {
 		gauge(runnersDesc, float64(n), h)
 	}
@@ -103,5 +111,25 @@ func (c supervisorCollector) Collect(ch chan<- prometheus.Metric) {
 	if s.p.Leader != nil {
 		leads, _ := s.p.Leader()
 		gauge(leaderDesc, metrics.Bool(leads))
+	}
+}
+
+// drains reports every runner heard from and every drained one, 1 while
+// drained; nothing when the drains cannot be read.
+func (c supervisorCollector) drains(ctx context.Context, gauge func(*prometheus.Desc, float64, ...string)) {
+	drained := c.s.drainedRunners(ctx)
+	if drained == nil {
+		return
+	}
+	seen := map[string]bool{}
+	for _, r := range c.s.runners() {
+		seen[r.Runner] = true
+		_, d := drained[r.Runner]
+		gauge(runnerDrainingDesc, metrics.Bool(d), r.Runner)
+	}
+	for r := range drained {
+		if !seen[r] {
+			gauge(runnerDrainingDesc, 1, r)
+		}
 	}
 }

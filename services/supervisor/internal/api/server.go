@@ -75,6 +75,8 @@ type Params struct {
 	// Reload orders a runner to reload its models and returns the order's
 	// id (nil: the action is off).
 	Reload func(ctx context.Context, runner string) (string, error)
+	// Drains drains and undrains runners (nil: the action is off).
+	Drains Drains
 	// Stats are the figures over time (GET /v1/stats, the runner page's
 	// series); nil turns them off.
 	Stats *stats.Recorder
@@ -161,6 +163,10 @@ func New(p Params) *Server {
 	mux.HandleFunc("POST /v1/jobs/retry-failed", s.admin(s.retryFailed))
 	mux.HandleFunc("POST /v1/jobs/purge", s.admin(s.purge))
 	mux.HandleFunc("POST /v1/runners/{runner}/reload", s.admin(s.reload))
+	mux.HandleFunc("POST /v1/runners/{runner}/drain", s.admin(s.drain))
+	mux.HandleFunc("POST /v1/runners/{runner}/undrain", s.admin(s.undrain))
+	mux.HandleFunc("POST /v1/models/{model}/pause", s.admin(s.pause))
+	mux.HandleFunc("POST /v1/models/{model}/resume", s.admin(s.resume))
 	mux.HandleFunc("POST /v1/jobs/{id}/cancel", s.admin(s.cancel))
 	mux.HandleFunc("GET /api/queue", s.reader(s.queue))
 	mux.HandleFunc("GET /v1/models", s.reader(s.models))

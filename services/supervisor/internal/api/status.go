@@ -19,6 +19,8 @@ type queueState struct {
 	Redelivered int    `json:"redelivered"`
 	// Dead is the number of messages in the dead-letter stream.
 	Dead uint64 `json:"dead"`
+	// consumers are the runners' consumers by name, true when paused.
+	consumers map[string]bool
 }
 
 type inProgress struct {
@@ -39,7 +41,8 @@ type statusReply struct {
 	Queue          queueState            `json:"queue"`
 	Jobs           any                   `json:"jobs"`
 	JobsInProgress []inProgress          `json:"jobs_in_progress"`
-	Runners        []tracker.Runner      `json:"runners"`
+	Runners        []runnerEntry         `json:"runners"`
+	Models         []modelState          `json:"models"`
 	Recoveries     []recoveries.Recovery `json:"recoveries"`
 	RecoveryCounts map[string]int64      `json:"recovery_counts"`
 	Supervisor     supervisorState       `json:"supervisor"`
@@ -53,7 +56,7 @@ type supervisorState struct {
 
 // consumerState adds up the runners' consumers (one per model).
 func (s *Server) consumerState(ctx context.Context) (queueState, error) {
-	var q queueState
+	q := queueState{consumers: map[string]bool{}}
 	stream, err := s.p.JS.Stream(ctx, bus.StreamJobs)
 	if err != nil {
 		return q, fmt.Errorf("jobs stream: %w", err)
@@ -63,6 +66,7 @@ func (s *Server) consumerState(ctx context.Context) (queueState, error) {
 		q.Pending += info.NumPending
 		q.InProgress += info.NumAckPending
 		q.Redelivered += info.NumRedelivered
+		q.consumers[info.Name] = info.Paused
 	}
 	if err := infos.Err(); err != nil {
 		return q, fmt.Errorf("consumer info: %w", err)
@@ -104,7 +108,7 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	runners := s.runners()
 	leader, holder := s.p.Leader()
 	writeJSON(w, http.StatusOK, statusReply{Queue: q, Jobs: s.p.Index.Counts(), JobsInProgress: list,
-		Runners: runners, Recoveries: s.p.Recoveries.Recent(), RecoveryCounts: s.p.Recoveries.Counts(),
+		Runners: withDrains(runners, s.drainedRunners(ctx)), Models: s.modelStates(q), Recoveries: s.p.Recoveries.Recent(), RecoveryCounts: s.p.Recoveries.Counts(),
 		Supervisor: supervisorState{Leader: leader, Holder: holder}, At: now.UTC()})
 }
 

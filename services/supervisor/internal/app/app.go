@@ -18,6 +18,7 @@ import (
 	"cyberimage/services/supervisor/internal/api"
 	"cyberimage/services/supervisor/internal/config"
 	"cyberimage/services/supervisor/internal/deadletter"
+	"cyberimage/services/supervisor/internal/drain"
 	"cyberimage/services/supervisor/internal/index"
 	"cyberimage/services/supervisor/internal/lease"
 	"cyberimage/services/supervisor/internal/recoveries"
@@ -50,6 +51,7 @@ type App struct {
 	recoverer  *watchdog.Recoverer
 	dog        *watchdog.Watchdog
 	dead       *deadletter.Handler
+	drains     *drain.Drains
 	leader     lifecycle.Group
 	lead       *lease.Lease
 	api        *api.Server

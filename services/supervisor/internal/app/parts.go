@@ -9,6 +9,7 @@ import (
 	"cyberimage/services/supervisor/internal/api"
 	"cyberimage/services/supervisor/internal/archive"
 	"cyberimage/services/supervisor/internal/deadletter"
+	"cyberimage/services/supervisor/internal/drain"
 	"cyberimage/services/supervisor/internal/expiry"
 	"cyberimage/services/supervisor/internal/index"
 	"cyberimage/services/supervisor/internal/reconciler"
@@ -30,6 +31,8 @@ func (a *App) watchers() {
 	a.track = tracker.New(a.bus.NC, a.cfg.RunnerTimeout, a.bus.Drops, a.log)
 	a.acks = acks.New(a.bus.NC, a.bus.Drops)
 	a.recoveries = recoveries.NewLog(50)
+	// Operators' drains, kept in KV: every replica reads and changes them.
+	a.drains = drain.New(drain.Params{Set: drain.Set{KV: a.buckets.state}, Runners: a.track, NC: a.bus.NC, Logger: a.log})
 	// The console's charts: counted from what the index and tracker see.
 	a.stats = stats.New(nil, stats.Limits{})
 	a.sampler = stats.NewSampler(stats.Params{Recorder: a.stats, Ended: a.idx, Queue: stats.ConsumerDepth(a.bus.JS),
@@ -61,6 +64,9 @@ func (a *App) actors() {
 		lifecycle.NewLoop(watchdog.LostPassInterval(cfg.RunnerLostAfter), func(ctx context.Context) { a.dog.LostPass(ctx) }),
 		lifecycle.NewLoop(0, a.dead.Run),
 		lifecycle.NewLoop(cfg.ReconcileInterval, rec.Pass),
+		// Drained runners that do not say so (an order lost, a runner
+		// restarted) are ordered again, and undrained ones likewise.
+		lifecycle.NewLoop(drain.PassInterval, func(ctx context.Context) { a.drains.Pass(ctx) }),
 		// Queued jobs past their deadline end unstarted.
 		lifecycle.NewLoop(expiry.Interval, expiry.New(expiry.Params{JS: a.bus.JS, Store: store, Jobs: a.idx, Logger: a.log}).Pass),
 		// Saves the index's view every CYBERIMAGE_SNAPSHOT_INTERVAL, so a
@@ -91,8 +97,8 @@ func (a *App) newAPI() *api.Server {
 		Tracker: a.track, AdminToken: cfg.AdminToken, ReadToken: cfg.ReadToken, SubmitToken: cfg.SubmitToken, SubmitRate: cfg.SubmitRate,
 		TLS: cfg.HTTPTLS, S3: a.s3, Bucket: cfg.S3.Bucket, PresignTTL: cfg.PresignTTL, Recoveries: a.recoveries, Catalog: a.catalog,
 		Unhealthy: a.dog.Unhealthy, Leader: func() (bool, string) { return a.lead.IsLeader(), a.lead.Holder() }, Logger: a.log,
-		Reload: watchdog.OperatorReload(watchdog.KVHistories{KV: a.buckets.histories}, a.recoverer),
-		Stats:  a.stats, RunnerHistory: watchdog.KVHistories{KV: a.buckets.histories}.Get})
+		Reload: watchdog.OperatorReload(watchdog.KVHistories{KV: a.buckets.histories}, a.track, a.recoverer), Drains: a.drains,
+		Stats: a.stats, RunnerHistory: watchdog.KVHistories{KV: a.buckets.histories}.Get})
 }
 
 // runnerSamples are the live runners' load, for the stats.

@@ -23,6 +23,10 @@ type History struct {
 	// runner's heartbeat reports it carried it out, the runner is
 	// unhealthy and the order is repeated.
 	ReloadOrder string `json:"reload_order,omitempty"`
+	// ReloadBoot is the runner process (its heartbeat's boot) the reload
+	// was ordered to: a new incarnation of the runner started with fresh
+	// models, and the order is void for it.
+	ReloadBoot string `json:"reload_boot,omitempty"`
 }
 
 // Histories reads and changes runner histories.

@@ -109,11 +109,14 @@ func (r *Recoverer) Reload(_ context.Context, runner, id, reason string) error {
 // request, as an emergency recovery does: the order is kept in the
 // runner's history, so the leader repeats it until the runner's heartbeat
 // reports it done (a core NATS order may be lost), and the runner takes no
-// new work until its models are back. It returns the order's id.
-func OperatorReload(h Histories, r *Recoverer) func(ctx context.Context, runner string) (string, error) {
+// new work until its models are back. The order is addressed to the
+// runner process heard from now (runners), so a restart voids it. It
+// returns the order's id.
+func OperatorReload(h Histories, runners Runners, r *Recoverer) func(ctx context.Context, runner string) (string, error) {
 	return func(ctx context.Context, runner string) (string, error) {
 		id := "operator-" + strconv.FormatInt(r.Now().UnixNano(), 36)
-		if _, err := h.Update(ctx, runner, func(hist *History) { hist.ReloadOrder = id }); err != nil {
+		hb, _ := runners.Heartbeat(runner)
+		if _, err := h.Update(ctx, runner, func(hist *History) { hist.ReloadOrder, hist.ReloadBoot = id, hb.Boot }); err != nil {
 			return "", fmt.Errorf("record reload order for %s: %w", runner, err)
 		}
 		return id, r.Reload(ctx, runner, id, "operator request")

@@ -15,8 +15,10 @@
 //
 // A runner that stalls twice within RecoveryCooldown is ordered to reload
 // its models, at most once per cooldown; it is unhealthy, and takes no new
-// work, until its heartbeat shows the reload done. The stalls and orders
-// are kept in KV, so a new leader remembers them.
+// work, until its heartbeat shows the reload done (or comes from a new
+// incarnation of the runner, which loaded its models afresh: the order is
+// void). The stalls and orders are kept in KV, so a new leader remembers
+// them.
 package watchdog
 
 import (
@@ -137,9 +139,17 @@ func (w *Watchdog) Unhealthy(runner string) bool {
 }
 
 // reloadPending: a reload was ordered and the runner's heartbeat does not
-// yet report it done.
+// yet report it done, nor come from a process started since.
 func reloadPending(h History, hb bus.Heartbeat) bool {
-	return h.ReloadOrder != "" && hb.LastReload != h.ReloadOrder
+	return h.ReloadOrder != "" && hb.LastReload != h.ReloadOrder && !reloadVoid(h, hb)
+}
+
+// reloadVoid: the heartbeat comes from another incarnation of the runner
+// than the one the reload was ordered to (restarted by its process
+// manager, it loaded its models afresh). Orders kept before boots were
+// recorded are never void.
+func reloadVoid(h History, hb bus.Heartbeat) bool {
+	return h.ReloadBoot != "" && hb.Boot != "" && hb.Boot != h.ReloadBoot
 }
 
 // verdict is what the rules say about one delivery.
@@ -214,14 +224,20 @@ func (w *Watchdog) runOnce(ctx context.Context) int {
 			Delivery: e.Delivery.Token(), Reason: v.reason, ElapsedSeconds: v.elapsed.Seconds()})
 		w.log.Warn("job taken from a stalled delivery", tracing.LogFieldsOf(e.Traceparent, zap.String("job_id", e.JobID), zap.String("runner", e.Runner),
 			zap.Int("attempt", e.Attempts), zap.String("rule", v.kind), zap.String("reason", v.reason))...)
-		w.noteStall(ctx, e.Runner, now)
+		w.noteStall(ctx, e.Runner, e.Delivery.Boot, now)
 	}
 	return recovered
 }
 
 // noteStall counts a stall against a runner and orders an emergency reload
-// when it stalls again within the cooldown, at most once per cooldown.
-func (w *Watchdog) noteStall(ctx context.Context, runner string, now time.Time) {
+// when it stalls again within the cooldown, at most once per cooldown,
+// addressed to the process that stalled (boot; its heartbeat's when the
+// delivery names none).
+func (w *Watchdog) noteStall(ctx context.Context, runner, boot string, now time.Time) {
+	if boot == "" {
+		hb, _ := w.p.Runners.Heartbeat(runner)
+		boot = hb.Boot
+	}
 	var due bool
 	var stalls int
 	h, err := w.p.Histories.Update(ctx, runner, func(h *History) {
@@ -237,6 +253,7 @@ func (w *Watchdog) noteStall(ctx context.Context, runner string, now time.Time) 
 		if due {
 			h.LastEmergency = now
 			h.ReloadOrder = fmt.Sprintf("%s@%d", runner, now.UnixNano())
+			h.ReloadBoot = boot
 		}
 	})
 	if err != nil {
@@ -264,6 +281,10 @@ func (w *Watchdog) repeatReloads(ctx context.Context) {
 	}
 	for runner, h := range pending {
 		hb, alive := w.p.Runners.Heartbeat(runner)
+		if alive && reloadVoid(h, hb) {
+			w.voidReload(ctx, runner, h, hb.Boot)
+			continue
+		}
 		if !alive || !reloadPending(h, hb) || hb.Quarantined {
 			continue // gone, done, or reloading now
 		}
@@ -271,4 +292,21 @@ func (w *Watchdog) repeatReloads(ctx context.Context) {
 			w.log.Warn("repeat model reload order", zap.String("runner", runner), zap.Error(err))
 		}
 	}
+}
+
+// voidReload forgets a reload order once the runner it was addressed to
+// has been replaced by a new incarnation, so it is neither repeated to
+// the new process nor shown as pending.
+func (w *Watchdog) voidReload(ctx context.Context, runner string, h History, boot string) {
+	_, err := w.p.Histories.Update(ctx, runner, func(cur *History) {
+		if cur.ReloadOrder == h.ReloadOrder {
+			cur.ReloadOrder, cur.ReloadBoot = "", ""
+		}
+	})
+	if err != nil {
+		w.log.Warn("forget a void reload order", zap.String("runner", runner), zap.Error(err))
+		return
+	}
+	w.log.Info("reload order void: the runner restarted since", zap.String("runner", runner), zap.String("order", h.ReloadOrder),
+		zap.String("ordered_to", h.ReloadBoot), zap.String("boot", boot))
 }

@@ -1,0 +1,212 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+
+	"cyberimage/services/supervisor/internal/drain"
+	"cyberimage/services/supervisor/internal/tracker"
+	"cyberimage/shared/bus"
+	"cyberimage/shared/job"
+)
+
+// An operator's maintenance: a model's queue paused and resumed (its
+// jobs wait in the stream; the pause is the consumers' own state on the
+// server, bus.PauseModel), a runner drained and undrained (it takes no
+// new work, finishes what it holds and stays up; drain.Drains).
+
+// Drains drains and undrains runners, and says which are drained.
+type Drains interface {
+	Drained(ctx context.Context) (map[string]drain.Entry, error)
+	Drain(ctx context.Context, runner string) error
+	Undrain(ctx context.Context, runner string) error
+}
+
+// modelState is one model's entry in /status.
+type modelState struct {
+	Name string `json:"name"`
+	// Paused: its queue is paused; its jobs wait until it is resumed.
+	Paused bool `json:"paused"`
+}
+
+// pause serves POST /v1/models/{model}/pause.
+func (s *Server) pause(w http.ResponseWriter, r *http.Request) { s.pauseModel(w, r, true) }
+
+// resume serves POST /v1/models/{model}/resume.
+func (s *Server) resume(w http.ResponseWriter, r *http.Request) { s.pauseModel(w, r, false) }
+
+func (s *Server) pauseModel(w http.ResponseWriter, r *http.Request, pause bool) {
+	model := r.PathValue("model")
+	if !bus.ValidToken(model) {
+		writeError(w, http.StatusBadRequest, "invalid model name")
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	var err error
+	if pause {
+		err = bus.PauseModel(ctx, s.p.JS, model, time.Now())
+	} else {
+		err = bus.ResumeModel(ctx, s.p.JS, model)
+	}
+	switch {
+	case errors.Is(err, jetstream.ErrConsumerNotFound):
+		writeError(w, http.StatusNotFound, "no queue for model "+model+": "+err.Error())
+		return
+	case err != nil:
+		writeError(w, http.StatusServiceUnavailable, err.Error())
+		return
+	}
+	s.log.Info("model queue changed by an operator", zap.String("model", model), zap.Bool("paused", pause))
+	writeJSON(w, http.StatusOK, modelState{Name: model, Paused: pause})
+}
+
+// drain serves POST /v1/runners/{runner}/drain.
+func (s *Server) drain(w http.ResponseWriter, r *http.Request) { s.drainRunner(w, r, true) }
+
+// undrain serves POST /v1/runners/{runner}/undrain.
+func (s *Server) undrain(w http.ResponseWriter, r *http.Request) { s.drainRunner(w, r, false) }
+
+// drainRunner records the operator's choice (kept in KV) and orders the
+// runner; the leader repeats the order until the runner's heartbeat shows
+// it. Only a runner heard from may be drained (a typo drains nothing);
+// any may be undrained.
+func (s *Server) drainRunner(w http.ResponseWriter, r *http.Request, drain bool) {
+	runner := r.PathValue("runner")
+	if !bus.ValidToken(runner) {
+		writeError(w, http.StatusBadRequest, "invalid runner name")
+		return
+	}
+	if s.p.Drains == nil {
+		writeError(w, http.StatusNotImplemented, "drains are off")
+		return
+	}
+	if drain && !s.heardOf(runner) {
+		writeError(w, http.StatusNotFound, "no runner "+runner+" heard from")
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	change := s.p.Drains.Undrain
+	if drain {
+		change = s.p.Drains.Drain
+	}
+	if err := change(ctx, runner); err != nil {
+		writeError(w, http.StatusServiceUnavailable, err.Error())
+		return
+	}
+	s.log.Info("runner drain changed by an operator", zap.String("runner", runner), zap.Bool("draining", drain))
+	writeJSON(w, http.StatusAccepted, map[string]any{"runner": runner, "draining": drain})
+}
+
+// heardOf reports whether runner was heard from lately, alive or lost.
+func (s *Server) heardOf(runner string) bool {
+	for _, r := range s.p.Tracker.Runners() {
+		if r.Runner == runner {
+			return true
+		}
+	}
+	return false
+}
+
+// modelStates is each model known (configured, announced by a runner, or
+// with a queue) and whether its queue is paused, from the consumers.
+func (s *Server) modelStates(q queueState) []modelState {
+	names := queuedModels(q.consumers)
+	if s.p.Catalog != nil {
+		for _, n := range s.p.Catalog.Names() {
+			names[n] = true
+		}
+	}
+	for _, r := range s.p.Tracker.Runners() {
+		for _, n := range r.Models {
+			names[n] = true
+		}
+	}
+	out := make([]modelState, 0, len(names))
+	for n := range names {
+		m := modelState{Name: n}
+		for _, c := range bus.ModelConsumers(n) {
+			m.Paused = m.Paused || q.consumers[c]
+		}
+		out = append(out, m)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// queuedModels are the models the runners' consumers are for: every
+// model has a normal-class consumer, gpu-runners-<model>; one that is
+// another model's class consumer (gpu-runners-<model>-high) is not a
+// model of its own.
+func queuedModels(consumers map[string]bool) map[string]bool {
+	out := map[string]bool{}
+	for name := range consumers {
+		model, ok := strings.CutPrefix(name, bus.ConsumerRunners+"-")
+		if ok && model != "" && !classConsumer(name, consumers) {
+			out[model] = true
+		}
+	}
+	return out
+}
+
+// classConsumer reports whether name is the high or low class consumer of
+// a model whose normal consumer is among consumers.
+func classConsumer(name string, consumers map[string]bool) bool {
+	for _, p := range job.Priorities() {
+		if p == job.PriorityNormal {
+			continue
+		}
+		base, ok := strings.CutPrefix(strings.TrimSuffix(name, "-"+string(p)), bus.ConsumerRunners+"-")
+		if _, normal := consumers[bus.RunnerConsumer(base)]; ok && normal && bus.ClassConsumer(base, p) == name {
+			return true
+		}
+	}
+	return false
+}
+
+// runnerView is a runner as the tracker sees it (the alias names the
+// embedded field, which tracker.Runner's own Runner would shadow).
+type runnerView = tracker.Runner
+
+// runnerEntry is a runner in /status: its heartbeat, health, and the
+// operator's drain.
+type runnerEntry struct {
+	runnerView
+	// Draining: an operator drained it (the supervisor's record, shown at
+	// once); DrainPending: its heartbeat does not show the drain or undrain
+	// yet.
+	Draining     bool `json:"draining"`
+	DrainPending bool `json:"drain_pending,omitempty"`
+}
+
+// drainedRunners are the drained runners; nil when unknown (no Drains, or
+// KV did not answer).
+func (s *Server) drainedRunners(ctx context.Context) map[string]drain.Entry {
+	if s.p.Drains == nil {
+		return nil
+	}
+	drained, err := s.p.Drains.Drained(ctx)
+	if err != nil {
+		s.log.Warn("read drained runners", zap.Error(err))
+		return nil
+	}
+	return drained
+}
+
+// withDrains adds the operator's drains to the runners.
+func withDrains(runners []runnerView, drained map[string]drain.Entry) []runnerEntry {
+	out := make([]runnerEntry, 0, len(runners))
+	for _, r := range runners {
+		_, d := drained[r.Runner]
+		out = append(out, runnerEntry{runnerView: r, Draining: d, DrainPending: r.Health != "lost" && r.Heartbeat.Draining != d})
+	}
+	return out
+}

@@ -1,0 +1,130 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap/zaptest"
+
+	"cyberimage/services/supervisor/internal/drain"
+	"cyberimage/shared/bus"
+)
+
+// scrape is the /metrics text.
+func (f *apiFixture) scrape(t *testing.T) string {
+	req := httptest.NewRequest("GET", "/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	rec := httptest.NewRecorder()
+	f.srv.handler.ServeHTTP(rec, req)
+	require.Equal(t, http.StatusOK, rec.Code)
+	return rec.Body.String()
+}
+
+// statusOf finds an entry of a /status list by its name field.
+func statusOf(t *testing.T, f *apiFixture, list, field, name string) map[string]any {
+	t.Helper()
+	code, body := f.call(t, "GET", "/status")
+	require.Equal(t, http.StatusOK, code, body)
+	for _, e := range body[list].([]any) {
+		if m := e.(map[string]any); m[field] == name {
+			return m
+		}
+	}
+	t.Fatalf("no %s %q in /status: %v", list, name, body[list])
+	return nil
+}
+
+// TestPauseAndResumeAModel: an operator's pause pauses every class
+// consumer of the model on the server; /status and /metrics say so, and
+// resume ends it. Only the admin token may; an unknown model is 404.
+func TestPauseAndResumeAModel(t *testing.T) {
+	f := newAPIFixture(t)
+	code, _ := f.callWith(t, "POST", "/v1/models/demo/pause", nil)
+	require.Equal(t, http.StatusUnauthorized, code)
+	require.False(t, statusOf(t, f, "models", "name", "demo")["paused"].(bool))
+
+	code, body := f.call(t, "POST", "/v1/models/demo/pause")
+	require.Equal(t, http.StatusOK, code, body)
+	require.Equal(t, true, body["paused"])
+	for _, name := range bus.ModelConsumers("demo") {
+		cons, err := f.srv.p.JS.Consumer(context.Background(), bus.StreamJobs, name)
+		require.NoError(t, err)
+		require.True(t, cons.CachedInfo().Paused, name)
+	}
+	code, body = f.call(t, "GET", "/status")
+	require.Equal(t, http.StatusOK, code)
+	require.Len(t, body["models"], 1, "a model's class consumers are not models: %v", body["models"])
+	require.True(t, statusOf(t, f, "models", "name", "demo")["paused"].(bool))
+	require.Contains(t, f.scrape(t), `cyberimage_model_paused{model="demo"} 1`)
+
+	code, body = f.call(t, "POST", "/v1/models/demo/resume")
+	require.Equal(t, http.StatusOK, code, body)
+	require.False(t, statusOf(t, f, "models", "name", "demo")["paused"].(bool))
+	require.Contains(t, f.scrape(t), `cyberimage_model_paused{model="demo"} 0`)
+
+	code, _ = f.call(t, "POST", "/v1/models/nope/pause")
+	require.Equal(t, http.StatusNotFound, code)
+	code, _ = f.call(t, "POST", "/v1/models/a.b/pause")
+	require.Equal(t, http.StatusBadRequest, code)
+}
+
+// TestDrainAndUndrainARunner: a drain is recorded (every replica reads
+// it), the runner is ordered at once, and /status and /metrics show it,
+// with the order pending until the runner's heartbeat agrees. A runner
+// never heard from cannot be drained.
+func TestDrainAndUndrainARunner(t *testing.T) {
+	f := newAPIFixture(t)
+	ctx := context.Background()
+	kv, err := f.srv.p.JS.KeyValue(ctx, bus.BucketSupervisor)
+	require.NoError(t, err)
+	nc := f.srv.p.NC
+	f.srv.p.Drains = drain.New(drain.Params{Set: drain.Set{KV: kv}, Runners: f.srv.p.Tracker, NC: nc, Logger: zaptest.NewLogger(t)})
+	require.NoError(t, f.srv.p.Tracker.Start(ctx))
+	t.Cleanup(func() { _ = f.srv.p.Tracker.Stop(context.Background()) })
+	orders := make(chan *nats.Msg, 8)
+	sub, err := nc.ChanSubscribe(bus.ControlSubject("r1"), orders)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = sub.Unsubscribe() })
+	beat := func(draining bool) {
+		hb := bus.Heartbeat{Runner: "r1", Boot: "b1", Models: []string{"demo"}, Slots: 1, At: time.Now(), Draining: draining}
+		require.NoError(t, nc.Publish(bus.HeartbeatSubject("r1"), bus.EncodeHeartbeat(hb)))
+		require.Eventually(t, func() bool { got, ok := f.srv.p.Tracker.Heartbeat("r1"); return ok && got.Draining == draining },
+			5*time.Second, 10*time.Millisecond)
+	}
+
+	code, _ := f.call(t, "POST", "/v1/runners/r1/drain")
+	require.Equal(t, http.StatusNotFound, code, "not heard from")
+	beat(false)
+	require.False(t, statusOf(t, f, "runners", "runner", "r1")["draining"].(bool))
+
+	code, body := f.call(t, "POST", "/v1/runners/r1/drain")
+	require.Equal(t, http.StatusAccepted, code, body)
+	order := <-orders
+	c, err := bus.DecodeControl(order.Data)
+	require.NoError(t, err)
+	require.Equal(t, bus.ControlDrain, c.Action)
+	r1 := statusOf(t, f, "runners", "runner", "r1")
+	require.Equal(t, true, r1["draining"])
+	require.Equal(t, true, r1["drain_pending"], "the heartbeat does not show it yet")
+	beat(true)
+	require.NotContains(t, statusOf(t, f, "runners", "runner", "r1"), "drain_pending")
+	require.Contains(t, f.scrape(t), `cyberimage_runner_draining{runner="r1"} 1`)
+
+	code, _ = f.call(t, "POST", "/v1/runners/r1/undrain")
+	require.Equal(t, http.StatusAccepted, code)
+	c, err = bus.DecodeControl((<-orders).Data)
+	require.NoError(t, err)
+	require.Equal(t, bus.ControlUndrain, c.Action)
+	require.False(t, statusOf(t, f, "runners", "runner", "r1")["draining"].(bool))
+	require.Contains(t, f.scrape(t), `cyberimage_runner_draining{runner="r1"} 0`)
+
+	code, _ = f.callWith(t, "POST", "/v1/runners/r1/drain", nil)
+	require.Equal(t, http.StatusUnauthorized, code)
+	code, _ = f.call(t, "POST", "/v1/runners/a.b/undrain")
+	require.Equal(t, http.StatusBadRequest, code)
+}
