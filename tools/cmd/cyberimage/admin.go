@@ -112,6 +112,24 @@ func reloadRunner(c *client, runner string, out io.Writer) error {
 	return printJSON(out, body)
 }
 
+// fleetAction changes a model's queue or a runner (POST
+// /v1/models/{model}/pause and /resume, /v1/runners/{runner}/drain and
+// /undrain) and prints the answer.
+func fleetAction(c *client, cmd, name string, out io.Writer) error {
+	path := "/v1/runners/" + url.PathEscape(name) + "/" + cmd
+	if cmd == "pause" || cmd == "resume" {
+		path = "/v1/models/" + url.PathEscape(name) + "/" + cmd
+	}
+	code, body, err := c.do(http.MethodPost, path)
+	if err != nil {
+		return err
+	}
+	if code != http.StatusOK && code != http.StatusAccepted {
+		return apiError(code, body)
+	}
+	return printJSON(out, body)
+}
+
 // completionBash completes commands, job statuses and flags.
 const completionBash = `# bash completion for cyberimage: source <(cyberimage completion bash)
 _cyberimage() {
@@ -121,7 +139,7 @@ _cyberimage() {
     case $w in -*) ;; *) cmd=$w; break ;; esac
   done
   case $cmd in
-    "") COMPREPLY=($(compgen -W "submit status jobs job retry cancel purge reload watch queue completion --supervisor --admin-token-file --version" -- "$cur")) ;;
+    "") COMPREPLY=($(compgen -W "submit status jobs job retry cancel purge reload pause resume drain undrain watch queue completion --supervisor --admin-token-file --version" -- "$cur")) ;;
     submit) COMPREPLY=($(compgen -W "--prompt --negative-prompt --model --width --height --steps --guidance --seed --num-images --request-id --nats-url --creds --tls-ca --wait --out --timeout" -- "$cur")) ;;
     jobs) COMPREPLY=($(compgen -W "status=queued status=processing status=completed status=failed status=rejected status=cancelled model= limit= cursor=" -- "$cur")) ;;
     purge) COMPREPLY=($(compgen -W "status=completed status=failed status=rejected status=cancelled older_than=" -- "$cur")) ;;

@@ -36,12 +36,21 @@ Commands:
   reload <runner>
                order a runner to drop and reload its models; it takes no new work until done
                (POST /v1/runners/{runner}/reload)
+  pause <model>
+               pause a model's queue: its jobs wait, none starts, until resumed (POST /v1/models/{model}/pause)
+  resume <model>
+               let a paused model's jobs start again (POST /v1/models/{model}/resume)
+  drain <runner>
+               before maintenance: the runner takes no new work, finishes what it runs and stays up
+               (POST /v1/runners/{runner}/drain; status shows it draining until undrained)
+  undrain <runner>
+               let a drained runner take work again (POST /v1/runners/{runner}/undrain)
   completion bash
                print a bash completion script: source <(cyberimage completion bash)
   cancel <id>  cancel a queued or running job (POST /v1/jobs/{id}/cancel)
   queue        the original app's queue counts, detailed (GET /api/queue?detailed=true)
 
-retry, cancel, purge and reload need the admin token: CYBERIMAGE_ADMIN_TOKEN, or the file --admin-token-file names
+retry, cancel, purge, reload, pause, resume, drain and undrain need the admin token: CYBERIMAGE_ADMIN_TOKEN, or the file --admin-token-file names
 (make run writes .data/creds/admin-token, the default). It is sent with every call (it reads too); without
 it, CYBERIMAGE_READ_TOKEN is, for a supervisor whose reads need a viewer token.
 
@@ -107,7 +116,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 // commands maps each command to its number of arguments.
-var commands = map[string]int{"status": 0, "job": 1, "retry": 1, "cancel": 1, "queue": 0, "reload": 1}
+var commands = map[string]int{"status": 0, "job": 1, "retry": 1, "cancel": 1, "queue": 0, "reload": 1,
+	"pause": 1, "resume": 1, "drain": 1, "undrain": 1}
 
 func dispatch(c *client, args []string, out, errOut io.Writer) error {
 	if len(args) == 0 {
@@ -146,6 +156,8 @@ func dispatch(c *client, args []string, out, errOut io.Writer) error {
 		return cancelJob(c, rest[0], out)
 	case "reload":
 		return reloadRunner(c, rest[0], out)
+	case "pause", "resume", "drain", "undrain":
+		return fleetAction(c, cmd, rest[0], out)
 	default:
 		return showQueue(c, out)
 	}

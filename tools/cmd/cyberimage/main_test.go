@@ -17,7 +17,9 @@ func fakeSupervisor(t *testing.T) string {
 		w.Write([]byte(`{"queue":{"pending":1,"in_progress":2,"redelivered":0,"dead":1},
 			"jobs":{"pending":1,"processing":2,"completed":5,"failed":1,"rejected":3,"total":9},
 			"jobs_in_progress":[{"job_id":"J1","model":"demo","runner":"r-1","attempt":1,"elapsed_seconds":1.5,"step":3,"total_steps":8}],
-			"runners":[{"runner":"r-1","host":"h","models":["demo"],"slots":2,"busy":1,"device":"cpu","at":"2030-01-01T00:00:00Z","health":"healthy"}],
+			"runners":[{"runner":"r-1","host":"h","models":["demo"],"slots":2,"busy":1,"device":"cpu","at":"2030-01-01T00:00:00Z","health":"healthy"},
+				{"runner":"r-2","host":"h","models":["demo"],"slots":1,"busy":0,"device":"cpu","at":"2030-01-01T00:00:00Z","health":"healthy","draining":true}],
+			"models":[{"name":"demo","paused":false},{"name":"sd","paused":true}],
 			"recoveries":[],"supervisor":{"leader":true,"leader_id":"sup"},"at":"2030-01-01T00:00:01Z"}`))
 	})
 	mux.HandleFunc("GET /v1/jobs", func(w http.ResponseWriter, r *http.Request) {
@@ -68,6 +70,22 @@ func fakeSupervisor(t *testing.T) string {
 		w.WriteHeader(http.StatusAccepted)
 		w.Write([]byte(`{"runner":"r-1","order":"operator-x"}`))
 	})
+	for _, action := range []string{"pause", "resume"} {
+		mux.HandleFunc("POST /v1/models/{model}/"+action, func(w http.ResponseWriter, r *http.Request) {
+			if r.PathValue("model") != "demo" {
+				w.WriteHeader(http.StatusNotFound)
+				w.Write([]byte(`{"error":{"message":"no queue for model ` + r.PathValue("model") + `"}}`))
+				return
+			}
+			w.Write([]byte(`{"name":"demo","paused":` + map[string]string{"pause": "true", "resume": "false"}[action] + `}`))
+		})
+	}
+	for _, action := range []string{"drain", "undrain"} {
+		mux.HandleFunc("POST /v1/runners/{runner}/"+action, func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusAccepted)
+			w.Write([]byte(`{"runner":"` + r.PathValue("runner") + `","draining":` + map[string]string{"drain": "true", "undrain": "false"}[action] + `}`))
+		})
+	}
 	mux.HandleFunc("GET /api/queue", func(w http.ResponseWriter, r *http.Request) {
 		require.Equal(t, "true", r.URL.Query().Get("detailed"))
 		w.Write([]byte(`{"pending":0,"completed":5,"total":5}`))
@@ -84,7 +102,7 @@ func TestCommands(t *testing.T) {
 		code int
 		want string
 	}{
-		{[]string{"status"}, 0, "r-1     healthy  cpu     1/2"},
+		{[]string{"status"}, 0, "r-1     healthy           cpu     1/2"},
 		{[]string{"status"}, 0, "J1   demo   r-1     1        3/8   1.5s"},
 		{[]string{"status"}, 0, "leader sup (this one)"},
 		{[]string{"job", "DONE"}, 0, "\"status\": \"completed\""},
@@ -102,6 +120,14 @@ func TestCommands(t *testing.T) {
 		{[]string{"--version"}, 0, "cyberimage"},
 		{[]string{"reload", "r-1"}, 0, "operator-x"},
 		{[]string{"reload", "ghost"}, 1, "no live runner ghost"},
+		{[]string{"status"}, 0, "r-2     healthy,draining"},
+		{[]string{"status"}, 0, "paused models  sd"},
+		{[]string{"pause", "demo"}, 0, "\"paused\": true"},
+		{[]string{"resume", "demo"}, 0, "\"paused\": false"},
+		{[]string{"pause", "ghost"}, 1, "no queue for model ghost"},
+		{[]string{"drain", "r-1"}, 0, "\"draining\": true"},
+		{[]string{"undrain", "r-1"}, 0, "\"draining\": false"},
+		{[]string{"drain"}, 2, "drain takes 1 argument"},
 		{[]string{"completion", "bash"}, 0, "complete -o nospace -F _cyberimage cyberimage"},
 		{[]string{"completion", "zsh"}, 2, "completion takes one argument: bash"},
 		{[]string{"jobs", "colour=red"}, 2, "jobs takes status=, model=, q=, limit= and cursor= arguments"},

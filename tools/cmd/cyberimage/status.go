@@ -38,7 +38,13 @@ type statusReply struct {
 		Device string    `json:"device"`
 		At     time.Time `json:"at"`
 		Health string    `json:"health"`
+		// Draining: an operator drained it; it takes no new work.
+		Draining bool `json:"draining"`
 	} `json:"runners"`
+	Models []struct {
+		Name   string `json:"name"`
+		Paused bool   `json:"paused"`
+	} `json:"models"`
 	Recoveries []struct {
 		At     time.Time `json:"at"`
 		Kind   string    `json:"kind"`
@@ -82,13 +88,26 @@ func showStatus(c *client, out io.Writer) error {
 	fmt.Fprintf(tw, "work queue\tpending %d, in progress %d, redelivered %d, dead letters %d\n",
 		st.Queue.Pending, st.Queue.InProgress, st.Queue.Redelivered, st.Queue.Dead)
 	fmt.Fprintf(tw, "jobs\t%s\n", jobCounts(st.Jobs))
+	var paused []string
+	for _, m := range st.Models {
+		if m.Paused {
+			paused = append(paused, m.Name)
+		}
+	}
+	if len(paused) > 0 {
+		fmt.Fprintf(tw, "paused models\t%s (their jobs wait: cyberimage resume <model>)\n", strings.Join(paused, ", "))
+	}
 	tw.Flush()
 
 	fmt.Fprintf(out, "\nrunners (%d)\n", len(st.Runners))
 	tw = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "  RUNNER\tHEALTH\tDEVICE\tBUSY/SLOTS\tMODELS\tHOST\tLAST HEARD")
 	for _, r := range st.Runners {
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%d/%d\t%s\t%s\t%s ago\n", r.Runner, r.Health, orDash(r.Device), r.Busy, r.Slots,
+		health := r.Health
+		if r.Draining {
+			health += ",draining"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%d/%d\t%s\t%s\t%s ago\n", r.Runner, health, orDash(r.Device), r.Busy, r.Slots,
 			orDash(strings.Join(r.Models, ",")), orDash(r.Host), now.Sub(r.At).Round(100*time.Millisecond))
 	}
 	tw.Flush()
