@@ -81,6 +81,15 @@ func (f fixture) end(t *testing.T, id string, status job.Status) {
 	require.NoError(t, err)
 }
 
+// seen waits until the index has seen job id's last write.
+func (f fixture) seen(t *testing.T, id string) {
+	t.Helper()
+	e, err := f.store.KV().Get(f.ctx, id)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return f.idx.Revision() >= e.Revision() }, 10*time.Second, 5*time.Millisecond,
+		"the index saw %s at revision %d", id, e.Revision())
+}
+
 // lookup reads a job's archived record through the fixture's client.
 func (f fixture) lookup(t *testing.T, id string) (job.Record, bool) {
 	t.Helper()
@@ -209,10 +218,7 @@ func TestArchiverThatFellBehindReadsTheBucket(t *testing.T) {
 	for i := 1; i < jobs; i++ {
 		f.end(t, fmt.Sprintf("j%02d", i), job.StatusCompleted)
 	}
-	lastEnd, err := f.store.KV().Get(f.ctx, fmt.Sprintf("j%02d", jobs-1))
-	require.NoError(t, err)
-	require.Eventually(t, func() bool { return f.idx.Revision() >= lastEnd.Revision() }, 10*time.Second, 10*time.Millisecond,
-		"the index saw every job end")
+	f.seen(t, fmt.Sprintf("j%02d", jobs-1))
 	close(release)
 	require.Eventually(t, func() bool {
 		for i := range jobs {

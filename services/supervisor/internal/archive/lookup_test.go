@@ -104,6 +104,7 @@ func TestCrashBetweenSegmentAndIndex(t *testing.T) {
 	_, ok := f.lookup(t, "crash-1")
 	require.False(t, ok, "written, not indexed yet")
 
+	f.seen(t, "crash-2") // the next archiver reads both from the bucket, as one segment
 	next := New(f.params(t))
 	run(t, next, func() bool { _, ok := f.lookup(t, "crash-2"); return ok }, "the next archiver indexed the records")
 	_, ok = f.lookup(t, "crash-1")
@@ -131,6 +132,7 @@ func TestSegmentReadsWholeAsNDJSON(t *testing.T) {
 	for _, id := range ids {
 		f.end(t, id, job.StatusCompleted)
 	}
+	f.seen(t, ids[len(ids)-1]) // the archiver reads all three from the bucket at once
 	params := f.params(t)
 	params.SegmentRecords = len(ids)
 	params.FlushInterval = time.Hour
