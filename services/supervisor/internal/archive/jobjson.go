@@ -27,9 +27,9 @@ func encodeArchived(rec job.Record) ([]byte, error) {
 	return json.MarshalIndent(rec.Public(), "", "  ")
 }
 
-// decodeArchived reads a job.json, which must be one record, of the job
-// it is filed under, within maxArchivedBytes. S3's own errors come back
-// unwrapped, so a caller can tell a missing key.
+// decodeArchived reads a job.json, or a segment member's unpacked line:
+// one record, of the job it is filed under, within maxArchivedBytes. S3's
+// own errors come back unwrapped, so a caller can tell a missing key.
 func decodeArchived(body io.Reader, jobID string) (job.Record, error) {
 	data, err := io.ReadAll(io.LimitReader(body, maxArchivedBytes+1))
 	if err != nil {

@@ -83,19 +83,9 @@ func decodeMember(body io.Reader, jobID string) (job.Record, error) {
 		return job.Record{}, fmt.Errorf("open member: %w", err)
 	}
 	zr.Multistream(false) // one member: the range should end there anyway
-	data, err := io.ReadAll(io.LimitReader(zr, maxArchivedBytes+1))
+	rec, err := decodeArchived(zr, jobID)
 	if err != nil {
-		return job.Record{}, fmt.Errorf("read member: %w", err)
-	}
-	if len(data) > maxArchivedBytes {
-		return job.Record{}, fmt.Errorf("more than %d bytes: %w", maxArchivedBytes, errArchivedTooLarge)
-	}
-	var rec job.Record
-	if err := json.Unmarshal(data, &rec); err != nil {
-		return job.Record{}, fmt.Errorf("decode: %w", err)
-	}
-	if rec.JobID != jobID {
-		return job.Record{}, fmt.Errorf("names job %q", rec.JobID)
+		return job.Record{}, fmt.Errorf("member: %w", err)
 	}
 	return rec, nil
 }
