@@ -147,14 +147,16 @@ $(MC):
 UNIT_PKGS = $$(go list cyberimage/... | grep -v '/tools/e2e$$')
 # Every decoder of what arrives from outside: requests, each bus message and
 # ack, and every value read back from KV and S3 (records, tombstones, the
-# lease, the index snapshot, the archive checkpoint and job.json).
+# lease, the index snapshot, the archive checkpoint, job.json, the archive's
+# index pages and segment members).
 FUZZ_TARGETS := FuzzDecodeAndNormalize:./shared/job FuzzParseAckSubject:./shared/bus FuzzDecodeHeartbeat:./shared/bus \
 	FuzzDecodeProgressEvent:./shared/bus FuzzDecodeControl:./shared/bus FuzzDecodeAdvisory:./shared/bus FuzzDecodeWork:./shared/bus \
 	FuzzDecodeRequestReply:./shared/bus FuzzDecodeDeadLetter:./shared/bus \
 	FuzzAckKindOf:./shared/bus FuzzTermReason:./shared/bus FuzzDecodeRecord:./shared/jobstore FuzzDecodeTombstone:./shared/jobstore \
 	FuzzDecodeHolder:./services/supervisor/internal/lease FuzzDecodeSnapshot:./services/supervisor/internal/index \
 	FuzzDecodeManifest:./services/supervisor/internal/index FuzzDecodeArchived:./services/supervisor/internal/archive \
-	FuzzDecodeCheckpoint:./services/supervisor/internal/archive
+	FuzzDecodeCheckpoint:./services/supervisor/internal/archive FuzzDecodePage:./services/supervisor/internal/archive \
+	FuzzDecodeMember:./services/supervisor/internal/archive
 
 # The short runs are bounded by a count of inputs, not by time: Go's fuzzer
 # can report its own time limit as a failure ("context deadline exceeded")
