@@ -36,6 +36,15 @@ type delivery struct {
 	reached atomic.Int64 // step<<32 | total, for the heartbeat
 	ctx     context.Context
 	cancel  context.CancelCauseFunc
+	kept    chan struct{} // closed when keepAlive has returned
+}
+
+// stopKeepAlive ends the in-progress acks and waits for the last one, as
+// the runner does before it decides a delivery's fate: an in-progress ack
+// after the ack would be refused.
+func (d *delivery) stopKeepAlive(cause error) {
+	d.cancel(cause)
+	<-d.kept
 }
 
 func (d *delivery) heldJob() bus.HeldJob {
@@ -80,7 +89,10 @@ func (r *fleetRunner) slot(ctx context.Context) {
 	}
 }
 
-var errHandBack = errors.New("runner stopping")
+var (
+	errHandBack = errors.New("runner stopping")
+	errEnded    = errors.New("delivery ended")
+)
 
 // slotQueues are a slot's waits open on its queues (one per class), and
 // what the waits brought.
@@ -212,6 +224,7 @@ func (r *fleetRunner) receive(ctx context.Context, m jetstream.Msg, pulled bool,
 		id: job.Delivery{StreamSeq: meta.Sequence.Stream, Delivered: int(meta.NumDelivered), Runner: r.name, Boot: r.boot,
 			StartedAt: time.Now().UTC(), AckSubject: m.Reply()}}
 	d.ctx, d.cancel = context.WithCancelCause(ctx)
+	d.kept = make(chan struct{})
 	r.track(d)
 	go r.keepAlive(d)
 	return d
@@ -221,6 +234,7 @@ func (r *fleetRunner) receive(ctx context.Context, m jetstream.Msg, pulled bool,
 // delivery ends, reading the record first once claimed: a delivery that is
 // no longer the record's stops (the fence).
 func (r *fleetRunner) keepAlive(d *delivery) {
+	defer close(d.kept)
 	t := time.NewTicker(r.p.ackWait / 3)
 	defer t.Stop()
 	for {
@@ -312,6 +326,7 @@ func (r *fleetRunner) work(ctx context.Context, d *delivery) {
 		return
 	}
 	r.c.completed(time.Now())
+	d.stopKeepAlive(errEnded)
 	r.c.add(kindAck)
 	_ = d.msg.Ack()
 	ev.final(event(job.StatusCompleted, steps))
@@ -349,6 +364,7 @@ func (r *fleetRunner) putImages(d *delivery, spec job.Spec) ([]string, error) {
 // ended meanwhile is acked, one taken away or no longer ours is dropped
 // without a word, anything else is handed back with a NAK.
 func (r *fleetRunner) end(d *delivery, err error) {
+	d.stopKeepAlive(errEnded)
 	switch {
 	case err == nil:
 	case errors.Is(err, job.ErrEnded):
@@ -362,7 +378,6 @@ func (r *fleetRunner) end(d *delivery, err error) {
 		r.c.add(kindNak)
 		_ = d.msg.NakWithDelay(time.Second)
 	}
-	d.cancel(errHandBack)
 	r.untrack(d)
 }
 

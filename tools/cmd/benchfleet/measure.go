@@ -49,6 +49,7 @@ type stepResult struct {
 	tickMax          float64
 	answered, failed int
 	errors           float64
+	missed           []string // figures that could not be read
 }
 
 // countSample is a supervisor's count of completed jobs at a moment.
@@ -64,10 +65,8 @@ func (h *harness) measure(ctx context.Context, n int, rate float64) (stepResult,
 		return r, err
 	}
 	_, answered0, failed0 := h.feed.firstEvents()
-	s0, err := h.take(ctx)
-	if err != nil {
-		return r, err
-	}
+	s0 := h.take(ctx)
+	var err error
 	var prof *profile
 	if h.o.perf {
 		file := filepath.Join(h.o.out, fmt.Sprintf("leader-%d.perf", n))
@@ -92,11 +91,12 @@ func (h *harness) measure(ctx context.Context, n int, rate float64) (stepResult,
 		runSum, heldSum, runN = runSum+float64(run), heldSum+float64(held), runN+1
 	}
 	tick.Stop()
-	s1, err := h.take(ctx)
+	s1 := h.take(ctx)
 	stopPolls()
 	wg.Wait()
-	if err != nil {
-		return r, err
+	r.missed = append(s0.missed, s1.missed...)
+	for _, m := range r.missed {
+		h.say("step %d: not read: %s", n, m)
 	}
 	claims, err := h.collect(ctx)
 	if err != nil {

@@ -16,7 +16,9 @@ import (
 	"cyberimage/tools/internal/benchstack"
 )
 
-var httpc = &http.Client{Timeout: 10 * time.Second}
+// httpc reads the figures: a loaded supervisor may take seconds to
+// answer /metrics, which is itself worth knowing.
+var httpc = &http.Client{Timeout: 20 * time.Second}
 
 func getJSON(ctx context.Context, url string, v any) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
@@ -51,10 +53,14 @@ type snapshot struct {
 	// recoveries and slow are the supervisors' recoveries and slow-consumer
 	// errors, summed over both.
 	recoveries, slow float64
+	// missed lists the figures that could not be read (a supervisor too
+	// busy to answer its /metrics within the timeout, say): a finding, not
+	// a reason to stop.
+	missed []string
 }
 
 // take reads every figure now.
-func (h *harness) take(ctx context.Context) (snapshot, error) {
+func (h *harness) take(ctx context.Context) snapshot {
 	s := snapshot{at: time.Now(), cpu: map[string]float64{}, varz: map[string]server.Varz{}, emu: map[string]int64{},
 		supSubs: map[string]map[string]int64{}, supIn: map[string]int64{}}
 	for _, p := range h.ps.All() {
@@ -68,12 +74,14 @@ func (h *harness) take(ctx context.Context) (snapshot, error) {
 	for _, n := range h.cl.Nodes {
 		var v server.Varz
 		if err := getJSON(ctx, n.MonitorURL()+"/varz", &v); err != nil {
-			return s, err
+			s.missed = append(s.missed, err.Error())
+			continue
 		}
 		s.varz[n.Name] = v
 		var cz server.Connz
 		if err := getJSON(ctx, n.MonitorURL()+"/connz?subs=detail&sort=msgs_to&limit=64", &cz); err != nil {
-			return s, err
+			s.missed = append(s.missed, err.Error())
+			continue
 		}
 		for _, c := range cz.Conns {
 			sup, ok := strings.CutPrefix(c.Name, "supervisor ")
@@ -92,7 +100,8 @@ func (h *harness) take(ctx context.Context) (snapshot, error) {
 	for _, e := range h.emus {
 		st, err := e.stats(ctx, false)
 		if err != nil {
-			return s, err
+			s.missed = append(s.missed, err.Error())
+			continue
 		}
 		for k, v := range st.Counts {
 			s.emu[k] += v
@@ -101,12 +110,13 @@ func (h *harness) take(ctx context.Context) (snapshot, error) {
 	for _, sup := range h.sups {
 		m, err := scrape(ctx, "http://"+sup.addr+"/metrics")
 		if err != nil {
-			return s, err
+			s.missed = append(s.missed, sup.id+" /metrics: "+err.Error())
+			continue
 		}
 		s.recoveries += m["cyberimage_recoveries_total"]
 		s.slow += m["cyberimage_nats_slow_consumer_errors_total"]
 	}
-	return s, nil
+	return s
 }
 
 // subKind names what a supervisor's subscription carries.

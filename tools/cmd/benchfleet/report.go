@@ -132,6 +132,9 @@ func (r stepResult) saturations() []string {
 	if r.failed > 0 {
 		out = append(out, fmt.Sprintf("%d requests unanswered", r.failed))
 	}
+	if len(r.missed) > 0 {
+		out = append(out, fmt.Sprintf("%d figures not read in time (%s)", len(r.missed), r.missed[0]))
+	}
 	return out
 }
 
