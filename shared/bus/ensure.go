@@ -199,6 +199,16 @@ func desiredBuckets(s Settings) []jetstream.KeyValueConfig {
 			Replicas:    s.Replicas,
 		},
 		{
+			Bucket:      BucketWebhooks,
+			Description: "Webhook deliveries of ended jobs, keyed by job id",
+			History:     1,
+			Storage:     jetstream.FileStorage,
+			Replicas:    s.Replicas,
+			// Each entry carries its record's retention as a per-message
+			// TTL (written by the supervisor, which knows it).
+			LimitMarkerTTL: RecordMarkerTTL,
+		},
+		{
 			Bucket:      BucketLeases,
 			Description: "Leader lease of the supervisors",
 			History:     1,

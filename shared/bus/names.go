@@ -55,6 +55,9 @@ const (
 	// BucketSupervisor holds what the supervisor keeps across restarts:
 	// how far it has archived ended jobs to S3.
 	BucketSupervisor = "cyberimage_supervisor"
+	// BucketWebhooks holds each ended job's webhook delivery, keyed by
+	// job id: its state and attempts, shown on the job.
+	BucketWebhooks = "cyberimage_webhooks"
 
 	// SubjectHeartbeatsAll matches every runner's heartbeat.
 	SubjectHeartbeatsAll   = "cyberimage.runners.*.heartbeat"

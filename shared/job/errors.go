@@ -29,6 +29,8 @@ const (
 	CodeDeadlineInvalid       Code = "deadline_invalid"
 	CodeDeadlineOutOfRange    Code = "deadline_out_of_range"
 	CodeExpiresInOutOfRange   Code = "expires_in_out_of_range"
+	CodeCallbackInvalid       Code = "callback_url_invalid"
+	CodeCallbackNotAllowed    Code = "callback_not_allowed"
 	CodeInternal              Code = "internal"
 
 	// Codes of jobs that failed after they were accepted.

@@ -34,6 +34,9 @@ type Request struct {
 	// most one: a job not started by then is cancelled, never run.
 	Deadline  string `json:"deadline,omitempty"`
 	ExpiresIn *int   `json:"expires_in,omitempty"`
+	// CallbackURL is POSTed the job's record when it ends; only hosts the
+	// operator allows (CallbackHosts).
+	CallbackURL string `json:"callback_url,omitempty"`
 }
 
 // DecodeRequest parses a payload strictly: one JSON object, no unknown

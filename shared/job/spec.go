@@ -22,4 +22,7 @@ type Spec struct {
 	// no monotonic reading, so specs still compare with ==.
 	Priority Priority  `json:"priority,omitempty"`
 	Deadline time.Time `json:"deadline,omitzero"`
+	// CallbackURL is the webhook the supervisor calls when the job ends,
+	// checked against the allow list at ingest and before every call.
+	CallbackURL string `json:"callback_url,omitempty"`
 }

@@ -49,8 +49,15 @@ type Models interface {
 // when the request has none; callers derive it from the job id so that a
 // redelivered request yields the same seed. at is when the request was
 // stored (its stream time, likewise the same on a redelivery): expires_in
-// counts from it, and a deadline must lie after it.
+// counts from it, and a deadline must lie after it. It allows no
+// callback_url (NormalizeAllowing does).
 func Normalize(req Request, models Models, drawSeed func() int64, at time.Time) (Spec, error) {
+	return NormalizeAllowing(req, models, drawSeed, at, CallbackHosts{})
+}
+
+// NormalizeAllowing is Normalize for a service that takes callback URLs to
+// the hosts given (ingest, with the operator's allow list).
+func NormalizeAllowing(req Request, models Models, drawSeed func() int64, at time.Time, callbacks CallbackHosts) (Spec, error) {
 	spec := Spec{
 		Prompt:         strings.TrimSpace(req.Prompt),
 		NegativePrompt: strings.TrimSpace(req.NegativePrompt),
@@ -107,6 +114,12 @@ func Normalize(req Request, models Models, drawSeed func() int64, at time.Time) 
 	if spec.Priority, spec.Deadline, err = schedule(req, at); err != nil {
 		return Spec{}, err
 	}
+	if req.CallbackURL != "" {
+		if _, _, err := ParseCallbackURL(req.CallbackURL, callbacks); err != nil {
+			return Spec{}, err
+		}
+		spec.CallbackURL = req.CallbackURL
+	}
 	if req.Seed != nil {
 		spec.Seed = *req.Seed
 	} else {
@@ -120,7 +133,8 @@ func Normalize(req Request, models Models, drawSeed func() int64, at time.Time) 
 // older ingest or with another budget must be refused, not crash a model).
 // A spec with no model is checked against the default one. Its deadline
 // is not: it was checked against the request's time, and whether it has
-// passed is the runner's question at claim (Expire), not a fault.
+// passed is the runner's question at claim (Expire), not a fault. Nor is
+// its callback_url: the supervisor checks it again before every call.
 func Check(spec Spec, models Models) error {
 	req := Request{
 		Prompt:         spec.Prompt,

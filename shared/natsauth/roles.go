@@ -155,7 +155,7 @@ func Permissions(r Role, name string) Allow {
 			// An operator pauses and resumes a model's queue (its runners'
 			// consumers); no other change to a consumer.
 			"$JS.API.CONSUMER.PAUSE." + bus.StreamJobs + ".*"}
-		for _, b := range []string{bus.BucketJobs, bus.BucketLeases, bus.BucketRunners, bus.BucketSupervisor} {
+		for _, b := range []string{bus.BucketJobs, bus.BucketLeases, bus.BucketRunners, bus.BucketSupervisor, bus.BucketWebhooks} {
 			a.Pub = append(a.Pub, kvWrite(b))
 			a.Pub = append(a.Pub, kvRead(b)...)
 			a.Pub = append(a.Pub, kvWatch(b)...)

@@ -33,7 +33,7 @@ func run(ctx context.Context, cfg config.Config, log *zap.Logger, s *service.Sta
 	stats := &intake.Stats{Drops: conn.Drops}
 	conn.Metrics.MustRegister(stats)
 	proc := intake.New(intake.Params{NC: conn.NC, JS: conn.JS, Store: conn.Store, Models: catalog.WithMemoryBudget(cfg.JobMemory.Bytes()),
-		Concurrency: cfg.Concurrency, Logger: log, Stats: stats})
+		Callbacks: cfg.WebhookHosts, Concurrency: cfg.Concurrency, Logger: log, Stats: stats})
 	components := []service.Component{
 		service.Hooks{OnStop: func(context.Context) error {
 			log.Info("stopped", zap.Int64("accepted", stats.Accepted.Load()), zap.Int64("duplicates", stats.Duplicates.Load()),

@@ -8,6 +8,7 @@ import (
 
 	"cyberimage/shared/config"
 	"cyberimage/shared/httpserve"
+	"cyberimage/shared/job"
 	"cyberimage/shared/models"
 	"cyberimage/shared/service"
 )
@@ -28,6 +29,9 @@ type Config struct {
 	// JobMemory is the memory one job may use on a runner; a request no
 	// runner could fit is rejected (memory_budget_exceeded).
 	JobMemory models.JobMemory
+	// WebhookHosts are the hosts a request's callback_url may name
+	// (CYBERIMAGE_WEBHOOK_ALLOWED_HOSTS); none: callbacks are refused.
+	WebhookHosts job.CallbackHosts
 }
 
 // Load parses args and the environment; help and errors go to out.
@@ -44,9 +48,14 @@ func Load(args []string, out io.Writer) (Config, error) {
 	l.String(&c.HTTPAddr, "ingest-addr", "127.0.0.1:8081", "address of ingest's /healthz and /metrics (empty: off)")
 	c.HTTPTLS.Bind(l)
 	c.JobMemory.Bind(l)
+	var hosts string
+	l.String(&hosts, "webhook-allowed-hosts", "", "hosts a request's callback_url may name: comma-separated host, host:port or *.domain, http://host[:port] to allow plain HTTP (empty: callbacks refused)")
 	if err := l.Parse(args); err != nil {
 		return c, err
 	}
+	var err error
+	c.WebhookHosts, err = job.ParseCallbackHosts(hosts)
+	l.Check(err == nil, "CYBERIMAGE_WEBHOOK_ALLOWED_HOSTS: %v", err)
 	c.Settings.Check(l)
 	c.HTTPTLS.Check(l)
 	l.Check(c.Concurrency >= 1, "CYBERIMAGE_INGEST_CONCURRENCY must be at least 1")

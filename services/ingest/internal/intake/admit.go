@@ -32,7 +32,7 @@ func (pr *Processor) admit(ctx context.Context, payload []byte, meta *jetstream.
 	}
 	// The request's stream time, not this process's clock, is what
 	// expires_in counts from: a redelivery gets the same deadline.
-	spec, err := job.Normalize(req, pr.p.Models, func() int64 { return job.SeedFromID(id) }, meta.Timestamp)
+	spec, err := job.NormalizeAllowing(req, pr.p.Models, func() int64 { return job.SeedFromID(id) }, meta.Timestamp, pr.p.Callbacks)
 	if err != nil {
 		return pr.reject(ctx, payload, err, meta)
 	}

@@ -33,6 +33,8 @@ type Params struct {
 	Concurrency int
 	Logger      *zap.Logger
 	Stats       *Stats
+	// Callbacks are the hosts a request's callback_url may name.
+	Callbacks job.CallbackHosts
 }
 
 // Processor consumes the requests stream.

@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"cyberimage/services/supervisor/internal/archive"
+	"cyberimage/services/supervisor/internal/webhook"
 	"cyberimage/shared/job"
 	"cyberimage/shared/jobstore"
 	"cyberimage/shared/s3layout"
@@ -30,6 +31,8 @@ type jobReply struct {
 	// Archived: the record has left KV (its retention ran out) and comes
 	// from its copy in S3.
 	Archived bool `json:"archived,omitempty"`
+	// Callback is the webhook's delivery, for a job with a callback_url.
+	Callback *webhook.Status `json:"callback,omitempty"`
 }
 
 func (s *Server) job(w http.ResponseWriter, r *http.Request) {
@@ -51,7 +54,22 @@ func (s *Server) job(w http.ResponseWriter, r *http.Request) {
 	if p, ok := s.p.Tracker.Progress(id); ok && rec.Status == job.StatusProcessing {
 		reply.Progress = &p.ProgressEvent
 	}
+	reply.Callback = s.callback(ctx, rec)
 	writeJSON(w, http.StatusOK, reply)
+}
+
+// callback is the job's webhook delivery; a failure to read it costs the
+// view only that part (the URL alone is shown).
+func (s *Server) callback(ctx context.Context, rec job.Record) *webhook.Status {
+	if s.p.Callback == nil || rec.Spec.CallbackURL == "" {
+		return nil
+	}
+	st, err := s.p.Callback(ctx, rec)
+	if err != nil {
+		s.log.Warn("webhook lookup", zap.String("job_id", rec.JobID), zap.Error(err))
+		return &webhook.Status{URL: rec.Spec.CallbackURL}
+	}
+	return st
 }
 
 // imageLinks presigns the job's own images: only keys under its own prefix,

@@ -15,6 +15,7 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"cyberimage/services/supervisor/internal/console"
@@ -23,8 +24,10 @@ import (
 	"cyberimage/services/supervisor/internal/stats"
 	"cyberimage/services/supervisor/internal/tracker"
 	"cyberimage/services/supervisor/internal/watchdog"
+	"cyberimage/services/supervisor/internal/webhook"
 	"cyberimage/shared/bus"
 	"cyberimage/shared/httpserve"
+	"cyberimage/shared/job"
 	"cyberimage/shared/jobstore"
 	"cyberimage/shared/metrics"
 	"cyberimage/shared/models"
@@ -84,6 +87,11 @@ type Params struct {
 	// the runner page goes without).
 	RunnerHistory func(ctx context.Context, runner string) (watchdog.History, error)
 	Logger        *zap.Logger
+	// Callback reads a job's webhook delivery for its view (nil: none
+	// shown).
+	Callback func(ctx context.Context, rec job.Record) (*webhook.Status, error)
+	// Collectors are more series for /metrics (the webhooks').
+	Collectors []prometheus.Collector
 }
 
 // Limits bound what clients may hold at once.
@@ -178,6 +186,7 @@ func New(p Params) *Server {
 	mux.HandleFunc("GET /api/models", s.reader(s.models))
 	reg := metrics.New("supervisor")
 	reg.MustRegister(supervisorCollector{s})
+	reg.MustRegister(p.Collectors...)
 	if p.NC != nil {
 		metrics.NATS(reg, p.NC, p.Drops)
 	}

@@ -53,6 +53,7 @@ type App struct {
 	dead       *deadletter.Handler
 	drains     *drain.Drains
 	leader     lifecycle.Group
+	hooks      hooks
 	lead       *lease.Lease
 	api        *api.Server
 }
@@ -100,6 +101,9 @@ func (a *App) Wire(ctx context.Context) error {
 	}
 	a.watchers()
 	a.actors()
+	if err := a.webhooks(ctx); err != nil {
+		return err
+	}
 	a.lead = lease.New(a.buckets.leases, a.cfg.ID, bus.LeaseTTL, a.log, a.followLead)
 	a.api = a.newAPI()
 	return nil

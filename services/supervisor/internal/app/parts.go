@@ -98,7 +98,8 @@ func (a *App) newAPI() *api.Server {
 		TLS: cfg.HTTPTLS, S3: a.s3, Bucket: cfg.S3.Bucket, PresignTTL: cfg.PresignTTL, Recoveries: a.recoveries, Catalog: a.catalog,
 		Unhealthy: a.dog.Unhealthy, Leader: func() (bool, string) { return a.lead.IsLeader(), a.lead.Holder() }, Logger: a.log,
 		Reload: watchdog.OperatorReload(watchdog.KVHistories{KV: a.buckets.histories}, a.track, a.recoverer), Drains: a.drains,
-		Stats: a.stats, RunnerHistory: watchdog.KVHistories{KV: a.buckets.histories}.Get})
+		Stats: a.stats, RunnerHistory: watchdog.KVHistories{KV: a.buckets.histories}.Get,
+		Callback: a.hooks.book.View, Collectors: a.hooks.collectors()})
 }
 
 // runnerSamples are the live runners' load, for the stats.

@@ -10,6 +10,7 @@ import (
 
 	"cyberimage/shared/config"
 	"cyberimage/shared/httpserve"
+	"cyberimage/shared/job"
 	"cyberimage/shared/objectstore"
 	"cyberimage/shared/service"
 )
@@ -70,6 +71,22 @@ type Config struct {
 	ArchiveJobJSON bool
 	// ModelsDir is the model catalog, for /v1/models.
 	ModelsDir string
+	// Webhook is how ended jobs' callback URLs are called.
+	Webhook Webhook
+}
+
+// Webhook are the settings of the completion callbacks.
+type Webhook struct {
+	// Hosts are the receivers allowed, checked again before every call
+	// (ingest checks each request with its own copy of the list).
+	Hosts job.CallbackHosts
+	// Secret signs every call (HMAC-SHA256); required with Hosts.
+	Secret string
+	// RetryFor bounds how long a delivery is retried after the job ends.
+	RetryFor time.Duration
+	// Workers bounds the calls in flight, PerHost those to one host, and
+	// MaxPending the deliveries waiting (the oldest is dropped beyond).
+	Workers, PerHost, MaxPending int
 }
 
 // Load parses args and the environment; help and errors go to out.
@@ -105,9 +122,11 @@ func Load(args []string, out io.Writer) (Config, error) {
 	l.Duration(&c.ArchiveIndexInterval, "archive-index-interval", time.Minute, "how often the archive's index pages are brought up to date with the segments written since (at most a quarter of the shortest record TTL)")
 	l.Bool(&c.ArchiveJobJSON, "archive-job-json", false, "also write each ended record as images/<job_id>/job.json (one S3 PUT per job)")
 	l.String(&c.ModelsDir, "models-dir", "infra/models", "folder of model folders, each with a manifest.json (for /v1/models)")
+	hosts := c.Webhook.bind(l)
 	if err := l.Parse(args); err != nil {
 		return c, err
 	}
+	c.Webhook.check(l, *hosts)
 	c.Settings.Check(l)
 	c.S3.Check(l)
 	c.HTTPTLS.Check(l)

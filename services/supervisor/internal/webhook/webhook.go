@@ -1,0 +1,220 @@
+// Package webhook calls each ended job's callback_url: the leader POSTs
+// the job's public record, signed (sign.go), to hosts the operator allows
+// (checked again before every call, and at the address actually dialled:
+// guard.go), retrying with backoff for a bounded time, and records every
+// attempt in the webhooks bucket (book.go), where GET /v1/jobs/{id} shows
+// it.
+//
+// The leader takes ended records from the index, which follows the record
+// bucket anyway, as the archive does. A checkpoint in KV (the revision up
+// to which every ended job's delivery is settled) lets a new leader carry
+// on: it reads what ended since from the bucket, skips the deliveries the
+// book shows settled and resumes the pending ones with their attempts and
+// retry window. A call made just before a leader change may be made again
+// by the next leader: delivery is at least once per job end, and the
+// Cyberimage-Delivery header lets a receiver dedupe.
+//
+// Calls run in a bounded pool with a cap per host, and the deliveries
+// waiting are bounded (the oldest dropped beyond, recorded as failed), so
+// a slow or dead receiver holds a few slots and nothing else: the leader's
+// loop never waits for a call (dispatch.go).
+package webhook
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+
+	"cyberimage/services/supervisor/internal/index"
+	"cyberimage/shared/backoff"
+	"cyberimage/shared/job"
+	"cyberimage/shared/lifecycle"
+)
+
+// Source is where ended records come from: the supervisor's index.
+type Source interface {
+	FollowEnded(limit int, after uint64) (*index.Feed, uint64)
+	Unfollow(*index.Feed)
+}
+
+// Keeper keeps each job's delivery (Book, over the webhooks bucket).
+type Keeper interface {
+	Get(ctx context.Context, jobID string) (Status, bool, error)
+	Put(ctx context.Context, jobID string, s Status) error
+}
+
+// Params are what Webhooks needs.
+type Params struct {
+	Ended   Source
+	Records jetstream.KeyValue // the job records, read to catch up
+	State   jetstream.KeyValue // where the checkpoint is kept
+	Book    Keeper
+	Poster  Poster
+	// Hosts are the receivers allowed, checked before every call.
+	Hosts job.CallbackHosts
+	// RetryFor bounds a delivery's retries, from its first attempt.
+	RetryFor time.Duration
+	// Workers bounds the calls in flight, PerHost those to one host.
+	Workers, PerHost int
+	// MaxPending bounds the deliveries held: beyond, the oldest is
+	// dropped and recorded as failed.
+	MaxPending int
+	// Backoff is the wait between a delivery's attempts (default 2 s
+	// doubling to 5 min, ±20%).
+	Backoff backoff.Policy
+	// FeedLimit bounds the ended records waiting in the index's feed.
+	FeedLimit int
+	// SaveEvery is how often the checkpoint is saved (default 5 s).
+	SaveEvery time.Duration
+	Metrics   *Metrics
+	Logger    *zap.Logger
+}
+
+// Webhooks is the leader's caller of webhooks: a lifecycle.Component.
+type Webhooks struct {
+	p    Params
+	log  *zap.Logger
+	loop *lifecycle.Loop
+}
+
+// New makes the caller; nothing runs until Start.
+func New(p Params) *Webhooks {
+	if p.Backoff == (backoff.Policy{}) {
+		p.Backoff = backoff.Policy{Base: 2 * time.Second, Max: 5 * time.Minute, Jitter: 0.2}
+	}
+	if p.FeedLimit <= 0 {
+		p.FeedLimit = 10_000
+	}
+	if p.SaveEvery <= 0 {
+		p.SaveEvery = 5 * time.Second
+	}
+	if p.Metrics == nil {
+		p.Metrics = NewMetrics()
+	}
+	p.Workers, p.PerHost, p.MaxPending = max(p.Workers, 1), max(p.PerHost, 1), max(p.MaxPending, 1)
+	w := &Webhooks{p: p, log: p.Logger.Named("webhook")}
+	w.loop = lifecycle.NewLoop(0, w.Run)
+	return w
+}
+
+// Start calls webhooks in the background until Stop.
+func (w *Webhooks) Start(ctx context.Context) error { return w.loop.Start(ctx) }
+
+// Stop ends the calls in flight (the next leader resumes them) and saves
+// the checkpoint, within ctx.
+func (w *Webhooks) Stop(ctx context.Context) error { return w.loop.Stop(ctx) }
+
+// Run calls webhooks until ctx ends (the lease is lost or the supervisor
+// stops): one session after another over the same deliveries, each from
+// the checkpoint.
+func (w *Webhooks) Run(ctx context.Context) {
+	x := newDispatcher(ctx, &w.p, w.log)
+	var taken uint64 // every job that ended up to here is in x or settled
+	defer func() {
+		x.wait() // deliveries cut short stay held, below the checkpoint
+		cp := x.lowWater(taken)
+		if taken > 0 {
+			save, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+			defer cancel()
+			w.save(save, cp)
+		}
+	}()
+	for ctx.Err() == nil {
+		_ = lifecycle.Retry(ctx, w.policy(), func(ctx context.Context) error { return w.session(ctx, x, &taken) })
+	}
+}
+
+// policy is how sessions are retried: the first failure and every tenth
+// are logged.
+func (w *Webhooks) policy() lifecycle.Policy {
+	return lifecycle.Policy{Backoff: backoff.Policy{Base: 500 * time.Millisecond, Max: 30 * time.Second, Jitter: 0.2},
+		OnRetry: func(attempt int, err error, _ time.Duration) {
+			if attempt == 1 || attempt%10 == 0 {
+				w.log.Warn("a webhook session failed; starting again from the checkpoint", zap.Int("attempt", attempt), zap.Error(err))
+			}
+		}}
+}
+
+// session hands x every job that ended after the checkpoint: first what
+// ended before the index's feed began, read from the bucket, then the
+// feed, until ctx ends or the feed is lost (nil: start again at once).
+func (w *Webhooks) session(ctx context.Context, x *dispatcher, taken *uint64) error {
+	from, found, err := w.checkpoint(ctx)
+	if err != nil {
+		return fmt.Errorf("read the webhook checkpoint: %w", err)
+	}
+	feed, fed := w.p.Ended.FollowEnded(w.p.FeedLimit, from)
+	defer w.p.Ended.Unfollow(feed)
+	if !found {
+		// The first leader to call webhooks begins with the jobs that end
+		// from now on, not with every ended job the bucket holds.
+		if !w.save(ctx, fed) {
+			return errors.New("could not save the first webhook checkpoint")
+		}
+		from = fed
+	}
+	*taken = max(*taken, from)
+	if from < fed {
+		if err := catchUp(ctx, w.p.Records, from, fed, x.add); err != nil {
+			return err
+		}
+		*taken = max(*taken, fed)
+	}
+	saved := from
+	tick := time.NewTicker(w.p.SaveEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-feed.Signal():
+			items, covered, lost := feed.Take()
+			if lost {
+				w.log.Info("webhooks fell behind the index's feed; reading the bucket from the checkpoint")
+				return nil
+			}
+			for _, e := range items {
+				x.add(e.Revision, e.Record)
+			}
+			*taken = max(*taken, covered)
+		case <-tick.C:
+			if cp := x.lowWater(*taken); cp != saved && w.save(ctx, cp) {
+				saved = cp
+			}
+		}
+	}
+}
+
+// checkpointKey holds, in the supervisor's state bucket, the revision of
+// the record bucket up to which every ended job's delivery is settled.
+const checkpointKey = "webhook-revision"
+
+func (w *Webhooks) checkpoint(ctx context.Context) (rev uint64, found bool, err error) {
+	e, err := w.p.State.Get(ctx, checkpointKey)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, err
+	}
+	rev, err = strconv.ParseUint(string(e.Value()), 10, 64)
+	if err != nil {
+		return 0, false, fmt.Errorf("webhook checkpoint %q: %w", e.Value(), err)
+	}
+	return rev, true, nil
+}
+
+func (w *Webhooks) save(ctx context.Context, rev uint64) bool {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, err := w.p.State.Put(ctx, checkpointKey, []byte(strconv.FormatUint(rev, 10))); err != nil {
+		w.log.Warn("saving the webhook checkpoint failed", zap.Uint64("revision", rev), zap.Error(err))
+		return false
+	}
+	return true
+}
