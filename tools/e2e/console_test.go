@@ -255,8 +255,8 @@ func TestConsole(t *testing.T) {
 	require.Contains(t, text("#runner-recent"), "console-dead-1", "its recent jobs")
 	require.Equal(t, "healthy", text("#runner-health"))
 	shot("runner")
-	// Drain and undrain: the button calls the route and shows its answer
-	// (an error while the route is not there).
+	// Drain and undrain: the button calls the route, the page shows the
+	// runner draining, and the runner says so too; undrained, it does not.
 	toggled := func(button, message string) string {
 		t.Helper()
 		_, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("message").textContent = ""`))
@@ -265,13 +265,13 @@ func TestConsole(t *testing.T) {
 		require.Eventually(t, func() bool { return text(message) != "" }, 10*time.Second, 100*time.Millisecond, "%s answered", button)
 		return text(message)
 	}
-	if answer := toggled("#drain", "#message"); answer == "Done." {
-		require.Eventually(t, func() bool { return text("#runner-draining") != "" }, 10*time.Second, 100*time.Millisecond)
-		shot("runner-draining")
-		require.Equal(t, "Done.", toggled("#drain", "#message"), "undrain")
-	} else {
-		t.Logf("drain: %s", answer)
-	}
+	require.Equal(t, "Done.", toggled("#drain", "#message"), "drain")
+	require.Eventually(t, func() bool { return text("#runner-draining") != "" }, 10*time.Second, 100*time.Millisecond)
+	s.waitDrained("runner-1", true)
+	shot("runner-draining")
+	require.Equal(t, "Done.", toggled("#drain", "#message"), "undrain")
+	require.Eventually(t, func() bool { return text("#runner-draining") == "" }, 10*time.Second, 100*time.Millisecond)
+	s.waitDrained("runner-1", false)
 	do(chromedp.Navigate(s.url("/#/models")), chromedp.WaitVisible(chromedp.CSS("#models")))
 	require.Contains(t, text("#models"), "demo")
 	shot("models")
@@ -280,13 +280,13 @@ func TestConsole(t *testing.T) {
 	require.NotEqual(t, "0", text("#model-completed"))
 	require.Contains(t, text("#model-jobs"), "console-dead-1")
 	shot("model")
-	if answer := toggled("#pause", "#message"); answer == "Done." {
-		require.Contains(t, text("#model-state"), "paused")
-		shot("model-paused")
-		require.Equal(t, "Done.", toggled("#pause", "#message"), "resume")
-	} else {
-		t.Logf("pause: %s", answer)
-	}
+	require.Equal(t, "Done.", toggled("#pause", "#message"), "pause")
+	require.Contains(t, text("#model-state"), "paused")
+	require.True(t, s.modelPaused("demo"))
+	shot("model-paused")
+	require.Equal(t, "Done.", toggled("#pause", "#message"), "resume")
+	require.Contains(t, text("#model-state"), "taking work")
+	require.False(t, s.modelPaused("demo"))
 }
 
 // colours counts the distinct colours on a grid of points of a
