@@ -39,7 +39,7 @@ export CYBERIMAGE_NATS_SERVER_BIN := $(NATS_SERVER)
 
 SERVICES := ingest gpu-runner supervisor
 
-.PHONY: bench-scale bench-recovery bench-fleet chromium redis-server gpu-check
+.PHONY: bench-scale bench-recovery bench-fleet bench-priority chromium redis-server gpu-check
 .PHONY: help run run-cluster build tools test-tools test lint fuzz fmt vet clean loadtest bench-runner bench bench-micro
 
 help:
@@ -53,6 +53,7 @@ help:
 	@echo "make bench-scale  supervisor memory, restart time and API latency at 10k, 100k and 1M job records"
 	@echo "make bench-recovery  runners killed and frozen, a NATS node frozen, under load: time to run again, lost, done twice (BENCH_RECOVERY_ARGS=-quick: smoke run)"
 	@echo "make bench-fleet  an emulated fleet of 50-1,000 runners × 2 slots against the real control plane: where it saturates (BENCH_FLEET_ARGS=-quick: smoke run)"
+	@echo "make bench-priority  interactive jobs' queue wait behind a batch of the same model, all normal vs high (BENCH_PRIORITY_ARGS=-batch 100)"
 	@echo "make bench-micro  go test -bench of the hot paths"
 	@echo "make bench-runner  runner figures: duty cycle, batching, runner memory over 5,000 jobs"
 	@echo "make loadtest  check the running stack (make run): LOADTEST_ARGS='--test all' for more"
@@ -242,6 +243,15 @@ bench-recovery: $(ORT_LIB) $(MINIO) $(NATS_SERVER)
 BENCH_FLEET_ARGS ?=
 bench-fleet: $(MINIO) $(NATS_SERVER)
 	go run ./tools/cmd/benchfleet $(BENCH_FLEET_ARGS)
+
+# Priority classes (issue 27): a batch of 200 jobs of the demo model queued
+# at once, 30 interactive jobs sent one at a time while it runs; their queue
+# wait p50/p99 when every job is normal, and when they are high (batch
+# normal, then low), beside the batch's drain time. About a minute.
+# Printed, never asserted.
+BENCH_PRIORITY_ARGS ?=
+bench-priority: $(ORT_LIB) $(MINIO)
+	go run ./tools/cmd/benchpriority $(BENCH_PRIORITY_ARGS)
 
 # Micro-benchmarks of the hot paths; -p 1 keeps packages off each other's cores.
 bench-micro:

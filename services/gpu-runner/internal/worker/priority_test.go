@@ -28,9 +28,7 @@ func queueClasses(t *testing.T, f *fateFixture, batches ...queued) {
 	want := map[job.Priority]uint64{}
 	for _, b := range batches {
 		for i := range b.n {
-			w := bus.Work{JobID: fmt.Sprintf("%s-%03d", b.class, i), Spec: job.Spec{Model: "demo", Priority: b.class}}
-			_, err := f.w.p.JS.PublishMsg(ctx, bus.WorkMsg(w, bus.QueueMsgID(w.JobID)))
-			require.NoError(t, err)
+			queueWork(t, f, fmt.Sprintf("%s-%03d", b.class, i), b.class)
 		}
 		want[b.class] += uint64(b.n)
 	}
@@ -45,6 +43,13 @@ func queueClasses(t *testing.T, f *fateFixture, batches ...queued) {
 			return seen == n
 		}, 5*time.Second, 5*time.Millisecond, "the %s consumer counts %d jobs, not %d", class, seen, n)
 	}
+}
+
+// queueWork publishes one job's work in class p.
+func queueWork(t *testing.T, f *fateFixture, id string, p job.Priority) {
+	w := bus.Work{JobID: id, Spec: job.Spec{Model: "demo", Priority: p}}
+	_, err := f.w.p.JS.PublishMsg(context.Background(), bus.WorkMsg(w, bus.QueueMsgID(w.JobID)))
+	require.NoError(t, err)
 }
 
 // pullClasses pulls n jobs as a free slot does, one pull after another,
@@ -141,4 +146,48 @@ func TestDeadlinePassingDuringTheRunLetsItFinish(t *testing.T) {
 	require.Len(t, model.ran(), 1)
 	require.Empty(t, msg.got())
 	require.Equal(t, job.StatusProcessing, f.status(t, "in-time").Status)
+}
+
+// A high job caught by a background wait of an earlier pull (left open on
+// the high queue while the slot went on with a normal job) is the slot's
+// next job: prefetching takes it first, so a busy runner that always finds
+// more normal work does not hold it back until its queue runs dry.
+func TestPrefetchTakesWhatABackgroundWaitBrought(t *testing.T) {
+	f := newFateFixture(t)
+	f.w.p.Models = []string{"demo"}
+	require.NoError(t, f.w.bindQueues(context.Background()))
+	s := &slot{w: f.w, log: f.w.log, late: make(chan lateResult, len(f.w.queues)), waiting: make([]bool, len(f.w.queues))}
+	defer s.drainLate()
+
+	pulled := make(chan []*delivery, 1)
+	go func() { pulled <- s.pull(5 * time.Second) }() // every queue empty: it waits on all three
+	require.Eventually(t, func() bool {
+		for _, q := range f.w.queues {
+			info, err := q.cons.Info(context.Background())
+			if err != nil || info.NumWaiting == 0 {
+				return false
+			}
+		}
+		return true
+	}, 5*time.Second, 5*time.Millisecond, "the pull opened no wait on some queue")
+	queueWork(t, f, "normal", job.PriorityNormal)
+	first := <-pulled
+	require.Len(t, first, 1)
+	require.Equal(t, job.PriorityNormal, first[0].work.Spec.Priority)
+	f.w.end(first[0], errAlreadyDone)
+
+	for i := range 3 {
+		queueWork(t, f, fmt.Sprintf("batch-%d", i), job.PriorityLow)
+	}
+	queueWork(t, f, "interactive", job.PriorityHigh)
+	require.Eventually(t, func() bool { return len(s.late) >= 2 }, 5*time.Second, 5*time.Millisecond,
+		"the high and low waits still open brought nothing")
+
+	next := <-s.prefetch()
+	var got []string
+	for _, d := range next {
+		got = append(got, d.work.JobID)
+		f.w.end(d, errAlreadyDone)
+	}
+	require.Contains(t, got, "interactive")
 }

@@ -102,9 +102,16 @@ func (w *Worker) slotLoop(id int) {
 // with in-progress acks while they wait, but not claimed: their record
 // stays queued until their run begins (infer claims them), so waiting
 // behind a long job never counts as processing and the watchdog cannot
-// judge a job stalled before it has started.
+// judge a job stalled before it has started. A job a background wait of
+// an earlier pull brought meanwhile comes first, with no fetch: it is held
+// already, and while prefetching keeps finding work no pull would ever
+// take it.
 func (s *slot) prefetch() <-chan []*delivery {
 	out := make(chan []*delivery, 1)
+	if late := s.takeLate(); len(late) > 0 {
+		out <- late
+		return out
+	}
 	model := s.preferred
 	go func() {
 		ds, _ := s.takeNow(model, s.w.p.MaxBatch)
