@@ -2,12 +2,12 @@ package drain
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"cyberimage/services/supervisor/internal/kvjson"
 )
 
 // setKey is the key of the drained runners in the supervisor's bucket
@@ -29,23 +29,14 @@ type Set struct{ KV jetstream.KeyValue }
 
 // List returns the drained runners.
 func (s Set) List(ctx context.Context) (map[string]Entry, error) {
-	m, _, err := s.get(ctx)
-	return m, err
-}
-
-func (s Set) get(ctx context.Context) (map[string]Entry, uint64, error) {
-	e, err := s.KV.Get(ctx, setKey)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return map[string]Entry{}, 0, nil
-	}
+	m, _, err := kvjson.Get[map[string]Entry](ctx, s.KV, setKey, nil)
 	if err != nil {
-		return nil, 0, fmt.Errorf("drained runners: %w", err)
+		return nil, fmt.Errorf("drained runners: %w", err)
 	}
-	m := map[string]Entry{}
-	if err := json.Unmarshal(e.Value(), &m); err != nil {
-		return nil, 0, fmt.Errorf("drained runners: %w", err)
+	if m == nil {
+		m = map[string]Entry{}
 	}
-	return m, e.Revision(), nil
+	return m, nil
 }
 
 // Add drains runner (kept from the first time when already drained).
@@ -70,29 +61,17 @@ func (s Set) Remove(ctx context.Context, runner string) error {
 	})
 }
 
-// update applies change with a compare-and-set, reading again when
-// another replica wrote first; change reports whether it changed anything.
+// update applies change to the set (another replica's change meanwhile
+// is read and kept); change reports whether it changed anything.
 func (s Set) update(ctx context.Context, change func(map[string]Entry) bool) error {
-	for range 10 {
-		m, rev, err := s.get(ctx)
-		if err != nil {
-			return err
+	_, err := kvjson.Update(ctx, s.KV, setKey, nil, func(m *map[string]Entry) bool {
+		if *m == nil {
+			*m = map[string]Entry{}
 		}
-		if !change(m) {
-			return nil
-		}
-		data, _ := json.Marshal(m)
-		if rev == 0 {
-			_, err = s.KV.Create(ctx, setKey, data)
-		} else {
-			_, err = s.KV.Update(ctx, setKey, data, rev)
-		}
-		if err == nil {
-			return nil
-		}
-		if !errors.Is(err, jetstream.ErrKeyExists) && !errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
-			return fmt.Errorf("drained runners: %w", err)
-		}
+		return change(*m)
+	})
+	if err != nil {
+		return fmt.Errorf("drained runners: %w", err)
 	}
-	return errors.New("drained runners: too many concurrent writes")
+	return nil
 }

@@ -3,11 +3,11 @@ package watchdog
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"cyberimage/services/supervisor/internal/kvjson"
 )
 
 // History is what the watchdog remembers of one runner. It lives in KV
@@ -45,51 +45,23 @@ type KVHistories struct{ KV jetstream.KeyValue }
 
 // Get returns a runner's history.
 func (k KVHistories) Get(ctx context.Context, runner string) (History, error) {
-	h, _, err := k.get(ctx, runner)
+	h, _, err := kvjson.Get(ctx, k.KV, runner, readHistory)
 	return h, err
 }
 
-func (k KVHistories) get(ctx context.Context, runner string) (History, uint64, error) {
-	e, err := k.KV.Get(ctx, runner)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return History{}, 0, nil
+// readHistory starts a history that cannot be read afresh rather than
+// blocking every judgement of the runner.
+func readHistory(data []byte, h *History) error {
+	if json.Unmarshal(data, h) != nil {
+		*h = History{}
 	}
-	if err != nil {
-		return History{}, 0, err
-	}
-	var h History
-	if err := json.Unmarshal(e.Value(), &h); err != nil {
-		// A history that cannot be read is started afresh rather than
-		// blocking every judgement of the runner.
-		return History{}, e.Revision(), nil
-	}
-	return h, e.Revision(), nil
+	return nil
 }
 
 // Update changes a runner's history with a compare-and-set, retrying when
 // another write came first.
 func (k KVHistories) Update(ctx context.Context, runner string, change func(*History)) (History, error) {
-	for range 10 {
-		h, rev, err := k.get(ctx, runner)
-		if err != nil {
-			return h, err
-		}
-		change(&h)
-		data, _ := json.Marshal(h)
-		if rev == 0 {
-			_, err = k.KV.Create(ctx, runner, data)
-		} else {
-			_, err = k.KV.Update(ctx, runner, data, rev)
-		}
-		if err == nil {
-			return h, nil
-		}
-		// Someone else wrote first: read again and redo the change.
-		if !errors.Is(err, jetstream.ErrKeyExists) && !errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
-			return h, err
-		}
-	}
-	return History{}, fmt.Errorf("runner history %s: too many concurrent writes", runner)
+	return kvjson.Update(ctx, k.KV, runner, readHistory, func(h *History) bool { change(h); return true })
 }
 
 // Pending lists the runners whose history holds a reload order.
