@@ -54,15 +54,19 @@ func (s *Server) job(w http.ResponseWriter, r *http.Request) {
 	if p, ok := s.p.Tracker.Progress(id); ok && rec.Status == job.StatusProcessing {
 		reply.Progress = &p.ProgressEvent
 	}
-	reply.Callback = s.callback(ctx, rec)
+	reply.Callback = s.callback(ctx, rec, archived)
 	writeJSON(w, http.StatusOK, reply)
 }
 
 // callback is the job's webhook delivery; a failure to read it costs the
-// view only that part (the URL alone is shown).
-func (s *Server) callback(ctx context.Context, rec job.Record) *webhook.Status {
+// view only that part (the URL alone is shown), as does an archived
+// record's: its delivery left KV with it.
+func (s *Server) callback(ctx context.Context, rec job.Record, archived bool) *webhook.Status {
 	if s.p.Callback == nil || rec.Spec.CallbackURL == "" {
 		return nil
+	}
+	if archived {
+		return &webhook.Status{URL: rec.Spec.CallbackURL}
 	}
 	st, err := s.p.Callback(ctx, rec)
 	if err != nil {

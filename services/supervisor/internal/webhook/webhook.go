@@ -170,24 +170,33 @@ func (w *Webhooks) session(ctx context.Context, x *dispatcher, taken *uint64) er
 	defer tick.Stop()
 	for {
 		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-feed.Signal():
-			items, covered, lost := feed.Take()
-			if lost {
-				w.log.Info("webhooks fell behind the index's feed; reading the bucket from the checkpoint")
-				return nil
-			}
-			for _, e := range items {
-				x.add(e.Revision, e.Record)
-			}
-			*taken = max(*taken, covered)
 		case <-tick.C:
 			if cp := x.lowWater(*taken); cp != saved && w.save(ctx, cp) {
 				saved = cp
 			}
+		case <-feed.Signal():
+			if !take(feed, x, taken) {
+				w.log.Info("webhooks fell behind the index's feed; reading the bucket from the checkpoint")
+				return nil
+			}
+		case <-ctx.Done():
+			return ctx.Err()
 		}
 	}
+}
+
+// take hands x what the feed holds; false when the feed was lost (what
+// it dropped is read from the bucket, so taken stays).
+func take(feed *index.Feed, x *dispatcher, taken *uint64) bool {
+	items, covered, lost := feed.Take()
+	if lost {
+		return false
+	}
+	for _, e := range items {
+		x.add(e.Revision, e.Record)
+	}
+	*taken = max(*taken, covered)
+	return true
 }
 
 // checkpointKey holds, in the supervisor's state bucket, the revision of

@@ -291,6 +291,14 @@ async function jobRecord(id) {
   return rec;
 }
 
+// callbackText is a job's webhook delivery in a line: its URL, state and
+// each attempt's outcome (the newest kept).
+function callbackText(cb) {
+  const tries = (cb.attempts || []).map((a) => `${when(a.at)} ${a.outcome}${a.http_status ? " " + a.http_status : ""}${a.error ? " (" + a.error + ")" : ""}`);
+  const more = (cb.attempt_count || 0) > tries.length ? ` (${cb.attempt_count} attempts in all)` : "";
+  return `${cb.url} — ${cb.state || "when the job ends"}${cb.reason ? ": " + cb.reason : ""}${tries.length ? "; " + tries.join("; ") : ""}${more}`;
+}
+
 async function jobPage(id) {
   const rec = await jobRecord(id);
   const req = rec.request || {};
@@ -317,7 +325,8 @@ async function jobPage(id) {
       h("dt", {}, "created / started / completed"), h("dd", {}, `${when(rec.created_at)} / ${when(rec.started_at)} / ${when(rec.completed_at)}`),
       h("dt", {}, "stages (ms)"), h("dd", {}, `queue wait ${stages.queue_wait_ms ?? "–"}, inference ${stages.inference_ms ?? "–"}, encode ${stages.encode_ms ?? "–"}, upload ${stages.upload_ms ?? "–"}`),
       rec.error ? [h("dt", {}, "error"), h("dd", { class: "status-failed" }, `${rec.error.code}: ${rec.error.message}`)] : null,
-      (rec.recoveries || []).length ? [h("dt", {}, "recoveries"), h("dd", {}, rec.recoveries.map((r) => `${r.kind || ""} ${r.reason || ""}`).join("; "))] : null),
+      (rec.recoveries || []).length ? [h("dt", {}, "recoveries"), h("dd", {}, rec.recoveries.map((r) => `${r.kind || ""} ${r.reason || ""}`).join("; "))] : null,
+      rec.callback ? [h("dt", {}, "webhook"), h("dd", { id: "callback" }, callbackText(rec.callback))] : null),
     h("h2", {}, "Images"),
     (rec.image_urls || []).length
       ? h("div", { class: "images" }, rec.image_urls.map((im) => h("a", { href: im.url }, h("img", { src: im.thumb_url || im.url, alt: `image ${im.key}` }))))
