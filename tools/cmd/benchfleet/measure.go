@@ -12,10 +12,11 @@ import (
 // stepResult is one step's figures over its window: CPU in cores, memory
 // in MB, rates a second.
 type stepResult struct {
-	runners, slots int
-	rate           float64 // jobs fed a second
-	window         time.Duration
-	running, held  float64 // mean jobs running (claimed) and held (with prefetched)
+	runners, slots   int
+	leader, follower string  // the supervisors' ids
+	rate             float64 // jobs fed a second
+	window           time.Duration
+	running, held    float64 // mean jobs running (claimed) and held (with prefetched)
 
 	cpu     map[string]float64 // cores, by process name
 	rss     map[string]float64 // MB at the end, by process name
@@ -60,7 +61,7 @@ type countSample struct {
 
 // measure reads the window's figures.
 func (h *harness) measure(ctx context.Context, n int, rate float64) (stepResult, error) {
-	r := stepResult{runners: n, slots: h.o.slots, rate: rate, window: h.o.window, cores: numCPU()}
+	r := stepResult{runners: n, slots: h.o.slots, rate: rate, window: h.o.window, cores: numCPU(), leader: h.sups[0].id, follower: h.sups[1].id}
 	if _, err := h.collect(ctx); err != nil {
 		return r, err
 	}

@@ -21,9 +21,6 @@ func procRSS(pid int) (float64, float64) { return benchstack.ProcRSS(pid) }
 // others (heartbeats, free slots' pulls) come with runners.
 var jobKinds = []string{"event", "in_progress", "owner_read", "prefetch", "claim", "complete", "ack", "nak"}
 
-// The supervisors' ids, leader first (the harness orders them so).
-var leaderID, followerID string
-
 func (r stepResult) sum(m map[string]float64, keys ...string) float64 {
 	var s float64
 	for _, k := range keys {
@@ -48,35 +45,24 @@ func (r stepResult) deliveries(id string) float64 {
 	return s
 }
 
-func (r stepResult) emulatorCPU() float64 {
+// cpuOf sums the cores of the processes whose names begin with prefix.
+func (r stepResult) cpuOf(prefix string) float64 {
 	var s float64
 	for name, v := range r.cpu {
-		if strings.HasPrefix(name, "emulator-") {
+		if strings.HasPrefix(name, prefix) {
 			s += v
 		}
 	}
 	return s
 }
+
+func (r stepResult) emulatorCPU() float64 { return r.cpuOf("emulator-") }
+
+func (r stepResult) natsCPU() float64 { return r.cpuOf("nats-") }
 
 // ours is the CPU of every process of the bench (the stack, the
 // emulators, perf and the harness).
-func (r stepResult) ours() float64 {
-	s := r.harness
-	for _, v := range r.cpu {
-		s += v
-	}
-	return s
-}
-
-func (r stepResult) natsCPU() float64 {
-	var s float64
-	for name, v := range r.cpu {
-		if strings.HasPrefix(name, "nats-") {
-			s += v
-		}
-	}
-	return s
-}
+func (r stepResult) ours() float64 { return r.harness + r.cpuOf("") }
 
 func (r stepResult) perJob(v float64) float64 {
 	if r.running <= 0 {
@@ -87,8 +73,8 @@ func (r stepResult) perJob(v float64) float64 {
 
 func (r stepResult) oneLine() string {
 	return fmt.Sprintf("%.0f jobs running; leader %.2f cores %.0f MB, follower %.2f cores; NATS %.2f cores; emulators %.2f cores (tick lag p99 %.0f ms); bench %.2f, machine %.2f of %d cores; runner msgs %.0f/s (%.2f per job); index lag p99 %s; publish→claim p99 %s",
-		r.running, r.cpu["supervisor-"+leaderID], r.rss["supervisor-"+leaderID], r.cpu["supervisor-"+followerID], r.natsCPU(),
-		r.emulatorCPU(), r.tickP99, r.ours(), r.machine, r.cores, r.busSends(), r.perJob(r.busSends()), r.lag[leaderID][1].Round(time.Millisecond),
+		r.running, r.cpu["supervisor-"+r.leader], r.rss["supervisor-"+r.leader], r.cpu["supervisor-"+r.follower], r.natsCPU(),
+		r.emulatorCPU(), r.tickP99, r.ours(), r.machine, r.cores, r.busSends(), r.perJob(r.busSends()), r.lag[r.leader][1].Round(time.Millisecond),
 		r.claim[1].Round(time.Millisecond))
 }
 
@@ -120,10 +106,10 @@ func (r stepResult) saturations() []string {
 	if r.recoveries > 0 {
 		out = append(out, fmt.Sprintf("%.0f jobs taken away (runners judged lost or stalled)", r.recoveries))
 	}
-	if l := r.lag[leaderID][1]; l > time.Second {
+	if l := r.lag[r.leader][1]; l > time.Second {
 		out = append(out, fmt.Sprintf("leader's index %s behind (p99)", l.Round(time.Millisecond)))
 	}
-	if c := r.cpu["supervisor-"+leaderID]; c > 0.5 {
+	if c := r.cpu["supervisor-"+r.leader]; c > 0.5 {
 		out = append(out, fmt.Sprintf("leader at %.2f cores", c))
 	}
 	if r.claim[1] > 100*time.Millisecond {
@@ -174,10 +160,10 @@ func report(w io.Writer, o options, mean time.Duration, rs []stepResult) {
 	row("jobs fed /s", func(r stepResult) string { return fmt.Sprintf("%.1f", r.rate) })
 	row("jobs running (held incl. prefetched)", func(r stepResult) string { return fmt.Sprintf("%.0f (%.0f)", r.running, r.held) })
 	row("supervisor leader: cores, RSS MB", func(r stepResult) string {
-		return fmt.Sprintf("%.2f, %.0f", r.cpu["supervisor-"+leaderID], r.rss["supervisor-"+leaderID])
+		return fmt.Sprintf("%.2f, %.0f", r.cpu["supervisor-"+r.leader], r.rss["supervisor-"+r.leader])
 	})
 	row("supervisor follower: cores, RSS MB", func(r stepResult) string {
-		return fmt.Sprintf("%.2f, %.0f", r.cpu["supervisor-"+followerID], r.rss["supervisor-"+followerID])
+		return fmt.Sprintf("%.2f, %.0f", r.cpu["supervisor-"+r.follower], r.rss["supervisor-"+r.follower])
 	})
 	for _, n := range []string{"nats-n1", "nats-n2", "nats-n3"} {
 		row(n+": cores, RSS MB", func(r stepResult) string { return fmt.Sprintf("%.2f, %.0f", r.cpu[n], r.rss[n]) })
@@ -198,20 +184,20 @@ func report(w io.Writer, o options, mean time.Duration, rs []stepResult) {
 	row("runner messages per running job /s", func(r stepResult) string { return f2(r.perJob(r.busSends())) })
 	row("S3 PUTs /s", func(r stepResult) string { return f0(r.sends["s3_put"]) })
 	for _, k := range []string{"event", "ack", "heartbeat", "inbox", "other"} {
-		row("leader delivered /s: "+k, func(r stepResult) string { return f0(r.supDeliv[leaderID][k]) })
+		row("leader delivered /s: "+k, func(r stepResult) string { return f0(r.supDeliv[r.leader][k]) })
 	}
 	row("leader delivered /s: all (per running job)", func(r stepResult) string {
-		return fmt.Sprintf("%.0f (%.2f)", r.deliveries(leaderID), r.perJob(r.deliveries(leaderID)))
+		return fmt.Sprintf("%.0f (%.2f)", r.deliveries(r.leader), r.perJob(r.deliveries(r.leader)))
 	})
-	row("follower delivered /s: all", func(r stepResult) string { return f0(r.deliveries(followerID)) })
+	row("follower delivered /s: all", func(r stepResult) string { return f0(r.deliveries(r.follower)) })
 	row("heartbeats handled /s: leader, follower", func(r stepResult) string {
-		return fmt.Sprintf("%.0f, %.0f", r.supDeliv[leaderID]["heartbeat"], r.supDeliv[followerID]["heartbeat"])
+		return fmt.Sprintf("%.0f, %.0f", r.supDeliv[r.leader]["heartbeat"], r.supDeliv[r.follower]["heartbeat"])
 	})
 	row("NATS msgs in/out /s, 3 nodes", func(r stepResult) string {
 		return fmt.Sprintf("%.0f / %.0f", r.sum(r.nodeIn, "n1", "n2", "n3"), r.sum(r.nodeOut, "n1", "n2", "n3"))
 	})
-	row("index lag p50 / p99: leader", func(r stepResult) string { return durs(r.lag[leaderID], r.lagSamples[leaderID]) })
-	row("index lag p50 / p99: follower", func(r stepResult) string { return durs(r.lag[followerID], r.lagSamples[followerID]) })
+	row("index lag p50 / p99: leader", func(r stepResult) string { return durs(r.lag[r.leader], r.lagSamples[r.leader]) })
+	row("index lag p50 / p99: follower", func(r stepResult) string { return durs(r.lag[r.follower], r.lagSamples[r.follower]) })
 	row("publish → claim p50 / p99, slot waiting", func(r stepResult) string { return durs(r.claim, r.claims) })
 	row("publish → claim p50 / p99, every claim", func(r stepResult) string { return durs(r.claimAll, r.claimsAll) })
 	row("claim → first event on /v1/events p50 / p99", func(r stepResult) string { return durs(r.firstEvent, r.sampled) })
@@ -237,13 +223,13 @@ func report(w io.Writer, o options, mean time.Duration, rs []stepResult) {
 	fmt.Fprintf(w, "\nFleet targets (issue 26, at 1,000 × 2 with ~1,400 running; printed, never asserted), measured at %d × %d with %.0f running:\n",
 		last.runners, last.slots, last.running)
 	target := func(name, want, got string) { fmt.Fprintf(w, "  %-44s %-10s measured %s\n", name, want, got) }
-	target("supervisor leader CPU", "≤ 0.5", f2(last.cpu["supervisor-"+leaderID]))
-	target("supervisor leader RSS", "≤ 256 MB", fmt.Sprintf("%.0f MB", last.rss["supervisor-"+leaderID]))
-	target("supervisor follower CPU", "≤ 0.25", f2(last.cpu["supervisor-"+followerID]))
+	target("supervisor leader CPU", "≤ 0.5", f2(last.cpu["supervisor-"+last.leader]))
+	target("supervisor leader RSS", "≤ 256 MB", fmt.Sprintf("%.0f MB", last.rss["supervisor-"+last.leader]))
+	target("supervisor follower CPU", "≤ 0.25", f2(last.cpu["supervisor-"+last.follower]))
 	target("publish → claim p99, slot waiting", "≤ 100 ms", last.claim[1].Round(time.Millisecond).String())
-	target("index lag p99 (leader)", "≤ 1 s", last.lag[leaderID][1].Round(time.Millisecond).String())
+	target("index lag p99 (leader)", "≤ 1 s", last.lag[last.leader][1].Round(time.Millisecond).String())
 	target("control-plane msgs per running job /s", "≤ 1", fmt.Sprintf("%.2f sent by runners, %.2f delivered to the leader",
-		last.perJob(last.busSends()), last.perJob(last.deliveries(leaderID))))
+		last.perJob(last.busSends()), last.perJob(last.deliveries(last.leader))))
 
 	fmt.Fprintln(w, "\nWhat saturated, by step (first listed first):")
 	for _, r := range rs {
@@ -304,18 +290,18 @@ func estimate(w io.Writer, o options, rs []stepResult) {
 	}
 	perJob /= r.running
 	perRunner := (r.sends["heartbeat"] + r.sends["pull"] + r.sends["pull_nowait"]) / float64(r.runners)
-	lead := r.supDeliv[leaderID]
+	lead := r.supDeliv[r.leader]
 	leadPerJob := (lead["event"] + lead["ack"] + lead["inbox"] + lead["other"]) / r.running
 	leadPerRunner := lead["heartbeat"] / float64(r.runners)
 	natsMsgs := func(r stepResult) float64 {
 		return r.sum(r.nodeIn, "n1", "n2", "n3") + r.sum(r.nodeOut, "n1", "n2", "n3")
 	}
-	leaderCPU := func(r stepResult) float64 { return r.cpu["supervisor-"+leaderID] }
-	usPerDelivery := perUnit(leaderCPU(r), r.deliveries(leaderID))
+	leaderCPU := func(r stepResult) float64 { return r.cpu["supervisor-"+r.leader] }
+	usPerDelivery := perUnit(leaderCPU(r), r.deliveries(r.leader))
 	usPerNATSMsg := perUnit(r.natsCPU(), natsMsgs(r))
 	how := "average at the largest step"
-	if first := rs[0]; len(rs) > 1 && r.deliveries(leaderID) > 1.5*first.deliveries(leaderID) {
-		usPerDelivery = perUnit(leaderCPU(r)-leaderCPU(first), r.deliveries(leaderID)-first.deliveries(leaderID))
+	if first := rs[0]; len(rs) > 1 && r.deliveries(r.leader) > 1.5*first.deliveries(r.leader) {
+		usPerDelivery = perUnit(leaderCPU(r)-leaderCPU(first), r.deliveries(r.leader)-first.deliveries(r.leader))
 		usPerNATSMsg = perUnit(r.natsCPU()-first.natsCPU(), natsMsgs(r)-natsMsgs(first))
 		how = fmt.Sprintf("marginal between %d and %d runners", first.runners, r.runners)
 	}

@@ -200,7 +200,6 @@ func (h *harness) startServices(ctx context.Context, root string, bins map[strin
 			m, err := scrape(ctx, "http://"+s.addr+"/metrics")
 			if err == nil && m["cyberimage_supervisor_leader"] == 1 {
 				h.sups[0], h.sups[i] = h.sups[i], h.sups[0]
-				leaderID, followerID = h.sups[0].id, h.sups[1].id
 				h.say("services: supervisors %s (leader) and %s, ingest (logs in %s)", h.sups[0].id, h.sups[1].id, h.ps.LogDir())
 				return nil
 			}
