@@ -122,7 +122,8 @@ func Permissions(r Role, name string) Allow {
 	case Runner:
 		a.Pub = []string{jsInfo, jsConsumerGet,
 			// Any consumer of the jobs stream: only the runners'
-			// gpu-runners-<model> consumers exist there.
+			// consumers exist there, one per model and priority class
+			// (bus.ClassConsumer).
 			next(bus.StreamJobs, "*"),
 			kvWrite(bus.BucketJobs), bus.SubjectEventsAll,
 			// Its own heartbeat only: a runner cannot speak for another.

@@ -7,7 +7,6 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/zap/zaptest"
 
 	"cyberimage/shared/bus"
 	"cyberimage/shared/job"
@@ -20,14 +19,7 @@ import (
 func TestAdmitQueuesEachClassOnItsSubject(t *testing.T) {
 	b := setup(t)
 	ctx := context.Background()
-	stream, err := b.js.Stream(ctx, bus.StreamJobs)
-	require.NoError(t, err)
-	cfg := stream.CachedInfo().Config
-	cfg.Duplicates = 100 * time.Millisecond
-	_, err = b.js.UpdateStream(ctx, cfg)
-	require.NoError(t, err)
-
-	proc := New(Params{NC: b.nc, JS: b.js, Store: b.store, Models: mustCatalog(t), Concurrency: 1, Logger: zaptest.NewLogger(t)})
+	stream, proc := b.forgetful(t)
 	storedAt := time.Now().Add(-time.Second).Truncate(time.Millisecond)
 	meta := &jetstream.MsgMetadata{Stream: bus.StreamRequests, Timestamp: storedAt, NumDelivered: 1}
 	meta.Sequence.Stream = 9

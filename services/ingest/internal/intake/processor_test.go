@@ -157,14 +157,7 @@ func TestRedeliveredRequestMakesOneJob(t *testing.T) {
 func TestRedeliveryPastDedupWindowQueuesNoSecondWork(t *testing.T) {
 	b := setup(t)
 	ctx := context.Background()
-	stream, err := b.js.Stream(ctx, bus.StreamJobs)
-	require.NoError(t, err)
-	cfg := stream.CachedInfo().Config
-	cfg.Duplicates = 100 * time.Millisecond
-	_, err = b.js.UpdateStream(ctx, cfg)
-	require.NoError(t, err)
-
-	proc := New(Params{NC: b.nc, JS: b.js, Store: b.store, Models: mustCatalog(t), Concurrency: 1, Logger: zaptest.NewLogger(t)})
+	_, proc := b.forgetful(t)
 	meta := &jetstream.MsgMetadata{Stream: bus.StreamRequests, Timestamp: time.Now(), NumDelivered: 1}
 	meta.Sequence.Stream = 7
 	payload := []byte(`{"prompt":"slow ack"}`)
@@ -178,6 +171,21 @@ func TestRedeliveryPastDedupWindowQueuesNoSecondWork(t *testing.T) {
 	require.Equal(t, first.JobID, again.JobID)
 	require.True(t, again.Duplicate)
 	require.EqualValues(t, 1, jobsPending(t, b.js), "one job, one work message")
+}
+
+// forgetful shortens the jobs stream's dedup window to 100 ms, so a test
+// can wait it out (waitDedupForgets), and makes a processor whose admit
+// the test calls itself, as for a redelivered request.
+func (b *bundle) forgetful(t *testing.T) (jetstream.Stream, *Processor) {
+	t.Helper()
+	ctx := context.Background()
+	stream, err := b.js.Stream(ctx, bus.StreamJobs)
+	require.NoError(t, err)
+	cfg := stream.CachedInfo().Config
+	cfg.Duplicates = 100 * time.Millisecond
+	_, err = b.js.UpdateStream(ctx, cfg)
+	require.NoError(t, err)
+	return stream, New(Params{NC: b.nc, JS: b.js, Store: b.store, Models: mustCatalog(t), Concurrency: 1, Logger: zaptest.NewLogger(t)})
 }
 
 // waitDedupForgets waits until the jobs stream has forgotten the message
