@@ -3,6 +3,7 @@ package webhook
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -84,42 +85,71 @@ func end(t *testing.T, store *jobstore.Store, id, callback string) uint64 {
 	return rev
 }
 
+// hookFixture is what a leader's webhooks work against: a provisioned
+// NATS with the records, the state bucket and the book, an index following
+// the records, and a receiver on this host, allowed exactly.
+type hookFixture struct {
+	ctx   context.Context
+	js    jetstream.JetStream
+	store *jobstore.Store
+	state jetstream.KeyValue
+	book  *Book
+	idx   *index.Index
+	recv  *hookReceiver
+	// leader makes a leader's Webhooks (tune changes its Params).
+	leader func(tune func(*Params)) *Webhooks
+}
+
+func newHookFixture(t *testing.T) hookFixture {
+	n := testenv.StartNATS(t)
+	_, js := n.Provisioned(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	f := hookFixture{ctx: ctx, js: js}
+	var err error
+	f.store, err = jobstore.Open(ctx, js)
+	require.NoError(t, err)
+	f.state, err = js.KeyValue(ctx, bus.BucketSupervisor)
+	require.NoError(t, err)
+	f.book, err = OpenBook(ctx, js, jobstore.DefaultRetention())
+	require.NoError(t, err)
+	idx := index.New(f.store.KV(), zaptest.NewLogger(t))
+	require.NoError(t, idx.Start(ctx))
+	t.Cleanup(func() { _ = idx.Stop(context.Background()) })
+	<-idx.Ready()
+	f.idx = idx
+	secret := []byte("0123456789abcdef")
+	f.recv = newHookReceiver(t, secret)
+	hosts, err := job.ParseCallbackHosts("http://" + f.recv.srv.Listener.Addr().String())
+	require.NoError(t, err)
+	sender := &Sender{Client: NewClient(), Secret: secret, Timeout: 5 * time.Second}
+	t.Cleanup(sender.Client.CloseIdleConnections)
+	metrics := NewMetrics()
+	f.leader = func(tune func(*Params)) *Webhooks {
+		p := Params{Ended: idx, Records: f.store.KV(), State: f.state, Book: f.book, Poster: sender, Hosts: hosts,
+			RetryFor: time.Minute, Workers: 2, PerHost: 2, MaxPending: 10, Backoff: backoff.Fixed(50 * time.Millisecond),
+			SaveEvery: 20 * time.Millisecond, Metrics: metrics, Logger: zaptest.NewLogger(t)}
+		if tune != nil {
+			tune(&p)
+		}
+		return New(p)
+	}
+	return f
+}
+
 // TestLeaderChangeCatchesUpAndResumes: a job that ended before any
 // leader called webhooks is left alone; a delivery that failed under one
 // leader is resumed by the next with its attempts, and a job that ended
 // while no leader ran is caught up from the bucket; each is delivered
 // once, signed, and the book and the checkpoint say so.
 func TestLeaderChangeCatchesUpAndResumes(t *testing.T) {
-	n := testenv.StartNATS(t)
-	_, js := n.Provisioned(t)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	store, err := jobstore.Open(ctx, js)
-	require.NoError(t, err)
-	state, err := js.KeyValue(ctx, bus.BucketSupervisor)
-	require.NoError(t, err)
-	book, err := OpenBook(ctx, js, jobstore.DefaultRetention())
-	require.NoError(t, err)
-	idx := index.New(store.KV(), zaptest.NewLogger(t))
-	require.NoError(t, idx.Start(ctx))
-	defer func() { _ = idx.Stop(context.Background()) }()
-	<-idx.Ready()
-
-	secret := []byte("0123456789abcdef")
-	recv := newHookReceiver(t, secret)
-	hosts, err := job.ParseCallbackHosts("http://" + recv.srv.Listener.Addr().String())
-	require.NoError(t, err)
-	sender := &Sender{Client: NewClient(), Secret: secret, Timeout: 5 * time.Second}
-	defer sender.Client.CloseIdleConnections()
-	metrics := NewMetrics()
-	leader := func() *Webhooks {
-		return New(Params{Ended: idx, Records: store.KV(), State: state, Book: book, Poster: sender, Hosts: hosts,
-			RetryFor: time.Minute, Workers: 2, PerHost: 2, MaxPending: 10, Backoff: backoff.Fixed(50 * time.Millisecond),
-			SaveEvery: 20 * time.Millisecond, Metrics: metrics, Logger: zaptest.NewLogger(t)})
-	}
+	f := newHookFixture(t)
+	ctx, store, state, book, recv, js := f.ctx, f.store, f.state, f.book, f.recv, f.js
+	leader := func() *Webhooks { return f.leader(nil) }
 	hook := recv.srv.URL + "/hook"
-	end(t, store, "OLD", hook)
-	require.Eventually(t, func() bool { return idx.Revision() >= 2 }, 5*time.Second, 10*time.Millisecond)
+	old := end(t, store, "OLD", hook)
+	require.Eventually(t, func() bool { return f.idx.Revision() >= old }, 5*time.Second, 10*time.Millisecond,
+		"the index saw OLD end before the first leader begins")
 
 	a := leader()
 	require.NoError(t, a.Start(ctx))
@@ -188,4 +218,26 @@ func ttlOf(t *testing.T, msg *jetstream.RawStreamMsg) string {
 		d = time.Duration(secs) * time.Second
 	}
 	return d.String()
+}
+
+// TestEveryEndDeliveredOnceThroughALostFeed: with room for one record in
+// the index's feed, a burst of ends loses it; the leader reads the bucket
+// from its checkpoint, and each job is still delivered once.
+func TestEveryEndDeliveredOnceThroughALostFeed(t *testing.T) {
+	f := newHookFixture(t)
+	f.recv.up.Store(true)
+	w := f.leader(func(p *Params) { p.FeedLimit = 1 })
+	require.NoError(t, w.Start(f.ctx))
+	defer func() { require.NoError(t, w.Stop(context.Background())) }()
+	require.Eventually(t, func() bool { _, found, _ := checkpointOf(f.ctx, f.state); return found }, 5*time.Second, 10*time.Millisecond)
+	want := map[string]int{}
+	for i := range 20 {
+		id := fmt.Sprintf("J%02d", i)
+		end(t, f.store, id, f.recv.srv.URL+"/hook")
+		want[id+".0"] = 1
+	}
+	require.Eventually(t, func() bool { return len(f.recv.accepted()) == len(want) }, 20*time.Second, 10*time.Millisecond,
+		"every job delivered: %v", f.recv.accepted())
+	require.Equal(t, want, f.recv.accepted())
+	require.Zero(t, f.recv.bad)
 }
