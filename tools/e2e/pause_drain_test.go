@@ -158,6 +158,7 @@ func TestPauseAndResumeAModel(t *testing.T) {
 func TestDrainARunnerWithAJobRunning(t *testing.T) {
 	s := newStack(t)
 	ev := s.startAll("runner-a")
+	s.waitDrained("runner-a", false) // heard by the supervisor: only such a runner may be drained
 	long := s.requestUntil(ev, "runner-a", 1, fmtReq("finish me while drained", 1024, 1024, 2, `,"steps":30`))
 
 	require.Equal(t, http.StatusNotFound, post(t, s.url("/v1/runners/ghost/drain")))
@@ -196,6 +197,7 @@ func TestDrainedRunnerRestartedStaysDrained(t *testing.T) {
 	s := newStack(t)
 	s.startFront()
 	runner := s.startRunner("runner-a")
+	s.waitDrained("runner-a", false) // heard by the supervisor: only such a runner may be drained
 	require.Equal(t, http.StatusAccepted, post(t, s.url("/v1/runners/runner-a/drain")))
 	first := s.waitDrained("runner-a", true)
 
