@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/minio/minio-go/v7"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"cyberimage/shared/bus"
@@ -203,6 +204,13 @@ func (r *fleetRunner) fetch(ctx context.Context, cons jetstream.Consumer, wait b
 	var d *delivery
 	for m := range batch.Messages() {
 		d = r.receive(ctx, m, wait, began)
+	}
+	// A pull the server refused (409: too many waiting, say) ends with an
+	// error here, not from Fetch: counted, as the runner logs it.
+	if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) &&
+		!errors.Is(err, jetstream.ErrNoMessages) {
+		r.c.failed(r.name+": pull", err)
+		sleepCtx(ctx, time.Second)
 	}
 	return d
 }
