@@ -92,7 +92,8 @@ func (s *Settings) Bind(l *config.Loader) {
 	d := DefaultSettings()
 	l.Duration(&s.AckWait, "ack-wait", d.AckWait, "redeliver a job after this long without an ack or in-progress ack")
 	l.Int(&s.MaxDeliver, "max-deliver", d.MaxDeliver, "deliveries per job before it fails (first try plus retries)")
-	l.Int(&s.MaxAckPending, "max-ack-pending", d.MaxAckPending, "jobs in flight across all runners")
+	l.Int(&s.MaxAckPending, "max-ack-pending", d.MaxAckPending, "jobs in flight on one runners' consumer (a model's class): above the fleet's slots")
+	l.Int(&s.MaxWaitingPulls, "max-waiting-pulls", d.MaxWaitingPulls, "pulls waiting on one runners' consumer (provisioning only): above the fleet's slots")
 	l.Int(&s.Replicas, "replicas", d.Replicas, "replicas of streams and buckets")
 }
 
@@ -101,5 +102,6 @@ func (s *Settings) Check(l *config.Loader) {
 	l.Check(s.AckWait >= time.Second, "CYBERIMAGE_ACK_WAIT must be at least 1s")
 	l.Check(s.MaxDeliver >= 1, "CYBERIMAGE_MAX_DELIVER must be at least 1")
 	l.Check(s.MaxAckPending >= 1, "CYBERIMAGE_MAX_ACK_PENDING must be at least 1")
+	l.Check(s.MaxWaitingPulls >= 1, "CYBERIMAGE_MAX_WAITING_PULLS must be at least 1")
 	l.Check(s.Replicas >= 1 && s.Replicas <= 5, "CYBERIMAGE_REPLICAS must be 1 to 5")
 }

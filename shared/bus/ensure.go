@@ -2,6 +2,7 @@ package bus
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -148,8 +149,30 @@ func runnerConsumer(s Settings, model string, p job.Priority) consumerSpec {
 		AckWait:       s.AckWait,
 		MaxDeliver:    s.MaxDeliver,
 		MaxAckPending: s.MaxAckPending,
+		MaxWaiting:    s.MaxWaitingPulls,
 		FilterSubject: classFilter(model, p),
 	}}
+}
+
+// keptState is cfg with what an existing consumer of that name keeps
+// through provisioning: a paused queue stays paused (pause.go), and its
+// bound on waiting pulls stays, which the server refuses to change (a
+// consumer made with another one keeps it until an operator replaces the
+// consumer: docs/operations.md).
+func keptState(ctx context.Context, js jetstream.JetStream, stream string, cfg jetstream.ConsumerConfig) (jetstream.ConsumerConfig, error) {
+	cons, err := js.Consumer(ctx, stream, cfg.Durable)
+	if errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return cfg, nil
+	}
+	if err != nil {
+		return cfg, err
+	}
+	info := cons.CachedInfo()
+	if info.Paused {
+		cfg.PauseUntil = info.Config.PauseUntil
+	}
+	cfg.MaxWaiting = info.Config.MaxWaiting
+	return cfg, nil
 }
 
 // checkNames refuses a list of models whose consumers would share a name
@@ -249,10 +272,8 @@ func Ensure(ctx context.Context, js jetstream.JetStream, s Settings, models ...s
 	}
 	for _, c := range l.consumers {
 		if err := bounded(ctx, func(ctx context.Context) error {
-			// A paused queue stays paused (pause.go).
-			cfg := c.cfg
-			var err error
-			if cfg.PauseUntil, err = keptPause(ctx, js, c.stream, cfg.Durable); err != nil {
+			cfg, err := keptState(ctx, js, c.stream, c.cfg)
+			if err != nil {
 				return err
 			}
 			_, err = js.CreateOrUpdateConsumer(ctx, c.stream, cfg)

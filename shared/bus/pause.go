@@ -2,7 +2,6 @@ package bus
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -61,22 +60,4 @@ func eachConsumer(model string, do func(name string) error) error {
 		}
 	}
 	return first
-}
-
-// keptPause is the pause an existing consumer is under, for Ensure to
-// carry over: a consumer updated without it would resume. Nil when the
-// consumer is missing or not paused.
-func keptPause(ctx context.Context, js jetstream.JetStream, stream, name string) (*time.Time, error) {
-	cons, err := js.Consumer(ctx, stream, name)
-	if errors.Is(err, jetstream.ErrConsumerNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	info := cons.CachedInfo()
-	if !info.Paused {
-		return nil, nil
-	}
-	return info.Config.PauseUntil, nil
 }
