@@ -22,6 +22,12 @@ const eventKeepAlive = 15 * time.Second
 // everywhere. It is a read: with a read token configured it needs the
 // token, as a bearer or as the console's cookie. Streams are capped per
 // client and in all (streamCaps): over either, 429.
+//
+// The supervisor hears events only here, each stream through a
+// subscription of its own for as long as it is open: the subject of its
+// one job, or every job's only while an all-jobs stream is open. Nothing
+// else follows them (the tracker reads progress from heartbeats), so a
+// supervisor nobody watches receives none of a fleet's per-step events.
 func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	if _, ok := s.authorize(w, r, grantRead, true); !ok {
 		return
@@ -78,8 +84,14 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 			flusher.Flush()
 		case m := <-msgs:
 			ev, err := bus.DecodeProgressEvent(m.Data)
+			if err == nil && m.Subject != bus.EventSubject(ev.JobID) {
+				err = fmt.Errorf("%w: event of %q on another job's subject", bus.ErrMalformed, ev.JobID)
+			}
 			if err != nil {
-				continue // counted by the tracker, which takes the same messages
+				if s.p.Drops != nil {
+					s.p.Drops.Note("junk:event", m.Subject, err)
+				}
+				continue
 			}
 			if _, err := fmt.Fprintf(w, "event: progress\ndata: %s\n\n", bus.EncodeProgressEvent(ev)); err != nil {
 				s.log.Debug("event stream closed", zap.Error(err))

@@ -52,12 +52,14 @@ func TestPruneKeepsTheProgressOfJobsThatReport(t *testing.T) {
 	t.Parallel()
 	const retention = 40 * time.Minute
 	tr, clock := newTestTracker(t, 10*time.Second, WithProgressRetention(retention))
-	tr.noteProgress(event("stopped", "processing"))
+	noteEvent(tr, event("stopped", "processing"))
 	start := clock.now()
 	for elapsed := time.Duration(0); elapsed < 3*time.Hour; elapsed += time.Minute {
 		clock.advance(time.Minute)
 		if elapsed%(4*time.Minute) == 0 { // inside the default max_silent_time of 5 m
-			tr.noteProgress(event("steady", "processing"))
+			steady := event("steady", "processing")
+			steady.Step = int(elapsed / time.Minute) // its step moved
+			noteEvent(tr, steady)
 		}
 		tr.prune()
 		p, ok := tr.Progress("steady")
@@ -73,7 +75,7 @@ func TestPruneKeepsTheProgressOfJobsThatReport(t *testing.T) {
 func TestDefaultProgressRetentionOutlastsTheWatchdog(t *testing.T) {
 	t.Parallel()
 	tr, clock := newTestTracker(t, 10*time.Second, WithProgressRetention(-time.Second))
-	tr.noteProgress(event("j", "processing"))
+	noteEvent(tr, event("j", "processing"))
 	// The supervisor's defaults: max_stalled_time 15 m, max_silent_time
 	// 5 m. Any delivery older than max_stalled_time is recovered whatever
 	// its progress, so its events are not needed past it.
@@ -94,14 +96,14 @@ func TestProgressCapPushesOutTheLeastRecent(t *testing.T) {
 	tr, clock := newTestTracker(t, time.Second)
 	tr.limits.maxProgress = 3
 	for _, j := range []string{"j1", "j2", "j3"} {
-		tr.noteProgress(event(j, "processing"))
+		noteEvent(tr, event(j, "processing"))
 		clock.advance(time.Second)
 	}
-	tr.noteProgress(event("j1", "processing")) // j1 reports again: j2 is the oldest now
+	noteEvent(tr, event("j1", "processing")) // j1 reports again: j2 is the oldest now
 	clock.advance(time.Second)
-	tr.noteProgress(event("j4", "processing"))
+	noteEvent(tr, event("j4", "processing"))
 	clock.advance(time.Second)
-	tr.noteProgress(event("j5", "processing"))
+	noteEvent(tr, event("j5", "processing"))
 	for j, want := range map[string]bool{"j1": true, "j2": false, "j3": false, "j4": true, "j5": true} {
 		_, ok := tr.Progress(j)
 		require.Equal(t, want, ok, j)
@@ -149,7 +151,7 @@ func TestPrunerRunsOnItsTickerUntilStopped(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tr := New(nil, 10*time.Second, nil, zaptest.NewLogger(t), WithProgressRetention(30*time.Minute))
 		tr.noteHeartbeat(heartbeat("stopped"))
-		tr.noteProgress(event("j", "processing"))
+		noteEvent(tr, event("j", "processing"))
 		tr.pruner.Start(t.Context())
 		passInBubble(tr.runnerRetention() + pruneEvery)
 		runners, progress := tr.Sizes()

@@ -17,11 +17,12 @@ type pulse struct {
 	heardAt          time.Time
 }
 
-// notePulses keeps the steps a runner's heartbeat reports. Caller holds
-// t.mu.
-func (t *Tracker) notePulses(h bus.Heartbeat, now time.Time) {
+// notePulses keeps the steps a runner's heartbeat reports, and lets go of
+// the deliveries its previous heartbeat (old; zero when none) listed and
+// this one does not. Caller holds t.mu.
+func (t *Tracker) notePulses(old, h bus.Heartbeat, now time.Time) {
 	if h.Jobs == nil {
-		return // a runner from before pulses: the silence rule reads its events
+		return // a runner from before pulses (Pulse)
 	}
 	if t.pulses == nil {
 		t.pulses = map[string]pulse{}
@@ -47,14 +48,17 @@ func (t *Tracker) notePulses(h bus.Heartbeat, now time.Time) {
 		}
 		t.pulses[key] = p
 	}
-	// Deliveries this runner no longer holds are done with.
+	// Deliveries this runner no longer holds are done with. Only its
+	// previous heartbeat's are looked at, not every runner's: a pulse of
+	// this runner older than that heartbeat was let go then, or is pruned
+	// with the runner.
 	held := make(map[string]bool, len(h.Jobs))
 	for _, j := range h.Jobs {
-		held[pulseKey(h.Runner, j.JobID)] = true
+		held[j.JobID] = true
 	}
-	for key, p := range t.pulses {
-		if p.runner == h.Runner && !held[key] {
-			delete(t.pulses, key)
+	for _, j := range old.Jobs {
+		if !held[j.JobID] {
+			delete(t.pulses, pulseKey(h.Runner, j.JobID))
 		}
 	}
 }
@@ -65,14 +69,20 @@ func pulseKey(runner, jobID string) string { return runner + "\x00" + jobID }
 
 // Pulse says when the run of a delivery (its job, token and runner) was
 // last seen to advance, by its runner's own heartbeats. reported is false
-// when that runner's heartbeats carry no steps (it predates them): only
-// then may the caller judge by progress events instead.
+// when that runner was not heard: only then may the caller judge by the
+// job's Progress instead. A runner whose heartbeats carry no steps
+// predates them, and the supervisor no longer follows progress events: its
+// runs are taken as advancing while it heartbeats (the stall rule still
+// bounds them).
 func (t *Tracker) Pulse(jobID, delivery, runner string) (advancedAt time.Time, reported bool) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	h, ok := t.runners.get(runner)
-	if !ok || h.Jobs == nil {
+	if !ok {
 		return time.Time{}, false
+	}
+	if h.Jobs == nil {
+		return h.At, true
 	}
 	p, ok := t.pulses[pulseKey(runner, jobID)]
 	if !ok || p.delivery != delivery {

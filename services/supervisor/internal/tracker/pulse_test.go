@@ -18,8 +18,9 @@ func beatWith(runner string, jobs ...bus.HeldJob) bus.Heartbeat {
 // TestPulsesComeFromTheHoldersOwnHeartbeats: a delivery's progress moves
 // when its runner's heartbeat reports a new step and only then; another
 // runner naming the same job and delivery in its own heartbeat changes
-// nothing; a runner whose heartbeats carry no steps is not reported, so
-// the rule falls back to its events.
+// nothing; a runner whose heartbeats carry no steps is taken as advancing
+// while it heartbeats (its events are not followed); a runner not heard is
+// not reported.
 func TestPulsesComeFromTheHoldersOwnHeartbeats(t *testing.T) {
 	t.Parallel()
 	tr, clock := newTestTracker(t, 10*time.Second)
@@ -61,7 +62,11 @@ func TestPulsesComeFromTheHoldersOwnHeartbeats(t *testing.T) {
 	require.True(t, at.IsZero())
 
 	// An older runner, without steps in its heartbeats.
+	clock.advance(2 * time.Second)
 	tr.noteHeartbeat(heartbeat("old"))
-	_, reported = tr.Pulse("J9", "1.1", "old")
+	at, reported = tr.Pulse("J9", "1.1", "old")
+	require.True(t, reported)
+	require.Equal(t, clock.now(), at, "advancing while it heartbeats")
+	_, reported = tr.Pulse("J9", "1.1", "unheard")
 	require.False(t, reported)
 }

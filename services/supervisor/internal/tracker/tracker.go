@@ -1,5 +1,6 @@
 // Package tracker follows live activity that is not in KV: runner
-// heartbeats and per-step progress events. Both maps are keyed by ids that
+// heartbeats, and the progress of each running job they report (held.go).
+// Both maps are keyed by ids that
 // arrive on the bus, so both are bounded (bounds.go): pruned by age on the
 // tracker's own ticker and capped by count.
 package tracker
@@ -15,7 +16,6 @@ import (
 	"go.uber.org/zap"
 
 	"cyberimage/shared/bus"
-	"cyberimage/shared/job"
 	"cyberimage/shared/lifecycle"
 )
 
@@ -25,16 +25,17 @@ type Runner struct {
 	Health string `json:"health"` // healthy, or lost when its heartbeat stopped
 }
 
-// Progress is a job's latest progress event and when this supervisor
-// received it: rules compare the receipt time with the supervisor's clock,
-// never the event's own time, which comes from the runner's clock.
+// Progress is a job's latest progress, as the heartbeat of the runner
+// holding its delivery reports it, and when this supervisor saw its step
+// move: rules compare that with the supervisor's clock, never the
+// heartbeat's own time, which comes from the runner's clock.
 type Progress struct {
 	bus.ProgressEvent
 	ReceivedAt time.Time `json:"-"`
 }
 
 // Tracker holds the latest heartbeat of each runner and the latest progress
-// event of each running job.
+// of each running job.
 type Tracker struct {
 	nc            *nats.Conn
 	drops         *bus.Drops
@@ -78,7 +79,7 @@ func New(nc *nats.Conn, runnerTimeout time.Duration, drops *bus.Drops, logger *z
 	return t
 }
 
-// Start subscribes to heartbeats and progress events and starts pruning.
+// Start subscribes to heartbeats and starts pruning.
 func (t *Tracker) Start(ctx context.Context) error {
 	hb, err := t.nc.Subscribe(bus.SubjectHeartbeatsAll, bus.Guard(t.drops, "heartbeat", func(m *nats.Msg) {
 		if len(m.Data) > maxTrackedBytes {
@@ -98,26 +99,7 @@ func (t *Tracker) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("subscribe heartbeats: %w", err)
 	}
-	ev, err := t.nc.Subscribe(bus.SubjectEventsAll, bus.Guard(t.drops, "event", func(m *nats.Msg) {
-		if len(m.Data) > maxTrackedBytes {
-			t.drops.Note("junk:event", m.Subject, fmt.Errorf("%w: event of %d bytes", bus.ErrMalformed, len(m.Data)))
-			return
-		}
-		e, err := bus.DecodeProgressEvent(m.Data)
-		if err == nil && m.Subject != bus.EventSubject(e.JobID) {
-			err = fmt.Errorf("%w: event of %q on another job's subject", bus.ErrMalformed, e.JobID)
-		}
-		if err != nil {
-			t.drops.Note("junk:event", m.Subject, err)
-			return
-		}
-		t.noteProgress(e)
-	}))
-	if err != nil {
-		_ = hb.Unsubscribe()
-		return fmt.Errorf("subscribe events: %w", err)
-	}
-	t.subs = []*nats.Subscription{hb, ev}
+	t.subs = []*nats.Subscription{hb}
 	t.mu.Lock()
 	t.listening = t.now()
 	t.mu.Unlock()
@@ -132,7 +114,8 @@ func (t *Tracker) Stop(ctx context.Context) error {
 	return t.pruner.Stop(ctx)
 }
 
-// noteHeartbeat keeps a runner's latest heartbeat.
+// noteHeartbeat keeps a runner's latest heartbeat, and the progress of
+// the deliveries it holds.
 func (t *Tracker) noteHeartbeat(h bus.Heartbeat) {
 	// Liveness is judged by when the heartbeat arrived: a runner whose
 	// clock is off must neither vanish nor linger in /status.
@@ -141,26 +124,14 @@ func (t *Tracker) noteHeartbeat(h bus.Heartbeat) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.makeRoomForRunner(h.Runner, now) {
-		if old, ok := t.runners.get(h.Runner); ok {
+		old, seen := t.runners.get(h.Runner)
+		if seen {
 			t.noteIncarnation(old, h)
 		}
 		t.runners.put(h.Runner, h, now)
-		t.notePulses(h, now)
+		t.notePulses(old, h, now)
+		t.noteHeld(old, seen, h, now)
 	}
-}
-
-// noteProgress keeps a running job's latest progress event, and forgets
-// the job when the event says it ended.
-func (t *Tracker) noteProgress(e bus.ProgressEvent) {
-	now := t.now()
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if e.Status == job.StatusCompleted || e.Status == job.StatusFailed {
-		t.progress.remove(e.JobID)
-		return
-	}
-	t.makeRoomForProgress(e.JobID)
-	t.progress.put(e.JobID, Progress{ProgressEvent: e, ReceivedAt: now}, now)
 }
 
 // Runners lists runners heard of, with their health; runners lost for
@@ -232,7 +203,7 @@ func (t *Tracker) Gone(runner, boot string, lostAfter time.Duration) (string, bo
 // alive: the runner was heard within the runner timeout (by receipt time).
 func (t *Tracker) alive(h bus.Heartbeat, now time.Time) bool { return now.Sub(h.At) <= t.runnerTimeout }
 
-// Progress returns the latest progress event of a job.
+// Progress returns the latest progress of a running job.
 func (t *Tracker) Progress(jobID string) (Progress, bool) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()

@@ -62,20 +62,29 @@ func TestRunnerHealthFollowsHeartbeats(t *testing.T) {
 	require.Equal(t, clock.now().Add(-2*time.Second), h.At, "liveness by receipt time")
 }
 
+// noteEvent keeps one job's progress as a heartbeat listing it would.
+func noteEvent(tr *Tracker, e bus.ProgressEvent) {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	tr.noteProgress(e, tr.now())
+}
+
+func held(jobID string) bus.HeldJob {
+	return bus.HeldJob{JobID: jobID, Delivery: "7.1", Step: 1, TotalSteps: 8}
+}
+
 func TestForgetDropsEndedJobs(t *testing.T) {
 	t.Parallel()
 	tr, _ := newTestTracker(t, time.Second)
-	tr.noteProgress(event("a", "processing"))
-	tr.noteProgress(event("b", "processing"))
-	tr.noteProgress(event("c", "processing"))
-	tr.noteProgress(event("c", "completed"))
+	tr.noteHeartbeat(beatWith("r1", held("a"), held("b"), held("c")))
+	tr.noteHeartbeat(beatWith("r1", held("a"), held("b"))) // c ended
 	tr.Forget(map[string]bool{"a": true})
 	_, okA := tr.Progress("a")
 	_, okB := tr.Progress("b")
 	_, okC := tr.Progress("c")
 	require.True(t, okA)
 	require.False(t, okB, "not running")
-	require.False(t, okC, "its final event ended it")
+	require.False(t, okC, "its runner let it go")
 	require.Zero(t, evictions(tr), "a job that ended is not counted as pushed out")
 }
 
@@ -98,9 +107,11 @@ func count(tr *Tracker, m, reason string) int64 {
 	panic("no count " + m + "/" + reason)
 }
 
-// Over a real NATS: heartbeats and events on their subjects reach the
-// maps, one on another's subject is dropped, and Stop ends the
-// subscriptions and the pruning loop (TestMain's goleak checks the loop).
+// Over a real NATS: heartbeats on their subjects reach the maps, with the
+// progress of the jobs they list; one on another's subject is dropped;
+// progress events are not followed (a heartbeat sent after one is heard
+// without it); and Stop ends the subscriptions and the pruning loop
+// (TestMain's goleak checks the loop).
 func TestStartFollowsTheBus(t *testing.T) {
 	t.Parallel()
 	nc, _ := testenv.StartNATS(t).Connect(t)
@@ -114,16 +125,16 @@ func TestStartFollowsTheBus(t *testing.T) {
 		require.NoError(t, nc.Publish(subject, data))
 	}
 	publish(bus.HeartbeatSubject("other"), heartbeat("r1"))
-	publish(bus.HeartbeatSubject("r1"), heartbeat("r1"))
-	publish(bus.EventSubject("j1"), event("j1", "processing"))
+	publish(bus.EventSubject("j2"), event("j2", "processing"))
+	publish(bus.HeartbeatSubject("r1"), beatWith("r1", held("j1")))
 	require.Eventually(t, func() bool {
 		_, alive := tr.Heartbeat("r1")
 		_, ok := tr.Progress("j1")
 		return alive && ok
-	}, 5*time.Second, 10*time.Millisecond, "heartbeat and event tracked")
+	}, 5*time.Second, 10*time.Millisecond, "heartbeat and its job's progress tracked")
 	runners, progress := tr.Sizes()
 	require.Equal(t, 1, runners, "the heartbeat on another runner's subject is not kept")
-	require.Equal(t, 1, progress)
+	require.Equal(t, 1, progress, "the event is not followed")
 	tr.Stop(t.Context())
 	require.False(t, tr.pruner.Running())
 }
