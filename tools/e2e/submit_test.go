@@ -85,7 +85,7 @@ func TestHTTPSubmit(t *testing.T) {
 	legacyID := gen["job_id"].(string)
 	rec := waitCompleted(t, s, legacyID, time.Minute)
 	require.Equal(t, job.Spec{Prompt: "legacy client", NegativePrompt: "blur", Model: "demo", Width: 128, Height: 64, Steps: 2,
-		Guidance: 3.5, Seed: 7, NumImages: 2, RequestID: rec.Spec.RequestID}, rec.Spec)
+		Guidance: 3.5, Seed: 7, NumImages: 2, RequestID: rec.Spec.RequestID, Priority: job.PriorityNormal}, rec.Spec)
 	var status map[string]any
 	require.Equal(t, http.StatusOK, s.getJSON("/api/status/"+legacyID, &status))
 	require.Equal(t, "completed", status["status"])
