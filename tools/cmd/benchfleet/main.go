@@ -75,7 +75,7 @@ func main() {
 	flag.DurationVar(&o.warmup, "warmup", 45*time.Second, "each step's warm-up after its runners are up and the feed is raised")
 	flag.DurationVar(&o.window, "window", 90*time.Second, "each step's measured window")
 	flag.DurationVar(&o.checkInterval, "check-interval", 30*time.Second, "the supervisors' watchdog interval (their default: 30s)")
-	flag.IntVar(&o.maxAckPending, "max-ack-pending", 0, "the runners' consumer's MaxAckPending (0: twice the largest step's slots, at least the default 1024)")
+	flag.IntVar(&o.maxAckPending, "max-ack-pending", 0, "the runners' consumer's MaxAckPending (0: twice the largest step's slots, at least the default 8192)")
 	flag.BoolVar(&o.perf, "perf", true, "profile the leader with perf (when installed) to time the watchdog's passes")
 	flag.BoolVar(&o.keepGoing, "keep-going", false, "take the next step even when this machine saturated in the last")
 	flag.StringVar(&o.binDir, "bin", "", "use the ingest and supervisor binaries in this folder instead of building them")
