@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -47,7 +48,9 @@ import (
 //     (the harness) receives it: live progress;
 //   - supervisor: a follower of every record write (decoded), every event
 //     and every ack of the work: the index, the watchdog's silence rule;
-//   - archive: each ended record is PUT as job.json: history in S3.
+//   - archive: ended records are PUT to S3 in gzip segments (one PUT per
+//     second or per 1,000 records, as the supervisor's archive writes them;
+//     its index pages, written once a minute, are left out): history in S3.
 //
 // With every part it is the whole design. The pipeline's CPU per job beyond
 // the floor is what the services' code costs; the floor's beyond the raw
@@ -284,13 +287,24 @@ func p50(ds []time.Duration) float64 {
 	return job.Millis(s[len(s)/2])
 }
 
-// putRecord stores an ended record as the supervisor's archive does.
-func (f *floor) putRecord(ctx context.Context, rec job.Record) error {
-	body, err := json.Marshal(rec)
-	if err != nil {
-		return err
+// putSegment stores ended records as one segment, as the supervisor's
+// archive does: one gzip member per record's JSON line, one PUT.
+func (f *floor) putSegment(ctx context.Context, recs []job.Record, from, to uint64) error {
+	var body bytes.Buffer
+	for _, rec := range recs {
+		line, err := json.Marshal(rec)
+		if err != nil {
+			return err
+		}
+		zw := gzip.NewWriter(&body)
+		if _, err := zw.Write(append(line, '\n')); err != nil {
+			return err
+		}
+		if err := zw.Close(); err != nil {
+			return err
+		}
 	}
-	_, err = f.s3.PutObject(ctx, f.bucket, s3layout.RecordKey(rec.JobID), bytes.NewReader(body), int64(len(body)),
-		minio.PutObjectOptions{ContentType: "application/json"})
+	_, err := f.s3.PutObject(ctx, f.bucket, s3layout.ArchiveSegmentKey(from, to), bytes.NewReader(body.Bytes()), int64(body.Len()),
+		minio.PutObjectOptions{ContentType: "application/gzip"})
 	return err
 }

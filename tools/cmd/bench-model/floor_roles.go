@@ -72,7 +72,7 @@ func (f *floor) startSupervisor(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	archive := make(chan job.Record, 1024)
+	archive := make(chan ended, 1024)
 	f.wg.Add(2)
 	go func() {
 		defer f.wg.Done()
@@ -88,19 +88,59 @@ func (f *floor) startSupervisor(ctx context.Context) error {
 				}
 				var rec job.Record
 				if json.Unmarshal(e.Value(), &rec) == nil && rec.Status.Terminal() && f.has(partArchive) {
-					archive <- rec
+					archive <- ended{rec: rec, revision: e.Revision()}
 				}
 			}
 		}
 	}()
 	go func() {
 		defer f.wg.Done()
-		for rec := range archive {
-			_ = f.putRecord(ctx, rec.Public())
-			f.archivedRecords.Add(1)
-		}
+		f.archiveSegments(ctx, archive)
 	}()
 	return nil
+}
+
+// ended is an ended record and the bucket revision that wrote it.
+type ended struct {
+	rec      job.Record
+	revision uint64
+}
+
+// archiveSegments writes ended records in segments, as the supervisor's
+// archive does: a PUT when 1,000 records wait or a second has passed, and
+// what is left once the feed closes.
+func (f *floor) archiveSegments(ctx context.Context, feed <-chan ended) {
+	const maxRecords, every = 1000, time.Second
+	var batch []job.Record
+	var from, to uint64
+	flush := func() {
+		if len(batch) == 0 {
+			return
+		}
+		_ = f.putSegment(ctx, batch, from, to)
+		f.archivedRecords.Add(int64(len(batch)))
+		batch = batch[:0]
+	}
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case e, ok := <-feed:
+			if !ok {
+				flush()
+				return
+			}
+			if len(batch) == 0 {
+				from = e.revision
+			}
+			batch, to = append(batch, e.rec.Public()), e.revision
+			if len(batch) >= maxRecords {
+				flush()
+			}
+		case <-tick.C:
+			flush()
+		}
+	}
 }
 
 // startIngest subscribes as ingest does: a core subscription for the

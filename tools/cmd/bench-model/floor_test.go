@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
+	"io"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -73,7 +76,7 @@ func TestFloorMakesTheDesignsMessagesAndObjects(t *testing.T) {
 			// The archive runs behind the jobs' ends, as the supervisor's
 			// does; runFloor's close waits for it.
 			if got := records - records0; got != want {
-				t.Errorf("%d job.json archived, want %d", got, want)
+				t.Errorf("%d records archived in segments, want %d", got, want)
 			}
 		})
 	}
@@ -101,9 +104,34 @@ func countObjects(t *testing.T, client *minio.Client, bucket string) (pngs, reco
 		switch {
 		case strings.HasSuffix(obj.Key, ".png"):
 			pngs++
-		case strings.HasSuffix(obj.Key, "/job.json"):
-			records++
 		}
 	}
+	// Archived records: the lines of every segment.
+	for obj := range client.ListObjects(context.Background(), bucket, minio.ListObjectsOptions{Prefix: "archive/segments/", Recursive: true}) {
+		if obj.Err != nil {
+			t.Fatalf("list: %v", obj.Err)
+		}
+		records += segmentLines(t, client, bucket, obj.Key)
+	}
 	return pngs, records
+}
+
+// segmentLines counts the records of one archive segment (gzip members of
+// one JSON line each, read as one stream, as `gunzip` does).
+func segmentLines(t *testing.T, client *minio.Client, bucket, key string) int {
+	t.Helper()
+	obj, err := client.GetObject(context.Background(), bucket, key, minio.GetObjectOptions{})
+	if err != nil {
+		t.Fatalf("get %s: %v", key, err)
+	}
+	defer obj.Close()
+	zr, err := gzip.NewReader(obj)
+	if err != nil {
+		t.Fatalf("gunzip %s: %v", key, err)
+	}
+	body, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatalf("read %s: %v", key, err)
+	}
+	return bytes.Count(body, []byte("\n"))
 }
