@@ -112,6 +112,8 @@ func waitingPulls(t *testing.T, js jetstream.JetStream, consumer string, n int) 
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(10 * time.Second)
+	poll := time.NewTicker(20 * time.Millisecond)
+	defer poll.Stop()
 	for {
 		cons, err := js.Consumer(context.Background(), StreamJobs, consumer)
 		if err != nil {
@@ -124,6 +126,6 @@ func waitingPulls(t *testing.T, js jetstream.JetStream, consumer string, n int) 
 		if time.Now().After(deadline) {
 			t.Fatalf("%d pulls waiting and %d refused of %d after 10 s", waiting, refused.Load(), n)
 		}
-		time.Sleep(20 * time.Millisecond)
+		<-poll.C
 	}
 }
