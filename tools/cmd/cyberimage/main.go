@@ -20,7 +20,7 @@ const usageText = `cyberimage talks to the supervisor's HTTP API.
 
 Commands:
   status       runners, work queue and jobs in progress (GET /status)
-  submit --prompt P [--width W --height H --steps N --num-images N --model M --seed S ...] [--wait] [--out DIR]
+  submit --prompt P [--width W --height H --steps N --num-images N --model M --seed S --priority high|normal|low ...] [--wait] [--out DIR]
                publish a request on NATS as a client (--creds, default .data/creds/client.creds) and print
                the job id; --wait shows its progress and downloads its images (exit 1 when rejected or failed)
   jobs [status=S] [model=M] [q=TEXT] [limit=N] [cursor=C]

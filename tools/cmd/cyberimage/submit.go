@@ -37,55 +37,9 @@ type submitOptions struct {
 // does, prints the job id, and with --wait shows the job's progress (its
 // events), then downloads its images.
 func submitJob(c *client, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("submit", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var o submitOptions
-	var req job.Request
-	var width, height, steps, numImages int
-	var guidance float64
-	var seed int64
-	fs.StringVar(&req.Prompt, "prompt", "", "what to draw (required)")
-	fs.StringVar(&req.NegativePrompt, "negative-prompt", "", "what not to draw")
-	fs.StringVar(&req.Model, "model", "", "model (default: the pipeline's default model)")
-	fs.IntVar(&width, "width", 0, "width in pixels, 64-2048, a multiple of 8 (default: 512)")
-	fs.IntVar(&height, "height", 0, "height in pixels (default: 512)")
-	fs.IntVar(&steps, "steps", 0, "denoising steps (default: the model's)")
-	fs.Float64Var(&guidance, "guidance", 0, "guidance scale (default: the model's)")
-	fs.Int64Var(&seed, "seed", 0, "seed (default: derived from the job id, and recorded)")
-	fs.IntVar(&numImages, "num-images", 0, "images, 1-8 (default 1)")
-	fs.StringVar(&req.RequestID, "request-id", "", "idempotency key: the same key never makes two jobs (default: a new one)")
-	fs.StringVar(&o.natsURL, "nats-url", envOr("CYBERIMAGE_NATS_URL", "nats://127.0.0.1:4222"), "NATS server(s) [CYBERIMAGE_NATS_URL]")
-	fs.StringVar(&o.creds, "creds", envOr("CYBERIMAGE_NATS_CREDS", ".data/creds/client.creds"), "NATS credentials file of the client role [CYBERIMAGE_NATS_CREDS]")
-	fs.StringVar(&o.tlsCA, "tls-ca", os.Getenv("CYBERIMAGE_NATS_TLS_CA"), "CA of the NATS servers' certificates [CYBERIMAGE_NATS_TLS_CA]")
-	fs.BoolVar(&o.wait, "wait", false, "wait for the job: show its progress, then download its images")
-	fs.StringVar(&o.out, "out", ".", "folder for the images (with --wait)")
-	fs.DurationVar(&o.timeout, "timeout", 10*time.Minute, "give up waiting after this long (with --wait)")
-	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: submit takes flags only, not %q", errUsage, fs.Args())
-	}
-	fs.Visit(func(f *flag.Flag) {
-		switch f.Name {
-		case "width":
-			req.Width = &width
-		case "height":
-			req.Height = &height
-		case "steps":
-			req.Steps = &steps
-		case "guidance":
-			req.Guidance = &guidance
-		case "seed":
-			req.Seed = &seed
-		case "num-images":
-			req.NumImages = &numImages
-		}
-	})
-	if req.RequestID == "" {
-		raw := make([]byte, 12)
-		_, _ = rand.Read(raw)
-		req.RequestID = "cli-" + hex.EncodeToString(raw)
+	req, o, err := parseSubmit(args, stderr)
+	if err != nil {
+		return err
 	}
 	nc, err := connectNATS(o)
 	if err != nil {
@@ -130,6 +84,69 @@ func submitJob(c *client, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%w: job %s ended %s: %s", errRejected, reply.JobID, rec.Status, rec.Error.Message)
 	}
 	return download(c, rec, o.out, stdout)
+}
+
+// parseSubmit reads submit's flags: the request to publish (flags not
+// given stay absent, for ingest's defaults) and how to send it.
+func parseSubmit(args []string, stderr io.Writer) (job.Request, submitOptions, error) {
+	fs := flag.NewFlagSet("submit", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var o submitOptions
+	var req job.Request
+	var width, height, steps, numImages int
+	var guidance float64
+	var seed int64
+	var expiresIn int
+	fs.StringVar(&req.Prompt, "prompt", "", "what to draw (required)")
+	fs.StringVar(&req.NegativePrompt, "negative-prompt", "", "what not to draw")
+	fs.StringVar(&req.Model, "model", "", "model (default: the pipeline's default model)")
+	fs.IntVar(&width, "width", 0, "width in pixels, 64-2048, a multiple of 8 (default: 512)")
+	fs.IntVar(&height, "height", 0, "height in pixels (default: 512)")
+	fs.IntVar(&steps, "steps", 0, "denoising steps (default: the model's)")
+	fs.Float64Var(&guidance, "guidance", 0, "guidance scale (default: the model's)")
+	fs.Int64Var(&seed, "seed", 0, "seed (default: derived from the job id, and recorded)")
+	fs.IntVar(&numImages, "num-images", 0, "images, 1-8 (default 1)")
+	fs.StringVar((*string)(&req.Priority), "priority", "", "queue class: high, normal or low (default normal)")
+	fs.StringVar(&req.Deadline, "deadline", "", "RFC 3339 time: a job not started by then is cancelled, never run")
+	fs.IntVar(&expiresIn, "expires-in", 0, "seconds: as --deadline, counted from the request (not with --deadline)")
+	fs.StringVar(&req.CallbackURL, "callback-url", "", "URL POSTed the job's record when it ends (hosts the operator allows)")
+	fs.StringVar(&req.RequestID, "request-id", "", "idempotency key: the same key never makes two jobs (default: a new one)")
+	fs.StringVar(&o.natsURL, "nats-url", envOr("CYBERIMAGE_NATS_URL", "nats://127.0.0.1:4222"), "NATS server(s) [CYBERIMAGE_NATS_URL]")
+	fs.StringVar(&o.creds, "creds", envOr("CYBERIMAGE_NATS_CREDS", ".data/creds/client.creds"), "NATS credentials file of the client role [CYBERIMAGE_NATS_CREDS]")
+	fs.StringVar(&o.tlsCA, "tls-ca", os.Getenv("CYBERIMAGE_NATS_TLS_CA"), "CA of the NATS servers' certificates [CYBERIMAGE_NATS_TLS_CA]")
+	fs.BoolVar(&o.wait, "wait", false, "wait for the job: show its progress, then download its images")
+	fs.StringVar(&o.out, "out", ".", "folder for the images (with --wait)")
+	fs.DurationVar(&o.timeout, "timeout", 10*time.Minute, "give up waiting after this long (with --wait)")
+	if err := fs.Parse(args); err != nil {
+		return req, o, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if fs.NArg() > 0 {
+		return req, o, fmt.Errorf("%w: submit takes flags only, not %q", errUsage, fs.Args())
+	}
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "width":
+			req.Width = &width
+		case "height":
+			req.Height = &height
+		case "steps":
+			req.Steps = &steps
+		case "guidance":
+			req.Guidance = &guidance
+		case "seed":
+			req.Seed = &seed
+		case "num-images":
+			req.NumImages = &numImages
+		case "expires-in":
+			req.ExpiresIn = &expiresIn
+		}
+	})
+	if req.RequestID == "" {
+		raw := make([]byte, 12)
+		_, _ = rand.Read(raw)
+		req.RequestID = "cli-" + hex.EncodeToString(raw)
+	}
+	return req, o, nil
 }
 
 func envOr(key, def string) string {

@@ -30,6 +30,12 @@ type generateRequest struct {
 		Seed              *int64   `json:"seed,omitempty"`
 	} `json:"settings"`
 	RequestID string `json:"request_id,omitempty"`
+	// The pipeline's own scheduling fields, which the original app had
+	// not: optional, passed to the request as they are (ingest validates).
+	Priority    job.Priority `json:"priority,omitempty"`
+	Deadline    string       `json:"deadline,omitempty"`
+	ExpiresIn   *int         `json:"expires_in,omitempty"`
+	CallbackURL string       `json:"callback_url,omitempty"`
 }
 
 // generate serves POST /api/generate: the request mapped onto the
@@ -54,7 +60,8 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request) {
 		Width: old.Settings.Width, Height: old.Settings.Height, Steps: old.Settings.NumInferenceSteps,
 		Guidance: old.Settings.GuidanceScale, Seed: old.Settings.Seed, NumImages: old.Settings.NumImages,
 		// readRequest gave the body a request_id when it had none.
-		RequestID: requestID}
+		RequestID: requestID,
+		Priority:  old.Priority, Deadline: old.Deadline, ExpiresIn: old.ExpiresIn, CallbackURL: old.CallbackURL}
 	reply, status := s.publishRequest(tracing.ExtractHTTP(r.Context(), r.Header), job.EncodeRequest(req), req.RequestID)
 	if reply.Error != nil {
 		writeJSON(w, status, map[string]any{"status": "error", "message": reply.Error.Message, "code": reply.Error.Code, "job_id": reply.JobID})

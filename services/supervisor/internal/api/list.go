@@ -42,6 +42,9 @@ type listedJob struct {
 	CreatedAt   time.Time  `json:"created_at"`
 	StartedAt   *time.Time `json:"started_at,omitempty"`
 	CompletedAt *time.Time `json:"completed_at,omitempty"`
+	// Priority is the job's class; records from before priorities read
+	// normal, as they were scheduled.
+	Priority job.Priority `json:"priority"`
 }
 
 type jobList struct {
@@ -88,7 +91,7 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 	out := jobList{Jobs: make([]listedJob, len(page))}
 	for i, e := range page {
 		out.Jobs[i] = listedJob{JobID: e.JobID, Status: e.Status, Model: e.Model, Prompt: e.Prompt, Runner: e.Runner, Attempts: e.Attempts,
-			CreatedAt: e.CreatedAt, StartedAt: e.StartedAt, CompletedAt: e.CompletedAt}
+			Priority: e.Priority.Class(), CreatedAt: e.CreatedAt, StartedAt: e.StartedAt, CompletedAt: e.CompletedAt}
 	}
 	if next != nil {
 		out.NextCursor = next.String()

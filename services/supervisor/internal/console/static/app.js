@@ -267,8 +267,9 @@ async function jobs(params) {
       h("label", {}, "Prompt contains", h("input", { name: "q", id: "search", value: text, placeholder: "text", type: "search" })),
       h("button", { type: "submit" }, "Filter")),
     page.jobs.length
-      ? h("table", { id: "jobs" }, h("tr", {}, ["job", "status", "model", "prompt", "runner", "attempts", "created"].map((c) => h("th", {}, c))),
+      ? h("table", { id: "jobs" }, h("tr", {}, ["job", "status", "priority", "model", "prompt", "runner", "attempts", "created"].map((c) => h("th", {}, c))),
         page.jobs.map((j) => h("tr", {}, h("td", {}, h("a", { href: jobLink(j.job_id) }, j.job_id)), h("td", { class: `status-${j.status}` }, j.status),
+          h("td", {}, priorityBadge(j.priority)),
           h("td", {}, h("a", { href: modelLink(j.model) }, j.model)), h("td", {}, (j.prompt || "").slice(0, 80)), h("td", {}, j.runner ? h("a", { href: runnerLink(j.runner) }, j.runner) : "–"), h("td", {}, j.attempts), h("td", {}, when(j.created_at)))))
       : h("p", { class: "muted" }, "No jobs."),
     page.next_cursor ? h("p", {}, h("a", { href: `#/jobs?${next}`, id: "next-page" }, "Next page →")) : "",
@@ -299,6 +300,16 @@ function callbackText(cb) {
   return `${cb.url} — ${cb.state || "when the job ends"}${cb.reason ? ": " + cb.reason : ""}${tries.length ? "; " + tries.join("; ") : ""}${more}`;
 }
 
+// priorityBadge is a job's class; jobs from before priorities are normal.
+function priorityBadge(p) { const c = p || "normal"; return h("span", { class: `priority priority-${c}` }, c); }
+
+// scheduleText is a job's deadline in words, and whether it passed unstarted
+// (the leader then cancels it with deadline_exceeded).
+function scheduleText(rec, req) {
+  if (!req.deadline) return "none";
+  return `start by ${when(req.deadline)}${rec.error?.code === "deadline_exceeded" ? " — expired unstarted (deadline_exceeded)" : ""}`;
+}
+
 async function jobPage(id) {
   const rec = await jobRecord(id);
   const req = rec.request || {};
@@ -322,6 +333,8 @@ async function jobPage(id) {
       h("dt", {}, "model"), h("dd", {}, req.model), h("dt", {}, "size"), h("dd", {}, `${req.width}×${req.height}, ${req.num_images} image(s)`),
       h("dt", {}, "steps, guidance, seed"), h("dd", {}, `${req.steps}, ${req.guidance}, ${req.seed}`),
       h("dt", {}, "attempts"), h("dd", {}, `${rec.attempts}${rec.runner ? " on " + rec.runner : ""}`),
+      h("dt", {}, "priority"), h("dd", { id: "job-priority" }, priorityBadge(req.priority)),
+      h("dt", {}, "deadline"), h("dd", { id: "job-deadline" }, scheduleText(rec, req)),
       h("dt", {}, "created / started / completed"), h("dd", {}, `${when(rec.created_at)} / ${when(rec.started_at)} / ${when(rec.completed_at)}`),
       h("dt", {}, "stages (ms)"), h("dd", {}, `queue wait ${stages.queue_wait_ms ?? "–"}, inference ${stages.inference_ms ?? "–"}, encode ${stages.encode_ms ?? "–"}, upload ${stages.upload_ms ?? "–"}`),
       rec.error ? [h("dt", {}, "error"), h("dd", { class: "status-failed" }, `${rec.error.code}: ${rec.error.message}`)] : null,
