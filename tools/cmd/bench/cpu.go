@@ -1,17 +1,12 @@
 package main
 
 import (
-	"os"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
 	"cyberimage/tools/internal/benchstack"
 )
-
-// clockTick is USER_HZ, the unit of /proc CPU times (100 on Linux x86).
-const clockTick = 100.0
 
 // cpuSample is a reading of CPU time used so far: by the harness (which
 // hosts the NATS server), by each child process, and by the whole machine,
@@ -50,7 +45,7 @@ func sampleCPU(procs []*benchstack.Proc) cpuSample {
 		user, sys := procCPU(p.PID())
 		s.procs[p.Name], s.sys[p.Name] = user+sys, sys
 	}
-	s.machine, s.capacity = machineCPU()
+	s.machine, s.capacity = benchstack.MachineCPU()
 	return s
 }
 
@@ -89,47 +84,11 @@ const harnessName = "nats+harness"
 // procCPU reads utime and stime of a process from /proc/<pid>/stat, in
 // seconds; 0 when it is gone.
 func procCPU(pid int) (user, sys float64) {
-	f := procStat(pid)
+	f := benchstack.ProcStat(pid)
 	if len(f) < 13 {
 		return 0, 0
 	}
 	ut, _ := strconv.ParseFloat(f[11], 64)
 	st, _ := strconv.ParseFloat(f[12], 64)
-	return ut / clockTick, st / clockTick
-}
-
-// procStat is /proc/<pid>/stat from field 3 on (f[0] is field 3), or nil
-// when the process is gone. The command name (field 2) may hold spaces;
-// the fields after its ')' are plain: utime and stime are fields 14 and 15
-// of the line, cutime and cstime 16 and 17.
-func procStat(pid int) []string {
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return nil
-	}
-	rest := string(data)
-	if i := strings.LastIndexByte(rest, ')'); i >= 0 {
-		rest = rest[i+1:]
-	}
-	return strings.Fields(rest)
-}
-
-// machineCPU reads busy and total CPU-seconds of all cores from /proc/stat.
-func machineCPU() (busy, total float64) {
-	data, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return 0, 0
-	}
-	line, _, _ := strings.Cut(string(data), "\n")
-	f := strings.Fields(line)
-	if len(f) < 9 || f[0] != "cpu" {
-		return 0, 0
-	}
-	var v [8]float64
-	for i := range v {
-		v[i], _ = strconv.ParseFloat(f[i+1], 64)
-	}
-	// user nice system idle iowait irq softirq steal
-	busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7]
-	return busy / clockTick, (busy + v[3] + v[4]) / clockTick
+	return ut / benchstack.ClockTick, st / benchstack.ClockTick
 }

@@ -110,7 +110,7 @@ func redisCommands(addr string) (int64, error) {
 // procCPUWithChildren is a process's CPU-seconds, user and system, its
 // waited-for children's included: Redis forks for its snapshots.
 func procCPUWithChildren(pid int) float64 {
-	f := procStat(pid)
+	f := benchstack.ProcStat(pid)
 	if len(f) < 15 {
 		return 0
 	}
@@ -119,5 +119,5 @@ func procCPUWithChildren(pid int) float64 {
 		v, _ := strconv.ParseFloat(field, 64)
 		sum += v
 	}
-	return sum / clockTick
+	return sum / benchstack.ClockTick
 }

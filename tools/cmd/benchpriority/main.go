@@ -69,15 +69,11 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
-	tmp, err := os.MkdirTemp("", "benchpriority-")
+	tmp, cleanup, err := benchstack.TempDir("benchpriority-", o.keep, say)
 	if err != nil {
 		return err
 	}
-	if o.keep {
-		say("keeping %s", tmp)
-	} else {
-		defer os.RemoveAll(tmp)
-	}
+	defer cleanup()
 	ps := benchstack.NewProcs(root, tmp)
 	defer ps.StopAll()
 	say("build: ingest, gpu-runner, supervisor")

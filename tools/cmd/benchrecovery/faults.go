@@ -165,8 +165,8 @@ func (in *injector) freezeNATS(ctx context.Context, f *fault) error {
 	if err != nil {
 		return err
 	}
-	p := in.c.procs[i]
-	f.target = in.c.nodes[i].Name
+	p := in.c.Procs[i]
+	f.target = in.c.Nodes[i].Name
 	f.note = fmt.Sprintf("leader of %s, %d client connections", bucket, in.c.clientConnections(i))
 	f.at = time.Now()
 	if err := p.Freeze(); err != nil {

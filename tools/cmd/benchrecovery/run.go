@@ -68,7 +68,7 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
-	say("nats: three nats-server processes at %s", c.url())
+	say("nats: three nats-server processes at %s", c.URL())
 	s3, _, err := benchstack.StartMinIO(ctx, ps, minioBin, tmp)
 	if err != nil {
 		return err
@@ -79,13 +79,13 @@ func run(o options) error {
 	}
 	// The harness's connections ping as the services' do, so a frozen node
 	// holds them no longer than it holds a service.
-	nc, js, err := bus.Connect(bus.Conn{URL: c.url(), CredsFile: c.creds.Path(natsauth.Admin)}, "benchrecovery", nil)
+	nc, js, err := bus.Connect(bus.Conn{URL: c.URL(), CredsFile: c.Creds.Path(natsauth.Admin)}, "benchrecovery", nil)
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
 	settings := bus.DefaultSettings()
-	settings.Replicas = len(c.nodes)
+	settings.Replicas = len(c.Nodes)
 	if err := bus.Provision(ctx, js, settings, "demo"); err != nil {
 		return fmt.Errorf("provision: %w", err)
 	}
@@ -98,13 +98,13 @@ func run(o options) error {
 		return err
 	}
 	defer stopWatch()
-	stores := benchstack.Stores{NATSURL: c.url(), Replicas: len(c.nodes), S3: s3, ModelsDir: modelsDir, ORTLib: ortLib}
-	fl := &fleet{svc: &benchstack.Services{Procs: ps, Bins: bins, Env: stores.Env(), Creds: c.creds}, nc: nc}
+	stores := benchstack.Stores{NATSURL: c.URL(), Replicas: len(c.Nodes), S3: s3, ModelsDir: modelsDir, ORTLib: ortLib}
+	fl := &fleet{svc: &benchstack.Services{Procs: ps, Bins: bins, Env: stores.Env(), Creds: c.Creds}, nc: nc}
 	say("services: supervisor, ingest, %d runners × 1 slot (logs in %s)", o.runners, logDir)
 	if err := fl.start(ctx, o.runners); err != nil {
 		return err
 	}
-	client, _, err := bus.Connect(bus.Conn{URL: c.url(), CredsFile: c.creds.Path(natsauth.Client)}, "benchrecovery-client", nil)
+	client, _, err := bus.Connect(bus.Conn{URL: c.URL(), CredsFile: c.Creds.Path(natsauth.Client)}, "benchrecovery-client", nil)
 	if err != nil {
 		return err
 	}

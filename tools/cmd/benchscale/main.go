@@ -63,15 +63,11 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
-	tmp, err := os.MkdirTemp("", "benchscale-")
+	tmp, cleanup, err := benchstack.TempDir("benchscale-", o.keep, say)
 	if err != nil {
 		return err
 	}
-	if o.keep {
-		say("keeping %s", tmp)
-	} else {
-		defer os.RemoveAll(tmp)
-	}
+	defer cleanup()
 	modelsDir := filepath.Join(root, "infra", "models")
 	catalog, err := models.Load(modelsDir, "")
 	if err != nil {

@@ -7,10 +7,7 @@ import (
 	"io"
 	"maps"
 	"net/http"
-	"os"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	"cyberimage/shared/job"
@@ -90,7 +87,7 @@ func (s supervisorRun) measure(ctx context.Context, n int) (row, error) {
 		return r, err
 	}
 	r.catchUp = took
-	_, r.catchUpPeak = memoryMB(first.p.PID())
+	_, r.catchUpPeak = benchstack.ProcRSS(first.p.PID())
 	err = checkCounts(client, first.base, n)
 	first.stop()
 	if err != nil {
@@ -111,7 +108,7 @@ func (s supervisorRun) measure(ctx context.Context, n int) (row, error) {
 	if r.status, err = s.sample(client, p.base+"/status"); err != nil {
 		return r, err
 	}
-	r.rssMB, r.peakMB = memoryMB(p.p.PID())
+	r.rssMB, r.peakMB = benchstack.ProcRSS(p.p.PID())
 	return r, nil
 }
 
@@ -182,29 +179,4 @@ func get(client *http.Client, url string) error {
 		return fmt.Errorf("%s: %s", url, resp.Status)
 	}
 	return nil
-}
-
-// memoryMB reads the process's resident set now and at its peak.
-func memoryMB(pid int) (rss, peak float64) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, 0
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		name, value, ok := strings.Cut(line, ":")
-		if !ok {
-			continue
-		}
-		kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(value), " kB"), 64)
-		if err != nil {
-			continue
-		}
-		switch name {
-		case "VmRSS":
-			rss = kb / 1024
-		case "VmHWM":
-			peak = kb / 1024
-		}
-	}
-	return rss, peak
 }

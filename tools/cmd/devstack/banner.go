@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"cyberimage/shared/bus"
 	"cyberimage/shared/natsauth"
 	"cyberimage/shared/objectstore"
+	"cyberimage/tools/internal/httpwait"
 	"cyberimage/tools/internal/s3access"
 )
 
@@ -21,22 +23,13 @@ const (
 	devRootPassword = "cyberimage-dev-secret"
 )
 
+// waitHTTP waits for url to answer 200 OK, asking every 200 ms.
 func waitHTTP(ctx context.Context, url string, limit time.Duration) error {
-	deadline := time.Now().Add(limit)
-	for time.Now().Before(deadline) {
-		if resp, err := http.Get(url); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
+	err := httpwait.Until(ctx, http.DefaultClient, url, limit, 200*time.Millisecond, nil)
+	if errors.Is(err, httpwait.ErrTimeout) {
+		return fmt.Errorf("%s: %w after %s", url, errNotReady, limit)
 	}
-	return fmt.Errorf("%s: %w after %s", url, errNotReady, limit)
+	return err
 }
 
 // waitRunners waits until the supervisor lists n healthy runners, so "ready"

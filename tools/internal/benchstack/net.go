@@ -2,11 +2,14 @@ package benchstack
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"strconv"
 	"time"
+
+	"cyberimage/tools/internal/httpwait"
 )
 
 // FreePort is a loopback TCP port that was free a moment ago.
@@ -38,22 +41,12 @@ func WaitHTTP(ctx context.Context, p *Proc, url string, limit time.Duration) err
 // ready polls often. A request may take up to 30 s (a service answers
 // slowly while it catches up, and that is not a failure to answer).
 func PollHTTP(ctx context.Context, p *Proc, url string, limit, interval time.Duration) error {
-	client := &http.Client{Timeout: 30 * time.Second}
-	deadline := time.Now().Add(limit)
-	for time.Now().Before(deadline) {
-		if resp, err := client.Get(url); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-p.exited:
-			return fmt.Errorf("%s exited before it was ready (see its log)", p.Name)
-		case <-time.After(interval):
-		}
+	err := httpwait.Until(ctx, &http.Client{Timeout: 30 * time.Second}, url, limit, interval, p.exited)
+	switch {
+	case errors.Is(err, httpwait.ErrStopped):
+		return fmt.Errorf("%s exited before it was ready (see its log)", p.Name)
+	case errors.Is(err, httpwait.ErrTimeout):
+		return fmt.Errorf("%s not ready after %s", p.Name, limit)
 	}
-	return fmt.Errorf("%s not ready after %s", p.Name, limit)
+	return err
 }

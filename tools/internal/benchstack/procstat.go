@@ -7,29 +7,36 @@ import (
 	"strings"
 )
 
-// clockTick is USER_HZ, the unit of /proc CPU times (100 on Linux x86).
-const clockTick = 100.0
+// ClockTick is USER_HZ, the unit of /proc CPU times (100 on Linux x86).
+const ClockTick = 100.0
 
 // ProcCPU is the CPU-seconds (user and system) process pid has used so
 // far, from /proc/<pid>/stat; 0 when it is gone.
 func ProcCPU(pid int) float64 {
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
+	f := ProcStat(pid)
+	if len(f) < 13 {
 		return 0
 	}
-	// The command name (field 2) may hold spaces; the fields after its
-	// ')' are plain: utime and stime are the 14th and 15th of the line.
+	// utime and stime are the 14th and 15th fields of the line.
+	user, _ := strconv.ParseFloat(f[11], 64)
+	sys, _ := strconv.ParseFloat(f[12], 64)
+	return (user + sys) / ClockTick
+}
+
+// ProcStat is /proc/<pid>/stat from field 3 on (f[0] is field 3), or nil
+// when the process is gone. The command name (field 2) may hold spaces;
+// the fields after its ')' are plain: utime and stime are fields 14 and 15
+// of the line, cutime and cstime 16 and 17.
+func ProcStat(pid int) []string {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return nil
+	}
 	rest := string(data)
 	if i := strings.LastIndexByte(rest, ')'); i >= 0 {
 		rest = rest[i+1:]
 	}
-	f := strings.Fields(rest)
-	if len(f) < 13 {
-		return 0
-	}
-	user, _ := strconv.ParseFloat(f[11], 64)
-	sys, _ := strconv.ParseFloat(f[12], 64)
-	return (user + sys) / clockTick
+	return strings.Fields(rest)
 }
 
 // ProcRSS is process pid's resident set now and at its peak, in MB, from
@@ -76,5 +83,5 @@ func MachineCPU() (busy, total float64) {
 	}
 	// user nice system idle iowait irq softirq steal
 	busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7]
-	return busy / clockTick, (busy + v[3] + v[4]) / clockTick
+	return busy / ClockTick, (busy + v[3] + v[4]) / ClockTick
 }

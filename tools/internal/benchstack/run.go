@@ -37,3 +37,18 @@ func QuickDefaults(flags map[string]*int, values map[string]int) {
 		}
 	}
 }
+
+// TempDir makes a scratch folder named prefix followed by random
+// characters. Its cleanup removes it, except with keep, when say names it
+// instead, so what the run left there can be read after it.
+func TempDir(prefix string, keep bool, say func(format string, args ...any)) (dir string, cleanup func(), err error) {
+	dir, err = os.MkdirTemp("", prefix)
+	if err != nil {
+		return "", nil, err
+	}
+	if keep {
+		say("keeping %s", dir)
+		return dir, func() {}, nil
+	}
+	return dir, func() { os.RemoveAll(dir) }, nil
+}
