@@ -39,6 +39,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"cyberimage/tools/internal/benchstack"
 )
 
 type options struct {
@@ -84,17 +86,7 @@ func main() {
 	flag.BoolVar(&o.quick, "quick", false, "smoke run: 50 runners, 20 s warm-up, 30 s window (explicit flags still win)")
 	flag.Parse()
 	if o.quick {
-		set := map[string]bool{}
-		flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
-		if !set["runners"] {
-			*runners = "50"
-		}
-		if !set["warmup"] {
-			o.warmup = 20 * time.Second
-		}
-		if !set["window"] {
-			o.window = 30 * time.Second
-		}
+		benchstack.QuickFlags(map[string]string{"runners": "50", "warmup": "20s", "window": "30s"})
 	}
 	var err error
 	if o.runners, err = parseSteps(*runners); err != nil || o.slots < 1 || o.load <= 0 || o.load > 1 || o.steps < 1 || o.steps > 50 ||
