@@ -45,6 +45,10 @@ func TestHostileMessagesChangeNothing(t *testing.T) {
 		"$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED." + bus.StreamJobs + "." + bus.RunnerConsumer("demo"),
 		bus.JobSubject("demo", "JUNKWORK"),
 	}
+	// The supervisor hears events only while someone watches them (a
+	// console on /v1/events): watch every job, so the junk events reach it
+	// and must be counted there.
+	watchAllEvents(t, s.url("/v1/events"))
 	forgedAdvisory := fmt.Sprintf(`{"type":%q,"stream":%q,"consumer":%q,"stream_seq":1,"deliveries":9,"reason":%q}`,
 		bus.AdvisoryTerminated, bus.StreamJobs, bus.RunnerConsumer("demo"), bus.TermReason(jobs[0], "forged"))
 	for round := range 3 {
@@ -71,6 +75,20 @@ func TestHostileMessagesChangeNothing(t *testing.T) {
 	}
 	require.Eventually(t, func() bool { return lastHeartbeat(t, s, "runner-1").Dropped > 0 }, 10*time.Second, 100*time.Millisecond,
 		"the runner counts the junk orders and work it dropped")
+}
+
+// watchAllEvents holds an all-jobs /v1/events stream open until the test
+// ends, reading it as a console does, once the supervisor has answered it.
+func watchAllEvents(t *testing.T, url string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	t.Cleanup(func() { resp.Body.Close() })
+	first := make([]byte, 1)
+	_, err = resp.Body.Read(first)
+	require.NoError(t, err, "the stream's opening comment")
+	go func() { _, _ = io.Copy(io.Discard, resp.Body) }()
 }
 
 // TestForgedOrdersChangeNothing: orders about a delivery the runner does
