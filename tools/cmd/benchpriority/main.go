@@ -90,14 +90,22 @@ func run(o options) error {
 		return err
 	}
 	defer ns.Close()
-	admin, js, err := bus.Connect(bus.Conn{URL: ns.URL(), CredsFile: creds.Path(natsauth.Admin)}, "benchpriority-admin", nil)
+	// Admin only makes the layout, as a deployment's provision step does;
+	// the harness then watches with the supervisor's read rights.
+	admin, adminJS, err := bus.Connect(bus.Conn{URL: ns.URL(), CredsFile: creds.Path(natsauth.Admin)}, "benchpriority-admin", nil)
 	if err != nil {
 		return err
 	}
-	defer admin.Close()
-	if err := bus.Provision(ctx, js, bus.DefaultSettings(), "demo"); err != nil {
+	err = bus.Provision(ctx, adminJS, bus.DefaultSettings(), "demo")
+	admin.Close()
+	if err != nil {
 		return fmt.Errorf("provision: %w", err)
 	}
+	observer, js, err := bus.Connect(bus.Conn{URL: ns.URL(), CredsFile: creds.Path(natsauth.Supervisor)}, "benchpriority-observer", nil)
+	if err != nil {
+		return err
+	}
+	defer observer.Close()
 	store, err := jobstore.Open(ctx, js)
 	if err != nil {
 		return err
@@ -120,7 +128,7 @@ func run(o options) error {
 		return err
 	}
 	for i := range o.runners {
-		if _, err := svc.StartRunner(ctx, admin, fmt.Sprintf("runner-%d", i+1)); err != nil {
+		if _, err := svc.StartRunner(ctx, observer, fmt.Sprintf("runner-%d", i+1)); err != nil {
 			return err
 		}
 	}
