@@ -51,6 +51,8 @@ func TestMinIONodeLoss(t *testing.T) {
 
 	start := time.Now()
 	var killed time.Time
+	pace := time.NewTicker(50 * time.Millisecond)
+	defer pace.Stop()
 	for i := range jobs {
 		r := request(t, s.client, fmtReq(fmt.Sprintf("minio loss %d", i), 64, 64, 1+i%2, fmt.Sprintf(`,"request_id":"minio-loss-%d"`, i)))
 		require.NotEmpty(t, r.JobID, "request %d refused: %+v", i, r.Error)
@@ -63,7 +65,7 @@ func TestMinIONodeLoss(t *testing.T) {
 			t.Logf("%.1fs: killed %s, the node every service dials first", time.Since(start).Seconds(), m.Addr(0))
 		}
 		// A steady stream, not a burst: jobs keep arriving through the loss.
-		time.Sleep(50 * time.Millisecond)
+		<-pace.C
 	}
 
 	recs := s.waitEnded(jobs, time.Minute)
