@@ -52,7 +52,7 @@ func desiredStreams(s Settings) []jetstream.StreamConfig {
 		{
 			Name:        StreamRequests,
 			Description: "Image-generation requests as users publish them",
-			Subjects:    []string{SubjectRequests},
+			Subjects:    []string{SubjectRequests, SubjectRequestsAll},
 			Retention:   jetstream.WorkQueuePolicy,
 			Storage:     jetstream.FileStorage,
 			Replicas:    s.Replicas,

@@ -11,6 +11,11 @@ const (
 	// while ingest is down waits for it.
 	StreamRequests  = "CYBERIMAGE_REQUESTS"
 	SubjectRequests = "cyberimage.requests"
+	// SubjectRequestsAll matches the per-client request subjects
+	// (RequestSubject): a named client's, and the supervisor's HTTP
+	// submissions'. The requests stream captures both it and the bare
+	// subject.
+	SubjectRequestsAll = "cyberimage.requests.>"
 	ConsumerIngest  = "ingest"
 	StreamJobs      = "CYBERIMAGE_JOBS"
 	SubjectJobsAll  = "cyberimage.jobs.>"

@@ -18,6 +18,9 @@ type RequestError struct {
 	Code    job.Code `json:"code"`
 	Field   string   `json:"field,omitempty"`
 	Message string   `json:"message"`
+	// RetryAfterS, on quota_exceeded and rate_limited, is how many
+	// seconds to wait before sending the request again.
+	RetryAfterS int `json:"retry_after_s,omitempty"`
 }
 
 // EncodeRequestReply is the JSON of ingest's answer.

@@ -32,6 +32,10 @@ const (
 	CodeCallbackInvalid       Code = "callback_url_invalid"
 	CodeCallbackNotAllowed    Code = "callback_not_allowed"
 	CodeInternal              Code = "internal"
+	// Quota refusals: the client's queued jobs are at its cap, or it sent
+	// more than its rate allows; the answer carries a retry hint.
+	CodeQuotaExceeded Code = "quota_exceeded"
+	CodeRateLimited   Code = "rate_limited"
 
 	// Codes of jobs that failed after they were accepted.
 	CodeGenerationFailed Code = "generation_failed"

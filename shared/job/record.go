@@ -60,6 +60,10 @@ type Record struct {
 	// ingest when tracing is on): every process that works on the job adds
 	// its spans to that trace.
 	Traceparent string `json:"traceparent,omitempty"`
+	// Client is the identity that submitted the job (bus.RequestClient):
+	// a client creds' name, "default", or "http:<token>" for submissions
+	// over HTTP. Quotas count per client.
+	Client string `json:"client,omitempty"`
 
 	// Lineage, stamped by the jobstore on every write, lets a reader that
 	// missed revisions (history keeps only the latest) still count the

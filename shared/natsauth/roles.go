@@ -106,7 +106,10 @@ func Permissions(r Role, name string) Allow {
 	case Client:
 		// Submit, hear the answer and follow progress. Nothing else: no
 		// orders, no records, no JetStream API.
-		a.Pub = []string{bus.SubjectRequests}
+		// A client submits on its own subject (bus.RequestSubject), which
+		// names it to ingest for its quotas, or on the bare subject, whose
+		// requests count against the shared "default" client.
+		a.Pub = []string{bus.SubjectRequests, bus.RequestSubject(name)}
 		a.Sub = []string{inbox, bus.SubjectEventsAll}
 	case Ingest:
 		// Answers only to clients' inboxes (and the supervisor's HTTP
@@ -118,7 +121,10 @@ func Permissions(r Role, name string) Allow {
 			bus.SubjectJobsAll, kvWrite(bus.BucketJobs), "$JS.API.STREAM.MSG.GET." + bus.StreamJobs}
 		a.Pub = append(a.Pub, bus.AnswerSubjects()...)
 		a.Pub = append(a.Pub, kvRead(bus.BucketJobs)...)
-		a.Sub = []string{inbox, bus.SubjectRequests}
+		// Quotas count each client's queued jobs from the job records:
+		// ingest watches the bucket as the supervisor does.
+		a.Pub = append(a.Pub, kvWatch(bus.BucketJobs)...)
+		a.Sub = []string{inbox, bus.SubjectRequests, bus.SubjectRequestsAll}
 	case Runner:
 		a.Pub = []string{jsInfo, jsConsumerGet,
 			// Any consumer of the jobs stream: only the runners'
@@ -148,9 +154,10 @@ func Permissions(r Role, name string) Allow {
 			// The console's dead-letters page: a letter re-queued or
 			// removed by an operator is deleted.
 			"$JS.API.STREAM.MSG.DELETE." + bus.StreamDLQ,
-			// Requests submitted over HTTP (POST /v1/jobs), answered by
-			// ingest on the supervisor's submit inbox (bus.SubmitInbox).
-			bus.SubjectRequests,
+			// Requests submitted over HTTP (POST /v1/jobs), on the
+			// subject naming the token that sent them (its quota), answered
+			// by ingest on the supervisor's submit inbox (bus.SubmitInbox).
+			bus.SubjectHTTPRequests,
 			// Queue depth for /status and /metrics: read-only listings.
 			"$JS.API.CONSUMER.LIST." + bus.StreamJobs, "$JS.API.CONSUMER.NAMES." + bus.StreamJobs,
 			// An operator pauses and resumes a model's queue (its runners'

@@ -1,0 +1,22 @@
+package bus
+
+import "testing"
+
+func TestRequestClient(t *testing.T) {
+	for subject, want := range map[string]string{
+		SubjectRequests:                "default",
+		RequestSubject("default"):      "default",
+		RequestSubject("alice"):        "alice",
+		HTTPRequestSubject("submit"):   "http:submit",
+		RequestSubject("http"):         "http", // a client named http is not an HTTP submission
+		"cyberimage.requests.a.b":      "",
+		"cyberimage.requests.":         "",
+		"cyberimage.requestsX":         "",
+		"cyberimage.jobs.sd.x":         "",
+		"cyberimage.requests.http.a.b": "",
+	} {
+		if got := RequestClient(subject); got != want {
+			t.Errorf("RequestClient(%q) = %q, want %q", subject, got, want)
+		}
+	}
+}
