@@ -1,7 +1,7 @@
 // Command cyberimage is the CLI for a running pipeline: it submits requests
 // over NATS and waits for their images, and asks the supervisor's HTTP API
-// for the status, jobs, the queue counts, and re-queues failed jobs or
-// cancels unfinished ones.
+// for the status, jobs, the queue counts and each client's use of its
+// quota, and re-queues failed jobs or cancels unfinished ones.
 package main
 
 import (
@@ -22,7 +22,10 @@ Commands:
   status       runners, work queue and jobs in progress (GET /status)
   submit --prompt P [--width W --height H --steps N --num-images N --model M --seed S --priority high|normal|low ...] [--wait] [--out DIR]
                publish a request on NATS as a client (--creds, default .data/creds/client.creds) and print
-               the job id; --wait shows its progress and downloads its images (exit 1 when rejected or failed)
+               the job id; --wait shows its progress and downloads its images (exit 1 when rejected or failed,
+               3 when refused for the client's quota or rate). It is sent as the client the creds name, on
+               cyberimage.requests.<client> (the default client's on cyberimage.requests); --client NAME overrides
+  clients      each client's queued, running and recently accepted jobs beside its limits (GET /v1/clients)
   jobs [status=S] [model=M] [q=TEXT] [limit=N] [cursor=C]
                jobs newest first, one line each, and the command for the next page (GET /v1/jobs)
   job <id>     the job record with presigned image URLs, as JSON (GET /v1/jobs/{id})
@@ -54,7 +57,8 @@ retry, cancel, purge, reload, pause, resume, drain and undrain need the admin to
 (make run writes .data/creds/admin-token, the default). It is sent with every call (it reads too); without
 it, CYBERIMAGE_READ_TOKEN is, for a supervisor whose reads need a viewer token.
 
-Exit status: 0 done, 1 the supervisor said no or could not be reached, 2 usage error.
+Exit status: 0 done, 1 the supervisor said no or could not be reached, 2 usage error, 3 submit was refused
+for the client's quota (quota_exceeded) or rate (rate_limited): send it again after the hint it prints.
 
 Flags:
 `
@@ -101,6 +105,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	err = dispatch(c, fs.Args(), stdout, stderr)
 	switch {
+	case errors.Is(err, errRetryLater):
+		fmt.Fprintf(stderr, "cyberimage: %v\n", err)
+		return 3
 	case errors.Is(err, errRejected):
 		fmt.Fprintf(stderr, "cyberimage: %v\n", err)
 		return 1
@@ -116,7 +123,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 // commands maps each command to its number of arguments.
-var commands = map[string]int{"status": 0, "job": 1, "retry": 1, "cancel": 1, "queue": 0, "reload": 1,
+var commands = map[string]int{"status": 0, "clients": 0, "job": 1, "retry": 1, "cancel": 1, "queue": 0, "reload": 1,
 	"pause": 1, "resume": 1, "drain": 1, "undrain": 1}
 
 func dispatch(c *client, args []string, out, errOut io.Writer) error {
@@ -148,6 +155,8 @@ func dispatch(c *client, args []string, out, errOut io.Writer) error {
 	switch cmd {
 	case "status":
 		return showStatus(c, out)
+	case "clients":
+		return showClients(c, out)
 	case "job":
 		return showJob(c, rest[0], out)
 	case "retry":

@@ -86,6 +86,11 @@ func fakeSupervisor(t *testing.T) string {
 			w.Write([]byte(`{"runner":"` + r.PathValue("runner") + `","draining":` + map[string]string{"drain": "true", "undrain": "false"}[action] + `}`))
 		})
 	}
+	mux.HandleFunc("GET /v1/clients", func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`{"clients":[{"client":"alice","queued":2,"running":1,"accepted_last_minute":3,"limits":{"max_queued":2,"per_minute":0}},
+			{"client":"default","queued":0,"running":0,"accepted_last_minute":0,"limits":{"max_queued":100,"per_minute":60}}],
+			"default_limits":{"max_queued":100,"per_minute":60}}`))
+	})
 	mux.HandleFunc("GET /api/queue", func(w http.ResponseWriter, r *http.Request) {
 		require.Equal(t, "true", r.URL.Query().Get("detailed"))
 		w.Write([]byte(`{"pending":0,"completed":5,"total":5}`))
@@ -110,6 +115,10 @@ func TestCommands(t *testing.T) {
 		{[]string{"retry", "BROKE"}, 0, "\"requeues\": 1"},
 		{[]string{"retry", "DONE"}, 1, "only failed jobs can be re-queued"},
 		{[]string{"queue"}, 0, "\"completed\": 5"},
+		{[]string{"clients"}, 0, "alice    2/2         1        3/-"},
+		{[]string{"clients"}, 0, "default  0/100       0        0/60"},
+		{[]string{"clients"}, 0, "other clients' limits: max queued 100, per minute 60"},
+		{[]string{"clients", "x"}, 2, "clients takes 0 argument"},
 		{[]string{"jobs", "status=failed"}, 0, "BROKE   failed  demo   r-1     4"},
 		{[]string{"jobs", "status=failed"}, 0, "next page: cyberimage jobs status=failed cursor=C2"},
 		{[]string{"jobs", "status=failed", "cursor=C2"}, 0, "OLD     failed  demo   -       1"},

@@ -28,16 +28,23 @@ var errRejected = errors.New("rejected")
 // submitOptions are submit's flags beyond the request's fields.
 type submitOptions struct {
 	natsURL, creds, tlsCA string
-	wait                  bool
-	out                   string
-	timeout               time.Duration
+	// client overrides the identity the request is sent as (its subject);
+	// empty: the one the credentials name.
+	client  string
+	wait    bool
+	out     string
+	timeout time.Duration
 }
 
-// submitJob publishes a request on cyberimage.requests as any NATS client
-// does, prints the job id, and with --wait shows the job's progress (its
-// events), then downloads its images.
+// submitJob publishes a request on the client's request subject as any
+// NATS client does, prints the job id, and with --wait shows the job's
+// progress (its events), then downloads its images.
 func submitJob(c *client, args []string, stdout, stderr io.Writer) error {
 	req, o, err := parseSubmit(args, stderr)
+	if err != nil {
+		return err
+	}
+	subject, err := requestSubject(o)
 	if err != nil {
 		return err
 	}
@@ -55,20 +62,16 @@ func submitJob(c *client, args []string, stdout, stderr io.Writer) error {
 	}
 	defer func() { _ = sub.Unsubscribe() }()
 	payload, _ := json.Marshal(req)
-	msg, err := nc.Request(bus.SubjectRequests, payload, 15*time.Second)
+	msg, err := nc.Request(subject, payload, 15*time.Second)
 	if err != nil {
-		return fmt.Errorf("no answer from ingest on %s: %w", bus.SubjectRequests, err)
+		return fmt.Errorf("no answer from ingest on %s: %w", subject, err)
 	}
 	var reply bus.RequestReply
 	if err := json.Unmarshal(msg.Data, &reply); err != nil {
 		return fmt.Errorf("ingest's answer: %w", err)
 	}
 	if reply.Error != nil {
-		field := ""
-		if reply.Error.Field != "" {
-			field = " (" + reply.Error.Field + ")"
-		}
-		return fmt.Errorf("%w: %s%s: %s", errRejected, reply.Error.Code, field, reply.Error.Message)
+		return refusal(subject, reply.Error)
 	}
 	fmt.Fprintln(stdout, reply.JobID)
 	if !o.wait {
@@ -113,6 +116,7 @@ func parseSubmit(args []string, stderr io.Writer) (job.Request, submitOptions, e
 	fs.StringVar(&req.RequestID, "request-id", "", "idempotency key: the same key never makes two jobs (default: a new one)")
 	fs.StringVar(&o.natsURL, "nats-url", envOr("CYBERIMAGE_NATS_URL", "nats://127.0.0.1:4222"), "NATS server(s) [CYBERIMAGE_NATS_URL]")
 	fs.StringVar(&o.creds, "creds", envOr("CYBERIMAGE_NATS_CREDS", ".data/creds/client.creds"), "NATS credentials file of the client role [CYBERIMAGE_NATS_CREDS]")
+	fs.StringVar(&o.client, "client", "", "send as this client, on cyberimage.requests.<client> (\"default\": the bare cyberimage.requests, the shared pool); default: the client the --creds name")
 	fs.StringVar(&o.tlsCA, "tls-ca", os.Getenv("CYBERIMAGE_NATS_TLS_CA"), "CA of the NATS servers' certificates [CYBERIMAGE_NATS_TLS_CA]")
 	fs.BoolVar(&o.wait, "wait", false, "wait for the job: show its progress, then download its images")
 	fs.StringVar(&o.out, "out", ".", "folder for the images (with --wait)")
