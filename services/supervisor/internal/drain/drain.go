@@ -16,6 +16,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"cyberimage/services/supervisor/internal/leaderpass"
 	"cyberimage/services/supervisor/internal/tracker"
 	"cyberimage/shared/bus"
 )
@@ -45,15 +46,12 @@ type Params struct {
 // Drains drains and undrains runners.
 type Drains struct {
 	p   Params
-	log *zap.Logger
+	env leaderpass.Env
 }
 
 // New makes Drains.
 func New(p Params) *Drains {
-	if p.Now == nil {
-		p.Now = time.Now
-	}
-	return &Drains{p: p, log: p.Logger.Named("drain")}
+	return &Drains{p: p, env: leaderpass.NewEnv("drain", p.Now, p.Logger)}
 }
 
 // Drained returns the drained runners.
@@ -61,7 +59,7 @@ func (d *Drains) Drained(ctx context.Context) (map[string]Entry, error) { return
 
 // Drain records that runner is drained and orders it so.
 func (d *Drains) Drain(ctx context.Context, runner string) error {
-	if err := d.p.Set.Add(ctx, runner, d.p.Now()); err != nil {
+	if err := d.p.Set.Add(ctx, runner, d.env.Now()); err != nil {
 		return err
 	}
 	d.orderNow(runner, true)
@@ -82,7 +80,7 @@ func (d *Drains) Undrain(ctx context.Context, runner string) error {
 func (d *Drains) Pass(ctx context.Context) int {
 	drained, err := d.p.Set.List(ctx)
 	if err != nil {
-		d.log.Warn("read drained runners", zap.Error(err))
+		d.env.Log.Warn("read drained runners", zap.Error(err))
 		return 0
 	}
 	ordered := 0
@@ -92,10 +90,10 @@ func (d *Drains) Pass(ctx context.Context) int {
 			continue
 		}
 		if err := d.order(r.Runner, want, "repeated: heartbeat does not show it"); err != nil {
-			d.log.Warn("repeat drain order", zap.String("runner", r.Runner), zap.Error(err))
+			d.env.Log.Warn("repeat drain order", zap.String("runner", r.Runner), zap.Error(err))
 			continue
 		}
-		d.log.Debug("drain order repeated", zap.String("runner", r.Runner), zap.Bool("drain", want), zap.String("boot", r.Boot))
+		d.env.Log.Debug("drain order repeated", zap.String("runner", r.Runner), zap.Bool("drain", want), zap.String("boot", r.Boot))
 		ordered++
 	}
 	return ordered
@@ -106,12 +104,12 @@ func (d *Drains) Pass(ctx context.Context) int {
 // and the leader's Pass sends it again.
 func (d *Drains) orderNow(runner string, drain bool) {
 	if err := d.order(runner, drain, "operator request"); err != nil {
-		d.log.Warn("drain order not sent; the leader repeats it", zap.String("runner", runner), zap.Error(err))
+		d.env.Log.Warn("drain order not sent; the leader repeats it", zap.String("runner", runner), zap.Error(err))
 	}
 }
 
 func (d *Drains) order(runner string, drain bool, reason string) error {
-	c := bus.DrainOrder(drain, reason, d.p.Now())
+	c := bus.DrainOrder(drain, reason, d.env.Now())
 	if err := d.p.NC.Publish(bus.ControlSubject(runner), bus.EncodeControl(c)); err != nil {
 		return fmt.Errorf("order %s to %s: %w", c.Action, runner, err)
 	}

@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"cyberimage/services/supervisor/internal/index"
+	"cyberimage/services/supervisor/internal/leaderpass"
 	"cyberimage/shared/bus"
 	"cyberimage/shared/job"
 	"cyberimage/shared/jobstore"
@@ -42,22 +43,17 @@ type Params struct {
 // Pass every Interval while it leads.
 type Sweeper struct {
 	p   Params
-	log *zap.Logger
+	env leaderpass.Env
 }
 
 // New makes a Sweeper.
 func New(p Params) *Sweeper {
-	if p.Now == nil {
-		p.Now = time.Now
-	}
-	return &Sweeper{p: p, log: p.Logger.Named("expiry")}
+	return &Sweeper{p: p, env: leaderpass.NewEnv("expiry", p.Now, p.Logger)}
 }
 
 // Pass sweeps once.
 func (s *Sweeper) Pass(ctx context.Context) {
-	if _, err := s.runOnce(ctx); err != nil && ctx.Err() == nil {
-		s.log.Warn("expire queued jobs past their deadline", zap.Error(err))
-	}
+	s.env.Pass(ctx, "expire queued jobs past their deadline", s.runOnce)
 }
 
 // due: the index saw the job queued, never started, with a deadline that
@@ -70,7 +66,7 @@ func due(e index.Entry, now time.Time) bool {
 // it ended. A job that moved on since the index saw it (claimed, ended) is
 // left as it is; an error on one job does not stop the others.
 func (s *Sweeper) runOnce(ctx context.Context) (int, error) {
-	now := s.p.Now()
+	now := s.env.Now()
 	expired := 0
 	var errs []error
 	for _, e := range s.p.Jobs.Unfinished() {
@@ -86,7 +82,7 @@ func (s *Sweeper) runOnce(ctx context.Context) (int, error) {
 			continue
 		}
 		expired++
-		log := s.log.With(tracing.LogFieldsOf(rec.Traceparent, zap.String("job_id", rec.JobID),
+		log := s.env.Log.With(tracing.LogFieldsOf(rec.Traceparent, zap.String("job_id", rec.JobID),
 			zap.String("priority", string(rec.Spec.Priority.Class())), zap.Time("deadline", rec.Spec.Deadline))...)
 		if err := bus.RemoveWork(ctx, s.p.JS, rec.Spec, rec.JobID); err != nil {
 			log.Warn("remove expired work; a runner that takes it acks it unrun", zap.Error(err))

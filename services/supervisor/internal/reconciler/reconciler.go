@@ -17,6 +17,7 @@ import (
 
 	"cyberimage/services/supervisor/internal/acks"
 	"cyberimage/services/supervisor/internal/index"
+	"cyberimage/services/supervisor/internal/leaderpass"
 	"cyberimage/services/supervisor/internal/recoveries"
 	"cyberimage/shared/bus"
 	"cyberimage/shared/job"
@@ -56,23 +57,16 @@ type Params struct {
 // CYBERIMAGE_RECONCILE_INTERVAL while it leads.
 type Reconciler struct {
 	p   Params
-	log *zap.Logger
+	env leaderpass.Env
 }
 
 // New makes a Reconciler.
 func New(p Params) *Reconciler {
-	if p.Now == nil {
-		p.Now = time.Now
-	}
-	return &Reconciler{p: p, log: p.Logger.Named("reconciler")}
+	return &Reconciler{p: p, env: leaderpass.NewEnv("reconciler", p.Now, p.Logger)}
 }
 
 // Pass reconciles once.
-func (r *Reconciler) Pass(ctx context.Context) {
-	if _, err := r.runOnce(ctx); err != nil && ctx.Err() == nil {
-		r.log.Warn("reconcile", zap.Error(err))
-	}
-}
+func (r *Reconciler) Pass(ctx context.Context) { r.env.Pass(ctx, "reconcile", r.runOnce) }
 
 // runOnce re-queues every lost job and returns how many.
 func (r *Reconciler) runOnce(ctx context.Context) (int, error) {
@@ -80,7 +74,7 @@ func (r *Reconciler) runOnce(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	now := r.p.Now()
+	now := r.env.Now()
 	requeued := 0
 	for _, e := range r.p.Jobs.Unfinished() {
 		// ChangedAt is the server's time of the last write: a runner's
@@ -100,7 +94,7 @@ func (r *Reconciler) runOnce(ctx context.Context) (int, error) {
 		}
 		ok, err := r.requeue(ctx, e, now)
 		if err != nil {
-			r.log.Warn("re-queue lost job", zap.String("job_id", e.JobID), zap.Error(err))
+			r.env.Log.Warn("re-queue lost job", zap.String("job_id", e.JobID), zap.Error(err))
 			continue
 		}
 		if ok {
@@ -125,10 +119,10 @@ func (r *Reconciler) settle(ctx context.Context, e index.Entry, seq uint64) {
 	adv := bus.Advisory{Type: bus.AdvisoryMaxDeliver, Stream: bus.StreamJobs, Consumer: bus.ClassConsumer(e.Model, e.Priority),
 		StreamSeq: seq, Deliveries: uint64(e.Delivery.Delivered)}
 	if err := r.p.DeadLetters.Settle(ctx, adv); err != nil {
-		r.log.Warn("settle a job out of deliveries", zap.String("job_id", e.JobID), zap.Error(err))
+		r.env.Log.Warn("settle a job out of deliveries", zap.String("job_id", e.JobID), zap.Error(err))
 		return
 	}
-	r.log.Warn("job out of deliveries settled without its advisory", zap.String("job_id", e.JobID), zap.Uint64("stream_seq", seq))
+	r.env.Log.Warn("job out of deliveries settled without its advisory", zap.String("job_id", e.JobID), zap.Uint64("stream_seq", seq))
 }
 
 // deliveryAlive: a runner still keeps the delivery alive; its completion
@@ -162,6 +156,6 @@ func (r *Reconciler) requeue(ctx context.Context, e index.Entry, now time.Time) 
 	}
 	r.p.Log.Add(recoveries.Recovery{At: now, Kind: recoveries.KindLost, JobID: rec.JobID, Runner: e.Runner,
 		Attempt: rec.Attempts, Reason: reason})
-	r.log.Warn("lost job re-queued", tracing.LogFieldsOf(rec.Traceparent, zap.String("job_id", rec.JobID), zap.String("was", string(e.Status)))...)
+	r.env.Log.Warn("lost job re-queued", tracing.LogFieldsOf(rec.Traceparent, zap.String("job_id", rec.JobID), zap.String("was", string(e.Status)))...)
 	return true, nil
 }
