@@ -58,9 +58,9 @@ func refusal(subject string, e *bus.RequestError) error {
 	case job.CodeQuotaExceeded, job.CodeRateLimited:
 		hint := "retry later"
 		if e.RetryAfterS > 0 {
-			hint = fmt.Sprintf("retry in %ds", e.RetryAfterS)
+			hint = fmt.Sprintf("retry after %ds", e.RetryAfterS)
 		}
-		return fmt.Errorf("%w: client %s: %s: %s (%s)", errRetryLater, bus.RequestClient(subject), e.Code, e.Message, hint)
+		return fmt.Errorf("%w: %s (client %s, %s): %s", errRetryLater, e.Code, bus.RequestClient(subject), hint, e.Message)
 	}
 	field := ""
 	if e.Field != "" {

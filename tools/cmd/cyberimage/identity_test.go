@@ -50,12 +50,11 @@ func TestSubmitSendsAsItsClient(t *testing.T) {
 	alice := n.Creds(t, natsauth.Client, "alice")
 	code, text := submit(alice)
 	require.Equal(t, 3, code, text)
-	require.Contains(t, text, "client alice: quota_exceeded: client alice has 2 jobs queued, its limit (retry in 7s)")
+	require.Contains(t, text, "quota_exceeded (client alice, retry after 7s): client alice has 2 jobs queued, its limit")
 
 	code, text = submit(n.Creds(t, natsauth.Client, "bob"))
 	require.Equal(t, 3, code, text)
-	require.Contains(t, text, "client bob: rate_limited")
-	require.Contains(t, text, "(retry later)", "no hint given: none made up")
+	require.Contains(t, text, "rate_limited (client bob, retry later)", "no hint given: none made up")
 
 	code, text = submit(n.Creds(t, natsauth.Client, natsauth.DefaultName(natsauth.Client)))
 	require.Equal(t, 0, code, text)
