@@ -158,6 +158,11 @@ func Permissions(r Role, name string) Allow {
 			// subject naming the token that sent them (its quota), answered
 			// by ingest on the supervisor's submit inbox (bus.SubmitInbox).
 			bus.SubjectHTTPRequests,
+			// A client's own HTTP token submits as that client (the same
+			// identity, and quota, as its NATS creds): the supervisor
+			// publishes those on the client's subject. One token deep, so
+			// never on the bare subject nor anything else under it.
+			bus.RequestSubject("*"),
 			// Queue depth for /status and /metrics: read-only listings.
 			"$JS.API.CONSUMER.LIST." + bus.StreamJobs, "$JS.API.CONSUMER.NAMES." + bus.StreamJobs,
 			// An operator pauses and resumes a model's queue (its runners'

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap/zaptest"
 
@@ -31,6 +33,12 @@ type apiFixture struct {
 // change its Params (tokens, limits) before it is made.
 func newAPIFixture(t *testing.T, opts ...func(*Params)) *apiFixture {
 	nc, js := testenv.StartNATS(t).Provisioned(t, "demo")
+	return newAPIFixtureOn(t, nc, js, opts...)
+}
+
+// newAPIFixtureOn is newAPIFixture on a connection of the caller's (the
+// supervisor role's, on a server with permissions).
+func newAPIFixtureOn(t *testing.T, nc *nats.Conn, js jetstream.JetStream, opts ...func(*Params)) *apiFixture {
 	ctx := context.Background()
 	store, err := jobstore.Open(ctx, js)
 	require.NoError(t, err)

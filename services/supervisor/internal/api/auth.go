@@ -14,7 +14,8 @@ import (
 //     URLs, the event stream, metrics;
 //   - the submit token (CYBERIMAGE_SUBMIT_TOKEN) submits jobs;
 //   - the admin token (CYBERIMAGE_ADMIN_TOKEN) changes jobs, and also reads
-//     and submits: an operator needs one token, not three.
+//     and submits: an operator needs one token, not three;
+//   - each client token (CYBERIMAGE_CLIENT_TOKENS) submits, as its client.
 //
 // Read and submit stay apart: a client that may submit cannot read other
 // users' prompts, and a dashboard that may read cannot queue work.
@@ -36,32 +37,54 @@ const (
 // /v1/events with SameSite=Strict, and only that route reads it.
 const tokenCookie = "cyberimage_token"
 
-// credential is what a request presented: its role's name and grants.
+// credential is what a request presented: its role's name (a client's
+// name for a client token) and grants.
 type credential struct {
 	name   string
 	grants grant
+	// client: the name is a client's (a client token matched), not a
+	// role's.
+	client bool
+}
+
+// anonymous is the credential of a request on a route open to it.
+var anonymous = credential{name: "anonymous"}
+
+// configuredToken is one token the server takes.
+type configuredToken struct {
+	value  string
+	name   string
+	grants grant
+	client bool
+}
+
+// tokens lists every configured token: the three roles', then the
+// clients'.
+func (s *Server) tokens() []configuredToken {
+	all := []configuredToken{
+		{value: s.p.ReadToken, name: "read", grants: grantRead},
+		{value: s.p.SubmitToken, name: "submit", grants: grantSubmit},
+		{value: s.p.AdminToken, name: "admin", grants: grantRead | grantSubmit | grantAdmin},
+	}
+	for name, value := range s.p.ClientTokens {
+		all = append(all, configuredToken{value: value, name: name, grants: grantSubmit, client: true})
+	}
+	return all
 }
 
 // grantsOf tells what a token may do. Every configured token is compared,
 // in constant time over fixed-length hashes, so neither a token's bytes
-// nor its length, nor which role matched, shows in the answer's timing.
+// nor its length, nor which role or client matched, shows in the answer's
+// timing.
 func (s *Server) grantsOf(token string) credential {
 	given := sha256.Sum256([]byte(token))
 	var c credential
-	for _, t := range []struct {
-		value  string
-		name   string
-		grants grant
-	}{
-		{s.p.ReadToken, "read", grantRead},
-		{s.p.SubmitToken, "submit", grantSubmit},
-		{s.p.AdminToken, "admin", grantRead | grantSubmit | grantAdmin},
-	} {
+	for _, t := range s.tokens() {
 		want := sha256.Sum256([]byte(t.value))
 		if subtle.ConstantTimeCompare(given[:], want[:])&boolInt(t.value != "") == 1 {
 			c.grants |= t.grants
 			if c.name == "" || t.name == "admin" {
-				c.name = t.name
+				c.name, c.client = t.name, t.client
 			}
 		}
 	}
@@ -111,23 +134,23 @@ func (s *Server) open(g grant, r *http.Request) bool {
 // authorize answers a request that may not have what it needs (401 with
 // no or an unknown token, 403 with a token of another role or where the
 // route is off) and returns false; otherwise it returns who asked: a
-// role's name, or "anonymous" on an open route.
-func (s *Server) authorize(w http.ResponseWriter, r *http.Request, need grant, cookie bool) (string, bool) {
+// role's or client's credential, or anonymous on an open route.
+func (s *Server) authorize(w http.ResponseWriter, r *http.Request, need grant, cookie bool) (credential, bool) {
 	token, given := presented(r, cookie)
 	var c credential
 	if given {
 		c = s.grantsOf(token)
 		if c.grants&need != 0 {
-			return c.name, true
+			return c, true
 		}
 	}
 	if s.open(need, r) {
-		return "anonymous", true
+		return anonymous, true
 	}
 	switch {
 	case need == grantAdmin && s.p.AdminToken == "":
 		writeErrorCode(w, http.StatusForbidden, "forbidden", "the admin API is off: the supervisor has no CYBERIMAGE_ADMIN_TOKEN")
-	case need == grantSubmit && s.p.SubmitToken == "" && c.grants == 0:
+	case need == grantSubmit && s.p.SubmitToken == "" && len(s.p.ClientTokens) == 0 && c.grants == 0:
 		writeErrorCode(w, http.StatusForbidden, "forbidden",
 			"submitting over HTTP from another host needs a submit token, and the supervisor has none (CYBERIMAGE_SUBMIT_TOKEN); the admin token also submits")
 	case c.grants != 0:
@@ -136,7 +159,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, need grant, c
 		w.Header().Set("WWW-Authenticate", `Bearer realm="cyberimage"`)
 		writeErrorCode(w, http.StatusUnauthorized, "unauthorized", "a token is required to "+verb(need)+": Authorization: Bearer <token>")
 	}
-	return "", false
+	return credential{}, false
 }
 
 func verb(g grant) string {

@@ -24,17 +24,29 @@ const (
 // withTokens configures all three tokens.
 func withTokens(p *Params) { p.ReadToken, p.SubmitToken = readToken, submitToken }
 
-// fakeIngest answers every request on cyberimage.requests as ingest
+// fakeIngest answers every request, on any request subject, as ingest
 // accepting it would.
 func fakeIngest(t *testing.T, nc *nats.Conn) {
 	t.Helper()
-	sub, err := nc.Subscribe(bus.SubjectRequests, func(m *nats.Msg) {
-		reply, _ := json.Marshal(bus.RequestReply{JobID: "J-accepted", Status: job.StatusQueued})
-		_ = m.Respond(reply)
+	answerRequests(t, nc, func(*nats.Msg) bus.RequestReply {
+		return bus.RequestReply{JobID: "J-accepted", Status: job.StatusQueued}
 	})
-	require.NoError(t, err)
+}
+
+// answerRequests answers every request on the request subjects (the bare
+// one and the per-client ones, as ingest's consumer takes them all) with
+// answer's reply.
+func answerRequests(t *testing.T, nc *nats.Conn, answer func(*nats.Msg) bus.RequestReply) {
+	t.Helper()
+	for _, subject := range []string{bus.SubjectRequests, bus.SubjectRequestsAll} {
+		sub, err := nc.Subscribe(subject, func(m *nats.Msg) {
+			reply, _ := json.Marshal(answer(m))
+			_ = m.Respond(reply)
+		})
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = sub.Unsubscribe() })
+	}
 	require.NoError(t, nc.Flush())
-	t.Cleanup(func() { _ = sub.Unsubscribe() })
 }
 
 // send is callWith with a body, from a given client address.

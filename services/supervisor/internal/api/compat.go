@@ -40,7 +40,7 @@ type generateRequest struct {
 
 // generate serves POST /api/generate: the request mapped onto the
 // pipeline's and submitted as POST /v1/jobs does.
-func (s *Server) generate(w http.ResponseWriter, r *http.Request) {
+func (s *Server) generate(w http.ResponseWriter, r *http.Request, from sender) {
 	body, requestID, ok := s.readRequest(w, r)
 	if !ok {
 		return
@@ -62,9 +62,9 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request) {
 		// readRequest gave the body a request_id when it had none.
 		RequestID: requestID,
 		Priority:  old.Priority, Deadline: old.Deadline, ExpiresIn: old.ExpiresIn, CallbackURL: old.CallbackURL}
-	reply, status := s.publishRequest(tracing.ExtractHTTP(r.Context(), r.Header), job.EncodeRequest(req), req.RequestID)
+	reply, status := s.publishRequest(tracing.ExtractHTTP(r.Context(), r.Header), from, job.EncodeRequest(req), req.RequestID)
 	if reply.Error != nil {
-		writeJSON(w, status, map[string]any{"status": "error", "message": reply.Error.Message, "code": reply.Error.Code, "job_id": reply.JobID})
+		writeRefusal(w, status, reply, true)
 		return
 	}
 	numImages := 1

@@ -19,13 +19,10 @@ func TestGeneratePassesTheSchedulingFields(t *testing.T) {
 	f := newAPIFixture(t)
 	nc := f.srv.p.NC
 	published := make(chan []byte, 2)
-	sub, err := nc.Subscribe(bus.SubjectRequests, func(m *nats.Msg) {
+	answerRequests(t, nc, func(m *nats.Msg) bus.RequestReply {
 		published <- m.Data
-		_ = m.Respond([]byte(`{"job_id":"J-accepted","status":"queued"}`))
+		return bus.RequestReply{JobID: "J-accepted", Status: job.StatusQueued}
 	})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = sub.Unsubscribe() })
-	require.NoError(t, nc.Flush())
 	submit := func(body string) job.Request {
 		t.Helper()
 		rec := f.send(t, "POST", "/api/generate", "127.0.0.1:4000", body, nil)

@@ -45,6 +45,9 @@ type listedJob struct {
 	// Priority is the job's class; records from before priorities read
 	// normal, as they were scheduled.
 	Priority job.Priority `json:"priority"`
+	// Client is who submitted it ("default" for records that name no
+	// one).
+	Client string `json:"client"`
 }
 
 type jobList struct {
@@ -53,11 +56,11 @@ type jobList struct {
 	NextCursor string `json:"next_cursor,omitempty"`
 }
 
-// list serves GET /v1/jobs?status=&model=&q=&limit=&cursor=: jobs newest
-// first; q searches the prompts.
+// list serves GET /v1/jobs?status=&model=&client=&q=&limit=&cursor=: jobs
+// newest first; q searches the prompts.
 func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	f := index.Filter{Status: job.Status(q.Get("status")), Model: q.Get("model"), Text: q.Get("q")}
+	f := index.Filter{Status: job.Status(q.Get("status")), Model: q.Get("model"), Text: q.Get("q"), Client: q.Get("client")}
 	if len(f.Text) > 200 {
 		writeError(w, http.StatusBadRequest, "q: at most 200 bytes")
 		return
@@ -91,7 +94,7 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 	out := jobList{Jobs: make([]listedJob, len(page))}
 	for i, e := range page {
 		out.Jobs[i] = listedJob{JobID: e.JobID, Status: e.Status, Model: e.Model, Prompt: e.Prompt, Runner: e.Runner, Attempts: e.Attempts,
-			Priority: e.Priority.Class(), CreatedAt: e.CreatedAt, StartedAt: e.StartedAt, CompletedAt: e.CompletedAt}
+			Priority: e.Priority.Class(), Client: index.ClientName(e.Client), CreatedAt: e.CreatedAt, StartedAt: e.StartedAt, CompletedAt: e.CompletedAt}
 	}
 	if next != nil {
 		out.NextCursor = next.String()

@@ -9,8 +9,9 @@ import (
 // limiter is a token bucket per credential, kept as a theoretical arrival
 // time (GCRA): each key may make perMinute submissions at once, then one
 // every minute/perMinute. Integer time, so a bucket refills exactly when
-// it should. Keys are role names ("submit", "admin", "anonymous"): a
-// fixed, small set, so entries are never dropped.
+// it should. Keys are the senders' identities ("http:submit",
+// "http:admin", "http:local", a client token's name): a set fixed by the
+// configuration, so entries are never dropped.
 type limiter struct {
 	perMinute int
 	now       func() time.Time

@@ -31,6 +31,7 @@ import (
 	"cyberimage/shared/jobstore"
 	"cyberimage/shared/metrics"
 	"cyberimage/shared/models"
+	"cyberimage/shared/quota"
 )
 
 // Params are what the Server needs.
@@ -63,9 +64,15 @@ type Params struct {
 	// SubmitToken must be presented to submit jobs over HTTP; empty lets
 	// only clients on this host submit.
 	SubmitToken string
+	// ClientTokens are the clients' own submit tokens, by client name: a
+	// request with one is submitted as that client (its quota at ingest).
+	ClientTokens map[string]string
 	// SubmitRate is how many submissions a minute each token may make, in
 	// bursts of as many (0: no limit).
 	SubmitRate int
+	// Quotas are the per-client limits ingest enforces, shown beside each
+	// client's use (GET /v1/clients).
+	Quotas quota.Table
 	// TLS is the listener's certificate; empty: plain HTTP.
 	TLS httpserve.TLS
 	// Limits: zero fields take the defaults.
@@ -180,12 +187,13 @@ func New(p Params) *Server {
 	mux.HandleFunc("GET /v1/models", s.reader(s.models))
 	mux.HandleFunc("GET /v1/stats", s.reader(s.stats))
 	mux.HandleFunc("GET /v1/runners/{runner}", s.reader(s.runner))
+	mux.HandleFunc("GET /v1/clients", s.reader(s.clients))
 	mux.HandleFunc("GET /v1/dead-letters", s.reader(s.deadLetters))
 	mux.HandleFunc("POST /v1/dead-letters/{job_id}/requeue", s.admin(s.onLetters(s.requeueDeadLetter)))
 	mux.HandleFunc("DELETE /v1/dead-letters/{job_id}", s.admin(s.onLetters(s.deleteDeadLetter)))
 	mux.HandleFunc("GET /api/models", s.reader(s.models))
 	reg := metrics.New("supervisor")
-	reg.MustRegister(supervisorCollector{s})
+	reg.MustRegister(supervisorCollector{s}, clientCollector{s})
 	reg.MustRegister(p.Collectors...)
 	if p.NC != nil {
 		metrics.NATS(reg, p.NC, p.Drops)
@@ -212,14 +220,14 @@ func (s *Server) Start(context.Context) error {
 		submits = "this host only"
 	}
 	s.log.Info("http", zap.Stringer("addr", addr), zap.Bool("tls", s.http.TLS()), zap.String("reads", reads),
-		zap.String("submits", submits), zap.Bool("admin", s.p.AdminToken != ""), zap.Int("submit_rate", s.p.SubmitRate))
+		zap.String("submits", submits), zap.Int("client_tokens", len(s.p.ClientTokens)), zap.Bool("admin", s.p.AdminToken != ""), zap.Int("submit_rate", s.p.SubmitRate))
 	if loopbackListener(addr) {
 		return nil
 	}
 	if s.p.ReadToken == "" {
 		s.log.Warn("reads are open to anyone who can reach this address (every prompt, job, image URL and event): set CYBERIMAGE_READ_TOKEN, or listen on an address you mean to expose", zap.Stringer("addr", addr))
 	}
-	if !s.http.TLS() && (s.p.ReadToken != "" || s.p.SubmitToken != "" || s.p.AdminToken != "") {
+	if !s.http.TLS() && (s.p.ReadToken != "" || s.p.SubmitToken != "" || s.p.AdminToken != "" || len(s.p.ClientTokens) > 0) {
 		s.log.Warn("tokens cross the network in clear: set CYBERIMAGE_HTTP_TLS_CERT and _KEY, or serve through a TLS proxy", zap.Stringer("addr", addr))
 	}
 	return nil

@@ -36,12 +36,13 @@ type submitted struct {
 // cyberimage.requests; it is published there with a request_id (the one
 // given, or a new one), and ingest's answer comes back: 202 with the job
 // id, or 4xx with the same error codes NATS requesters get.
-func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
+func (s *Server) submit(w http.ResponseWriter, r *http.Request, from sender) {
 	body, requestID, ok := s.readRequest(w, r)
 	if !ok {
 		return
 	}
-	reply, status := s.publishRequest(tracing.ExtractHTTP(r.Context(), r.Header), body, requestID)
+	reply, status := s.publishRequest(tracing.ExtractHTTP(r.Context(), r.Header), from, body, requestID)
+	setRetryAfter(w, reply.Error)
 	writeJSON(w, status, submitted{RequestReply: reply, RequestID: requestID})
 }
 
@@ -83,9 +84,9 @@ func (s *Server) readRequest(w http.ResponseWriter, r *http.Request) (body []byt
 	return body, requestID, true
 }
 
-// publishRequest sends a request to ingest over NATS and maps its answer
-// to an HTTP status.
-func (s *Server) publishRequest(ctx context.Context, body []byte, requestID string) (bus.RequestReply, int) {
+// publishRequest sends a request to ingest over NATS, on the subject
+// naming its sender, and maps the answer to an HTTP status.
+func (s *Server) publishRequest(ctx context.Context, from sender, body []byte, requestID string) (bus.RequestReply, int) {
 	ctx, cancel := context.WithTimeout(ctx, submitTimeout)
 	defer cancel()
 	if !s.room.fits(ctx, len(body)) {
@@ -96,7 +97,7 @@ func (s *Server) publishRequest(ctx context.Context, body []byte, requestID stri
 	// traceparent) and travels to ingest in the request's headers.
 	ctx, span := tracing.Tracer().Start(ctx, "supervisor.submit", trace.WithSpanKind(trace.SpanKindProducer))
 	defer span.End()
-	req := &nats.Msg{Subject: bus.SubjectRequests, Data: body, Header: nats.Header{}}
+	req := &nats.Msg{Subject: from.subject, Data: body, Header: nats.Header{}}
 	tracing.Inject(ctx, req.Header)
 	msg, err := bus.SubmitRequest(ctx, s.p.NC, req)
 	if err != nil {
@@ -122,6 +123,9 @@ func (s *Server) publishRequest(ctx context.Context, body []byte, requestID stri
 		return reply, http.StatusRequestEntityTooLarge
 	case reply.Error.Code == job.CodeMemoryBudgetExceeded:
 		return reply, http.StatusUnprocessableEntity
+	case retryable(reply.Error):
+		// The sender's quota or rate at ingest: it may send again later.
+		return reply, http.StatusTooManyRequests
 	default:
 		return reply, http.StatusBadRequest
 	}

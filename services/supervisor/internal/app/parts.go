@@ -95,6 +95,7 @@ func (a *App) newAPI() *api.Server {
 	}
 	return api.New(api.Params{Addr: cfg.Addr, NC: a.bus.NC, Drops: a.bus.Drops, Ready: ready, JS: a.bus.JS, Store: a.bus.Store, Index: a.idx,
 		Tracker: a.track, AdminToken: cfg.AdminToken, ReadToken: cfg.ReadToken, SubmitToken: cfg.SubmitToken, SubmitRate: cfg.SubmitRate,
+		ClientTokens: cfg.Clients.Tokens, Quotas: cfg.Clients.Quotas,
 		TLS: cfg.HTTPTLS, S3: a.s3, Bucket: cfg.S3.Bucket, PresignTTL: cfg.PresignTTL, Recoveries: a.recoveries, Catalog: a.catalog,
 		Unhealthy: a.dog.Unhealthy, Leader: func() (bool, string) { return a.lead.IsLeader(), a.lead.Holder() }, Logger: a.log,
 		Reload: watchdog.OperatorReload(watchdog.KVHistories{KV: a.buckets.histories}, a.track, a.recoverer), Drains: a.drains,

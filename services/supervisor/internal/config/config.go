@@ -73,6 +73,8 @@ type Config struct {
 	ModelsDir string
 	// Webhook is how ended jobs' callback URLs are called.
 	Webhook Webhook
+	// Clients are the named clients' HTTP tokens and quotas.
+	Clients Clients
 }
 
 // Webhook are the settings of the completion callbacks.
@@ -123,10 +125,12 @@ func Load(args []string, out io.Writer) (Config, error) {
 	l.Bool(&c.ArchiveJobJSON, "archive-job-json", false, "also write each ended record as images/<job_id>/job.json (one S3 PUT per job)")
 	l.String(&c.ModelsDir, "models-dir", "infra/models", "folder of model folders, each with a manifest.json (for /v1/models)")
 	hosts := c.Webhook.bind(l)
+	clients := c.Clients.bind(l)
 	if err := l.Parse(args); err != nil {
 		return c, err
 	}
 	c.Webhook.check(l, *hosts)
+	c.Clients.check(l, *clients, c.ReadToken, c.SubmitToken, c.AdminToken)
 	c.Settings.Check(l)
 	c.S3.Check(l)
 	c.HTTPTLS.Check(l)

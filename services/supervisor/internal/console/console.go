@@ -3,7 +3,8 @@
 // and queue depth over the last hour or day, runners and GPUs,
 // recoveries), the job list, one job with its live progress and images, a
 // gallery, the dead letters, the runners and one runner, the models and
-// one model, and the admin actions. It is plain HTML, CSS and JavaScript
+// one model, the clients with their use beside their quotas, and the
+// admin actions. It is plain HTML, CSS and JavaScript
 // embedded in the binary (charts are SVG drawn by charts.js): no build
 // step, no framework, nothing fetched from elsewhere. It reads only the
 // supervisor's own API, and live views follow GET /v1/events (server-sent

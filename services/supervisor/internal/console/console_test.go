@@ -15,7 +15,7 @@ import (
 // page loads nothing from elsewhere: on the page and on every asset.
 func TestConsoleMayNotBeFramed(t *testing.T) {
 	h := Handler()
-	for _, path := range []string{"/", "/console/app.js", "/console/charts.js", "/console/fleet.js", "/console/deadletters.js", "/console/style.css"} {
+	for _, path := range []string{"/", "/console/app.js", "/console/charts.js", "/console/fleet.js", "/console/deadletters.js", "/console/clients.js", "/console/style.css"} {
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
 		require.Equal(t, http.StatusOK, rec.Code, path)
@@ -30,14 +30,16 @@ func TestConsoleMayNotBeFramed(t *testing.T) {
 
 // Every id the console puts in a path or a link is encoded: a job id is
 // data (records are written by runners), and an unencoded "/", "?" or "#"
-// would send a retry or cancel somewhere else.
+// would send a retry or cancel somewhere else. So is an id given as a
+// query value (a job's events, a client's jobs, a cursor): an unencoded
+// "&" or "#" would change the query.
 func TestConsoleEncodesIDsInPaths(t *testing.T) {
 	scripts, err := fs.Glob(static, "static/*.js")
 	require.NoError(t, err)
 	require.GreaterOrEqual(t, len(scripts), 4)
 	// A template literal's path, then an interpolation: it must be an
 	// encodeURIComponent call.
-	path := regexp.MustCompile(`(/v1/[a-z/-]*|#/[a-z-]+/)\$\{([^}]*)\}`)
+	path := regexp.MustCompile(`(/v1/[a-z/-]*|#/[a-z-]+/|[?&](?:job_id|client|cursor)=)\$\{([^}]*)\}`)
 	for _, name := range scripts {
 		src, err := static.ReadFile(name)
 		require.NoError(t, err)

@@ -279,6 +279,7 @@ func (x *Index) apply(e jetstream.KeyValueEntry, now time.Time) {
 	ended, hasEnded, err := x.st.apply(c, now)
 	if e.Revision()%1024 == 0 {
 		x.st.tally.prune(now)
+		x.st.accepted.prune(now)
 	}
 	for _, f := range x.feeds {
 		f.advance(e.Revision(), ended, hasEnded)

@@ -24,10 +24,14 @@ type Filter struct {
 	Text string
 	// CreatedBefore, when set, matches jobs created before it.
 	CreatedBefore time.Time
+	// Client matches the jobs of one client (ClientName: "default"
+	// matches records that name none).
+	Client string
 }
 
 func (f Filter) match(e Entry) bool {
 	return (f.Status == "" || e.Status == f.Status) && (f.Model == "" || e.Model == f.Model) &&
+		(f.Client == "" || ClientName(e.Client) == f.Client) &&
 		(f.Text == "" || strings.Contains(strings.ToLower(e.Prompt), strings.ToLower(f.Text))) &&
 		(f.CreatedBefore.IsZero() || e.CreatedAt.Before(f.CreatedBefore))
 }
@@ -184,5 +188,5 @@ func (h *oldestFirst) Pop() any {
 
 // String describes a filter in logs.
 func (f Filter) String() string {
-	return fmt.Sprintf("status=%q model=%q text=%q", f.Status, f.Model, f.Text)
+	return fmt.Sprintf("status=%q model=%q text=%q client=%q", f.Status, f.Model, f.Text, f.Client)
 }

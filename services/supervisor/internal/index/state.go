@@ -37,13 +37,16 @@ type Entry struct {
 	// work, and when the leader's sweep ends it unstarted (expiry).
 	Priority job.Priority `json:",omitempty"`
 	Deadline time.Time    `json:",omitzero"`
+	// Client is who submitted the job (job.Record.Client), for the
+	// per-client figures and the list's filter; see ClientName.
+	Client string `json:",omitempty"`
 }
 
 func entryOf(rec job.Record, at time.Time) Entry {
 	return Entry{JobID: rec.JobID, Status: rec.Status, Model: rec.Spec.Model, Prompt: rec.Spec.Prompt, Runner: rec.Runner,
 		Attempts: rec.Attempts, CreatedAt: rec.CreatedAt, StartedAt: rec.StartedAt, CompletedAt: rec.CompletedAt,
 		UpdatedAt: rec.UpdatedAt, Delivery: rec.Delivery, ChangedAt: at, Traceparent: rec.Traceparent,
-		Priority: rec.Spec.Priority, Deadline: rec.Spec.Deadline}
+		Priority: rec.Spec.Priority, Deadline: rec.Spec.Deadline, Client: rec.Client}
 }
 
 // change is one message of the record bucket's stream.
@@ -81,6 +84,10 @@ type state struct {
 	inflight map[string]Entry
 	tally    tally
 	window   window
+	// accepted counts, per client, the jobs accepted in the last minute.
+	// It is not in the snapshot: a minute after a restart it is whole
+	// again.
+	accepted acceptances
 	// revision is the latest revision applied.
 	revision uint64
 	// base is the revision of the snapshot the view started from (0: it
@@ -91,7 +98,7 @@ type state struct {
 }
 
 func newState(windowSize int) *state {
-	return &state{inflight: map[string]Entry{}, tally: newTally(), window: newWindow(windowSize)}
+	return &state{inflight: map[string]Entry{}, tally: newTally(), window: newWindow(windowSize), accepted: newAcceptances()}
 }
 
 // counted is what a job counted as before a change.
@@ -142,6 +149,9 @@ func (s *state) apply(c change, now time.Time) (ended job.Record, hasEnded bool,
 		s.tally.count(prev.model, prev.status, prev.created, -1, now)
 	}
 	s.tally.count(rec.Spec.Model, rec.Status, rec.CreatedAt, 1, now)
+	if !wasCounted && rec.Status != job.StatusRejected {
+		s.accepted.note(ClientName(rec.Client), acceptedAt(rec, c.at), now)
+	}
 	if rec.Status.Terminal() && (!wasCounted || prev.status != rec.Status) {
 		s.tally.ended(rec.Status, c.at, now)
 		if rec.Status == job.StatusCompleted {

@@ -242,16 +242,18 @@ async function purgeEnded() {
 
 async function jobs(params) {
   const status = params.get("status") || "", model = params.get("model") || "", text = params.get("q") || "", cursor = params.get("cursor") || "";
+  const client = params.get("client") || "";
   const query = new URLSearchParams({ limit: "50" });
   if (status) query.set("status", status);
   if (model) query.set("model", model);
+  if (client) query.set("client", client);
   if (text) query.set("q", text);
   if (cursor) query.set("cursor", cursor);
   const page = await api(`/v1/jobs?${query}`);
   const filter = (e) => {
     e.preventDefault();
     const f = new FormData(e.target), p = new URLSearchParams();
-    for (const k of ["status", "model", "q"]) if (f.get(k)) p.set(k, f.get(k));
+    for (const k of ["status", "model", "client", "q"]) if (f.get(k)) p.set(k, f.get(k));
     location.hash = `#/jobs?${p}`;
   };
   const next = new URLSearchParams(query);
@@ -264,13 +266,14 @@ async function jobs(params) {
         const o = h("option", { value: s }, s || "any"); if (s === status) o.selected = true; return o;
       }))),
       h("label", {}, "Model", h("input", { name: "model", value: model, placeholder: "any" })),
+      h("label", {}, "Client", h("input", { name: "client", id: "client-filter", value: client, placeholder: "any" })),
       h("label", {}, "Prompt contains", h("input", { name: "q", id: "search", value: text, placeholder: "text", type: "search" })),
       h("button", { type: "submit" }, "Filter")),
     page.jobs.length
-      ? h("table", { id: "jobs" }, h("tr", {}, ["job", "status", "priority", "model", "prompt", "runner", "attempts", "created"].map((c) => h("th", {}, c))),
+      ? h("table", { id: "jobs" }, h("tr", {}, ["job", "status", "priority", "model", "client", "prompt", "runner", "attempts", "created"].map((c) => h("th", {}, c))),
         page.jobs.map((j) => h("tr", {}, h("td", {}, h("a", { href: jobLink(j.job_id) }, j.job_id)), h("td", { class: `status-${j.status}` }, j.status),
           h("td", {}, priorityBadge(j.priority)),
-          h("td", {}, h("a", { href: modelLink(j.model) }, j.model)), h("td", {}, (j.prompt || "").slice(0, 80)), h("td", {}, j.runner ? h("a", { href: runnerLink(j.runner) }, j.runner) : "–"), h("td", {}, j.attempts), h("td", {}, when(j.created_at)))))
+          h("td", {}, h("a", { href: modelLink(j.model) }, j.model)), h("td", {}, j.client || "default"), h("td", {}, (j.prompt || "").slice(0, 80)), h("td", {}, j.runner ? h("a", { href: runnerLink(j.runner) }, j.runner) : "–"), h("td", {}, j.attempts), h("td", {}, when(j.created_at)))))
       : h("p", { class: "muted" }, "No jobs."),
     page.next_cursor ? h("p", {}, h("a", { href: `#/jobs?${next}`, id: "next-page" }, "Next page →")) : "",
   );
@@ -334,6 +337,7 @@ async function jobPage(id) {
       h("dt", {}, "steps, guidance, seed"), h("dd", {}, `${req.steps}, ${req.guidance}, ${req.seed}`),
       h("dt", {}, "attempts"), h("dd", {}, `${rec.attempts}${rec.runner ? " on " + rec.runner : ""}`),
       h("dt", {}, "priority"), h("dd", { id: "job-priority" }, priorityBadge(req.priority)),
+      h("dt", {}, "client"), h("dd", { id: "job-client" }, h("a", { href: clientJobsLink(rec.client || "default") }, rec.client || "default")),
       h("dt", {}, "deadline"), h("dd", { id: "job-deadline" }, scheduleText(rec, req)),
       h("dt", {}, "created / started / completed"), h("dd", {}, `${when(rec.created_at)} / ${when(rec.started_at)} / ${when(rec.completed_at)}`),
       h("dt", {}, "stages (ms)"), h("dd", {}, `queue wait ${stages.queue_wait_ms ?? "–"}, inference ${stages.inference_ms ?? "–"}, encode ${stages.encode_ms ?? "–"}, upload ${stages.upload_ms ?? "–"}`),
@@ -392,6 +396,7 @@ function route() {
   else if (path.startsWith("/job/")) page = Promise.resolve().then(() => jobPage(decodeURIComponent(path.slice(5))));
   else if (path === "/gallery") page = gallery();
   else if (path === "/dead-letters") page = deadLetters(params);
+  else if (path === "/clients") page = clientsPage();
   else if (path === "/runners") page = runnersPage();
   else if (path.startsWith("/runner/")) page = Promise.resolve().then(() => runnerPage(decodeURIComponent(path.slice(8)), params));
   else if (path === "/models") page = modelsPage();
