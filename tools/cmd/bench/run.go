@@ -24,23 +24,18 @@ import (
 func reportReserve(deadline time.Duration) time.Duration { return min(30*time.Second, deadline/5) }
 
 func run(o options) error {
-	ctx, cancel := benchstack.Context(o.deadline)
-	defer cancel()
-	say := benchstack.Progress(time.Now())
-	root, err := benchstack.RepoRoot()
+	ctx, r, stop, err := benchstack.Begin(o.deadline)
 	if err != nil {
 		return err
 	}
-	o.ortLib = benchstack.ToolPath(root, "CYBERIMAGE_ORT_LIB", ".tools/ort/libonnxruntime.so.1")
-	o.minioBin = benchstack.ToolPath(root, "CYBERIMAGE_MINIO_BIN", ".tools/bin/minio")
-	for _, p := range []string{o.ortLib, o.minioBin} {
-		if _, err := os.Stat(p); err != nil {
-			return fmt.Errorf("%s missing: run `make test-tools` first", p)
-		}
+	defer stop()
+	say, root := r.Say, r.Root
+	tools, err := r.Tools(benchstack.ORTLib, benchstack.MinIOBin)
+	if err != nil {
+		return err
 	}
-	if !filepath.IsAbs(o.out) {
-		o.out = filepath.Join(root, o.out)
-	}
+	o.ortLib, o.minioBin = tools[0], tools[1]
+	o.out = r.Out(o.out)
 	st, err := newStack(root, filepath.Join(o.out, "logs"))
 	if err != nil {
 		return err

@@ -39,30 +39,22 @@ type harness struct {
 }
 
 func run(o options) error {
-	ctx, cancel := benchstack.Context(o.deadline)
-	defer cancel()
-	began := time.Now()
-	h := &harness{o: o, say: benchstack.Progress(began)}
-	root, err := benchstack.RepoRoot()
+	ctx, r, stop, err := benchstack.Begin(o.deadline)
 	if err != nil {
 		return err
 	}
-	minioBin := benchstack.ToolPath(root, "CYBERIMAGE_MINIO_BIN", ".tools/bin/minio")
-	natsBin := benchstack.ToolPath(root, "CYBERIMAGE_NATS_SERVER_BIN", ".tools/bin/nats-server")
-	for _, p := range []string{minioBin, natsBin} {
-		if _, err := os.Stat(p); err != nil {
-			return fmt.Errorf("%s missing: run `make tools` first", p)
-		}
-	}
-	if !filepath.IsAbs(o.out) {
-		o.out = filepath.Join(root, o.out)
-	}
-	h.o.out = o.out
-	logDir := filepath.Join(o.out, "logs")
-	if err := os.RemoveAll(logDir); err != nil {
+	defer stop()
+	root := r.Root
+	h := &harness{o: o, say: r.Say}
+	tools, err := r.Tools(benchstack.MinIOBin, benchstack.NATSServerBin)
+	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(logDir, 0o755); err != nil {
+	minioBin, natsBin := tools[0], tools[1]
+	o.out = r.Out(o.out)
+	h.o.out = o.out
+	logDir, err := benchstack.CleanLogDir(o.out)
+	if err != nil {
 		return err
 	}
 	if h.tmp, err = os.MkdirTemp("", "cyberimage-fleet-"); err != nil {
@@ -73,13 +65,7 @@ func run(o options) error {
 	defer h.ps.StopAll()
 
 	pkgs := map[string]string{"ingest": benchstack.ServicePackages["ingest"], "supervisor": benchstack.ServicePackages["supervisor"]}
-	var bins map[string]string
-	if o.binDir != "" {
-		bins, err = benchstack.Prebuilt(o.binDir, pkgs)
-	} else {
-		h.say("build: ingest, supervisor")
-		bins, err = benchstack.Build(ctx, root, filepath.Join(h.tmp, "bin"), pkgs)
-	}
+	bins, err := r.Binaries(ctx, o.binDir, filepath.Join(h.tmp, "bin"), pkgs)
 	if err != nil {
 		return err
 	}

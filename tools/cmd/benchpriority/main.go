@@ -62,13 +62,12 @@ type result struct {
 }
 
 func run(o options) error {
-	ctx, cancel := benchstack.Context(time.Hour)
-	defer cancel()
-	say := benchstack.Progress(time.Now())
-	root, err := benchstack.RepoRoot()
+	ctx, r, stop, err := benchstack.Begin(time.Hour)
 	if err != nil {
 		return err
 	}
+	defer stop()
+	say, root := r.Say, r.Root
 	tmp, cleanup, err := benchstack.TempDir("benchpriority-", o.keep, say)
 	if err != nil {
 		return err
@@ -110,7 +109,7 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
-	s3, _, err := benchstack.StartMinIO(ctx, ps, benchstack.ToolPath(root, "CYBERIMAGE_MINIO_BIN", ".tools/bin/minio"), tmp)
+	s3, _, err := benchstack.StartMinIO(ctx, ps, benchstack.MinIOBin.Path(root), tmp)
 	if err != nil {
 		return err
 	}
@@ -119,7 +118,7 @@ func run(o options) error {
 		return err
 	}
 	stores := benchstack.Stores{NATSURL: ns.URL(), S3: s3, ModelsDir: modelsDir,
-		ORTLib: benchstack.ToolPath(root, "CYBERIMAGE_ORT_LIB", ".tools/ort/libonnxruntime.so.1")}
+		ORTLib: benchstack.ORTLib.Path(root)}
 	svc := &benchstack.Services{Procs: ps, Bins: bins, Env: stores.Env(), Creds: creds}
 	if _, err := svc.StartSupervisor(ctx, "supervisor-1"); err != nil {
 		return err

@@ -18,32 +18,20 @@ import (
 )
 
 func run(o options) error {
-	ctx, cancel := benchstack.Context(o.deadline)
-	defer cancel()
-	began := time.Now()
-	say := benchstack.Progress(began)
-	root, err := benchstack.RepoRoot()
+	ctx, r, stop, err := benchstack.Begin(o.deadline)
 	if err != nil {
 		return err
 	}
-	ortLib := benchstack.ToolPath(root, "CYBERIMAGE_ORT_LIB", ".tools/ort/libonnxruntime.so.1")
-	minioBin := benchstack.ToolPath(root, "CYBERIMAGE_MINIO_BIN", ".tools/bin/minio")
-	natsBin := benchstack.ToolPath(root, "CYBERIMAGE_NATS_SERVER_BIN", ".tools/bin/nats-server")
-	for _, p := range []string{ortLib, minioBin, natsBin} {
-		if _, err := os.Stat(p); err != nil {
-			return fmt.Errorf("%s missing: run `make tools` first", p)
-		}
-	}
-	if !filepath.IsAbs(o.out) {
-		o.out = filepath.Join(root, o.out)
-	}
-	logDir := filepath.Join(o.out, "logs")
-	// Start clean: a runner's log from an earlier run with more runners
-	// would read as this run's.
-	if err := os.RemoveAll(logDir); err != nil {
+	defer stop()
+	began, say, root := r.Began, r.Say, r.Root
+	tools, err := r.Tools(benchstack.ORTLib, benchstack.MinIOBin, benchstack.NATSServerBin)
+	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(logDir, 0o755); err != nil {
+	ortLib, minioBin, natsBin := tools[0], tools[1], tools[2]
+	o.out = r.Out(o.out)
+	logDir, err := benchstack.CleanLogDir(o.out)
+	if err != nil {
 		return err
 	}
 	tmp, err := os.MkdirTemp("", "cyberimage-recovery-")
@@ -53,14 +41,7 @@ func run(o options) error {
 	defer os.RemoveAll(tmp)
 	ps := benchstack.NewProcs(root, logDir)
 	defer ps.StopAll()
-
-	var bins map[string]string
-	if o.binDir != "" {
-		bins, err = benchstack.Prebuilt(o.binDir, benchstack.ServicePackages)
-	} else {
-		say("build: ingest, gpu-runner, supervisor")
-		bins, err = benchstack.Build(ctx, root, filepath.Join(tmp, "bin"), benchstack.ServicePackages)
-	}
+	bins, err := r.Binaries(ctx, o.binDir, filepath.Join(tmp, "bin"), benchstack.ServicePackages)
 	if err != nil {
 		return err
 	}
