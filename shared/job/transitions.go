@@ -180,25 +180,29 @@ func GiveUp(r *Record, deliveries int, now time.Time) error {
 }
 
 // Readmit replaces a rejected request's record with the job of a valid
-// request sent again under the same request_id: the record ingest would
-// have created for it (NewQueued). Any other record under the id is a real
-// job and stays as it is (ErrNotRejected).
-func Readmit(r *Record, spec Spec, createdAt time.Time, traceparent string) error {
+// request sent again under the same request_id: next, the record ingest
+// would have created for it (NewQueued, with the sender's Client), taken
+// whole so no field of the new request is lost. Any other record under the
+// id is a real job and stays as it is (ErrNotRejected).
+func Readmit(r *Record, next Record) error {
 	if err := readmitMove.check(r); err != nil {
 		return err
 	}
-	*r = NewQueued(r.JobID, spec, createdAt, traceparent)
+	next.JobID = r.JobID
+	*r = next
 	return nil
 }
 
 // RejectAgain replaces an earlier rejection under a request_id with the
-// latest one (NewRejected), so the client looks up why its last attempt
-// failed. A real job under the id stays untouched (ErrNotRejected).
-func RejectAgain(r *Record, requestID string, why Failure, now time.Time) error {
+// latest one, next (NewRejected, with the sender's Client), so the client
+// looks up why its last attempt failed. A real job under the id stays
+// untouched (ErrNotRejected).
+func RejectAgain(r *Record, next Record) error {
 	if err := rejectAgainMove.check(r); err != nil {
 		return err
 	}
-	*r = NewRejected(r.JobID, requestID, why, now)
+	next.JobID = r.JobID
+	*r = next
 	return nil
 }
 

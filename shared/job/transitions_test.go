@@ -35,9 +35,11 @@ var invoke = map[string]func(r *Record) error{
 	},
 	"RequeueLost": func(r *Record) error { return RequeueLost(r, testNow, "work message no longer in the queue") },
 	"GiveUp":      func(r *Record) error { return GiveUp(r, 3, testNow) },
-	"Readmit":     func(r *Record) error { return Readmit(r, Spec{Model: "demo", Prompt: "p"}, testNow, "") },
+	"Readmit": func(r *Record) error {
+		return Readmit(r, NewQueued(r.JobID, Spec{Model: "demo", Prompt: "p"}, testNow, ""))
+	},
 	"RejectAgain": func(r *Record) error {
-		return RejectAgain(r, "req-1", Failure{Code: CodeWidthOutOfRange, Message: "too wide"}, testNow)
+		return RejectAgain(r, NewRejected(r.JobID, "req-1", Failure{Code: CodeWidthOutOfRange, Message: "too wide"}, testNow))
 	},
 }
 
@@ -199,18 +201,23 @@ func TestCancelAndRequeue(t *testing.T) {
 // by the job of a valid request under the same request_id.
 func TestReadmitAndRejectAgain(t *testing.T) {
 	r := NewRejected("J", "req-1", Failure{Code: CodeWidthOutOfRange, Message: "too wide"}, testNow)
-	if err := RejectAgain(&r, "req-1", Failure{Code: CodePromptRequired, Message: "no prompt"}, testNow.Add(time.Second)); err != nil {
+	r.Client = "alice"
+	want := NewRejected("J", "req-1", Failure{Code: CodePromptRequired, Message: "no prompt"}, testNow.Add(time.Second))
+	want.Client = "bob" // the latest sender's
+	if err := RejectAgain(&r, want); err != nil {
 		t.Fatal(err)
 	}
-	want := NewRejected("J", "req-1", Failure{Code: CodePromptRequired, Message: "no prompt"}, testNow.Add(time.Second))
 	if !reflect.DeepEqual(r, want) {
 		t.Fatalf("after RejectAgain: %+v", r)
 	}
 	spec := Spec{Model: "demo", Prompt: "p", RequestID: "req-1"}
-	if err := Readmit(&r, spec, testNow, "00-trace"); err != nil {
+	queued := NewQueued("other-id", spec, testNow, "00-trace")
+	queued.Client = "carol"
+	if err := Readmit(&r, queued); err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(r, NewQueued("J", spec, testNow, "00-trace")) {
+	queued.JobID = "J" // the id is the record's, whatever next said
+	if !reflect.DeepEqual(r, queued) {
 		t.Fatalf("after Readmit: %+v", r)
 	}
 }

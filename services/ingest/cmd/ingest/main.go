@@ -13,6 +13,7 @@ import (
 	"cyberimage/services/ingest/internal/config"
 	"cyberimage/services/ingest/internal/httpapi"
 	"cyberimage/services/ingest/internal/intake"
+	"cyberimage/services/ingest/internal/tally"
 	"cyberimage/shared/metrics"
 	"cyberimage/shared/models"
 	"cyberimage/shared/service"
@@ -32,21 +33,32 @@ func run(ctx context.Context, cfg config.Config, log *zap.Logger, s *service.Sta
 	}
 	stats := &intake.Stats{Drops: conn.Drops}
 	conn.Metrics.MustRegister(stats)
-	proc := intake.New(intake.Params{NC: conn.NC, JS: conn.JS, Store: conn.Store, Models: catalog.WithMemoryBudget(cfg.JobMemory.Bytes()),
-		Callbacks: cfg.WebhookHosts, Concurrency: cfg.Concurrency, Logger: log, Stats: stats})
+	params := intake.Params{NC: conn.NC, JS: conn.JS, Store: conn.Store, Models: catalog.WithMemoryBudget(cfg.JobMemory.Bytes()),
+		Callbacks: cfg.WebhookHosts, Concurrency: cfg.Concurrency, Logger: log, Stats: stats}
 	components := []service.Component{
 		service.Hooks{OnStop: func(context.Context) error {
 			log.Info("stopped", zap.Int64("accepted", stats.Accepted.Load()), zap.Int64("duplicates", stats.Duplicates.Load()),
 				zap.Any("rejected", stats.Rejected()))
 			return nil
 		}},
-		proc,
 	}
+	var quotas *tally.Tally
+	if cfg.Quotas.Enabled() {
+		// Started before the intake, which waits for its counts.
+		quotas = tally.New(conn.Store.KV(), cfg.Quotas, log)
+		conn.Metrics.MustRegister(quotas)
+		params.Quotas = quotas
+		components = append(components, quotas)
+	}
+	proc := intake.New(params)
+	components = append(components, proc)
 	if cfg.HTTPAddr != "" {
 		ready := func() error {
 			switch {
 			case conn.NC.Status() != nats.CONNECTED:
 				return fmt.Errorf("not connected to NATS (%s)", conn.NC.Status())
+			case quotas != nil && !quotas.Ready():
+				return errors.New("counting the clients' jobs for quotas")
 			case !proc.Ready():
 				return errors.New("not bound to the ingest consumer")
 			}
@@ -58,6 +70,14 @@ func run(ctx context.Context, cfg config.Config, log *zap.Logger, s *service.Sta
 		return err
 	}
 	log.Info("ingest ready", zap.String("nats", cfg.NATS.Redacted()), zap.Strings("models", catalog.Names()),
-		zap.String("default_model", catalog.Default()), zap.String("http", cfg.HTTPAddr))
+		zap.String("default_model", catalog.Default()), zap.String("http", cfg.HTTPAddr), zap.String("quotas", quotaSetting(cfg)))
 	return nil
+}
+
+// quotaSetting is the limits in force, for the start-up line.
+func quotaSetting(cfg config.Config) string {
+	if !cfg.Quotas.Enabled() {
+		return "off"
+	}
+	return cfg.Quotas.String()
 }

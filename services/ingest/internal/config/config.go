@@ -10,6 +10,7 @@ import (
 	"cyberimage/shared/httpserve"
 	"cyberimage/shared/job"
 	"cyberimage/shared/models"
+	"cyberimage/shared/quota"
 	"cyberimage/shared/service"
 )
 
@@ -32,6 +33,9 @@ type Config struct {
 	// WebhookHosts are the hosts a request's callback_url may name
 	// (CYBERIMAGE_WEBHOOK_ALLOWED_HOSTS); none: callbacks are refused.
 	WebhookHosts job.CallbackHosts
+	// Quotas are each client's limits (CYBERIMAGE_QUOTAS): queued jobs at
+	// once and jobs accepted a minute; none enabled: nothing is counted.
+	Quotas quota.Table
 }
 
 // Load parses args and the environment; help and errors go to out.
@@ -50,12 +54,16 @@ func Load(args []string, out io.Writer) (Config, error) {
 	c.JobMemory.Bind(l)
 	var hosts string
 	l.String(&hosts, "webhook-allowed-hosts", "", "hosts a request's callback_url may name: comma-separated host, host:port or *.domain, http://host[:port] to allow plain HTTP (empty: callbacks refused)")
+	var quotas string
+	l.String(&quotas, "quotas", "", "per-client limits, 'client=max_queued/per_minute' entries with * for every other client, 0 or empty for no limit, e.g. '*=100/60 alice=1000/600' (empty: no limits)")
 	if err := l.Parse(args); err != nil {
 		return c, err
 	}
 	var err error
 	c.WebhookHosts, err = job.ParseCallbackHosts(hosts)
 	l.Check(err == nil, "CYBERIMAGE_WEBHOOK_ALLOWED_HOSTS: %v", err)
+	c.Quotas, err = quota.Parse(quotas)
+	l.Check(err == nil, "CYBERIMAGE_QUOTAS: %v", err)
 	c.Settings.Check(l)
 	c.HTTPTLS.Check(l)
 	l.Check(c.Concurrency >= 1, "CYBERIMAGE_INGEST_CONCURRENCY must be at least 1")

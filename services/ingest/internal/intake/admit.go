@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
+	"cyberimage/services/ingest/internal/tally"
 	"cyberimage/shared/bus"
 	"cyberimage/shared/job"
 	"cyberimage/shared/jobstore"
@@ -19,12 +20,13 @@ import (
 // answer is what a requester using `nats req` gets back.
 type answer = bus.RequestReply
 
-// admit validates a request and makes it a queued job. Only a failure to
-// reach NATS is returned as an error; a bad request is an answer.
-func (pr *Processor) admit(ctx context.Context, payload []byte, meta *jetstream.MsgMetadata) (answer, error) {
+// admit validates a request of client and makes it a queued job. Only a
+// failure to reach NATS is returned as an error; a bad request, or one
+// over the client's quotas, is an answer.
+func (pr *Processor) admit(ctx context.Context, client string, payload []byte, meta *jetstream.MsgMetadata) (answer, error) {
 	req, err := job.DecodeRequest(payload)
 	if err != nil {
-		return pr.reject(ctx, payload, err, meta)
+		return pr.reject(ctx, client, payload, err, meta)
 	}
 	id := job.NewID(meta.Timestamp, fmt.Sprintf("%s:%d", meta.Stream, meta.Sequence.Stream))
 	if req.RequestID != "" {
@@ -34,24 +36,28 @@ func (pr *Processor) admit(ctx context.Context, payload []byte, meta *jetstream.
 	// expires_in counts from: a redelivery gets the same deadline.
 	spec, err := job.NormalizeAllowing(req, pr.p.Models, func() int64 { return job.SeedFromID(id) }, meta.Timestamp, pr.p.Callbacks)
 	if err != nil {
-		return pr.reject(ctx, payload, err, meta)
+		return pr.reject(ctx, client, payload, err, meta)
 	}
 	rec := job.NewQueued(id, spec, meta.Timestamp.UTC(), tracing.Traceparent(ctx))
-	rev, err := pr.p.Store.Create(ctx, rec)
+	rec.Client = client
+	release, err := pr.reserve(ctx, rec)
+	var refused *tally.Refusal
 	switch {
-	case err == nil:
-	case errors.Is(err, jobstore.ErrExists):
-		existing, requeue, err := pr.claimExisting(ctx, rec, meta.NumDelivered > 1)
-		if err != nil {
-			return answer{}, err
-		}
-		if !requeue {
-			pr.p.Stats.Duplicates.Add(1)
-			pr.log.Info("duplicate request", zap.String("job_id", id), zap.String("status", string(existing.Status)))
-			return answer{JobID: id, Status: existing.Status, Duplicate: true}, nil
-		}
-	default:
+	case errors.As(err, &refused):
+		return pr.reject(ctx, client, payload, refused, meta)
+	case err != nil:
 		return answer{}, err
+	}
+	rev, dup, err := pr.create(ctx, rec, meta.NumDelivered > 1)
+	if err != nil || dup != nil {
+		// Nothing was queued by this request: its count is taken back.
+		release()
+	}
+	if err != nil {
+		return answer{}, err
+	}
+	if dup != nil {
+		return *dup, nil
 	}
 	// Only a record written just now is known to be at rev; the runner
 	// falls back to reading it otherwise.
@@ -59,10 +65,27 @@ func (pr *Processor) admit(ctx context.Context, payload []byte, meta *jetstream.
 		return answer{}, err
 	}
 	pr.p.Stats.Accepted.Add(1)
-	pr.log.Info("job queued", append(tracing.LogFields(ctx), zap.String("job_id", id), zap.String("model", spec.Model),
+	pr.log.Info("job queued", append(tracing.LogFields(ctx), zap.String("job_id", id), zap.String("client", client), zap.String("model", spec.Model),
 		zap.Int("width", spec.Width), zap.Int("height", spec.Height), zap.Int("num_images", spec.NumImages),
 		zap.String("priority", string(spec.Priority)))...)
 	return answer{JobID: id, Status: job.StatusQueued}, nil
+}
+
+// create writes the record of a new job. A record already under its id is
+// claimExisting's: a rejection the job replaces, or a duplicate request
+// (dup, its answer).
+func (pr *Processor) create(ctx context.Context, rec job.Record, redelivered bool) (rev uint64, dup *answer, err error) {
+	rev, err = pr.p.Store.Create(ctx, rec)
+	if !errors.Is(err, jobstore.ErrExists) {
+		return rev, nil, err
+	}
+	existing, requeue, err := pr.claimExisting(ctx, rec, redelivered)
+	if err != nil || requeue {
+		return 0, nil, err
+	}
+	pr.p.Stats.Duplicates.Add(1)
+	pr.log.Info("duplicate request", zap.String("job_id", rec.JobID), zap.String("client", rec.Client), zap.String("status", string(existing.Status)))
+	return 0, &answer{JobID: rec.JobID, Status: existing.Status, Duplicate: true}, nil
 }
 
 // claimExisting handles a job id that already has a record. A rejected
@@ -74,7 +97,7 @@ func (pr *Processor) claimExisting(ctx context.Context, rec job.Record, redelive
 	var requeue bool
 	existing, err := pr.p.Store.Update(ctx, rec.JobID, func(cur *job.Record) error {
 		requeue = cur.Status == job.StatusRejected || (cur.Status == job.StatusQueued && redelivered)
-		return job.Readmit(cur, rec.Spec, rec.CreatedAt, rec.Traceparent)
+		return job.Readmit(cur, rec)
 	})
 	if err != nil && !errors.Is(err, job.ErrNotRejected) {
 		return existing, false, err
@@ -119,30 +142,31 @@ func (pr *Processor) queue(ctx context.Context, w bus.Work) error {
 	return nil
 }
 
-// reject answers a bad request and records it: counted, logged with its
-// reason, and stored as a rejected record when it names a usable request_id
-// so the client can look it up.
-func (pr *Processor) reject(ctx context.Context, payload []byte, cause error, meta *jetstream.MsgMetadata) (answer, error) {
-	var verr *job.ValidationError
-	if !errors.As(cause, &verr) {
-		verr = &job.ValidationError{Code: job.CodeInternal, Message: cause.Error()}
-	}
+// reject answers a bad request, or one over its client's quotas, and
+// records it: counted, logged with its reason, and stored as a rejected
+// record when it names a usable request_id so the client can look it up
+// (and a later valid request under it is admitted: Readmit).
+func (pr *Processor) reject(ctx context.Context, client string, payload []byte, cause error, meta *jetstream.MsgMetadata) (answer, error) {
+	verr, retryAfterS := rejection(cause)
 	pr.p.Stats.reject(verr.Code)
 	requestID := lenientRequestID(payload)
 	pr.log.Info("request rejected", zap.String("code", string(verr.Code)), zap.String("field", verr.Field),
-		zap.String("reason", verr.Message), zap.String("request_id", requestID), zap.Uint64("stream_seq", meta.Sequence.Stream))
-	ans := answer{Status: job.StatusRejected, Error: &bus.RequestError{Code: verr.Code, Field: verr.Field, Message: verr.Message}}
+		zap.String("reason", verr.Message), zap.String("client", client), zap.String("request_id", requestID),
+		zap.Uint64("stream_seq", meta.Sequence.Stream))
+	ans := answer{Status: job.StatusRejected, Error: &bus.RequestError{Code: verr.Code, Field: verr.Field, Message: verr.Message,
+		RetryAfterS: retryAfterS}}
 	if !job.UsableRequestID(requestID) {
 		return ans, nil
 	}
 	id := job.IDForRequestID(requestID)
 	ans.JobID = id
-	why, now := job.Failure{Code: verr.Code, Message: verr.Message}, time.Now()
-	_, err := pr.p.Store.Create(ctx, job.NewRejected(id, requestID, why, now))
+	rec := job.NewRejected(id, requestID, job.Failure{Code: verr.Code, Message: verr.Message}, time.Now())
+	rec.Client = client
+	_, err := pr.p.Store.Create(ctx, rec)
 	if errors.Is(err, jobstore.ErrExists) {
 		// A real job under this request_id stays untouched; an earlier
 		// rejection is replaced by this one.
-		_, err = pr.p.Store.Update(ctx, id, func(cur *job.Record) error { return job.RejectAgain(cur, requestID, why, now) })
+		_, err = pr.p.Store.Update(ctx, id, func(cur *job.Record) error { return job.RejectAgain(cur, rec) })
 		if errors.Is(err, job.ErrNotRejected) {
 			err = nil
 		}
@@ -151,6 +175,20 @@ func (pr *Processor) reject(ctx context.Context, payload []byte, cause error, me
 		return answer{}, err
 	}
 	return ans, nil
+}
+
+// rejection is the error code, field and message a refused request is
+// answered with, and for a quota refusal its retry hint in seconds.
+func rejection(cause error) (*job.ValidationError, int) {
+	var refused *tally.Refusal
+	if errors.As(cause, &refused) {
+		return &job.ValidationError{Code: refused.Code, Message: refused.Error()}, refused.RetryAfterS()
+	}
+	var verr *job.ValidationError
+	if !errors.As(cause, &verr) {
+		verr = &job.ValidationError{Code: job.CodeInternal, Message: cause.Error()}
+	}
+	return verr, 0
 }
 
 // lenientRequestID digs the request_id out of a request that failed strict

@@ -25,7 +25,7 @@ func TestAdmitChecksTheCallbackAgainstTheAllowList(t *testing.T) {
 		proc := New(Params{NC: b.nc, JS: b.js, Store: b.store, Models: mustCatalog(t), Concurrency: 1, Logger: zaptest.NewLogger(t),
 			Callbacks: callbacks})
 		meta.Sequence.Stream = seq
-		ans, err := proc.admit(ctx, []byte(payload), meta)
+		ans, err := proc.admit(ctx, bus.DefaultClient, []byte(payload), meta)
 		require.NoError(t, err)
 		return ans
 	}

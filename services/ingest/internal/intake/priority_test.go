@@ -24,7 +24,7 @@ func TestAdmitQueuesEachClassOnItsSubject(t *testing.T) {
 	meta := &jetstream.MsgMetadata{Stream: bus.StreamRequests, Timestamp: storedAt, NumDelivered: 1}
 	meta.Sequence.Stream = 9
 	payload := []byte(`{"prompt":"interactive","priority":"high","expires_in":60}`)
-	first, err := proc.admit(ctx, payload, meta)
+	first, err := proc.admit(ctx, bus.DefaultClient, payload, meta)
 	require.NoError(t, err)
 	require.Equal(t, job.StatusQueued, first.Status)
 
@@ -40,14 +40,14 @@ func TestAdmitQueuesEachClassOnItsSubject(t *testing.T) {
 
 	waitDedupForgets(t, b.js)
 	meta.NumDelivered = 2
-	again, err := proc.admit(ctx, payload, meta)
+	again, err := proc.admit(ctx, bus.DefaultClient, payload, meta)
 	require.NoError(t, err)
 	require.True(t, again.Duplicate)
 	require.EqualValues(t, 1, jobsPending(t, b.js), "one job, one work message")
 
 	meta.Sequence.Stream = 10
 	meta.NumDelivered = 1
-	normal, err := proc.admit(ctx, []byte(`{"prompt":"batch"}`), meta)
+	normal, err := proc.admit(ctx, bus.DefaultClient, []byte(`{"prompt":"batch"}`), meta)
 	require.NoError(t, err)
 	_, err = stream.GetLastMsgForSubject(ctx, bus.JobSubject("demo", normal.JobID))
 	require.NoError(t, err, "normal work keeps its subject")

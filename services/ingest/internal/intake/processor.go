@@ -35,6 +35,8 @@ type Params struct {
 	Stats       *Stats
 	// Callbacks are the hosts a request's callback_url may name.
 	Callbacks job.CallbackHosts
+	// Quotas limits each client's queued jobs and rate; nil: no limits.
+	Quotas Quotas
 }
 
 // Processor consumes the requests stream.
@@ -44,7 +46,7 @@ type Processor struct {
 	replies *replies
 
 	bind *binding
-	sub  *nats.Subscription
+	subs []*nats.Subscription
 	// ctx ends when Stop begins: the pull loop and the binding stop.
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -76,25 +78,15 @@ func New(p Params) *Processor {
 // Start subscribes for reply inboxes and starts consuming requests.
 func (pr *Processor) Start(ctx context.Context) error {
 	// Every ingest instance notes every inbox (no queue group): whichever
-	// instance pulls the stream message can then answer it.
-	sub, err := pr.p.NC.Subscribe(bus.SubjectRequests, bus.Guard(pr.p.Stats.Drops, "request inbox", func(m *nats.Msg) {
-		if m.Reply == "" {
-			return
+	// instance pulls the stream message can then answer it. Requests come
+	// on the bare subject and on each client's own.
+	for _, subject := range []string{bus.SubjectRequests, bus.SubjectRequestsAll} {
+		sub, err := pr.p.NC.Subscribe(subject, bus.Guard(pr.p.Stats.Drops, "request inbox", pr.noteInbox))
+		if err != nil {
+			return fmt.Errorf("subscribe %s: %w", subject, err)
 		}
-		// A requester chooses its reply subject, and ingest would answer
-		// there with its own rights: only a client's inbox is answered.
-		// The request itself is still taken from the stream and handled;
-		// only its answer goes nowhere, counted and logged.
-		if err := bus.CheckAnswerSubject(m.Reply); err != nil {
-			pr.p.Stats.Drops.Note("reply_subject_refused", m.Subject, err)
-			return
-		}
-		pr.replies.expect(m.Data, m.Reply)
-	}))
-	if err != nil {
-		return fmt.Errorf("subscribe %s: %w", bus.SubjectRequests, err)
+		pr.subs = append(pr.subs, sub)
 	}
-	pr.sub = sub
 	if _, err := pr.p.JS.Consumer(ctx, bus.StreamRequests, bus.ConsumerIngest); err != nil {
 		return fmt.Errorf("consumer %s: %w", bus.ConsumerIngest, err)
 	}
@@ -103,15 +95,36 @@ func (pr *Processor) Start(ctx context.Context) error {
 	return pr.loops.Start(ctx)
 }
 
+// noteInbox remembers the reply inbox of a request seen on the core
+// subscription, for the answer made from its stream copy.
+func (pr *Processor) noteInbox(m *nats.Msg) {
+	if m.Reply == "" {
+		return
+	}
+	// A requester chooses its reply subject, and ingest would answer
+	// there with its own rights: only a client's inbox is answered.
+	// The request itself is still taken from the stream and handled;
+	// only its answer goes nowhere, counted and logged.
+	if err := bus.CheckAnswerSubject(m.Reply); err != nil {
+		pr.p.Stats.Drops.Note("reply_subject_refused", m.Subject, err)
+		return
+	}
+	pr.replies.expect(m.Subject, m.Data, m.Reply)
+}
+
 // Ready reports whether ingest is bound to its consumer and takes requests.
 func (pr *Processor) Ready() bool { return pr.bind.bound.Load() }
 
 // pull takes requests until ctx ends (Stop), one iterator after another:
-// next binds to the consumer (lifecycle.Retry, while it is missing),
+// next binds to the consumer (lifecycle.Retry, while it is missing; not
+// before the quota counts caught up),
 // consume takes requests until the iterator ends (the consumer deleted, a
 // NATS node gone), and the next bind is tried at once.
 func (pr *Processor) pull(ctx context.Context) {
 	defer pr.wg.Done()
+	if !pr.waitForQuotas(ctx) {
+		return // stopping
+	}
 	for {
 		iter := pr.bind.next(ctx)
 		if iter == nil {
@@ -162,8 +175,8 @@ func (pr *Processor) Stop(ctx context.Context) error {
 	_ = pr.loops.Stop(ctx)
 	pr.bind.drain()
 	pr.wg.Wait()
-	if pr.sub != nil {
-		_ = pr.sub.Unsubscribe()
+	for _, sub := range pr.subs {
+		_ = sub.Unsubscribe()
 	}
 	return nil
 }
@@ -191,7 +204,13 @@ func (pr *Processor) handle(msg jetstream.Msg) {
 	ctx, span := tracing.Tracer().Start(tracing.Extract(ctx, msg.Headers()), "ingest.admit",
 		trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(attribute.Int64("stream_seq", int64(meta.Sequence.Stream))))
 	defer span.End()
-	answer, err := pr.admit(ctx, msg.Data(), meta)
+	// The subject names the sender (the server checked its right to
+	// publish there); a subject naming nobody counts as the default's.
+	client := bus.RequestClient(msg.Subject())
+	if client == "" {
+		client = bus.DefaultClient
+	}
+	answer, err := pr.admit(ctx, client, msg.Data(), meta)
 	span.SetAttributes(attribute.String("job_id", answer.JobID), attribute.String("status", string(answer.Status)))
 	if err != nil {
 		span.SetStatus(codes.Error, err.Error())
@@ -206,7 +225,7 @@ func (pr *Processor) handle(msg jetstream.Msg) {
 		// Not fatal: the redelivered request maps to the same job id.
 		pr.log.Warn("ack request", zap.String("job_id", answer.JobID), zap.Error(err))
 	}
-	pr.replies.answer(msg.Data(), bus.EncodeRequestReply(answer))
+	pr.replies.answer(msg.Subject(), msg.Data(), bus.EncodeRequestReply(answer))
 }
 
 // retryDelay backs off exponentially from 100 ms to 10 s, with jitter.

@@ -138,15 +138,15 @@ func TestRedeliveredRequestMakesOneJob(t *testing.T) {
 	require.NoError(t, err)
 
 	proc := New(Params{NC: b.nc, JS: b.js, Store: b.store, Models: mustCatalog(t), Concurrency: 1, Logger: zaptest.NewLogger(t)})
-	first, err := proc.admit(ctx, payload, meta)
+	first, err := proc.admit(ctx, bus.DefaultClient, payload, meta)
 	require.NoError(t, err)
 	require.True(t, first.Duplicate, "a first delivery colliding with a record is a duplicate")
 	meta.NumDelivered = 2
-	again, err := proc.admit(ctx, payload, meta)
+	again, err := proc.admit(ctx, bus.DefaultClient, payload, meta)
 	require.NoError(t, err)
 	require.Equal(t, id, again.JobID)
 	require.False(t, again.Duplicate, "a redelivery re-queues the work")
-	_, err = proc.admit(ctx, payload, meta)
+	_, err = proc.admit(ctx, bus.DefaultClient, payload, meta)
 	require.NoError(t, err)
 	require.EqualValues(t, 1, jobsPending(t, b.js), "the message id makes the second queueing a no-op")
 }
@@ -161,12 +161,12 @@ func TestRedeliveryPastDedupWindowQueuesNoSecondWork(t *testing.T) {
 	meta := &jetstream.MsgMetadata{Stream: bus.StreamRequests, Timestamp: time.Now(), NumDelivered: 1}
 	meta.Sequence.Stream = 7
 	payload := []byte(`{"prompt":"slow ack"}`)
-	first, err := proc.admit(ctx, payload, meta)
+	first, err := proc.admit(ctx, bus.DefaultClient, payload, meta)
 	require.NoError(t, err)
 	require.False(t, first.Duplicate)
 	waitDedupForgets(t, b.js)
 	meta.NumDelivered = 2
-	again, err := proc.admit(ctx, payload, meta)
+	again, err := proc.admit(ctx, bus.DefaultClient, payload, meta)
 	require.NoError(t, err)
 	require.Equal(t, first.JobID, again.JobID)
 	require.True(t, again.Duplicate)

@@ -16,12 +16,20 @@ const inboxTTL = time.Minute
 // `nats pub` to a later `nats req` of the same bytes.
 const answerTTL = 2 * time.Second
 
-// payloadKey identifies a request by its bytes: the only thing the core
-// message (which has the reply inbox) and the stream message (which has no
-// reply subject, since JetStream does not store it) share.
+// payloadKey identifies a request by its subject and bytes: the only
+// things the core message (which has the reply inbox) and the stream
+// message (which has no reply subject, since JetStream does not store it)
+// share. The subject keeps two clients' identical requests apart: their
+// answers differ when one is over its quota.
 type payloadKey [sha256.Size]byte
 
-func keyOf(payload []byte) payloadKey { return sha256.Sum256(payload) }
+func keyOf(subject string, payload []byte) payloadKey {
+	h := sha256.New()
+	h.Write([]byte(subject))
+	h.Write([]byte{0}) // no subject holds a NUL: the two parts cannot blur
+	h.Write(payload)
+	return payloadKey(h.Sum(nil))
+}
 
 type pending struct {
 	value string // an inbox, or an answer
@@ -52,9 +60,10 @@ func newReplies(send func(inbox string, body []byte), now func() time.Time) *rep
 	}
 }
 
-// expect records an inbox waiting for the answer to payload.
-func (r *replies) expect(payload []byte, inbox string) {
-	k := keyOf(payload)
+// expect records an inbox waiting for the answer to payload, sent on
+// subject.
+func (r *replies) expect(subject string, payload []byte, inbox string) {
+	k := keyOf(subject, payload)
 	r.mu.Lock()
 	if a, ok := pop(r.answers, k); ok && r.now().Sub(a.at) <= answerTTL {
 		r.mu.Unlock()
@@ -65,10 +74,10 @@ func (r *replies) expect(payload []byte, inbox string) {
 	r.mu.Unlock()
 }
 
-// answer delivers the answer for payload to its inbox, or keeps it until the
-// inbox shows up.
-func (r *replies) answer(payload []byte, body []byte) {
-	k := keyOf(payload)
+// answer delivers the answer for payload, sent on subject, to its inbox,
+// or keeps it until the inbox shows up.
+func (r *replies) answer(subject string, payload []byte, body []byte) {
+	k := keyOf(subject, payload)
 	r.mu.Lock()
 	if in, ok := popNewest(r.inboxes, k); ok {
 		r.mu.Unlock()
