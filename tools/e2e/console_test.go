@@ -49,7 +49,9 @@ func chromium(t *testing.T) string {
 func TestConsole(t *testing.T) {
 	browser := chromium(t)
 	s := newStack(t)
-	s.startSupervisor()
+	// Quotas for the clients page to show (the supervisor's copy: ingest
+	// enforces none here).
+	s.startSupervisor("CYBERIMAGE_QUOTAS=*=1000/600 console-client=5/10")
 	s.startIngest()
 	s.startRunner("runner-1")
 	shots := filepath.Join(testenv.RepoRoot(t), "test-output", "console")
@@ -153,6 +155,7 @@ func TestConsole(t *testing.T) {
 	require.Equal(t, "completed", text("#job-status"), "the page saw the job end without a reload")
 	require.GreaterOrEqual(t, len(seen), 3, "progress advanced on the page: %v", seen)
 	do(chromedp.WaitVisible(chromedp.CSS(".images img")))
+	require.NotEmpty(t, text("#job-client"), "the job page says who sent it")
 	shot("job")
 
 	// The jobs list has both jobs.
@@ -169,6 +172,15 @@ func TestConsole(t *testing.T) {
 	}, 10*time.Second, 100*time.Millisecond, "the prompt search found the gallery job alone")
 	require.NotContains(t, text("main"), "null", "no stray values on the page")
 	shot("jobs-search")
+
+	// Clients: each one's use beside its quota, and its jobs a click away.
+	do(chromedp.Navigate(s.url("/#/clients")), chromedp.WaitVisible(chromedp.CSS("#clients")))
+	require.Contains(t, text("#clients"), "console-client", "named by the quotas")
+	require.Contains(t, text("#clients"), "0 / 5")
+	require.Contains(t, text("#default-limits"), "1000 queued, 600 a minute")
+	shot("clients")
+	do(chromedp.Navigate(s.url("/#/jobs?client=default")), chromedp.WaitVisible(chromedp.CSS("#jobs")))
+	require.Contains(t, text("#jobs"), done.JobID, "the job sent on the bare subject is the default client's")
 
 	// The gallery shows thumbnails.
 	do(chromedp.Navigate(s.url("/#/gallery")), chromedp.WaitVisible(chromedp.CSS("#gallery img")))
