@@ -141,7 +141,7 @@ _cyberimage() {
   case $cmd in
     "") COMPREPLY=($(compgen -W "submit status clients jobs job retry cancel purge reload pause resume drain undrain watch queue completion --supervisor --admin-token-file --version" -- "$cur")) ;;
     submit) COMPREPLY=($(compgen -W "--prompt --negative-prompt --model --width --height --steps --guidance --seed --num-images --priority --deadline --expires-in --callback-url --request-id --client --nats-url --creds --tls-ca --wait --out --timeout" -- "$cur")) ;;
-    jobs) COMPREPLY=($(compgen -W "status=queued status=processing status=completed status=failed status=rejected status=cancelled model= limit= cursor=" -- "$cur")) ;;
+    jobs) COMPREPLY=($(compgen -W "status=queued status=processing status=completed status=failed status=rejected status=cancelled model= client= limit= cursor=" -- "$cur")) ;;
     purge) COMPREPLY=($(compgen -W "status=completed status=failed status=rejected status=cancelled older_than=" -- "$cur")) ;;
     retry) COMPREPLY=($(compgen -W "--all-failed" -- "$cur")) ;;
     completion) COMPREPLY=($(compgen -W "bash" -- "$cur")) ;;

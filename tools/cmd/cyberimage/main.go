@@ -26,7 +26,7 @@ Commands:
                3 when refused for the client's quota or rate). It is sent as the client the creds name, on
                cyberimage.requests.<client> (the default client's on cyberimage.requests); --client NAME overrides
   clients      each client's queued, running and recently accepted jobs beside its limits (GET /v1/clients)
-  jobs [status=S] [model=M] [q=TEXT] [limit=N] [cursor=C]
+  jobs [status=S] [model=M] [client=C] [q=TEXT] [limit=N] [cursor=C]
                jobs newest first, one line each, and the command for the next page (GET /v1/jobs)
   job <id>     the job record with presigned image URLs, as JSON (GET /v1/jobs/{id})
   retry <id>   re-queue a failed job (POST /v1/jobs/{id}/retry)

@@ -25,6 +25,10 @@ func fakeSupervisor(t *testing.T) string {
 	mux.HandleFunc("GET /v1/jobs", func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Query().Get("cursor") == "" {
 			require.Equal(t, "failed", r.URL.Query().Get("status"))
+			if r.URL.Query().Get("client") == "alice" {
+				w.Write([]byte(`{"jobs":[{"job_id":"HERS","status":"failed","model":"demo","attempts":1,"client":"alice","created_at":"2030-01-01T00:00:00Z"}]}`))
+				return
+			}
 			w.Write([]byte(`{"jobs":[{"job_id":"BROKE","status":"failed","model":"demo","runner":"r-1","attempts":4,"created_at":"2030-01-01T00:00:00Z"}],"next_cursor":"C2"}`))
 			return
 		}
@@ -139,7 +143,8 @@ func TestCommands(t *testing.T) {
 		{[]string{"drain"}, 2, "drain takes 1 argument"},
 		{[]string{"completion", "bash"}, 0, "complete -o nospace -F _cyberimage cyberimage"},
 		{[]string{"completion", "zsh"}, 2, "completion takes one argument: bash"},
-		{[]string{"jobs", "colour=red"}, 2, "jobs takes status=, model=, q=, limit= and cursor= arguments"},
+		{[]string{"jobs", "status=failed", "client=alice"}, 0, "HERS    failed  demo   -       1         2030-01-01T00:00:00Z  alice"},
+		{[]string{"jobs", "colour=red"}, 2, "jobs takes status=, model=, client=, q=, limit= and cursor= arguments"},
 		{[]string{}, 2, "a command is required"},
 		{[]string{"job"}, 2, "job takes 1 argument"},
 		{[]string{"status", "x"}, 2, "status takes 0 argument"},
