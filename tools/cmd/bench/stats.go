@@ -4,6 +4,8 @@ import (
 	"math"
 	"slices"
 	"time"
+
+	"cyberimage/tools/internal/nearestrank"
 )
 
 // dist summarises a sample of durations in milliseconds.
@@ -27,17 +29,8 @@ func summarize(ms []float64) dist {
 	for _, v := range s {
 		sum += v
 	}
-	return dist{N: len(s), Mean: round3(sum / float64(len(s))), P50: round3(quantile(s, 0.50)),
-		P95: round3(quantile(s, 0.95)), P99: round3(quantile(s, 0.99)), Max: round3(s[len(s)-1])}
-}
-
-// quantile of a sorted sample, nearest rank.
-func quantile(sorted []float64, q float64) float64 {
-	if len(sorted) == 0 {
-		return 0
-	}
-	i := int(math.Ceil(q*float64(len(sorted)))) - 1
-	return sorted[max(0, min(i, len(sorted)-1))]
+	return dist{N: len(s), Mean: round3(sum / float64(len(s))), P50: round3(nearestrank.Sorted(s, 50)),
+		P95: round3(nearestrank.Sorted(s, 95)), P99: round3(nearestrank.Sorted(s, 99)), Max: round3(s[len(s)-1])}
 }
 
 func ms(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e6 }

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"cyberimage/tools/internal/nearestrank"
 )
 
 // stepResult is one step's figures over its window: CPU in cores, memory
@@ -112,7 +114,7 @@ func (h *harness) measure(ctx context.Context, n int, rate float64) (stepResult,
 	r.lag, r.lagSamples = map[string][2]time.Duration{}, map[string]int{}
 	for i, s := range h.sups {
 		lags := indexLag(counts[i], h.completions)
-		r.lag[s.id] = [2]time.Duration{percentile(lags, 50), percentile(lags, 99)}
+		r.lag[s.id] = [2]time.Duration{nearestrank.Percentile(lags, 50), nearestrank.Percentile(lags, 99)}
 		r.lagSamples[s.id] = len(lags)
 	}
 	r.claimLatency(claims.Claims, s0.at, s1.at, seen)
@@ -201,10 +203,10 @@ func (r *stepResult) claimLatency(claims []claimSample, from, to time.Time, seen
 			waiting = append(waiting, d)
 		}
 	}
-	r.claim = [2]time.Duration{percentile(waiting, 50), percentile(waiting, 99)}
-	r.claimAll = [2]time.Duration{percentile(all, 50), percentile(all, 99)}
+	r.claim = [2]time.Duration{nearestrank.Percentile(waiting, 50), nearestrank.Percentile(waiting, 99)}
+	r.claimAll = [2]time.Duration{nearestrank.Percentile(all, 50), nearestrank.Percentile(all, 99)}
 	r.claims, r.claimsAll = len(waiting), len(all)
-	r.firstEvent = [2]time.Duration{percentile(first, 50), percentile(first, 99)}
+	r.firstEvent = [2]time.Duration{nearestrank.Percentile(first, 50), nearestrank.Percentile(first, 99)}
 	r.sampled = len(first)
 }
 

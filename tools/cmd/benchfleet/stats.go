@@ -5,6 +5,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"cyberimage/tools/internal/nearestrank"
 )
 
 // kind is one kind of message the emulated runners send, or of work they
@@ -130,7 +132,7 @@ func (c *counters) snapshot(take bool) emuStats {
 	lags := c.lags
 	c.lags = nil
 	c.mu.Unlock()
-	s.TickLagP99MS = ms(percentile(lags, 99))
-	s.TickLagMaxMS = ms(percentile(lags, 100))
+	s.TickLagP99MS = ms(nearestrank.Percentile(lags, 99))
+	s.TickLagMaxMS = ms(nearestrank.Percentile(lags, 100))
 	return s
 }

@@ -25,6 +25,7 @@ import (
 	"cyberimage/shared/jobstore"
 	"cyberimage/shared/natsauth"
 	"cyberimage/tools/internal/benchstack"
+	"cyberimage/tools/internal/nearestrank"
 )
 
 type options struct {
@@ -169,14 +170,14 @@ func run(o options) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", sc.name, err)
 		}
-		say("interactive queue wait p50 %.0f ms, p99 %.0f ms; batch drained in %.1f s", ms(pct(r.waits, 50)), ms(pct(r.waits, 99)), r.drain.Seconds())
+		say("interactive queue wait p50 %.0f ms, p99 %.0f ms; batch drained in %.1f s", ms(nearestrank.Sorted(r.waits, 50)), ms(nearestrank.Sorted(r.waits, 99)), r.drain.Seconds())
 		results = append(results, r)
 	}
 	fmt.Printf("Interactive jobs' queue wait behind a batch of %d jobs of the same model (demo, %d², %d steps; a job runs %.0f ms; %d runner(s) × 1 slot; %d interactive jobs, one every %.0f ms)\n\n",
 		o.batch, o.size, o.steps, ms(jobTime), o.runners, o.interactive, ms(b.gap))
 	fmt.Printf("| scenario | queue wait p50 | p99 | batch drained | every job done |\n|---|---|---|---|---|\n")
 	for _, r := range results {
-		fmt.Printf("| %s | %.0f ms | %.0f ms | %.1f s | %.1f s |\n", r.name, ms(pct(r.waits, 50)), ms(pct(r.waits, 99)),
+		fmt.Printf("| %s | %.0f ms | %.0f ms | %.1f s | %.1f s |\n", r.name, ms(nearestrank.Sorted(r.waits, 50)), ms(nearestrank.Sorted(r.waits, 99)),
 			r.drain.Seconds(), r.all.Seconds())
 	}
 	return nil
@@ -289,15 +290,6 @@ func (b *bench) wait(ctx context.Context, ids []string) (map[string]job.Record, 
 		}
 	}
 	return out, nil
-}
-
-// pct is the p-th percentile of sorted durations (nearest rank).
-func pct(sorted []time.Duration, p int) time.Duration {
-	if len(sorted) == 0 {
-		return 0
-	}
-	i := (p*len(sorted) + 99) / 100
-	return sorted[min(max(i, 1), len(sorted))-1]
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

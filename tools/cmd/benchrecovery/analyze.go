@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"cyberimage/shared/job"
+	"cyberimage/tools/internal/nearestrank"
 )
 
 // outcome is what one fault did to the jobs, read from the record
@@ -170,9 +171,9 @@ func (s summary) met() (bool, string) {
 	held := append(slices.Clone(s.again), s.stranded...)
 	switch s.kind {
 	case runnerKilled:
-		return clean && s.never == 0 && percentile(held, 99) <= targetAgain, "p99 ≤ 10 s; 0 lost, 0 done twice"
+		return clean && s.never == 0 && nearestrank.Percentile(held, 99) <= targetAgain, "p99 ≤ 10 s; 0 lost, 0 done twice"
 	case runnerFrozen:
-		return clean && s.never == 0 && s.lateKept == 0 && percentile(held, 99) <= targetAgain,
+		return clean && s.never == 0 && s.lateKept == 0 && nearestrank.Percentile(held, 99) <= targetAgain,
 			"p99 ≤ 10 s; late result dropped; 0 lost, 0 done twice"
 	default:
 		return clean && s.pause <= targetPause, "longest pause ≤ 15 s; 0 lost, 0 done twice"

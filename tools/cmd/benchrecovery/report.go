@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"cyberimage/shared/bus"
+	"cyberimage/tools/internal/nearestrank"
 )
 
 // setup is what the report says about the run's conditions.
@@ -48,13 +49,13 @@ func report(w io.Writer, s setup, sums []summary, t totals) {
 		if sum.kind == natsFrozen {
 			caught += " in flight"
 		} else {
-			p50, p99, mx = secs(percentile(sum.again, 50)), secs(percentile(sum.again, 99)), secs(percentile(sum.again, 100))
+			p50, p99, mx = secs(nearestrank.Percentile(sum.again, 50)), secs(nearestrank.Percentile(sum.again, 99)), secs(nearestrank.Percentile(sum.again, 100))
 			if sum.never > 0 {
 				mx += fmt.Sprintf(" (%d never)", sum.never)
 			}
 		}
 		if len(sum.stranded) > 0 {
-			fetched = fmt.Sprintf("%d: %s", len(sum.stranded), secs(percentile(sum.stranded, 100)))
+			fetched = fmt.Sprintf("%d: %s", len(sum.stranded), secs(nearestrank.Percentile(sum.stranded, 100)))
 		}
 		fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %s | %s | %s | %d | %d | %s | %s |\n",
 			sum.kind, sum.faults, caught, p50, p99, mx, fetched, secs(sum.pause), sum.lost, sum.twice, target, verdict)
@@ -75,7 +76,7 @@ func report(w io.Writer, s setup, sums []summary, t totals) {
 		if len(sum.stranded) > 0 {
 			notes = append(notes, fmt.Sprintf("%d job(s) the runner had fetched but not started (prefetched: still queued, so no rule of the "+
 				"supervisor's takes them) ran %s (p50) / %s (max) after the fault, when their AckWait ran out",
-				len(sum.stranded), secs(percentile(sum.stranded, 50)), secs(percentile(sum.stranded, 100))))
+				len(sum.stranded), secs(nearestrank.Percentile(sum.stranded, 50)), secs(nearestrank.Percentile(sum.stranded, 100))))
 		}
 		if len(notes) > 0 {
 			fmt.Fprintf(w, "- %s: %s.\n", sum.kind, strings.Join(notes, "; "))

@@ -15,6 +15,7 @@ import (
 	"cyberimage/shared/jobstore"
 	"cyberimage/shared/natsauth"
 	"cyberimage/tools/internal/benchstack"
+	"cyberimage/tools/internal/nearestrank"
 )
 
 func run(o options) error {
@@ -194,7 +195,7 @@ func warmUp(ctx context.Context, ld *load, led *ledger, n int) (time.Duration, e
 	if len(times) == 0 {
 		return 0, fmt.Errorf("warm-up: no job completed")
 	}
-	return percentile(times, 50), nil
+	return nearestrank.Percentile(times, 50), nil
 }
 
 // drain waits until every job in ids has ended, up to limit.

@@ -1,24 +1,9 @@
 package main
 
 import (
-	"math"
-	"slices"
 	"sort"
 	"time"
 )
-
-// percentile is the nearest-rank percentile p (0-100] of ds: a value that
-// was measured, never one interpolated between two. With 20 samples p99 is
-// the largest; 0 for none.
-func percentile(ds []time.Duration, p float64) time.Duration {
-	if len(ds) == 0 {
-		return 0
-	}
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	rank := int(math.Ceil(p / 100 * float64(len(s))))
-	return s[min(max(rank, 1), len(s))-1]
-}
 
 // longestPause is the longest time without a completion that begins in
 // the window [from, to], given every completion time sorted. A pause is

@@ -6,40 +6,6 @@ import (
 	"time"
 )
 
-func secsOf(xs ...float64) []time.Duration {
-	ds := make([]time.Duration, len(xs))
-	for i, x := range xs {
-		ds[i] = time.Duration(x * float64(time.Second))
-	}
-	return ds
-}
-
-func TestPercentileIsNearestRank(t *testing.T) {
-	twenty := secsOf(20, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19)
-	for _, c := range []struct {
-		name string
-		ds   []time.Duration
-		p    float64
-		want float64
-	}{
-		{"none", nil, 50, 0},
-		{"one", secsOf(7), 99, 7},
-		{"p50 of 20 is the 10th", twenty, 50, 10},
-		{"p99 of 20 is the largest", twenty, 99, 20},
-		{"p95 of 20 is the 19th", twenty, 95, 19},
-		{"p99 of 5 is the largest", secsOf(3, 9, 1, 4, 2), 99, 9},
-		{"p50 of 5 is the 3rd", secsOf(3, 9, 1, 4, 2), 50, 3},
-		{"max", secsOf(3, 9, 1), 100, 9},
-	} {
-		if got := percentile(c.ds, c.p); got != secsOf(c.want)[0] {
-			t.Errorf("%s: percentile = %s, want %.0fs", c.name, got, c.want)
-		}
-	}
-	if twenty[0] != 20*time.Second {
-		t.Error("percentile sorted its input in place")
-	}
-}
-
 func TestLongestPauseCountsFromTheLastCompletionBeforeTheWindow(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	at := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"cyberimage/shared/job"
+	"cyberimage/tools/internal/nearestrank"
 )
 
 // settleLimit bounds the checks that wait for the rest of the stack to
@@ -137,7 +138,7 @@ func (h *harness) judge(ctx context.Context, b *batch) {
 	}
 	if len(latencies) > 0 {
 		h.rep.figure(b.stage+": latency p50 / p95 / p99", "%s / %s / %s (created → completed)",
-			roundDur(percentile(latencies, 50)), roundDur(percentile(latencies, 95)), roundDur(percentile(latencies, 99)))
+			roundDur(nearestrank.Percentile(latencies, 50)), roundDur(nearestrank.Percentile(latencies, 95)), roundDur(nearestrank.Percentile(latencies, 99)))
 	}
 	h.rep.figure(b.stage+": jobs with attempts > 1", "%d of %d", retried, n)
 	events, withEvents := h.events.seen(b.order)

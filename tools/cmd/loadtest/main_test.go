@@ -40,18 +40,6 @@ func TestParseOptions(t *testing.T) {
 	require.ErrorIs(t, err, flag.ErrHelp)
 }
 
-func TestPercentile(t *testing.T) {
-	var ds []time.Duration
-	for i := 100; i >= 1; i-- {
-		ds = append(ds, time.Duration(i)*time.Millisecond)
-	}
-	require.Equal(t, 50*time.Millisecond, percentile(ds, 50))
-	require.Equal(t, 95*time.Millisecond, percentile(ds, 95))
-	require.Equal(t, 100*time.Millisecond, percentile(ds, 100))
-	require.Equal(t, 7*time.Millisecond, percentile([]time.Duration{7 * time.Millisecond}, 99))
-	require.Equal(t, 100*time.Millisecond, ds[0], "the input is left unsorted")
-}
-
 func TestReportTableAndVerdict(t *testing.T) {
 	var out bytes.Buffer
 	r := newReport(&out)
