@@ -136,3 +136,6 @@ func (c *counters) snapshot(take bool) emuStats {
 	s.TickLagMaxMS = ms(nearestrank.Percentile(lags, 100))
 	return s
 }
+
+// ms is a duration in milliseconds, to three decimals, for the report.
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
