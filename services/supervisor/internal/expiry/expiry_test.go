@@ -9,15 +9,12 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"cyberimage/services/supervisor/internal/index"
+	"cyberimage/services/supervisor/internal/leaderpass/leaderpasstest"
 	"cyberimage/shared/bus"
 	"cyberimage/shared/job"
 	"cyberimage/shared/jobstore"
 	"cyberimage/shared/testenv"
 )
-
-type fakeJobs []index.Entry
-
-func (f fakeJobs) Unfinished() []index.Entry { return f }
 
 // TestExpiresOnlyQueuedJobsPastTheirDeadline: of the jobs in flight, only
 // those queued, never started and past their deadline end cancelled with
@@ -45,7 +42,7 @@ func TestExpiresOnlyQueuedJobsPastTheirDeadline(t *testing.T) {
 		// Claimed since the index saw it queued.
 		{JobID: "claimed", Status: job.StatusQueued, Spec: spec(job.PriorityHigh, past)},
 	}
-	var entries fakeJobs
+	var entries leaderpasstest.Jobs
 	for _, rec := range records {
 		_, err := store.Create(ctx, rec)
 		require.NoError(t, err)

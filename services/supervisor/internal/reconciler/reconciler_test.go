@@ -13,20 +13,13 @@ import (
 	"cyberimage/services/supervisor/internal/acks"
 	"cyberimage/services/supervisor/internal/deadletter"
 	"cyberimage/services/supervisor/internal/index"
+	"cyberimage/services/supervisor/internal/leaderpass/leaderpasstest"
 	"cyberimage/services/supervisor/internal/recoveries"
 	"cyberimage/shared/bus"
 	"cyberimage/shared/job"
 	"cyberimage/shared/jobstore"
 	"cyberimage/shared/testenv"
 )
-
-type fakeJobs []index.Entry
-
-func (f fakeJobs) Unfinished() []index.Entry { return f }
-
-type fakeAcks map[string]acks.Seen
-
-func (f fakeAcks) Last(token string) (acks.Seen, bool) { s, ok := f[token]; return s, ok }
 
 // TestRequeuesOnlyLostWork: of four unfinished jobs only the one whose work
 // message is gone, whose record is old by the server's clock and whose
@@ -48,7 +41,7 @@ func TestRequeuesOnlyLostWork(t *testing.T) {
 		"alive":    {JobID: "alive", Status: job.StatusProcessing, Spec: spec, Runner: "r2", Delivery: &job.Delivery{StreamSeq: 98, Delivered: 1, Runner: "r2"}},
 		"finished": {JobID: "finished", Status: job.StatusCompleted, Spec: spec},
 	}
-	var entries fakeJobs
+	var entries leaderpasstest.Jobs
 	for id, rec := range records {
 		_, err := store.Create(ctx, rec)
 		require.NoError(t, err)
@@ -70,7 +63,7 @@ func TestRequeuesOnlyLostWork(t *testing.T) {
 
 	log := recoveries.NewLog(10)
 	r := New(Params{JS: js, Store: store, Jobs: entries, Log: log, Grace: 2 * time.Minute, AckWait: time.Minute,
-		Acks: fakeAcks{"98.1": {Kind: acks.InProgress, At: now.Add(-time.Second)}}, Now: func() time.Time { return now },
+		Acks: leaderpasstest.Acks{"98.1": {Kind: acks.InProgress, At: now.Add(-time.Second)}}, Now: func() time.Time { return now },
 		Logger: zaptest.NewLogger(t)})
 	n, err := r.runOnce(ctx)
 	require.NoError(t, err)
@@ -140,8 +133,8 @@ func TestSettlesJobsWhoseAdvisoryWasLost(t *testing.T) {
 	now := time.Now()
 	entry := index.Entry{JobID: "exhausted", Status: job.StatusProcessing, Model: "demo", Runner: "r1", Delivery: last,
 		ChangedAt: now.Add(-time.Hour)}
-	r := New(Params{DeadLetters: dead, MaxDeliver: settings.MaxDeliver, JS: js, Store: store, Jobs: fakeJobs{entry},
-		Acks: fakeAcks{}, Log: recoveries.NewLog(10), Grace: 2 * settings.AckWait, AckWait: settings.AckWait,
+	r := New(Params{DeadLetters: dead, MaxDeliver: settings.MaxDeliver, JS: js, Store: store, Jobs: leaderpasstest.Jobs{entry},
+		Acks: leaderpasstest.Acks{}, Log: recoveries.NewLog(10), Grace: 2 * settings.AckWait, AckWait: settings.AckWait,
 		Now: func() time.Time { return now }, Logger: zaptest.NewLogger(t)})
 	_, err = r.runOnce(ctx)
 	require.NoError(t, err)

@@ -10,19 +10,12 @@ import (
 
 	"cyberimage/services/supervisor/internal/acks"
 	"cyberimage/services/supervisor/internal/index"
+	"cyberimage/services/supervisor/internal/leaderpass/leaderpasstest"
 	"cyberimage/services/supervisor/internal/recoveries"
 	"cyberimage/services/supervisor/internal/tracker"
 	"cyberimage/shared/bus"
 	"cyberimage/shared/job"
 )
-
-type fakeJobs []index.Entry
-
-func (f fakeJobs) Processing() []index.Entry { return f }
-
-type fakeAcks map[string]acks.Seen
-
-func (f fakeAcks) Last(token string) (acks.Seen, bool) { s, ok := f[token]; return s, ok }
 
 type fakeProgress map[string]tracker.Progress
 
@@ -63,8 +56,8 @@ func (f fakeRunners) Heartbeat(runner string) (bus.Heartbeat, bool) { h, ok := f
 
 type fixture struct {
 	now      time.Time
-	jobs     fakeJobs
-	acks     fakeAcks
+	jobs     leaderpasstest.Jobs
+	acks     leaderpasstest.Acks
 	progress fakeProgress
 	actions  *fakeActions
 	runners  fakeRunners
@@ -74,7 +67,7 @@ type fixture struct {
 }
 
 func newFixture(t *testing.T) *fixture {
-	f := &fixture{now: time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC), acks: fakeAcks{}, progress: fakeProgress{},
+	f := &fixture{now: time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC), acks: leaderpasstest.Acks{}, progress: fakeProgress{},
 		actions: &fakeActions{refuse: map[string]bool{}}, log: recoveries.NewLog(10),
 		runners: fakeRunners{"r1": {Runner: "r1"}}, history: &MemHistories{}}
 	f.w = f.newWatchdog(t)
