@@ -61,13 +61,14 @@ func TestAdvisoryRoundTrip(t *testing.T) {
 
 func TestWorkRoundTrip(t *testing.T) {
 	spec := job.Spec{Prompt: "p", Model: "demo", Width: 64, Height: 64, Steps: 1, Guidance: 7.5, Seed: 9, NumImages: 1, RequestID: "q"}
-	w := Work{JobID: "01J", Spec: spec, CreatedAt: wireAt, Revision: 3, Traceparent: "00-t"}
+	w := Work{JobID: "01J", Spec: spec, CreatedAt: wireAt, Revision: 3, Traceparent: "00-t", Client: "alice"}
 	roundTrip(t, w, `{"job_id":"01J","spec":{"prompt":"p","model":"demo","width":64,"height":64,"steps":1,"guidance":7.5,"seed":9,"num_images":1,"request_id":"q"},`+
-		`"created_at":"2026-12-01T10:00:00Z","revision":3,"traceparent":"00-t"}`, EncodeWork, DecodeWork)
+		`"created_at":"2026-12-01T10:00:00Z","revision":3,"traceparent":"00-t","client":"alice"}`, EncodeWork, DecodeWork)
 	// A re-queue's work carries no revision or creation time.
 	rec := job.NewQueued("01J", spec, wireAt, "00-t")
+	rec.Client = "alice"
 	roundTrip(t, RequeueWork(rec), `{"job_id":"01J","spec":{"prompt":"p","model":"demo","width":64,"height":64,"steps":1,"guidance":7.5,"seed":9,"num_images":1,"request_id":"q"},`+
-		`"traceparent":"00-t"}`, EncodeWork, DecodeWork)
+		`"traceparent":"00-t","client":"alice"}`, EncodeWork, DecodeWork)
 	if got := w.QueuedRecord(); !reflect.DeepEqual(got, rec) {
 		t.Fatalf("QueuedRecord %+v, want %+v", got, rec)
 	}

@@ -25,19 +25,24 @@ type Work struct {
 	Revision  uint64    `json:"revision,omitempty"`
 	// Traceparent is the record's, so QueuedRecord is the record exactly.
 	Traceparent string `json:"traceparent,omitempty"`
+	// Client is the record's too: a claim rebuilt from this message must
+	// not drop who submitted the job (quotas, the console's client pages).
+	Client string `json:"client,omitempty"`
 }
 
 // RequeueWork is the work message that queues an existing record again:
 // its job, its spec and its trace (no revision: the runner reads the
 // record to claim it).
 func RequeueWork(r job.Record) Work {
-	return Work{JobID: r.JobID, Spec: r.Spec, Traceparent: r.Traceparent}
+	return Work{JobID: r.JobID, Spec: r.Spec, Traceparent: r.Traceparent, Client: r.Client}
 }
 
 // QueuedRecord is the record ingest wrote for this work, valid as long as
 // the record is still at Revision.
 func (w Work) QueuedRecord() job.Record {
-	return job.NewQueued(w.JobID, w.Spec, w.CreatedAt, w.Traceparent)
+	rec := job.NewQueued(w.JobID, w.Spec, w.CreatedAt, w.Traceparent)
+	rec.Client = w.Client
+	return rec
 }
 
 // EncodeWork is the JSON of a work message.

@@ -61,7 +61,7 @@ func (pr *Processor) admit(ctx context.Context, client string, payload []byte, m
 	}
 	// Only a record written just now is known to be at rev; the runner
 	// falls back to reading it otherwise.
-	if err := pr.queue(ctx, bus.Work{JobID: id, Spec: spec, CreatedAt: rec.CreatedAt, Revision: rev, Traceparent: rec.Traceparent}); err != nil {
+	if err := pr.queue(ctx, bus.Work{JobID: id, Spec: spec, CreatedAt: rec.CreatedAt, Revision: rev, Traceparent: rec.Traceparent, Client: rec.Client}); err != nil {
 		return answer{}, err
 	}
 	pr.p.Stats.Accepted.Add(1)
