@@ -2,13 +2,14 @@ package jobstore
 
 import (
 	"context"
-	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"cyberimage/shared/job"
+	"cyberimage/shared/testenv"
 )
 
 // An ended record leaves the bucket when its retention runs out (the NATS
@@ -54,31 +55,22 @@ func TestEndingWriteIsStillACompareAndSet(t *testing.T) {
 	require.NoError(t, err)
 	// Eight writers race to end the job, each by a different route; all
 	// use the TTL path, and exactly one may win.
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	won := 0
-	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, err := s.Update(ctx, "J", func(r *job.Record) error {
-				if r.Status != job.StatusProcessing {
-					return ErrUnchanged
-				}
-				r.Status = job.StatusCompleted
-				r.Attempts++
-				return nil
-			})
-			if err == nil {
-				mu.Lock()
-				won++
-				mu.Unlock()
+	var won atomic.Int32
+	testenv.Race(8, func(int) {
+		_, err := s.Update(ctx, "J", func(r *job.Record) error {
+			if r.Status != job.StatusProcessing {
+				return ErrUnchanged
 			}
-		}()
-	}
-	wg.Wait()
+			r.Status = job.StatusCompleted
+			r.Attempts++
+			return nil
+		})
+		if err == nil {
+			won.Add(1)
+		}
+	})
 	rec, _, err := s.Get(ctx, "J")
 	require.NoError(t, err)
-	require.Equal(t, 1, won)
+	require.Equal(t, int32(1), won.Load())
 	require.Equal(t, 1, rec.Attempts)
 }

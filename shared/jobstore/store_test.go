@@ -3,7 +3,6 @@ package jobstore
 import (
 	"context"
 	"errors"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -35,16 +34,10 @@ func storeWithQueuedJob(t *testing.T) *Store {
 func TestConcurrentUpdatesNeverLoseAWrite(t *testing.T) {
 	s := storeWithQueuedJob(t)
 	ctx := context.Background()
-	var wg sync.WaitGroup
-	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, err := s.Update(ctx, "J", func(r *job.Record) error { r.Attempts++; return nil })
-			require.NoError(t, err)
-		}()
-	}
-	wg.Wait()
+	testenv.Race(8, func(int) {
+		_, err := s.Update(ctx, "J", func(r *job.Record) error { r.Attempts++; return nil })
+		require.NoError(t, err)
+	})
 	rec, _, err := s.Get(ctx, "J")
 	require.NoError(t, err)
 	require.Equal(t, 8, rec.Attempts, "every compare-and-set counted once")

@@ -3,6 +3,7 @@ package testenv
 import (
 	"bytes"
 	"context"
+	"sync/atomic"
 	"testing"
 
 	"github.com/minio/minio-go/v7"
@@ -42,4 +43,12 @@ func TestMinIOPutGet(t *testing.T) {
 
 func jetstreamKV(name string) jetstream.KeyValueConfig {
 	return jetstream.KeyValueConfig{Bucket: name, Storage: jetstream.FileStorage}
+}
+
+func TestRaceRunsEveryWriterAndWaits(t *testing.T) {
+	var seen [8]atomic.Bool
+	Race(len(seen), func(i int) { seen[i].Store(true) })
+	for i := range seen {
+		require.True(t, seen[i].Load(), "writer %d ran before Race returned", i)
+	}
 }

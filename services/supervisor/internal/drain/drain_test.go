@@ -81,15 +81,9 @@ func TestSetKeepsDrainedRunners(t *testing.T) {
 func TestConcurrentChangesAreAllKept(t *testing.T) {
 	kv := stateBucket(t)
 	ctx := context.Background()
-	var wg sync.WaitGroup
-	for i := range 5 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			require.NoError(t, Set{KV: kv}.Add(ctx, string(rune('a'+i)), time.Now()))
-		}()
-	}
-	wg.Wait()
+	testenv.Race(5, func(i int) {
+		require.NoError(t, Set{KV: kv}.Add(ctx, string(rune('a'+i)), time.Now()))
+	})
 	got, err := Set{KV: kv}.List(ctx)
 	require.NoError(t, err)
 	require.Len(t, got, 5)

@@ -3,7 +3,6 @@ package kvjson
 import (
 	"context"
 	"encoding/json"
-	"sync"
 	"testing"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -28,16 +27,10 @@ func bucket(t *testing.T) jetstream.KeyValue {
 func TestConcurrentUpdatesAreAllKept(t *testing.T) {
 	kv := bucket(t)
 	ctx := context.Background()
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, err := Update(ctx, kv, "n", nil, func(n *int) bool { *n++; return true })
-			require.NoError(t, err)
-		}()
-	}
-	wg.Wait()
+	testenv.Race(4, func(int) {
+		_, err := Update(ctx, kv, "n", nil, func(n *int) bool { *n++; return true })
+		require.NoError(t, err)
+	})
 	n, rev, err := Get[int](ctx, kv, "n", nil)
 	require.NoError(t, err)
 	require.Equal(t, 4, n)
