@@ -17,11 +17,8 @@ import (
 // refuses every action outside a role's allow list.
 func TestEachRoleIsRefusedWhatItMayNotDo(t *testing.T) {
 	n := testenv.StartNATSWithAuth(t)
-	_, adminJS := n.Connect(t)
+	_, adminJS := n.Provisioned(t, "demo")
 	ctx := context.Background()
-	if err := bus.Ensure(ctx, adminJS, bus.DefaultSettings(), "demo"); err != nil {
-		t.Fatalf("admin provisions: %v", err)
-	}
 	short := func() (context.Context, context.CancelFunc) { return context.WithTimeout(ctx, time.Second) }
 	forgedAdvisory := "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES." + bus.StreamJobs + "." + bus.RunnerConsumer("demo")
 	ack := "$JS.ACK." + bus.StreamJobs + "." + bus.RunnerConsumer("demo") + ".1.1.1.1.0"
@@ -116,11 +113,8 @@ func TestEachRoleIsRefusedWhatItMayNotDo(t *testing.T) {
 // TestRolesMayDoTheirWork: what each role needs for a job goes through.
 func TestRolesMayDoTheirWork(t *testing.T) {
 	n := testenv.StartNATSWithAuth(t)
-	_, adminJS := n.Connect(t)
+	_, adminJS := n.Provisioned(t, "demo")
 	ctx := context.Background()
-	if err := bus.Ensure(ctx, adminJS, bus.DefaultSettings(), "demo"); err != nil {
-		t.Fatal(err)
-	}
 	for _, role := range []natsauth.Role{natsauth.Ingest, natsauth.Runner, natsauth.Supervisor} {
 		_, js := n.ConnectAs(t, role)
 		models := []string{"demo"}

@@ -20,11 +20,8 @@ import (
 // it (an expired job's work); neither a client nor a runner may queue it.
 func TestPriorityClassesUnderEachRole(t *testing.T) {
 	n := testenv.StartNATSWithAuth(t)
-	_, adminJS := n.Connect(t)
+	n.Provisioned(t, "demo")
 	ctx := context.Background()
-	if err := bus.Ensure(ctx, adminJS, bus.DefaultSettings(), "demo"); err != nil {
-		t.Fatal(err)
-	}
 	_, ingestJS := n.ConnectAs(t, natsauth.Ingest)
 	_, runnerJS := n.ConnectAs(t, natsauth.Runner)
 	_, supJS := n.ConnectAs(t, natsauth.Supervisor)

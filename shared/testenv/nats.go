@@ -43,11 +43,7 @@ func StartNATS(t testing.TB) *NATS {
 // may do only what its allow lists say. Connect uses the admin role.
 func StartNATSWithAuth(t testing.TB) *NATS {
 	t.Helper()
-	auth, err := natsauth.New()
-	if err != nil {
-		t.Fatalf("nats authority: %v", err)
-	}
-	return startNATS(t, auth)
+	return startNATS(t, newAuthority(t))
 }
 
 // StartNATSWithAuthority is StartNATSWithAuth trusting a given authority
@@ -61,12 +57,18 @@ func StartNATSWithAuthority(t testing.TB, auth *natsauth.Authority) *NATS {
 // the server with CAFile.
 func StartNATSWithTLS(t testing.TB) *NATS {
 	t.Helper()
+	files := NewTLS(t)
+	return startNATSWith(t, newAuthority(t), &files)
+}
+
+// newAuthority makes a fresh authority for a server to trust.
+func newAuthority(t testing.TB) *natsauth.Authority {
+	t.Helper()
 	auth, err := natsauth.New()
 	if err != nil {
 		t.Fatalf("nats authority: %v", err)
 	}
-	files := NewTLS(t)
-	return startNATSWith(t, auth, &files)
+	return auth
 }
 
 func startNATS(t testing.TB, auth *natsauth.Authority) *NATS {
