@@ -189,6 +189,11 @@ func TestQuotasPerClient(t *testing.T) {
 	for _, id := range []string{job.IDForRequestID("bob-6"), job.IDForRequestID("default-3")} {
 		require.Equal(t, job.StatusRejected, recs[id].Status, id)
 	}
+	// Who submitted a job stays on its record through its run.
+	for requestID, client := range map[string]string{"alice-1": "alice", "alice-3": "alice", "bob-1": "bob",
+		"alice-in-the-pool": bus.DefaultClient, "admin-http": "http:admin"} {
+		require.Equal(t, client, recs[job.IDForRequestID(requestID)].Client, "the completed record of %s", requestID)
+	}
 }
 
 // quotaRequest is a small, fast request under a request_id.
