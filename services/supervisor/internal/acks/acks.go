@@ -37,10 +37,17 @@ type Seen struct {
 	At   time.Time
 }
 
-// KeptAlive: the delivery's runner is still sending in-progress acks, the
-// last one within window of now. The watchdog's silence rule and the
-// reconciler both ask this.
-func KeptAlive(s Seen, ok bool, now time.Time, window time.Duration) bool {
+// Source says when a delivery was last acknowledged: a Tracker, or a
+// test's fake.
+type Source interface {
+	Last(token string) (Seen, bool)
+}
+
+// KeptAlive: the runner of the delivery token is still sending in-progress
+// acks, the last one src saw within window of now. The watchdog's silence
+// rule, the reconciler and the dead-letter handler all ask this.
+func KeptAlive(src Source, token string, now time.Time, window time.Duration) bool {
+	s, ok := src.Last(token)
 	return ok && s.Kind == InProgress && now.Sub(s.At) <= window
 }
 

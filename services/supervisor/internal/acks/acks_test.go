@@ -47,8 +47,14 @@ func TestObserveAndPrune(t *testing.T) {
 func TestKeptAlive(t *testing.T) {
 	t.Parallel()
 	now := time.Unix(1000, 0)
-	require.True(t, KeptAlive(Seen{Kind: InProgress, At: now.Add(-time.Second)}, true, now, time.Minute))
-	require.False(t, KeptAlive(Seen{Kind: InProgress, At: now.Add(-2 * time.Minute)}, true, now, time.Minute), "acks stopped")
-	require.False(t, KeptAlive(Seen{Kind: Nak, At: now}, true, now, time.Minute), "last was a NAK")
-	require.False(t, KeptAlive(Seen{}, false, now, time.Minute), "never seen")
+	tr := New(nil, nil)
+	tr.now = func() time.Time { return now.Add(-time.Second) }
+	tr.Observe("alive", InProgress)
+	tr.Observe("naked", Nak)
+	tr.now = func() time.Time { return now.Add(-2 * time.Minute) }
+	tr.Observe("stopped", InProgress)
+	require.True(t, KeptAlive(tr, "alive", now, time.Minute))
+	require.False(t, KeptAlive(tr, "stopped", now, time.Minute), "acks stopped")
+	require.False(t, KeptAlive(tr, "naked", now, time.Minute), "last was a NAK")
+	require.False(t, KeptAlive(tr, "unknown", now, time.Minute), "never seen")
 }

@@ -34,9 +34,7 @@ type Params struct {
 	Log   *recoveries.Log
 	// Acks and AckWait tell whether a runner still keeps a delivery
 	// alive, which an advisory about it must not contradict.
-	Acks interface {
-		Last(token string) (acks.Seen, bool)
-	}
+	Acks    acks.Source
 	AckWait time.Duration
 	// Drops counts advisories that did not decode or were not believed.
 	Drops  *bus.Drops
@@ -251,8 +249,7 @@ func (h *Handler) believe(ctx context.Context, adv bus.Advisory, present bool, w
 		return false, "the consumer never delivered it", nil
 	}
 	if rec.Status == job.StatusProcessing && rec.Delivery != nil && h.p.Acks != nil {
-		seen, ok := h.p.Acks.Last(rec.Delivery.Token())
-		if acks.KeptAlive(seen, ok, time.Now(), h.p.AckWait) {
+		if acks.KeptAlive(h.p.Acks, rec.Delivery.Token(), time.Now(), h.p.AckWait) {
 			return false, "a runner keeps delivery " + rec.Delivery.Token() + " alive", nil
 		}
 	}

@@ -27,11 +27,6 @@ import (
 // Jobs lists unfinished jobs.
 type Jobs interface{ Unfinished() []index.Entry }
 
-// Acks says when a delivery was last acknowledged.
-type Acks interface {
-	Last(token string) (acks.Seen, bool)
-}
-
 // Params configure a Reconciler.
 type Params struct {
 	// DeadLetters settles a job out of deliveries whose advisory never
@@ -43,7 +38,7 @@ type Params struct {
 	JS         jetstream.JetStream
 	Store      *jobstore.Store
 	Jobs       Jobs
-	Acks       Acks
+	Acks       acks.Source
 	Log        *recoveries.Log
 	// Grace: records changed more recently than this are left alone, so a
 	// job between its record and its queueing is not mistaken for lost.
@@ -131,8 +126,7 @@ func (r *Reconciler) deliveryAlive(e index.Entry, now time.Time) bool {
 	if e.Status != job.StatusProcessing || e.Delivery == nil {
 		return false
 	}
-	seen, ok := r.p.Acks.Last(e.Delivery.Token())
-	return acks.KeptAlive(seen, ok, now, r.p.AckWait)
+	return acks.KeptAlive(r.p.Acks, e.Delivery.Token(), now, r.p.AckWait)
 }
 
 func (r *Reconciler) requeue(ctx context.Context, e index.Entry, now time.Time) (bool, error) {

@@ -40,11 +40,6 @@ import (
 // Jobs lists the jobs in processing.
 type Jobs interface{ Processing() []index.Entry }
 
-// Acks says when a delivery was last acknowledged.
-type Acks interface {
-	Last(token string) (acks.Seen, bool)
-}
-
 // Progress returns a job's latest progress event, stamped with the time
 // the supervisor received it.
 type Progress interface {
@@ -86,7 +81,7 @@ type Actions interface {
 // Params configure a Watchdog.
 type Params struct {
 	Jobs      Jobs
-	Acks      Acks
+	Acks      acks.Source
 	Progress  Progress
 	Pulses    Pulses
 	Actions   Actions
@@ -189,8 +184,7 @@ func (w *Watchdog) judge(e index.Entry, now time.Time) (verdict, bool) {
 			lastProgress = p.ReceivedAt
 		}
 	}
-	seen, ok := w.p.Acks.Last(e.Delivery.Token())
-	acksFlowing := acks.KeptAlive(seen, ok, now, w.p.AckWait)
+	acksFlowing := acks.KeptAlive(w.p.Acks, e.Delivery.Token(), now, w.p.AckWait)
 	if silent := now.Sub(lastProgress); silent > w.p.MaxSilent && acksFlowing {
 		return verdict{recoveries.KindSilent, fmt.Sprintf("no progress for %s on delivery %s while in-progress acks continue, over max_silent_time %s",
 			silent.Round(time.Second), e.Delivery.Token(), w.p.MaxSilent), elapsed}, true
