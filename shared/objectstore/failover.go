@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/minio/minio-go/v7"
@@ -34,7 +33,8 @@ func (c Config) Endpoints() []string {
 // first one listed. With several, requests reach whichever node answers,
 // still signed for this host; any node of the deployment accepts that,
 // since a signature covers the Host header and not the node it lands on.
-// Presigned URLs name this host too.
+// Presigned URLs name a live node instead (PresignedGet): whoever opens
+// them connects to the host they name.
 func (c Config) Host() string {
 	if eps := c.Endpoints(); len(eps) > 0 {
 		return eps[0]
@@ -45,58 +45,69 @@ func (c Config) Host() string {
 // Transport is the HTTP transport for a client of c (minio-go's or
 // madmin's): nil, meaning the library's own, for a single endpoint; with
 // several, minio-go's default transport whose connections go to the
-// first node that answers (failoverDialer).
+// first node that answers (failoverDialer), wrapped so that a request
+// failing through a node makes that node suspect (failoverTransport).
 func Transport(c Config) (http.RoundTripper, error) {
+	tr, _, err := transport(c)
+	if tr == nil {
+		return nil, err
+	}
+	return tr, err
+}
+
+// transport is Transport with the nodes it keeps track of (nil, nil for a
+// single endpoint).
+func transport(c Config) (*failoverTransport, *nodes, error) {
 	eps := c.Endpoints()
 	if len(eps) < 2 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	tr, err := minio.DefaultTransport(c.Secure)
 	if err != nil {
-		return nil, fmt.Errorf("s3 transport: %w", err)
+		return nil, nil, fmt.Errorf("s3 transport: %w", err)
 	}
-	d := &failoverDialer{addrs: eps, dial: (&net.Dialer{Timeout: failoverDialTimeout, KeepAlive: 30 * time.Second}).DialContext}
+	n := newNodes(eps)
+	d := &failoverDialer{nodes: n, dial: (&net.Dialer{Timeout: failoverDialTimeout, KeepAlive: 30 * time.Second}).DialContext}
 	tr.DialContext = d.DialContext
 	// Each node is dialed directly: a proxy would be handed the address
 	// of whichever node this dialer picked, not the one requests name.
 	tr.Proxy = nil
-	return tr, nil
+	return &failoverTransport{base: tr, nodes: n}, n, nil
 }
 
 // failoverDialer connects to the nodes of one deployment whatever address
 // the transport asks for (always Host): first to the node that answered
-// last, then to the others in the order listed after it. Connections in
-// the pool stay with the node they reached; one broken by a node's death
-// fails its request, which the client retries on a new connection, and
-// that one finds a live node.
+// last, then to the others in the order listed after it, suspect ones
+// last (nodes.order). Connections in the pool stay with the node they
+// reached; one broken by a node's death fails its request, which the
+// client retries on a new connection, and that one finds a live node.
 type failoverDialer struct {
-	addrs []string
+	nodes *nodes
 	dial  func(ctx context.Context, network, addr string) (net.Conn, error)
-
-	mu   sync.Mutex
-	last int // index in addrs of the node that answered last
 }
 
 // DialContext connects to the first node that answers, or returns every
 // node's error.
 func (d *failoverDialer) DialContext(ctx context.Context, network, _ string) (net.Conn, error) {
-	d.mu.Lock()
-	first := d.last
-	d.mu.Unlock()
 	var errs []error
-	for k := range d.addrs {
-		i := (first + k) % len(d.addrs)
-		conn, err := d.dial(ctx, network, d.addrs[i])
+	for _, i := range d.nodes.order() {
+		conn, err := d.dial(ctx, network, d.nodes.addrs[i])
 		if err == nil {
-			d.mu.Lock()
-			d.last = i
-			d.mu.Unlock()
-			return conn, nil
+			d.nodes.connected(i)
+			return &nodeConn{Conn: conn, node: i}, nil
 		}
 		errs = append(errs, err)
 		if ctx.Err() != nil {
 			break
 		}
+		d.nodes.failed(i)
 	}
 	return nil, fmt.Errorf("no s3 node answered: %w", errors.Join(errs...))
+}
+
+// nodeConn is a connection to one node, so that the transport can tell
+// which node a failed request went to.
+type nodeConn struct {
+	net.Conn
+	node int
 }

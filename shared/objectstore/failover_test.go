@@ -71,7 +71,7 @@ func (f *fakeNodes) next(t *testing.T, d *failoverDialer) []string {
 
 func TestFailoverDialerKeepsTheNodeThatAnswered(t *testing.T) {
 	nodes := &fakeNodes{live: map[string]bool{"b:1": true, "c:1": true}}
-	d := &failoverDialer{addrs: []string{"a:1", "b:1", "c:1", "d:1"}, dial: nodes.dial}
+	d := &failoverDialer{nodes: newNodes([]string{"a:1", "b:1", "c:1", "d:1"}), dial: nodes.dial}
 
 	require.Equal(t, []string{"a:1", "b:1"}, nodes.next(t, d), "the first node that answers")
 	require.Equal(t, []string{"b:1"}, nodes.next(t, d), "then straight to it")
@@ -86,7 +86,7 @@ func TestFailoverDialerKeepsTheNodeThatAnswered(t *testing.T) {
 
 func TestFailoverDialerNoNodeAnswers(t *testing.T) {
 	nodes := &fakeNodes{}
-	d := &failoverDialer{addrs: []string{"a:1", "b:1"}, dial: nodes.dial}
+	d := &failoverDialer{nodes: newNodes([]string{"a:1", "b:1"}), dial: nodes.dial}
 	_, err := d.DialContext(context.Background(), "tcp", "a:1")
 	require.ErrorIs(t, err, syscall.ECONNREFUSED)
 	require.ErrorContains(t, err, "dial a:1")
@@ -98,7 +98,7 @@ func TestFailoverDialerNoNodeAnswers(t *testing.T) {
 func TestFailoverDialerStopsWhenTheCallerGivesUp(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var attempts int
-	d := &failoverDialer{addrs: []string{"a:1", "b:1", "c:1"}, dial: func(context.Context, string, string) (net.Conn, error) {
+	d := &failoverDialer{nodes: newNodes([]string{"a:1", "b:1", "c:1"}), dial: func(context.Context, string, string) (net.Conn, error) {
 		attempts++
 		cancel()
 		return nil, context.Canceled
@@ -121,7 +121,7 @@ func TestTransportReachesALiveNodeWithTheSignedHost(t *testing.T) {
 
 	tr, err := Transport(Config{Endpoint: dead + "," + live.Listener.Addr().String()})
 	require.NoError(t, err)
-	defer tr.(*http.Transport).CloseIdleConnections()
+	defer tr.(*failoverTransport).CloseIdleConnections()
 	client := &http.Client{Transport: tr}
 	for range 2 {
 		resp, err := client.Get("http://" + dead + "/bucket/key")

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 
 	"github.com/minio/minio-go/v7"
@@ -58,13 +59,35 @@ func (c *Config) Check(l *config.Loader) {
 }
 
 // NewClient returns a client without contacting the server. Given several
-// endpoints, it reaches whichever node answers (Transport, Host).
+// endpoints, it reaches whichever node answers (Transport, Host), and
+// PresignedGet signs its links for a live one.
 func NewClient(c Config) (*minio.Client, error) {
-	transport, err := Transport(c)
+	tr, nodes, err := transport(c)
 	if err != nil {
 		return nil, err
 	}
-	client, err := minio.New(c.Host(), &minio.Options{
+	var rt http.RoundTripper
+	if tr != nil {
+		rt = tr
+	}
+	client, err := newClient(c, c.Host(), rt)
+	if err != nil {
+		return nil, err
+	}
+	if nodes != nil {
+		check, err := minio.DefaultTransport(c.Secure)
+		if err != nil {
+			return nil, fmt.Errorf("s3 transport: %w", err)
+		}
+		check.Proxy = nil
+		remember(client, &deployment{cfg: c, nodes: nodes, check: &http.Client{Transport: check}})
+	}
+	return client, nil
+}
+
+// newClient is a client of c addressing and signing for host.
+func newClient(c Config, host string, transport http.RoundTripper) (*minio.Client, error) {
+	client, err := minio.New(host, &minio.Options{
 		Creds:  credentials.NewStaticV4(c.AccessKey, c.SecretKey, ""),
 		Secure: c.Secure,
 		// Presigned URLs need no region look-up round trip.

@@ -31,8 +31,20 @@ const MaxPromptMetaBytes = 1024
 func JobPrefix(jobID string) string { return "images/" + jobID + "/" }
 
 // ImageKey is the key of image index of a job: images/<job_id>/<index>.png.
-func ImageKey(jobID string, index int) string {
-	return JobPrefix(jobID) + strconv.Itoa(index) + ".png"
+func ImageKey(jobID string, index int) string { return ImageKeyAt(jobID, index, 0) }
+
+// ImageKeyAt is the key upload try `try` of a delivery writes image index
+// of a job under: ImageKey for the first try, images/<job_id>/<index>-<try>.png
+// after that. A retry needs a key of its own because MinIO keeps the lock
+// of an object whose write a dying node was committing for 1 to 2 minutes,
+// and a write of that same key waits for it; a fresh key does not. The
+// record lists the keys actually written, so readers never derive them.
+func ImageKeyAt(jobID string, index, try int) string {
+	name := strconv.Itoa(index)
+	if try > 0 {
+		name += "-" + strconv.Itoa(try)
+	}
+	return JobPrefix(jobID) + name + ".png"
 }
 
 // ThumbMaxSide is the longest side of a thumbnail. Images no larger get
@@ -44,8 +56,13 @@ func HasThumb(width, height int) bool { return max(width, height) > ThumbMaxSide
 
 // ThumbKey is the thumbnail of image index of a job, stored next to it
 // (images/<job_id>/<index>.thumb.png) so a gallery stays light.
-func ThumbKey(jobID string, index int) string {
-	return JobPrefix(jobID) + strconv.Itoa(index) + ".thumb.png"
+func ThumbKey(jobID string, index int) string { return ThumbKeyOf(ImageKey(jobID, index)) }
+
+// ThumbKeyOf is the thumbnail of the image stored under imageKey, next to
+// it with the same name (images/<job_id>/<index>[-<try>].thumb.png): an
+// image and its thumbnail are written by the same try.
+func ThumbKeyOf(imageKey string) string {
+	return strings.TrimSuffix(imageKey, ".png") + ".thumb.png"
 }
 
 // ThumbSize is the size of the thumbnail of a width×height image: the
@@ -66,22 +83,38 @@ func ThumbSize(width, height int) (int, int) {
 // serves it once the record has left KV, if no segment holds the job.
 func RecordKey(jobID string) string { return JobPrefix(jobID) + "job.json" }
 
-// ParseImageKey returns the job id and index of an image key.
+// ParseImageKey returns the job id and index of an image key, of either
+// shape ImageKeyAt writes.
 func ParseImageKey(key string) (jobID string, index int, err error) {
+	jobID, index, _, err = ParseImageKeyAt(key)
+	return jobID, index, err
+}
+
+// ParseImageKeyAt returns the job id, index and upload try of an image key
+// (try 0 for images/<job_id>/<index>.png).
+func ParseImageKeyAt(key string) (jobID string, index, try int, err error) {
 	rest, ok := strings.CutPrefix(key, "images/")
 	if !ok {
-		return "", 0, fmt.Errorf("key %q: not under images/", key)
+		return "", 0, 0, fmt.Errorf("key %q: not under images/", key)
 	}
 	jobID, file, ok := strings.Cut(rest, "/")
 	name, isPNG := strings.CutSuffix(file, ".png")
 	if !ok || !isPNG || jobID == "" {
-		return "", 0, fmt.Errorf("key %q: want images/<job_id>/<index>.png", key)
+		return "", 0, 0, fmt.Errorf("key %q: want images/<job_id>/<index>[-<try>].png", key)
 	}
+	name, tryText, retried := strings.Cut(name, "-")
 	index, err = strconv.Atoi(name)
 	if err != nil || index < 0 {
-		return "", 0, fmt.Errorf("key %q: bad index", key)
+		return "", 0, 0, fmt.Errorf("key %q: bad index", key)
 	}
-	return jobID, index, nil
+	if retried {
+		// Only the form ImageKeyAt writes: a positive try, no sign or
+		// leading zero, so each image has one key per try.
+		if try, err = strconv.Atoi(tryText); err != nil || try < 1 || strconv.Itoa(try) != tryText {
+			return "", 0, 0, fmt.Errorf("key %q: bad upload try", key)
+		}
+	}
+	return jobID, index, try, nil
 }
 
 // TruncateForMetadata cuts s to at most n bytes on a rune boundary and keeps

@@ -48,3 +48,27 @@ func TestArchiveKeys(t *testing.T) {
 		require.Contains(t, ArchiveIndexKey(notULID), "/h-", notULID)
 	}
 }
+
+// A retried upload's keys: a try suffix on the image, the same name for
+// its thumbnail, and parsed back to the same job and index.
+func TestImageKeyAtRoundTrip(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, ImageKey("01ABC", 2), ImageKeyAt("01ABC", 2, 0))
+	for try, want := range map[int]string{0: "images/01ABC/2.png", 1: "images/01ABC/2-1.png", 12: "images/01ABC/2-12.png"} {
+		key := ImageKeyAt("01ABC", 2, try)
+		require.Equal(t, want, key)
+		id, idx, gotTry, err := ParseImageKeyAt(key)
+		require.NoError(t, err, key)
+		require.Equal(t, []any{"01ABC", 2, try}, []any{id, idx, gotTry})
+		id, idx, err = ParseImageKey(key)
+		require.NoError(t, err, key)
+		require.Equal(t, []any{"01ABC", 2}, []any{id, idx})
+		require.Equal(t, strings.TrimSuffix(want, ".png")+".thumb.png", ThumbKeyOf(key))
+	}
+	require.Equal(t, "images/01ABC/2.thumb.png", ThumbKey("01ABC", 2))
+	for _, bad := range []string{"images/01ABC/2-0.png", "images/01ABC/2-.png", "images/01ABC/2-x.png", "images/01ABC/2--1.png",
+		"images/01ABC/2-01.png", "images/01ABC/-1.png", "images/01ABC/2-1.thumb.png", "images/01ABC/2.thumb.png"} {
+		_, _, _, err := ParseImageKeyAt(bad)
+		require.Error(t, err, bad)
+	}
+}

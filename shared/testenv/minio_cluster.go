@@ -138,6 +138,19 @@ func (c *MinIOCluster) Kill(i int) {
 	c.procs[i] = nil
 }
 
+// Freeze stops node i with SIGSTOP, as a hung host would stop answering
+// without closing a connection; Thaw resumes it.
+func (c *MinIOCluster) Freeze(i int) { c.signal(i, syscall.SIGSTOP) }
+
+// Thaw resumes node i after Freeze.
+func (c *MinIOCluster) Thaw(i int) { c.signal(i, syscall.SIGCONT) }
+
+func (c *MinIOCluster) signal(i int, sig syscall.Signal) {
+	if c.procs[i] != nil {
+		_ = c.procs[i].Process.Signal(sig)
+	}
+}
+
 // Start starts node i again (same port and drive) and waits until it
 // serves as part of a deployment that takes writes.
 func (c *MinIOCluster) Start(i int) {

@@ -160,7 +160,10 @@ func checkImages(t *testing.T, s *stack, rec job.Record) {
 	t.Helper()
 	require.Len(t, rec.Images, rec.Spec.NumImages)
 	for i, key := range rec.Images {
-		require.Equal(t, s3layout.ImageKey(rec.JobID, i), key)
+		// The first try's key, or a retried upload's (s3layout.ImageKeyAt).
+		owner, index, err := s3layout.ParseImageKey(key)
+		require.NoError(t, err, key)
+		require.Equal(t, []any{rec.JobID, i}, []any{owner, index}, key)
 		info, err := s.s3.StatObject(context.Background(), s.minio.Config.Bucket, key, minio.StatObjectOptions{})
 		require.NoError(t, err, key)
 		require.Equal(t, rec.JobID, info.UserMetadata["Job-Id"])
@@ -174,7 +177,7 @@ func checkImages(t *testing.T, s *stack, rec job.Record) {
 		require.Equal(t, rec.Spec.Width, img.Bounds().Dx(), key)
 		require.Equal(t, rec.Spec.Height, img.Bounds().Dy(), key)
 		if s3layout.HasThumb(rec.Spec.Width, rec.Spec.Height) {
-			thumb, err := png.Decode(bytes.NewReader(download(t, s, s3layout.ThumbKey(rec.JobID, i))))
+			thumb, err := png.Decode(bytes.NewReader(download(t, s, s3layout.ThumbKeyOf(key))))
 			require.NoError(t, err, key)
 			tw, th := s3layout.ThumbSize(rec.Spec.Width, rec.Spec.Height)
 			require.Equal(t, tw, thumb.Bounds().Dx(), key)

@@ -50,6 +50,7 @@ func (w *Worker) upload(d *delivery) error {
 		if err == nil || isPermanent(err) || d.ctx.Err() != nil || time.Now().After(deadline) {
 			return err
 		}
+		d.uploadTry++
 		w.emit(d, job.StatusProcessing, d.spec.Steps, d.spec.Steps, "retrying upload: "+err.Error())
 		waitCtx, cancel := context.WithDeadline(d.ctx, deadline)
 		healthy := w.waitHealthyUntil(waitCtx, d.log, "keeping the images and retrying the upload when it recovers")
@@ -60,41 +61,51 @@ func (w *Worker) upload(d *delivery) error {
 	}
 }
 
-// uploadOnce encodes and stores the images, unless an earlier attempt did.
+// uploadOnce encodes and stores the images an earlier try did not store,
+// unless an earlier attempt stored them all.
 func (w *Worker) uploadOnce(d *delivery) error {
 	if d.keys != nil {
 		return nil
 	}
-	keys := make([]string, len(d.images))
+	if d.stored == nil {
+		d.stored = make([]string, len(d.images))
+	}
 	var encode, upload time.Duration
 	for i, img := range d.images {
+		if d.stored[i] != "" {
+			continue
+		}
 		t1 := time.Now()
 		data, err := w.p.Encoder.EncodeRGB(img.Width, img.Height, img.RGB)
 		if err != nil {
 			return permanent(err)
 		}
 		t2 := time.Now()
-		if keys[i], err = w.p.Images.Put(d.ctx, d.work.JobID, i, d.spec, data); err != nil {
+		key, err := w.p.Images.PutTry(d.ctx, d.work.JobID, i, d.uploadTry, d.spec, data)
+		if err != nil {
 			return err
 		}
-		if err := w.putThumb(d, i, img); err != nil {
+		// The thumbnail goes under the image's key: a try that fails on
+		// it stores the image again under the next try's key.
+		if err := w.putThumb(d, key, i, img); err != nil {
 			return err
 		}
+		d.stored[i] = key
 		t3 := time.Now()
 		encode += t2.Sub(t1)
 		upload += t3.Sub(t2)
 		tracing.Stage(d.trace, "encode", t1, t2, attribute.Int("image", i), attribute.Int("bytes", len(data)))
-		tracing.Stage(d.trace, "s3.put", t2, t3, attribute.Int("image", i), attribute.String("key", keys[i]))
+		tracing.Stage(d.trace, "s3.put", t2, t3, attribute.Int("image", i), attribute.String("key", key))
 	}
 	d.images = nil // the pixels are stored; let them go
-	d.keys = keys
+	d.keys, d.stored = d.stored, nil
 	d.stages.EncodeMS, d.stages.UploadMS = job.Millis(encode), job.Millis(upload)
 	return nil
 }
 
 // putThumb stores the thumbnail of an image larger than a thumbnail, next
 // to it, for galleries; smaller images are their own.
-func (w *Worker) putThumb(d *delivery, i int, img imageOut) error {
+func (w *Worker) putThumb(d *delivery, imageKey string, i int, img imageOut) error {
 	if !s3layout.HasThumb(img.Width, img.Height) {
 		return nil
 	}
@@ -103,7 +114,7 @@ func (w *Worker) putThumb(d *delivery, i int, img imageOut) error {
 	if err != nil {
 		return permanent(err)
 	}
-	return w.p.Images.PutThumb(d.ctx, d.work.JobID, i, d.spec, data)
+	return w.p.Images.PutThumb(d.ctx, imageKey, d.work.JobID, i, d.spec, data)
 }
 
 // complete moves the record to completed, fenced on this delivery: if the

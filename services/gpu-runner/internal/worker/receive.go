@@ -28,6 +28,11 @@ type delivery struct {
 	stages    job.Stages
 	images    []imageOut // generated, waiting for encode and upload
 	keys      []string   // stored image keys, once known
+	// uploadTry counts this delivery's failed upload tries: each try
+	// writes under keys of its own (s3layout.ImageKeyAt), and stored
+	// keeps the images a try did store, so the next one skips them.
+	uploadTry int
+	stored    []string
 	events    progressEvents
 	// reached is the latest step and its total (step<<32 | total), for
 	// the heartbeat: every step, not only those whose events went out.

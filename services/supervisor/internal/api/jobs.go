@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"net/url"
 	"time"
 
 	"go.uber.org/zap"
@@ -13,6 +12,7 @@ import (
 	"cyberimage/services/supervisor/internal/webhook"
 	"cyberimage/shared/job"
 	"cyberimage/shared/jobstore"
+	"cyberimage/shared/objectstore"
 	"cyberimage/shared/s3layout"
 )
 
@@ -86,14 +86,14 @@ func (s *Server) imageLinks(ctx context.Context, rec job.Record) []imageLink {
 			s.log.Warn("record names an image outside its own prefix; not signing it", zap.String("job_id", rec.JobID), zap.String("key", key))
 			continue
 		}
-		u, err := s.p.S3.PresignedGetObject(ctx, s.p.Bucket, key, s.p.PresignTTL, url.Values{})
+		u, err := objectstore.PresignedGet(ctx, s.p.S3, s.p.Bucket, key, s.p.PresignTTL)
 		if err != nil {
 			s.log.Warn("presign", zap.String("job_id", rec.JobID), zap.String("key", key), zap.Error(err))
 			continue
 		}
 		link := imageLink{Key: key, URL: u.String(), ThumbURL: u.String()}
-		if _, index, _ := s3layout.ParseImageKey(key); s3layout.HasThumb(rec.Spec.Width, rec.Spec.Height) {
-			if t, err := s.p.S3.PresignedGetObject(ctx, s.p.Bucket, s3layout.ThumbKey(rec.JobID, index), s.p.PresignTTL, url.Values{}); err == nil {
+		if s3layout.HasThumb(rec.Spec.Width, rec.Spec.Height) {
+			if t, err := objectstore.PresignedGet(ctx, s.p.S3, s.p.Bucket, s3layout.ThumbKeyOf(key), s.p.PresignTTL); err == nil {
 				link.ThumbURL = t.String()
 			}
 		}
