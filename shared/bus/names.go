@@ -16,9 +16,9 @@ const (
 	// submissions'. The requests stream captures both it and the bare
 	// subject.
 	SubjectRequestsAll = "cyberimage.requests.>"
-	ConsumerIngest  = "ingest"
-	StreamJobs      = "CYBERIMAGE_JOBS"
-	SubjectJobsAll  = "cyberimage.jobs.>"
+	ConsumerIngest     = "ingest"
+	StreamJobs         = "CYBERIMAGE_JOBS"
+	SubjectJobsAll     = "cyberimage.jobs.>"
 	// ConsumerRunners prefixes the runners' durable consumers, one per
 	// model and priority class (ClassConsumer), so a runner pulls only the
 	// models it serves, and each class apart.
