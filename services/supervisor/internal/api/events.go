@@ -16,6 +16,10 @@ import (
 // proxies do not close it.
 const eventKeepAlive = 15 * time.Second
 
+// subscribeFlushTimeout bounds the wait for NATS to confirm an event
+// stream's subscription.
+const subscribeFlushTimeout = 5 * time.Second
+
 // events serves GET /v1/events[?job_id=]: the jobs' progress events as
 // server-sent events (event "progress", data the event's JSON), live, for
 // one job or all; no polling. Junk on the subject is dropped, as
@@ -59,6 +63,13 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer func() { _ = sub.Unsubscribe() }()
+	// The stream opens only once the server has the subscription: a client
+	// that opens it and then submits (or a test that then publishes) must
+	// not lose the first events to a subscription still on its way.
+	if err := s.p.NC.FlushTimeout(subscribeFlushTimeout); err != nil {
+		writeError(w, http.StatusServiceUnavailable, "the event subscription was not confirmed by NATS: "+err.Error())
+		return
+	}
 	// The server's write timeout is for answers that end; this one does
 	// not, and ends with the client, or when the server stops.
 	if err := httpserve.Unbounded(w); err != nil {
