@@ -16,8 +16,18 @@ const ArchivePrefix = "archive/"
 // in revision order). The name is a function of what the segment holds: a
 // segment written again after a crash has the same name and content, or
 // another name next to it; never a different content under the same name.
-func ArchiveSegmentKey(from, to uint64) string {
-	return fmt.Sprintf("%ssegments/%020d-%020d.ndjson.gz", ArchivePrefix, from, to)
+func ArchiveSegmentKey(from, to uint64) string { return ArchiveSegmentKeyAt(from, to, 0) }
+
+// ArchiveSegmentKeyAt is the segment's key for the write's try-th retry
+// (0: the first try, ArchiveSegmentKey): <from>-<to>.<try>.ndjson.gz, the
+// same content next to the first name. A retry writes anew rather than
+// over the first key because MinIO holds the lock of an object a lost node
+// was committing for 1-2 minutes; the index names the key written.
+func ArchiveSegmentKeyAt(from, to uint64, try int) string {
+	if try == 0 {
+		return fmt.Sprintf("%ssegments/%020d-%020d.ndjson.gz", ArchivePrefix, from, to)
+	}
+	return fmt.Sprintf("%ssegments/%020d-%020d.%d.ndjson.gz", ArchivePrefix, from, to, try)
 }
 
 // ArchiveIndexKey is the index page that locates jobID's archived record:

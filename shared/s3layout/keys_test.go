@@ -32,6 +32,8 @@ func TestTruncateForMetadata(t *testing.T) {
 func TestArchiveKeys(t *testing.T) {
 	t.Parallel()
 	require.Equal(t, "archive/segments/00000000000000000007-00000000000000001234.ndjson.gz", ArchiveSegmentKey(7, 1234))
+	require.Equal(t, ArchiveSegmentKey(7, 1234), ArchiveSegmentKeyAt(7, 1234, 0))
+	require.Equal(t, "archive/segments/00000000000000000007-00000000000000001234.1.ndjson.gz", ArchiveSegmentKeyAt(7, 1234, 1))
 	// ULIDs of one 33-second window share a page; of the next, not.
 	require.Equal(t, "archive/index/t-01JABCD.tsv.gz", ArchiveIndexKey("01JABCDEFGHJKMNPQRSTVWXYZ0"))
 	require.Equal(t, ArchiveIndexKey("01JABCDZZZZZZZZZZZZZZZZZZZ"), ArchiveIndexKey("01JABCD0000000000000000000"))

@@ -228,7 +228,7 @@ func (a *Archiver) session(ctx context.Context) error {
 // reset starts a session's state at the checkpoint.
 func (a *Archiver) reset(from uint64) {
 	a.endSpans()
-	a.seg.sealed()
+	a.seg.sealed("")
 	a.records, a.pend, a.taken, a.saved = nil, pending{}, from, from
 }
 

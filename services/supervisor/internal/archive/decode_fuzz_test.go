@@ -174,9 +174,13 @@ func TestSegmentMemberRoundTrip(t *testing.T) {
 	s := newSegment()
 	require.NoError(t, s.add(3, rec))
 	require.NoError(t, s.add(9, rec))
-	entries := s.sealed()
+	require.Equal(t, "archive/segments/00000000000000000003-00000000000000000009.ndjson.gz", s.key(0))
+	// A retried write goes next to the first name, and the entries name
+	// the key actually written.
+	require.Equal(t, "archive/segments/00000000000000000003-00000000000000000009.2.ndjson.gz", s.key(2))
+	entries := s.sealed(s.key(2))
 	require.Len(t, entries, 2)
-	require.Equal(t, "archive/segments/00000000000000000003-00000000000000000009.ndjson.gz", entries[1].Segment)
+	require.Equal(t, "archive/segments/00000000000000000003-00000000000000000009.2.ndjson.gz", entries[1].Segment)
 	require.Zero(t, s.Len())
 	s2 := newSegment()
 	require.NoError(t, s2.add(3, rec))

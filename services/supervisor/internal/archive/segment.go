@@ -60,12 +60,13 @@ func (s *segment) add(rev uint64, rec job.Record) error {
 // Len is the number of records gathered.
 func (s *segment) Len() int { return len(s.entries) }
 
-// key names the segment by the revisions it holds.
-func (s *segment) key() string { return s3layout.ArchiveSegmentKey(s.from, s.to) }
+// key names the segment by the revisions it holds, for its write's
+// try-th retry (s3layout.ArchiveSegmentKeyAt).
+func (s *segment) key(try int) string { return s3layout.ArchiveSegmentKeyAt(s.from, s.to, try) }
 
-// sealed returns the entries with the segment's key, and empties it.
-func (s *segment) sealed() []location {
-	key := s.key()
+// sealed returns the entries with the key the segment was written under,
+// and empties it.
+func (s *segment) sealed(key string) []location {
 	out := s.entries
 	for i := range out {
 		out[i].Segment = key

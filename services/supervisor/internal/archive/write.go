@@ -16,6 +16,7 @@ import (
 	"cyberimage/shared/job"
 	"cyberimage/shared/jobstore"
 	"cyberimage/shared/lifecycle"
+	"cyberimage/shared/objectstore"
 	"cyberimage/shared/s3layout"
 	"cyberimage/shared/tracing"
 )
@@ -58,8 +59,16 @@ func (a *Archiver) flush(ctx context.Context) error {
 	if a.seg.Len() == 0 {
 		return nil
 	}
-	key, body := a.seg.key(), a.seg.body.Bytes()
-	err := lifecycle.Retry(ctx, a.policy("writing an archive segment to S3 failed; retrying"), func(ctx context.Context) error {
+	body := a.seg.body.Bytes()
+	// Each try is bounded (a hung node) and a retry writes under a fresh
+	// key (a dead node's lock on the first): a lost MinIO node costs the
+	// archive seconds, not minutes.
+	policy := a.policy("writing an archive segment to S3 failed; retrying")
+	policy.TryTimeout = objectstore.TryTimeout(len(body))
+	try, key := 0, a.seg.key(0)
+	err := lifecycle.Retry(ctx, policy, func(ctx context.Context) error {
+		key = a.seg.key(try)
+		try++
 		_, err := a.p.S3.PutObject(ctx, a.p.Bucket, key, bytes.NewReader(body), int64(len(body)),
 			minio.PutObjectOptions{ContentType: "application/gzip"})
 		return err
@@ -72,7 +81,7 @@ func (a *Archiver) flush(ctx context.Context) error {
 			return err
 		}
 	}
-	entries := a.seg.sealed()
+	entries := a.seg.sealed(key)
 	for _, s := range a.spans {
 		s.SetAttributes(attribute.String("key", key))
 	}
@@ -97,7 +106,9 @@ func (a *Archiver) putJobJSON(ctx context.Context, rec job.Record) error {
 	if err != nil {
 		return nil // it encoded for the segment: cannot happen
 	}
-	err = lifecycle.Retry(ctx, a.policy("writing a job.json to S3 failed; retrying"), func(ctx context.Context) error {
+	policy := a.policy("writing a job.json to S3 failed; retrying")
+	policy.TryTimeout = objectstore.TryTimeout(len(body))
+	err = lifecycle.Retry(ctx, policy, func(ctx context.Context) error {
 		_, err := a.p.S3.PutObject(ctx, a.p.Bucket, s3layout.RecordKey(rec.JobID), bytes.NewReader(body), int64(len(body)),
 			minio.PutObjectOptions{ContentType: "application/json"})
 		return err
@@ -108,6 +119,10 @@ func (a *Archiver) putJobJSON(ctx context.Context, rec job.Record) error {
 	return nil
 }
 
+// pageTryTimeout bounds one read-and-write of an index page: four times
+// a small object's bound, room for pages of a large archive.
+var pageTryTimeout = 4 * objectstore.TryTimeout(0)
+
 // index writes what is gathered, brings the index pages up to date with
 // every segment written, then saves the checkpoint: everything that ended
 // up to it is archived and found.
@@ -116,8 +131,14 @@ func (a *Archiver) index(ctx context.Context) error {
 		return err
 	}
 	upTo := a.taken
+	// A page is read and written again under its own key (its ETag is the
+	// guard against a second writer), so a retry cannot move to a fresh
+	// key; each try is still bounded, so a hung node costs a try, not the
+	// pass.
+	policy := a.policy("updating an archive index page failed; retrying")
+	policy.TryTimeout = pageTryTimeout
 	for _, key := range a.pend.keys() {
-		err := lifecycle.Retry(ctx, a.policy("updating an archive index page failed; retrying"), func(ctx context.Context) error {
+		err := lifecycle.Retry(ctx, policy, func(ctx context.Context) error {
 			return applyPage(ctx, a.p.S3, a.p.Bucket, key, a.pend.pages[key])
 		})
 		if err != nil {
