@@ -37,6 +37,12 @@ type delivery struct {
 	endedAs  job.Status
 	body     []byte
 
+	// target is the URL to call, and exact whether the allow list names
+	// its host exactly: checked at the first attempt, by run's goroutine
+	// alone.
+	target string
+	exact  bool
+
 	cancel   context.CancelCauseFunc
 	elem     *list.Element
 	detached bool // dropped or superseded: no longer in pending
@@ -77,21 +83,22 @@ func (x *dispatcher) add(rev uint64, rec job.Record) {
 		return
 	}
 	d := &delivery{id: DeliveryID(rec), jobID: rec.JobID, url: rec.Spec.CallbackURL, revision: rev, endedAs: rec.Status}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.ctx.Err() != nil {
+		return
+	}
+	old, held := x.pending[rec.JobID]
+	if held && old.id == d.id {
+		return // a catch-up's read again of an end held already
+	}
 	if u, err := url.Parse(d.url); err == nil {
 		d.host = strings.ToLower(u.Host)
 	}
 	// The record as GET /v1/jobs/{id} shows it; a record decoded from
 	// JSON encodes again.
 	d.body, _ = json.Marshal(rec.Public())
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	if x.ctx.Err() != nil {
-		return
-	}
-	if old, ok := x.pending[rec.JobID]; ok {
-		if old.id == d.id {
-			return
-		}
+	if held {
 		x.detach(old, errSuperseded)
 	}
 	if len(x.pending) >= x.p.MaxPending {
@@ -115,6 +122,11 @@ func (x *dispatcher) add(rev uint64, rec job.Record) {
 // detach takes d out of pending and ends it for cause; with x.mu held.
 func (x *dispatcher) detach(d *delivery, cause error) {
 	d.cancel(cause)
+	x.forget(d)
+}
+
+// forget takes d out of pending; with x.mu held.
+func (x *dispatcher) forget(d *delivery) {
 	d.detached = true
 	delete(x.pending, d.jobID)
 	x.order.Remove(d.elem)
@@ -128,10 +140,7 @@ func (x *dispatcher) done(d *delivery, h *host) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if !d.detached && x.ctx.Err() == nil {
-		d.detached = true
-		delete(x.pending, d.jobID)
-		x.order.Remove(d.elem)
-		x.p.Metrics.pending.Store(int64(len(x.pending)))
+		x.forget(d)
 	}
 	if h.users--; h.users == 0 {
 		delete(x.hosts, d.host)
@@ -210,18 +219,23 @@ func fresh(d *delivery) Status {
 // attempt makes one call, records it and judges it: nil when delivered,
 // a Permanent error when the delivery ended otherwise, an error to retry.
 func (x *dispatcher) attempt(ctx context.Context, d *delivery, h *host, st *Status) error {
-	u, m, err := job.ParseCallbackURL(d.url, x.p.Hosts)
-	if err != nil {
-		// The operator narrowed the allow list since the job came in.
-		x.record(d, st, Attempt{At: time.Now().UTC(), Outcome: OutcomeRefused, Error: err.Error()}, StateFailed, "refused: "+err.Error())
-		return lifecycle.Permanent(errFinal)
+	if d.target == "" {
+		// Hosts stay as they are for the leader's run, so one check
+		// stands for every retry of this delivery.
+		u, m, err := job.ParseCallbackURL(d.url, x.p.Hosts)
+		if err != nil {
+			// The operator narrowed the allow list since the job came in.
+			x.record(d, st, Attempt{At: time.Now().UTC(), Outcome: OutcomeRefused, Error: err.Error()}, StateFailed, "refused: "+err.Error())
+			return lifecycle.Permanent(errFinal)
+		}
+		d.target, d.exact = u.String(), m.Exact
 	}
 	release, err := x.acquire(ctx, h)
 	if err != nil {
 		return err
 	}
 	start := time.Now()
-	code, err := x.p.Poster.Post(ctx, Call{URL: u.String(), JobID: d.jobID, Delivery: d.id, Body: d.body, Exact: m.Exact})
+	code, err := x.p.Poster.Post(ctx, Call{URL: d.target, JobID: d.jobID, Delivery: d.id, Body: d.body, Exact: d.exact})
 	release()
 	if x.ctx.Err() != nil {
 		return x.ctx.Err() // the lease is gone: the next leader makes and records the next attempt
