@@ -48,23 +48,23 @@ func (c Config) Host() string {
 // first node that answers (failoverDialer), wrapped so that a request
 // failing through a node makes that node suspect (failoverTransport).
 func Transport(c Config) (http.RoundTripper, error) {
-	tr, _, err := transport(c)
+	tr, err := transport(c)
 	if tr == nil {
 		return nil, err
 	}
 	return tr, err
 }
 
-// transport is Transport with the nodes it keeps track of (nil, nil for a
-// single endpoint).
-func transport(c Config) (*failoverTransport, *nodes, error) {
+// transport is Transport as the failoverTransport it is (nil for a single
+// endpoint), whose nodes the deployment's presigning shares.
+func transport(c Config) (*failoverTransport, error) {
 	eps := c.Endpoints()
 	if len(eps) < 2 {
-		return nil, nil, nil
+		return nil, nil
 	}
 	tr, err := minio.DefaultTransport(c.Secure)
 	if err != nil {
-		return nil, nil, fmt.Errorf("s3 transport: %w", err)
+		return nil, fmt.Errorf("s3 transport: %w", err)
 	}
 	n := newNodes(eps)
 	d := &failoverDialer{nodes: n, dial: (&net.Dialer{Timeout: failoverDialTimeout, KeepAlive: 30 * time.Second}).DialContext}
@@ -72,7 +72,7 @@ func transport(c Config) (*failoverTransport, *nodes, error) {
 	// Each node is dialed directly: a proxy would be handed the address
 	// of whichever node this dialer picked, not the one requests name.
 	tr.Proxy = nil
-	return &failoverTransport{base: tr, nodes: n}, n, nil
+	return &failoverTransport{base: tr, nodes: n}, nil
 }
 
 // failoverDialer connects to the nodes of one deployment whatever address

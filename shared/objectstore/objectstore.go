@@ -62,7 +62,7 @@ func (c *Config) Check(l *config.Loader) {
 // endpoints, it reaches whichever node answers (Transport, Host), and
 // PresignedGet signs its links for a live one.
 func NewClient(c Config) (*minio.Client, error) {
-	tr, nodes, err := transport(c)
+	tr, err := transport(c)
 	if err != nil {
 		return nil, err
 	}
@@ -74,13 +74,13 @@ func NewClient(c Config) (*minio.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	if nodes != nil {
+	if tr != nil {
 		check, err := minio.DefaultTransport(c.Secure)
 		if err != nil {
 			return nil, fmt.Errorf("s3 transport: %w", err)
 		}
 		check.Proxy = nil
-		remember(client, &deployment{cfg: c, nodes: nodes, check: &http.Client{Transport: check}})
+		remember(client, &deployment{cfg: c, nodes: tr.nodes, check: &http.Client{Transport: check}})
 	}
 	return client, nil
 }

@@ -47,15 +47,23 @@ func remember(client *minio.Client, d *deployment) {
 // names, and a link naming a node that is down fails however many others
 // are up. Clients of one endpoint sign for it, as before.
 func PresignedGet(ctx context.Context, client *minio.Client, bucket, key string, ttl time.Duration) (*url.URL, error) {
-	d, ok := deployments.Load(weak.Make(client))
-	if !ok {
-		return client.PresignedGetObject(ctx, bucket, key, ttl, url.Values{})
-	}
-	signer, err := d.(*deployment).signer(ctx, client)
+	signer, err := Signer(ctx, client)
 	if err != nil {
 		return nil, err
 	}
 	return signer.PresignedGetObject(ctx, bucket, key, ttl, url.Values{})
+}
+
+// Signer is the client to presign links with, as PresignedGet would: one
+// signing for a node of client's deployment that answers now, or client
+// itself for a single endpoint. Signing several links with one Signer
+// picks (and health-checks) the node once for them all.
+func Signer(ctx context.Context, client *minio.Client) (*minio.Client, error) {
+	d, ok := deployments.Load(weak.Make(client))
+	if !ok {
+		return client, nil
+	}
+	return d.(*deployment).signer(ctx, client)
 }
 
 // signer is a client signing for a node that answers (client itself for
@@ -63,11 +71,16 @@ func PresignedGet(ctx context.Context, client *minio.Client, bucket, key string,
 // any then.
 func (d *deployment) signer(ctx context.Context, client *minio.Client) (*minio.Client, error) {
 	for _, i := range d.nodes.order() {
-		if !d.nodes.checkedLive(i, liveFor) && !d.checkLive(ctx, d.nodes.addrs[i]) {
-			d.nodes.failed(i)
-			continue
+		// Only a check that passed renews the memory: renewing it on
+		// every link served would keep a node remembered live forever
+		// under steady traffic, never checked again.
+		if !d.nodes.checkedLive(i, liveFor) {
+			if !d.checkLive(ctx, d.nodes.addrs[i]) {
+				d.nodes.failed(i)
+				continue
+			}
+			d.nodes.foundLive(i)
 		}
-		d.nodes.foundLive(i)
 		addr := d.nodes.addrs[i]
 		if addr == d.cfg.Host() {
 			return client, nil

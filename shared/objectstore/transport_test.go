@@ -6,8 +6,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+	"weak"
 
 	"github.com/stretchr/testify/require"
 )
@@ -84,7 +86,7 @@ func TestTransportIgnoresACancelledRequest(t *testing.T) {
 	defer close(release)
 	other := httptest.NewServer(http.NotFoundHandler())
 	defer other.Close()
-	tr, _, err := transport(Config{Endpoint: slow.Listener.Addr().String() + "," + other.Listener.Addr().String()})
+	tr, err := transport(Config{Endpoint: slow.Listener.Addr().String() + "," + other.Listener.Addr().String()})
 	require.NoError(t, err)
 	defer tr.CloseIdleConnections()
 
@@ -119,5 +121,31 @@ func TestPresignedGetNamesALiveNode(t *testing.T) {
 		require.Equal(t, want, u.Host, endpoint)
 		require.True(t, strings.HasPrefix(u.Path, "/bucket/images/j/0.png"), u.Path)
 		require.NotEmpty(t, u.Query().Get("X-Amz-Signature"))
+	}
+}
+
+// A node remembered live is checked again once liveFor has passed since
+// its last passed check, however many links were signed in between.
+func TestSignerChecksAgainAfterLiveFor(t *testing.T) {
+	var checks atomic.Int32
+	live := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { checks.Add(1) }))
+	defer live.Close()
+	client, err := NewClient(Config{Endpoint: live.Listener.Addr().String() + "," + closedAddr(t), AccessKey: "k", SecretKey: "s"})
+	require.NoError(t, err)
+	d, ok := deployments.Load(weak.Make(client))
+	require.True(t, ok)
+	now := time.Now()
+	d.(*deployment).nodes.now = func() time.Time { return now }
+
+	ctx := context.Background()
+	for _, step := range []struct {
+		after time.Duration
+		want  int32
+	}{{0, 1}, {liveFor * 3 / 5, 1}, {liveFor * 3 / 5, 2}} {
+		now = now.Add(step.after)
+		signer, err := Signer(ctx, client)
+		require.NoError(t, err)
+		require.Same(t, client, signer)
+		require.Equal(t, step.want, checks.Load(), "health checks after %v more", step.after)
 	}
 }
