@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
 	"time"
 
+	"github.com/minio/minio-go/v7"
 	"go.uber.org/zap"
 
 	"cyberimage/services/supervisor/internal/archive"
@@ -78,22 +80,31 @@ func (s *Server) callback(ctx context.Context, rec job.Record, archived bool) *w
 
 // imageLinks presigns the job's own images: only keys under its own prefix,
 // since a record is data anyone with KV access could write, and a presigned
-// URL opens any key.
+// URL opens any key. Every link is signed for the one node chosen for the
+// first (objectstore.Signer), not looked up again per image and thumbnail.
 func (s *Server) imageLinks(ctx context.Context, rec job.Record) []imageLink {
 	var links []imageLink
+	var signer *minio.Client
 	for _, key := range rec.Images {
 		if owner, _, err := s3layout.ParseImageKey(key); err != nil || owner != rec.JobID {
 			s.log.Warn("record names an image outside its own prefix; not signing it", zap.String("job_id", rec.JobID), zap.String("key", key))
 			continue
 		}
-		u, err := objectstore.PresignedGet(ctx, s.p.S3, s.p.Bucket, key, s.p.PresignTTL)
+		if signer == nil {
+			var err error
+			if signer, err = objectstore.Signer(ctx, s.p.S3); err != nil {
+				s.log.Warn("presign", zap.String("job_id", rec.JobID), zap.Error(err))
+				return links
+			}
+		}
+		u, err := signer.PresignedGetObject(ctx, s.p.Bucket, key, s.p.PresignTTL, url.Values{})
 		if err != nil {
 			s.log.Warn("presign", zap.String("job_id", rec.JobID), zap.String("key", key), zap.Error(err))
 			continue
 		}
 		link := imageLink{Key: key, URL: u.String(), ThumbURL: u.String()}
 		if s3layout.HasThumb(rec.Spec.Width, rec.Spec.Height) {
-			if t, err := objectstore.PresignedGet(ctx, s.p.S3, s.p.Bucket, s3layout.ThumbKeyOf(key), s.p.PresignTTL); err == nil {
+			if t, err := signer.PresignedGetObject(ctx, s.p.Bucket, s3layout.ThumbKeyOf(key), s.p.PresignTTL, url.Values{}); err == nil {
 				link.ThumbURL = t.String()
 			}
 		}
