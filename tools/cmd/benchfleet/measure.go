@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
+
 	"cyberimage/tools/internal/nearestrank"
 )
 
@@ -47,12 +49,16 @@ type stepResult struct {
 	components map[string]float64
 	profSample int
 
-	recoveries, slow float64
-	tickP99          float64 // the emulators' worst tick lag p99, ms
-	tickMax          float64
-	answered, failed int
-	errors           float64
-	missed           []string // figures that could not be read
+	// recoveries and slow are summed over the supsRead of supsAll
+	// supervisors whose /metrics were read at both ends of the window;
+	// emusRead emulators were read at both ends.
+	recoveries, slow            float64
+	supsRead, supsAll, emusRead int
+	tickP99                     float64 // the emulators' worst tick lag p99, ms
+	tickMax                     float64
+	answered, failed            int
+	errors                      float64
+	missed                      []string // figures that could not be read
 }
 
 // countSample is a supervisor's count of completed jobs at a moment.
@@ -223,24 +229,42 @@ func (r *stepResult) fill(s0, s1 snapshot, h *harness) {
 	r.harness = (s1.harness - s0.harness) / secs
 	r.machine = (s1.machine - s0.machine) / secs
 	r.sends = map[string]float64{}
-	for k, v := range s1.emu {
-		r.sends[k] = float64(v-s0.emu[k]) / secs
-	}
+	inBoth(s0.emu, s1.emu, func(_ string, c0, c1 map[string]int64) {
+		r.emusRead++
+		inBoth(c0, c1, func(kind string, v0, v1 int64) { r.sends[kind] += float64(v1-v0) / secs })
+	})
 	r.errors = r.sends["error"] * secs
 	r.supDeliv, r.supSent = map[string]map[string]float64{}, map[string]float64{}
-	for id, kinds := range s1.supSubs {
-		r.supDeliv[id] = map[string]float64{}
-		for k, v := range kinds {
-			r.supDeliv[id][k] = float64(v-s0.supSubs[id][k]) / secs
-		}
-		r.supSent[id] = float64(s1.supIn[id]-s0.supIn[id]) / secs
-	}
+	inBoth(s0.conns, s1.conns, func(_ string, n0, n1 map[string]supConn) {
+		inBoth(n0, n1, func(id string, c0, c1 supConn) {
+			if r.supDeliv[id] == nil {
+				r.supDeliv[id] = map[string]float64{}
+			}
+			inBoth(c0.subs, c1.subs, func(kind string, v0, v1 int64) { r.supDeliv[id][kind] += float64(v1-v0) / secs })
+			r.supSent[id] += float64(c1.in-c0.in) / secs
+		})
+	})
 	r.nodeIn, r.nodeOut = map[string]float64{}, map[string]float64{}
-	for name, v := range s1.varz {
-		r.nodeIn[name] = float64(v.InMsgs-s0.varz[name].InMsgs) / secs
-		r.nodeOut[name] = float64(v.OutMsgs-s0.varz[name].OutMsgs) / secs
+	inBoth(s0.varz, s1.varz, func(name string, v0, v1 server.Varz) {
+		r.nodeIn[name] = float64(v1.InMsgs-v0.InMsgs) / secs
+		r.nodeOut[name] = float64(v1.OutMsgs-v0.OutMsgs) / secs
+	})
+	r.supsAll = len(h.sups)
+	inBoth(s0.sup, s1.sup, func(_ string, m0, m1 supMetrics) {
+		r.recoveries += m1.recoveries - m0.recoveries
+		r.slow += m1.slow - m0.slow
+		r.supsRead++
+	})
+}
+
+// inBoth calls f for each key read in both a and b: a figure missing from
+// either reading has no difference over the window.
+func inBoth[V any](a, b map[string]V, f func(key string, va, vb V)) {
+	for k, vb := range b {
+		if va, ok := a[k]; ok {
+			f(k, va, vb)
+		}
 	}
-	r.recoveries, r.slow = s1.recoveries-s0.recoveries, s1.slow-s0.slow
 }
 
 // profile reads the leader's perf samples: CPU per watchdog pass and

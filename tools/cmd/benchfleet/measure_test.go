@@ -4,6 +4,10 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+
+	"cyberimage/tools/internal/benchstack"
 )
 
 // The index's lag at a moment is the age of the oldest completion it had
@@ -42,5 +46,40 @@ func TestParseStepsWantsARisingList(t *testing.T) {
 		if _, err := parseSteps(bad); err == nil {
 			t.Fatalf("parseSteps(%q) took it", bad)
 		}
+	}
+}
+
+// A figure read at only one end of a window has no rate: neither its whole
+// count since start (missing at the start: n2, emulator-3, s2) nor a
+// negative (missing at the end: n3, emulator-2) is taken for the window's.
+func TestFillSubtractsOnlyFiguresReadAtBothEnds(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	s0 := snapshot{at: t0,
+		varz:  map[string]server.Varz{"n1": {InMsgs: 100, OutMsgs: 100}, "n3": {InMsgs: 9000, OutMsgs: 9000}},
+		conns: map[string]map[string]supConn{"n1": {"s1": {subs: map[string]int64{"heartbeat": 10}, in: 5}}},
+		emu:   map[string]map[string]int64{"emulator-1": {"heartbeat": 50}, "emulator-2": {"heartbeat": 1000}},
+		sup:   map[string]supMetrics{"s1": {recoveries: 2, slow: 1}},
+	}
+	s1 := snapshot{at: t0.Add(10 * time.Second),
+		varz: map[string]server.Varz{"n1": {InMsgs: 200, OutMsgs: 300}, "n2": {InMsgs: 9000, OutMsgs: 9000}},
+		conns: map[string]map[string]supConn{"n1": {"s1": {subs: map[string]int64{"heartbeat": 30}, in: 15}},
+			"n2": {"s2": {subs: map[string]int64{"heartbeat": 7000}, in: 7000}}},
+		emu: map[string]map[string]int64{"emulator-1": {"heartbeat": 150}, "emulator-3": {"heartbeat": 5000}},
+		sup: map[string]supMetrics{"s1": {recoveries: 2, slow: 1}, "s2": {recoveries: 40, slow: 3}},
+	}
+	h := &harness{ps: benchstack.NewProcs(t.TempDir(), t.TempDir()), sups: []*supervisor{{id: "s1"}, {id: "s2"}}}
+	var r stepResult
+	r.fill(s0, s1, h)
+	if r.sends["heartbeat"] != 10 || r.emusRead != 1 {
+		t.Fatalf("sends %v from %d emulators, want 10 heartbeats/s from emulator-1 alone", r.sends, r.emusRead)
+	}
+	if r.nodeIn["n1"] != 10 || r.nodeOut["n1"] != 20 || len(r.nodeIn) != 1 {
+		t.Fatalf("node rates in %v out %v, want n1 alone at 10 / 20", r.nodeIn, r.nodeOut)
+	}
+	if r.supDeliv["s1"]["heartbeat"] != 2 || r.supSent["s1"] != 1 || r.supDeliv["s2"] != nil {
+		t.Fatalf("deliveries %v sent %v, want s1 alone at 2 / 1", r.supDeliv, r.supSent)
+	}
+	if r.recoveries != 0 || r.slow != 0 || r.supsRead != 1 || r.supsAll != 2 {
+		t.Fatalf("recoveries %v slow %v from %d of %d, want 0, 0 from 1 of 2", r.recoveries, r.slow, r.supsRead, r.supsAll)
 	}
 }

@@ -38,31 +38,40 @@ func getJSON(ctx context.Context, url string, v any) error {
 
 // snapshot is every cumulative figure read at one moment; a step's
 // figures are the differences between the snapshots at the ends of its
-// window.
+// window. Each source's figures are kept apart (by node, emulator,
+// supervisor), so a source missing from either reading drops out of the
+// window instead of counting its whole history, or a negative, as one.
 type snapshot struct {
 	at      time.Time
 	cpu     map[string]float64 // CPU-seconds by process name
 	harness float64
 	machine float64 // busy CPU-seconds of the whole machine
 	varz    map[string]server.Varz
-	// supSubs are the messages delivered to each supervisor, by kind of
-	// subscription; supIn what each supervisor sent.
-	supSubs map[string]map[string]int64
-	supIn   map[string]int64
-	emu     map[string]int64 // the emulators' counts, summed
-	// recoveries and slow are the supervisors' recoveries and slow-consumer
-	// errors, summed over both.
-	recoveries, slow float64
+	// conns are each supervisor's connections' figures, by node read, then
+	// by supervisor id.
+	conns map[string]map[string]supConn
+	emu   map[string]map[string]int64 // each emulator's counts, by process name
+	sup   map[string]supMetrics       // each supervisor's /metrics, by id
 	// missed lists the figures that could not be read (a supervisor too
 	// busy to answer its /metrics within the timeout, say): a finding, not
 	// a reason to stop.
 	missed []string
 }
 
+// supConn is what one node says of a supervisor's connections: the
+// messages delivered to it, by kind of subscription, and what it sent.
+type supConn struct {
+	subs map[string]int64
+	in   int64
+}
+
+// supMetrics are a supervisor's recoveries and slow-consumer errors.
+type supMetrics struct{ recoveries, slow float64 }
+
 // take reads every figure now.
 func (h *harness) take(ctx context.Context) snapshot {
-	s := snapshot{at: time.Now(), cpu: map[string]float64{}, varz: map[string]server.Varz{}, emu: map[string]int64{},
-		supSubs: map[string]map[string]int64{}, supIn: map[string]int64{}}
+	s := snapshot{at: time.Now(), cpu: map[string]float64{}, varz: map[string]server.Varz{},
+		conns: map[string]map[string]supConn{}, emu: map[string]map[string]int64{}, sup: map[string]supMetrics{}}
 	for _, p := range h.ps.All() {
 		s.cpu[p.Name] = benchstack.ProcCPU(p.PID())
 	}
@@ -83,19 +92,23 @@ func (h *harness) take(ctx context.Context) snapshot {
 			s.missed = append(s.missed, err.Error())
 			continue
 		}
+		sups := map[string]supConn{}
 		for _, c := range cz.Conns {
 			sup, ok := strings.CutPrefix(c.Name, "supervisor ")
 			if !ok {
 				continue
 			}
-			if s.supSubs[sup] == nil {
-				s.supSubs[sup] = map[string]int64{}
+			sc, ok := sups[sup]
+			if !ok {
+				sc.subs = map[string]int64{}
 			}
-			s.supIn[sup] += c.InMsgs
+			sc.in += c.InMsgs
 			for _, sd := range c.SubsDetail {
-				s.supSubs[sup][subKind(sd.Subject)] += sd.Msgs
+				sc.subs[subKind(sd.Subject)] += sd.Msgs
 			}
+			sups[sup] = sc
 		}
+		s.conns[n.Name] = sups
 	}
 	for _, e := range h.emus {
 		st, err := e.stats(ctx, false)
@@ -103,9 +116,7 @@ func (h *harness) take(ctx context.Context) snapshot {
 			s.missed = append(s.missed, err.Error())
 			continue
 		}
-		for k, v := range st.Counts {
-			s.emu[k] += v
-		}
+		s.emu[e.proc.Name] = st.Counts
 	}
 	for _, sup := range h.sups {
 		m, err := scrape(ctx, "http://"+sup.addr+"/metrics")
@@ -113,8 +124,7 @@ func (h *harness) take(ctx context.Context) snapshot {
 			s.missed = append(s.missed, sup.id+" /metrics: "+err.Error())
 			continue
 		}
-		s.recoveries += m["cyberimage_recoveries_total"]
-		s.slow += m["cyberimage_nats_slow_consumer_errors_total"]
+		s.sup[sup.id] = supMetrics{recoveries: m["cyberimage_recoveries_total"], slow: m["cyberimage_nats_slow_consumer_errors_total"]}
 	}
 	return s
 }

@@ -124,6 +124,9 @@ func (r stepResult) saturations() []string {
 	return out
 }
 
+// notRead stands for a figure not read at both ends of a step's window.
+const notRead = "—"
+
 func durs(d [2]time.Duration, n int) string {
 	if n == 0 {
 		return "–"
@@ -176,25 +179,54 @@ func report(w io.Writer, o options, mean time.Duration, rs []stepResult) {
 	row("bench's processes / machine busy (all tenants): cores", func(r stepResult) string {
 		return fmt.Sprintf("%.2f / %.2f of %d", r.ours(), r.machine, r.cores)
 	})
+	// A figure not read at both ends of the window shows as notRead.
+	sends := func(f func(r stepResult) string) func(r stepResult) string {
+		return func(r stepResult) string {
+			if r.emusRead == 0 {
+				return notRead
+			}
+			return f(r)
+		}
+	}
+	deliv := func(r stepResult, id string, f func() string) string {
+		if r.supDeliv[id] == nil {
+			return notRead
+		}
+		return f()
+	}
 	for _, k := range busKinds {
 		name := kindNames[k]
-		row("runners send /s: "+name, func(r stepResult) string { return f0(r.sends[name]) })
+		row("runners send /s: "+name, sends(func(r stepResult) string { return f0(r.sends[name]) }))
 	}
-	row("runners send /s: all", func(r stepResult) string { return f0(r.busSends()) })
-	row("runner messages per running job /s", func(r stepResult) string { return f2(r.perJob(r.busSends())) })
-	row("S3 PUTs /s", func(r stepResult) string { return f0(r.sends["s3_put"]) })
+	row("runners send /s: all", sends(func(r stepResult) string { return f0(r.busSends()) }))
+	row("runner messages per running job /s", sends(func(r stepResult) string { return f2(r.perJob(r.busSends())) }))
+	row("S3 PUTs /s", sends(func(r stepResult) string { return f0(r.sends["s3_put"]) }))
 	for _, k := range []string{"event", "ack", "heartbeat", "inbox", "other"} {
-		row("leader delivered /s: "+k, func(r stepResult) string { return f0(r.supDeliv[r.leader][k]) })
+		row("leader delivered /s: "+k, func(r stepResult) string {
+			return deliv(r, r.leader, func() string { return f0(r.supDeliv[r.leader][k]) })
+		})
 	}
 	row("leader delivered /s: all (per running job)", func(r stepResult) string {
-		return fmt.Sprintf("%.0f (%.2f)", r.deliveries(r.leader), r.perJob(r.deliveries(r.leader)))
+		return deliv(r, r.leader, func() string {
+			return fmt.Sprintf("%.0f (%.2f)", r.deliveries(r.leader), r.perJob(r.deliveries(r.leader)))
+		})
 	})
-	row("follower delivered /s: all", func(r stepResult) string { return f0(r.deliveries(r.follower)) })
+	row("follower delivered /s: all", func(r stepResult) string {
+		return deliv(r, r.follower, func() string { return f0(r.deliveries(r.follower)) })
+	})
 	row("heartbeats handled /s: leader, follower", func(r stepResult) string {
-		return fmt.Sprintf("%.0f, %.0f", r.supDeliv[r.leader]["heartbeat"], r.supDeliv[r.follower]["heartbeat"])
+		return deliv(r, r.leader, func() string { return f0(r.supDeliv[r.leader]["heartbeat"]) }) + ", " +
+			deliv(r, r.follower, func() string { return f0(r.supDeliv[r.follower]["heartbeat"]) })
 	})
 	row("NATS msgs in/out /s, 3 nodes", func(r stepResult) string {
-		return fmt.Sprintf("%.0f / %.0f", r.sum(r.nodeIn, "n1", "n2", "n3"), r.sum(r.nodeOut, "n1", "n2", "n3"))
+		if len(r.nodeIn) == 0 {
+			return notRead
+		}
+		s := fmt.Sprintf("%.0f / %.0f", r.sum(r.nodeIn, "n1", "n2", "n3"), r.sum(r.nodeOut, "n1", "n2", "n3"))
+		if len(r.nodeIn) < 3 {
+			s += fmt.Sprintf(" (%d nodes read)", len(r.nodeIn))
+		}
+		return s
 	})
 	row("index lag p50 / p99: leader", func(r stepResult) string { return durs(r.lag[r.leader], r.lagSamples[r.leader]) })
 	row("index lag p50 / p99: follower", func(r stepResult) string { return durs(r.lag[r.follower], r.lagSamples[r.follower]) })
@@ -215,7 +247,14 @@ func report(w io.Writer, o options, mean time.Duration, rs []stepResult) {
 	})
 	row("leader CPU by component (perf, top 4)", func(r stepResult) string { return topComponents(r.components, 4) })
 	row("jobs taken away; slow-consumer errors; errors", func(r stepResult) string {
-		return fmt.Sprintf("%.0f; %.0f; %.0f", r.recoveries, r.slow, r.errors)
+		sup := notRead + "; " + notRead
+		if r.supsRead > 0 {
+			sup = fmt.Sprintf("%.0f; %.0f", r.recoveries, r.slow)
+		}
+		if r.supsRead > 0 && r.supsRead < r.supsAll {
+			sup += fmt.Sprintf(" (%d of %d supervisors read)", r.supsRead, r.supsAll)
+		}
+		return sup + "; " + sends(func(r stepResult) string { return f0(r.errors) })(r)
 	})
 	row("requests answered / unanswered", func(r stepResult) string { return fmt.Sprintf("%d / %d", r.answered, r.failed) })
 
