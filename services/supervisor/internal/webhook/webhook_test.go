@@ -22,6 +22,7 @@ import (
 	"cyberimage/shared/bus"
 	"cyberimage/shared/job"
 	"cyberimage/shared/jobstore"
+	"cyberimage/shared/natsauth"
 	"cyberimage/shared/testenv"
 )
 
@@ -59,6 +60,20 @@ func newHookReceiver(t *testing.T, secret []byte) *hookReceiver {
 	return r
 }
 
+// rejected is how many calls failed the signature check.
+func (r *hookReceiver) rejected() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.bad
+}
+
+// body is the last body accepted for a job.
+func (r *hookReceiver) body(jobID string) []byte {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.bodies[jobID]
+}
+
 func (r *hookReceiver) accepted() map[string]int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -85,12 +100,14 @@ func end(t *testing.T, store *jobstore.Store, id, callback string) uint64 {
 	return rev
 }
 
-// hookFixture is what a leader's webhooks work against: a provisioned
-// NATS with the records, the state bucket and the book, an index following
+// hookFixture is what a leader's webhooks work against: a NATS with
+// permissions, provisioned by admin, whose records, state bucket and book
+// the webhooks reach with the supervisor's credentials, an index following
 // the records, and a receiver on this host, allowed exactly.
 type hookFixture struct {
-	ctx   context.Context
-	js    jetstream.JetStream
+	ctx context.Context
+	// admin is for looking at what was stored, not for the webhooks.
+	admin jetstream.JetStream
 	store *jobstore.Store
 	state jetstream.KeyValue
 	book  *Book
@@ -101,11 +118,12 @@ type hookFixture struct {
 }
 
 func newHookFixture(t *testing.T) hookFixture {
-	n := testenv.StartNATS(t)
-	_, js := n.Provisioned(t)
+	n := testenv.StartNATSWithAuth(t)
+	_, admin := n.Provisioned(t)
+	_, js := n.ConnectAs(t, natsauth.Supervisor)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	t.Cleanup(cancel)
-	f := hookFixture{ctx: ctx, js: js}
+	f := hookFixture{ctx: ctx, admin: admin}
 	var err error
 	f.store, err = jobstore.Open(ctx, js)
 	require.NoError(t, err)
@@ -144,7 +162,7 @@ func newHookFixture(t *testing.T) hookFixture {
 // once, signed, and the book and the checkpoint say so.
 func TestLeaderChangeCatchesUpAndResumes(t *testing.T) {
 	f := newHookFixture(t)
-	ctx, store, state, book, recv, js := f.ctx, f.store, f.state, f.book, f.recv, f.js
+	ctx, store, state, book, recv := f.ctx, f.store, f.state, f.book, f.recv
 	leader := func() *Webhooks { return f.leader(nil) }
 	hook := recv.srv.URL + "/hook"
 	old := end(t, store, "OLD", hook)
@@ -175,7 +193,7 @@ func TestLeaderChangeCatchesUpAndResumes(t *testing.T) {
 	require.Eventually(t, func() bool { cp, _, _ := checkpointOf(ctx, state); return cp >= j2 }, 5*time.Second, 10*time.Millisecond,
 		"the checkpoint passes every settled delivery")
 	require.Equal(t, map[string]int{"J1.0": 1, "J2.0": 1}, recv.accepted(), "OLD ended before webhooks began")
-	require.Zero(t, recv.bad)
+	require.Zero(t, recv.rejected())
 
 	s1, _, err := book.Get(ctx, "J1")
 	require.NoError(t, err)
@@ -185,13 +203,13 @@ func TestLeaderChangeCatchesUpAndResumes(t *testing.T) {
 	require.Equal(t, http.StatusServiceUnavailable, s1.Attempts[0].HTTPStatus)
 	require.Equal(t, OutcomeDelivered, s1.Attempts[len(s1.Attempts)-1].Outcome)
 	var body job.Record
-	require.NoError(t, json.Unmarshal(recv.bodies["J2"], &body))
+	require.NoError(t, json.Unmarshal(recv.body("J2"), &body))
 	require.Equal(t, "J2", body.JobID)
 	require.Equal(t, job.StatusCompleted, body.Status)
 	require.Equal(t, hook, body.Spec.CallbackURL)
 
 	// The entry keeps its record's retention as a TTL.
-	stream, err := js.Stream(ctx, "KV_"+bus.BucketWebhooks)
+	stream, err := f.admin.Stream(ctx, "KV_"+bus.BucketWebhooks)
 	require.NoError(t, err)
 	msg, err := stream.GetLastMsgForSubject(ctx, "$KV."+bus.BucketWebhooks+".J2")
 	require.NoError(t, err)
@@ -239,5 +257,5 @@ func TestEveryEndDeliveredOnceThroughALostFeed(t *testing.T) {
 	require.Eventually(t, func() bool { return len(f.recv.accepted()) == len(want) }, 20*time.Second, 10*time.Millisecond,
 		"every job delivered: %v", f.recv.accepted())
 	require.Equal(t, want, f.recv.accepted())
-	require.Zero(t, f.recv.bad)
+	require.Zero(t, f.recv.rejected())
 }
