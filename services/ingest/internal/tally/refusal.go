@@ -42,10 +42,8 @@ func refusal(client string, l quota.Limits, u *usage, now time.Time) *Refusal {
 	}
 	if l.PerMinute > 0 && len(u.recent) >= l.PerMinute {
 		oldest := now
-		for _, at := range u.recent {
-			if at.Before(oldest) {
-				oldest = at
-			}
+		if at, ok := u.oldest(); ok && at.Before(oldest) {
+			oldest = at
 		}
 		// Clocks of the NATS server (created_at) and this host may
 		// disagree: the hint stays within (0, Window].

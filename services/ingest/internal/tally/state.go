@@ -1,6 +1,7 @@
 package tally
 
 import (
+	"sort"
 	"time"
 
 	"cyberimage/shared/bus"
@@ -33,6 +34,73 @@ type tracked struct {
 type usage struct {
 	queued int
 	recent map[string]time.Time // job id → accepted at, within the Window
+	// order is recent as a queue by accepted time, oldest first, so that
+	// pruning pops from the front and the oldest is the head instead of a
+	// walk over every job of the minute. An uncount leaves its entry in
+	// place (stale: recent no longer holds the same time for its id);
+	// stale entries leave at the front or when the queue is compacted.
+	order []stamp
+}
+
+// stamp is one entry of usage.order.
+type stamp struct {
+	id string
+	at time.Time
+}
+
+// live says whether st still stands for a counted job.
+func (u *usage) live(st stamp) bool {
+	at, ok := u.recent[st.id]
+	return ok && at.Equal(st.at)
+}
+
+// push counts id accepted at in the queue, in time order: sightings may
+// come out of creation order (other replicas, a catch-up), though most
+// land at the end.
+func (u *usage) push(id string, at time.Time) {
+	i := sort.Search(len(u.order), func(i int) bool { return u.order[i].at.After(at) })
+	if i == len(u.order) {
+		u.order = append(u.order, stamp{id, at})
+	} else {
+		u.order = append(u.order, stamp{})
+		copy(u.order[i+1:], u.order[i:])
+		u.order[i] = stamp{id, at}
+	}
+	// A job sighted again (each status change) leaves a stale entry: keep
+	// the queue within a constant factor of the jobs counted.
+	if len(u.order) > 2*len(u.recent)+8 {
+		u.compact()
+	}
+}
+
+// compact drops the stale entries, and the repeats of one job that a
+// sighting of the same time leaves (both match recent).
+func (u *usage) compact() {
+	kept := make([]stamp, 0, len(u.recent))
+	seen := make(map[string]bool, len(u.recent))
+	for _, st := range u.order {
+		if u.live(st) && !seen[st.id] {
+			seen[st.id] = true
+			kept = append(kept, st)
+		}
+	}
+	u.order = kept
+}
+
+// pop drops the head of the queue.
+func (u *usage) pop() {
+	u.order[0] = stamp{} // the backing array keeps no id alive
+	u.order = u.order[1:]
+}
+
+// oldest is the earliest accepted time counted, if any.
+func (u *usage) oldest() (time.Time, bool) {
+	for _, st := range u.order {
+		if u.live(st) {
+			return st.at, true
+		}
+	}
+	return time.Time{}, false
 }
 
 // state is the tally's counts; it is not safe for concurrent use (Tally
@@ -128,6 +196,7 @@ func (s *state) count(id string, e *tracked) {
 	}
 	if !e.acceptedAt.IsZero() {
 		u.recent[id] = e.acceptedAt
+		u.push(id, e.acceptedAt)
 	}
 }
 
@@ -139,7 +208,7 @@ func (s *state) uncount(id string, e *tracked) {
 	if e.queued {
 		u.queued--
 	}
-	delete(u.recent, id)
+	delete(u.recent, id) // its entry in u.order is stale now
 	if u.queued == 0 && len(u.recent) == 0 {
 		delete(s.clients, e.client)
 	}
@@ -153,16 +222,24 @@ func (s *state) prune(now time.Time) {
 	}
 }
 
+// pruneClient pops u's queue up to the first job still counted and in
+// the Window: the queue is in time order, so what is left is in it.
 func (s *state) pruneClient(client string, u *usage, now time.Time) {
-	for id, at := range u.recent {
-		if inWindow(at, now) {
+	for len(u.order) > 0 {
+		head := u.order[0]
+		if !u.live(head) {
+			u.pop()
 			continue
 		}
-		delete(u.recent, id)
-		if e := s.jobs[id]; e != nil {
+		if inWindow(head.at, now) {
+			break
+		}
+		u.pop()
+		delete(u.recent, head.id)
+		if e := s.jobs[head.id]; e != nil {
 			e.acceptedAt = time.Time{}
 			if !e.queued {
-				delete(s.jobs, id)
+				delete(s.jobs, head.id)
 			}
 		}
 	}
