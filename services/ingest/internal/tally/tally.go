@@ -85,7 +85,9 @@ func (t *Tally) Reserve(client, id string, createdAt time.Time) (release func(),
 	}, nil
 }
 
-// Usage is what counts against one client now.
+// Usage is what counts against one client now. Only tests read it (this
+// package's, and intake's from outside: hence exported); the metrics
+// Collect reads the state itself.
 type Usage struct {
 	Queued     int `json:"queued"`
 	LastMinute int `json:"last_minute"`
@@ -102,9 +104,6 @@ func (t *Tally) Usage(client string) Usage {
 	t.st.pruneClient(client, u, t.now())
 	return Usage{Queued: u.queued, LastMinute: len(u.recent)}
 }
-
-// Rewatches counts the watches made again after one ended or went stale.
-func (t *Tally) Rewatches() int64 { return t.rewatches.Load() }
 
 // sighted is the part of a record the tally reads: decoding only these
 // keeps the catch-up over a large bucket quick.
