@@ -10,14 +10,20 @@ import (
 	"cyberimage/services/supervisor/internal/webhook"
 	"cyberimage/shared/job"
 	"cyberimage/shared/jobstore"
+	"cyberimage/shared/natsauth"
+	"cyberimage/shared/testenv"
 )
 
 // TestJobViewShowsTheCallback: a job with a callback_url shows its
 // delivery from the webhooks bucket, pending once ended before any
-// attempt; a job without one shows none.
+// attempt; a job without one shows none. The supervisor reads and
+// writes the bucket with its own credentials.
 func TestJobViewShowsTheCallback(t *testing.T) {
+	n := testenv.StartNATSWithAuth(t)
+	n.Provisioned(t, "demo")
+	nc, js := n.ConnectAs(t, natsauth.Supervisor)
 	var book *webhook.Book
-	f := newAPIFixture(t, func(p *Params) {
+	f := newAPIFixtureOn(t, nc, js, func(p *Params) {
 		var err error
 		book, err = webhook.OpenBook(context.Background(), p.JS, jobstore.DefaultRetention())
 		require.NoError(t, err)
