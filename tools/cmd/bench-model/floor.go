@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"strconv"
@@ -109,6 +110,11 @@ type floor struct {
 	inferences                    []time.Duration
 	encodes                       []time.Duration
 	uploads                       []time.Duration
+	// zw and segment are the archive's, reused by its one goroutine as the
+	// supervisor's archive reuses them (a deflate state costs several
+	// hundred KB to make), so the floor pays what the product pays.
+	zw      *gzip.Writer
+	segment bytes.Buffer
 }
 
 func (f *floor) has(p floorPart) bool { return p <= f.fo.upto }
@@ -172,6 +178,7 @@ func openFloor(o options, fo floorOptions) (*floor, error) {
 	f := &floor{o: o, fo: fo, nc: nc, js: js, s3: s3, bucket: cfg.Bucket, images: benchwork.NewImages(s3, cfg.Bucket),
 		prefix: "floor" + tag, requests: "FLOOR_" + tag + "_REQUESTS", jobs: "FLOOR_" + tag + "_JOBS", kvBucket: "floor_" + tag,
 		ended: make(chan struct{}, 1024), stopped: make(chan struct{})}
+	f.zw, _ = gzip.NewWriterLevel(io.Discard, gzip.BestSpeed) // a valid level: no error
 	if f.slots, err = openSlots(o, fo.workers); err != nil {
 		f.close()
 		return nil, err
@@ -288,19 +295,21 @@ func p50(ds []time.Duration) float64 {
 }
 
 // putSegment stores ended records as one segment, as the supervisor's
-// archive does: one gzip member per record's JSON line, one PUT.
+// archive does: one BestSpeed gzip member per record's JSON line, from one
+// reused writer, one PUT.
 func (f *floor) putSegment(ctx context.Context, recs []job.Record, from, to uint64) error {
-	var body bytes.Buffer
+	body := &f.segment
+	body.Reset()
 	for _, rec := range recs {
 		line, err := json.Marshal(rec)
 		if err != nil {
 			return err
 		}
-		zw := gzip.NewWriter(&body)
-		if _, err := zw.Write(append(line, '\n')); err != nil {
+		f.zw.Reset(body)
+		if _, err := f.zw.Write(append(line, '\n')); err != nil {
 			return err
 		}
-		if err := zw.Close(); err != nil {
+		if err := f.zw.Close(); err != nil {
 			return err
 		}
 	}
