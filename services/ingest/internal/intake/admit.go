@@ -40,7 +40,9 @@ func (pr *Processor) admit(ctx context.Context, client string, payload []byte, m
 	}
 	rec := job.NewQueued(id, spec, meta.Timestamp.UTC(), tracing.Traceparent(ctx))
 	rec.Client = client
-	release, err := pr.reserve(ctx, rec)
+	// Only a request_id, or an earlier delivery of this message, can have
+	// made a record under id already.
+	release, err := pr.reserve(ctx, rec, req.RequestID != "" || meta.NumDelivered > 1)
 	var refused *tally.Refusal
 	switch {
 	case errors.As(err, &refused):

@@ -24,8 +24,11 @@ type Quotas interface {
 // job already exists (and is not a rejection) goes on as before, to be
 // answered as a duplicate or re-queued, never refused: the tally may not
 // yet have seen a job another ingest created a moment ago, and a client
-// resending a request it already sent must learn its job id.
-func (pr *Processor) reserve(ctx context.Context, rec job.Record) (release func(), err error) {
+// resending a request it already sent must learn its job id. mayExist
+// says whether a record under rec's id can exist at all: not for a first
+// delivery without a request_id, whose id comes from its stream position
+// (nobody else has it), so its refusal skips the read.
+func (pr *Processor) reserve(ctx context.Context, rec job.Record, mayExist bool) (release func(), err error) {
 	noop := func() {}
 	if pr.p.Quotas == nil {
 		return noop, nil
@@ -33,6 +36,9 @@ func (pr *Processor) reserve(ctx context.Context, rec job.Record) (release func(
 	release, refused := pr.p.Quotas.Reserve(rec.Client, rec.JobID, rec.CreatedAt)
 	if refused == nil {
 		return release, nil
+	}
+	if !mayExist {
+		return noop, refused
 	}
 	cur, _, err := pr.p.Store.Get(ctx, rec.JobID)
 	switch {
