@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 
 	"cyberimage/services/gpu-runner/internal/imaging"
+	"cyberimage/services/gpu-runner/internal/storage"
 	"cyberimage/shared/job"
 	"cyberimage/shared/s3layout"
 	"cyberimage/shared/tracing"
@@ -50,7 +52,7 @@ func (w *Worker) upload(d *delivery) error {
 		if err == nil || isPermanent(err) || d.ctx.Err() != nil || time.Now().After(deadline) {
 			return err
 		}
-		d.uploadTry++
+		d.uploadTry = nextUploadTry(d.uploadTry, err)
 		w.emit(d, job.StatusProcessing, d.spec.Steps, d.spec.Steps, "retrying upload: "+err.Error())
 		waitCtx, cancel := context.WithDeadline(d.ctx, deadline)
 		healthy := w.waitHealthyUntil(waitCtx, d.log, "keeping the images and retrying the upload when it recovers")
@@ -59,6 +61,21 @@ func (w *Worker) upload(d *delivery) error {
 			return err
 		}
 	}
+}
+
+// nextUploadTry is the try to upload under after try failed with err. A
+// try that may have reached a node moves to a fresh key: a node lost
+// while writing leaves the object's lock held for a minute or two, and the
+// same key would wait on it. One that reached none (its connection was
+// refused or never made: a plain outage) keeps its key, so an outage
+// leaves no orphan copies behind. Past the last try Existing looks under
+// (storage.FoundTries), the last key is kept: a redelivery finds it.
+func nextUploadTry(try int, err error) int {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return try
+	}
+	return min(try+1, storage.FoundTries-1)
 }
 
 // uploadOnce encodes and stores the images an earlier try did not store,

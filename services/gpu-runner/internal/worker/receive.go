@@ -28,8 +28,9 @@ type delivery struct {
 	stages    job.Stages
 	images    []imageOut // generated, waiting for encode and upload
 	keys      []string   // stored image keys, once known
-	// uploadTry counts this delivery's failed upload tries: each try
-	// writes under keys of its own (s3layout.ImageKeyAt), and stored
+	// uploadTry is the upload try this delivery writes under: each try
+	// writes under keys of its own (s3layout.ImageKeyAt), moved on by a
+	// failed try that may have reached a node (nextUploadTry), and stored
 	// keeps the images a try did store, so the next one skips them.
 	uploadTry int
 	stored    []string
