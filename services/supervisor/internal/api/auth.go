@@ -50,24 +50,30 @@ type credential struct {
 // anonymous is the credential of a request on a route open to it.
 var anonymous = credential{name: "anonymous"}
 
-// configuredToken is one token the server takes.
+// configuredToken is one token the server takes, kept as its hash: a
+// request's token is hashed once and compared with these, not every
+// configured token hashed again per request.
 type configuredToken struct {
-	value  string
+	hash   [sha256.Size]byte
+	set    bool // an empty token matches nothing, even an empty bearer
 	name   string
 	grants grant
 	client bool
 }
 
-// tokens lists every configured token: the three roles', then the
-// clients'.
-func (s *Server) tokens() []configuredToken {
-	all := []configuredToken{
-		{value: s.p.ReadToken, name: "read", grants: grantRead},
-		{value: s.p.SubmitToken, name: "submit", grants: grantSubmit},
-		{value: s.p.AdminToken, name: "admin", grants: grantRead | grantSubmit | grantAdmin},
+// hashTokens lists every configured token of p: the three roles', then
+// the clients'. New calls it once.
+func hashTokens(p Params) []configuredToken {
+	token := func(value, name string, g grant, client bool) configuredToken {
+		return configuredToken{hash: sha256.Sum256([]byte(value)), set: value != "", name: name, grants: g, client: client}
 	}
-	for name, value := range s.p.ClientTokens {
-		all = append(all, configuredToken{value: value, name: name, grants: grantSubmit, client: true})
+	all := []configuredToken{
+		token(p.ReadToken, "read", grantRead, false),
+		token(p.SubmitToken, "submit", grantSubmit, false),
+		token(p.AdminToken, "admin", grantRead|grantSubmit|grantAdmin, false),
+	}
+	for name, value := range p.ClientTokens {
+		all = append(all, token(value, name, grantSubmit, true))
 	}
 	return all
 }
@@ -79,9 +85,8 @@ func (s *Server) tokens() []configuredToken {
 func (s *Server) grantsOf(token string) credential {
 	given := sha256.Sum256([]byte(token))
 	var c credential
-	for _, t := range s.tokens() {
-		want := sha256.Sum256([]byte(t.value))
-		if subtle.ConstantTimeCompare(given[:], want[:])&boolInt(t.value != "") == 1 {
+	for _, t := range s.tokens {
+		if subtle.ConstantTimeCompare(given[:], t.hash[:])&boolInt(t.set) == 1 {
 			c.grants |= t.grants
 			if c.name == "" || t.name == "admin" {
 				c.name, c.client = t.name, t.client

@@ -218,11 +218,12 @@ func TestSubmitNeedsTheSubmitToken(t *testing.T) {
 // A token configured for two roles holds both; an empty one matches
 // nothing, even an empty bearer.
 func TestGrants(t *testing.T) {
-	s := &Server{p: Params{ReadToken: "same", SubmitToken: "same", AdminToken: "adm"}}
+	p := Params{ReadToken: "same", SubmitToken: "same", AdminToken: "adm"}
+	s := &Server{p: p, tokens: hashTokens(p)}
 	require.Equal(t, grantRead|grantSubmit, s.grantsOf("same").grants)
 	require.Equal(t, grantRead|grantSubmit|grantAdmin, s.grantsOf("adm").grants)
 	require.Equal(t, "admin", s.grantsOf("adm").name)
 	require.Zero(t, s.grantsOf("").grants)
-	s = &Server{}
+	s = &Server{tokens: hashTokens(Params{})}
 	require.Zero(t, s.grantsOf("").grants, "no token configured: an empty bearer is nothing")
 }

@@ -141,6 +141,7 @@ type Server struct {
 	scans   scanGate
 	submits *limiter
 	room    *requestRoom
+	tokens  []configuredToken // hashed once, by New: see grantsOf
 }
 
 // New makes the server; Start listens.
@@ -151,7 +152,8 @@ func New(p Params) *Server {
 	limits := p.Limits.withDefaults()
 	s := &Server{p: p, log: p.Logger.Named("api"), limits: limits,
 		streams: newStreamCaps(limits.Streams, limits.StreamsPerClient),
-		scans:   make(scanGate, limits.Scans), submits: newLimiter(p.SubmitRate, p.Now), room: &requestRoom{js: p.JS}}
+		scans:   make(scanGate, limits.Scans), submits: newLimiter(p.SubmitRate, p.Now), room: &requestRoom{js: p.JS},
+		tokens: hashTokens(p)}
 	mux := http.NewServeMux()
 	// livez: the process runs; readyz (and healthz, as it always meant):
 	// it can serve and, when leading, act.
