@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"cyberimage/shared/bus"
 	"cyberimage/shared/job"
@@ -42,10 +43,30 @@ func main() {
 	flag.IntVar(&o.runners, "runners", 1, "runners, one slot each")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temp folder (NATS store, logs)")
 	flag.Parse()
+	if err := o.check(); err != nil {
+		fmt.Fprintf(os.Stderr, "benchpriority: %v\n", err)
+		flag.Usage()
+		os.Exit(2)
+	}
 	if err := run(o); err != nil {
 		fmt.Fprintf(os.Stderr, "benchpriority: %v\n", err)
 		os.Exit(1)
 	}
+}
+
+// check refuses counts the bench cannot run with: no interactive jobs
+// leave nothing to measure (and a gap divided by zero), no runners a
+// drain that never ends.
+func (o options) check() error {
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"batch", o.batch}, {"interactive", o.interactive}, {"size", o.size}, {"steps", o.steps}, {"runners", o.runners}} {
+		if f.v < 1 {
+			return fmt.Errorf("-%s %d: want at least 1", f.name, f.v)
+		}
+	}
+	return nil
 }
 
 // scenario is one run: the batch's class and the interactive jobs'.
@@ -260,34 +281,41 @@ func (b *bench) submit(ctx context.Context, kind string, p job.Priority) (string
 	return reply.JobID, nil
 }
 
-// wait polls the records of ids until every one ended, and returns them;
-// a job that did not complete is an error.
+// wait watches the job records until every one of ids ended, and returns
+// them; a job that did not complete is an error. One watch of the bucket
+// (its records as they are, then every change) costs the store what the
+// supervisor's own watch costs, not a read per job per poll.
 func (b *bench) wait(ctx context.Context, ids []string) (map[string]job.Record, error) {
+	want := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		want[id] = true
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	w, err := b.store.KV().WatchAll(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("watch records: %w", err)
+	}
+	defer func() { _ = w.Stop() }()
 	out := map[string]job.Record{}
-	poll := time.NewTicker(200 * time.Millisecond)
-	defer poll.Stop()
 	for len(out) < len(ids) {
-		for _, id := range ids {
-			if _, done := out[id]; done {
-				continue
-			}
-			rec, _, err := b.store.Get(ctx, id)
-			if err != nil {
-				return nil, err
-			}
-			if !rec.Status.Terminal() {
-				continue
-			}
-			if rec.Status != job.StatusCompleted || rec.StartedAt == nil || rec.CompletedAt == nil {
-				return nil, fmt.Errorf("job %s ended %s", id, rec.Status)
-			}
-			out[id] = rec
-		}
+		var e jetstream.KeyValueEntry
 		select {
-		case <-poll.C:
+		case e = <-w.Updates():
 		case <-ctx.Done():
 			return nil, fmt.Errorf("%d of %d jobs ended: %w", len(out), len(ids), ctx.Err())
 		}
+		if e == nil || e.Operation() != jetstream.KeyValuePut {
+			continue // nil: the records as they were have all come
+		}
+		rec, err := jobstore.Decode(e.Value())
+		if err != nil || !want[rec.JobID] || !rec.Status.Terminal() {
+			continue
+		}
+		if rec.Status != job.StatusCompleted || rec.StartedAt == nil || rec.CompletedAt == nil {
+			return nil, fmt.Errorf("job %s ended %s", rec.JobID, rec.Status)
+		}
+		out[rec.JobID] = rec
 	}
 	return out, nil
 }
