@@ -116,6 +116,10 @@ func ControlSubject(runner string) string { return subjectControlPrefix + runner
 // the bucket (what KeyValue.Put publishes to).
 func RecordSubject(jobID string) string { return "$KV." + BucketJobs + "." + jobID }
 
+// WebhookSubject is the subject a job's webhook entry is stored under in
+// its bucket (what KeyValue.Put publishes to).
+func WebhookSubject(jobID string) string { return "$KV." + BucketWebhooks + "." + jobID }
+
 // DLQSubject is where a failed job's work message is copied.
 func DLQSubject(model, jobID string) string { return subjectDLQPrefix + model + "." + jobID }
 

@@ -40,8 +40,9 @@ func (r Retention) Check(l *config.Loader) {
 	l.Check(r.Failed >= 0, "%s must not be negative", l.Name("failed-ttl"))
 }
 
-// ttl is the time a record in status s keeps (0: no expiry).
-func (r Retention) ttl(s job.Status) time.Duration {
+// TTL is the time a record in status s keeps (0: no expiry); what is kept
+// of an ended job beside its record (its webhook's entry) keeps the same.
+func (r Retention) TTL(s job.Status) time.Duration {
 	switch {
 	case !s.Terminal():
 		return 0

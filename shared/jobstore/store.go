@@ -92,7 +92,7 @@ func (s *Store) Create(ctx context.Context, rec job.Record) (uint64, error) {
 		return 0, err
 	}
 	var ttl []jetstream.KVCreateOpt
-	if d := s.retention.ttl(rec.Status); d > 0 {
+	if d := s.retention.TTL(rec.Status); d > 0 {
 		ttl = append(ttl, jetstream.KeyTTL(d))
 	}
 	rev, err := s.kv.Create(ctx, rec.JobID, data, ttl...)
@@ -148,7 +148,7 @@ func (s *Store) update(ctx context.Context, id string, known *job.Record, knownR
 		if err != nil {
 			return rec, 0, err
 		}
-		newRev, err := s.write(ctx, id, data, rev, s.retention.ttl(rec.Status))
+		newRev, err := s.write(ctx, id, data, rev, s.retention.TTL(rec.Status))
 		if err != nil {
 			if isConflict(err) {
 				continue // read the record as it is now and decide again

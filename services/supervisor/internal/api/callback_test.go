@@ -36,7 +36,7 @@ func TestJobViewShowsTheCallback(t *testing.T) {
 		require.NoError(t, err)
 	}
 	f.put(t, job.Record{JobID: "plain", Status: job.StatusCompleted})
-	require.NoError(t, book.Put(ctx, "called", webhook.Status{URL: spec.CallbackURL, State: webhook.StateDelivered, Delivery: "called.0",
+	require.NoError(t, book.Put(ctx, "called", webhook.Status{URL: spec.CallbackURL, State: webhook.StateDelivered, Delivery: "called.0", EndedAs: job.StatusCompleted,
 		Count: 1, Attempts: []webhook.Attempt{{Outcome: webhook.OutcomeDelivered, HTTPStatus: 204}}}))
 
 	callback := func(id string) map[string]any {

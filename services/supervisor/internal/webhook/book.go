@@ -123,14 +123,10 @@ func (b *Book) Put(ctx context.Context, jobID string, s Status) error {
 	if err != nil {
 		return err
 	}
-	ttl := b.Retention.Record
-	if s.EndedAs == job.StatusFailed {
-		ttl = b.Retention.Failed
-	}
-	if ttl <= 0 {
+	if ttl := b.Retention.TTL(s.EndedAs); ttl <= 0 {
 		_, err = b.KV.Put(ctx, jobID, data)
 	} else {
-		_, err = b.JS.PublishMsg(ctx, &nats.Msg{Subject: "$KV." + bus.BucketWebhooks + "." + jobID, Data: data}, jetstream.WithMsgTTL(ttl))
+		_, err = b.JS.PublishMsg(ctx, &nats.Msg{Subject: bus.WebhookSubject(jobID), Data: data}, jetstream.WithMsgTTL(ttl))
 	}
 	if err != nil {
 		return fmt.Errorf("write webhook of %s: %w", jobID, err)

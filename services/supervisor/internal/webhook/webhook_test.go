@@ -211,7 +211,7 @@ func TestLeaderChangeCatchesUpAndResumes(t *testing.T) {
 	// The entry keeps its record's retention as a TTL.
 	stream, err := f.admin.Stream(ctx, "KV_"+bus.BucketWebhooks)
 	require.NoError(t, err)
-	msg, err := stream.GetLastMsgForSubject(ctx, "$KV."+bus.BucketWebhooks+".J2")
+	msg, err := stream.GetLastMsgForSubject(ctx, bus.WebhookSubject("J2"))
 	require.NoError(t, err)
 	require.Equal(t, jobstore.DefaultRetention().Record.String(), ttlOf(t, msg))
 }
