@@ -60,7 +60,7 @@ func (t Table) Enabled() bool {
 // An empty string limits nothing.
 func Parse(s string) (Table, error) {
 	t := Table{Clients: map[string]Limits{}}
-	for _, entry := range strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == ',' || r == '\t' || r == '\n' }) {
+	for _, entry := range Fields(s) {
 		client, spec, ok := strings.Cut(entry, "=")
 		if !ok || client == "" {
 			return Table{}, fmt.Errorf("quota %q: want client=queued/per_minute", entry)
@@ -106,6 +106,14 @@ func count(s string) (int, error) {
 		return 0, fmt.Errorf("%q is not a count", s)
 	}
 	return n, nil
+}
+
+// Fields splits a list setting into its entries, separated by spaces,
+// commas, tabs or newlines: Parse's form, and that of the other settings
+// listing one entry per client (the supervisor's client tokens), so an
+// operator writes them all alike.
+func Fields(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == ',' || r == '\t' || r == '\n' })
 }
 
 // String writes t back in Parse's form, clients in name order.

@@ -47,3 +47,14 @@ func TestParseRefuses(t *testing.T) {
 		}
 	}
 }
+
+// Entries are separated by any mix of spaces, commas, tabs and newlines;
+// nothing between two separators is no entry.
+func TestFields(t *testing.T) {
+	if got, want := Fields(" a=1/2,,b=TOKEN\tc\n d, "), []string{"a=1/2", "b=TOKEN", "c", "d"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+	if got := Fields(" ,\t\n"); len(got) != 0 {
+		t.Fatalf("separators only: got %q", got)
+	}
+}

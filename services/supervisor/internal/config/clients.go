@@ -53,7 +53,7 @@ func parseClientTokens(s string, others []string) (map[string]string, error) {
 			seen[o] = "another CYBERIMAGE_*_TOKEN"
 		}
 	}
-	for _, entry := range strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == ',' || r == '\t' || r == '\n' }) {
+	for _, entry := range quota.Fields(s) {
 		name, token, ok := strings.Cut(entry, "=")
 		if !ok || token == "" {
 			return nil, fmt.Errorf("an entry is not name=TOKEN")
