@@ -28,21 +28,14 @@ func ClientName(client string) string {
 }
 
 // Clients returns the figures of every client with a job in flight or
-// one accepted in the last minute: O(jobs in flight + clients).
+// one accepted in the last minute: O(clients), never O(jobs) (the
+// in-flight counts are kept change by change, see inFlightByClient).
 func (x *Index) Clients(now time.Time) map[string]ClientFigures {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	out := map[string]ClientFigures{}
-	for _, e := range x.st.inflight {
-		name := ClientName(e.Client)
-		f := out[name]
-		switch e.Status {
-		case job.StatusQueued:
-			f.Queued++
-		case job.StatusProcessing:
-			f.Running++
-		}
-		out[name] = f
+	out := make(map[string]ClientFigures, len(x.st.clients))
+	for name, c := range x.st.clients {
+		out[name] = ClientFigures{Queued: c.queued, Running: c.running}
 	}
 	for name, secs := range x.st.accepted.byClient {
 		if n := secs.sum(now); n > 0 {
@@ -52,6 +45,36 @@ func (x *Index) Clients(now time.Time) map[string]ClientFigures {
 		}
 	}
 	return out
+}
+
+// inFlight is one client's jobs in the in-flight view: all of them (a
+// client with any is listed, whatever their status), and how many are
+// queued and running.
+type inFlight struct {
+	jobs, queued, running int
+}
+
+// inFlightByClient mirrors the in-flight view, counted per client: it
+// changes exactly where that view does (state.hold and state.drop), so
+// its figures are the view's, and a client leaves it with its last job.
+type inFlightByClient map[string]inFlight
+
+// count adds n (or, negative, removes) in-flight entries like e.
+func (m inFlightByClient) count(e Entry, n int) {
+	name := ClientName(e.Client)
+	c := m[name]
+	c.jobs += n
+	switch e.Status {
+	case job.StatusQueued:
+		c.queued += n
+	case job.StatusProcessing:
+		c.running += n
+	}
+	if c.jobs == 0 {
+		delete(m, name)
+	} else {
+		m[name] = c
+	}
 }
 
 // acceptedAt is when a job was accepted: its creation, as ingest stamped

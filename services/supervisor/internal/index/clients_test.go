@@ -2,6 +2,7 @@ package index
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
@@ -40,6 +41,57 @@ func TestClientFiguresCountJobsInFlightPerClient(t *testing.T) {
 	put("b1", "http:submit", job.StatusCancelled)
 	require.Equal(t, ClientFigures{Queued: 1, Running: 1}, x.Clients(now)["alice"])
 	require.NotContains(t, x.Clients(now), "http:submit", "nothing in flight, nothing recent")
+}
+
+// TestClientInFlightCountsFollowEachChange: the per-client queued and
+// running counts, kept change by change, move with a job from queued to
+// processing to completed (a record naming no client counts as
+// "default"), and come back from a saved snapshot, then keep moving.
+func TestClientInFlightCountsFollowEachChange(t *testing.T) {
+	t.Parallel()
+	x := New(nil, zaptest.NewLogger(t))
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	old := now.Add(-time.Hour) // out of the last minute: only the in-flight counts show
+	put := func(x *Index, id, client string, st job.Status) {
+		putAt(t, x, job.Record{JobID: id, Client: client, Status: st, CreatedAt: old}, now)
+	}
+	step := func(x *Index, want map[string]ClientFigures, why string) {
+		t.Helper()
+		require.Equal(t, want, x.Clients(now), why)
+		x.mu.RLock()
+		defer x.mu.RUnlock()
+		for name := range x.st.clients {
+			require.Contains(t, want, name, "a client with nothing in flight is let go of")
+		}
+	}
+
+	put(x, "a1", "alice", job.StatusQueued)
+	put(x, "d1", "", job.StatusQueued)
+	step(x, map[string]ClientFigures{"alice": {Queued: 1}, "default": {Queued: 1}}, "queued")
+	put(x, "a1", "alice", job.StatusProcessing)
+	put(x, "d1", "", job.StatusProcessing)
+	step(x, map[string]ClientFigures{"alice": {Running: 1}, "default": {Running: 1}}, "processing")
+	put(x, "a1", "alice", job.StatusProcessing) // a later write of the same run
+	put(x, "d2", "default", job.StatusQueued)   // the default client, named
+	step(x, map[string]ClientFigures{"alice": {Running: 1}, "default": {Queued: 1, Running: 1}}, "rewritten, and one more")
+	put(x, "a1", "alice", job.StatusCompleted)
+	step(x, map[string]ClientFigures{"default": {Queued: 1, Running: 1}}, "alice's job ended")
+
+	// A snapshot, saved as the leader saves it and loaded as a new index
+	// loads it, gives the same counts; they keep following changes.
+	data, err := json.Marshal(x.snapshot())
+	require.NoError(t, err)
+	var snap snapshot
+	require.NoError(t, json.Unmarshal(data, &snap))
+	y := New(nil, zaptest.NewLogger(t))
+	y.st = snap.restore(10)
+	step(y, map[string]ClientFigures{"default": {Queued: 1, Running: 1}}, "loaded from the snapshot")
+	put(y, "d1", "", job.StatusCompleted)
+	step(y, map[string]ClientFigures{"default": {Queued: 1}}, "a loaded job ended")
+	put(y, "d2", "default", job.StatusProcessing)
+	step(y, map[string]ClientFigures{"default": {Running: 1}}, "a loaded job started")
+	del(y, "d2", nil, now) // deleted by hand while in flight
+	step(y, map[string]ClientFigures{}, "nothing in flight")
 }
 
 // TestClientFiguresCountTheLastMinutesAcceptances: a job counts as

@@ -100,8 +100,10 @@ func (s *snapshot) restore(windowSize int) *state {
 	if st.tally.Ended == nil {
 		st.tally.Ended = fresh.Ended
 	}
+	// The per-client counts are not saved: they are the in-flight view's,
+	// rebuilt with it here, once per load.
 	for _, e := range s.InFlight {
-		st.inflight[e.JobID] = e
+		st.hold(e)
 	}
 	st.window.floor = s.WindowFloor
 	for _, e := range s.Window {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -200,6 +201,20 @@ func countOn(t *testing.T, st *state) {
 	st.apply(newChange("J1", rev+1, now, jetstream.KeyValueDelete, nil), now)
 	st.tally.prune(now)
 	_ = st.tally.detailed(now)
+	clientsMirrorInFlight(t, st)
+}
+
+// clientsMirrorInFlight: the per-client counts, kept change by change,
+// are what counting the in-flight view afresh gives.
+func clientsMirrorInFlight(t *testing.T, st *state) {
+	t.Helper()
+	want := inFlightByClient{}
+	for _, e := range st.inflight {
+		want.count(e, 1)
+	}
+	if !maps.Equal(want, st.clients) {
+		t.Fatalf("per-client counts %v, the in-flight view counts %v", st.clients, want)
+	}
 }
 
 // FuzzDecodeManifest: no manifest makes decoding panic; what decodes

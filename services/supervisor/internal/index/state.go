@@ -82,8 +82,11 @@ func newChange(key string, rev uint64, at time.Time, op jetstream.KeyValueOp, va
 // there when the snapshot this view started from was taken.
 type state struct {
 	inflight map[string]Entry
-	tally    tally
-	window   window
+	// clients counts inflight per client; change inflight only through
+	// hold and drop, which keep the two in step.
+	clients inFlightByClient
+	tally   tally
+	window  window
 	// accepted counts, per client, the jobs accepted in the last minute.
 	// It is not in the snapshot: a minute after a restart it is whole
 	// again.
@@ -98,7 +101,7 @@ type state struct {
 }
 
 func newState(windowSize int) *state {
-	return &state{inflight: map[string]Entry{}, tally: newTally(), window: newWindow(windowSize), accepted: newAcceptances()}
+	return &state{inflight: map[string]Entry{}, clients: inFlightByClient{}, tally: newTally(), window: newWindow(windowSize), accepted: newAcceptances()}
 }
 
 // counted is what a job counted as before a change.
@@ -160,7 +163,7 @@ func (s *state) apply(c change, now time.Time) (ended job.Record, hasEnded bool,
 	}
 	e := entryOf(rec, c.at)
 	if rec.Status.Terminal() {
-		delete(s.inflight, c.key)
+		s.drop(c.key)
 	} else {
 		if rec.Status == job.StatusProcessing {
 			e.RunStartedAt = c.at
@@ -169,7 +172,7 @@ func (s *state) apply(c change, now time.Time) (ended job.Record, hasEnded bool,
 				e.RunStartedAt = was.RunStartedAt
 			}
 		}
-		s.inflight[c.key] = e
+		s.hold(e)
 	}
 	s.window.put(e)
 	return ended, hasEnded, nil
@@ -189,6 +192,21 @@ func (s *state) forget(c change, now time.Time) {
 			}
 		}
 	}
-	delete(s.inflight, c.key)
+	s.drop(c.key)
 	s.window.remove(c.key)
+}
+
+// hold puts e in the in-flight view, in place of what it held of the job.
+func (s *state) hold(e Entry) {
+	s.drop(e.JobID)
+	s.inflight[e.JobID] = e
+	s.clients.count(e, 1)
+}
+
+// drop takes key out of the in-flight view, if it is there.
+func (s *state) drop(key string) {
+	if was, ok := s.inflight[key]; ok {
+		s.clients.count(was, -1)
+		delete(s.inflight, key)
+	}
 }
