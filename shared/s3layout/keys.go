@@ -54,10 +54,6 @@ const ThumbMaxSide = 256
 // HasThumb tells whether images of this size get a thumbnail.
 func HasThumb(width, height int) bool { return max(width, height) > ThumbMaxSide }
 
-// ThumbKey is the thumbnail of image index of a job, stored next to it
-// (images/<job_id>/<index>.thumb.png) so a gallery stays light.
-func ThumbKey(jobID string, index int) string { return ThumbKeyOf(ImageKey(jobID, index)) }
-
 // ThumbKeyOf is the thumbnail of the image stored under imageKey, next to
 // it with the same name (images/<job_id>/<index>[-<try>].thumb.png): an
 // image and its thumbnail are written by the same try.

@@ -67,7 +67,7 @@ func TestImageKeyAtRoundTrip(t *testing.T) {
 		require.Equal(t, []any{"01ABC", 2}, []any{id, idx})
 		require.Equal(t, strings.TrimSuffix(want, ".png")+".thumb.png", ThumbKeyOf(key))
 	}
-	require.Equal(t, "images/01ABC/2.thumb.png", ThumbKey("01ABC", 2))
+	require.Equal(t, "images/01ABC/2.thumb.png", ThumbKeyOf(ImageKey("01ABC", 2)))
 	for _, bad := range []string{"images/01ABC/2-0.png", "images/01ABC/2-.png", "images/01ABC/2-x.png", "images/01ABC/2--1.png",
 		"images/01ABC/2-01.png", "images/01ABC/-1.png", "images/01ABC/2-1.thumb.png", "images/01ABC/2.thumb.png"} {
 		_, _, _, err := ParseImageKeyAt(bad)

@@ -65,7 +65,8 @@ func (a *Archiver) flush(ctx context.Context) error {
 	// archive seconds, not minutes.
 	policy := a.policy("writing an archive segment to S3 failed; retrying")
 	policy.TryTimeout = objectstore.TryTimeout(len(body))
-	try, key := 0, a.seg.key(0)
+	var try int
+	var key string // the last try's: Retry makes at least one
 	err := lifecycle.Retry(ctx, policy, func(ctx context.Context) error {
 		key = a.seg.key(try)
 		try++
