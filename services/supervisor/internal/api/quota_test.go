@@ -117,7 +117,7 @@ func TestSubmissionsGoOutUnderTheSendersName(t *testing.T) {
 	require.Equal(t, "60", again.Header().Get("Retry-After"))
 
 	require.Equal(t, http.StatusForbidden, f.send(t, "GET", "/v1/jobs", remote, "", bearer(aliceToken)).Code, "a client token only submits")
-	f.srv.p.SubmitToken = "" // this host may submit without a token
+	f.srv.p.SubmitToken = ""           // this host may submit without a token
 	f.srv.tokens = hashTokens(f.srv.p) // New hashes the tokens once
 	rec := f.send(t, "POST", "/v1/jobs", "127.0.0.1:4000", `{"prompt":"p"}`, nil)
 	require.Equal(t, http.StatusAccepted, rec.Code, rec.Body.String())
