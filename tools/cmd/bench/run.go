@@ -10,12 +10,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"cyberimage/shared/job"
 	"cyberimage/shared/jobstore"
 	"cyberimage/shared/models"
+	"cyberimage/shared/natsauth"
 	"cyberimage/tools/internal/benchstack"
 )
 
@@ -61,11 +61,21 @@ func run(o options) error {
 		return err
 	}
 	say("minio: pid %d at %s", st.minio.PID(), st.s3.Endpoint)
-	nc, err := nats.Connect(st.natsURL(), append(st.natsOptions("bench"), nats.MaxReconnects(-1))...)
+	// The harness submits requests and hears their events as a client,
+	// and reads records and hears runners' heartbeats with the
+	// supervisor's read rights; only provisioning (startServices) is the
+	// admin's. Both connections' names begin "bench", the kind the
+	// message counts group them under.
+	client, err := st.connect("bench client", natsauth.Client)
 	if err != nil {
 		return err
 	}
-	defer nc.Close()
+	defer client.Close()
+	observer, err := st.connect("bench observer", natsauth.Supervisor)
+	if err != nil {
+		return err
+	}
+	defer observer.Close()
 	spec, err := benchSpec(root, o)
 	if err != nil {
 		return err
@@ -94,12 +104,12 @@ func run(o options) error {
 
 	// The pipeline.
 	say("services: supervisor, ingest, %d runner(s) × %d slot(s)", o.runners, o.slots)
-	if err := st.startServices(ctx, nc, o); err != nil {
+	if err := st.startServices(ctx, observer, o); err != nil {
 		return err
 	}
 	// startServices provisioned the streams and the bucket; the harness
 	// only reads records.
-	js, err := jetstream.New(nc)
+	js, err := jetstream.New(observer)
 	if err != nil {
 		return err
 	}
@@ -107,7 +117,7 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
-	drv, sub, err := newDriver(nc, store, st, o, say)
+	drv, sub, err := newDriver(client, store, st, o, say)
 	if err != nil {
 		return err
 	}

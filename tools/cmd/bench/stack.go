@@ -9,6 +9,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"cyberimage/shared/bus"
 	"cyberimage/shared/natsauth"
 	"cyberimage/shared/objectstore"
 	"cyberimage/tools/internal/benchstack"
@@ -101,8 +102,27 @@ func (s *stack) startNATS(o options) error {
 // natsURL lists every embedded server, as services take it.
 func (s *stack) natsURL() string { return s.nats.URL() }
 
-// natsOptions are what a client of the bench's server needs: the admin's
-// credentials with -auth, the CA with -tls.
+// connect opens a connection to the bench's server as role (its
+// credentials with -auth, its inbox prefix with them), verifying the CA
+// with -tls, reconnecting for as long as the services do.
+func (s *stack) connect(name string, role natsauth.Role) (*nats.Conn, error) {
+	opts := []nats.Option{nats.Name(name), nats.MaxReconnects(-1)}
+	if s.creds != nil {
+		creds, err := bus.CredentialOptions(s.creds.Path(role))
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, creds...)
+	}
+	if s.caFile != "" {
+		opts = append(opts, nats.RootCAs(s.caFile))
+	}
+	return nats.Connect(s.natsURL(), opts...)
+}
+
+// natsOptions are what the raw NATS measurement, which makes its own
+// streams outside the product's layout, needs: the admin's credentials
+// with -auth, the CA with -tls.
 func (s *stack) natsOptions(name string) []nats.Option {
 	opts := []nats.Option{nats.Name(name)}
 	if s.creds != nil {
