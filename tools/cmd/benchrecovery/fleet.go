@@ -16,7 +16,7 @@ import (
 // the same name); the rest stay up for the whole run.
 type fleet struct {
 	svc *benchstack.Services
-	nc  *nats.Conn // admin: heartbeats
+	nc  *nats.Conn // the supervisor's read rights: heartbeats
 
 	mu      sync.Mutex
 	runners map[string]*benchstack.Proc

@@ -59,18 +59,27 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
-	// The harness's connections ping as the services' do, so a frozen node
-	// holds them no longer than it holds a service.
-	nc, js, err := bus.Connect(bus.Conn{URL: c.URL(), CredsFile: c.Creds.Path(natsauth.Admin)}, "benchrecovery", nil)
+	// Admin only makes the layout, as a deployment's provision step does;
+	// the harness then watches the records, hears heartbeats and asks
+	// which node leads a stream with the supervisor's read rights. Its
+	// connections ping as the services' do, so a frozen node holds them no
+	// longer than it holds a service.
+	admin, adminJS, err := bus.Connect(bus.Conn{URL: c.URL(), CredsFile: c.Creds.Path(natsauth.Admin)}, "benchrecovery-admin", nil)
+	if err != nil {
+		return err
+	}
+	settings := bus.DefaultSettings()
+	settings.Replicas = len(c.Nodes)
+	err = bus.Provision(ctx, adminJS, settings, "demo")
+	admin.Close()
+	if err != nil {
+		return fmt.Errorf("provision: %w", err)
+	}
+	nc, js, err := bus.Connect(bus.Conn{URL: c.URL(), CredsFile: c.Creds.Path(natsauth.Supervisor)}, "benchrecovery-observer", nil)
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	settings := bus.DefaultSettings()
-	settings.Replicas = len(c.Nodes)
-	if err := bus.Provision(ctx, js, settings, "demo"); err != nil {
-		return fmt.Errorf("provision: %w", err)
-	}
 	store, err := jobstore.Open(ctx, js)
 	if err != nil {
 		return err
