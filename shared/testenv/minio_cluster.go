@@ -66,7 +66,7 @@ func StartMinIOCluster(t testing.TB, n int) *MinIOCluster {
 		c.launch(i)
 	}
 	for i := range n {
-		c.waitWritable(i)
+		c.WaitWritable(i)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -101,9 +101,10 @@ func (c *MinIOCluster) launch(i int) {
 	c.procs[i], c.exits[i] = cmd, exited
 }
 
-// waitWritable waits until node i says the deployment has write quorum
-// (/minio/health/cluster answers 200 only then).
-func (c *MinIOCluster) waitWritable(i int) {
+// WaitWritable waits until node i says the deployment has write quorum
+// (/minio/health/cluster answers 200 only then): after a Thaw, say, or
+// before writing through a node that has just come back.
+func (c *MinIOCluster) WaitWritable(i int) {
 	c.t.Helper()
 	url := "http://" + c.Addr(i) + "/minio/health/cluster"
 	deadline := time.Now().Add(60 * time.Second)
@@ -156,7 +157,7 @@ func (c *MinIOCluster) signal(i int, sig syscall.Signal) {
 func (c *MinIOCluster) Start(i int) {
 	c.t.Helper()
 	c.launch(i)
-	c.waitWritable(i)
+	c.WaitWritable(i)
 }
 
 // MinIO is the deployment as a test's MinIO: its Config lists every node.

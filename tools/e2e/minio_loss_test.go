@@ -21,6 +21,7 @@ import (
 	"cyberimage/shared/job"
 	"cyberimage/shared/objectstore"
 	"cyberimage/shared/testenv"
+	"cyberimage/tools/internal/nearestrank"
 )
 
 // TestMinIONodeLoss: 40 jobs on a stack whose S3 is a distributed MinIO of
@@ -138,9 +139,9 @@ func pausesAfter(c *completionWatch, at time.Time) (first, longest time.Duration
 // thawed, and then another such node killed -9: each fault strikes at the
 // moment a node has taken a PUT's body whole and is writing it (putWatch).
 // Every job must complete exactly once with its images, no service may
-// restart, and a presigned link works with the node down. The stalls are
-// printed, not asserted: how long the upload caught by each fault took to
-// end its job, and the longest pause in completions after it. Before the
+// restart, a presigned link works with the node down, and the job whose
+// upload each fault caught completes within faultStallLimit of it; the
+// longest pause in completions after each fault is printed. Before the
 // runner bounded its uploads and retried under a fresh key, a retry of
 // that very object waited 1 to 2 minutes for the lock the node held.
 func TestMinIONodeLossMidUpload(t *testing.T) {
@@ -160,7 +161,7 @@ func TestMinIONodeLossMidUpload(t *testing.T) {
 
 	frozen := faultMidUpload(t, s, watch, "frozen (SIGSTOP)", m.Freeze)
 	m.Thaw(frozen.node)
-	waitServing(t, nodes[frozen.node])
+	m.WaitWritable(frozen.node)
 	killed := faultMidUpload(t, s, watch, "killed -9", func(i int) { m.Kill(i) })
 	requirePresignedLinkWorks(t, s, killed.job)
 	m.Start(killed.node)
@@ -212,30 +213,28 @@ func faultMidUpload(t *testing.T, s *stack, watch *putWatch, what string, do fun
 	return f
 }
 
+// faultStallLimit is how soon after a fault the job whose upload it
+// caught must complete: measured 0.05-5.4 s after a kill and 13-18 s
+// after a freeze, against 106-117 s when a retry waited on the lock the
+// faulted node held.
+const faultStallLimit = 45 * time.Second
+
 // report prints how long the upload caught by the fault took to end its
-// job, and the longest pause in completions after the fault.
+// job, and the longest pause in completions after the fault, and requires
+// that job to have completed within faultStallLimit of the fault.
 func (f fault) report(t *testing.T, s *stack, recs map[string]job.Record) {
 	t.Helper()
 	_, longest := pausesAfter(s.completions, f.at)
 	stall := "never completed"
-	if rec, ok := recs[f.job]; ok && rec.CompletedAt != nil {
+	rec, ok := recs[f.job]
+	if ok && rec.CompletedAt != nil {
 		stall = rec.CompletedAt.Sub(f.at).Round(time.Millisecond).String()
 	}
 	t.Logf("node %s mid-upload: the job whose upload it held completed %s after; longest pause in completions after it %s",
 		f.what, stall, longest.Round(time.Millisecond))
-}
-
-// waitServing waits until a node says the deployment takes writes again.
-func waitServing(t *testing.T, node string) {
-	t.Helper()
-	require.Eventually(t, func() bool {
-		resp, err := http.Get("http://" + node + "/minio/health/cluster")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	}, time.Minute, 100*time.Millisecond, "%s serving again", node)
+	require.True(t, ok && rec.CompletedAt != nil, "job %s, caught by the node %s, never completed", f.job, f.what)
+	require.LessOrEqual(t, rec.CompletedAt.Sub(f.at), faultStallLimit,
+		"job %s, caught by the node %s, completed too long after it (a retry waiting on the lock the node held?)", f.job, f.what)
 }
 
 // requirePresignedLinkWorks opens the first image link the supervisor
@@ -256,8 +255,8 @@ func requirePresignedLinkWorks(t *testing.T, s *stack, jobID string) {
 	require.Equal(t, http.StatusOK, resp.StatusCode, reply.ImageURLs[0].URL)
 }
 
-// completionDelays are the median and longest time from a job's record
-// being created to its completion.
+// completionDelays are the median (nearest rank) and longest time from a
+// job's record being created to its completion.
 func completionDelays(recs map[string]job.Record) (p50, worst time.Duration) {
 	var delays []time.Duration
 	for _, rec := range recs {
@@ -265,11 +264,7 @@ func completionDelays(recs map[string]job.Record) (p50, worst time.Duration) {
 			delays = append(delays, rec.CompletedAt.Sub(rec.CreatedAt))
 		}
 	}
-	if len(delays) == 0 {
-		return 0, 0
-	}
-	slices.Sort(delays)
-	return delays[len(delays)/2], delays[len(delays)-1]
+	return nearestrank.Percentile(delays, 50), nearestrank.Percentile(delays, 100)
 }
 
 // steadyStream submits jobs <prefix>-0, <prefix>-1, … one per tick until

@@ -22,7 +22,6 @@ import (
 // nodes'; a node killed or frozen behind its proxy looks to them as it
 // would directly (connections closed, or hung).
 type putWatch struct {
-	t       testing.TB
 	nodes   []string
 	ls      []net.Listener
 	trigger atomic.Pointer[func(node int, key string)]
@@ -36,7 +35,7 @@ type putWatch struct {
 // test ends.
 func startPutWatch(t testing.TB, nodes []string) *putWatch {
 	t.Helper()
-	w := &putWatch{t: t, nodes: nodes, conns: map[net.Conn]struct{}{}}
+	w := &putWatch{nodes: nodes, conns: map[net.Conn]struct{}{}}
 	for i := range nodes {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		require.NoError(t, err)
