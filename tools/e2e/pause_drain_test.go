@@ -12,6 +12,7 @@ import (
 
 	"cyberimage/shared/bus"
 	"cyberimage/shared/job"
+	"cyberimage/shared/natsauth"
 )
 
 // An operator's maintenance (issue 27): a model's queue paused and
@@ -81,10 +82,12 @@ func (s *stack) drainedAs(runner string, drained bool) (boot string, ok bool) {
 	return "", false
 }
 
-// heartbeats counts a runner's heartbeats from now on.
+// heartbeats counts a runner's heartbeats from now on, heard with the
+// supervisor's rights (the role that hears heartbeats), not the admin's.
 func (s *stack) heartbeats(runner string) func() int {
 	s.t.Helper()
-	sub, err := s.nc.SubscribeSync(bus.HeartbeatSubject(runner))
+	sup, _ := s.nats.ConnectAs(s.t, natsauth.Supervisor)
+	sub, err := sup.SubscribeSync(bus.HeartbeatSubject(runner))
 	require.NoError(s.t, err)
 	s.t.Cleanup(func() { _ = sub.Unsubscribe() })
 	n := 0
@@ -226,7 +229,8 @@ func TestRestartVoidsAPendingReload(t *testing.T) {
 	require.Equal(t, http.StatusAccepted, post(t, s.url("/v1/runners/runner-1/reload")), "ordered while still taken for alive")
 	frozen.kill()
 
-	beats, err := s.nc.SubscribeSync(bus.HeartbeatSubject("runner-1"))
+	sup, _ := s.nats.ConnectAs(t, natsauth.Supervisor)
+	beats, err := sup.SubscribeSync(bus.HeartbeatSubject("runner-1"))
 	require.NoError(t, err)
 	defer beats.Unsubscribe()
 	s.startRunner("runner-1")

@@ -41,7 +41,6 @@ type hookReceiver struct {
 	block chan struct{}
 
 	mu      sync.Mutex
-	srv     *http.Server
 	calls   []hookCall
 	holding int // calls a blocking receiver holds now
 	most    int // the most it held at once
@@ -66,9 +65,6 @@ func (h *hookReceiver) up(blocking bool) {
 		h.block = make(chan struct{})
 	}
 	srv := &http.Server{Handler: http.HandlerFunc(h.serve), ReadHeaderTimeout: 5 * time.Second}
-	h.mu.Lock()
-	h.srv = srv
-	h.mu.Unlock()
 	go func() { _ = srv.Serve(l) }()
 	h.t.Cleanup(func() {
 		if h.block != nil {
@@ -189,15 +185,15 @@ func TestWebhookReceiverDownThenUp(t *testing.T) {
 	require.Equal(t, job.StatusCompleted, rec.Status)
 
 	var cb callbackView
-	require.Eventually(t, func() bool { cb = s.callback(r.JobID); return len(cb.Attempts) >= 1 }, 30*time.Second, 100*time.Millisecond,
-		"a first attempt is recorded on the job")
+	retryUntil(t, 30*time.Second, 100*time.Millisecond, func() bool { cb = s.callback(r.JobID); return len(cb.Attempts) >= 1 },
+		func() string { return "a first attempt is recorded on the job" })
 	require.Equal(t, "pending", cb.State)
 	require.Equal(t, hook.url(), cb.URL)
 	require.Equal(t, "network_error", cb.Attempts[0].Outcome, "nothing listens: %+v", cb.Attempts[0])
 
 	hook.up(false)
-	require.Eventually(t, func() bool { cb = s.callback(r.JobID); return cb.State == "delivered" }, 60*time.Second, 100*time.Millisecond,
-		"delivered once the receiver is back: %+v", cb)
+	retryUntil(t, 60*time.Second, 100*time.Millisecond, func() bool { cb = s.callback(r.JobID); return cb.State == "delivered" },
+		func() string { return fmt.Sprintf("delivered once the receiver is back: %+v", cb) })
 	calls := hook.answered()
 	require.Len(t, calls, 1, "delivered once")
 	require.True(t, calls[0].signedOK, "signed with the shared secret")
@@ -271,8 +267,10 @@ func TestSlowWebhookDelaysNothingElse(t *testing.T) {
 	recs := s.waitEnded(slowJobs+fastJobs+plainJobs, 2*time.Minute)
 	s.requireCompletedOnce(recs)
 
-	require.Eventually(t, func() bool { return len(fast.answered()) == fastJobs }, 30*time.Second, 50*time.Millisecond,
-		"the healthy receiver gets its calls: %d of %d", len(fast.answered()), fastJobs)
+	retryUntil(t, 30*time.Second, 50*time.Millisecond, func() bool { return len(fast.answered()) == fastJobs },
+		func() string {
+			return fmt.Sprintf("the healthy receiver gets its calls: %d of %d", len(fast.answered()), fastJobs)
+		})
 	_, most := slow.held()
 	require.Equal(t, 2, most, "the slow receiver was given its host's two slots at most")
 	// Each call came as its job ended: had the slow host taken every
@@ -288,8 +286,8 @@ func TestSlowWebhookDelaysNothingElse(t *testing.T) {
 		require.Equal(t, "delivered", s.callback(id).State)
 	}
 	var pending float64
-	require.Eventually(t, func() bool {
+	retryUntil(t, 10*time.Second, 50*time.Millisecond, func() bool {
 		pending = value(sample(t, scrapeFamilies(t, s.supervisorAddr), "cyberimage_webhook_pending", nil))
 		return pending == slowJobs
-	}, 10*time.Second, 50*time.Millisecond, "the slow host's deliveries wait: %v pending", pending)
+	}, func() string { return fmt.Sprintf("the slow host's deliveries wait: %v pending", pending) })
 }
