@@ -2,9 +2,9 @@ package worker
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -12,13 +12,16 @@ import (
 	"cyberimage/services/gpu-runner/internal/storage"
 	"cyberimage/shared/job"
 	"cyberimage/shared/objectstore"
+	"cyberimage/shared/testenv"
 )
 
 // A failed upload moves to a fresh key only when it may have reached a
 // node, and never past the last key Existing looks under: an outage that
 // refuses every connection keeps the key, leaving no orphan copies.
 func TestNextUploadTry(t *testing.T) {
-	closed := closedAddr(t)
+	// Nothing listens on a free port: connecting is refused.
+	closedAddr := func() string { return "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t)) }
+	closed := closedAddr()
 	hangUp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		conn, _, err := w.(http.Hijacker).Hijack()
 		if err == nil {
@@ -33,7 +36,7 @@ func TestNextUploadTry(t *testing.T) {
 		require.Error(t, err)
 		return err
 	}
-	refused, refusedAll, reached := putErr(closed), putErr(closed+","+closedAddr(t)), putErr(hangUp.Listener.Addr().String())
+	refused, refusedAll, reached := putErr(closed), putErr(closed+","+closedAddr()), putErr(hangUp.Listener.Addr().String())
 
 	for _, c := range []struct {
 		name      string
@@ -48,14 +51,4 @@ func TestNextUploadTry(t *testing.T) {
 	} {
 		require.Equal(t, c.want, nextUploadTry(c.try, c.err), "%s: %v", c.name, c.err)
 	}
-}
-
-// closedAddr is an address nothing listens on: connecting is refused.
-func closedAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := l.Addr().String()
-	require.NoError(t, l.Close())
-	return addr
 }
