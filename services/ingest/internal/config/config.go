@@ -52,18 +52,17 @@ func Load(args []string, out io.Writer) (Config, error) {
 	l.String(&c.HTTPAddr, "ingest-addr", "127.0.0.1:8081", "address of ingest's /healthz and /metrics (empty: off)")
 	c.HTTPTLS.Bind(l)
 	c.JobMemory.Bind(l)
-	var hosts string
-	l.String(&hosts, "webhook-allowed-hosts", "", "hosts a request's callback_url may name: comma-separated host, host:port or *.domain, http://host[:port] to allow plain HTTP (empty: callbacks refused)")
-	var quotas string
-	l.String(&quotas, "quotas", "", "per-client limits, 'client=max_queued/per_minute' entries with * for every other client, 0 or empty for no limit, e.g. '*=100/60 alice=1000/600' (empty: no limits)")
+	var hosts job.CallbackSetting
+	hosts.Bind(l)
+	var quotas quota.Setting
+	quotas.Bind(l)
 	if err := l.Parse(args); err != nil {
 		return c, err
 	}
-	var err error
-	c.WebhookHosts, err = job.ParseCallbackHosts(hosts)
-	l.Check(err == nil, "CYBERIMAGE_WEBHOOK_ALLOWED_HOSTS: %v", err)
-	c.Quotas, err = quota.Parse(quotas)
-	l.Check(err == nil, "CYBERIMAGE_QUOTAS: %v", err)
+	hosts.Check(l)
+	c.WebhookHosts = hosts.Hosts
+	quotas.Check(l)
+	c.Quotas = quotas.Table
 	c.Settings.Check(l)
 	c.HTTPTLS.Check(l)
 	l.Check(c.Concurrency >= 1, "CYBERIMAGE_INGEST_CONCURRENCY must be at least 1")

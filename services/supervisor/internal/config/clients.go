@@ -23,22 +23,25 @@ type Clients struct {
 }
 
 // clientSettings are the settings as written, for check to parse.
-type clientSettings struct{ tokens, quotas string }
+type clientSettings struct {
+	tokens string
+	quotas quota.Setting
+}
 
 func (c *Clients) bind(l *config.Loader) *clientSettings {
 	var raw clientSettings
 	l.Secret(&raw.tokens, "client-tokens", "per-client HTTP submit tokens, space- or comma-separated name=TOKEN: a token named alice submits as the client alice (its quota, as NATS creds client.alice.creds); each differs from every other token")
-	l.String(&raw.quotas, "quotas", "", "the quotas ingest enforces, shown by GET /v1/clients and the console: give it the value ingest has ('*=queued/per_minute client=queued/per_minute ...', 0: none)")
+	raw.quotas.Bind(l)
 	return &raw
 }
 
 // check parses the settings; others are the read, submit and admin
 // tokens, none of which a client token may equal (it would take their
 // grants, or they its identity).
-func (c *Clients) check(l *config.Loader, raw clientSettings, others ...string) {
+func (c *Clients) check(l *config.Loader, raw *clientSettings, others ...string) {
+	raw.quotas.Check(l)
+	c.Quotas = raw.quotas.Table
 	var err error
-	c.Quotas, err = quota.Parse(raw.quotas)
-	l.Check(err == nil, "CYBERIMAGE_QUOTAS: %v", err)
 	c.Tokens, err = parseClientTokens(raw.tokens, others)
 	l.Check(err == nil, "CYBERIMAGE_CLIENT_TOKENS: %v", err)
 }

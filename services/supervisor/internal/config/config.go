@@ -129,8 +129,8 @@ func Load(args []string, out io.Writer) (Config, error) {
 	if err := l.Parse(args); err != nil {
 		return c, err
 	}
-	c.Webhook.check(l, *hosts)
-	c.Clients.check(l, *clients, c.ReadToken, c.SubmitToken, c.AdminToken)
+	c.Webhook.check(l, hosts)
+	c.Clients.check(l, clients, c.ReadToken, c.SubmitToken, c.AdminToken)
 	c.Settings.Check(l)
 	c.S3.Check(l)
 	c.HTTPTLS.Check(l)

@@ -11,11 +11,11 @@ import (
 // guessed from the signatures receivers see.
 const minWebhookSecret = 16
 
-// bind registers the webhook settings; the allow list comes back as
-// written, for check to parse.
-func (w *Webhook) bind(l *config.Loader) *string {
-	var hosts string
-	l.String(&hosts, "webhook-allowed-hosts", "", "hosts a job's callback_url may name, checked again before every call: comma-separated host, host:port or *.domain, http://host[:port] to allow plain HTTP (empty: no webhooks)")
+// bind registers the webhook settings; the allow list comes back
+// unparsed, for check to parse.
+func (w *Webhook) bind(l *config.Loader) *job.CallbackSetting {
+	var hosts job.CallbackSetting
+	hosts.Bind(l)
 	l.Secret(&w.Secret, "webhook-secret", "key of the HMAC-SHA256 signature on every webhook call (Cyberimage-Signature); required with CYBERIMAGE_WEBHOOK_ALLOWED_HOSTS")
 	l.Duration(&w.RetryFor, "webhook-retry-for", time.Hour, "how long after a job ends its webhook is retried (with backoff) before it is given up")
 	l.Int(&w.Workers, "webhook-workers", 16, "webhook calls in flight at once")
@@ -24,10 +24,9 @@ func (w *Webhook) bind(l *config.Loader) *string {
 	return &hosts
 }
 
-func (w *Webhook) check(l *config.Loader, hosts string) {
-	var err error
-	w.Hosts, err = job.ParseCallbackHosts(hosts)
-	l.Check(err == nil, "CYBERIMAGE_WEBHOOK_ALLOWED_HOSTS: %v", err)
+func (w *Webhook) check(l *config.Loader, hosts *job.CallbackSetting) {
+	hosts.Check(l)
+	w.Hosts = hosts.Hosts
 	l.Check(!w.Hosts.Enabled() || len(w.Secret) >= minWebhookSecret,
 		"CYBERIMAGE_WEBHOOK_SECRET of at least %d characters is required with CYBERIMAGE_WEBHOOK_ALLOWED_HOSTS", minWebhookSecret)
 	l.Check(w.RetryFor > 0, "CYBERIMAGE_WEBHOOK_RETRY_FOR must be positive")
