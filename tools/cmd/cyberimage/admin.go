@@ -10,41 +10,17 @@ import (
 	"strings"
 )
 
-// retryAllFailed re-queues every failed job (POST /v1/jobs/retry-failed).
-func retryAllFailed(c *client, out io.Writer) error {
-	code, body, err := c.do(http.MethodPost, "/v1/jobs/retry-failed")
-	if err != nil {
-		return err
-	}
-	if code != http.StatusAccepted {
-		return apiError(code, body)
-	}
-	return printJSON(out, body)
-}
+// purgeKeys are the arguments purge takes (POST /v1/jobs/purge).
+var purgeKeys = []string{"status", "older_than"}
 
 // purgeJobs removes ended jobs' records by status and age
 // (POST /v1/jobs/purge).
 func purgeJobs(c *client, args []string, out io.Writer) error {
-	q := url.Values{}
-	for _, a := range args {
-		k, v, ok := strings.Cut(a, "=")
-		if !ok || (k != "status" && k != "older_than") || v == "" {
-			return fmt.Errorf("%w: purge takes status= and older_than= arguments, not %q", errUsage, a)
-		}
-		q.Set(k, v)
-	}
-	path := "/v1/jobs/purge"
-	if len(q) > 0 {
-		path += "?" + q.Encode()
-	}
-	code, body, err := c.do(http.MethodPost, path)
+	q, err := queryArgs("purge", args, purgeKeys)
 	if err != nil {
 		return err
 	}
-	if code != http.StatusOK {
-		return apiError(code, body)
-	}
-	return printJSON(out, body)
+	return c.show(out, http.MethodPost, withQuery("/v1/jobs/purge", q), http.StatusOK)
 }
 
 // watch prints progress events as they come (GET /v1/events), one line
@@ -99,19 +75,6 @@ func version() string {
 	return v + " " + info.GoVersion
 }
 
-// reloadRunner orders a runner to reload its models
-// (POST /v1/runners/{runner}/reload).
-func reloadRunner(c *client, runner string, out io.Writer) error {
-	code, body, err := c.do(http.MethodPost, "/v1/runners/"+url.PathEscape(runner)+"/reload")
-	if err != nil {
-		return err
-	}
-	if code != http.StatusAccepted {
-		return apiError(code, body)
-	}
-	return printJSON(out, body)
-}
-
 // fleetAction changes a model's queue or a runner (POST
 // /v1/models/{model}/pause and /resume, /v1/runners/{runner}/drain and
 // /undrain) and prints the answer.
@@ -120,14 +83,7 @@ func fleetAction(c *client, cmd, name string, out io.Writer) error {
 	if cmd == "pause" || cmd == "resume" {
 		path = "/v1/models/" + url.PathEscape(name) + "/" + cmd
 	}
-	code, body, err := c.do(http.MethodPost, path)
-	if err != nil {
-		return err
-	}
-	if code != http.StatusOK && code != http.StatusAccepted {
-		return apiError(code, body)
-	}
-	return printJSON(out, body)
+	return c.show(out, http.MethodPost, path, http.StatusOK, http.StatusAccepted)
 }
 
 // completionBash completes commands, job statuses and flags.

@@ -1,10 +1,8 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"strconv"
 	"text/tabwriter"
 
@@ -27,16 +25,9 @@ type clientsReply struct {
 // cap, running jobs, and jobs accepted in the last minute against its
 // rate ("-": no limit).
 func showClients(c *client, out io.Writer) error {
-	code, body, err := c.do(http.MethodGet, "/v1/clients")
-	if err != nil {
-		return err
-	}
-	if code != http.StatusOK {
-		return apiError(code, body)
-	}
 	var r clientsReply
-	if err := json.Unmarshal(body, &r); err != nil {
-		return fmt.Errorf("decode /v1/clients: %w", err)
+	if err := c.getJSON("/v1/clients", &r); err != nil {
+		return err
 	}
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "CLIENT\tQUEUED/MAX\tRUNNING\tACCEPTED LAST MIN/LIMIT")

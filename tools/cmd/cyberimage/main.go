@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"strings"
@@ -143,7 +144,7 @@ func dispatch(c *client, args []string, out, errOut io.Writer) error {
 	case cmd == "completion":
 		return completion(rest, out)
 	case cmd == "retry" && len(rest) == 1 && rest[0] == "--all-failed":
-		return retryAllFailed(c, out)
+		return c.show(out, http.MethodPost, "/v1/jobs/retry-failed", http.StatusAccepted)
 	}
 	want, ok := commands[cmd]
 	if !ok {
@@ -158,17 +159,20 @@ func dispatch(c *client, args []string, out, errOut io.Writer) error {
 	case "clients":
 		return showClients(c, out)
 	case "job":
-		return showJob(c, rest[0], out)
+		return c.show(out, http.MethodGet, jobPath(rest[0]), http.StatusOK)
 	case "retry":
-		return retryJob(c, rest[0], out)
+		// The supervisor refuses a job that has not failed (409) and an
+		// unknown id (404).
+		return c.show(out, http.MethodPost, jobPath(rest[0])+"/retry", http.StatusAccepted)
 	case "cancel":
-		return cancelJob(c, rest[0], out)
+		// It refuses an ended job (409) and an unknown id (404).
+		return c.show(out, http.MethodPost, jobPath(rest[0])+"/cancel", http.StatusOK)
 	case "reload":
-		return reloadRunner(c, rest[0], out)
+		return c.show(out, http.MethodPost, "/v1/runners/"+url.PathEscape(rest[0])+"/reload", http.StatusAccepted)
 	case "pause", "resume", "drain", "undrain":
 		return fleetAction(c, cmd, rest[0], out)
-	default:
-		return showQueue(c, out)
+	default: // queue: the original app's counts
+		return c.show(out, http.MethodGet, "/api/queue?detailed=true", http.StatusOK)
 	}
 }
 

@@ -1,10 +1,8 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -64,16 +62,9 @@ const recentRecoveries = 5
 
 // showStatus prints a summary of GET /status.
 func showStatus(c *client, out io.Writer) error {
-	code, body, err := c.do(http.MethodGet, "/status")
-	if err != nil {
-		return err
-	}
-	if code != http.StatusOK {
-		return apiError(code, body)
-	}
 	var st statusReply
-	if err := json.Unmarshal(body, &st); err != nil {
-		return fmt.Errorf("decode /status: %w", err)
+	if err := c.getJSON("/status", &st); err != nil {
+		return err
 	}
 	now := st.At
 	if now.IsZero() {
@@ -160,6 +151,7 @@ func jobCounts(counts map[string]int) string {
 	return strings.Join(parts, ", ")
 }
 
+// orDash is s, or "-" for a blank column.
 func orDash(s string) string {
 	if s == "" {
 		return "-"

@@ -225,15 +225,8 @@ func waitForJob(ctx context.Context, c *client, id string, events <-chan *nats.M
 }
 
 func readJob(c *client, id string) (jobView, error) {
-	code, body, err := c.do(http.MethodGet, jobPath(id))
-	if err != nil {
-		return jobView{}, err
-	}
-	if code != http.StatusOK {
-		return jobView{}, apiError(code, body)
-	}
 	var v jobView
-	return v, json.Unmarshal(body, &v)
+	return v, c.getJSON(jobPath(id), &v)
 }
 
 // progressBar is one line: [#####.....] step 5/10  processing on runner-1.
