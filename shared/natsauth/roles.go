@@ -104,81 +104,106 @@ func Permissions(r Role, name string) Allow {
 	inbox := bus.InboxSubjects(string(r), name)
 	switch r {
 	case Client:
-		// Submit, hear the answer and follow progress. Nothing else: no
-		// orders, no records, no JetStream API.
-		// A client submits on its own subject (bus.RequestSubject), which
-		// names it to ingest for its quotas, or on the bare subject, whose
-		// requests count against the shared "default" client.
-		a.Pub = []string{bus.SubjectRequests, bus.RequestSubject(name)}
-		a.Sub = []string{inbox, bus.SubjectEventsAll}
+		a = clientAllow(name)
 	case Ingest:
-		// Answers only to clients' inboxes (and the supervisor's HTTP
-		// submissions), never to whatever reply subject a request names:
-		// no response permission, which would let a requester point
-		// ingest's rights at a record, a lease or the work subjects.
-		a.Pub = []string{jsInfo, jsConsumerGet, next(bus.StreamRequests, bus.ConsumerIngest),
-			acks(bus.StreamRequests, bus.ConsumerIngest),
-			bus.SubjectJobsAll, kvWrite(bus.BucketJobs), "$JS.API.STREAM.MSG.GET." + bus.StreamJobs}
-		a.Pub = append(a.Pub, bus.AnswerSubjects()...)
-		a.Pub = append(a.Pub, kvRead(bus.BucketJobs)...)
-		// Quotas count each client's queued jobs from the job records:
-		// ingest watches the bucket as the supervisor does.
-		a.Pub = append(a.Pub, kvWatch(bus.BucketJobs)...)
-		a.Sub = []string{inbox, bus.SubjectRequests, bus.SubjectRequestsAll}
+		a = ingestAllow()
 	case Runner:
-		a.Pub = []string{jsInfo, jsConsumerGet,
-			// Any consumer of the jobs stream: only the runners'
-			// consumers exist there, one per model and priority class
-			// (bus.ClassConsumer).
-			next(bus.StreamJobs, "*"),
-			kvWrite(bus.BucketJobs), bus.SubjectEventsAll,
-			// Its own heartbeat only: a runner cannot speak for another.
-			bus.HeartbeatSubject(name)}
-		// Acks only on its own deliveries' reply subjects, for as long
-		// as a job may run. Only the server (pull deliveries, into its
-		// private inbox) and the supervisor (its orders) send it
-		// messages with reply subjects.
-		a.Replies = MaxJobTime
-		a.Pub = append(a.Pub, kvRead(bus.BucketJobs)...)
-		a.Sub = []string{inbox, bus.ControlSubject(name)}
+		a = runnerAllow(name)
 	case Supervisor:
-		// The only role that may NAK or terminate others' deliveries and
-		// give orders to runners.
-		a.Pub = []string{jsInfo, jsConsumerGet,
-			acks(bus.StreamJobs, "*"), "cyberimage.control.>",
-			// Work queued again: lost work (reconciler), operator re-queues.
-			bus.SubjectJobsAll,
-			next(bus.StreamAdvisories, bus.ConsumerSupervisor), acks(bus.StreamAdvisories, bus.ConsumerSupervisor),
-			"$JS.API.STREAM.MSG.GET." + bus.StreamJobs, "$JS.API.STREAM.MSG.DELETE." + bus.StreamJobs,
-			bus.SubjectDLQAll, "$JS.API.STREAM.MSG.GET." + bus.StreamDLQ,
-			// The console's dead-letters page: a letter re-queued or
-			// removed by an operator is deleted.
-			"$JS.API.STREAM.MSG.DELETE." + bus.StreamDLQ,
-			// Requests submitted over HTTP (POST /v1/jobs), on the
-			// subject naming the token that sent them (its quota), answered
-			// by ingest on the supervisor's submit inbox (bus.SubmitInbox).
-			bus.SubjectHTTPRequests,
-			// A client's own HTTP token submits as that client (the same
-			// identity, and quota, as its NATS creds): the supervisor
-			// publishes those on the client's subject. One token deep, so
-			// never on the bare subject nor anything else under it.
-			bus.RequestSubject("*"),
-			// Queue depth for /status and /metrics: read-only listings.
-			"$JS.API.CONSUMER.LIST." + bus.StreamJobs, "$JS.API.CONSUMER.NAMES." + bus.StreamJobs,
-			// An operator pauses and resumes a model's queue (its runners'
-			// consumers); no other change to a consumer.
-			"$JS.API.CONSUMER.PAUSE." + bus.StreamJobs + ".*"}
-		for _, b := range []string{bus.BucketJobs, bus.BucketLeases, bus.BucketRunners, bus.BucketSupervisor, bus.BucketWebhooks} {
-			a.Pub = append(a.Pub, kvWrite(b))
-			a.Pub = append(a.Pub, kvRead(b)...)
-			a.Pub = append(a.Pub, kvWatch(b)...)
-		}
-		a.Sub = []string{inbox, bus.SubjectAcks, bus.SubjectHeartbeatsAll, bus.SubjectEventsAll}
+		a = supervisorAllow()
 	case Admin:
-		a.Pub = []string{">"}
-		a.Sub = []string{">"}
+		return Allow{Pub: []string{">"}, Sub: []string{">"}}
+	default:
+		return a
 	}
+	a.Sub = append([]string{inbox}, a.Sub...)
 	sort.Strings(a.Pub)
 	sort.Strings(a.Sub)
 	return a
+}
+
+// clientAllow: submit, hear the answer and follow progress. Nothing else:
+// no orders, no records, no JetStream API. A client submits on its own
+// subject (bus.RequestSubject), which names it to ingest for its quotas,
+// or on the bare subject, whose requests count against the shared
+// "default" client.
+func clientAllow(name string) Allow {
+	return Allow{
+		Pub: []string{bus.SubjectRequests, bus.RequestSubject(name)},
+		Sub: []string{bus.SubjectEventsAll},
+	}
+}
+
+// ingestAllow answers only to clients' inboxes (and the supervisor's HTTP
+// submissions), never to whatever reply subject a request names: no
+// response permission, which would let a requester point ingest's rights
+// at a record, a lease or the work subjects.
+func ingestAllow() Allow {
+	pub := []string{jsInfo, jsConsumerGet, next(bus.StreamRequests, bus.ConsumerIngest),
+		acks(bus.StreamRequests, bus.ConsumerIngest),
+		bus.SubjectJobsAll, kvWrite(bus.BucketJobs), "$JS.API.STREAM.MSG.GET." + bus.StreamJobs}
+	pub = append(pub, bus.AnswerSubjects()...)
+	pub = append(pub, kvRead(bus.BucketJobs)...)
+	// Quotas count each client's queued jobs from the job records:
+	// ingest watches the bucket as the supervisor does.
+	pub = append(pub, kvWatch(bus.BucketJobs)...)
+	return Allow{Pub: pub, Sub: []string{bus.SubjectRequests, bus.SubjectRequestsAll}}
+}
+
+// runnerAllow pulls work of any model, writes records and events, and
+// speaks only for itself.
+func runnerAllow(name string) Allow {
+	pub := []string{jsInfo, jsConsumerGet,
+		// Any consumer of the jobs stream: only the runners' consumers
+		// exist there, one per model and priority class
+		// (bus.ClassConsumer).
+		next(bus.StreamJobs, "*"),
+		kvWrite(bus.BucketJobs), bus.SubjectEventsAll,
+		// Its own heartbeat only: a runner cannot speak for another.
+		bus.HeartbeatSubject(name)}
+	pub = append(pub, kvRead(bus.BucketJobs)...)
+	return Allow{
+		Pub: pub,
+		Sub: []string{bus.ControlSubject(name)},
+		// Acks only on its own deliveries' reply subjects, for as long as
+		// a job may run. Only the server (pull deliveries, into its
+		// private inbox) and the supervisor (its orders) send it messages
+		// with reply subjects.
+		Replies: MaxJobTime,
+	}
+}
+
+// supervisorAllow is the only role that may NAK or terminate others'
+// deliveries and give orders to runners.
+func supervisorAllow() Allow {
+	pub := []string{jsInfo, jsConsumerGet,
+		acks(bus.StreamJobs, "*"), "cyberimage.control.>",
+		// Work queued again: lost work (reconciler), operator re-queues.
+		bus.SubjectJobsAll,
+		next(bus.StreamAdvisories, bus.ConsumerSupervisor), acks(bus.StreamAdvisories, bus.ConsumerSupervisor),
+		"$JS.API.STREAM.MSG.GET." + bus.StreamJobs, "$JS.API.STREAM.MSG.DELETE." + bus.StreamJobs,
+		bus.SubjectDLQAll, "$JS.API.STREAM.MSG.GET." + bus.StreamDLQ,
+		// The console's dead-letters page: a letter re-queued or removed
+		// by an operator is deleted.
+		"$JS.API.STREAM.MSG.DELETE." + bus.StreamDLQ,
+		// Requests submitted over HTTP (POST /v1/jobs), on the subject
+		// naming the token that sent them (its quota), answered by ingest
+		// on the supervisor's submit inbox (bus.SubmitInbox).
+		bus.SubjectHTTPRequests,
+		// A client's own HTTP token submits as that client (the same
+		// identity, and quota, as its NATS creds): the supervisor
+		// publishes those on the client's subject. One token deep, so
+		// never on the bare subject nor anything else under it.
+		bus.RequestSubject("*"),
+		// Queue depth for /status and /metrics: read-only listings.
+		"$JS.API.CONSUMER.LIST." + bus.StreamJobs, "$JS.API.CONSUMER.NAMES." + bus.StreamJobs,
+		// An operator pauses and resumes a model's queue (its runners'
+		// consumers); no other change to a consumer.
+		"$JS.API.CONSUMER.PAUSE." + bus.StreamJobs + ".*"}
+	for _, b := range []string{bus.BucketJobs, bus.BucketLeases, bus.BucketRunners, bus.BucketSupervisor, bus.BucketWebhooks} {
+		pub = append(pub, kvWrite(b))
+		pub = append(pub, kvRead(b)...)
+		pub = append(pub, kvWatch(b)...)
+	}
+	return Allow{Pub: pub, Sub: []string{bus.SubjectAcks, bus.SubjectHeartbeatsAll, bus.SubjectEventsAll}}
 }
