@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"cyberimage/tools/internal/supervisorurl"
 )
 
 // client calls the supervisor.
@@ -20,7 +22,7 @@ type client struct {
 }
 
 func newClient(base string) (*client, error) {
-	b, err := baseURL(base)
+	b, err := supervisorurl.Parse(base)
 	if err != nil {
 		return nil, err
 	}

@@ -176,18 +176,6 @@ func dispatch(c *client, args []string, out, errOut io.Writer) error {
 	}
 }
 
-// baseURL accepts "host:port" or a full http(s) URL.
-func baseURL(s string) (string, error) {
-	if !strings.Contains(s, "://") {
-		s = "http://" + s
-	}
-	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return "", fmt.Errorf("--supervisor %q: want a URL such as http://127.0.0.1:8080", s)
-	}
-	return strings.TrimRight(u.String(), "/"), nil
-}
-
 // adminToken is CYBERIMAGE_ADMIN_TOKEN, or the content of file; empty when
 // neither is there (read-only commands need none).
 func adminToken(file string) string {

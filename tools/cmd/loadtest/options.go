@@ -5,12 +5,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"strings"
 	"time"
 
 	"cyberimage/shared/bus"
+	"cyberimage/tools/internal/supervisorurl"
 )
 
 // Tests, in the order --test all runs them.
@@ -108,7 +108,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	if o.natsURL == "" {
 		return o, errors.New("--nats must not be empty")
 	}
-	base, err := supervisorURL(o.supervisor)
+	base, err := supervisorurl.Parse(o.supervisor)
 	if err != nil {
 		return o, err
 	}
@@ -125,17 +125,4 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 		}
 	}
 	return o, nil
-}
-
-// supervisorURL accepts "host:port" or a full http(s) URL and returns the
-// base URL without a trailing slash.
-func supervisorURL(s string) (string, error) {
-	if !strings.Contains(s, "://") {
-		s = "http://" + s
-	}
-	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return "", fmt.Errorf("--supervisor %q: want a URL such as http://127.0.0.1:8080", s)
-	}
-	return strings.TrimRight(u.String(), "/"), nil
 }
