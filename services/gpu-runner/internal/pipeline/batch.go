@@ -27,3 +27,32 @@ type BatchKey struct {
 func KeyOf(s job.Spec) BatchKey {
 	return BatchKey{Model: s.Model, Width: s.Width, Height: s.Height, Steps: s.Steps, Guidance: s.Guidance}
 }
+
+// generateOne runs one job through g's batch path: every BatchGenerator
+// here makes a job's pictures the same alone or in a batch, so Generate is
+// a batch of one.
+func generateOne(ctx context.Context, g BatchGenerator, spec job.Spec, progress Progress) ([]Image, error) {
+	out, err := g.GenerateBatch(ctx, []job.Spec{spec}, progress)
+	if err != nil {
+		return nil, err
+	}
+	return out[0], nil
+}
+
+// generateAll runs specs as one batch when g batches, or one by one when it
+// does not; wrappers (the guard, injected faults) use it so that they work
+// around any model.
+func generateAll(ctx context.Context, g Generator, specs []job.Spec, progress Progress) ([][]Image, error) {
+	if bg, ok := g.(BatchGenerator); ok {
+		return bg.GenerateBatch(ctx, specs, progress)
+	}
+	out := make([][]Image, len(specs))
+	for i, s := range specs {
+		imgs, err := g.Generate(ctx, s, progress)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = imgs
+	}
+	return out, nil
+}

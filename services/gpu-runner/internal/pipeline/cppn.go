@@ -34,11 +34,7 @@ func (c *CPPN) Close() error { return c.session.Close() }
 
 // Generate renders spec.NumImages pictures of spec.Width × spec.Height.
 func (c *CPPN) Generate(ctx context.Context, spec job.Spec, progress Progress) ([]Image, error) {
-	out, err := c.GenerateBatch(ctx, []job.Spec{spec}, progress)
-	if err != nil {
-		return nil, err
-	}
-	return out[0], nil
+	return generateOne(ctx, c, spec, progress)
 }
 
 // GenerateBatch renders several jobs of one size and step count in the same

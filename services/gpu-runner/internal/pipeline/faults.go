@@ -54,18 +54,7 @@ func (g *faulty) GenerateBatch(ctx context.Context, specs []job.Spec, progress P
 	if matched {
 		progress = g.hang(ctx, progress)
 	}
-	if bg, ok := g.Generator.(BatchGenerator); ok {
-		return bg.GenerateBatch(ctx, specs, progress)
-	}
-	out := make([][]Image, len(specs))
-	for i, s := range specs {
-		imgs, err := g.Generator.Generate(ctx, s, progress)
-		if err != nil {
-			return nil, err
-		}
-		out[i] = imgs
-	}
-	return out, nil
+	return generateAll(ctx, g.Generator, specs, progress)
 }
 
 func (g *faulty) hang(ctx context.Context, progress Progress) Progress {

@@ -26,11 +26,7 @@ func (g *guarded) Close() error { return g.gen.Close() }
 
 // Generate runs one job.
 func (g *guarded) Generate(ctx context.Context, spec job.Spec, progress Progress) ([]Image, error) {
-	out, err := g.GenerateBatch(ctx, []job.Spec{spec}, progress)
-	if err != nil {
-		return nil, err
-	}
-	return out[0], nil
+	return generateOne(ctx, g, spec, progress)
 }
 
 // GenerateBatch runs jobs that share a batch key.
@@ -49,12 +45,12 @@ func (g *guarded) GenerateBatch(ctx context.Context, specs []job.Spec, progress 
 	}
 	parts := g.split(specs)
 	if len(parts) == 1 {
-		return g.run(ctx, specs, progress)
+		return generateAll(ctx, g.gen, specs, progress)
 	}
 	out := make([][]Image, 0, len(specs))
 	partOf := partProgress(progress, len(parts))
 	for k, part := range parts {
-		imgs, err := g.run(ctx, part, partOf(k))
+		imgs, err := generateAll(ctx, g.gen, part, partOf(k))
 		if err != nil {
 			return nil, err
 		}
@@ -90,22 +86,6 @@ func (g *guarded) split(specs []job.Spec) [][]job.Spec {
 		}
 	}
 	return parts
-}
-
-// run runs jobs in one batch, or one by one for a model without batching.
-func (g *guarded) run(ctx context.Context, specs []job.Spec, progress Progress) ([][]Image, error) {
-	if bg, ok := g.gen.(BatchGenerator); ok {
-		return bg.GenerateBatch(ctx, specs, progress)
-	}
-	out := make([][]Image, len(specs))
-	for i, s := range specs {
-		imgs, err := g.gen.Generate(ctx, s, progress)
-		if err != nil {
-			return nil, err
-		}
-		out[i] = imgs
-	}
-	return out, nil
 }
 
 // partProgress maps the steps of part k of n sequential runs onto one count

@@ -99,11 +99,7 @@ type recordingGen struct {
 }
 
 func (g *recordingGen) Generate(ctx context.Context, s job.Spec, p Progress) ([]Image, error) {
-	out, err := g.GenerateBatch(ctx, []job.Spec{s}, p)
-	if err != nil {
-		return nil, err
-	}
-	return out[0], nil
+	return generateOne(ctx, g, s, p)
 }
 
 func (g *recordingGen) GenerateBatch(ctx context.Context, specs []job.Spec, p Progress) ([][]Image, error) {

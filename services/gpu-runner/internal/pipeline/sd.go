@@ -111,11 +111,7 @@ func (s *StableDiffusion) Close() error {
 // Generate makes spec.NumImages pictures; image i uses seed spec.Seed+i, so
 // it is the picture a one-image job with that seed gets.
 func (s *StableDiffusion) Generate(ctx context.Context, spec job.Spec, progress Progress) ([]Image, error) {
-	out, err := s.GenerateBatch(ctx, []job.Spec{spec}, progress)
-	if err != nil {
-		return nil, err
-	}
-	return out[0], nil
+	return generateOne(ctx, s, spec, progress)
 }
 
 // GenerateBatch runs the images of several jobs that share size, steps and
