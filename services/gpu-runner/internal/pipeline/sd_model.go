@@ -68,70 +68,98 @@ func inspectSD(dir string) (sdInputs, error) {
 	if err != nil {
 		return in, err
 	}
-	var problems []error
-	bad := func(format string, args ...any) { problems = append(problems, fmt.Errorf(format, args...)) }
-
-	ids, ok := findIO(text, sdInputIDs)
-	switch {
-	case !ok:
-		bad("text encoder has no %s input", sdInputIDs)
-	case ids.Type != onnxpb.Int32 && ids.Type != onnxpb.Int64:
-		bad("text encoder %s is %v, want int32 or int64", sdInputIDs, ids.Type)
-	default:
-		in.ids = ids.Type
-		if len(ids.Dims) == 2 && ids.Dims[1].Fixed() {
-			in.seqLen = int(ids.Dims[1].Value)
-		}
-	}
-	if _, ok := findIO(textOut, sdLastHidden); !ok {
-		bad("text encoder has no %s output", sdLastHidden)
-	}
+	var c ioCheck
+	in.ids, in.seqLen = c.tokenIDs(text)
+	c.need(textOut, "text encoder", sdLastHidden, "output")
 
 	// SDXL UNets also take text_embeds and time_ids, LCM ones timestep_cond.
 	for _, vi := range unet {
 		if !slices.Contains([]string{sdSample, sdTimestep, sdEncoderHidden}, vi.Name) {
-			bad("UNet input %q is not supported (SDXL, LCM and other UNets with extra conditioning are not)", vi.Name)
+			c.bad("UNet input %q is not supported (SDXL, LCM and other UNets with extra conditioning are not)", vi.Name)
 		}
 	}
-	sample, ok := findIO(unet, sdSample)
-	switch {
-	case !ok:
-		bad("UNet has no %s input", sdSample)
-	case sample.Type != onnxpb.Float:
-		bad("UNet %s is %v; only float32 exports are supported", sdSample, sample.Type)
-	default:
-		in.latentChannels = sdDefaultChannels
-		if len(sample.Dims) == 4 && sample.Dims[1].Fixed() {
-			in.latentChannels = int(sample.Dims[1].Value)
-		}
-	}
-	ts, ok := findIO(unet, sdTimestep)
-	switch {
-	case !ok:
-		bad("UNet has no %s input", sdTimestep)
-	case ts.Type != onnxpb.Float && ts.Type != onnxpb.Int64:
-		bad("UNet %s is %v, want float32 or int64", sdTimestep, ts.Type)
-	case !ts.NoShape && len(ts.Dims) > 1:
-		bad("UNet %s has rank %d, want 0 or 1", sdTimestep, len(ts.Dims))
-	default:
-		in.timestep = ts
-	}
-	if _, ok := findIO(unet, sdEncoderHidden); !ok {
-		bad("UNet has no %s input", sdEncoderHidden)
-	}
-	if _, ok := findIO(unetOut, sdOutSample); !ok {
-		bad("UNet has no %s output", sdOutSample)
-	}
+	in.latentChannels = c.latentChannels(unet)
+	in.timestep = c.timestep(unet)
+	c.need(unet, "UNet", sdEncoderHidden, "input")
+	c.need(unetOut, "UNet", sdOutSample, "output")
 	if lat, ok := findIO(vae, sdLatentSample); !ok || lat.Type != onnxpb.Float {
-		bad("VAE decoder has no float32 %s input", sdLatentSample)
+		c.bad("VAE decoder has no float32 %s input", sdLatentSample)
 	}
-	if _, ok := findIO(vaeOut, sdDecodedSample); !ok {
-		bad("VAE decoder has no %s output", sdDecodedSample)
-	}
-	if err := errors.Join(problems...); err != nil {
+	c.need(vaeOut, "VAE decoder", sdDecodedSample, "output")
+	if err := errors.Join(c.problems...); err != nil {
 		return in, fmt.Errorf("%w: %w", ErrUnsupported, err)
 	}
 	return in, nil
+}
+
+// ioCheck collects every problem found in an export's graphs, so that one
+// error names them all instead of one per attempt.
+type ioCheck struct{ problems []error }
+
+func (c *ioCheck) bad(format string, args ...any) {
+	c.problems = append(c.problems, fmt.Errorf(format, args...))
+}
+
+// need finds the input or output (kind) name among a part's vs, reporting
+// it when missing.
+func (c *ioCheck) need(vs []onnxpb.ValueInfo, part, name, kind string) (onnxpb.ValueInfo, bool) {
+	v, ok := findIO(vs, name)
+	if !ok {
+		c.bad("%s has no %s %s", part, name, kind)
+	}
+	return v, ok
+}
+
+// tokenIDs checks the text encoder's input_ids: their integer type, and
+// their length when the export fixes it (0 when symbolic).
+func (c *ioCheck) tokenIDs(text []onnxpb.ValueInfo) (onnxpb.DataType, int) {
+	ids, ok := c.need(text, "text encoder", sdInputIDs, "input")
+	if !ok {
+		return onnxpb.Undefined, 0
+	}
+	if ids.Type != onnxpb.Int32 && ids.Type != onnxpb.Int64 {
+		c.bad("text encoder %s is %v, want int32 or int64", sdInputIDs, ids.Type)
+		return onnxpb.Undefined, 0
+	}
+	if len(ids.Dims) == 2 && ids.Dims[1].Fixed() {
+		return ids.Type, int(ids.Dims[1].Value)
+	}
+	return ids.Type, 0
+}
+
+// latentChannels checks the UNet's float32 sample and returns its channel
+// count, SD's 4 when the export leaves it symbolic.
+func (c *ioCheck) latentChannels(unet []onnxpb.ValueInfo) int {
+	sample, ok := c.need(unet, "UNet", sdSample, "input")
+	if !ok {
+		return 0
+	}
+	if sample.Type != onnxpb.Float {
+		c.bad("UNet %s is %v; only float32 exports are supported", sdSample, sample.Type)
+		return 0
+	}
+	if len(sample.Dims) == 4 && sample.Dims[1].Fixed() {
+		return int(sample.Dims[1].Value)
+	}
+	return sdDefaultChannels
+}
+
+// timestep checks the UNet's timestep input: float32 or int64, a scalar or
+// of rank 1.
+func (c *ioCheck) timestep(unet []onnxpb.ValueInfo) onnxpb.ValueInfo {
+	ts, ok := c.need(unet, "UNet", sdTimestep, "input")
+	if !ok {
+		return onnxpb.ValueInfo{}
+	}
+	if ts.Type != onnxpb.Float && ts.Type != onnxpb.Int64 {
+		c.bad("UNet %s is %v, want float32 or int64", sdTimestep, ts.Type)
+		return onnxpb.ValueInfo{}
+	}
+	if !ts.NoShape && len(ts.Dims) > 1 {
+		c.bad("UNet %s has rank %d, want 0 or 1", sdTimestep, len(ts.Dims))
+		return onnxpb.ValueInfo{}
+	}
+	return ts
 }
 
 func findIO(vs []onnxpb.ValueInfo, name string) (onnxpb.ValueInfo, bool) {
