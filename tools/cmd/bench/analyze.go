@@ -110,18 +110,18 @@ func analyze(ph *phase) phaseResult {
 		doneTimes = append(doneTimes, r.done)
 		rec := r.rec
 		st := map[string]float64{
-			"publish_to_stream": ms(rec.CreatedAt.Sub(r.published)),
+			"publish_to_stream": job.Millis(rec.CreatedAt.Sub(r.published)),
 			"queue_wait":        rec.Stages.QueueWaitMS,
 			"inference":         rec.Stages.InferenceMS,
 			"encode":            rec.Stages.EncodeMS,
 			"upload":            rec.Stages.UploadMS,
-			"runner_record":     ms(rec.CompletedAt.Sub(*rec.StartedAt)) - rec.Stages.InferenceMS - rec.Stages.EncodeMS - rec.Stages.UploadMS,
-			"finish_ack":        ms(r.done.Sub(*rec.CompletedAt)),
+			"runner_record":     job.Millis(rec.CompletedAt.Sub(*rec.StartedAt)) - rec.Stages.InferenceMS - rec.Stages.EncodeMS - rec.Stages.UploadMS,
+			"finish_ack":        job.Millis(r.done.Sub(*rec.CompletedAt)),
 		}
 		for k, v := range st {
 			samples[k] = append(samples[k], v)
 		}
-		total := ms(r.done.Sub(r.published))
+		total := job.Millis(r.done.Sub(r.published))
 		e2e = append(e2e, total)
 		over := total - st["inference"] - st["upload"]
 		perJob = append(perJob, over)

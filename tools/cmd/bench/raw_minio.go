@@ -80,7 +80,7 @@ func rawMinIO(ctx context.Context, cfg objectstore.Config, png []byte, spec job.
 					cancel()
 					return
 				}
-				lat[w] = append(lat[w], ms(d))
+				lat[w] = append(lat[w], job.Millis(d))
 			}
 		}()
 	}
@@ -118,7 +118,7 @@ wait:
 		if minio.ToErrorResponse(err).Code != "NoSuchKey" {
 			return res, fmt.Errorf("stat of a missing object: %v", err)
 		}
-		miss = append(miss, ms(time.Since(t0)))
+		miss = append(miss, job.Millis(time.Since(t0)))
 	}
 	res.StatMiss = summarize(miss)
 	return res, nil

@@ -158,7 +158,7 @@ wait:
 		if !got {
 			return res, errors.New("serial: message not delivered within 5s")
 		}
-		lat = append(lat, ms(time.Since(t0)))
+		lat = append(lat, job.Millis(time.Since(t0)))
 	}
 	res.Serial = summarize(lat)
 	return res, nil

@@ -3,7 +3,6 @@ package main
 import (
 	"math"
 	"slices"
-	"time"
 
 	"cyberimage/tools/internal/nearestrank"
 )
@@ -32,7 +31,5 @@ func summarize(ms []float64) dist {
 	return dist{N: len(s), Mean: round3(sum / float64(len(s))), P50: round3(nearestrank.Sorted(s, 50)),
 		P95: round3(nearestrank.Sorted(s, 95)), P99: round3(nearestrank.Sorted(s, 99)), Max: round3(s[len(s)-1])}
 }
-
-func ms(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e6 }
 
 func round3(v float64) float64 { return math.Round(v*1000) / 1000 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"cyberimage/shared/job"
 	"cyberimage/tools/internal/benchstack"
 )
 
@@ -237,13 +238,13 @@ func report(w io.Writer, o options, mean time.Duration, rs []stepResult) {
 		if !r.profiled {
 			return "–"
 		}
-		return fmt.Sprintf("%.1f ms", ms(r.passCPU)) + resolution
+		return fmt.Sprintf("%.1f ms", job.Millis(r.passCPU)) + resolution
 	})
 	row("runner-loss pass, CPU per pass (perf)", func(r stepResult) string {
 		if !r.profiled {
 			return "–"
 		}
-		return fmt.Sprintf("%.2f ms", ms(r.lostCPU)) + resolution
+		return fmt.Sprintf("%.2f ms", job.Millis(r.lostCPU)) + resolution
 	})
 	row("leader CPU by component (perf, top 4)", func(r stepResult) string { return topComponents(r.components, 4) })
 	row("jobs taken away; slow-consumer errors; errors", func(r stepResult) string {

@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"cyberimage/shared/job"
 	"cyberimage/tools/internal/nearestrank"
 )
 
@@ -132,10 +133,7 @@ func (c *counters) snapshot(take bool) emuStats {
 	lags := c.lags
 	c.lags = nil
 	c.mu.Unlock()
-	s.TickLagP99MS = ms(nearestrank.Percentile(lags, 99))
-	s.TickLagMaxMS = ms(nearestrank.Percentile(lags, 100))
+	s.TickLagP99MS = job.Millis(nearestrank.Percentile(lags, 99))
+	s.TickLagMaxMS = job.Millis(nearestrank.Percentile(lags, 100))
 	return s
 }
-
-// ms is a duration in milliseconds, to three decimals, for the report.
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

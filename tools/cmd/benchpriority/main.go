@@ -178,7 +178,7 @@ func run(o options) error {
 	// expected drain, so each finds a long queue ahead of it.
 	b.gap = time.Duration(float64(o.batch) * float64(jobTime) / float64(o.runners) / 2 / float64(o.interactive))
 	say("a job runs %.0f ms; batch of %d, %d interactive jobs one every %.0f ms, %d runner(s) × 1 slot",
-		ms(jobTime), o.batch, o.interactive, ms(b.gap), o.runners)
+		job.Millis(jobTime), o.batch, o.interactive, job.Millis(b.gap), o.runners)
 
 	var results []result
 	for _, sc := range []scenario{
@@ -191,14 +191,14 @@ func run(o options) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", sc.name, err)
 		}
-		say("interactive queue wait p50 %.0f ms, p99 %.0f ms; batch drained in %.1f s", ms(nearestrank.Sorted(r.waits, 50)), ms(nearestrank.Sorted(r.waits, 99)), r.drain.Seconds())
+		say("interactive queue wait p50 %.0f ms, p99 %.0f ms; batch drained in %.1f s", job.Millis(nearestrank.Sorted(r.waits, 50)), job.Millis(nearestrank.Sorted(r.waits, 99)), r.drain.Seconds())
 		results = append(results, r)
 	}
 	fmt.Printf("Interactive jobs' queue wait behind a batch of %d jobs of the same model (demo, %d², %d steps; a job runs %.0f ms; %d runner(s) × 1 slot; %d interactive jobs, one every %.0f ms)\n\n",
-		o.batch, o.size, o.steps, ms(jobTime), o.runners, o.interactive, ms(b.gap))
+		o.batch, o.size, o.steps, job.Millis(jobTime), o.runners, o.interactive, job.Millis(b.gap))
 	fmt.Printf("| scenario | queue wait p50 | p99 | batch drained | every job done |\n|---|---|---|---|---|\n")
 	for _, r := range results {
-		fmt.Printf("| %s | %.0f ms | %.0f ms | %.1f s | %.1f s |\n", r.name, ms(nearestrank.Sorted(r.waits, 50)), ms(nearestrank.Sorted(r.waits, 99)),
+		fmt.Printf("| %s | %.0f ms | %.0f ms | %.1f s | %.1f s |\n", r.name, job.Millis(nearestrank.Sorted(r.waits, 50)), job.Millis(nearestrank.Sorted(r.waits, 99)),
 			r.drain.Seconds(), r.all.Seconds())
 	}
 	return nil
@@ -319,5 +319,3 @@ func (b *bench) wait(ctx context.Context, ids []string) (map[string]job.Record, 
 	}
 	return out, nil
 }
-
-func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

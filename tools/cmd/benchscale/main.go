@@ -20,6 +20,7 @@ import (
 	"strings"
 	"time"
 
+	"cyberimage/shared/job"
 	"cyberimage/shared/models"
 	"cyberimage/shared/natsauth"
 	"cyberimage/tools/internal/benchstack"
@@ -99,7 +100,7 @@ func run(o options) error {
 			return fmt.Errorf("at N = %d: %w", n, err)
 		}
 		say("N = %d: first start caught up in %.2f s (peak RSS %.1f MB); restart: RSS %.1f MB, ready in %.2f s, /api/queue p50 %.2f ms, /status p50 %.2f ms",
-			n, r.catchUp.Seconds(), r.catchUpPeak, r.rssMB, r.ready.Seconds(), ms(r.queue.p50), ms(r.status.p50))
+			n, r.catchUp.Seconds(), r.catchUpPeak, r.rssMB, r.ready.Seconds(), job.Millis(r.queue.p50), job.Millis(r.status.p50))
 		rows = append(rows, r)
 		return nil
 	}
@@ -122,5 +123,3 @@ func run(o options) error {
 	report(os.Stdout, rows, env.recordBytes, o)
 	return nil
 }
-
-func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

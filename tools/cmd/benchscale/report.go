@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
+
+	"cyberimage/shared/job"
 )
 
 // Targets of the issue "history at constant cost", at 1,000,000 records.
@@ -22,7 +24,7 @@ func report(w io.Writer, rows []row, recordBytes int, o options) {
 	fmt.Fprintf(w, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range rows {
 		fmt.Fprintf(w, "| %d | %.2f | %.1f | %.2f | %.1f | %.1f | %.2f | %.2f | %.2f | %.2f |\n", r.n, r.catchUp.Seconds(), r.catchUpPeak,
-			r.ready.Seconds(), r.rssMB, r.peakMB, ms(r.queue.p50), ms(r.queue.p99), ms(r.status.p50), ms(r.status.p99))
+			r.ready.Seconds(), r.rssMB, r.peakMB, job.Millis(r.queue.p50), job.Millis(r.queue.p99), job.Millis(r.status.p50), job.Millis(r.status.p99))
 	}
 	var ref, last *row
 	for i := range rows {
@@ -41,8 +43,8 @@ func report(w io.Writer, rows []row, recordBytes int, o options) {
 	}
 	check("supervisor RSS", last.rssMB, targetRSSMB, "MB")
 	check("restart to ready", last.ready.Seconds(), targetReadyS, "s")
-	check("/api/queue p50", ms(last.queue.p50), targetP50MS, "ms")
-	check("/status p50", ms(last.status.p50), targetP50MS, "ms")
+	check("/api/queue p50", job.Millis(last.queue.p50), targetP50MS, "ms")
+	check("/status p50", job.Millis(last.status.p50), targetP50MS, "ms")
 	if ref != nil && ref != last {
 		growth := func(name string, v, at10k float64) {
 			ratio := v / at10k
@@ -50,8 +52,8 @@ func report(w io.Writer, rows []row, recordBytes int, o options) {
 		}
 		growth("RSS", last.rssMB, ref.rssMB)
 		growth("ready", last.ready.Seconds(), ref.ready.Seconds())
-		growth("/api/queue p50", ms(last.queue.p50), ms(ref.queue.p50))
-		growth("/status p50", ms(last.status.p50), ms(ref.status.p50))
+		growth("/api/queue p50", job.Millis(last.queue.p50), job.Millis(ref.queue.p50))
+		growth("/status p50", job.Millis(last.status.p50), job.Millis(ref.status.p50))
 	}
 }
 
