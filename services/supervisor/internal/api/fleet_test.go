@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"cyberimage/services/supervisor/internal/drain"
+	"cyberimage/services/supervisor/internal/leaderpass"
 	"cyberimage/shared/bus"
 )
 
@@ -83,7 +84,7 @@ func TestDrainAndUndrainARunner(t *testing.T) {
 	kv, err := f.srv.p.JS.KeyValue(ctx, bus.BucketSupervisor)
 	require.NoError(t, err)
 	nc := f.srv.p.NC
-	f.srv.p.Drains = drain.New(drain.Params{Set: drain.Set{KV: kv}, Runners: f.srv.p.Tracker, NC: nc, Logger: zaptest.NewLogger(t)})
+	f.srv.p.Drains = drain.New(drain.Params{Set: drain.Set{KV: kv}, Runners: f.srv.p.Tracker, NC: nc, Deps: leaderpass.Deps{Logger: zaptest.NewLogger(t)}})
 	require.NoError(t, f.srv.p.Tracker.Start(ctx))
 	t.Cleanup(func() { _ = f.srv.p.Tracker.Stop(context.Background()) })
 	orders := make(chan *nats.Msg, 8)

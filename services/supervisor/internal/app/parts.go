@@ -12,6 +12,7 @@ import (
 	"cyberimage/services/supervisor/internal/drain"
 	"cyberimage/services/supervisor/internal/expiry"
 	"cyberimage/services/supervisor/internal/index"
+	"cyberimage/services/supervisor/internal/leaderpass"
 	"cyberimage/services/supervisor/internal/reconciler"
 	"cyberimage/services/supervisor/internal/recoveries"
 	"cyberimage/services/supervisor/internal/stats"
@@ -32,7 +33,8 @@ func (a *App) watchers() {
 	a.acks = acks.New(a.bus.NC, a.bus.Drops)
 	a.recoveries = recoveries.NewLog(50)
 	// Operators' drains, kept in KV: every replica reads and changes them.
-	a.drains = drain.New(drain.Params{Set: drain.Set{KV: a.buckets.state}, Runners: a.track, NC: a.bus.NC, Logger: a.log})
+	a.drains = drain.New(drain.Params{Set: drain.Set{KV: a.buckets.state}, Runners: a.track, NC: a.bus.NC,
+		Deps: leaderpass.Deps{Logger: a.log}})
 	// The console's charts: counted from what the index and tracker see.
 	a.stats = stats.New(nil, stats.Limits{})
 	a.sampler = stats.NewSampler(stats.Params{Recorder: a.stats, Ended: a.idx, Queue: stats.ConsumerDepth(a.bus.JS),
@@ -43,19 +45,20 @@ func (a *App) watchers() {
 // lease and stop (cancelling any pass in progress) when it loses it.
 func (a *App) actors() {
 	cfg, store := a.cfg, a.bus.Store
+	pass := leaderpass.Deps{Logger: a.log}
 	a.recoverer = &watchdog.Recoverer{Store: store, NC: a.bus.NC, NakBase: cfg.NakDelay, MaxDeliver: cfg.Bus.MaxDeliver, Now: time.Now}
 	a.dog = watchdog.New(watchdog.Params{
 		Jobs: a.idx, Acks: a.acks, Progress: a.track, Pulses: a.track, Log: a.recoveries,
 		Histories: watchdog.KVHistories{KV: a.buckets.histories}, Runners: a.track, Liveness: a.track, LostAfter: cfg.RunnerLostAfter,
 		Actions: a.recoverer, MaxStalled: cfg.MaxStalledTime, MaxSilent: cfg.MaxSilentTime,
-		RecoveryCooldown: cfg.RecoveryCooldown, AckWait: cfg.Bus.AckWait, Logger: a.log,
+		RecoveryCooldown: cfg.RecoveryCooldown, AckWait: cfg.Bus.AckWait, Deps: pass,
 	})
 	a.dead = deadletter.New(deadletter.Params{JS: a.bus.JS, Store: store, Log: a.recoveries, Acks: a.acks, AckWait: cfg.Bus.AckWait,
 		Drops: a.bus.Drops, Logger: a.log})
 	rec := reconciler.New(reconciler.Params{
 		DeadLetters: a.dead, MaxDeliver: cfg.Bus.MaxDeliver,
 		JS: a.bus.JS, Store: store, Jobs: a.idx, Acks: a.acks, Log: a.recoveries,
-		Grace: 2 * cfg.Bus.AckWait, AckWait: cfg.Bus.AckWait, Logger: a.log,
+		Grace: 2 * cfg.Bus.AckWait, AckWait: cfg.Bus.AckWait, Deps: pass,
 	})
 	a.leader = lifecycle.Group{
 		lifecycle.NewLoop(cfg.CheckInterval, a.dog.Pass),
@@ -68,7 +71,7 @@ func (a *App) actors() {
 		// restarted) are ordered again, and undrained ones likewise.
 		lifecycle.NewLoop(drain.PassInterval, func(ctx context.Context) { a.drains.Pass(ctx) }),
 		// Queued jobs past their deadline end unstarted.
-		lifecycle.NewLoop(expiry.Interval, expiry.New(expiry.Params{JS: a.bus.JS, Store: store, Jobs: a.idx, Logger: a.log}).Pass),
+		lifecycle.NewLoop(expiry.Interval, expiry.New(expiry.Params{JS: a.bus.JS, Store: store, Jobs: a.idx, Deps: pass}).Pass),
 		// Saves the index's view every CYBERIMAGE_SNAPSHOT_INTERVAL, so a
 		// restart follows on from it instead of reading every record.
 		a.idx.Saver(),

@@ -38,9 +38,8 @@ type Params struct {
 	Set     Set
 	Runners Runners
 	NC      Publisher
-	// Now is the clock of orders and entries (nil: time.Now).
-	Now    func() time.Time
-	Logger *zap.Logger
+	// Deps.Now is the clock of orders and entries.
+	leaderpass.Deps
 }
 
 // Drains drains and undrains runners.
@@ -51,7 +50,7 @@ type Drains struct {
 
 // New makes Drains.
 func New(p Params) *Drains {
-	return &Drains{p: p, env: leaderpass.NewEnv("drain", p.Now, p.Logger)}
+	return &Drains{p: p, env: p.Env("drain")}
 }
 
 // Drained returns the drained runners.

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap/zaptest"
 
+	"cyberimage/services/supervisor/internal/leaderpass"
 	"cyberimage/services/supervisor/internal/tracker"
 	"cyberimage/shared/bus"
 	"cyberimage/shared/testenv"
@@ -97,7 +98,7 @@ func TestOrdersFollowTheSet(t *testing.T) {
 	ctx := context.Background()
 	sent := &orders{}
 	runners := fleet{runner("r1", "healthy", false), runner("r2", "healthy", false), runner("gone", "lost", false)}
-	d := New(Params{Set: Set{KV: kv}, Runners: &runners, NC: sent, Logger: zaptest.NewLogger(t)})
+	d := New(Params{Set: Set{KV: kv}, Runners: &runners, NC: sent, Deps: leaderpass.Deps{Logger: zaptest.NewLogger(t)}})
 	require.NoError(t, d.Drain(ctx, "r1"))
 	require.NoError(t, d.Drain(ctx, "gone"))
 	require.Equal(t, []string{"r1:drain", "gone:drain"}, sent.take())

@@ -32,11 +32,10 @@ type Jobs interface{ Unfinished() []index.Entry }
 
 // Params configure a Sweeper.
 type Params struct {
-	JS     jetstream.JetStream
-	Store  *jobstore.Store
-	Jobs   Jobs
-	Now    func() time.Time // time.Now when nil
-	Logger *zap.Logger
+	JS    jetstream.JetStream
+	Store *jobstore.Store
+	Jobs  Jobs
+	leaderpass.Deps
 }
 
 // Sweeper ends queued jobs past their deadline; the supervisor runs its
@@ -48,7 +47,7 @@ type Sweeper struct {
 
 // New makes a Sweeper.
 func New(p Params) *Sweeper {
-	return &Sweeper{p: p, env: leaderpass.NewEnv("expiry", p.Now, p.Logger)}
+	return &Sweeper{p: p, env: p.Env("expiry")}
 }
 
 // Pass sweeps once.

@@ -6,14 +6,11 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"go.uber.org/zap/zaptest"
 
 	"cyberimage/services/supervisor/internal/index"
 	"cyberimage/services/supervisor/internal/leaderpass/leaderpasstest"
 	"cyberimage/shared/bus"
 	"cyberimage/shared/job"
-	"cyberimage/shared/jobstore"
-	"cyberimage/shared/testenv"
 )
 
 // TestExpiresOnlyQueuedJobsPastTheirDeadline: of the jobs in flight, only
@@ -22,10 +19,8 @@ import (
 // sees queued but that a runner claimed since goes on, and a second pass
 // finds nothing more to do.
 func TestExpiresOnlyQueuedJobsPastTheirDeadline(t *testing.T) {
-	_, js := testenv.StartNATS(t).Provisioned(t, "demo")
+	js, store := leaderpasstest.Store(t)
 	ctx := context.Background()
-	store, err := jobstore.Open(ctx, js)
-	require.NoError(t, err)
 	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
 	past, ahead := now.Add(-time.Second), now.Add(time.Minute)
 	spec := func(p job.Priority, deadline time.Time) job.Spec {
@@ -52,12 +47,12 @@ func TestExpiresOnlyQueuedJobsPastTheirDeadline(t *testing.T) {
 		entries = append(entries, index.Entry{JobID: rec.JobID, Status: rec.Status, Model: "demo", StartedAt: rec.StartedAt,
 			Priority: rec.Spec.Priority, Deadline: rec.Spec.Deadline})
 	}
-	_, err = store.Update(ctx, "claimed", func(r *job.Record) error {
+	_, err := store.Update(ctx, "claimed", func(r *job.Record) error {
 		return job.Claim(r, job.Delivery{StreamSeq: 1, Delivered: 1, Runner: "r1"}, past)
 	})
 	require.NoError(t, err)
 
-	s := New(Params{JS: js, Store: store, Jobs: entries, Now: func() time.Time { return now }, Logger: zaptest.NewLogger(t)})
+	s := New(Params{JS: js, Store: store, Jobs: entries, Deps: leaderpasstest.At(t, now)})
 	n, err := s.runOnce(ctx)
 	require.NoError(t, err)
 	require.Equal(t, 2, n)

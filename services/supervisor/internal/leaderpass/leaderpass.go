@@ -12,7 +12,16 @@ import (
 	"go.uber.org/zap"
 )
 
-// Env is a pass's clock and logger.
+// Deps are the clock and logger every pass's Params embed, so each pass
+// takes them, and defaults the clock, the same way.
+type Deps struct {
+	// Now is the pass's clock; time.Now when nil.
+	Now func() time.Time
+	// Logger is named for the pass by Env.
+	Logger *zap.Logger
+}
+
+// Env is a pass's clock and logger, made by Deps.Env.
 type Env struct {
 	// Now is the pass's clock; never nil.
 	Now func() time.Time
@@ -20,13 +29,14 @@ type Env struct {
 	Log *zap.Logger
 }
 
-// NewEnv makes the Env of the pass called name: now is its clock
-// (time.Now when nil), logger is named name.
-func NewEnv(name string, now func() time.Time, logger *zap.Logger) Env {
+// Env makes the Env of the pass called name: its clock is d.Now (time.Now
+// when nil), its logger d.Logger named name.
+func (d Deps) Env(name string) Env {
+	now := d.Now
 	if now == nil {
 		now = time.Now
 	}
-	return Env{Now: now, Log: logger.Named(name)}
+	return Env{Now: now, Log: d.Logger.Named(name)}
 }
 
 // Pass runs once and logs its error as a warning about what, unless ctx

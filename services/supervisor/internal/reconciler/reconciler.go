@@ -44,8 +44,7 @@ type Params struct {
 	// job between its record and its queueing is not mistaken for lost.
 	Grace   time.Duration
 	AckWait time.Duration
-	Now     func() time.Time
-	Logger  *zap.Logger
+	leaderpass.Deps
 }
 
 // Reconciler finds lost jobs; the supervisor runs its Pass every
@@ -57,7 +56,7 @@ type Reconciler struct {
 
 // New makes a Reconciler.
 func New(p Params) *Reconciler {
-	return &Reconciler{p: p, env: leaderpass.NewEnv("reconciler", p.Now, p.Logger)}
+	return &Reconciler{p: p, env: p.Env("reconciler")}
 }
 
 // Pass reconciles once.

@@ -17,18 +17,14 @@ import (
 	"cyberimage/services/supervisor/internal/recoveries"
 	"cyberimage/shared/bus"
 	"cyberimage/shared/job"
-	"cyberimage/shared/jobstore"
-	"cyberimage/shared/testenv"
 )
 
 // TestRequeuesOnlyLostWork: of four unfinished jobs only the one whose work
 // message is gone, whose record is old by the server's clock and whose
 // delivery nobody keeps alive is queued again, once.
 func TestRequeuesOnlyLostWork(t *testing.T) {
-	_, js := testenv.StartNATS(t).Provisioned(t, "demo")
+	js, store := leaderpasstest.Store(t)
 	ctx := context.Background()
-	store, err := jobstore.Open(ctx, js)
-	require.NoError(t, err)
 	now := time.Now()
 	old := now.Add(-time.Hour)
 	spec := job.Spec{Prompt: "p", Model: "demo", Width: 64, Height: 64, Steps: 1, NumImages: 1}
@@ -58,13 +54,12 @@ func TestRequeuesOnlyLostWork(t *testing.T) {
 	}
 	// "waiting" still has its work message in the queue.
 	data, _ := json.Marshal(bus.Work{JobID: "waiting", Spec: spec})
-	_, err = js.Publish(ctx, bus.JobSubject("demo", "waiting"), data)
+	_, err := js.Publish(ctx, bus.JobSubject("demo", "waiting"), data)
 	require.NoError(t, err)
 
 	log := recoveries.NewLog(10)
 	r := New(Params{JS: js, Store: store, Jobs: entries, Log: log, Grace: 2 * time.Minute, AckWait: time.Minute,
-		Acks: leaderpasstest.Acks{"98.1": {Kind: acks.InProgress, At: now.Add(-time.Second)}}, Now: func() time.Time { return now },
-		Logger: zaptest.NewLogger(t)})
+		Acks: leaderpasstest.Acks{"98.1": {Kind: acks.InProgress, At: now.Add(-time.Second)}}, Deps: leaderpasstest.At(t, now)})
 	n, err := r.runOnce(ctx)
 	require.NoError(t, err)
 	require.Equal(t, 1, n)
@@ -99,11 +94,9 @@ func TestRequeuesOnlyLostWork(t *testing.T) {
 // advisory would have: failed with its reason, dead-lettered, its work
 // removed.
 func TestSettlesJobsWhoseAdvisoryWasLost(t *testing.T) {
-	_, js := testenv.StartNATS(t).Provisioned(t, "demo")
+	js, store := leaderpasstest.Store(t)
 	ctx := context.Background()
 	settings := bus.DefaultSettings()
-	store, err := jobstore.Open(ctx, js)
-	require.NoError(t, err)
 	spec := job.Spec{Prompt: "p", Model: "demo", Width: 64, Height: 64, Steps: 1, NumImages: 1}
 	data, _ := json.Marshal(bus.Work{JobID: "exhausted", Spec: spec})
 	ack, err := js.Publish(ctx, bus.JobSubject("demo", "exhausted"), data)
@@ -135,7 +128,7 @@ func TestSettlesJobsWhoseAdvisoryWasLost(t *testing.T) {
 		ChangedAt: now.Add(-time.Hour)}
 	r := New(Params{DeadLetters: dead, MaxDeliver: settings.MaxDeliver, JS: js, Store: store, Jobs: leaderpasstest.Jobs{entry},
 		Acks: leaderpasstest.Acks{}, Log: recoveries.NewLog(10), Grace: 2 * settings.AckWait, AckWait: settings.AckWait,
-		Now: func() time.Time { return now }, Logger: zaptest.NewLogger(t)})
+		Deps: leaderpasstest.At(t, now)})
 	_, err = r.runOnce(ctx)
 	require.NoError(t, err)
 

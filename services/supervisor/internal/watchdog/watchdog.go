@@ -96,8 +96,7 @@ type Params struct {
 	MaxSilent        time.Duration
 	RecoveryCooldown time.Duration
 	AckWait          time.Duration
-	Now              func() time.Time
-	Logger           *zap.Logger
+	leaderpass.Deps
 }
 
 // Watchdog judges the jobs in processing; the supervisor runs its Pass
@@ -109,7 +108,7 @@ type Watchdog struct {
 
 // New makes a Watchdog.
 func New(p Params) *Watchdog {
-	return &Watchdog{p: p, env: leaderpass.NewEnv("watchdog", p.Now, p.Logger)}
+	return &Watchdog{p: p, env: p.Env("watchdog")}
 }
 
 // Pass checks every job in processing once.

@@ -10,6 +10,7 @@ import (
 
 	"cyberimage/services/supervisor/internal/acks"
 	"cyberimage/services/supervisor/internal/index"
+	"cyberimage/services/supervisor/internal/leaderpass"
 	"cyberimage/services/supervisor/internal/leaderpass/leaderpasstest"
 	"cyberimage/services/supervisor/internal/recoveries"
 	"cyberimage/services/supervisor/internal/tracker"
@@ -82,7 +83,7 @@ func (f *fixture) newWatchdog(t *testing.T) *Watchdog {
 		Histories: f.history, Runners: f.runners,
 		MaxStalled: 15 * time.Minute, MaxSilent: 2 * time.Minute,
 		RecoveryCooldown: 5 * time.Minute, AckWait: time.Minute,
-		Now: func() time.Time { return f.now }, Logger: zaptest.NewLogger(t),
+		Deps: leaderpass.Deps{Now: func() time.Time { return f.now }, Logger: zaptest.NewLogger(t)},
 	})
 }
 

@@ -1,0 +1,53 @@
+// Package leaderpasstest holds what the leader's passes are tested with:
+// fakes in place of the index of jobs and the ack tracker, a job store on
+// an in-process server, a stopped clock. Tests only; no production file
+// imports it.
+package leaderpasstest
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap/zaptest"
+
+	"cyberimage/services/supervisor/internal/acks"
+	"cyberimage/services/supervisor/internal/index"
+	"cyberimage/services/supervisor/internal/leaderpass"
+	"cyberimage/shared/jobstore"
+	"cyberimage/shared/testenv"
+)
+
+// Jobs is a fixed list of index entries: the jobs in flight for the
+// reconciler and the expiry sweep (Unfinished), in processing for the
+// watchdog (Processing).
+type Jobs []index.Entry
+
+// Unfinished returns the entries.
+func (j Jobs) Unfinished() []index.Entry { return j }
+
+// Processing returns the entries.
+func (j Jobs) Processing() []index.Entry { return j }
+
+// Acks is the last ack seen of each delivery, by token.
+type Acks map[string]acks.Seen
+
+// Last returns the last ack seen of a delivery.
+func (a Acks) Last(token string) (acks.Seen, bool) { s, ok := a[token]; return s, ok }
+
+// Store starts an in-process JetStream server provisioned for the model
+// "demo" and opens its job store: where the passes that write records
+// (the reconciler, the expiry sweep) are tested.
+func Store(t testing.TB) (jetstream.JetStream, *jobstore.Store) {
+	_, js := testenv.StartNATS(t).Provisioned(t, "demo")
+	store, err := jobstore.Open(context.Background(), js)
+	require.NoError(t, err)
+	return js, store
+}
+
+// At is a pass's clock stopped at now, with a logger writing to t.
+func At(t testing.TB, now time.Time) leaderpass.Deps {
+	return leaderpass.Deps{Now: func() time.Time { return now }, Logger: zaptest.NewLogger(t)}
+}
