@@ -23,38 +23,41 @@ type Policy struct {
 	OnRetry func(attempt int, err error, wait time.Duration)
 }
 
-// permanent marks an error that retrying cannot mend.
-type permanent struct{ err error }
+// marked is an error Retry treats apart; kind says how, and gives each
+// treatment its own type, so that errors.As finds either however the two
+// are wrapped.
+type marked[kind any] struct{ err error }
 
-func (p permanent) Error() string { return p.err.Error() }
-func (p permanent) Unwrap() error { return p.err }
+func (m marked[kind]) Error() string { return m.err.Error() }
+func (m marked[kind]) Unwrap() error { return m.err }
 
-// Permanent marks err as one Retry must not retry: Retry returns err
-// itself (unwrapped) at once. Permanent(nil) is nil.
-func Permanent(err error) error {
+// mark wraps err as kind; nil stays nil.
+func mark[kind any](err error) error {
 	if err == nil {
 		return nil
 	}
-	return permanent{err}
+	return marked[kind]{err}
 }
 
-// progressed marks a failed try that got somewhere first.
-type progressed struct{ err error }
+type (
+	permanentKind  struct{}
+	progressedKind struct{}
+	// permanent marks an error that retrying cannot mend.
+	permanent = marked[permanentKind]
+	// progressed marks a failed try that got somewhere first.
+	progressed = marked[progressedKind]
+)
 
-func (p progressed) Error() string { return p.err.Error() }
-func (p progressed) Unwrap() error { return p.err }
+// Permanent marks err as one Retry must not retry: Retry returns err
+// itself (unwrapped) at once. Permanent(nil) is nil.
+func Permanent(err error) error { return mark[permanentKind](err) }
 
 // Progressed marks err as the end of a try that made progress before it
 // failed (a watch that caught up, then ended): Retry starts its count
 // over, as if this were the first failed try, so a part that keeps working
 // for hours between failures is not made to wait the longest delay.
 // Progressed(nil) is nil.
-func Progressed(err error) error {
-	if err == nil {
-		return nil
-	}
-	return progressed{err}
-}
+func Progressed(err error) error { return mark[progressedKind](err) }
 
 // Retry calls try until it succeeds, returns a Permanent error, or ctx
 // ends, waiting the policy's delay between tries; it is the one retry loop
