@@ -105,41 +105,34 @@ func (l *Loader) Dev() *bool {
 
 // Int binds an integer setting.
 func (l *Loader) Int(p *int, name string, def int, usage string) {
-	if v, ok := l.env(name); ok {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			l.bad(name, v, errors.New("not an integer"))
-		} else {
-			def = n
-		}
-	}
-	l.fs.IntVar(p, name, def, l.usage(name, usage))
+	l.fs.IntVar(p, name, envOr(l, name, def, strconv.Atoi, "not an integer"), l.usage(name, usage))
 }
 
 // Bool binds a boolean setting.
 func (l *Loader) Bool(p *bool, name string, def bool, usage string) {
-	if v, ok := l.env(name); ok {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			l.bad(name, v, errors.New("not a boolean"))
-		} else {
-			def = b
-		}
-	}
-	l.fs.BoolVar(p, name, def, l.usage(name, usage))
+	l.fs.BoolVar(p, name, envOr(l, name, def, strconv.ParseBool, "not a boolean"), l.usage(name, usage))
 }
 
 // Duration binds a duration setting written as a Go duration ("15m", "30s").
 func (l *Loader) Duration(p *time.Duration, name string, def time.Duration, usage string) {
-	if v, ok := l.env(name); ok {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			l.bad(name, v, errors.New(`not a duration such as "30s" or "15m"`))
-		} else {
-			def = d
-		}
+	l.fs.DurationVar(p, name, envOr(l, name, def, time.ParseDuration, `not a duration such as "30s" or "15m"`), l.usage(name, usage))
+}
+
+// envOr is the default a flag gets: the environment's value parsed, or def
+// when the variable is unset. A value that does not parse is reported as
+// not what it should be (want) and def is kept, so Parse can list every
+// bad setting of one run together.
+func envOr[T any](l *Loader, name string, def T, parse func(string) (T, error), want string) T {
+	v, ok := l.env(name)
+	if !ok {
+		return def
 	}
-	l.fs.DurationVar(p, name, def, l.usage(name, usage))
+	x, err := parse(v)
+	if err != nil {
+		l.bad(name, v, errors.New(want))
+		return def
+	}
+	return x
 }
 
 // Parse reads the flags. Bad environment values and bad flags are reported
