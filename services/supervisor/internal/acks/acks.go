@@ -8,6 +8,8 @@ package acks
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -144,4 +146,21 @@ func DeliveryToken(subject string) (string, error) {
 		return "", err
 	}
 	return (&job.Delivery{StreamSeq: at.StreamSeq, Delivered: int(at.Delivered)}).Token(), nil
+}
+
+// ParseToken reads a delivery token, "<stream_seq>.<delivered>", as
+// job.Delivery.Token and DeliveryToken write it; one that does not parse
+// is an error, with seq and delivered zero.
+func ParseToken(token string) (seq uint64, delivered int, err error) {
+	s, d, ok := strings.Cut(token, ".")
+	if ok {
+		seq, err = strconv.ParseUint(s, 10, 64)
+	}
+	if ok && err == nil {
+		delivered, err = strconv.Atoi(d)
+	}
+	if !ok || err != nil || seq == 0 || delivered < 1 {
+		return 0, 0, fmt.Errorf("delivery token %q", token)
+	}
+	return seq, delivered, nil
 }

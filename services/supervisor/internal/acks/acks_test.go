@@ -58,3 +58,14 @@ func TestKeptAlive(t *testing.T) {
 	require.False(t, KeptAlive(tr, "naked", now, time.Minute), "last was a NAK")
 	require.False(t, KeptAlive(tr, "unknown", now, time.Minute), "never seen")
 }
+
+func TestParseToken(t *testing.T) {
+	seq, delivered, err := ParseToken("42.3")
+	require.NoError(t, err)
+	require.Equal(t, uint64(42), seq)
+	require.Equal(t, 3, delivered)
+	for _, bad := range []string{"", "42", "x.1", "42.x", "0.1", "42.0", "1.2.3"} {
+		_, _, err := ParseToken(bad)
+		require.Error(t, err, bad)
+	}
+}

@@ -1,10 +1,9 @@
 package tracker
 
 import (
-	"strconv"
-	"strings"
 	"time"
 
+	"cyberimage/services/supervisor/internal/acks"
 	"cyberimage/shared/bus"
 	"cyberimage/shared/job"
 )
@@ -64,14 +63,7 @@ func (t *Tracker) noteProgress(e bus.ProgressEvent, now time.Time) {
 // queues it again) or a later delivery of the same one. A token that does
 // not parse is the earliest.
 func laterDelivery(a, b string) bool {
-	as, ad := tokenOrder(a)
-	bs, bd := tokenOrder(b)
+	as, ad, _ := acks.ParseToken(a)
+	bs, bd, _ := acks.ParseToken(b)
 	return as > bs || (as == bs && ad > bd)
-}
-
-func tokenOrder(token string) (seq, delivered uint64) {
-	s, d, _ := strings.Cut(token, ".")
-	seq, _ = strconv.ParseUint(s, 10, 64)
-	delivered, _ = strconv.ParseUint(d, 10, 64)
-	return seq, delivered
 }

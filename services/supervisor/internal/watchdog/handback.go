@@ -4,9 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
 
+	"cyberimage/services/supervisor/internal/acks"
 	"cyberimage/shared/bus"
 	"cyberimage/shared/job"
 	"cyberimage/shared/jobstore"
@@ -20,7 +19,7 @@ import (
 // Recover, and one already taken away (the record names a later or the
 // same delivery) is left alone. It reports whether it NAKed.
 func (r *Recoverer) HandBack(ctx context.Context, runner string, held bus.HeldJob) (bool, error) {
-	seq, delivered, err := parseToken(held.Delivery)
+	seq, delivered, err := acks.ParseToken(held.Delivery)
 	if err != nil {
 		return false, err
 	}
@@ -41,19 +40,4 @@ func (r *Recoverer) HandBack(ctx context.Context, runner string, held bus.HeldJo
 		return false, fmt.Errorf("hand back %s of %s: %w", held.Delivery, runner, err)
 	}
 	return true, nil
-}
-
-// parseToken reads a delivery token, "<stream_seq>.<delivered>".
-func parseToken(token string) (seq uint64, delivered int, err error) {
-	s, d, ok := strings.Cut(token, ".")
-	if ok {
-		seq, err = strconv.ParseUint(s, 10, 64)
-	}
-	if ok && err == nil {
-		delivered, err = strconv.Atoi(d)
-	}
-	if !ok || err != nil || seq == 0 || delivered < 1 {
-		return 0, 0, fmt.Errorf("delivery token %q", token)
-	}
-	return seq, delivered, nil
 }

@@ -51,17 +51,6 @@ func TestLostPassHandsBackPrefetchedJobs(t *testing.T) {
 	require.Equal(t, int64(1), f.log.Counts()[recoveries.KindRunnerLost])
 }
 
-func TestParseToken(t *testing.T) {
-	seq, delivered, err := parseToken("42.3")
-	require.NoError(t, err)
-	require.Equal(t, uint64(42), seq)
-	require.Equal(t, 3, delivered)
-	for _, bad := range []string{"", "42", "x.1", "42.x", "0.1", "42.0", "1.2.3"} {
-		_, _, err := parseToken(bad)
-		require.Error(t, err, bad)
-	}
-}
-
 // TestLostPassTakesOnlyALostRunnersWork: the deliveries of a gone runner
 // are recovered as runner_lost, however young; live runners' are left;
 // no stall is counted against the lost runner; nothing is done with the
