@@ -2,6 +2,9 @@ package config
 
 import (
 	"bytes"
+	"errors"
+	"io"
+	"strings"
 	"testing"
 	"time"
 
@@ -51,4 +54,28 @@ func TestHelpListsEnvNames(t *testing.T) {
 	require.ErrorIs(t, l.Parse([]string{"--help"}), ErrHelp)
 	require.Contains(t, out.String(), "CYBERIMAGE_NATS_URL")
 	require.Contains(t, out.String(), "nats://127.0.0.1:4222")
+}
+
+// A parsed setting is read by its parser after Parse, from the flag or the
+// environment, and a bad one is reported under its variable's name.
+func TestParsedSetting(t *testing.T) {
+	t.Parallel()
+	split := func(s string) ([]string, error) {
+		if s == "bad" {
+			return nil, errors.New("not a list")
+		}
+		return strings.Fields(s), nil
+	}
+	l := NewLoaderWithEnv("x", io.Discard, envOf(map[string]string{"CYBERIMAGE_HOSTS": "a b"}))
+	p := BindParsed(l, "hosts", "", split)
+	require.NoError(t, l.Parse(nil))
+	p.Check(l)
+	require.NoError(t, l.Err())
+	require.Equal(t, []string{"a", "b"}, p.Value)
+
+	l = NewLoaderWithEnv("x", io.Discard, envOf(nil))
+	p = BindParsed(l, "hosts", "", split)
+	require.NoError(t, l.Parse([]string{"--hosts", "bad"}))
+	p.Check(l)
+	require.ErrorContains(t, l.Err(), "CYBERIMAGE_HOSTS: not a list")
 }

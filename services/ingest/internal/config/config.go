@@ -52,17 +52,15 @@ func Load(args []string, out io.Writer) (Config, error) {
 	l.String(&c.HTTPAddr, "ingest-addr", "127.0.0.1:8081", "address of ingest's /healthz and /metrics (empty: off)")
 	c.HTTPTLS.Bind(l)
 	c.JobMemory.Bind(l)
-	var hosts job.CallbackSetting
-	hosts.Bind(l)
-	var quotas quota.Setting
-	quotas.Bind(l)
+	hosts := job.BindCallbackHosts(l)
+	quotas := quota.Bind(l)
 	if err := l.Parse(args); err != nil {
 		return c, err
 	}
 	hosts.Check(l)
-	c.WebhookHosts = hosts.Hosts
+	c.WebhookHosts = hosts.Value
 	quotas.Check(l)
-	c.Quotas = quotas.Table
+	c.Quotas = quotas.Value
 	c.Settings.Check(l)
 	c.HTTPTLS.Check(l)
 	l.Check(c.Concurrency >= 1, "CYBERIMAGE_INGEST_CONCURRENCY must be at least 1")

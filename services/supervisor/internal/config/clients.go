@@ -25,13 +25,13 @@ type Clients struct {
 // clientSettings are the settings as written, for check to parse.
 type clientSettings struct {
 	tokens string
-	quotas quota.Setting
+	quotas *config.Parsed[quota.Table]
 }
 
 func (c *Clients) bind(l *config.Loader) *clientSettings {
 	var raw clientSettings
 	l.Secret(&raw.tokens, "client-tokens", "per-client HTTP submit tokens, space- or comma-separated name=TOKEN: a token named alice submits as the client alice (its quota, as NATS creds client.alice.creds); each differs from every other token")
-	raw.quotas.Bind(l)
+	raw.quotas = quota.Bind(l)
 	return &raw
 }
 
@@ -40,7 +40,7 @@ func (c *Clients) bind(l *config.Loader) *clientSettings {
 // grants, or they its identity).
 func (c *Clients) check(l *config.Loader, raw *clientSettings, others ...string) {
 	raw.quotas.Check(l)
-	c.Quotas = raw.quotas.Table
+	c.Quotas = raw.quotas.Value
 	var err error
 	c.Tokens, err = parseClientTokens(raw.tokens, others)
 	l.Check(err == nil, "CYBERIMAGE_CLIENT_TOKENS: %v", err)

@@ -13,20 +13,19 @@ const minWebhookSecret = 16
 
 // bind registers the webhook settings; the allow list comes back
 // unparsed, for check to parse.
-func (w *Webhook) bind(l *config.Loader) *job.CallbackSetting {
-	var hosts job.CallbackSetting
-	hosts.Bind(l)
+func (w *Webhook) bind(l *config.Loader) *config.Parsed[job.CallbackHosts] {
+	hosts := job.BindCallbackHosts(l)
 	l.Secret(&w.Secret, "webhook-secret", "key of the HMAC-SHA256 signature on every webhook call (Cyberimage-Signature); required with CYBERIMAGE_WEBHOOK_ALLOWED_HOSTS")
 	l.Duration(&w.RetryFor, "webhook-retry-for", time.Hour, "how long after a job ends its webhook is retried (with backoff) before it is given up")
 	l.Int(&w.Workers, "webhook-workers", 16, "webhook calls in flight at once")
 	l.Int(&w.PerHost, "webhook-per-host", 4, "webhook calls in flight to one host at once, so a slow receiver holds only these")
 	l.Int(&w.MaxPending, "webhook-max-pending", 10000, "webhook deliveries waiting or retrying at most; beyond, the oldest is dropped and recorded as failed")
-	return &hosts
+	return hosts
 }
 
-func (w *Webhook) check(l *config.Loader, hosts *job.CallbackSetting) {
+func (w *Webhook) check(l *config.Loader, hosts *config.Parsed[job.CallbackHosts]) {
 	hosts.Check(l)
-	w.Hosts = hosts.Hosts
+	w.Hosts = hosts.Value
 	l.Check(!w.Hosts.Enabled() || len(w.Secret) >= minWebhookSecret,
 		"CYBERIMAGE_WEBHOOK_SECRET of at least %d characters is required with CYBERIMAGE_WEBHOOK_ALLOWED_HOSTS", minWebhookSecret)
 	l.Check(w.RetryFor > 0, "CYBERIMAGE_WEBHOOK_RETRY_FOR must be positive")
