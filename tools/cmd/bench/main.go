@@ -86,11 +86,10 @@ func main() {
 	flag.DurationVar(&o.deadline, "deadline", 15*time.Minute, "the whole run, build included, stops after this")
 	flag.Parse()
 	if o.quick {
-		benchstack.QuickDefaults(map[string]*int{"jobs": &o.jobs, "paced-jobs": &o.pacedJobs, "raw-msgs": &o.rawMsgs, "raw-puts": &o.rawPuts, "model-runs": &o.modelRuns},
-			map[string]int{"jobs": 200, "paced-jobs": 50, "raw-msgs": 1000, "raw-puts": 300, "model-runs": 500})
+		benchstack.QuickFlags(map[string]string{"jobs": "200", "paced-jobs": "50", "raw-msgs": "1000", "raw-puts": "300", "model-runs": "500"})
 	}
 	if o.jobs < 1 || o.runners < 1 || o.slots < 1 || o.steps < 1 || o.pacedJobs < 1 || o.inflight < 1 ||
-		o.size < 64 || o.size > 2048 || o.size%8 != 0 || o.rawMsgs < 1 || o.rawPuts < 1 || o.modelRuns < 1 {
+		!benchstack.ValidSide(o.size) || o.rawMsgs < 1 || o.rawPuts < 1 || o.modelRuns < 1 {
 		fmt.Fprintln(os.Stderr, "bench: counts must be at least 1; -size a multiple of 8 in 64-2048")
 		os.Exit(2)
 	}

@@ -36,8 +36,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"strconv"
-	"strings"
 	"time"
 
 	"cyberimage/tools/internal/benchstack"
@@ -89,7 +87,7 @@ func main() {
 		benchstack.QuickFlags(map[string]string{"runners": "50", "warmup": "20s", "window": "30s"})
 	}
 	var err error
-	if o.runners, err = parseSteps(*runners); err != nil || o.slots < 1 || o.load <= 0 || o.load > 1 || o.steps < 1 || o.steps > 50 ||
+	if o.runners, err = benchstack.RisingCounts(*runners); err != nil || o.slots < 1 || o.load <= 0 || o.load > 1 || o.steps < 1 || o.steps > 50 ||
 		o.warmup < 0 || o.window < 10*time.Second {
 		fmt.Fprintln(os.Stderr, "benchfleet: -runners a rising list of counts (50,200,...), -slots at least 1, -load in (0, 1], -steps 1-50, -window at least 10s")
 		os.Exit(2)
@@ -98,17 +96,4 @@ func main() {
 		fmt.Fprintf(os.Stderr, "benchfleet: %v\n", err)
 		os.Exit(1)
 	}
-}
-
-// parseSteps reads a rising list of fleet sizes.
-func parseSteps(s string) ([]int, error) {
-	var out []int
-	for _, f := range strings.Split(s, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || n < 1 || (len(out) > 0 && n <= out[len(out)-1]) {
-			return nil, fmt.Errorf("bad -runners %q", s)
-		}
-		out = append(out, n)
-	}
-	return out, nil
 }

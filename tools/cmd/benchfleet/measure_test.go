@@ -38,17 +38,6 @@ func TestJobShapeTravelsInThePrompt(t *testing.T) {
 	}
 }
 
-func TestParseStepsWantsARisingList(t *testing.T) {
-	if got, err := parseSteps("50, 200,500"); err != nil || !slices.Equal(got, []int{50, 200, 500}) {
-		t.Fatalf("parseSteps = %v, %v", got, err)
-	}
-	for _, bad := range []string{"200,50", "0", "50,x", ""} {
-		if _, err := parseSteps(bad); err == nil {
-			t.Fatalf("parseSteps(%q) took it", bad)
-		}
-	}
-}
-
 // A figure read at only one end of a window has no rate: neither its whole
 // count since start (missing at the start: n2, emulator-3, s2) nor a
 // negative (missing at the end: n3, emulator-2) is taken for the window's.

@@ -64,11 +64,10 @@ func main() {
 	flag.BoolVar(&o.quick, "quick", false, "smoke run: 3 kills, 1 runner freeze, 1 NATS freeze (explicit flags still win)")
 	flag.Parse()
 	if o.quick {
-		benchstack.QuickDefaults(map[string]*int{"kills": &o.kills, "freezes": &o.freezes, "nats-freezes": &o.natsFreezes},
-			map[string]int{"kills": 3, "freezes": 1, "nats-freezes": 1})
+		benchstack.QuickFlags(map[string]string{"kills": "3", "freezes": "1", "nats-freezes": "1"})
 	}
 	if o.kills < 0 || o.freezes < 0 || o.natsFreezes < 0 || o.runners < 2 || o.steps < 1 || o.steps > 50 || o.images < 1 || o.images > 8 ||
-		o.size < 64 || o.size > 2048 || o.size%8 != 0 || o.load <= 0 || o.load > 1 || o.gapMin < 0 || o.gapMax < o.gapMin {
+		!benchstack.ValidSide(o.size) || o.load <= 0 || o.load > 1 || o.gapMin < 0 || o.gapMax < o.gapMin {
 		fmt.Fprintln(os.Stderr, "benchrecovery: counts at least 0, -runners at least 2 (a job needs somewhere else to run), -steps 1-50, -images 1-8, -size a multiple of 8 in 64-2048, -load in (0, 1], -gap-min ≤ -gap-max")
 		os.Exit(2)
 	}

@@ -11,13 +11,10 @@
 package main
 
 import (
-	"context"
 	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"time"
 
 	"cyberimage/shared/job"
@@ -39,13 +36,10 @@ func main() {
 	flag.IntVar(&o.queries, "queries", 200, "requests per endpoint at each size")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temp folder (NATS store, logs)")
 	flag.Parse()
-	for _, s := range strings.Split(sizes, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(s))
-		if err != nil || n <= 0 || (len(o.sizes) > 0 && n <= o.sizes[len(o.sizes)-1]) {
-			fmt.Fprintf(os.Stderr, "benchscale: -n wants ascending positive counts, got %q\n", sizes)
-			os.Exit(2)
-		}
-		o.sizes = append(o.sizes, n)
+	var err error
+	if o.sizes, err = benchstack.RisingCounts(sizes); err != nil {
+		fmt.Fprintf(os.Stderr, "benchscale: -n wants ascending positive counts, got %q\n", sizes)
+		os.Exit(2)
 	}
 	if err := run(o); err != nil {
 		fmt.Fprintf(os.Stderr, "benchscale: %v\n", err)
@@ -53,17 +47,13 @@ func main() {
 	}
 }
 
-func say(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "[%s] %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
-}
-
 func run(o options) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Hour)
-	defer cancel()
-	root, err := benchstack.RepoRoot()
+	ctx, r, stop, err := benchstack.Begin(2 * time.Hour)
 	if err != nil {
 		return err
 	}
+	defer stop()
+	say, root := r.Say, r.Root
 	tmp, cleanup, err := benchstack.TempDir("benchscale-", o.keep, say)
 	if err != nil {
 		return err
