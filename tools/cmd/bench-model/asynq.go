@@ -16,7 +16,6 @@ import (
 	"cyberimage/shared/bus"
 	"cyberimage/shared/job"
 	"cyberimage/shared/jobstore"
-	"cyberimage/shared/objectstore"
 	"cyberimage/tools/internal/benchmodel"
 )
 
@@ -62,23 +61,15 @@ func runAsynq(o options, ao asynqOptions) (benchmodel.Asynq, error) {
 	if ao.redis == "" || ao.workers < 1 || ao.checkInterval <= 0 {
 		return res, errors.New("-asynq-redis is required; -asynq-workers at least 1; -asynq-check-interval positive")
 	}
-	if err := benchwork.Init(o.ortLib); err != nil {
+	w, err := openWork(o, ao.workers)
+	if err != nil {
 		return res, err
 	}
+	defer w.close()
 	ctx := context.Background()
-	cfg := s3ConfigFromEnv()
-	s3, err := objectstore.Connect(ctx, cfg)
-	if err != nil {
-		return res, err
-	}
-	slots, err := openSlots(o, ao.workers)
-	if err != nil {
-		return res, err
-	}
-	defer closeSlots(slots)
-	peer := &asynqPeer{slots: make(chan *benchwork.Slot, len(slots)), images: benchwork.NewImages(s3, cfg.Bucket),
+	peer := &asynqPeer{slots: make(chan *benchwork.Slot, len(w.slots)), images: w.images,
 		ended: make(chan struct{}, ao.jobs+ao.paced), failed: make(chan error, 1)}
-	for _, s := range slots {
+	for _, s := range w.slots {
 		peer.slots <- s
 	}
 

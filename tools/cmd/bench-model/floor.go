@@ -19,10 +19,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"cyberimage/services/gpu-runner/benchwork"
 	"cyberimage/shared/bus"
 	"cyberimage/shared/job"
-	"cyberimage/shared/objectstore"
 	"cyberimage/shared/s3layout"
 	"cyberimage/tools/internal/benchmodel"
 )
@@ -92,10 +90,7 @@ type floor struct {
 	nc       *nats.Conn
 	js       jetstream.JetStream
 	kv       jetstream.KeyValue
-	s3       *minio.Client
-	bucket   string
-	images   *benchwork.Images
-	slots    []*benchwork.Slot
+	work            // the store (s3, bucket, images) and the slots
 	prefix   string // subjects: <prefix>.requests, <prefix>.jobs.<id>, <prefix>.events.<id>
 	requests string // stream names
 	jobs     string
@@ -160,29 +155,22 @@ func runFloor(o options, fo floorOptions) (benchmodel.Floor, error) {
 }
 
 func openFloor(o options, fo floorOptions) (*floor, error) {
-	if err := benchwork.Init(o.ortLib); err != nil {
+	w, err := openWork(o, fo.workers)
+	if err != nil {
 		return nil, err
 	}
 	ctx := context.Background()
-	cfg := s3ConfigFromEnv()
-	s3, err := objectstore.Connect(ctx, cfg)
-	if err != nil {
-		return nil, err
-	}
 	conn := bus.Conn{URL: os.Getenv("CYBERIMAGE_NATS_URL"), CredsFile: os.Getenv("CYBERIMAGE_NATS_CREDS"), TLSCA: os.Getenv("CYBERIMAGE_NATS_TLS_CA")}
 	nc, js, err := bus.Connect(conn, "bench-floor", nil)
 	if err != nil {
+		w.close()
 		return nil, err
 	}
 	tag := strconv.FormatInt(time.Now().UnixNano(), 36)
-	f := &floor{o: o, fo: fo, nc: nc, js: js, s3: s3, bucket: cfg.Bucket, images: benchwork.NewImages(s3, cfg.Bucket),
+	f := &floor{o: o, fo: fo, nc: nc, js: js, work: w,
 		prefix: "floor" + tag, requests: "FLOOR_" + tag + "_REQUESTS", jobs: "FLOOR_" + tag + "_JOBS", kvBucket: "floor_" + tag,
 		ended: make(chan struct{}, 1024), stopped: make(chan struct{})}
 	f.zw, _ = gzip.NewWriterLevel(io.Discard, gzip.BestSpeed) // a valid level: no error
-	if f.slots, err = openSlots(o, fo.workers); err != nil {
-		f.close()
-		return nil, err
-	}
 	if err := f.provision(ctx); err != nil {
 		f.close()
 		return nil, err
@@ -238,7 +226,7 @@ func (f *floor) close() {
 		_ = f.js.DeleteStream(ctx, f.jobs)
 		_ = f.js.DeleteKeyValue(ctx, f.kvBucket)
 	}
-	closeSlots(f.slots)
+	f.work.close()
 	if f.nc != nil {
 		f.nc.Close()
 	}

@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/minio/minio-go/v7"
+
 	"cyberimage/services/gpu-runner/benchwork"
 	"cyberimage/shared/job"
 	"cyberimage/shared/objectstore"
@@ -28,27 +30,18 @@ type loopResult struct {
 // CYBERIMAGE_S3_* environment, as the runner's do.
 func runLoop(o options, jobs, workers int) (loopResult, error) {
 	res := loopResult{Loop: benchmodel.Loop{Jobs: jobs, Workers: workers}}
-	if err := benchwork.Init(o.ortLib); err != nil {
+	w, err := openWork(o, workers)
+	if err != nil {
 		return res, err
 	}
-	cfg := s3ConfigFromEnv()
+	defer w.close()
 	ctx := context.Background()
-	client, err := objectstore.Connect(ctx, cfg)
-	if err != nil {
-		return res, err
-	}
-	images := benchwork.NewImages(client, cfg.Bucket)
-	slots, err := openSlots(o, workers)
-	if err != nil {
-		return res, err
-	}
-	defer closeSlots(slots)
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	errs := make(chan error, workers)
 	cpu0 := cpuTime()
 	start := time.Now()
-	for _, slot := range slots {
+	for _, slot := range w.slots {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -64,7 +57,7 @@ func runLoop(o options, jobs, workers int) (loopResult, error) {
 				if err == nil {
 					var data []byte
 					if data, err = slot.Encode(img); err == nil {
-						_, err = images.Put(ctx, id, 0, spec, data)
+						_, err = w.images.Put(ctx, id, 0, spec, data)
 					}
 				}
 				if err != nil {
@@ -87,30 +80,42 @@ func runLoop(o options, jobs, workers int) (loopResult, error) {
 	return res, nil
 }
 
-// openSlots opens one runner slot (a session on one thread, an encoder)
-// per worker.
-func openSlots(o options, workers int) ([]*benchwork.Slot, error) {
-	slots := make([]*benchwork.Slot, 0, workers)
+// work is what every mode runs jobs with: ONNX Runtime loaded, the store
+// the harness passes in CYBERIMAGE_S3_* (read as the runner reads it) and
+// one runner slot (a session on one thread, an encoder) per worker.
+type work struct {
+	s3     *minio.Client
+	bucket string
+	images *benchwork.Images
+	slots  []*benchwork.Slot
+}
+
+func openWork(o options, workers int) (work, error) {
+	if err := benchwork.Init(o.ortLib); err != nil {
+		return work{}, err
+	}
+	w := work{bucket: os.Getenv("CYBERIMAGE_S3_BUCKET")}
+	var err error
+	w.s3, err = objectstore.Connect(context.Background(), objectstore.Config{Endpoint: os.Getenv("CYBERIMAGE_S3_ENDPOINT"),
+		AccessKey: os.Getenv("CYBERIMAGE_S3_ACCESS_KEY"), SecretKey: os.Getenv("CYBERIMAGE_S3_SECRET_KEY"), Bucket: w.bucket})
+	if err != nil {
+		return work{}, err
+	}
+	w.images = benchwork.NewImages(w.s3, w.bucket)
 	for range workers {
 		slot, err := benchwork.OpenSlot(o.model, 1)
 		if err != nil {
-			closeSlots(slots)
-			return nil, err
+			w.close()
+			return work{}, err
 		}
-		slots = append(slots, slot)
+		w.slots = append(w.slots, slot)
 	}
-	return slots, nil
+	return w, nil
 }
 
-func closeSlots(slots []*benchwork.Slot) {
-	for _, s := range slots {
+// close closes the slots; the S3 client holds nothing to close.
+func (w work) close() {
+	for _, s := range w.slots {
 		_ = s.Close()
 	}
-}
-
-// s3ConfigFromEnv is the store the harness passes in CYBERIMAGE_S3_*, as
-// the runner reads it.
-func s3ConfigFromEnv() objectstore.Config {
-	return objectstore.Config{Endpoint: os.Getenv("CYBERIMAGE_S3_ENDPOINT"), AccessKey: os.Getenv("CYBERIMAGE_S3_ACCESS_KEY"),
-		SecretKey: os.Getenv("CYBERIMAGE_S3_SECRET_KEY"), Bucket: os.Getenv("CYBERIMAGE_S3_BUCKET")}
 }
