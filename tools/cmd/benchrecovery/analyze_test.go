@@ -9,8 +9,6 @@ import (
 )
 
 func TestAnalyzeReadsEachFaultFromTheHistories(t *testing.T) {
-	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	at := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
 	by := func(s float64, seq uint64, delivered int, runner, boot string) claim {
 		return claim{at: at(s), seq: seq, delivered: delivered, runner: runner, boot: boot}
 	}

@@ -6,9 +6,13 @@ import (
 	"time"
 )
 
+// at is s seconds into the tests' timelines, which start at a fixed
+// moment so a failure reads the same on every run.
+func at(s float64) time.Time {
+	return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(s * float64(time.Second)))
+}
+
 func TestLongestPauseCountsFromTheLastCompletionBeforeTheWindow(t *testing.T) {
-	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	at := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
 	done := []time.Time{at(0), at(1), at(2), at(14), at(15), at(16), at(30)}
 	for _, c := range []struct {
 		name     string
