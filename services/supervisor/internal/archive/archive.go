@@ -30,22 +30,15 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
-	"cyberimage/services/supervisor/internal/index"
-	"cyberimage/shared/backoff"
+	"cyberimage/services/supervisor/internal/follow"
 	"cyberimage/shared/job"
 	"cyberimage/shared/jobstore"
 	"cyberimage/shared/lifecycle"
 )
 
-// Source is where ended records come from: the supervisor's index.
-type Source interface {
-	FollowEnded(limit int, after uint64) (*index.Feed, uint64)
-	Unfollow(*index.Feed)
-}
-
 // Params are what the Archiver needs.
 type Params struct {
-	Ended   Source
+	Ended   follow.Source
 	Records jetstream.KeyValue // the job records, read to catch up
 	State   jetstream.KeyValue // where the checkpoint is kept
 	S3      *minio.Client
@@ -165,22 +158,14 @@ func (a *Archiver) Run(ctx context.Context) {
 	}
 }
 
-// policy is how the archiver retries: the first failure and every tenth
-// are logged.
-func (a *Archiver) policy(what string) lifecycle.Policy {
-	return lifecycle.Policy{Backoff: backoff.Policy{Base: 500 * time.Millisecond, Max: 30 * time.Second, Jitter: 0.2},
-		OnRetry: func(attempt int, err error, _ time.Duration) {
-			if attempt == 1 || attempt%10 == 0 {
-				a.log.Warn(what, zap.Int("attempt", attempt), zap.Error(err))
-			}
-		}}
-}
+// policy is how the archiver retries: follow.Retry, logging what.
+func (a *Archiver) policy(what string) lifecycle.Policy { return follow.Retry(a.log, what) }
 
 // session archives from the checkpoint: first what ended before the
 // index's feed began, read from the bucket, then the feed, until ctx ends
 // or the feed is lost (nil: start again at once).
 func (a *Archiver) session(ctx context.Context) error {
-	from, err := a.checkpoint(ctx)
+	from, _, err := a.checkpoint().Load(ctx)
 	if err != nil {
 		return fmt.Errorf("read the archive checkpoint: %w", err)
 	}
@@ -239,7 +224,7 @@ func (a *Archiver) reset(from uint64) {
 // through a crash.
 func (a *Archiver) catchUp(ctx context.Context, from, to uint64) error {
 	for from < to {
-		ended, next, err := a.readEnded(ctx, from, to, a.p.CatchUpBatch)
+		ended, next, err := follow.ReadEnded(ctx, a.p.Records, from, to, a.p.CatchUpBatch)
 		if err != nil {
 			return err
 		}
@@ -254,34 +239,4 @@ func (a *Archiver) catchUp(ctx context.Context, from, to uint64) error {
 		}
 	}
 	return nil
-}
-
-// readEnded reads up to limit records that ended after revision from and
-// no later than to; next is the revision it read up to.
-func (a *Archiver) readEnded(ctx context.Context, from, to uint64, limit int) (ended []index.Ended, next uint64, err error) {
-	watcher, err := a.p.Records.WatchAll(ctx, jetstream.ResumeFromRevision(from+1), jetstream.IncludeHistory())
-	if err != nil {
-		return nil, from, fmt.Errorf("read the record bucket: %w", err)
-	}
-	defer func() { _ = watcher.Stop() }()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil, from, ctx.Err()
-		case e, open := <-watcher.Updates():
-			switch {
-			case !open:
-				return nil, from, fmt.Errorf("read the record bucket: the watch ended")
-			case e == nil || e.Revision() > to:
-				// Caught up: the bucket was at or past to when the watch began.
-				return ended, to, nil
-			}
-			if rec, ok := endedRecord(e); ok {
-				ended = append(ended, index.Ended{Revision: e.Revision(), Record: rec})
-			}
-			if len(ended) >= limit || e.Revision() == to {
-				return ended, e.Revision(), nil
-			}
-		}
-	}
 }

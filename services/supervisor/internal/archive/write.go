@@ -7,14 +7,11 @@ import (
 	"time"
 
 	"github.com/minio/minio-go/v7"
-	"github.com/nats-io/nats.go/jetstream"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
-	"cyberimage/services/supervisor/internal/index"
 	"cyberimage/shared/job"
-	"cyberimage/shared/jobstore"
 	"cyberimage/shared/lifecycle"
 	"cyberimage/shared/objectstore"
 	"cyberimage/shared/s3layout"
@@ -166,16 +163,4 @@ func (a *Archiver) finish(ctx context.Context) {
 		a.log.Info("the archive's last write before stopping did not finish; the next session archives those records again",
 			zap.Error(err))
 	}
-}
-
-// endedRecord decodes an entry that holds an ended job's record.
-func endedRecord(e jetstream.KeyValueEntry) (job.Record, bool) {
-	if e.Operation() != jetstream.KeyValuePut {
-		return job.Record{}, false
-	}
-	rec, err := jobstore.Decode(e.Value())
-	if err != nil || !index.Archivable(e.Key(), rec) {
-		return job.Record{}, false // nothing to archive (junk is the index's to report)
-	}
-	return rec, true
 }

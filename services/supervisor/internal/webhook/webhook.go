@@ -24,23 +24,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
+	"cyberimage/services/supervisor/internal/follow"
 	"cyberimage/services/supervisor/internal/index"
 	"cyberimage/shared/backoff"
 	"cyberimage/shared/job"
 	"cyberimage/shared/lifecycle"
 )
-
-// Source is where ended records come from: the supervisor's index.
-type Source interface {
-	FollowEnded(limit int, after uint64) (*index.Feed, uint64)
-	Unfollow(*index.Feed)
-}
 
 // Keeper keeps each job's delivery (Book, over the webhooks bucket).
 type Keeper interface {
@@ -50,7 +44,7 @@ type Keeper interface {
 
 // Params are what Webhooks needs.
 type Params struct {
-	Ended   Source
+	Ended   follow.Source
 	Records jetstream.KeyValue // the job records, read to catch up
 	State   jetstream.KeyValue // where the checkpoint is kept
 	Book    Keeper
@@ -129,22 +123,16 @@ func (w *Webhooks) Run(ctx context.Context) {
 	}
 }
 
-// policy is how sessions are retried: the first failure and every tenth
-// are logged.
+// policy is how sessions are retried: follow.Retry.
 func (w *Webhooks) policy() lifecycle.Policy {
-	return lifecycle.Policy{Backoff: backoff.Policy{Base: 500 * time.Millisecond, Max: 30 * time.Second, Jitter: 0.2},
-		OnRetry: func(attempt int, err error, _ time.Duration) {
-			if attempt == 1 || attempt%10 == 0 {
-				w.log.Warn("a webhook session failed; starting again from the checkpoint", zap.Int("attempt", attempt), zap.Error(err))
-			}
-		}}
+	return follow.Retry(w.log, "a webhook session failed; starting again from the checkpoint")
 }
 
 // session hands x every job that ended after the checkpoint: first what
 // ended before the index's feed began, read from the bucket, then the
 // feed, until ctx ends or the feed is lost (nil: start again at once).
 func (w *Webhooks) session(ctx context.Context, x *dispatcher, taken *uint64) error {
-	from, found, err := w.checkpoint(ctx)
+	from, found, err := checkpointIn(w.p.State).Load(ctx)
 	if err != nil {
 		return fmt.Errorf("read the webhook checkpoint: %w", err)
 	}
@@ -160,7 +148,7 @@ func (w *Webhooks) session(ctx context.Context, x *dispatcher, taken *uint64) er
 	}
 	*taken = max(*taken, from)
 	if from < fed {
-		if err := catchUp(ctx, w.p.Records, from, fed, x.add); err != nil {
+		if err := catchUp(ctx, w.p.Records, from, fed, w.p.FeedLimit, x); err != nil {
 			return err
 		}
 		*taken = max(*taken, fed)
@@ -203,25 +191,13 @@ func take(feed *index.Feed, x *dispatcher, taken *uint64) bool {
 // the record bucket up to which every ended job's delivery is settled.
 const checkpointKey = "webhook-revision"
 
-func (w *Webhooks) checkpoint(ctx context.Context) (rev uint64, found bool, err error) {
-	e, err := w.p.State.Get(ctx, checkpointKey)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return 0, false, nil
-	}
-	if err != nil {
-		return 0, false, err
-	}
-	rev, err = strconv.ParseUint(string(e.Value()), 10, 64)
-	if err != nil {
-		return 0, false, fmt.Errorf("webhook checkpoint %q: %w", e.Value(), err)
-	}
-	return rev, true, nil
+// checkpointIn is where the webhooks keep it in state: decimal digits.
+func checkpointIn(state jetstream.KeyValue) follow.Checkpoint {
+	return follow.Checkpoint{State: state, Key: checkpointKey, Codec: follow.Decimal}
 }
 
 func (w *Webhooks) save(ctx context.Context, rev uint64) bool {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	if _, err := w.p.State.Put(ctx, checkpointKey, []byte(strconv.FormatUint(rev, 10))); err != nil {
+	if err := checkpointIn(w.p.State).Save(ctx, rev); err != nil {
 		w.log.Warn("saving the webhook checkpoint failed", zap.Uint64("revision", rev), zap.Error(err))
 		return false
 	}

@@ -171,7 +171,7 @@ func TestLeaderChangeCatchesUpAndResumes(t *testing.T) {
 
 	a := leader()
 	require.NoError(t, a.Start(ctx))
-	require.Eventually(t, func() bool { _, found, _ := checkpointOf(ctx, state); return found }, 5*time.Second, 10*time.Millisecond,
+	require.Eventually(t, func() bool { _, found, _ := checkpointIn(state).Load(ctx); return found }, 5*time.Second, 10*time.Millisecond,
 		"the first leader saves where it begins")
 	end(t, store, "J1", hook)
 	require.Eventually(t, func() bool { s, _, _ := book.Get(ctx, "J1"); return s.Count >= 2 }, 10*time.Second, 10*time.Millisecond,
@@ -190,7 +190,7 @@ func TestLeaderChangeCatchesUpAndResumes(t *testing.T) {
 		got := recv.accepted()
 		return got["J1.0"] == 1 && got["J2.0"] == 1
 	}, 10*time.Second, 10*time.Millisecond, "both delivered by the next leader: %v", recv.accepted())
-	require.Eventually(t, func() bool { cp, _, _ := checkpointOf(ctx, state); return cp >= j2 }, 5*time.Second, 10*time.Millisecond,
+	require.Eventually(t, func() bool { cp, _, _ := checkpointIn(state).Load(ctx); return cp >= j2 }, 5*time.Second, 10*time.Millisecond,
 		"the checkpoint passes every settled delivery")
 	require.Equal(t, map[string]int{"J1.0": 1, "J2.0": 1}, recv.accepted(), "OLD ended before webhooks began")
 	require.Zero(t, recv.rejected())
@@ -216,15 +216,6 @@ func TestLeaderChangeCatchesUpAndResumes(t *testing.T) {
 	require.Equal(t, jobstore.DefaultRetention().Record.String(), ttlOf(t, msg))
 }
 
-func checkpointOf(ctx context.Context, state jetstream.KeyValue) (uint64, bool, error) {
-	e, err := state.Get(ctx, checkpointKey)
-	if err != nil {
-		return 0, false, err
-	}
-	rev, err := strconv.ParseUint(string(e.Value()), 10, 64)
-	return rev, err == nil, err
-}
-
 // ttlOf reads a stored message's per-message TTL as a duration.
 func ttlOf(t *testing.T, msg *jetstream.RawStreamMsg) string {
 	t.Helper()
@@ -247,7 +238,7 @@ func TestEveryEndDeliveredOnceThroughALostFeed(t *testing.T) {
 	w := f.leader(func(p *Params) { p.FeedLimit = 1 })
 	require.NoError(t, w.Start(f.ctx))
 	defer func() { require.NoError(t, w.Stop(context.Background())) }()
-	require.Eventually(t, func() bool { _, found, _ := checkpointOf(f.ctx, f.state); return found }, 5*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool { _, found, _ := checkpointIn(f.state).Load(f.ctx); return found }, 5*time.Second, 10*time.Millisecond)
 	want := map[string]int{}
 	for i := range 20 {
 		id := fmt.Sprintf("J%02d", i)

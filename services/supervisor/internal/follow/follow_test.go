@@ -1,0 +1,70 @@
+package follow
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"cyberimage/services/supervisor/internal/index"
+	"cyberimage/shared/bus"
+	"cyberimage/shared/job"
+	"cyberimage/shared/jobstore"
+	"cyberimage/shared/testenv"
+)
+
+// TestReadEndedAndCheckpoint: a batch read of the bucket returns only the
+// ended jobs' records, in order, stops at its limit with the revision to
+// read on from, and ends at to; a checkpoint is absent until saved and
+// reads back what was saved.
+func TestReadEndedAndCheckpoint(t *testing.T) {
+	_, js := testenv.StartNATS(t).Provisioned(t, "demo")
+	ctx := context.Background()
+	store, err := jobstore.Open(ctx, js)
+	require.NoError(t, err)
+	spec := job.Spec{Prompt: "p", Model: "demo", Width: 64, Height: 64, Steps: 1, NumImages: 1}
+	var revs []uint64
+	for _, r := range []struct {
+		id     string
+		status job.Status
+	}{{"A", job.StatusCompleted}, {"B", job.StatusQueued}, {"C", job.StatusFailed}, {"D", job.StatusCancelled}} {
+		rev, err := store.Create(ctx, job.Record{JobID: r.id, Status: r.status, Spec: spec})
+		require.NoError(t, err)
+		revs = append(revs, rev)
+	}
+
+	ended, next, err := ReadEnded(ctx, store.KV(), 0, revs[3], 2)
+	require.NoError(t, err)
+	require.Equal(t, []string{"A", "C"}, ids(ended), "the queued job is passed over")
+	require.Equal(t, revs[2], next, "stopped at the limit")
+	ended, next, err = ReadEnded(ctx, store.KV(), next, revs[3], 2)
+	require.NoError(t, err)
+	require.Equal(t, []string{"D"}, ids(ended))
+	require.Equal(t, revs[3], next)
+	ended, next, err = ReadEnded(ctx, store.KV(), revs[3], revs[3]+10, 2)
+	require.NoError(t, err)
+	require.Empty(t, ended, "nothing past the bucket's end")
+	require.Equal(t, revs[3]+10, next)
+
+	state, err := js.KeyValue(ctx, bus.BucketSupervisor)
+	require.NoError(t, err)
+	for key, codec := range map[string]Codec{"binary-revision": Binary, "decimal-revision": Decimal} {
+		cp := Checkpoint{State: state, Key: key, Codec: codec}
+		_, found, err := cp.Load(ctx)
+		require.NoError(t, err)
+		require.False(t, found)
+		require.NoError(t, cp.Save(ctx, 42))
+		rev, found, err := cp.Load(ctx)
+		require.NoError(t, err)
+		require.True(t, found)
+		require.Equal(t, uint64(42), rev)
+	}
+}
+
+func ids(ended []index.Ended) []string {
+	var out []string
+	for _, e := range ended {
+		out = append(out, e.Record.JobID)
+	}
+	return out
+}
