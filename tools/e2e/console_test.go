@@ -22,7 +22,6 @@ import (
 
 	"cyberimage/shared/bus"
 	"cyberimage/shared/job"
-	"cyberimage/shared/testenv"
 )
 
 // chromium finds the headless browser for the console tests: Debian's
@@ -54,7 +53,7 @@ func TestConsole(t *testing.T) {
 	s.startSupervisor("CYBERIMAGE_QUOTAS=*=1000/600 console-client=5/10")
 	s.startIngest()
 	s.startRunner("runner-1")
-	shots := filepath.Join(testenv.RepoRoot(t), "test-output", "console")
+	shots := repoPath(t, "test-output", "console")
 	require.NoError(t, os.MkdirAll(shots, 0o755))
 
 	// A finished job for the overview's counts and the gallery.

@@ -16,7 +16,6 @@ import (
 
 	"cyberimage/shared/bus"
 	"cyberimage/shared/job"
-	"cyberimage/shared/testenv"
 )
 
 // queueCounts is /api/queue's body.
@@ -65,7 +64,7 @@ func recountRecords(s *stack) queueCounts {
 // records.
 func TestCountsAgreeWithTheRecordsAcrossRestartsAndLeaderChanges(t *testing.T) {
 	s := newFastStack(t)
-	addrB := "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
+	addrB := freeAddr(t)
 	supA := s.startSupervisorAt("sup-a", s.supervisorAddr)
 	s.startSupervisorAt("sup-b", addrB)
 	s.startIngest()

@@ -12,7 +12,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"cyberimage/shared/natsauth"
-	"cyberimage/shared/testenv"
 	"cyberimage/tools/internal/s3access"
 )
 
@@ -44,7 +43,7 @@ func readUnit(t *testing.T, path string) unit {
 // and a restart policy that restarts on failure (a runner's exit 3 after a
 // wedged inference included) but not on invalid settings (exit 2).
 func TestSystemdUnitsMatchTheCode(t *testing.T) {
-	dir := filepath.Join(testenv.RepoRoot(t), "infra", "systemd")
+	dir := repoPath(t, "infra", "systemd")
 	tools := buildCommands(t, "provision")
 	binaries := map[string]string{"ingest": bins["ingest"], "gpu-runner": bins["gpu-runner"], "supervisor": bins["supervisor"], "provision": tools["provision"]}
 	roles := map[string]natsauth.Role{"provision": natsauth.Admin}

@@ -11,7 +11,6 @@ import (
 
 	"cyberimage/shared/bus"
 	"cyberimage/shared/job"
-	"cyberimage/shared/testenv"
 )
 
 // TestS3OutageIsRetriedNotLost: with MinIO down, the runner keeps the
@@ -62,10 +61,9 @@ func s3Outage(t *testing.T, patience string) {
 // its jobs at once with the reason (no retries: they cannot help), and the
 // runner goes on to serve other jobs.
 func TestModelFailureFailsJobNotRunner(t *testing.T) {
-	root := testenv.RepoRoot(t)
 	models := t.TempDir()
 	for name, file := range map[string]string{
-		"demo":   filepath.Join(root, "infra", "models", "demo", "model.onnx"),
+		"demo":   repoPath(t, "infra", "models", "demo", "model.onnx"),
 		"broken": "",
 	} {
 		dir := filepath.Join(models, name)

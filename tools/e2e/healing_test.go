@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"strconv"
 	"testing"
 	"time"
 
@@ -12,7 +11,6 @@ import (
 
 	"cyberimage/shared/bus"
 	"cyberimage/shared/job"
-	"cyberimage/shared/testenv"
 )
 
 // TestConsumerLossHeals deletes each service's consumer in turn while jobs
@@ -25,7 +23,7 @@ func TestConsumerLossHeals(t *testing.T) {
 	s := newFastStack(t)
 	s.startSupervisor()
 	ingest := s.startIngest()
-	runnerAddr := "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
+	runnerAddr := freeAddr(t)
 	runner := s.startRunner("runner-1", "CYBERIMAGE_RUNNER_ADDR="+runnerAddr)
 	ready := map[string]string{
 		bus.ConsumerIngest:         "http://" + s.ingestAddr + "/readyz",

@@ -14,10 +14,17 @@ import (
 	"cyberimage/shared/testenv"
 )
 
+// repoPath is the path of a file or folder of the repository, by its
+// path from the root: tests read the repository's own models, units and
+// docs, not copies.
+func repoPath(t testing.TB, path ...string) string {
+	return filepath.Join(append([]string{testenv.RepoRoot(t)}, path...)...)
+}
+
 // readRepoFile reads a file of the repository, by its path from the root.
 func readRepoFile(t *testing.T, path ...string) []byte {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(append([]string{testenv.RepoRoot(t)}, path...)...))
+	data, err := os.ReadFile(repoPath(t, path...))
 	require.NoError(t, err)
 	return data
 }

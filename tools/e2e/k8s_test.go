@@ -18,7 +18,6 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"cyberimage/shared/natsauth"
-	"cyberimage/shared/testenv"
 	"cyberimage/tools/internal/s3access"
 )
 
@@ -69,7 +68,7 @@ func settingsOf(bin string) map[string]bool {
 // on the health endpoints, ports as configured, GPUs for the runners, two
 // supervisors, secrets and images the kustomization provides.
 func TestKubernetesManifestsMatchTheCode(t *testing.T) {
-	dir := filepath.Join(testenv.RepoRoot(t), "infra", "k8s")
+	dir := repoPath(t, "infra", "k8s")
 	data, err := os.ReadFile(filepath.Join(dir, "kustomization.yaml"))
 	require.NoError(t, err)
 	var k kustomization

@@ -2,9 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"os"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -28,42 +25,22 @@ func BenchmarkRunnerMemory(b *testing.B) {
 		poll := time.NewTicker(200 * time.Millisecond)
 		defer poll.Stop()
 		for time.Now().Before(deadline) {
-			if countCompleted(s) >= to {
+			if s.completions.total() >= to {
 				return
 			}
 			<-poll.C
 		}
-		b.Fatalf("jobs did not complete in time: %d of %d", countCompleted(s), to)
+		b.Fatalf("jobs did not complete in time: %d of %d", s.completions.total(), to)
 	}
 	b.ResetTimer()
 	submit(0, 200)
-	after200 := rssKiB(b, runner.cmd.Process.Pid)
+	after200 := vmRSSKiB(b, runner.cmd.Process.Pid)
 	submit(200, 5000)
-	after5000 := rssKiB(b, runner.cmd.Process.Pid)
+	after5000 := vmRSSKiB(b, runner.cmd.Process.Pid)
 	growth := 100 * float64(after5000-after200) / float64(after200)
 	b.ReportMetric(float64(after200)/1024, "rss_200_MiB")
 	b.ReportMetric(float64(after5000)/1024, "rss_5000_MiB")
 	b.ReportMetric(growth, "growth_%")
 	b.Logf("runner RSS: %.1f MiB after 200 jobs, %.1f MiB after 5000 (%+.1f%%; target under 5%%)",
 		float64(after200)/1024, float64(after5000)/1024, growth)
-}
-
-func countCompleted(s *stack) int {
-	return s.completions.total()
-}
-
-// rssKiB reads a process's resident set size from /proc.
-func rssKiB(b *testing.B, pid int) int {
-	b.Helper()
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	require.NoError(b, err)
-	for _, line := range strings.Split(string(data), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kib, err := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(rest), " kB"))
-			require.NoError(b, err)
-			return kib
-		}
-	}
-	b.Fatal("no VmRSS")
-	return 0
 }

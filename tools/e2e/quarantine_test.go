@@ -13,7 +13,6 @@ import (
 
 	"cyberimage/shared/bus"
 	"cyberimage/shared/job"
-	"cyberimage/shared/testenv"
 )
 
 // TestQuarantinedRunnerPullsNothingUntilReloaded: a runner that stalls on
@@ -111,7 +110,7 @@ func TestSigtermWithWedgedInferenceExits3(t *testing.T) {
 func copyDemoModel(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	src := filepath.Join(testenv.RepoRoot(t), "infra", "models", "demo")
+	src := repoPath(t, "infra", "models", "demo")
 	require.NoError(t, os.MkdirAll(filepath.Join(dir, "demo"), 0o755))
 	entries, err := os.ReadDir(src)
 	require.NoError(t, err)

@@ -12,7 +12,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"cyberimage/shared/job"
-	"cyberimage/shared/testenv"
 )
 
 // TestReadmeMatchesCode: the README's and the docs' tables say what the
@@ -24,10 +23,9 @@ import (
 // says ingest serves are the ones it serves; the README's states are the
 // job statuses.
 func TestReadmeMatchesCode(t *testing.T) {
-	root := testenv.RepoRoot(t)
-	text := readDoc(t, root, "README.md")
-	config := readDoc(t, root, "docs/configuration.md")
-	api := readDoc(t, root, "docs/api.md")
+	text := string(readRepoFile(t, "README.md"))
+	config := string(readRepoFile(t, "docs", "configuration.md"))
+	api := string(readRepoFile(t, "docs", "api.md"))
 
 	t.Run("settings", func(t *testing.T) {
 		code := map[string]bool{}
@@ -50,11 +48,11 @@ func TestReadmeMatchesCode(t *testing.T) {
 	})
 
 	t.Run("routes", func(t *testing.T) {
-		served := routesIn(t, filepath.Join(root, "services", "supervisor", "internal", "api"))
+		served := routesIn(t, repoPath(t, "services", "supervisor", "internal", "api"))
 		require.Equal(t, sorted(served), sorted(routeRows(text)), "supervisor routes vs the README's HTTP table")
 		require.Equal(t, sorted(served), sorted(routeRows(api)), "supervisor routes vs docs/api.md's table")
 
-		ingest := routesIn(t, filepath.Join(root, "services", "ingest", "internal", "httpapi"))
+		ingest := routesIn(t, repoPath(t, "services", "ingest", "internal", "httpapi"))
 		line := regexp.MustCompile(`(?s)Ingest serves (.*?)\n\n`).FindStringSubmatch(api)
 		require.NotNil(t, line, "docs/api.md says what ingest serves")
 		said := map[string]bool{}
@@ -77,14 +75,6 @@ func TestReadmeMatchesCode(t *testing.T) {
 		}
 		require.Equal(t, sorted(code), sorted(documented), "job statuses vs the README's States")
 	})
-}
-
-// readDoc reads a documentation file, by its path from the repository root.
-func readDoc(t *testing.T, root, path string) string {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(path)))
-	require.NoError(t, err)
-	return string(b)
 }
 
 // routeRows reads the routes a markdown table documents: the rows that

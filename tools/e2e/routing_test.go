@@ -11,20 +11,18 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"cyberimage/shared/job"
-	"cyberimage/shared/testenv"
 )
 
 // twoModels makes a models folder with two copies of the demo model.
 func twoModels(t *testing.T) string {
 	t.Helper()
-	root := testenv.RepoRoot(t)
 	dir := t.TempDir()
 	for _, name := range []string{"demo", "swirl"} {
 		md := filepath.Join(dir, name)
 		require.NoError(t, os.MkdirAll(md, 0o755))
 		manifest := `{"name":"` + name + `","pipeline":"cppn","file":"model.onnx","steps":{"min":1,"max":50,"default":2}}`
 		require.NoError(t, os.WriteFile(filepath.Join(md, "manifest.json"), []byte(manifest), 0o644))
-		require.NoError(t, os.Symlink(filepath.Join(root, "infra", "models", "demo", "model.onnx"), filepath.Join(md, "model.onnx")))
+		require.NoError(t, os.Symlink(repoPath(t, "infra", "models", "demo", "model.onnx"), filepath.Join(md, "model.onnx")))
 	}
 	return dir
 }

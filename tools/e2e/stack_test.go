@@ -79,13 +79,12 @@ func newStackWith(t testing.TB, n *testenv.NATS, m *testenv.MinIO, extraEnv ...s
 	s.nc, s.js = s.nats.Connect(t)
 	s.client, _ = s.nats.ConnectAs(t, natsauth.Client)
 	s.s3 = s.minio.Client(t)
-	s.supervisorAddr = "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
-	root := testenv.RepoRoot(t)
+	s.supervisorAddr = freeAddr(t)
 	s.env = append([]string{
 		"CYBERIMAGE_NATS_URL=" + s.nats.URL(),
 		"CYBERIMAGE_S3_ENDPOINT=" + s.minio.Config.Endpoint,
 		"CYBERIMAGE_S3_BUCKET=" + s.minio.Config.Bucket,
-		"CYBERIMAGE_MODELS_DIR=" + filepath.Join(root, "infra", "models"),
+		"CYBERIMAGE_MODELS_DIR=" + repoPath(t, "infra", "models"),
 		"CYBERIMAGE_ORT_LIB=" + testenv.ORTLibrary(t),
 		"CYBERIMAGE_SUPERVISOR_ADDR=" + s.supervisorAddr,
 		"CYBERIMAGE_HEARTBEAT_INTERVAL=500ms",
@@ -228,11 +227,18 @@ func (s *stack) startSupervisorAt(name, addr string, env ...string) *proc {
 	return p
 }
 
+// freeAddr is a loopback address on a free port, for a service to listen
+// on: two services of one stack (or two supervisor replicas) never share
+// one.
+func freeAddr(t testing.TB) string {
+	return "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
+}
+
 // startIngest starts ingest and waits for its health endpoint, which it
 // serves only once it listens for request-reply inboxes.
 func (s *stack) startIngest() *proc {
 	s.t.Helper()
-	addr := "127.0.0.1:" + strconv.Itoa(testenv.FreePort(s.t))
+	addr := freeAddr(s.t)
 	p := s.start("ingest", "ingest", "CYBERIMAGE_INGEST_ADDR="+addr)
 	waitURL(s.t, "http://"+addr+"/healthz")
 	s.ingestAddr = addr

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"strconv"
 	"testing"
 	"time"
 
@@ -10,7 +9,6 @@ import (
 
 	"cyberimage/shared/bus"
 	"cyberimage/shared/job"
-	"cyberimage/shared/testenv"
 )
 
 // TestSupervisorRestartRebuildsTracking: the supervisor is killed while a
@@ -39,7 +37,7 @@ func TestSupervisorRestartRebuildsTracking(t *testing.T) {
 // leads and recovers; when it dies the other takes over.
 func TestTwoSupervisorsOnlyOneActs(t *testing.T) {
 	s := newFastStack(t)
-	addrB := "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
+	addrB := freeAddr(t)
 	supA := s.startSupervisorAt("sup-a", s.supervisorAddr)
 	supB := s.startSupervisorAt("sup-b", addrB)
 	s.startIngest()
