@@ -2,13 +2,12 @@ package testenv
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -22,12 +21,9 @@ import (
 // binary make tools builds) on loopback, trusting a fresh authority, so a
 // test can kill -9 a node, wipe its store and start it again.
 type Cluster struct {
-	t     testing.TB
+	procSet
 	bin   string
-	dir   string
 	Nodes []natscluster.Node
-	procs []*exec.Cmd
-	exits []chan struct{}
 	Auth  *natsauth.Authority
 	// CredsDir holds one credentials file per role (natsauth.CredsPath).
 	CredsDir string
@@ -58,8 +54,7 @@ func StartClusterPartly(t testing.TB, n, running int) *Cluster {
 	if err != nil {
 		t.Fatalf("nats authority: %v", err)
 	}
-	c := &Cluster{t: t, bin: Tool(t, "CYBERIMAGE_NATS_SERVER_BIN", ".tools/bin/nats-server"), dir: t.TempDir(), Auth: auth,
-		procs: make([]*exec.Cmd, n), exits: make([]chan struct{}, n)}
+	c := &Cluster{procSet: newProcSet(t, n), bin: Tool(t, "CYBERIMAGE_NATS_SERVER_BIN", ".tools/bin/nats-server"), Auth: auth}
 	c.CredsDir = filepath.Join(c.dir, "creds")
 	if err := auth.Save(c.CredsDir); err != nil {
 		t.Fatalf("nats credentials: %v", err)
@@ -80,14 +75,7 @@ func StartClusterPartly(t testing.TB, n, running int) *Cluster {
 			t.Fatalf("nats config: %v", err)
 		}
 	}
-	t.Cleanup(func() {
-		for i := range c.Nodes {
-			c.Kill(i)
-		}
-		if t.Failed() {
-			c.dumpLogs()
-		}
-	})
+	c.killAllAtEnd(c.dumpLogs)
 	// All at once: JetStream needs a quorum of the nodes before any is ready.
 	for i := range running {
 		c.launch(i)
@@ -105,42 +93,21 @@ func (c *Cluster) confPath(i int) string {
 
 func (c *Cluster) launch(i int) {
 	c.t.Helper()
-	logFile, err := os.OpenFile(filepath.Join(c.dir, c.Nodes[i].Name+".log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-	if err != nil {
-		c.t.Fatalf("nats log: %v", err)
-	}
-	cmd := exec.Command(c.bin, "-c", c.confPath(i))
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		c.t.Fatalf("start %s: %v", c.Nodes[i].Name, err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); logFile.Close(); close(exited) }()
-	c.procs[i], c.exits[i] = cmd, exited
+	c.start(i, c.Nodes[i].Name, exec.Command(c.bin, "-c", c.confPath(i)))
 }
 
 // waitReady waits until the node's monitor says JetStream is healthy.
 func (c *Cluster) waitReady(i int) {
 	c.t.Helper()
-	url := fmt.Sprintf("http://127.0.0.1:%d/healthz", c.Nodes[i].MonitorPort)
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case <-c.exits[i]:
-			log, _ := os.ReadFile(filepath.Join(c.dir, c.Nodes[i].Name+".log"))
-			c.t.Fatalf("%s exited before it was ready:\n%s", c.Nodes[i].Name, log)
-		default:
-		}
-		if resp, err := http.Get(url); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		time.Sleep(100 * time.Millisecond)
+	name := c.Nodes[i].Name
+	err := c.waitOK(i, fmt.Sprintf("http://127.0.0.1:%d/healthz", c.Nodes[i].MonitorPort), 60*time.Second)
+	if errors.Is(err, errExited) {
+		log, _ := os.ReadFile(c.logPath(name))
+		c.t.Fatalf("%s exited before it was ready:\n%s", name, log)
 	}
-	c.t.Fatalf("%s not ready after 60s", c.Nodes[i].Name)
+	if err != nil {
+		c.t.Fatalf("%s not ready after 60s (%v)", name, err)
+	}
 }
 
 // waitFormed waits until the running nodes form one JetStream cluster:
@@ -168,20 +135,13 @@ func (c *Cluster) NATS() *NATS {
 
 // Kill kills node i with SIGKILL, as a crashed host would vanish, and waits
 // for it to exit; a node already down is left alone.
-func (c *Cluster) Kill(i int) {
-	if c.procs[i] == nil {
-		return
-	}
-	_ = c.procs[i].Process.Signal(syscall.SIGKILL)
-	<-c.exits[i]
-	c.procs[i] = nil
-}
+func (c *Cluster) Kill(i int) { c.kill(i) }
 
 // Wipe deletes node i's JetStream store; the node must be down. Started
 // again, it comes back empty and catches up from its peers.
 func (c *Cluster) Wipe(i int) {
 	c.t.Helper()
-	if c.procs[i] != nil {
+	if c.up(i) {
 		c.t.Fatalf("wipe %s: still running", c.Nodes[i].Name)
 	}
 	if err := os.RemoveAll(c.Nodes[i].StoreDir); err != nil {
@@ -202,7 +162,7 @@ func (c *Cluster) Start(i int) {
 func (c *Cluster) Running() []natscluster.Node {
 	var nodes []natscluster.Node
 	for i, n := range c.Nodes {
-		if c.procs[i] != nil {
+		if c.up(i) {
 			nodes = append(nodes, n)
 		}
 	}
@@ -233,15 +193,9 @@ func (c *Cluster) Leader(ctx context.Context, js jetstream.JetStream, stream str
 
 // dumpLogs shows the end of each node's log, for a failed test.
 func (c *Cluster) dumpLogs() {
+	// A down peer makes every node retry its route each second.
+	notRetry := func(line string) bool { return !strings.Contains(line, "Error trying to connect to route") }
 	for _, n := range c.Nodes {
-		data, _ := os.ReadFile(filepath.Join(c.dir, n.Name+".log"))
-		var lines []string
-		for line := range strings.SplitSeq(strings.TrimSpace(string(data)), "\n") {
-			// A down peer makes every node retry its route each second.
-			if !strings.Contains(line, "Error trying to connect to route") {
-				lines = append(lines, line)
-			}
-		}
-		c.t.Logf("--- %s log (last 60 lines but route retries) ---\n%s", n.Name, strings.Join(lines[max(0, len(lines)-60):], "\n"))
+		c.t.Logf("--- %s log (last 60 lines but route retries) ---\n%s", n.Name, c.logTail(n.Name, notRetry))
 	}
 }

@@ -2,12 +2,11 @@ package testenv
 
 import (
 	"context"
-	"net/http"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -23,12 +22,9 @@ import (
 // object over 2 data and 2 parity shards (EC:2): reads need 2 nodes,
 // writes 3, so one node may be down.
 type MinIOCluster struct {
-	t     testing.TB
+	procSet
 	bin   string
-	dir   string
 	nodes []objectstore.ClusterNode
-	procs []*exec.Cmd
-	exits []chan struct{}
 	// Config lists every node, as services take it, with the root key.
 	Config objectstore.Config
 }
@@ -38,8 +34,7 @@ type MinIOCluster struct {
 // the bucket is created. Every node is killed when the test ends.
 func StartMinIOCluster(t testing.TB, n int) *MinIOCluster {
 	t.Helper()
-	c := &MinIOCluster{t: t, bin: Tool(t, "CYBERIMAGE_MINIO_BIN", ".tools/bin/minio"), dir: t.TempDir(),
-		procs: make([]*exec.Cmd, n), exits: make([]chan struct{}, n)}
+	c := &MinIOCluster{procSet: newProcSet(t, n), bin: Tool(t, "CYBERIMAGE_MINIO_BIN", ".tools/bin/minio")}
 	// Ports below the ephemeral range (clusterPorts): a killed node's
 	// port must still be free when it starts again.
 	ports := clusterPorts(t, 2*n)
@@ -53,14 +48,7 @@ func StartMinIOCluster(t testing.TB, n int) *MinIOCluster {
 		SecretKey: objectstore.DevSecretKey,
 		Bucket:    "cyberimage-test",
 	}
-	t.Cleanup(func() {
-		for i := range c.procs {
-			c.Kill(i)
-		}
-		if t.Failed() {
-			c.dumpLogs()
-		}
-	})
+	c.killAllAtEnd(c.dumpLogs)
 	// All at once: no node serves before a write quorum of them runs.
 	for i := range n {
 		c.launch(i)
@@ -83,22 +71,11 @@ func (c *MinIOCluster) name(i int) string { return "minio-" + strconv.Itoa(i+1) 
 
 func (c *MinIOCluster) launch(i int) {
 	c.t.Helper()
-	logFile, err := os.OpenFile(filepath.Join(c.dir, c.name(i)+".log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-	if err != nil {
-		c.t.Fatalf("minio log: %v", err)
-	}
 	cmd := exec.Command(c.bin, objectstore.ClusterArgs(c.nodes, i)...)
 	cmd.Env = append(append(os.Environ(), objectstore.ClusterEnv(c.nodes, i)...),
 		"MINIO_ROOT_USER="+c.Config.AccessKey, "MINIO_ROOT_PASSWORD="+c.Config.SecretKey,
 		"MINIO_BROWSER=off", "MINIO_UPDATE=off")
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		c.t.Fatalf("start %s: %v", c.name(i), err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); logFile.Close(); close(exited) }()
-	c.procs[i], c.exits[i] = cmd, exited
+	c.start(i, c.name(i), cmd)
 }
 
 // WaitWritable waits until node i says the deployment has write quorum
@@ -106,38 +83,18 @@ func (c *MinIOCluster) launch(i int) {
 // before writing through a node that has just come back.
 func (c *MinIOCluster) WaitWritable(i int) {
 	c.t.Helper()
-	url := "http://" + c.Addr(i) + "/minio/health/cluster"
-	deadline := time.Now().Add(60 * time.Second)
-	last := "no answer"
-	for time.Now().Before(deadline) {
-		select {
-		case <-c.exits[i]:
-			c.t.Fatalf("%s exited before it was ready", c.name(i))
-		default:
-		}
-		resp, err := http.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-			last = resp.Status
-		}
-		time.Sleep(100 * time.Millisecond)
+	err := c.waitOK(i, "http://"+c.Addr(i)+"/minio/health/cluster", 60*time.Second)
+	if errors.Is(err, errExited) {
+		c.t.Fatalf("%s exited before it was ready", c.name(i))
 	}
-	c.t.Fatalf("%s: no write quorum after 60s (last answer: %s)", c.name(i), last)
+	if err != nil {
+		c.t.Fatalf("%s: no write quorum after 60s (%v)", c.name(i), err)
+	}
 }
 
 // Kill kills node i with SIGKILL, as a crashed host would vanish, and
 // waits for it to exit; a node already down is left alone.
-func (c *MinIOCluster) Kill(i int) {
-	if c.procs[i] == nil {
-		return
-	}
-	_ = c.procs[i].Process.Signal(syscall.SIGKILL)
-	<-c.exits[i]
-	c.procs[i] = nil
-}
+func (c *MinIOCluster) Kill(i int) { c.kill(i) }
 
 // Freeze stops node i with SIGSTOP, as a hung host would stop answering
 // without closing a connection; Thaw resumes it.
@@ -145,12 +102,6 @@ func (c *MinIOCluster) Freeze(i int) { c.signal(i, syscall.SIGSTOP) }
 
 // Thaw resumes node i after Freeze.
 func (c *MinIOCluster) Thaw(i int) { c.signal(i, syscall.SIGCONT) }
-
-func (c *MinIOCluster) signal(i int, sig syscall.Signal) {
-	if c.procs[i] != nil {
-		_ = c.procs[i].Process.Signal(sig)
-	}
-}
 
 // Start starts node i again (same port and drive) and waits until it
 // serves as part of a deployment that takes writes.
@@ -179,9 +130,8 @@ func (c *MinIOCluster) Client(t testing.TB) *minio.Client {
 
 // dumpLogs shows the end of each node's log, for a failed test.
 func (c *MinIOCluster) dumpLogs() {
+	all := func(string) bool { return true }
 	for i := range c.procs {
-		data, _ := os.ReadFile(filepath.Join(c.dir, c.name(i)+".log"))
-		lines := strings.Split(strings.TrimSpace(string(data)), "\n")
-		c.t.Logf("--- %s log (last 60 lines) ---\n%s", c.name(i), strings.Join(lines[max(0, len(lines)-60):], "\n"))
+		c.t.Logf("--- %s log (last 60 lines) ---\n%s", c.name(i), c.logTail(c.name(i), all))
 	}
 }
