@@ -206,23 +206,7 @@ func (d *driver) paced(ctx context.Context, name string, n, inflight int) (*phas
 			}
 		}()
 	}
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-	tick := time.NewTicker(2 * time.Second)
-	defer tick.Stop()
-	var err error
-loop:
-	for {
-		select {
-		case <-done:
-			break loop
-		case err = <-errs:
-			<-done
-			break loop
-		case <-tick.C:
-			d.say("%s: %d/%d jobs ended", name, ph.ended.Load(), n)
-		}
-	}
+	err := waitWorkers(&wg, errs, func() { d.say("%s: %d/%d jobs ended", name, ph.ended.Load(), n) })
 	if err == nil && ctx.Err() != nil {
 		ph.timedOut = true
 	}

@@ -63,7 +63,6 @@ func rawMinIO(ctx context.Context, cfg objectstore.Config, png []byte, spec job.
 	lat := make([][]float64, concurrency)
 	errs := make(chan error, concurrency)
 	var wg sync.WaitGroup
-	done := make(chan struct{})
 	start := time.Now()
 	for w := range concurrency {
 		wg.Add(1)
@@ -84,20 +83,9 @@ func rawMinIO(ctx context.Context, cfg objectstore.Config, png []byte, spec job.
 			}
 		}()
 	}
-	go func() { wg.Wait(); close(done) }()
-	tick := time.NewTicker(2 * time.Second)
-	defer tick.Stop()
-wait:
-	for {
-		select {
-		case <-done:
-			break wait
-		case err := <-errs:
-			<-done
-			return res, err
-		case <-tick.C:
-			say("raw minio (%s): %d/%d PUTs", tag, min(next.Load(), int64(puts)), puts)
-		}
+	err = waitWorkers(&wg, errs, func() { say("raw minio (%s): %d/%d PUTs", tag, min(next.Load(), int64(puts)), puts) })
+	if err != nil {
+		return res, err
 	}
 	if err := ctx.Err(); err != nil {
 		return res, err
