@@ -6,7 +6,6 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/zap/zaptest"
 
 	"cyberimage/shared/bus"
 	"cyberimage/shared/job"
@@ -22,8 +21,9 @@ func TestAdmitChecksTheCallbackAgainstTheAllowList(t *testing.T) {
 	require.NoError(t, err)
 	meta := &jetstream.MsgMetadata{Stream: bus.StreamRequests, NumDelivered: 1}
 	admit := func(callbacks job.CallbackHosts, seq uint64, payload string) answer {
-		proc := New(Params{NC: b.nc, JS: b.js, Store: b.store, Models: mustCatalog(t), Concurrency: 1, Logger: zaptest.NewLogger(t),
-			Callbacks: callbacks})
+		p := params(t, b.nc, b.js, b.store)
+		p.Callbacks = callbacks
+		proc := New(p)
 		meta.Sequence.Stream = seq
 		ans, err := proc.admit(ctx, bus.DefaultClient, []byte(payload), meta)
 		require.NoError(t, err)

@@ -59,12 +59,3 @@ func TestAnswersOnlyClientInboxes(t *testing.T) {
 	require.Equal(t, rev, rev2, "the victim's record was written")
 	require.Equal(t, before.Status, after.Status)
 }
-
-func dropped(s *Stats, kind string) uint64 {
-	for _, c := range s.Drops.Counts() {
-		if c.Kind == kind {
-			return c.Count
-		}
-	}
-	return 0
-}

@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
-	"go.uber.org/zap/zaptest"
 
 	"cyberimage/shared/job"
 )
@@ -16,8 +15,9 @@ import (
 func TestRejectsWhatNoRunnerCouldFit(t *testing.T) {
 	b := setup(t)
 	ctx := context.Background()
-	proc := New(Params{NC: b.nc, JS: b.js, Store: b.store, Models: mustCatalog(t).WithMemoryBudget(512 << 20),
-		Concurrency: 1, Logger: zaptest.NewLogger(t), Stats: b.stats})
+	p := params(t, b.nc, b.js, b.store)
+	p.Models, p.Stats = mustCatalog(t).WithMemoryBudget(512<<20), b.stats
+	proc := New(p)
 	require.NoError(t, proc.Start(ctx))
 	defer func() { _ = proc.Stop(ctx) }()
 

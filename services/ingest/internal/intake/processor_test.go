@@ -2,72 +2,15 @@ package intake
 
 import (
 	"context"
-	"encoding/json"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/zap/zaptest"
 
 	"cyberimage/shared/bus"
 	"cyberimage/shared/job"
-	"cyberimage/shared/jobstore"
-	"cyberimage/shared/models"
-	"cyberimage/shared/natsauth"
-	"cyberimage/shared/testenv"
 )
-
-type bundle struct {
-	nc *nats.Conn
-	// client submits requests, with a client's inbox: the only kind of
-	// reply subject ingest answers.
-	client *nats.Conn
-	js     jetstream.JetStream
-	store  *jobstore.Store
-	stats  *Stats
-	start  func()
-	stop   func()
-}
-
-func setup(t *testing.T) *bundle {
-	t.Helper()
-	n := testenv.StartNATS(t)
-	nc, js := n.Provisioned(t, "demo")
-	client, _ := n.ConnectAs(t, natsauth.Client)
-	ctx := context.Background()
-	store, err := jobstore.Open(ctx, js)
-	require.NoError(t, err)
-	catalog, err := models.Load(testenv.RepoRoot(t)+"/infra/models", "")
-	require.NoError(t, err)
-	b := &bundle{nc: nc, client: client, js: js, store: store, stats: &Stats{}}
-	var proc *Processor
-	b.start = func() {
-		proc = New(Params{NC: nc, JS: js, Store: store, Models: catalog, Concurrency: 4, Logger: zaptest.NewLogger(t), Stats: b.stats})
-		require.NoError(t, proc.Start(ctx))
-	}
-	b.stop = func() { _ = proc.Stop(ctx) }
-	return b
-}
-
-func (b *bundle) request(t *testing.T, payload string) answer {
-	t.Helper()
-	msg, err := b.client.Request(bus.SubjectRequests, []byte(payload), 5*time.Second)
-	require.NoError(t, err)
-	var a answer
-	require.NoError(t, json.Unmarshal(msg.Data, &a), string(msg.Data))
-	return a
-}
-
-func jobsPending(t *testing.T, js jetstream.JetStream) uint64 {
-	t.Helper()
-	s, err := js.Stream(context.Background(), bus.StreamJobs)
-	require.NoError(t, err)
-	info, err := s.Info(context.Background())
-	require.NoError(t, err)
-	return info.State.Msgs
-}
 
 func TestAdmitQueuesValidRejectsInvalid(t *testing.T) {
 	b := setup(t)
@@ -137,7 +80,7 @@ func TestRedeliveredRequestMakesOneJob(t *testing.T) {
 	_, err := b.store.Create(ctx, job.Record{JobID: id, Status: job.StatusQueued, Spec: job.Spec{Prompt: "crashy"}})
 	require.NoError(t, err)
 
-	proc := New(Params{NC: b.nc, JS: b.js, Store: b.store, Models: mustCatalog(t), Concurrency: 1, Logger: zaptest.NewLogger(t)})
+	proc := New(params(t, b.nc, b.js, b.store))
 	first, err := proc.admit(ctx, bus.DefaultClient, payload, meta)
 	require.NoError(t, err)
 	require.True(t, first.Duplicate, "a first delivery colliding with a record is a duplicate")
@@ -171,45 +114,4 @@ func TestRedeliveryPastDedupWindowQueuesNoSecondWork(t *testing.T) {
 	require.Equal(t, first.JobID, again.JobID)
 	require.True(t, again.Duplicate)
 	require.EqualValues(t, 1, jobsPending(t, b.js), "one job, one work message")
-}
-
-// forgetful shortens the jobs stream's dedup window to 100 ms, so a test
-// can wait it out (waitDedupForgets), and makes a processor whose admit
-// the test calls itself, as for a redelivered request.
-func (b *bundle) forgetful(t *testing.T) (jetstream.Stream, *Processor) {
-	t.Helper()
-	ctx := context.Background()
-	stream, err := b.js.Stream(ctx, bus.StreamJobs)
-	require.NoError(t, err)
-	cfg := stream.CachedInfo().Config
-	cfg.Duplicates = 100 * time.Millisecond
-	_, err = b.js.UpdateStream(ctx, cfg)
-	require.NoError(t, err)
-	return stream, New(Params{NC: b.nc, JS: b.js, Store: b.store, Models: mustCatalog(t), Concurrency: 1, Logger: zaptest.NewLogger(t)})
-}
-
-// waitDedupForgets waits until the jobs stream has forgotten the message
-// ids published so far. It publishes a probe and publishes it again until
-// the stream takes it as new: the probe's id, the newest, has then left
-// the dedup window, and every older id with it. The probe is purged.
-func waitDedupForgets(t *testing.T, js jetstream.JetStream) {
-	t.Helper()
-	ctx := context.Background()
-	subject := bus.JobSubject("demo", "dedup-probe")
-	accepted := func() bool {
-		ack, err := js.Publish(ctx, subject, nil, jetstream.WithMsgID("dedup-probe"))
-		require.NoError(t, err)
-		return !ack.Duplicate
-	}
-	require.True(t, accepted(), "the probe's first publish")
-	require.Eventually(t, accepted, 10*time.Second, 20*time.Millisecond, "the stream never forgot the probe's id")
-	stream, err := js.Stream(ctx, bus.StreamJobs)
-	require.NoError(t, err)
-	require.NoError(t, stream.Purge(ctx, jetstream.WithPurgeSubject(subject)))
-}
-
-func mustCatalog(t *testing.T) *models.Catalog {
-	c, err := models.Load(testenv.RepoRoot(t)+"/infra/models", "")
-	require.NoError(t, err)
-	return c
 }

@@ -56,8 +56,9 @@ func (b *quotaBundle) start(t *testing.T) {
 	ctx := context.Background()
 	b.tally = tally.New(b.store.KV(), b.limits, zaptest.NewLogger(t))
 	require.NoError(t, b.tally.Start(ctx))
-	b.proc = New(Params{NC: b.nc, JS: b.js, Store: b.store, Models: mustCatalog(t), Concurrency: 8,
-		Logger: zaptest.NewLogger(t), Stats: b.stats, Quotas: b.tally})
+	p := params(t, b.nc, b.js, b.store)
+	p.Concurrency, p.Stats, p.Quotas = 8, b.stats, b.tally
+	b.proc = New(p)
 	require.NoError(t, b.proc.Start(ctx))
 }
 
