@@ -27,17 +27,17 @@ import (
 )
 
 type options struct {
+	benchstack.RunFlags
 	jobs, runners, slots, size, steps int
 	pacedJobs, inflight               int
 	rawMsgs, rawPuts, modelRuns       int
-	out, binDir, models, modelsDir    string
-	quick, profile, bracket           bool
+	models, modelsDir                 string
+	profile, bracket                  bool
 	floorLadder                       bool
 	asynq                             bool   // the peer, asynq + Redis, when redis-server is installed
 	redisBin                          string // redis-server, found on PATH
 	auth, tls                         bool   // NATS with per-role credentials, over TLS
 	replicas                          int    // JetStream replicas (and servers)
-	deadline                          time.Duration
 	ortLib, minioBin                  string
 	cores                             int
 	runnerEnv, supervisorEnv          envList
@@ -58,6 +58,8 @@ func (e *envList) Set(v string) error {
 
 func main() {
 	var o options
+	o.RunFlags = benchstack.RunFlags{Out: "bench-out", Deadline: 15 * time.Minute}
+	o.Register("ingest, gpu-runner, supervisor and bench-model", "results.json, charts, logs and profiles", "200 jobs and fewer raw iterations")
 	flag.IntVar(&o.jobs, "jobs", 2000, "jobs published at once in the throughput phase")
 	flag.IntVar(&o.runners, "runners", 2, "gpu-runner processes")
 	flag.IntVar(&o.slots, "slots", 1, "slots per runner (CYBERIMAGE_SLOTS)")
@@ -68,9 +70,7 @@ func main() {
 	flag.IntVar(&o.rawMsgs, "raw-msgs", 5000, "messages of the raw JetStream measurement")
 	flag.IntVar(&o.rawPuts, "raw-puts", 2000, "PUTs of the raw MinIO measurement")
 	flag.IntVar(&o.modelRuns, "model-runs", 3000, "inferences of the model-alone measurement")
-	flag.StringVar(&o.out, "out", "bench-out", "folder for results.json, charts, logs and profiles")
 	flag.StringVar(&o.models, "models", "", "comma-separated models the services serve (default: every model in infra/models, as shipped)")
-	flag.StringVar(&o.binDir, "bin", "", "use the ingest, gpu-runner, supervisor and bench-model binaries in this folder instead of building them")
 	flag.Var(&o.supervisorEnv, "supervisor-env", "KEY=VALUE added to the supervisor's environment (repeatable), e.g. CYBERIMAGE_ARCHIVE=false")
 	flag.Var(&o.runnerEnv, "runner-env", "KEY=VALUE added to the runners' environment, to compare settings (repeatable), e.g. GOMAXPROCS=1 or CYBERIMAGE_PNG_COMPRESSION=none")
 	// On by default: services run with their own role's credentials, as
@@ -78,16 +78,12 @@ func main() {
 	flag.BoolVar(&o.auth, "auth", true, "NATS in operator mode: every service and client with its role's credentials, as make run (-auth=false: an open server, for comparison)")
 	flag.IntVar(&o.replicas, "replicas", 1, "JetStream replicas: 3 runs three NATS servers clustered in the harness and provisions R3 (the raw JetStream limit too), to price R3 against R1")
 	flag.BoolVar(&o.tls, "tls", false, "NATS over TLS (a throwaway CA); with -auth or alone")
-	flag.BoolVar(&o.quick, "quick", false, "smoke run: 200 jobs and fewer raw iterations (explicit flags still win)")
 	flag.BoolVar(&o.bracket, "bracket", true, "measure the raw limits again after the pipeline and use the mean of both (their spread shows the noise)")
 	flag.BoolVar(&o.profile, "profile", false, "during the throughput phase, CPU-profile the harness (NATS server) with pprof and the services with perf, if installed; perturbs the figures")
 	flag.BoolVar(&o.floorLadder, "floor-ladder", false, "before the pipeline, also run the design's floor part by part (queue, record, intake, events, supervisor, archive): what each guarantee costs; about 12 s a part")
 	flag.BoolVar(&o.asynq, "asynq", true, "also measure the peer, asynq + Redis doing the same work, before and after the pipeline, when redis-server is installed (apt-get install redis-server)")
-	flag.DurationVar(&o.deadline, "deadline", 15*time.Minute, "the whole run, build included, stops after this")
 	flag.Parse()
-	if o.quick {
-		benchstack.QuickFlags(map[string]string{"jobs": "200", "paced-jobs": "50", "raw-msgs": "1000", "raw-puts": "300", "model-runs": "500"})
-	}
+	o.Quicken(map[string]string{"jobs": "200", "paced-jobs": "50", "raw-msgs": "1000", "raw-puts": "300", "model-runs": "500"})
 	if o.jobs < 1 || o.runners < 1 || o.slots < 1 || o.steps < 1 || o.pacedJobs < 1 || o.inflight < 1 ||
 		!benchstack.ValidSide(o.size) || o.rawMsgs < 1 || o.rawPuts < 1 || o.modelRuns < 1 {
 		fmt.Fprintln(os.Stderr, "bench: counts must be at least 1; -size a multiple of 8 in 64-2048")

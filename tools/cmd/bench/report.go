@@ -101,7 +101,7 @@ func newResults(o options, spec job.Spec) *results {
 	r.Host, _ = os.Hostname()
 	c := &r.Config
 	c.Jobs, c.Runners, c.Slots, c.Concurrency = o.jobs, o.runners, o.slots, o.runners*o.slots
-	c.Size, c.Steps, c.PacedJobs, c.InFlight, c.Quick = o.size, o.steps, o.pacedJobs, o.inflight, o.quick
+	c.Size, c.Steps, c.PacedJobs, c.InFlight, c.Quick = o.size, o.steps, o.pacedJobs, o.inflight, o.Quick
 	c.RunnerEnv = o.runnerEnv
 	c.SupervisorEnv = o.supervisorEnv
 	c.Replicas, c.Auth, c.TLS = max(o.replicas, 1), o.auth, o.tls

@@ -24,7 +24,7 @@ import (
 func reportReserve(deadline time.Duration) time.Duration { return min(30*time.Second, deadline/5) }
 
 func run(o options) error {
-	ctx, r, stop, err := benchstack.Begin(o.deadline)
+	ctx, r, stop, err := benchstack.Begin(o.Deadline)
 	if err != nil {
 		return err
 	}
@@ -35,16 +35,16 @@ func run(o options) error {
 		return err
 	}
 	o.ortLib, o.minioBin = tools[0], tools[1]
-	o.out = r.Out(o.out)
-	st, err := newStack(root, filepath.Join(o.out, "logs"))
+	o.Out = r.Out(o.Out)
+	st, err := newStack(root, filepath.Join(o.Out, "logs"))
 	if err != nil {
 		return err
 	}
 	defer st.close()
 
-	if o.binDir != "" {
-		say("binaries: prebuilt, from %s", o.binDir)
-		if err := st.usePrebuilt(o.binDir); err != nil {
+	if o.BinDir != "" {
+		say("binaries: prebuilt, from %s", o.BinDir)
+		if err := st.usePrebuilt(o.BinDir); err != nil {
 			return err
 		}
 	} else {
@@ -92,7 +92,7 @@ func run(o options) error {
 		say("asynq: not measured (%s)", res.AsynqNotMeasured)
 	}
 	res.Models = servedModels(o.modelsDir)
-	res.Source = sourceRevision(root, o.binDir)
+	res.Source = sourceRevision(root, o.BinDir)
 	concurrency := o.runners * o.slots
 
 	// Raw limits, one part at a time, before any service runs.
@@ -122,7 +122,7 @@ func run(o options) error {
 		return err
 	}
 	defer sub.Unsubscribe()
-	phaseCtx, phaseCancel := context.WithTimeout(ctx, time.Until(deadlineOf(ctx))-reportReserve(o.deadline))
+	phaseCtx, phaseCancel := context.WithTimeout(ctx, time.Until(deadlineOf(ctx))-reportReserve(o.Deadline))
 	defer phaseCancel()
 	say("warm-up: %d jobs (each runner loads the model on its first job)", 4*concurrency)
 	if _, err := drv.burst(phaseCtx, "warmup", 4*concurrency); err != nil {
@@ -130,7 +130,7 @@ func run(o options) error {
 	}
 	var prof *profiler
 	if o.profile {
-		if prof, err = startProfile(o.out, st.services()); err != nil {
+		if prof, err = startProfile(o.Out, st.services()); err != nil {
 			return err
 		}
 		say("profile: %s", prof.describe())
@@ -160,7 +160,7 @@ func run(o options) error {
 		}
 	}
 
-	collectCtx, collectCancel := context.WithTimeout(context.WithoutCancel(ctx), reportReserve(o.deadline)/2)
+	collectCtx, collectCancel := context.WithTimeout(context.WithoutCancel(ctx), reportReserve(o.Deadline)/2)
 	defer collectCancel()
 	say("reading %d job records back", len(burst.runs)+lenRuns(paced))
 	drv.collect(collectCtx, burst)
@@ -171,16 +171,16 @@ func run(o options) error {
 		res.Paced = &p
 	}
 	res.conclude()
-	if err := writeJSON(filepath.Join(o.out, "results.json"), res); err != nil {
+	if err := writeJSON(filepath.Join(o.Out, "results.json"), res); err != nil {
 		return err
 	}
-	charts, err := drawCharts(o.out, res)
+	charts, err := drawCharts(o.Out, res)
 	if err != nil {
 		say("charts: %v", err)
 	}
 	res.Charts = charts
 	printMarkdown(os.Stdout, res)
-	say("wrote %s (results.json, %d charts, logs/)", o.out, len(charts))
+	say("wrote %s (results.json, %d charts, logs/)", o.Out, len(charts))
 	if ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		return ctx.Err()
 	}

@@ -42,6 +42,7 @@ import (
 )
 
 type options struct {
+	benchstack.RunFlags
 	runners       []int
 	slots         int
 	load          float64
@@ -53,9 +54,6 @@ type options struct {
 	maxAckPending int
 	perf          bool
 	keepGoing     bool
-	binDir, out   string
-	deadline      time.Duration
-	quick         bool
 }
 
 func main() {
@@ -67,6 +65,8 @@ func main() {
 		return
 	}
 	var o options
+	o.RunFlags = benchstack.RunFlags{Out: "bench-out/fleet", Deadline: 40 * time.Minute}
+	o.Register("ingest and supervisor", "the processes' logs", "50 runners, 20 s warm-up, 30 s window")
 	runners := flag.String("runners", "50,200,500,1000", "fleet sizes to step through, in runners (each step adds runners to the last)")
 	flag.IntVar(&o.slots, "slots", 2, "slots per runner")
 	flag.Float64Var(&o.load, "load", 0.7, "share of the slots kept busy by the steady feed")
@@ -78,14 +78,8 @@ func main() {
 	flag.IntVar(&o.maxAckPending, "max-ack-pending", 0, "the runners' consumer's MaxAckPending (0: twice the largest step's slots, at least the default 8192)")
 	flag.BoolVar(&o.perf, "perf", true, "profile the leader with perf (when installed) to time the watchdog's passes")
 	flag.BoolVar(&o.keepGoing, "keep-going", false, "take the next step even when this machine saturated in the last")
-	flag.StringVar(&o.binDir, "bin", "", "use the ingest and supervisor binaries in this folder instead of building them")
-	flag.StringVar(&o.out, "out", "bench-out/fleet", "folder for the processes' logs")
-	flag.DurationVar(&o.deadline, "deadline", 40*time.Minute, "the whole run stops after this")
-	flag.BoolVar(&o.quick, "quick", false, "smoke run: 50 runners, 20 s warm-up, 30 s window (explicit flags still win)")
 	flag.Parse()
-	if o.quick {
-		benchstack.QuickFlags(map[string]string{"runners": "50", "warmup": "20s", "window": "30s"})
-	}
+	o.Quicken(map[string]string{"runners": "50", "warmup": "20s", "window": "30s"})
 	var err error
 	if o.runners, err = benchstack.RisingCounts(*runners); err != nil || o.slots < 1 || o.load <= 0 || o.load > 1 || o.steps < 1 || o.steps > 50 ||
 		o.warmup < 0 || o.window < 10*time.Second {

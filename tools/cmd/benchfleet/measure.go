@@ -78,7 +78,7 @@ func (h *harness) measure(ctx context.Context, n int, rate float64) (stepResult,
 	var err error
 	var prof *profile
 	if h.o.perf {
-		file := filepath.Join(h.o.out, fmt.Sprintf("leader-%d.perf", n))
+		file := filepath.Join(h.o.Out, fmt.Sprintf("leader-%d.perf", n))
 		if prof, err = startProfile(h.ps, fmt.Sprintf("perf-%d", n), h.sups[0].proc.PID(), file, h.o.window); err != nil {
 			h.say("perf: %v; no watchdog pass times", err)
 			prof = nil

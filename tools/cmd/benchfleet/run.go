@@ -39,7 +39,7 @@ type harness struct {
 }
 
 func run(o options) error {
-	ctx, r, stop, err := benchstack.Begin(o.deadline)
+	ctx, r, stop, err := benchstack.Begin(o.Deadline)
 	if err != nil {
 		return err
 	}
@@ -51,9 +51,9 @@ func run(o options) error {
 		return err
 	}
 	minioBin, natsBin := tools[0], tools[1]
-	o.out = r.Out(o.out)
-	h.o.out = o.out
-	logDir, err := benchstack.CleanLogDir(o.out)
+	o.Out = r.Out(o.Out)
+	h.o.Out = o.Out
+	logDir, err := benchstack.CleanLogDir(o.Out)
 	if err != nil {
 		return err
 	}
@@ -65,7 +65,7 @@ func run(o options) error {
 	defer h.ps.StopAll()
 
 	pkgs := map[string]string{"ingest": benchstack.ServicePackages["ingest"], "supervisor": benchstack.ServicePackages["supervisor"]}
-	bins, err := r.Binaries(ctx, o.binDir, filepath.Join(h.tmp, "bin"), pkgs)
+	bins, err := r.Binaries(ctx, o.BinDir, filepath.Join(h.tmp, "bin"), pkgs)
 	if err != nil {
 		return err
 	}

@@ -29,6 +29,7 @@ import (
 )
 
 type options struct {
+	benchstack.RunFlags
 	kills, freezes, natsFreezes int
 	runners                     int
 	size, steps, images         int
@@ -37,13 +38,12 @@ type options struct {
 	gapMin, gapMax              time.Duration
 	restartAtOnce               bool
 	seed                        uint64
-	binDir, out                 string
-	deadline                    time.Duration
-	quick                       bool
 }
 
 func main() {
 	var o options
+	o.RunFlags = benchstack.RunFlags{Out: "bench-out/recovery", Deadline: 25 * time.Minute}
+	o.Register("ingest, gpu-runner and supervisor", "the processes' logs", "3 kills, 1 runner freeze, 1 NATS freeze")
 	flag.IntVar(&o.kills, "kills", 20, "runners killed -9 while holding a job")
 	flag.IntVar(&o.freezes, "freezes", 5, "runners frozen (SIGSTOP) past the lost threshold while holding a job")
 	flag.IntVar(&o.natsFreezes, "nats-freezes", 3, "NATS nodes frozen (SIGSTOP): each time the one leading the job records' bucket")
@@ -58,14 +58,8 @@ func main() {
 	flag.DurationVar(&o.gapMax, "gap-max", 8*time.Second, "most time between one fault's recovery and the next fault")
 	flag.BoolVar(&o.restartAtOnce, "restart-at-once", false, "restart a killed runner at once (a process manager on a live host) instead of once its job runs elsewhere (a lost host)")
 	flag.Uint64Var(&o.seed, "seed", 0, "random seed for the fault order, moments and victims (0: from the clock; printed)")
-	flag.StringVar(&o.binDir, "bin", "", "use the ingest, gpu-runner and supervisor binaries in this folder instead of building them")
-	flag.StringVar(&o.out, "out", "bench-out/recovery", "folder for the processes' logs")
-	flag.DurationVar(&o.deadline, "deadline", 25*time.Minute, "the whole run stops after this")
-	flag.BoolVar(&o.quick, "quick", false, "smoke run: 3 kills, 1 runner freeze, 1 NATS freeze (explicit flags still win)")
 	flag.Parse()
-	if o.quick {
-		benchstack.QuickFlags(map[string]string{"kills": "3", "freezes": "1", "nats-freezes": "1"})
-	}
+	o.Quicken(map[string]string{"kills": "3", "freezes": "1", "nats-freezes": "1"})
 	if o.kills < 0 || o.freezes < 0 || o.natsFreezes < 0 || o.runners < 2 || o.steps < 1 || o.steps > 50 || o.images < 1 || o.images > 8 ||
 		!benchstack.ValidSide(o.size) || o.load <= 0 || o.load > 1 || o.gapMin < 0 || o.gapMax < o.gapMin {
 		fmt.Fprintln(os.Stderr, "benchrecovery: counts at least 0, -runners at least 2 (a job needs somewhere else to run), -steps 1-50, -images 1-8, -size a multiple of 8 in 64-2048, -load in (0, 1], -gap-min ≤ -gap-max")

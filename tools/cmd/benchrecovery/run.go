@@ -19,7 +19,7 @@ import (
 )
 
 func run(o options) error {
-	ctx, r, stop, err := benchstack.Begin(o.deadline)
+	ctx, r, stop, err := benchstack.Begin(o.Deadline)
 	if err != nil {
 		return err
 	}
@@ -30,8 +30,8 @@ func run(o options) error {
 		return err
 	}
 	ortLib, minioBin, natsBin := tools[0], tools[1], tools[2]
-	o.out = r.Out(o.out)
-	logDir, err := benchstack.CleanLogDir(o.out)
+	o.Out = r.Out(o.Out)
+	logDir, err := benchstack.CleanLogDir(o.Out)
 	if err != nil {
 		return err
 	}
@@ -42,7 +42,7 @@ func run(o options) error {
 	defer os.RemoveAll(tmp)
 	ps := benchstack.NewProcs(root, logDir)
 	defer ps.StopAll()
-	bins, err := r.Binaries(ctx, o.binDir, filepath.Join(tmp, "bin"), benchstack.ServicePackages)
+	bins, err := r.Binaries(ctx, o.BinDir, filepath.Join(tmp, "bin"), benchstack.ServicePackages)
 	if err != nil {
 		return err
 	}
@@ -118,7 +118,7 @@ func run(o options) error {
 	}()
 	steadyFrom := time.Now()
 	leadIn := 30 * time.Second
-	if o.quick {
+	if o.Quick {
 		leadIn = 15 * time.Second
 	}
 	sleepUntil(ctx, steadyFrom.Add(leadIn))

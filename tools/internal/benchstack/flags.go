@@ -5,9 +5,37 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"cyberimage/shared/job"
 )
+
+// RunFlags are the flags every bench that builds the services takes, with
+// one meaning in all of them. Set Out and Deadline to the bench's defaults
+// before Register.
+type RunFlags struct {
+	BinDir   string        // -bin: prebuilt binaries instead of a build
+	Out      string        // -out: the bench's output folder
+	Deadline time.Duration // -deadline: the whole run, build included
+	Quick    bool          // -quick: a smoke run
+}
+
+// Register adds the flags to the command line: binaries names what -bin
+// replaces, outHolds what -out receives, and quick what -quick shrinks.
+func (f *RunFlags) Register(binaries, outHolds, quick string) {
+	flag.StringVar(&f.BinDir, "bin", "", "use the "+binaries+" binaries in this folder instead of building them")
+	flag.StringVar(&f.Out, "out", f.Out, "folder for "+outHolds)
+	flag.DurationVar(&f.Deadline, "deadline", f.Deadline, "the whole run, build included, stops after this")
+	flag.BoolVar(&f.Quick, "quick", false, "smoke run: "+quick+" (explicit flags still win)")
+}
+
+// Quicken gives the flags named in values their -quick values when -quick
+// is set (QuickFlags).
+func (f *RunFlags) Quicken(values map[string]string) {
+	if f.Quick {
+		QuickFlags(values)
+	}
+}
 
 // QuickFlags gives the flags named in values their -quick values, unless
 // the command line set them: explicit flags still win. Each value is spelt
