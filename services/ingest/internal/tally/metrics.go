@@ -30,5 +30,5 @@ func (t *Tally) Collect(ch chan<- prometheus.Metric) {
 	t.mu.Unlock()
 	ch <- prometheus.MustNewConstMetric(clientsDesc, prometheus.GaugeValue, float64(clients))
 	ch <- prometheus.MustNewConstMetric(countedDesc, prometheus.GaugeValue, float64(jobs))
-	ch <- prometheus.MustNewConstMetric(rewatchesDesc, prometheus.CounterValue, float64(t.rewatches.Load()))
+	ch <- prometheus.MustNewConstMetric(rewatchesDesc, prometheus.CounterValue, float64(t.follower.Rewatches()))
 }

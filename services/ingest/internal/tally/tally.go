@@ -7,17 +7,15 @@
 package tally
 
 import (
-	"context"
 	"encoding/json"
-	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
 	"cyberimage/shared/job"
+	"cyberimage/shared/kvfollow"
 	"cyberimage/shared/quota"
 )
 
@@ -36,9 +34,7 @@ type Tally struct {
 
 	caughtUp  chan struct{}
 	markReady func()
-	stop      context.CancelFunc
-	done      chan struct{}
-	rewatches atomic.Int64
+	follower  kvfollow.Follower
 	// checkEvery: how often a catch-up reports its progress and a caught
 	// up watch is checked for staleness (tests shorten it).
 	checkEvery time.Duration
@@ -47,7 +43,7 @@ type Tally struct {
 // New makes a tally of the records in kv under limits; Start fills it.
 func New(kv jetstream.KeyValue, limits quota.Table, logger *zap.Logger) *Tally {
 	t := &Tally{kv: kv, log: logger.Named("quotas"), now: time.Now, st: newState(limits),
-		caughtUp: make(chan struct{}), done: make(chan struct{}), checkEvery: 5 * time.Second}
+		caughtUp: make(chan struct{}), checkEvery: 5 * time.Second}
 	t.markReady = sync.OnceFunc(func() { close(t.caughtUp) })
 	return t
 }
@@ -128,38 +124,4 @@ func (t *Tally) apply(e jetstream.KeyValueEntry) {
 	t.st.sight(e.Key(), rec, t.now())
 	t.applied = max(t.applied, e.Revision())
 	t.seen++
-}
-
-// Start makes the first watch (a refusal of the rights to watch fails
-// the start) and follows the bucket until Stop.
-func (t *Tally) Start(context.Context) error {
-	// The watch lives until Stop, not as long as the start's context: a
-	// watch's subscription ends with the context it was made with.
-	wctx, cancel := context.WithCancel(context.Background())
-	watcher, err := t.watch(wctx)
-	if err != nil {
-		cancel()
-		return fmt.Errorf("watch job records for quotas: %w", err)
-	}
-	t.stop = cancel
-	go func() {
-		defer close(t.done)
-		t.keepFollowing(wctx, watcher)
-	}()
-	return nil
-}
-
-// Stop ends the watch and waits for it, within ctx. Stop before Start is
-// fine.
-func (t *Tally) Stop(ctx context.Context) error {
-	if t.stop == nil {
-		return nil
-	}
-	t.stop()
-	select {
-	case <-t.done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("stop counting quotas: %w", ctx.Err())
-	}
 }

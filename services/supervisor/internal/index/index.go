@@ -10,7 +10,6 @@ package index
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 	"sync"
@@ -20,9 +19,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
-	"cyberimage/shared/backoff"
 	"cyberimage/shared/job"
-	"cyberimage/shared/lifecycle"
+	"cyberimage/shared/kvfollow"
 )
 
 // Index is the followed view.
@@ -39,11 +37,9 @@ type Index struct {
 	// (deleted and provisioned anew) invalidates the view.
 	born time.Time
 
-	ready chan struct{}
-	stop  context.CancelFunc
-	done  chan struct{}
+	ready    chan struct{}
+	follower kvfollow.Follower
 
-	rewatches atomic.Int64
 	// Settings tests change.
 	checkEvery time.Duration
 	saveEvery  time.Duration
@@ -68,7 +64,7 @@ func WithWindow(n int) Option { return func(x *Index) { x.windowSize = max(n, 1)
 
 // New makes an index of the bucket; Start fills it.
 func New(kv jetstream.KeyValue, logger *zap.Logger, opts ...Option) *Index {
-	x := &Index{kv: kv, log: logger.Named("index"), ready: make(chan struct{}), done: make(chan struct{}),
+	x := &Index{kv: kv, log: logger.Named("index"), ready: make(chan struct{}),
 		checkEvery: 5 * time.Second, saveEvery: 10 * time.Second, windowSize: DefaultWindow}
 	for _, o := range opts {
 		o(x)
@@ -80,71 +76,41 @@ func New(kv jetstream.KeyValue, logger *zap.Logger, opts ...Option) *Index {
 // Start loads the latest snapshot (if any, and if it is of this bucket)
 // and begins following the bucket from the revision after it; Ready closes
 // once the view has caught up with the bucket as it was at start. The
-// follow is kept (keepFollowing) until Stop.
+// follow is kept until Stop: when a watch ends on its own the next resumes
+// where it stopped, and when the bucket's stream was made again the view
+// starts over from it.
 func (x *Index) Start(ctx context.Context) error {
 	info, err := x.bucketInfo(ctx)
 	if err != nil {
 		return fmt.Errorf("watch job records: %w", err)
 	}
 	x.resume(ctx, info)
-	wctx, cancel := context.WithCancel(context.Background())
-	watcher, err := x.watch(wctx)
+	err = x.follower.Start(x.checkEvery, x.log, kvfollow.Hooks{
+		Watch:    x.watch,
+		Apply:    func(e jetstream.KeyValueEntry) { x.apply(e, time.Now()) },
+		CaughtUp: sync.OnceFunc(func() { close(x.ready) }),
+		Check:    x.check,
+	})
 	if err != nil {
-		cancel()
 		return fmt.Errorf("watch job records: %w", err)
 	}
-	x.stop = cancel
-	go func() {
-		defer close(x.done)
-		x.keepFollowing(wctx, watcher)
-	}()
 	return nil
 }
 
-// errWatchEnded: a watch of the bucket ended on its own.
-var errWatchEnded = errors.New("the job record watch ended")
-
-// keepFollowing follows the bucket until ctx ends, one watch after
-// another: when a watch ends on its own (its consumer lost with a NATS
-// node, the connection closed for good) the next resumes where it stopped,
-// after a pause that grows while watches fail and starts over after one
-// that caught up; when the bucket's stream was made again the view starts
-// over from it.
-func (x *Index) keepFollowing(ctx context.Context, watcher jetstream.KeyWatcher) {
-	readyOnce := sync.OnceFunc(func() { close(x.ready) })
-	pause := lifecycle.Policy{Backoff: backoff.Policy{Base: 200 * time.Millisecond, Max: 5 * time.Second, Jitter: 0.2}}
-	_ = lifecycle.Retry(ctx, pause, func(ctx context.Context) error {
-		if watcher == nil {
-			var err error
-			if watcher, err = x.watchAgain(ctx); err != nil {
-				return err
-			}
+// watch follows the bucket's stream from the revision after the view's.
+// A watch made after one ended starts the view over first when the
+// bucket's stream was made again.
+func (x *Index) watch(ctx context.Context, again bool) (jetstream.KeyWatcher, error) {
+	if again {
+		if info, err := x.bucketInfo(ctx); err == nil && x.remade(info) {
+			x.log.Warn("the job record bucket was made again; counting it from the start")
+			x.startOver(info)
 		}
-		caughtUp := x.follow(ctx, watcher, readyOnce)
-		_ = watcher.Stop()
-		watcher = nil
-		if caughtUp {
-			return lifecycle.Progressed(errWatchEnded)
-		}
-		return errWatchEnded
-	})
-}
-
-// watchAgain makes a watch after one ended, starting the view over first
-// when the bucket's stream was made again.
-func (x *Index) watchAgain(ctx context.Context) (jetstream.KeyWatcher, error) {
-	if info, err := x.bucketInfo(ctx); err == nil && x.remade(info) {
-		x.log.Warn("the job record bucket was made again; counting it from the start")
-		x.startOver(info)
 	}
-	watcher, err := x.watch(ctx)
-	if err != nil {
-		x.log.Warn("following job records again failed; retrying", zap.Error(err))
-		return nil, err
-	}
-	x.rewatches.Add(1)
-	x.log.Warn("following job records again: the watch had ended", zap.Int64("rewatches", x.rewatches.Load()))
-	return watcher, nil
+	x.mu.RLock()
+	from := x.st.revision + 1
+	x.mu.RUnlock()
+	return x.kv.WatchAll(ctx, jetstream.ResumeFromRevision(from), jetstream.IncludeHistory())
 }
 
 // resume starts the view from the latest snapshot of this bucket, or from
@@ -191,48 +157,20 @@ func (x *Index) startOver(info *jetstream.StreamInfo) {
 	}
 }
 
-// watch follows the bucket's stream from the revision after the view's.
-func (x *Index) watch(ctx context.Context) (jetstream.KeyWatcher, error) {
-	x.mu.RLock()
-	from := x.st.revision + 1
-	x.mu.RUnlock()
-	return x.kv.WatchAll(ctx, jetstream.ResumeFromRevision(from), jetstream.IncludeHistory())
-}
-
-// follow applies one watch's changes until it ends or goes stale; it
-// reports whether the watch delivered everything pending at its start.
-func (x *Index) follow(ctx context.Context, watcher jetstream.KeyWatcher, ready func()) (caughtUp bool) {
-	check := time.NewTicker(x.checkEvery)
-	defer check.Stop()
-	var behind uint64 // the revision when the bucket was last found ahead of it
-	for {
-		select {
-		case <-ctx.Done():
-			return caughtUp
-		case <-check.C:
-			if !caughtUp {
-				// A long backlog (a supervisor down for an hour of a busy
-				// farm) says how far it is, every check.
-				applied, target, _ := x.CatchUp()
-				x.log.Info("catching up with the job records", zap.Uint64("applied_revision", applied), zap.Uint64("target_revision", target))
-				continue
-			}
-			if stale, why := x.stale(ctx, &behind); stale {
-				x.log.Warn("job record watch is stale; watching again", zap.String("why", why), zap.Uint64("applied_revision", x.Revision()))
-				return caughtUp
-			}
-		case e, ok := <-watcher.Updates():
-			if !ok {
-				return caughtUp
-			}
-			if e == nil { // caught up with what was there at the watch's start
-				caughtUp = true
-				ready()
-				continue
-			}
-			x.apply(e, time.Now())
-		}
+// check says, while a watch catches up, how far it is (a long backlog: a
+// supervisor down for an hour of a busy farm), and after, whether the
+// watch is stale.
+func (x *Index) check(ctx context.Context, caughtUp bool, stuck *kvfollow.Stuck) bool {
+	if !caughtUp {
+		applied, target, _ := x.CatchUp()
+		x.log.Info("catching up with the job records", zap.Uint64("applied_revision", applied), zap.Uint64("target_revision", target))
+		return false
 	}
+	stale, why := x.stale(ctx, stuck)
+	if stale {
+		x.log.Warn("job record watch is stale; watching again", zap.String("why", why), zap.Uint64("applied_revision", x.Revision()))
+	}
+	return stale
 }
 
 // stale tells whether the watch can no longer be trusted: the bucket's
@@ -240,25 +178,18 @@ func (x *Index) follow(ctx context.Context, watcher jetstream.KeyWatcher, ready 
 // at a sequence the new stream may not reach for long), or the bucket was
 // ahead at the previous check and the view has not moved since. A watch
 // silently blind is worse than one that ends.
-func (x *Index) stale(ctx context.Context, behind *uint64) (bool, string) {
+func (x *Index) stale(ctx context.Context, stuck *kvfollow.Stuck) (bool, string) {
 	info, err := x.bucketInfo(ctx)
 	if err != nil {
 		return false, "" // NATS unreachable: the watch waits as the rest does
 	}
-	applied := x.Revision()
-	bucketRev := info.State.LastSeq
 	switch {
 	case x.remade(info):
 		return true, "the bucket's stream was made again"
-	case bucketRev == applied:
-		*behind = 0
-		return false, ""
-	case *behind != 0 && *behind == applied:
+	case stuck.Stale(info.State.LastSeq, x.Revision()):
 		return true, "no update arrived while the bucket moved ahead"
-	default:
-		*behind = applied
-		return false, ""
 	}
+	return false, ""
 }
 
 // bucketInfo reads the bucket's stream info, waiting at most one check
@@ -298,7 +229,7 @@ func (x *Index) Revision() uint64 {
 }
 
 // Rewatches counts the watches made again after one ended on its own.
-func (x *Index) Rewatches() int64 { return x.rewatches.Load() }
+func (x *Index) Rewatches() int64 { return x.follower.Rewatches() }
 
 // CatchUp says how far the view is: the revision applied, the bucket's
 // revision at start that it must reach, and whether it has (Ready closed).
@@ -320,16 +251,10 @@ func (x *Index) Ready() <-chan struct{} { return x.ready }
 
 // Stop ends the follow and waits for it, within ctx.
 func (x *Index) Stop(ctx context.Context) error {
-	if x.stop == nil {
-		return nil
+	if err := x.follower.Stop(ctx); err != nil {
+		return fmt.Errorf("stop following job records: %w", err)
 	}
-	x.stop()
-	select {
-	case <-x.done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("stop following job records: %w", ctx.Err())
-	}
+	return nil
 }
 
 // Counts returns counts by status: O(models).
