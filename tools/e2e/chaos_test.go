@@ -21,8 +21,7 @@ import (
 func TestChaos(t *testing.T) {
 	const jobs = 200
 	s := newFastStack(t, "CYBERIMAGE_MAX_STALLED_TIME=20s", "CYBERIMAGE_ABANDON_COOLOFF=1s")
-	s.startSupervisor()
-	s.startIngest()
+	s.startServices()
 	runners := map[string]*proc{}
 	var mu sync.Mutex
 	for i := range 3 {

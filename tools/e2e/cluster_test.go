@@ -34,7 +34,7 @@ func TestClusterChaos(t *testing.T) {
 		Progress: func(r bus.ProvisionRetry) { t.Logf("provision %s", r) }}))
 	s := newStackOn(t, c.NATS(), append(append([]string{}, fastWatchdog...),
 		"CYBERIMAGE_REPLICAS=3", "CYBERIMAGE_MAX_STALLED_TIME=20s", "CYBERIMAGE_ABANDON_COOLOFF=1s")...)
-	services := []*proc{s.startSupervisor(), s.startIngest(), s.startRunner("runner-1"), s.startRunner("runner-2")}
+	services := s.startServices("runner-1", "runner-2")
 
 	// Request-reply with a request_id, resent until ingest answers, as the
 	// contract tells clients: a core publish in flight to a dying node is

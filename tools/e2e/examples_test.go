@@ -13,7 +13,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"cyberimage/shared/natsauth"
-	"cyberimage/shared/testenv"
 )
 
 // TestExampleClients runs examples/node/submit.mjs (the official Node.js
@@ -21,12 +20,11 @@ import (
 // examples/curl.sh against a test stack: each submits a request, waits for
 // the job and downloads its image.
 func TestExampleClients(t *testing.T) {
-	root := testenv.RepoRoot(t)
 	for _, tool := range []string{"node", "npm", "curl", "bash"} {
 		_, err := exec.LookPath(tool)
 		require.NoError(t, err, "%s is needed for the example clients (CI installs Node.js with npm)", tool)
 	}
-	nodeDir := filepath.Join(root, "examples", "node")
+	nodeDir := repoPath(t, "examples", "node")
 	install := exec.Command("npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund")
 	install.Dir = nodeDir
 	if out, err := install.CombinedOutput(); err != nil {
@@ -34,9 +32,7 @@ func TestExampleClients(t *testing.T) {
 	}
 
 	s := newStack(t)
-	s.startSupervisor()
-	s.startIngest()
-	s.startRunner("runner-1")
+	s.startServices("runner-1")
 	common := []string{"WIDTH=64", "HEIGHT=64", "STEPS=2", "CYBERIMAGE_SUPERVISOR=" + s.url(""), "SUPERVISOR=" + s.url("")}
 
 	run := func(name string, cmd *exec.Cmd, env ...string) {
@@ -70,5 +66,5 @@ func TestExampleClients(t *testing.T) {
 	node := exec.Command("node", "submit.mjs", "from the node example")
 	node.Dir = nodeDir
 	run("node example", node, "CYBERIMAGE_NATS_URL="+s.nats.URL(), "CYBERIMAGE_NATS_CREDS="+s.creds(natsauth.Client))
-	run("curl example", exec.Command("bash", filepath.Join(root, "examples", "curl.sh"), "from the curl example"))
+	run("curl example", exec.Command("bash", repoPath(t, "examples", "curl.sh"), "from the curl example"))
 }

@@ -16,7 +16,6 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"cyberimage/shared/bus"
-	"cyberimage/shared/testenv"
 )
 
 // scrapeFamilies reads a /metrics page with Prometheus' own parser.
@@ -73,9 +72,8 @@ func value(m *dto.Metric) float64 {
 // dashboard and alert rules in infra/ name only series that exist.
 func TestMetricsOfEveryService(t *testing.T) {
 	s := newStack(t)
-	s.startSupervisor()
-	s.startIngest()
-	runnerAddr := "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
+	s.startServices()
+	runnerAddr := freeAddr(t)
 	s.startRunner("runner-1", "CYBERIMAGE_RUNNER_ADDR="+runnerAddr, "CYBERIMAGE_MODELS=demo")
 	const jobs = 3
 	for i := range jobs {

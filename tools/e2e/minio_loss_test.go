@@ -38,7 +38,7 @@ func TestMinIONodeLoss(t *testing.T) {
 	m := testenv.StartMinIOCluster(t, 4)
 	requireParity(t, m.Config, 2)
 	s := newStackWith(t, testenv.StartNATSWithAuth(t), m.MinIO())
-	services := []*proc{s.startSupervisor(), s.startIngest(), s.startRunner("runner-1"), s.startRunner("runner-2")}
+	services := s.startServices("runner-1", "runner-2")
 	retries := logRetries(t, s, 3)
 
 	start := time.Now()
@@ -152,7 +152,7 @@ func TestMinIONodeLossMidUpload(t *testing.T) {
 	s3 := m.MinIO()
 	s3.Config.Endpoint = watch.endpoint()
 	s := newStackWith(t, testenv.StartNATSWithAuth(t), s3)
-	services := []*proc{s.startSupervisor(), s.startIngest(), s.startRunner("runner-1"), s.startRunner("runner-2")}
+	services := s.startServices("runner-1", "runner-2")
 	retries := logRetries(t, s, 10)
 	// About what two runners finish: jobs wait on the faults, not on a
 	// backlog.

@@ -18,13 +18,24 @@ import (
 // ended as the contract promises (completed, and written completed exactly
 // once).
 
+// startServices starts the supervisor, ingest and the named runners, in
+// that order, each waited for until it serves; it returns their processes,
+// which a chaos test requires never restarted.
+func (s *stack) startServices(runners ...string) []*proc {
+	s.t.Helper()
+	procs := []*proc{s.startSupervisor(), s.startIngest()}
+	for _, id := range runners {
+		procs = append(procs, s.startRunner(id))
+	}
+	return procs
+}
+
 // startFront starts the supervisor and ingest, the services a scenario runs
 // before its runners, and collects every job's progress events from then
 // on.
 func (s *stack) startFront() *events {
 	s.t.Helper()
-	s.startSupervisor()
-	s.startIngest()
+	s.startServices()
 	return collectEvents(s.t, s.nc)
 }
 

@@ -19,9 +19,7 @@ import (
 // credentials, is turned away.
 func TestPipelineOverTLS(t *testing.T) {
 	s := newStackOn(t, testenv.StartNATSWithTLS(t))
-	s.startSupervisor()
-	s.startIngest()
-	s.startRunner("runner-tls")
+	s.startServices("runner-tls")
 	var ids []string
 	for i := range 3 {
 		ids = append(ids, request(t, s.client, fmtReq(fmt.Sprintf("over tls %d", i), 64, 64, 1, "")).JobID)

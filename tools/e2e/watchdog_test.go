@@ -234,8 +234,7 @@ func TestZombieRunner(t *testing.T) {
 // jobs behind it, and can be re-queued by an operator.
 func TestPoisonJobDeadLettered(t *testing.T) {
 	s := newFastStack(t, "CYBERIMAGE_MAX_DELIVER=3", "CYBERIMAGE_ABANDON_COOLOFF=100ms")
-	s.startSupervisor()
-	s.startIngest()
+	s.startServices()
 	poisoned := []*proc{
 		s.startRunner("runner-1", "CYBERIMAGE_FAULT_HANG_PROMPT=POISON"),
 		s.startRunner("runner-2", "CYBERIMAGE_FAULT_HANG_PROMPT=POISON"),
