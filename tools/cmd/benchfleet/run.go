@@ -86,7 +86,7 @@ func run(o options) error {
 	if err := h.startServices(ctx, root, bins, maxAckPending); err != nil {
 		return err
 	}
-	client, _, err := bus.Connect(bus.Conn{URL: h.cl.URL(), CredsFile: h.cl.Creds.Path(natsauth.Client)}, "benchfleet-client", nil)
+	client, _, err := h.cl.Creds.Connect(h.cl.URL(), natsauth.Client, "benchfleet-client")
 	if err != nil {
 		return err
 	}
@@ -139,16 +139,11 @@ func run(o options) error {
 // provision makes the layout at R3 with the runners' consumer allowing
 // maxAckPending jobs in flight, and the bucket.
 func (h *harness) provision(ctx context.Context, maxAckPending int) error {
-	nc, js, err := bus.Connect(bus.Conn{URL: h.cl.URL(), CredsFile: h.cl.Creds.Path(natsauth.Admin)}, "benchfleet-admin", nil)
-	if err != nil {
-		return err
-	}
-	defer nc.Close()
 	settings := bus.DefaultSettings()
 	settings.Replicas = len(h.cl.Nodes)
 	settings.MaxAckPending = maxAckPending
-	if err := bus.Provision(ctx, js, settings, fleetModel); err != nil {
-		return fmt.Errorf("provision: %w", err)
+	if err := h.cl.Creds.Provision(ctx, h.cl.URL(), "benchfleet-admin", settings, fleetModel); err != nil {
+		return err
 	}
 	s3, err := objectstore.Connect(ctx, h.s3)
 	if err != nil {

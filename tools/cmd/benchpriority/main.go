@@ -113,16 +113,10 @@ func run(o options) error {
 	defer ns.Close()
 	// Admin only makes the layout, as a deployment's provision step does;
 	// the harness then watches with the supervisor's read rights.
-	admin, adminJS, err := bus.Connect(bus.Conn{URL: ns.URL(), CredsFile: creds.Path(natsauth.Admin)}, "benchpriority-admin", nil)
-	if err != nil {
+	if err := creds.Provision(ctx, ns.URL(), "benchpriority-admin", bus.DefaultSettings(), "demo"); err != nil {
 		return err
 	}
-	err = bus.Provision(ctx, adminJS, bus.DefaultSettings(), "demo")
-	admin.Close()
-	if err != nil {
-		return fmt.Errorf("provision: %w", err)
-	}
-	observer, js, err := bus.Connect(bus.Conn{URL: ns.URL(), CredsFile: creds.Path(natsauth.Supervisor)}, "benchpriority-observer", nil)
+	observer, js, err := creds.Connect(ns.URL(), natsauth.Supervisor, "benchpriority-observer")
 	if err != nil {
 		return err
 	}
@@ -153,7 +147,7 @@ func run(o options) error {
 			return err
 		}
 	}
-	client, _, err := bus.Connect(bus.Conn{URL: ns.URL(), CredsFile: creds.Path(natsauth.Client)}, "benchpriority-client", nil)
+	client, _, err := creds.Connect(ns.URL(), natsauth.Client, "benchpriority-client")
 	if err != nil {
 		return err
 	}

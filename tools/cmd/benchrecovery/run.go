@@ -64,18 +64,12 @@ func run(o options) error {
 	// which node leads a stream with the supervisor's read rights. Its
 	// connections ping as the services' do, so a frozen node holds them no
 	// longer than it holds a service.
-	admin, adminJS, err := bus.Connect(bus.Conn{URL: c.URL(), CredsFile: c.Creds.Path(natsauth.Admin)}, "benchrecovery-admin", nil)
-	if err != nil {
-		return err
-	}
 	settings := bus.DefaultSettings()
 	settings.Replicas = len(c.Nodes)
-	err = bus.Provision(ctx, adminJS, settings, "demo")
-	admin.Close()
-	if err != nil {
-		return fmt.Errorf("provision: %w", err)
+	if err := c.Creds.Provision(ctx, c.URL(), "benchrecovery-admin", settings, "demo"); err != nil {
+		return err
 	}
-	nc, js, err := bus.Connect(bus.Conn{URL: c.URL(), CredsFile: c.Creds.Path(natsauth.Supervisor)}, "benchrecovery-observer", nil)
+	nc, js, err := c.Creds.Connect(c.URL(), natsauth.Supervisor, "benchrecovery-observer")
 	if err != nil {
 		return err
 	}
@@ -95,7 +89,7 @@ func run(o options) error {
 	if err := fl.start(ctx, o.runners); err != nil {
 		return err
 	}
-	client, _, err := bus.Connect(bus.Conn{URL: c.URL(), CredsFile: c.Creds.Path(natsauth.Client)}, "benchrecovery-client", nil)
+	client, _, err := c.Creds.Connect(c.URL(), natsauth.Client, "benchrecovery-client")
 	if err != nil {
 		return err
 	}

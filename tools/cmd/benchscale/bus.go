@@ -40,13 +40,15 @@ func startBus(ctx context.Context, dir string, models []string) (*busEnv, error)
 		return nil, err
 	}
 	e := &busEnv{nats: ns, creds: creds}
-	if err := e.provision(ctx, models); err != nil {
+	// Provisioned as admin, as a deployment does once; the services only
+	// check the layout.
+	if err := creds.Provision(ctx, ns.URL(), "benchscale-admin", bus.DefaultSettings(), models...); err != nil {
 		e.close()
 		return nil, err
 	}
 	// bus.Connect's JetStream context has the default window of async
 	// publishes; writeRecords keeps a wider one in flight.
-	if e.nc, _, err = bus.Connect(bus.Conn{URL: ns.URL(), CredsFile: creds.Path(natsauth.Ingest)}, "benchscale-ingest", nil); err != nil {
+	if e.nc, _, err = creds.Connect(ns.URL(), natsauth.Ingest, "benchscale-ingest"); err != nil {
 		e.close()
 		return nil, err
 	}
@@ -55,17 +57,6 @@ func startBus(ctx context.Context, dir string, models []string) (*busEnv, error)
 		return nil, err
 	}
 	return e, nil
-}
-
-// provision makes the streams, consumers and buckets as admin, as a
-// deployment does once; the services only check them.
-func (e *busEnv) provision(ctx context.Context, models []string) error {
-	nc, js, err := bus.Connect(bus.Conn{URL: e.nats.URL(), CredsFile: e.creds.Path(natsauth.Admin)}, "benchscale-admin", nil)
-	if err != nil {
-		return err
-	}
-	defer nc.Close()
-	return bus.Ensure(ctx, js, bus.DefaultSettings(), models...)
 }
 
 func (e *busEnv) close() {

@@ -1,8 +1,13 @@
 package benchstack
 
 import (
+	"context"
 	"fmt"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"cyberimage/shared/bus"
 	"cyberimage/shared/natsauth"
 )
 
@@ -52,4 +57,26 @@ func (c *Creds) Env(role natsauth.Role, name string) ([]string, error) {
 		return nil, err
 	}
 	return []string{"CYBERIMAGE_NATS_CREDS=" + path}, nil
+}
+
+// Connect connects to url as role's default identity, under the
+// connection name name: the harness reads and submits with a role's
+// rights, never admin's.
+func (c *Creds) Connect(url string, role natsauth.Role, name string) (*nats.Conn, jetstream.JetStream, error) {
+	return bus.Connect(bus.Conn{URL: url, CredsFile: c.Path(role)}, name, nil)
+}
+
+// Provision makes the layout for models with settings as admin (connected
+// as name), as a deployment's provision step does once, and closes admin's
+// connection: the services and the harness then only use their own rights.
+func (c *Creds) Provision(ctx context.Context, url, name string, settings bus.Settings, models ...string) error {
+	nc, js, err := c.Connect(url, natsauth.Admin, name)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	if err := bus.Provision(ctx, js, settings, models...); err != nil {
+		return fmt.Errorf("provision: %w", err)
+	}
+	return nil
 }
