@@ -39,10 +39,10 @@ func generateOne(ctx context.Context, g BatchGenerator, spec job.Spec, progress 
 	return out[0], nil
 }
 
-// generateAll runs specs as one batch when g batches, or one by one when it
-// does not; wrappers (the guard, injected faults) use it so that they work
-// around any model.
-func generateAll(ctx context.Context, g Generator, specs []job.Spec, progress Progress) ([][]Image, error) {
+// GenerateAll runs specs as one batch when g batches, or one by one when it
+// does not: how the worker runs a group, and how wrappers (the guard,
+// injected faults) pass a batch on to any model.
+func GenerateAll(ctx context.Context, g Generator, specs []job.Spec, progress Progress) ([][]Image, error) {
 	if bg, ok := g.(BatchGenerator); ok {
 		return bg.GenerateBatch(ctx, specs, progress)
 	}

@@ -54,7 +54,7 @@ func (g *faulty) GenerateBatch(ctx context.Context, specs []job.Spec, progress P
 	if matched {
 		progress = g.hang(ctx, progress)
 	}
-	return generateAll(ctx, g.Generator, specs, progress)
+	return GenerateAll(ctx, g.Generator, specs, progress)
 }
 
 func (g *faulty) hang(ctx context.Context, progress Progress) Progress {

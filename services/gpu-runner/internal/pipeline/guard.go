@@ -45,12 +45,12 @@ func (g *guarded) GenerateBatch(ctx context.Context, specs []job.Spec, progress 
 	}
 	parts := g.split(specs)
 	if len(parts) == 1 {
-		return generateAll(ctx, g.gen, specs, progress)
+		return GenerateAll(ctx, g.gen, specs, progress)
 	}
 	out := make([][]Image, 0, len(specs))
 	partOf := partProgress(progress, len(parts))
 	for k, part := range parts {
-		imgs, err := generateAll(ctx, g.gen, part, partOf(k))
+		imgs, err := GenerateAll(ctx, g.gen, part, partOf(k))
 		if err != nil {
 			return nil, err
 		}

@@ -320,18 +320,7 @@ func runGroup(ctx context.Context, gen pipeline.Generator, specs []job.Spec, pro
 			out, err = nil, permanent(fmt.Errorf("generator panicked: %v", p))
 		}
 	}()
-	if bg, ok := gen.(pipeline.BatchGenerator); ok && len(specs) > 1 {
-		return bg.GenerateBatch(ctx, specs, progress)
-	}
-	out = make([][]imageOut, len(specs))
-	for i, spec := range specs {
-		imgs, err := gen.Generate(ctx, spec, progress)
-		if err != nil {
-			return nil, err
-		}
-		out[i] = imgs
-	}
-	return out, nil
+	return pipeline.GenerateAll(ctx, gen, specs, progress)
 }
 
 // groupContext ends when every delivery of the group has ended (abandoned,
