@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"cyberimage/shared/tracing"
-	"errors"
 	"net/http"
 	"time"
 
@@ -30,15 +29,9 @@ func (s *Server) cancel(w http.ResponseWriter, r *http.Request) {
 		was = rec.Status
 		return job.Cancel(rec, "cancelled by an operator", time.Now())
 	})
-	switch {
-	case errors.Is(err, jobstore.ErrNotFound):
-		writeError(w, http.StatusNotFound, "no job "+id)
-		return
-	case errors.Is(err, job.ErrNotCancellable):
-		writeError(w, http.StatusConflict, "job "+id+" is "+string(rec.Status)+"; only queued or processing jobs can be cancelled")
-		return
-	case err != nil:
-		writeError(w, http.StatusServiceUnavailable, err.Error())
+	if writeFailure(w, err, refusal{jobstore.ErrNotFound, http.StatusNotFound, "no job " + id},
+		refusal{job.ErrNotCancellable, http.StatusConflict,
+			"job " + id + " is " + string(rec.Status) + "; only queued or processing jobs can be cancelled"}) {
 		return
 	}
 	if was == job.StatusProcessing && rec.Delivery != nil {

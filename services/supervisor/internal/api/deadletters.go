@@ -188,15 +188,10 @@ func (s *Server) onLetters(act letterAction) http.HandlerFunc {
 // its dead letters are deleted.
 func (s *Server) requeueDeadLetter(ctx context.Context, w http.ResponseWriter, id string, stream jetstream.Stream, seqs []uint64) {
 	rec, err := s.requeue(ctx, id, "operator re-queue of a dead letter")
-	switch {
-	case errors.Is(err, jobstore.ErrNotFound):
-		writeError(w, http.StatusConflict, "the record of job "+id+" is gone (retention): it cannot run again; delete the dead letter")
-		return
-	case errors.Is(err, job.ErrNotFailed):
-		writeError(w, http.StatusConflict, "job "+id+" is "+string(rec.Status)+"; only failed jobs can be re-queued (delete the dead letter if it is done with)")
-		return
-	case err != nil:
-		writeError(w, http.StatusServiceUnavailable, err.Error())
+	if writeFailure(w, err,
+		refusal{jobstore.ErrNotFound, http.StatusConflict, "the record of job " + id + " is gone (retention): it cannot run again; delete the dead letter"},
+		refusal{job.ErrNotFailed, http.StatusConflict,
+			"job " + id + " is " + string(rec.Status) + "; only failed jobs can be re-queued (delete the dead letter if it is done with)"}) {
 		return
 	}
 	n, err := deleteLetters(ctx, stream, seqs)

@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"sort"
 	"strings"
@@ -56,12 +55,8 @@ func (s *Server) pauseModel(w http.ResponseWriter, r *http.Request, pause bool) 
 	} else {
 		err = bus.ResumeModel(ctx, s.p.JS, model)
 	}
-	switch {
-	case errors.Is(err, jetstream.ErrConsumerNotFound):
-		writeError(w, http.StatusNotFound, "no queue for model "+model+": "+err.Error())
-		return
-	case err != nil:
-		writeError(w, http.StatusServiceUnavailable, err.Error())
+	if err != nil {
+		writeFailure(w, err, refusal{jetstream.ErrConsumerNotFound, http.StatusNotFound, "no queue for model " + model + ": " + err.Error()})
 		return
 	}
 	s.log.Info("model queue changed by an operator", zap.String("model", model), zap.Bool("paused", pause))

@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"cyberimage/shared/tracing"
-	"errors"
 	"net/http"
 	"time"
 
@@ -23,15 +22,8 @@ func (s *Server) retry(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 	defer cancel()
 	rec, err := s.requeue(ctx, id, "operator re-queue")
-	switch {
-	case errors.Is(err, jobstore.ErrNotFound):
-		writeError(w, http.StatusNotFound, "no job "+id)
-		return
-	case errors.Is(err, job.ErrNotFailed):
-		writeError(w, http.StatusConflict, "job "+id+" is "+string(rec.Status)+"; only failed jobs can be re-queued")
-		return
-	case err != nil:
-		writeError(w, http.StatusServiceUnavailable, err.Error())
+	if writeFailure(w, err, refusal{jobstore.ErrNotFound, http.StatusNotFound, "no job " + id},
+		refusal{job.ErrNotFailed, http.StatusConflict, "job " + id + " is " + string(rec.Status) + "; only failed jobs can be re-queued"}) {
 		return
 	}
 	writeJSON(w, http.StatusAccepted, map[string]any{"job_id": id, "status": rec.Status, "requeues": rec.Requeues})

@@ -8,6 +8,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net"
 	"net/http"
 	"time"
@@ -258,6 +259,32 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 
 func writeError(w http.ResponseWriter, code int, msg string) {
 	writeJSON(w, code, map[string]any{"error": map[string]string{"message": msg}})
+}
+
+// refusal is how an action answers one error it expects: a job that is
+// not there, or not in a state the action applies to.
+type refusal struct {
+	err    error
+	status int
+	msg    string
+}
+
+// writeFailure answers err, the failure of an operator's action: with the
+// first refusal err is (errors.Is), or else 503, for what failed is the
+// store or the bus and the action may be tried again. It reports whether
+// err was an error, answered.
+func writeFailure(w http.ResponseWriter, err error, refusals ...refusal) bool {
+	if err == nil {
+		return false
+	}
+	for _, r := range refusals {
+		if errors.Is(err, r.err) {
+			writeError(w, r.status, r.msg)
+			return true
+		}
+	}
+	writeError(w, http.StatusServiceUnavailable, err.Error())
+	return true
 }
 
 // writeErrorCode is writeError with a stable code for programs to test.
