@@ -35,70 +35,74 @@ type modelState struct {
 	Paused bool `json:"paused"`
 }
 
-// pause serves POST /v1/models/{model}/pause.
-func (s *Server) pause(w http.ResponseWriter, r *http.Request) { s.pauseModel(w, r, true) }
-
-// resume serves POST /v1/models/{model}/resume.
-func (s *Server) resume(w http.ResponseWriter, r *http.Request) { s.pauseModel(w, r, false) }
-
-func (s *Server) pauseModel(w http.ResponseWriter, r *http.Request, pause bool) {
-	model := r.PathValue("model")
-	if !bus.ValidToken(model) {
-		writeError(w, http.StatusBadRequest, "invalid model name")
-		return
+// pauseModel serves POST /v1/models/{model}/pause (pause) and
+// /v1/models/{model}/resume.
+func (s *Server) pauseModel(pause bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		model, ok := pathName(w, r, "model")
+		if !ok {
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+		defer cancel()
+		var err error
+		if pause {
+			err = bus.PauseModel(ctx, s.p.JS, model, time.Now())
+		} else {
+			err = bus.ResumeModel(ctx, s.p.JS, model)
+		}
+		if err != nil {
+			writeFailure(w, err, refusal{jetstream.ErrConsumerNotFound, http.StatusNotFound, "no queue for model " + model + ": " + err.Error()})
+			return
+		}
+		s.log.Info("model queue changed by an operator", zap.String("model", model), zap.Bool("paused", pause))
+		writeJSON(w, http.StatusOK, modelState{Name: model, Paused: pause})
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
-	defer cancel()
-	var err error
-	if pause {
-		err = bus.PauseModel(ctx, s.p.JS, model, time.Now())
-	} else {
-		err = bus.ResumeModel(ctx, s.p.JS, model)
-	}
-	if err != nil {
-		writeFailure(w, err, refusal{jetstream.ErrConsumerNotFound, http.StatusNotFound, "no queue for model " + model + ": " + err.Error()})
-		return
-	}
-	s.log.Info("model queue changed by an operator", zap.String("model", model), zap.Bool("paused", pause))
-	writeJSON(w, http.StatusOK, modelState{Name: model, Paused: pause})
 }
 
-// drain serves POST /v1/runners/{runner}/drain.
-func (s *Server) drain(w http.ResponseWriter, r *http.Request) { s.drainRunner(w, r, true) }
+// drainRunner serves POST /v1/runners/{runner}/drain (drain) and
+// /v1/runners/{runner}/undrain: it records the operator's choice (kept in
+// KV) and orders the runner; the leader repeats the order until the
+// runner's heartbeat shows it. Only a runner heard from may be drained (a
+// typo drains nothing); any may be undrained.
+func (s *Server) drainRunner(drain bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		runner, ok := pathName(w, r, "runner")
+		if !ok {
+			return
+		}
+		if s.p.Drains == nil {
+			writeError(w, http.StatusNotImplemented, "drains are off")
+			return
+		}
+		if drain && !s.heardOf(runner) {
+			writeError(w, http.StatusNotFound, "no runner "+runner+" heard from")
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+		defer cancel()
+		change := s.p.Drains.Undrain
+		if drain {
+			change = s.p.Drains.Drain
+		}
+		if err := change(ctx, runner); err != nil {
+			writeError(w, http.StatusServiceUnavailable, err.Error())
+			return
+		}
+		s.log.Info("runner drain changed by an operator", zap.String("runner", runner), zap.Bool("draining", drain))
+		writeJSON(w, http.StatusAccepted, map[string]any{"runner": runner, "draining": drain})
+	}
+}
 
-// undrain serves POST /v1/runners/{runner}/undrain.
-func (s *Server) undrain(w http.ResponseWriter, r *http.Request) { s.drainRunner(w, r, false) }
-
-// drainRunner records the operator's choice (kept in KV) and orders the
-// runner; the leader repeats the order until the runner's heartbeat shows
-// it. Only a runner heard from may be drained (a typo drains nothing);
-// any may be undrained.
-func (s *Server) drainRunner(w http.ResponseWriter, r *http.Request, drain bool) {
-	runner := r.PathValue("runner")
-	if !bus.ValidToken(runner) {
-		writeError(w, http.StatusBadRequest, "invalid runner name")
-		return
+// pathName is the path's value named key, a runner's or a model's name,
+// which must be a NATS subject token; an invalid one is answered 400.
+func pathName(w http.ResponseWriter, r *http.Request, key string) (string, bool) {
+	name := r.PathValue(key)
+	if !bus.ValidToken(name) {
+		writeError(w, http.StatusBadRequest, "invalid "+key+" name")
+		return "", false
 	}
-	if s.p.Drains == nil {
-		writeError(w, http.StatusNotImplemented, "drains are off")
-		return
-	}
-	if drain && !s.heardOf(runner) {
-		writeError(w, http.StatusNotFound, "no runner "+runner+" heard from")
-		return
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
-	defer cancel()
-	change := s.p.Drains.Undrain
-	if drain {
-		change = s.p.Drains.Drain
-	}
-	if err := change(ctx, runner); err != nil {
-		writeError(w, http.StatusServiceUnavailable, err.Error())
-		return
-	}
-	s.log.Info("runner drain changed by an operator", zap.String("runner", runner), zap.Bool("draining", drain))
-	writeJSON(w, http.StatusAccepted, map[string]any{"runner": runner, "draining": drain})
+	return name, true
 }
 
 // heardOf reports whether runner was heard from lately, alive or lost.

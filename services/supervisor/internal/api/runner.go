@@ -9,7 +9,6 @@ import (
 	"cyberimage/services/supervisor/internal/recoveries"
 	"cyberimage/services/supervisor/internal/stats"
 	"cyberimage/services/supervisor/internal/tracker"
-	"cyberimage/shared/bus"
 )
 
 // runnerPage is one runner: its latest heartbeat with the watchdog's
@@ -46,9 +45,8 @@ type runnerHistory struct {
 
 // runner serves GET /v1/runners/{runner}?window=1h|24h.
 func (s *Server) runner(w http.ResponseWriter, r *http.Request) {
-	name := r.PathValue("runner")
-	if !bus.ValidToken(name) {
-		writeError(w, http.StatusBadRequest, "invalid runner name")
+	name, ok := pathName(w, r, "runner")
+	if !ok {
 		return
 	}
 	page := runnerPage{Runner: name, Running: []runningJob{}, RecentJobs: []stats.RecentJob{}, Recoveries: []recoveries.Recovery{}}
