@@ -2,13 +2,12 @@ package testenv
 
 import (
 	"context"
-	"fmt"
+	"errors"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
@@ -20,27 +19,22 @@ import (
 // MinIO is a real MinIO server process on a free loopback port with its data
 // in a temp dir.
 type MinIO struct {
-	t       testing.TB
-	bin     string
-	dataDir string
-	port    int
-	cmd     *exec.Cmd
-	exited  chan struct{}
-	Config  objectstore.Config
+	t   testing.TB
+	bin string
+	// proc is the server's one process; nil for a view of a cluster
+	// (MinIOCluster.MinIO), which has none of its own.
+	proc   *procSet
+	Config objectstore.Config
 }
 
 // StartMinIO starts MinIO and waits until it serves; it is killed when the
 // test ends. The bucket is created.
 func StartMinIO(t testing.TB) *MinIO {
 	t.Helper()
-	m := &MinIO{
-		t:       t,
-		bin:     Tool(t, "CYBERIMAGE_MINIO_BIN", ".tools/bin/minio"),
-		dataDir: t.TempDir(),
-		port:    FreePort(t),
-	}
+	proc := newProcSet(t, 1)
+	m := &MinIO{t: t, bin: Tool(t, "CYBERIMAGE_MINIO_BIN", ".tools/bin/minio"), proc: &proc}
 	m.Config = objectstore.Config{
-		Endpoint:  "127.0.0.1:" + strconv.Itoa(m.port),
+		Endpoint:  "127.0.0.1:" + strconv.Itoa(FreePort(t)),
 		AccessKey: objectstore.DevAccessKey,
 		SecretKey: objectstore.DevSecretKey,
 		Bucket:    "cyberimage-test",
@@ -61,55 +55,33 @@ func (m *MinIO) Start() {
 	cmd := exec.Command(m.bin, "server", "--quiet",
 		"--address", m.Config.Endpoint,
 		"--console-address", "127.0.0.1:"+strconv.Itoa(FreePort(m.t)),
-		m.dataDir)
-	cmd.Env = append(os.Environ(),
-		"MINIO_ROOT_USER="+m.Config.AccessKey,
-		"MINIO_ROOT_PASSWORD="+m.Config.SecretKey,
-		"MINIO_BROWSER=off",
-		"MINIO_UPDATE=off",
-	)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		m.t.Fatalf("start minio: %v", err)
-	}
-	m.cmd = cmd
-	m.exited = make(chan struct{})
-	go func() { _ = cmd.Wait(); close(m.exited) }()
-	if err := m.waitReady(60 * time.Second); err != nil {
+		filepath.Join(m.proc.dir, "data"))
+	cmd.Env = minioEnv(m.Config)
+	m.proc.start(0, "minio", cmd)
+	err := m.proc.waitOK(0, "http://"+m.Config.Endpoint+"/minio/health/ready", 60*time.Second)
+	if err != nil {
 		m.Stop()
-		m.t.Fatalf("minio: %v", err)
+	}
+	if errors.Is(err, errExited) {
+		m.t.Fatalf("minio exited before it was ready")
+	}
+	if err != nil {
+		m.t.Fatalf("minio not ready after 60s (%v)", err)
 	}
 }
 
-func (m *MinIO) waitReady(limit time.Duration) error {
-	url := fmt.Sprintf("http://%s/minio/health/ready", m.Config.Endpoint)
-	deadline := time.Now().Add(limit)
-	for time.Now().Before(deadline) {
-		select {
-		case <-m.exited:
-			return fmt.Errorf("exited before it was ready")
-		default:
-		}
-		resp, err := http.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return fmt.Errorf("not ready after %s", limit)
+// minioEnv is the environment of a test's MinIO server: cfg's root user,
+// and neither the browser console nor update checks.
+func minioEnv(cfg objectstore.Config) []string {
+	return append(os.Environ(), "MINIO_ROOT_USER="+cfg.AccessKey, "MINIO_ROOT_PASSWORD="+cfg.SecretKey,
+		"MINIO_BROWSER=off", "MINIO_UPDATE=off")
 }
 
 // Stop kills the server and waits for it; safe to call twice.
 func (m *MinIO) Stop() {
-	if m.cmd == nil {
-		return
+	if m.proc != nil {
+		m.proc.kill(0)
 	}
-	_ = m.cmd.Process.Kill()
-	<-m.exited
-	m.cmd = nil
 }
 
 // Client returns a client of the server.

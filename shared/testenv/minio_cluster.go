@@ -3,7 +3,6 @@ package testenv
 import (
 	"context"
 	"errors"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -72,9 +71,7 @@ func (c *MinIOCluster) name(i int) string { return "minio-" + strconv.Itoa(i+1) 
 func (c *MinIOCluster) launch(i int) {
 	c.t.Helper()
 	cmd := exec.Command(c.bin, objectstore.ClusterArgs(c.nodes, i)...)
-	cmd.Env = append(append(os.Environ(), objectstore.ClusterEnv(c.nodes, i)...),
-		"MINIO_ROOT_USER="+c.Config.AccessKey, "MINIO_ROOT_PASSWORD="+c.Config.SecretKey,
-		"MINIO_BROWSER=off", "MINIO_UPDATE=off")
+	cmd.Env = append(minioEnv(c.Config), objectstore.ClusterEnv(c.nodes, i)...)
 	c.start(i, c.name(i), cmd)
 }
 
