@@ -8,6 +8,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/zap/zaptest"
 
 	"cyberimage/shared/bus"
 	"cyberimage/shared/job"
@@ -50,6 +51,11 @@ func (b *bucket) remake(t *testing.T) {
 }
 
 // start starts x and waits until it is ready; it stops when the test ends.
+// index is an index of the test's bucket, not started.
+func (b *bucket) index(t *testing.T, opts ...Option) *Index {
+	return New(b.store.KV(), zaptest.NewLogger(t), opts...)
+}
+
 func (b *bucket) start(t *testing.T, x *Index) *Index {
 	t.Helper()
 	require.NoError(t, x.Start(b.ctx))

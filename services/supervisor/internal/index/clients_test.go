@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"go.uber.org/zap/zaptest"
 
 	"cyberimage/shared/job"
 )
@@ -18,7 +17,7 @@ import (
 // "default"; a job leaves its client's figures when it ends.
 func TestClientFiguresCountJobsInFlightPerClient(t *testing.T) {
 	t.Parallel()
-	x := New(nil, zaptest.NewLogger(t))
+	x := handFed(t)
 	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
 	put := func(id, client string, st job.Status) {
 		putAt(t, x, job.Record{JobID: id, Client: client, Status: st, CreatedAt: now.Add(-time.Hour)}, now)
@@ -49,7 +48,7 @@ func TestClientFiguresCountJobsInFlightPerClient(t *testing.T) {
 // "default"), and come back from a saved snapshot, then keep moving.
 func TestClientInFlightCountsFollowEachChange(t *testing.T) {
 	t.Parallel()
-	x := New(nil, zaptest.NewLogger(t))
+	x := handFed(t)
 	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
 	old := now.Add(-time.Hour) // out of the last minute: only the in-flight counts show
 	put := func(x *Index, id, client string, st job.Status) {
@@ -83,7 +82,7 @@ func TestClientInFlightCountsFollowEachChange(t *testing.T) {
 	require.NoError(t, err)
 	var snap snapshot
 	require.NoError(t, json.Unmarshal(data, &snap))
-	y := New(nil, zaptest.NewLogger(t))
+	y := handFed(t)
 	y.st = snap.restore(10)
 	step(y, map[string]ClientFigures{"default": {Queued: 1, Running: 1}}, "loaded from the snapshot")
 	put(y, "d1", "", job.StatusCompleted)
@@ -99,7 +98,7 @@ func TestClientInFlightCountsFollowEachChange(t *testing.T) {
 // never count; a client quiet for a minute is let go of.
 func TestClientFiguresCountTheLastMinutesAcceptances(t *testing.T) {
 	t.Parallel()
-	x := New(nil, zaptest.NewLogger(t))
+	x := handFed(t)
 	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
 	accept := func(id, client string, st job.Status, age time.Duration) {
 		putAt(t, x, job.Record{JobID: id, Client: client, Status: st, CreatedAt: now.Add(-age)}, now)
@@ -146,7 +145,7 @@ func TestAcceptanceCountsAreBounded(t *testing.T) {
 // includes records that name no client.
 func TestListFiltersByClient(t *testing.T) {
 	t.Parallel()
-	x := New(nil, zaptest.NewLogger(t))
+	x := handFed(t)
 	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
 	for i, client := range []string{"alice", "", "default", "alice", "bob"} {
 		putAt(t, x, job.Record{JobID: fmt.Sprintf("j%d", i), Client: client, Status: job.StatusQueued, CreatedAt: now.Add(time.Duration(i) * time.Second)}, now)

@@ -6,7 +6,6 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/zap/zaptest"
 
 	"cyberimage/shared/job"
 )
@@ -17,7 +16,7 @@ import (
 // moves on.
 func TestFeedHandsOverWhatEnded(t *testing.T) {
 	t.Parallel()
-	x := New(nil, zaptest.NewLogger(t))
+	x := handFed(t)
 	now := time.Now()
 	putAt(t, x, job.Record{JobID: "before", Status: job.StatusCompleted}, now) // rev 1: before the feed
 	f, from := x.FollowEnded(10, 2)
@@ -55,7 +54,7 @@ func TestFeedHandsOverWhatEnded(t *testing.T) {
 // (the index never waits for it); an unfollowed feed hears nothing more.
 func TestFeedOverflowIsLost(t *testing.T) {
 	t.Parallel()
-	x := New(nil, zaptest.NewLogger(t))
+	x := handFed(t)
 	now := time.Now()
 	f, _ := x.FollowEnded(2, 0)
 	for _, id := range []string{"a", "b", "c"} {

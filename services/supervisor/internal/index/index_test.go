@@ -28,6 +28,9 @@ func (e fakeEntry) Operation() jetstream.KeyValueOp { return e.op }
 func (e fakeEntry) Revision() uint64                { return e.rev }
 func (e fakeEntry) Created() time.Time              { return e.at }
 
+// handFed is an index with no bucket, fed entries by hand (putAt, del).
+func handFed(t *testing.T) *Index { return New(nil, zaptest.NewLogger(t)) }
+
 // putAt applies a record as the bucket's next revision, stored at at.
 func putAt(t *testing.T, x *Index, rec job.Record, at time.Time) {
 	t.Helper()
@@ -42,7 +45,7 @@ func del(x *Index, key string, body []byte, at time.Time) {
 
 func TestDetailedCounts(t *testing.T) {
 	t.Parallel()
-	x := New(nil, zaptest.NewLogger(t))
+	x := handFed(t)
 	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
 	at := func(d time.Duration) *time.Time { v := now.Add(d); return &v }
 	put := func(t *testing.T, x *Index, rec job.Record) { putAt(t, x, rec, now) }
@@ -77,7 +80,7 @@ func TestDetailedCounts(t *testing.T) {
 // play no part.
 func TestRunClockIsServerTime(t *testing.T) {
 	t.Parallel()
-	x := New(nil, zaptest.NewLogger(t))
+	x := handFed(t)
 	t0 := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
 	skewed := t0.Add(-10 * time.Minute)
 	d1 := &job.Delivery{StreamSeq: 5, Delivered: 1, Runner: "r1", StartedAt: skewed}
@@ -99,7 +102,7 @@ func TestRunClockIsServerTime(t *testing.T) {
 // ending write), whenever they were created.
 func TestLastHourCountsJobsThatEndedInIt(t *testing.T) {
 	t.Parallel()
-	x := New(nil, zaptest.NewLogger(t))
+	x := handFed(t)
 	now := time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
 	old := now.Add(-48 * time.Hour)
 	putAt(t, x, job.Record{JobID: "a", Status: job.StatusCompleted, CreatedAt: old}, now.Add(-10*time.Minute))

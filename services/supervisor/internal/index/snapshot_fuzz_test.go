@@ -14,7 +14,6 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/zap/zaptest"
 
 	"cyberimage/shared/job"
 )
@@ -117,7 +116,7 @@ func TestSaveWritesOverAnUnreadableManifest(t *testing.T) {
 	ctx := b.ctx
 	_, err := b.state.Put(ctx, manifestKey, []byte(`{"slot":"../../x","chunks":1e9}`))
 	require.NoError(t, err)
-	x := New(b.store.KV(), zaptest.NewLogger(t), WithSnapshots(b.state))
+	x := b.index(t, WithSnapshots(b.state))
 	_, err = x.load(ctx)
 	require.ErrorIs(t, err, errBadManifest)
 

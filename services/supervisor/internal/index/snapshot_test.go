@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"go.uber.org/zap/zaptest"
 
 	"cyberimage/shared/job"
 )
@@ -20,7 +19,7 @@ func TestIndexRestartsFromItsSnapshot(t *testing.T) {
 	b.mixedJobs(t, "a", base)
 
 	start := func() *Index {
-		return b.start(t, New(b.store.KV(), zaptest.NewLogger(t), WithSnapshots(b.state), WithWindow(5)))
+		return b.start(t, b.index(t, WithSnapshots(b.state), WithWindow(5)))
 	}
 	agrees := func(x *Index) {
 		t.Helper()

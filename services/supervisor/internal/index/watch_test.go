@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"go.uber.org/zap/zaptest"
 
 	"cyberimage/shared/job"
 )
@@ -20,7 +19,7 @@ func TestIndexWatchesAgainWhenTheWatchEnds(t *testing.T) {
 	_, err := b.store.Create(b.ctx, job.Record{JobID: "old", Status: job.StatusQueued, CreatedAt: time.Now()})
 	require.NoError(t, err)
 
-	x := New(b.store.KV(), zaptest.NewLogger(t))
+	x := b.index(t)
 	x.checkEvery = 200 * time.Millisecond
 	b.start(t, x)
 	require.Equal(t, 1, x.Counts().Pending)
