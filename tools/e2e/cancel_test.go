@@ -10,25 +10,6 @@ import (
 	"cyberimage/shared/job"
 )
 
-// post sends an admin request (retry, cancel) with the stack's token.
-func post(t *testing.T, url string) int {
-	t.Helper()
-	return postWith(t, url, map[string]string{"Authorization": "Bearer " + testAdminToken})
-}
-
-func postWith(t *testing.T, url string, headers map[string]string) int {
-	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, url, nil)
-	require.NoError(t, err)
-	for k, v := range headers {
-		req.Header.Set(k, v)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	resp.Body.Close()
-	return resp.StatusCode
-}
-
 // TestCancel: a queued job is dropped from the queue; a running one is
 // terminated mid-inference; both end cancelled, nothing is left in the
 // queue, and the runner goes straight on to the next job.

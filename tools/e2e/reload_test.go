@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"encoding/json"
 	"net/http"
 	"testing"
 	"time"
@@ -18,16 +17,10 @@ func TestOperatorReload(t *testing.T) {
 
 	require.Equal(t, http.StatusUnauthorized, postWith(t, s.url("/v1/runners/runner-1/reload"), nil))
 	require.Equal(t, http.StatusNotFound, post(t, s.url("/v1/runners/ghost/reload")))
-	req, err := http.NewRequest(http.MethodPost, s.url("/v1/runners/runner-1/reload"), nil)
-	require.NoError(t, err)
-	req.Header.Set("Authorization", "Bearer "+testAdminToken)
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
 	var order struct {
 		Order string `json:"order"`
 	}
-	defer resp.Body.Close()
-	require.NoError(t, json.NewDecoder(resp.Body).Decode(&order))
+	resp := postHTTP(t, s.url("/v1/runners/runner-1/reload"), "", adminAuth, &order)
 	require.Equal(t, http.StatusAccepted, resp.StatusCode)
 	require.NotEmpty(t, order.Order)
 

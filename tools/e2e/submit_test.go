@@ -1,8 +1,6 @@
 package e2e
 
 import (
-	"encoding/json"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -12,19 +10,6 @@ import (
 
 	"cyberimage/shared/job"
 )
-
-// postJSON sends a JSON body and decodes the JSON answer.
-func postJSON(t *testing.T, url, body string) (int, map[string]any) {
-	t.Helper()
-	resp, err := http.Post(url, "application/json", strings.NewReader(body))
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	var out map[string]any
-	require.NoError(t, json.Unmarshal(data, &out), string(data))
-	return resp.StatusCode, out
-}
 
 // TestHTTPSubmit: POST /v1/jobs answers as NATS requesters are answered
 // (202 with the job id; 4xx with the same error code for every invalid
