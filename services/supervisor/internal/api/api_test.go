@@ -2,90 +2,14 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
-	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/zap/zaptest"
 
-	"cyberimage/services/supervisor/internal/index"
-	"cyberimage/services/supervisor/internal/recoveries"
-	"cyberimage/services/supervisor/internal/tracker"
 	"cyberimage/shared/job"
-	"cyberimage/shared/jobstore"
-	"cyberimage/shared/objectstore"
-	"cyberimage/shared/testenv"
 )
-
-type apiFixture struct {
-	srv   *Server
-	store *jobstore.Store
-	idx   *index.Index
-}
-
-// newAPIFixture serves the API over a real NATS server and index; opts
-// change its Params (tokens, limits) before it is made.
-func newAPIFixture(t *testing.T, opts ...func(*Params)) *apiFixture {
-	nc, js := testenv.StartNATS(t).Provisioned(t, "demo")
-	return newAPIFixtureOn(t, nc, js, opts...)
-}
-
-// newAPIFixtureOn is newAPIFixture on a connection of the caller's (the
-// supervisor role's, on a server with permissions).
-func newAPIFixtureOn(t *testing.T, nc *nats.Conn, js jetstream.JetStream, opts ...func(*Params)) *apiFixture {
-	ctx := context.Background()
-	store, err := jobstore.Open(ctx, js)
-	require.NoError(t, err)
-	// A small window: lists and bulk actions reach past it, into the
-	// bucket, as they do on a big system.
-	idx := index.New(store.KV(), zaptest.NewLogger(t), index.WithWindow(20))
-	require.NoError(t, idx.Start(ctx))
-	t.Cleanup(func() { _ = idx.Stop(context.Background()) })
-	<-idx.Ready()
-	s3, err := objectstore.NewClient(objectstore.Config{Endpoint: "127.0.0.1:9", AccessKey: "k", SecretKey: "s"})
-	require.NoError(t, err)
-	p := Params{Addr: "127.0.0.1:0", NC: nc, JS: js, Store: store, Index: idx, S3: s3, Bucket: "cyberimage", PresignTTL: time.Minute, Tracker: tracker.New(nc, time.Second, nil, zaptest.NewLogger(t)),
-		Recoveries: recoveries.NewLog(10), Unhealthy: func(string) bool { return false },
-		Leader: func() (bool, string) { return true, "me" }, AdminToken: testToken, Logger: zaptest.NewLogger(t)}
-	for _, o := range opts {
-		o(&p)
-	}
-	srv := New(p)
-	return &apiFixture{srv: srv, store: store, idx: idx}
-}
-
-func (f *apiFixture) put(t *testing.T, rec job.Record) {
-	rec.Spec = job.Spec{Prompt: "p", Model: "demo", Width: 64, Height: 64, Steps: 1, NumImages: 1}
-	_, err := f.store.Create(context.Background(), rec)
-	require.NoError(t, err)
-}
-
-const testToken = "s3cr3t-admin"
-
-// call sends a request as an operator would: with the admin token.
-func (f *apiFixture) call(t *testing.T, method, path string) (int, map[string]any) {
-	return f.callWith(t, method, path, map[string]string{"Authorization": "Bearer " + testToken})
-}
-
-func (f *apiFixture) callWith(t *testing.T, method, path string, headers map[string]string) (int, map[string]any) {
-	req := httptest.NewRequest(method, path, nil)
-	for k, v := range headers {
-		req.Header.Set(k, v)
-	}
-	rec := httptest.NewRecorder()
-	f.srv.handler.ServeHTTP(rec, req)
-	var body map[string]any
-	if strings.HasPrefix(rec.Header().Get("Content-Type"), "application/json") {
-		require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &body), rec.Body.String())
-	}
-	return rec.Code, body
-}
 
 func TestJobLookupHidesTheAckSubject(t *testing.T) {
 	f := newAPIFixture(t)

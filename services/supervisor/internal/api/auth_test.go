@@ -2,17 +2,14 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/stretchr/testify/require"
 
-	"cyberimage/shared/bus"
 	"cyberimage/shared/job"
 )
 
@@ -23,67 +20,6 @@ const (
 
 // withTokens configures all three tokens.
 func withTokens(p *Params) { p.ReadToken, p.SubmitToken = readToken, submitToken }
-
-// fakeIngest answers every request, on any request subject, as ingest
-// accepting it would.
-func fakeIngest(t *testing.T, nc *nats.Conn) {
-	t.Helper()
-	answerRequests(t, nc, func(*nats.Msg) bus.RequestReply {
-		return bus.RequestReply{JobID: "J-accepted", Status: job.StatusQueued}
-	})
-}
-
-// answerRequests answers every request on the request subjects (the bare
-// one and the per-client ones, as ingest's consumer takes them all) with
-// answer's reply.
-func answerRequests(t *testing.T, nc *nats.Conn, answer func(*nats.Msg) bus.RequestReply) {
-	t.Helper()
-	for _, subject := range []string{bus.SubjectRequests, bus.SubjectRequestsAll} {
-		sub, err := nc.Subscribe(subject, func(m *nats.Msg) {
-			reply, _ := json.Marshal(answer(m))
-			_ = m.Respond(reply)
-		})
-		require.NoError(t, err)
-		t.Cleanup(func() { _ = sub.Unsubscribe() })
-	}
-	require.NoError(t, nc.Flush())
-}
-
-// send is callWith with a body, from a given client address.
-func (f *apiFixture) send(t *testing.T, method, path, remote, body string, headers map[string]string) *httptest.ResponseRecorder {
-	t.Helper()
-	req := httptest.NewRequest(method, path, strings.NewReader(body))
-	req.RemoteAddr = remote
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	for k, v := range headers {
-		req.Header.Set(k, v)
-	}
-	rec := httptest.NewRecorder()
-	f.srv.handler.ServeHTTP(rec, req)
-	return rec
-}
-
-func bearer(token string) map[string]string {
-	return map[string]string{"Authorization": "Bearer " + token}
-}
-
-// errorCode is the stable code of an error answer.
-func errorCode(t *testing.T, rec *httptest.ResponseRecorder) string {
-	t.Helper()
-	var body struct {
-		Error struct {
-			Code string `json:"code"`
-		} `json:"error"`
-		Code string `json:"code"`
-	}
-	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &body), rec.Body.String())
-	if body.Error.Code != "" {
-		return body.Error.Code
-	}
-	return body.Code
-}
 
 // TestReadsNeedTheReadToken: with a read token configured, every route
 // that hands out data (prompts, records with presigned URLs, counts,

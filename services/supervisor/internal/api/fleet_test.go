@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -18,10 +17,7 @@ import (
 
 // scrape is the /metrics text.
 func (f *apiFixture) scrape(t *testing.T) string {
-	req := httptest.NewRequest("GET", "/metrics", nil)
-	req.Header.Set("Authorization", "Bearer "+testToken)
-	rec := httptest.NewRecorder()
-	f.srv.handler.ServeHTTP(rec, req)
+	rec := f.send(t, "GET", "/metrics", "", "", bearer(testToken))
 	require.Equal(t, http.StatusOK, rec.Code)
 	return rec.Body.String()
 }

@@ -2,10 +2,7 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
-	"net/http/httptest"
-	"strings"
 	"testing"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -44,17 +41,10 @@ func TestSubmitToAFullRequestStreamIsRefused(t *testing.T) {
 	before, err := st.Info(ctx)
 	require.NoError(t, err)
 
-	req := httptest.NewRequest(http.MethodPost, "/v1/jobs", strings.NewReader(`{"prompt":"one too many, with a prompt long enough to overflow what is left of the stream"}`))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+testToken)
-	rec := httptest.NewRecorder()
-	f.srv.handler.ServeHTTP(rec, req)
+	rec := f.send(t, http.MethodPost, "/v1/jobs", "",
+		`{"prompt":"one too many, with a prompt long enough to overflow what is left of the stream"}`, bearer(testToken))
 	require.Equal(t, http.StatusServiceUnavailable, rec.Code, rec.Body.String())
-	var body struct {
-		Error struct{ Code string } `json:"error"`
-	}
-	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &body), rec.Body.String())
-	require.Equal(t, "queue_full", body.Error.Code)
+	require.Equal(t, "queue_full", errorCode(t, rec))
 	after, err := st.Info(ctx)
 	require.NoError(t, err)
 	require.Equal(t, before.State.Msgs, after.State.Msgs, "what the stream held stays, nothing was added")
