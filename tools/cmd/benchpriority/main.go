@@ -97,8 +97,7 @@ func run(o options) error {
 	defer cleanup()
 	ps := benchstack.NewProcs(root, tmp)
 	defer ps.StopAll()
-	say("build: ingest, gpu-runner, supervisor")
-	bins, err := benchstack.Build(ctx, root, filepath.Join(tmp, "bin"), benchstack.ServicePackages)
+	bins, err := r.Binaries(ctx, "", filepath.Join(tmp, "bin"), benchstack.ServicePackages)
 	if err != nil {
 		return err
 	}
