@@ -43,14 +43,12 @@ type Params struct {
 }
 
 // Drains drains and undrains runners.
-type Drains struct {
-	p   Params
-	env leaderpass.Env
-}
+type Drains struct{ p Params }
 
 // New makes Drains.
 func New(p Params) *Drains {
-	return &Drains{p: p, env: p.Env("drain")}
+	p.Deps = p.For("drain")
+	return &Drains{p: p}
 }
 
 // Drained returns the drained runners.
@@ -58,7 +56,7 @@ func (d *Drains) Drained(ctx context.Context) (map[string]Entry, error) { return
 
 // Drain records that runner is drained and orders it so.
 func (d *Drains) Drain(ctx context.Context, runner string) error {
-	if err := d.p.Set.Add(ctx, runner, d.env.Now()); err != nil {
+	if err := d.p.Set.Add(ctx, runner, d.p.Now()); err != nil {
 		return err
 	}
 	d.orderNow(runner, true)
@@ -79,7 +77,7 @@ func (d *Drains) Undrain(ctx context.Context, runner string) error {
 func (d *Drains) Pass(ctx context.Context) int {
 	drained, err := d.p.Set.List(ctx)
 	if err != nil {
-		d.env.Log.Warn("read drained runners", zap.Error(err))
+		d.p.Logger.Warn("read drained runners", zap.Error(err))
 		return 0
 	}
 	ordered := 0
@@ -89,10 +87,10 @@ func (d *Drains) Pass(ctx context.Context) int {
 			continue
 		}
 		if err := d.order(r.Runner, want, "repeated: heartbeat does not show it"); err != nil {
-			d.env.Log.Warn("repeat drain order", zap.String("runner", r.Runner), zap.Error(err))
+			d.p.Logger.Warn("repeat drain order", zap.String("runner", r.Runner), zap.Error(err))
 			continue
 		}
-		d.env.Log.Debug("drain order repeated", zap.String("runner", r.Runner), zap.Bool("drain", want), zap.String("boot", r.Boot))
+		d.p.Logger.Debug("drain order repeated", zap.String("runner", r.Runner), zap.Bool("drain", want), zap.String("boot", r.Boot))
 		ordered++
 	}
 	return ordered
@@ -103,12 +101,12 @@ func (d *Drains) Pass(ctx context.Context) int {
 // and the leader's Pass sends it again.
 func (d *Drains) orderNow(runner string, drain bool) {
 	if err := d.order(runner, drain, "operator request"); err != nil {
-		d.env.Log.Warn("drain order not sent; the leader repeats it", zap.String("runner", runner), zap.Error(err))
+		d.p.Logger.Warn("drain order not sent; the leader repeats it", zap.String("runner", runner), zap.Error(err))
 	}
 }
 
 func (d *Drains) order(runner string, drain bool, reason string) error {
-	c := bus.DrainOrder(drain, reason, d.env.Now())
+	c := bus.DrainOrder(drain, reason, d.p.Now())
 	if err := d.p.NC.Publish(bus.ControlSubject(runner), bus.EncodeControl(c)); err != nil {
 		return fmt.Errorf("order %s to %s: %w", c.Action, runner, err)
 	}

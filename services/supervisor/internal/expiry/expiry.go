@@ -40,19 +40,17 @@ type Params struct {
 
 // Sweeper ends queued jobs past their deadline; the supervisor runs its
 // Pass every Interval while it leads.
-type Sweeper struct {
-	p   Params
-	env leaderpass.Env
-}
+type Sweeper struct{ p Params }
 
 // New makes a Sweeper.
 func New(p Params) *Sweeper {
-	return &Sweeper{p: p, env: p.Env("expiry")}
+	p.Deps = p.For("expiry")
+	return &Sweeper{p: p}
 }
 
 // Pass sweeps once.
 func (s *Sweeper) Pass(ctx context.Context) {
-	s.env.Pass(ctx, "expire queued jobs past their deadline", s.runOnce)
+	s.p.Pass(ctx, "expire queued jobs past their deadline", s.runOnce)
 }
 
 // due: the index saw the job queued, never started, with a deadline that
@@ -65,7 +63,7 @@ func due(e index.Entry, now time.Time) bool {
 // it ended. A job that moved on since the index saw it (claimed, ended) is
 // left as it is; an error on one job does not stop the others.
 func (s *Sweeper) runOnce(ctx context.Context) (int, error) {
-	now := s.env.Now()
+	now := s.p.Now()
 	expired := 0
 	var errs []error
 	for _, e := range s.p.Jobs.Unfinished() {
@@ -81,7 +79,7 @@ func (s *Sweeper) runOnce(ctx context.Context) (int, error) {
 			continue
 		}
 		expired++
-		log := s.env.Log.With(tracing.LogFieldsOf(rec.Traceparent, zap.String("job_id", rec.JobID),
+		log := s.p.Logger.With(tracing.LogFieldsOf(rec.Traceparent, zap.String("job_id", rec.JobID),
 			zap.String("priority", string(rec.Spec.Priority.Class())), zap.Time("deadline", rec.Spec.Deadline))...)
 		if err := bus.RemoveWork(ctx, s.p.JS, rec.Spec, rec.JobID); err != nil {
 			log.Warn("remove expired work; a runner that takes it acks it unrun", zap.Error(err))

@@ -15,36 +15,29 @@ import (
 // Deps are the clock and logger every pass's Params embed, so each pass
 // takes them, and defaults the clock, the same way.
 type Deps struct {
-	// Now is the pass's clock; time.Now when nil.
+	// Now is the pass's clock; time.Now when nil (For sets it).
 	Now func() time.Time
-	// Logger is named for the pass by Env.
+	// Logger is the pass's logger; For names it for the pass.
 	Logger *zap.Logger
 }
 
-// Env is a pass's clock and logger, made by Deps.Env.
-type Env struct {
-	// Now is the pass's clock; never nil.
-	Now func() time.Time
-	// Log is the logger named for the pass.
-	Log *zap.Logger
-}
-
-// Env makes the Env of the pass called name: its clock is d.Now (time.Now
-// when nil), its logger d.Logger named name.
-func (d Deps) Env(name string) Env {
-	now := d.Now
-	if now == nil {
-		now = time.Now
+// For is d made ready for the pass called name: its clock time.Now when
+// none was given, its logger named name. Each pass's New keeps it in
+// place of the Deps it was given.
+func (d Deps) For(name string) Deps {
+	if d.Now == nil {
+		d.Now = time.Now
 	}
-	return Env{Now: now, Log: d.Logger.Named(name)}
+	d.Logger = d.Logger.Named(name)
+	return d
 }
 
 // Pass runs once and logs its error as a warning about what, unless ctx
 // ended meanwhile (the lead was lost or the loop stopped, which is no
 // failure). A failed pass is not retried here: the loop's next interval
 // is the retry.
-func (e Env) Pass(ctx context.Context, what string, once func(context.Context) (int, error)) {
+func (d Deps) Pass(ctx context.Context, what string, once func(context.Context) (int, error)) {
 	if _, err := once(ctx); err != nil && ctx.Err() == nil {
-		e.Log.Warn(what, zap.Error(err))
+		d.Logger.Warn(what, zap.Error(err))
 	}
 }

@@ -11,21 +11,21 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 )
 
-func TestEnvDefaultsTheClockAndNamesTheLogger(t *testing.T) {
+func TestForDefaultsTheClockAndNamesTheLogger(t *testing.T) {
 	core, logs := observer.New(zap.DebugLevel)
-	env := Deps{Logger: zap.New(core)}.Env("sweep")
+	env := Deps{Logger: zap.New(core)}.For("sweep")
 	require.WithinDuration(t, time.Now(), env.Now(), time.Minute)
-	env.Log.Info("hello")
+	env.Logger.Info("hello")
 	require.Equal(t, "sweep", logs.All()[0].LoggerName)
 
 	at := time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)
-	env = Deps{Now: func() time.Time { return at }, Logger: zap.NewNop()}.Env("sweep")
+	env = Deps{Now: func() time.Time { return at }, Logger: zap.NewNop()}.For("sweep")
 	require.Equal(t, at, env.Now())
 }
 
 func TestPassLogsAFailureUnlessItsContextEnded(t *testing.T) {
 	core, logs := observer.New(zap.DebugLevel)
-	env := Deps{Logger: zap.New(core)}.Env("sweep")
+	env := Deps{Logger: zap.New(core)}.For("sweep")
 	fail := func(context.Context) (int, error) { return 0, errors.New("boom") }
 
 	env.Pass(context.Background(), "sweep jobs", fail)

@@ -49,18 +49,16 @@ type Params struct {
 
 // Reconciler finds lost jobs; the supervisor runs its Pass every
 // CYBERIMAGE_RECONCILE_INTERVAL while it leads.
-type Reconciler struct {
-	p   Params
-	env leaderpass.Env
-}
+type Reconciler struct{ p Params }
 
 // New makes a Reconciler.
 func New(p Params) *Reconciler {
-	return &Reconciler{p: p, env: p.Env("reconciler")}
+	p.Deps = p.For("reconciler")
+	return &Reconciler{p: p}
 }
 
 // Pass reconciles once.
-func (r *Reconciler) Pass(ctx context.Context) { r.env.Pass(ctx, "reconcile", r.runOnce) }
+func (r *Reconciler) Pass(ctx context.Context) { r.p.Pass(ctx, "reconcile", r.runOnce) }
 
 // runOnce re-queues every lost job and returns how many.
 func (r *Reconciler) runOnce(ctx context.Context) (int, error) {
@@ -68,7 +66,7 @@ func (r *Reconciler) runOnce(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	now := r.env.Now()
+	now := r.p.Now()
 	requeued := 0
 	for _, e := range r.p.Jobs.Unfinished() {
 		// ChangedAt is the server's time of the last write: a runner's
@@ -88,7 +86,7 @@ func (r *Reconciler) runOnce(ctx context.Context) (int, error) {
 		}
 		ok, err := r.requeue(ctx, e, now)
 		if err != nil {
-			r.env.Log.Warn("re-queue lost job", zap.String("job_id", e.JobID), zap.Error(err))
+			r.p.Logger.Warn("re-queue lost job", zap.String("job_id", e.JobID), zap.Error(err))
 			continue
 		}
 		if ok {
@@ -113,10 +111,10 @@ func (r *Reconciler) settle(ctx context.Context, e index.Entry, seq uint64) {
 	adv := bus.Advisory{Type: bus.AdvisoryMaxDeliver, Stream: bus.StreamJobs, Consumer: bus.ClassConsumer(e.Model, e.Priority),
 		StreamSeq: seq, Deliveries: uint64(e.Delivery.Delivered)}
 	if err := r.p.DeadLetters.Settle(ctx, adv); err != nil {
-		r.env.Log.Warn("settle a job out of deliveries", zap.String("job_id", e.JobID), zap.Error(err))
+		r.p.Logger.Warn("settle a job out of deliveries", zap.String("job_id", e.JobID), zap.Error(err))
 		return
 	}
-	r.env.Log.Warn("job out of deliveries settled without its advisory", zap.String("job_id", e.JobID), zap.Uint64("stream_seq", seq))
+	r.p.Logger.Warn("job out of deliveries settled without its advisory", zap.String("job_id", e.JobID), zap.Uint64("stream_seq", seq))
 }
 
 // deliveryAlive: a runner still keeps the delivery alive; its completion
@@ -149,6 +147,6 @@ func (r *Reconciler) requeue(ctx context.Context, e index.Entry, now time.Time) 
 	}
 	r.p.Log.Add(recoveries.Recovery{At: now, Kind: recoveries.KindLost, JobID: rec.JobID, Runner: e.Runner,
 		Attempt: rec.Attempts, Reason: reason})
-	r.env.Log.Warn("lost job re-queued", tracing.LogFieldsOf(rec.Traceparent, zap.String("job_id", rec.JobID), zap.String("was", string(e.Status)))...)
+	r.p.Logger.Warn("lost job re-queued", tracing.LogFieldsOf(rec.Traceparent, zap.String("job_id", rec.JobID), zap.String("was", string(e.Status)))...)
 	return true, nil
 }

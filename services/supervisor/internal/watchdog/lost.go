@@ -27,7 +27,7 @@ func (w *Watchdog) LostPass(ctx context.Context) int {
 	if w.p.Liveness == nil || w.p.LostAfter <= 0 {
 		return 0
 	}
-	now := w.env.Now()
+	now := w.p.Now()
 	n := 0
 	for _, e := range w.p.Jobs.Processing() {
 		if e.Delivery == nil {
@@ -39,7 +39,7 @@ func (w *Watchdog) LostPass(ctx context.Context) int {
 		}
 		done, err := w.p.Actions.Recover(ctx, e, recoveries.KindRunnerLost, why)
 		if err != nil {
-			w.env.Log.Warn("take work from a lost runner", zap.String("job_id", e.JobID), zap.String("runner", e.Delivery.Runner), zap.Error(err))
+			w.p.Logger.Warn("take work from a lost runner", zap.String("job_id", e.JobID), zap.String("runner", e.Delivery.Runner), zap.Error(err))
 			continue
 		}
 		if !done {
@@ -52,7 +52,7 @@ func (w *Watchdog) LostPass(ctx context.Context) int {
 		}
 		w.p.Log.Add(recoveries.Recovery{At: now, Kind: recoveries.KindRunnerLost, JobID: e.JobID, Runner: e.Delivery.Runner,
 			Attempt: e.Attempts, Delivery: e.Delivery.Token(), Reason: why, ElapsedSeconds: elapsed.Seconds()})
-		w.env.Log.Warn("job taken from a lost runner", tracing.LogFieldsOf(e.Traceparent, zap.String("job_id", e.JobID),
+		w.p.Logger.Warn("job taken from a lost runner", tracing.LogFieldsOf(e.Traceparent, zap.String("job_id", e.JobID),
 			zap.String("runner", e.Delivery.Runner), zap.Int("attempt", e.Attempts), zap.String("reason", why))...)
 	}
 	return n + w.handBackOrphans(ctx, now)
@@ -67,7 +67,7 @@ func (w *Watchdog) handBackOrphans(ctx context.Context, now time.Time) int {
 	for _, o := range w.p.Liveness.Orphans(w.p.LostAfter) {
 		done, err := w.p.Actions.HandBack(ctx, o.Runner, o.Job)
 		if err != nil {
-			w.env.Log.Warn("hand back a lost runner's prefetched job", zap.String("job_id", o.Job.JobID), zap.String("runner", o.Runner), zap.Error(err))
+			w.p.Logger.Warn("hand back a lost runner's prefetched job", zap.String("job_id", o.Job.JobID), zap.String("runner", o.Runner), zap.Error(err))
 			continue
 		}
 		if !done {
@@ -77,7 +77,7 @@ func (w *Watchdog) handBackOrphans(ctx context.Context, now time.Time) int {
 		reason := "prefetched by runner " + o.Runner + ", which is gone: handed back unclaimed"
 		w.p.Log.Add(recoveries.Recovery{At: now, Kind: recoveries.KindRunnerLost, JobID: o.Job.JobID, Runner: o.Runner,
 			Delivery: o.Job.Delivery, Reason: reason})
-		w.env.Log.Warn("prefetched job handed back from a lost runner", zap.String("job_id", o.Job.JobID), zap.String("runner", o.Runner),
+		w.p.Logger.Warn("prefetched job handed back from a lost runner", zap.String("job_id", o.Job.JobID), zap.String("runner", o.Runner),
 			zap.String("delivery", o.Job.Delivery))
 	}
 	return n

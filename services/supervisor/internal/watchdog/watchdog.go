@@ -101,14 +101,12 @@ type Params struct {
 
 // Watchdog judges the jobs in processing; the supervisor runs its Pass
 // every CYBERIMAGE_CHECK_INTERVAL while it leads.
-type Watchdog struct {
-	p   Params
-	env leaderpass.Env
-}
+type Watchdog struct{ p Params }
 
 // New makes a Watchdog.
 func New(p Params) *Watchdog {
-	return &Watchdog{p: p, env: p.Env("watchdog")}
+	p.Deps = p.For("watchdog")
+	return &Watchdog{p: p}
 }
 
 // Pass checks every job in processing once.
@@ -194,7 +192,7 @@ func (w *Watchdog) judge(e index.Entry, now time.Time) (verdict, bool) {
 // runOnce checks every job in processing once and returns how many it
 // recovered.
 func (w *Watchdog) runOnce(ctx context.Context) int {
-	now := w.env.Now()
+	now := w.p.Now()
 	w.repeatReloads(ctx)
 	recovered := 0
 	for _, e := range w.p.Jobs.Processing() {
@@ -204,7 +202,7 @@ func (w *Watchdog) runOnce(ctx context.Context) int {
 		}
 		done, err := w.p.Actions.Recover(ctx, e, v.kind, v.reason)
 		if err != nil {
-			w.env.Log.Warn("recover job", zap.String("job_id", e.JobID), zap.Error(err))
+			w.p.Logger.Warn("recover job", zap.String("job_id", e.JobID), zap.Error(err))
 			continue
 		}
 		if !done {
@@ -213,7 +211,7 @@ func (w *Watchdog) runOnce(ctx context.Context) int {
 		recovered++
 		w.p.Log.Add(recoveries.Recovery{At: now, Kind: v.kind, JobID: e.JobID, Runner: e.Runner, Attempt: e.Attempts,
 			Delivery: e.Delivery.Token(), Reason: v.reason, ElapsedSeconds: v.elapsed.Seconds()})
-		w.env.Log.Warn("job taken from a stalled delivery", tracing.LogFieldsOf(e.Traceparent, zap.String("job_id", e.JobID), zap.String("runner", e.Runner),
+		w.p.Logger.Warn("job taken from a stalled delivery", tracing.LogFieldsOf(e.Traceparent, zap.String("job_id", e.JobID), zap.String("runner", e.Runner),
 			zap.Int("attempt", e.Attempts), zap.String("rule", v.kind), zap.String("reason", v.reason))...)
 		w.noteStall(ctx, e.Runner, e.Delivery.Boot, now)
 	}
@@ -248,7 +246,7 @@ func (w *Watchdog) noteStall(ctx context.Context, runner, boot string, now time.
 		}
 	})
 	if err != nil {
-		w.env.Log.Warn("record stall in runner history", zap.String("runner", runner), zap.Error(err))
+		w.p.Logger.Warn("record stall in runner history", zap.String("runner", runner), zap.Error(err))
 		return
 	}
 	if !due {
@@ -256,10 +254,10 @@ func (w *Watchdog) noteStall(ctx context.Context, runner, boot string, now time.
 	}
 	reason := fmt.Sprintf("%d stalls within recovery_cooldown %s", stalls, w.p.RecoveryCooldown)
 	if err := w.p.Actions.Reload(ctx, runner, h.ReloadOrder, reason); err != nil {
-		w.env.Log.Warn("order model reload", zap.String("runner", runner), zap.Error(err))
+		w.p.Logger.Warn("order model reload", zap.String("runner", runner), zap.Error(err))
 	}
 	w.p.Log.Add(recoveries.Recovery{At: now, Kind: recoveries.KindEmergency, Runner: runner, Reason: reason})
-	w.env.Log.Error("emergency recovery: runner quarantined until its model reload succeeds", zap.String("runner", runner), zap.String("reason", reason))
+	w.p.Logger.Error("emergency recovery: runner quarantined until its model reload succeeds", zap.String("runner", runner), zap.String("reason", reason))
 }
 
 // repeatReloads sends again every reload order a live runner has not yet
@@ -267,7 +265,7 @@ func (w *Watchdog) noteStall(ctx context.Context, runner, boot string, now time.
 func (w *Watchdog) repeatReloads(ctx context.Context) {
 	pending, err := w.p.Histories.Pending(ctx)
 	if err != nil {
-		w.env.Log.Warn("list runner histories", zap.Error(err))
+		w.p.Logger.Warn("list runner histories", zap.Error(err))
 		return
 	}
 	for runner, h := range pending {
@@ -280,7 +278,7 @@ func (w *Watchdog) repeatReloads(ctx context.Context) {
 			continue // gone, done, or reloading now
 		}
 		if err := w.p.Actions.Reload(ctx, runner, h.ReloadOrder, "repeated: reload not yet reported done"); err != nil {
-			w.env.Log.Warn("repeat model reload order", zap.String("runner", runner), zap.Error(err))
+			w.p.Logger.Warn("repeat model reload order", zap.String("runner", runner), zap.Error(err))
 		}
 	}
 }
@@ -295,9 +293,9 @@ func (w *Watchdog) voidReload(ctx context.Context, runner string, h History, boo
 		}
 	})
 	if err != nil {
-		w.env.Log.Warn("forget a void reload order", zap.String("runner", runner), zap.Error(err))
+		w.p.Logger.Warn("forget a void reload order", zap.String("runner", runner), zap.Error(err))
 		return
 	}
-	w.env.Log.Info("reload order void: the runner restarted since", zap.String("runner", runner), zap.String("order", h.ReloadOrder),
+	w.p.Logger.Info("reload order void: the runner restarted since", zap.String("runner", runner), zap.String("order", h.ReloadOrder),
 		zap.String("ordered_to", h.ReloadBoot), zap.String("boot", boot))
 }
