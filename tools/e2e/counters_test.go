@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -125,9 +123,7 @@ func TestCountsAgreeWithTheRecordsAcrossRestartsAndLeaderChanges(t *testing.T) {
 	waitSnapshot(t, s)
 	s.startSupervisorAt("sup-a", s.supervisorAddr)
 	agree("after the restart", s.supervisorAddr, addrB)
-	logged, err := os.ReadFile(filepath.Join(s.logs, "sup-a.log"))
-	require.NoError(t, err)
-	require.True(t, strings.Contains(string(logged), "index snapshot loaded"), "the restarted supervisor followed on from a snapshot")
+	require.True(t, strings.Contains(s.serviceLog("sup-a"), "index snapshot loaded"), "the restarted supervisor followed on from a snapshot")
 }
 
 // waitSnapshot waits until the leader has saved its view as of the latest

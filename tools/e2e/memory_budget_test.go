@@ -25,7 +25,7 @@ func TestJobMemoryBudget(t *testing.T) {
 
 	// Load the model with a small job, then let the runner settle.
 	warm := request(t, s.client, fmtReq("warm up", 64, 64, 1, `,"steps":1`))
-	require.Equal(t, "queued", warm.Status)
+	require.Equal(t, job.StatusQueued, warm.Status)
 	waitCompleted(t, s, warm.JobID, time.Minute)
 	idle := settledRSSKiB(t, pid)
 
@@ -52,7 +52,7 @@ func TestJobMemoryBudget(t *testing.T) {
 	}()
 	t0 := time.Now()
 	big := request(t, s.client, fmtReq("the largest request", 2048, 2048, 8, `,"steps":1`))
-	require.Equal(t, "queued", big.Status, "the demo model slices the largest request into the budget")
+	require.Equal(t, job.StatusQueued, big.Status, "the demo model slices the largest request into the budget")
 	rec := waitCompleted(t, s, big.JobID, 5*time.Minute)
 	wall := time.Since(t0)
 	close(stop)
@@ -74,9 +74,9 @@ func TestJobMemoryBudget(t *testing.T) {
 		time.Since(done).Round(100*time.Millisecond))
 
 	over := request(t, s.client, `{"prompt":"too big","model":"tiny-sd","width":2048,"height":2048}`)
-	require.Equal(t, "rejected", over.Status)
+	require.Equal(t, job.StatusRejected, over.Status)
 	require.NotNil(t, over.Error)
-	require.Equal(t, string(job.CodeMemoryBudgetExceeded), over.Error.Code)
+	require.Equal(t, job.CodeMemoryBudgetExceeded, over.Error.Code)
 	require.Contains(t, over.Error.Message, fmt.Sprintf("budget is %d MB", budgetMB))
 	t.Logf("rejected: %s", over.Error.Message)
 }

@@ -286,7 +286,7 @@ func submitSteadily(s *stack, prefix string, every time.Duration) *steadyStream 
 		for i := 0; ; i++ {
 			req := fmtReq(fmt.Sprintf("%s %d", prefix, i), 320, 320, 2, fmt.Sprintf(`,"request_id":"%s-%d"`, prefix, i))
 			msg, err := s.client.Request(bus.SubjectRequests, []byte(req), 10*time.Second)
-			var r reply
+			var r bus.RequestReply
 			if err == nil {
 				err = json.Unmarshal(msg.Data, &r)
 			}

@@ -44,7 +44,7 @@ func TestPipelineEndToEnd(t *testing.T) {
 	publish(t, s.nc, fmtReq("dup", 64, 64, 1, `,"request_id":"dup-1"`))
 
 	// Invalid requests, answered with stable codes.
-	invalid := map[string]string{
+	invalid := map[string]job.Code{
 		`{"prompt":"bad width","width":100}`:                            "width_not_multiple_of_8",
 		`{"prompt":"who","model":"no-such-model","request_id":"r-bad"}`: "unknown_model",
 		`{"prompt":`:                    "invalid_json",
@@ -57,7 +57,7 @@ func TestPipelineEndToEnd(t *testing.T) {
 		require.NotEmpty(t, r.Error.Message)
 	}
 	ok := request(t, s.client, fmtReq("by request", 64, 128, 1, ""))
-	require.Equal(t, "queued", ok.Status)
+	require.Equal(t, job.StatusQueued, ok.Status)
 	require.NotEmpty(t, ok.JobID)
 
 	// 12 + 2 twins + 1 dup + 1 by request = 16 jobs, and one rejection

@@ -24,12 +24,12 @@ func TestPriorityOrderUnderLoad(t *testing.T) {
 	s.startFront()
 	for i := range lows {
 		r := request(t, s.client, fmtReq(fmt.Sprintf("batch %d", i), 64, 64, 1, `,"priority":"low"`))
-		require.Equal(t, "queued", r.Status)
+		require.Equal(t, job.StatusQueued, r.Status)
 	}
 	var high []string
 	for i := range highs {
 		r := request(t, s.client, fmtReq(fmt.Sprintf("interactive %d", i), 64, 64, 1, `,"priority":"high"`))
-		require.Equal(t, "queued", r.Status)
+		require.Equal(t, job.StatusQueued, r.Status)
 		high = append(high, r.JobID)
 	}
 	require.Equal(t, uint64(lows+highs), s.jobsInStream())
@@ -73,10 +73,10 @@ func TestDeadlinePassesWhileQueued(t *testing.T) {
 	s := newStack(t)
 	s.startFront()
 	r := request(t, s.client, fmtReq("too late", 64, 64, 1, `,"expires_in":1`))
-	require.Equal(t, "queued", r.Status)
+	require.Equal(t, job.StatusQueued, r.Status)
 	past := request(t, s.client, fmtReq("already late", 64, 64, 1, `,"deadline":"2020-01-01T00:00:00Z"`))
-	require.Equal(t, "rejected", past.Status)
-	require.Equal(t, string(job.CodeDeadlineOutOfRange), past.Error.Code)
+	require.Equal(t, job.StatusRejected, past.Status)
+	require.Equal(t, job.CodeDeadlineOutOfRange, past.Error.Code)
 
 	var rec job.Record
 	require.Eventually(t, func() bool {

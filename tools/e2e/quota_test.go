@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"reflect"
 	"strconv"
@@ -71,8 +70,7 @@ func jsonValue(t *testing.T, text string) map[string]any {
 // completes exactly once.
 func TestQuotasPerClient(t *testing.T) {
 	s := newStack(t, "CYBERIMAGE_QUOTAS="+quotaTestLimits, "CYBERIMAGE_CLIENT_TOKENS=alice="+aliceHTTPToken)
-	s.startSupervisor()
-	s.startIngest()
+	s.startServices()
 	alice, _ := s.nats.ConnectAsIdentity(t, natsauth.Client, "alice")
 	bob, _ := s.nats.ConnectAsIdentity(t, natsauth.Client, "bob")
 	cli := buildCommands(t, "cyberimage")["cyberimage"]
@@ -201,16 +199,6 @@ func quotaRequest(requestID string) string {
 	return fmt.Sprintf(`{"prompt":"quota %s","width":64,"height":64,"steps":1,"request_id":%q}`, requestID, requestID)
 }
 
-// askOn sends a request on subject and returns ingest's answer.
-func askOn(t *testing.T, nc *nats.Conn, subject, payload string) bus.RequestReply {
-	t.Helper()
-	msg, err := nc.Request(subject, []byte(payload), 10*time.Second)
-	require.NoError(t, err, "no answer on %s to %s", subject, payload)
-	r, err := bus.DecodeRequestReply(msg.Data)
-	require.NoError(t, err, string(msg.Data))
-	return r
-}
-
 // requireRefused checks a quota refusal: its code and a retry hint.
 func requireRefused(t *testing.T, r bus.RequestReply, code job.Code) {
 	t.Helper()
@@ -224,17 +212,8 @@ func requireRefused(t *testing.T, r bus.RequestReply, code job.Code) {
 // the status, Retry-After and the answer.
 func submitHTTP(t *testing.T, url, token, body string) (int, string, bus.RequestReply) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
-	require.NoError(t, err)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
 	var r bus.RequestReply
-	require.NoError(t, json.Unmarshal(data, &r), string(data))
+	resp := postHTTP(t, url, body, map[string]string{"Content-Type": "application/json", "Authorization": "Bearer " + token}, &r)
 	return resp.StatusCode, resp.Header.Get("Retry-After"), r
 }
 

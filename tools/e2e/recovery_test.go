@@ -41,7 +41,7 @@ func TestKillRunnerMidJob(t *testing.T) {
 	ev := collectEvents(t, s.nc)
 	// Big enough to be mid-run when killed: 4 × 1024² pixels in 50 steps.
 	r := request(t, s.client, fmtReq("kill me mid-job", 1024, 1024, 4, `,"steps":50,"request_id":"victim"`))
-	require.Equal(t, "queued", r.Status)
+	require.Equal(t, job.StatusQueued, r.Status)
 	waitStep(t, ev.ch, r.JobID, "runner-victim", 2)
 	victim.kill()
 	killedAt := time.Now()

@@ -22,7 +22,7 @@ func TestEndedRecordsLeaveKVAndStayInS3(t *testing.T) {
 	s.startAll("runner-1", "CYBERIMAGE_MODELS=demo")
 
 	done := request(t, s.client, fmtReq("kept in s3", 64, 64, 1, ""))
-	require.Equal(t, "queued", done.Status)
+	require.Equal(t, job.StatusQueued, done.Status)
 	rejected := request(t, s.client, `{"prompt":"bad","width":100,"request_id":"gone-bad"}`)
 	require.NotNil(t, rejected.Error)
 	rejectedID := job.IDForRequestID("gone-bad")
@@ -30,7 +30,7 @@ func TestEndedRecordsLeaveKVAndStayInS3(t *testing.T) {
 	// A queued record of a model no runner serves (the runner serves only
 	// demo) never ends, and never expires.
 	waiting := request(t, s.client, fmtReq("waits", 64, 64, 1, `,"model":"tiny-sd"`))
-	require.Equal(t, "queued", waiting.Status)
+	require.Equal(t, job.StatusQueued, waiting.Status)
 
 	ctx := context.Background()
 	for _, id := range []string{done.JobID, rejectedID} {

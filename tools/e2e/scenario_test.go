@@ -50,7 +50,7 @@ func (s *stack) startAll(runner string, env ...string) *events {
 // requestUntil sends payload as a client and waits until runner reports
 // step of the job it becomes: the moment a scenario disturbs a job in
 // flight.
-func (s *stack) requestUntil(ev *events, runner string, step int, payload string) reply {
+func (s *stack) requestUntil(ev *events, runner string, step int, payload string) bus.RequestReply {
 	s.t.Helper()
 	r := request(s.t, s.client, payload)
 	waitStep(s.t, ev.ch, r.JobID, runner, step)

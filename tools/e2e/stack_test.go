@@ -274,6 +274,14 @@ func (p *proc) stop(t testing.TB) {
 	}
 }
 
+// serviceLog is what the named service process has logged so far.
+func (s *stack) serviceLog(name string) string {
+	s.t.Helper()
+	data, err := os.ReadFile(filepath.Join(s.logs, name+".log"))
+	require.NoError(s.t, err)
+	return string(data)
+}
+
 func (s *stack) dumpLogs() {
 	entries, _ := os.ReadDir(s.logs)
 	for _, e := range entries {
@@ -485,21 +493,20 @@ func publish(t testing.TB, nc *nats.Conn, payload string) {
 	require.NoError(t, nc.Publish(bus.SubjectRequests, []byte(payload)))
 }
 
-type reply struct {
-	JobID  string `json:"job_id"`
-	Status string `json:"status"`
-	Error  *struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
+// request sends payload on the requests subject, as a client would, and
+// returns ingest's answer.
+func request(t testing.TB, nc *nats.Conn, payload string) bus.RequestReply {
+	t.Helper()
+	return askOn(t, nc, bus.SubjectRequests, payload)
 }
 
-func request(t testing.TB, nc *nats.Conn, payload string) reply {
+// askOn sends a request on subject and returns ingest's answer.
+func askOn(t testing.TB, nc *nats.Conn, subject, payload string) bus.RequestReply {
 	t.Helper()
-	msg, err := nc.Request(bus.SubjectRequests, []byte(payload), 10*time.Second)
-	require.NoError(t, err, "no reply to %s", payload)
-	var r reply
-	require.NoError(t, json.Unmarshal(msg.Data, &r), string(msg.Data))
+	msg, err := nc.Request(subject, []byte(payload), 10*time.Second)
+	require.NoError(t, err, "no answer on %s to %s", subject, payload)
+	r, err := bus.DecodeRequestReply(msg.Data)
+	require.NoError(t, err, string(msg.Data))
 	return r
 }
 

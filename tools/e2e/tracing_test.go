@@ -3,12 +3,9 @@ package e2e
 import (
 	"compress/gzip"
 	"encoding/hex"
-	"encoding/json"
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -107,15 +104,9 @@ func TestOneTracePerJob(t *testing.T) {
 	s.startAll("runner-1", "CYBERIMAGE_MODELS=demo")
 
 	const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
-	req, err := http.NewRequest(http.MethodPost, s.url("/v1/jobs"), strings.NewReader(fmtReq("traced", 64, 64, 2, "")))
-	require.NoError(t, err)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("traceparent", "00-"+traceID+"-00f067aa0ba902b7-01")
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
 	var sub map[string]any
-	require.NoError(t, json.NewDecoder(resp.Body).Decode(&sub))
+	resp := postHTTP(t, s.url("/v1/jobs"), fmtReq("traced", 64, 64, 2, ""),
+		map[string]string{"Content-Type": "application/json", "traceparent": "00-" + traceID + "-00f067aa0ba902b7-01"}, &sub)
 	require.Equal(t, http.StatusAccepted, resp.StatusCode, sub)
 	id := sub["job_id"].(string)
 	rec := waitCompleted(t, s, id, time.Minute)
@@ -133,9 +124,7 @@ func TestOneTracePerJob(t *testing.T) {
 		return true
 	}, 30*time.Second, 100*time.Millisecond, "one trace spans every process: got %v", col.trace(traceID))
 
-	logged, err := os.ReadFile(filepath.Join(s.logs, "runner-1.log"))
-	require.NoError(t, err)
-	for _, line := range strings.Split(string(logged), "\n") {
+	for _, line := range strings.Split(s.serviceLog("runner-1"), "\n") {
 		if strings.Contains(line, `"job_id":"`+id+`"`) && strings.Contains(line, "job completed") {
 			require.Contains(t, line, `"trace_id":"`+traceID+`"`, "the runner's log line names the trace")
 		}

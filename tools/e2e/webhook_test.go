@@ -180,7 +180,7 @@ func TestWebhookReceiverDownThenUp(t *testing.T) {
 	s := newStack(t, webhookEnv(hook)...)
 	s.startAll("runner-a")
 	r := request(t, s.client, fmtReq("a lighthouse", 64, 64, 1, fmt.Sprintf(`,"callback_url":%q`, hook.url())))
-	require.Equal(t, "queued", r.Status, r.Error)
+	require.Equal(t, job.StatusQueued, r.Status, r.Error)
 	rec := s.waitEnded(1, time.Minute)[r.JobID]
 	require.Equal(t, job.StatusCompleted, rec.Status)
 
@@ -231,11 +231,11 @@ func TestWebhookOutsideAllowListRefused(t *testing.T) {
 		"http://169.254.169.254/latest/meta-data/",
 	} {
 		r := request(t, s.client, fmtReq("nope", 64, 64, 1, fmt.Sprintf(`,"callback_url":%q`, url)))
-		require.Equal(t, "rejected", r.Status, url)
-		require.Equal(t, string(job.CodeCallbackNotAllowed), r.Error.Code, url)
+		require.Equal(t, job.StatusRejected, r.Status, url)
+		require.Equal(t, job.CodeCallbackNotAllowed, r.Error.Code, url)
 	}
 	r := request(t, s.client, fmtReq("bad", 64, 64, 1, `,"callback_url":"not a url"`))
-	require.Equal(t, string(job.CodeCallbackInvalid), r.Error.Code)
+	require.Equal(t, job.CodeCallbackInvalid, r.Error.Code)
 	require.Zero(t, s.jobsInStream(), "nothing queued")
 }
 
@@ -251,7 +251,7 @@ func TestSlowWebhookDelaysNothingElse(t *testing.T) {
 	s.startAll("runner-a")
 	submit := func(prompt, extra string) string {
 		r := request(t, s.client, fmtReq(prompt, 64, 64, 1, extra))
-		require.Equal(t, "queued", r.Status, r.Error)
+		require.Equal(t, job.StatusQueued, r.Status, r.Error)
 		return r.JobID
 	}
 	for i := range slowJobs {
