@@ -11,11 +11,11 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap/zaptest"
 
+	"cyberimage/services/supervisor/internal/leaderpass/leaderpasstest"
 	"cyberimage/services/supervisor/internal/recoveries"
 	"cyberimage/shared/bus"
 	"cyberimage/shared/job"
 	"cyberimage/shared/jobstore"
-	"cyberimage/shared/testenv"
 )
 
 type fixture struct {
@@ -26,9 +26,7 @@ type fixture struct {
 }
 
 func newFixture(t *testing.T) *fixture {
-	_, js := testenv.StartNATS(t).Provisioned(t, "demo")
-	store, err := jobstore.Open(context.Background(), js)
-	require.NoError(t, err)
+	js, store := leaderpasstest.Store(t)
 	log := recoveries.NewLog(10)
 	return &fixture{js: js, store: store, log: log, h: New(Params{JS: js, Store: store, Log: log, Logger: zaptest.NewLogger(t)})}
 }

@@ -39,7 +39,7 @@ func (a Acks) Last(token string) (acks.Seen, bool) { s, ok := a[token]; return s
 
 // Store starts an in-process JetStream server provisioned for the model
 // "demo" and opens its job store: where the passes that write records
-// (the reconciler, the expiry sweep) are tested.
+// (the reconciler, the expiry sweep, the dead-letter handler) are tested.
 func Store(t testing.TB) (jetstream.JetStream, *jobstore.Store) {
 	_, js := testenv.StartNATS(t).Provisioned(t, "demo")
 	store, err := jobstore.Open(context.Background(), js)
