@@ -14,10 +14,18 @@ import (
 // testenvPath is this package's import path.
 const testenvPath = "cyberimage/shared/testenv"
 
-// importersOf lists the non-test Go files under root that import path, as
-// paths relative to root. Test files and testdata are test support, free
-// to import it.
-func importersOf(t *testing.T, root, path string) []string {
+// isTestSupport reports whether a directory (or import path) named by its
+// last element holds test support: testdata, and the helper packages named
+// after what they help test, as the standard library's httptest is
+// (httpservetest, leaderpasstest, imagetest).
+func isTestSupport(name string) bool {
+	return name == "testdata" || (strings.HasSuffix(name, "test") && name != "test")
+}
+
+// importersOf lists the production Go files under root that import a
+// package matching imported, as paths relative to root. Test files and
+// test-support packages are free to import anything.
+func importersOf(t *testing.T, root string, imported func(path string) bool) []string {
 	t.Helper()
 	var found []string
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
@@ -25,7 +33,7 @@ func importersOf(t *testing.T, root, path string) []string {
 			return err
 		}
 		if d.IsDir() {
-			if name := d.Name(); name == "testdata" || name == "node_modules" || (strings.HasPrefix(name, ".") && p != root) {
+			if name := d.Name(); isTestSupport(name) || name == "node_modules" || (strings.HasPrefix(name, ".") && p != root) {
 				return filepath.SkipDir
 			}
 			return nil
@@ -38,7 +46,7 @@ func importersOf(t *testing.T, root, path string) []string {
 			return err
 		}
 		for _, imp := range f.Imports {
-			if got, _ := strconv.Unquote(imp.Path.Value); got == path {
+			if got, _ := strconv.Unquote(imp.Path.Value); imported(got) {
 				rel, _ := filepath.Rel(root, p)
 				found = append(found, rel)
 			}
@@ -57,10 +65,28 @@ func importersOf(t *testing.T, root, path string) []string {
 func TestNoProductionFileImportsTestenv(t *testing.T) {
 	root := RepoRoot(t)
 	for _, dir := range []string{"shared", "services"} {
-		if found := importersOf(t, filepath.Join(root, dir), testenvPath); len(found) > 0 {
+		if found := importersOf(t, filepath.Join(root, dir), isTestenv); len(found) > 0 {
 			t.Errorf("production files under %s/ import %s: %v", dir, testenvPath, found)
 		}
 	}
+}
+
+// Nor does it import a test-support package of its own (leaderpasstest
+// and the like, which may use testenv).
+func TestNoProductionFileImportsTestSupport(t *testing.T) {
+	root := RepoRoot(t)
+	for _, dir := range []string{"shared", "services"} {
+		if found := importersOf(t, filepath.Join(root, dir), isOwnTestSupport); len(found) > 0 {
+			t.Errorf("production files under %s/ import test-support packages: %v", dir, found)
+		}
+	}
+}
+
+func isTestenv(path string) bool { return path == testenvPath }
+
+// isOwnTestSupport: one of this repository's test-support packages.
+func isOwnTestSupport(path string) bool {
+	return strings.HasPrefix(path, "cyberimage/") && isTestSupport(path[strings.LastIndex(path, "/")+1:])
 }
 
 // The check sees an import wherever it is in a production file's import
@@ -72,6 +98,8 @@ func TestImportersOfFindsProductionImportsOnly(t *testing.T) {
 		"svc/internal/a/a_test.go":     "package a\n\nimport \"" + testenvPath + "\"\n",
 		"svc/internal/a/testdata/x.go": "package x\n\nimport \"" + testenvPath + "\"\n",
 		"svc/internal/b/b.go":          "package b\n\nimport \"cyberimage/shared/testenvx\"\n",
+		"svc/internal/a/atest/h.go":    "package atest\n\nimport \"" + testenvPath + "\"\n",
+		"svc/internal/c/c.go":          "package c\n\nimport \"cyberimage/svc/internal/a/atest\"\n",
 	}
 	for name, body := range files {
 		p := filepath.Join(root, name)
@@ -82,8 +110,11 @@ func TestImportersOfFindsProductionImportsOnly(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	found := importersOf(t, root, testenvPath)
+	found := importersOf(t, root, isTestenv)
 	if len(found) != 1 || found[0] != filepath.Join("svc", "internal", "a", "a.go") {
 		t.Fatalf("found %v, want only svc/internal/a/a.go", found)
+	}
+	if found := importersOf(t, root, isOwnTestSupport); len(found) != 1 || found[0] != filepath.Join("svc", "internal", "c", "c.go") {
+		t.Fatalf("test-support importers %v, want only svc/internal/c/c.go", found)
 	}
 }
