@@ -1,8 +1,6 @@
 package e2e
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -62,20 +60,8 @@ func s3Outage(t *testing.T, patience string) {
 // runner goes on to serve other jobs.
 func TestModelFailureFailsJobNotRunner(t *testing.T) {
 	models := t.TempDir()
-	for name, file := range map[string]string{
-		"demo":   repoPath(t, "infra", "models", "demo", "model.onnx"),
-		"broken": "",
-	} {
-		dir := filepath.Join(models, name)
-		require.NoError(t, os.MkdirAll(dir, 0o755))
-		manifest := `{"name":"` + name + `","pipeline":"cppn","file":"model.onnx","steps":{"min":1,"max":50,"default":4}}`
-		require.NoError(t, os.WriteFile(filepath.Join(dir, "manifest.json"), []byte(manifest), 0o644))
-		if file == "" {
-			require.NoError(t, os.WriteFile(filepath.Join(dir, "model.onnx"), []byte("not an onnx model"), 0o644))
-		} else {
-			require.NoError(t, os.Symlink(file, filepath.Join(dir, "model.onnx")))
-		}
-	}
+	writeModel(t, models, "demo", 4, nil)
+	writeModel(t, models, "broken", 4, []byte("not an onnx model"))
 	s := newStack(t, "CYBERIMAGE_MODELS_DIR="+models, "CYBERIMAGE_DEFAULT_MODEL=demo")
 	s.startIngest()
 	s.startRunner("runner-a")

@@ -49,3 +49,19 @@ func requireAllCompletedAndDrained(t *testing.T, s *stack, jobs int) {
 			st.Queue["pending"] == 0 && st.Queue["in_progress"] == 0
 	}, 30*time.Second, 200*time.Millisecond, "/status and /api/queue agree with KV")
 }
+
+// retryUntil calls try, on the test's goroutine (try may fail the test),
+// every so often until it returns true; after limit it fails the test,
+// saying what it waited for.
+func retryUntil(t *testing.T, limit, every time.Duration, try func() bool, what func() string) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for !try() {
+		if !time.Now().Before(deadline) {
+			require.FailNow(t, "after "+limit.String()+": "+what())
+		}
+		<-tick.C
+	}
+}

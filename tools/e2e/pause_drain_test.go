@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"syscall"
@@ -113,9 +112,7 @@ func (s *stack) requireStillQueued(runner string, beats int, ids ...string) {
 	for count() < beats {
 		require.True(s.t, time.Now().Before(deadline), "%s sent %d heartbeats of %d", runner, count(), beats)
 		for _, id := range ids {
-			rec, _, err := s.store.Get(context.Background(), id)
-			require.NoError(s.t, err)
-			require.Equal(s.t, job.StatusQueued, rec.Status, "job %s of a paused or drained queue started", id)
+			require.Equal(s.t, job.StatusQueued, s.record(id).Status, "job %s of a paused or drained queue started", id)
 		}
 		<-tick.C
 	}
@@ -167,15 +164,13 @@ func TestDrainARunnerWithAJobRunning(t *testing.T) {
 	require.Equal(t, http.StatusNotFound, post(t, s.url("/v1/runners/ghost/drain")))
 	require.Equal(t, http.StatusAccepted, post(t, s.url("/v1/runners/runner-a/drain")))
 	s.waitDrained("runner-a", true)
-	rec, _, err := s.store.Get(context.Background(), long.JobID)
-	require.NoError(t, err)
-	require.Equal(t, job.StatusProcessing, rec.Status, "drained while its job runs")
+	require.Equal(t, job.StatusProcessing, s.record(long.JobID).Status, "drained while its job runs")
 	require.Equal(t, 1.0, metricValue(scrape(t, s.url("/metrics")), `cyberimage_runner_draining{runner="runner-a"}`))
 	var queued []string
 	for i := range 4 {
 		queued = append(queued, request(t, s.client, fmtReq(fmt.Sprintf("not on a drained runner %d", i), 64, 64, 1, "")).JobID)
 	}
-	rec = waitCompleted(t, s, long.JobID, 2*time.Minute)
+	rec := waitCompleted(t, s, long.JobID, 2*time.Minute)
 	require.Equal(t, "runner-a", rec.Runner, "the drained runner finished its job")
 	s.requireStillQueued("runner-a", 4, queued...)
 

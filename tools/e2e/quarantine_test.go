@@ -105,23 +105,6 @@ func TestSigtermWithWedgedInferenceExits3(t *testing.T) {
 	require.Equal(t, 1, s.completions.of(r.JobID))
 }
 
-// copyDemoModel copies the demo model into a folder of the test's own,
-// which a test may break and mend.
-func copyDemoModel(t *testing.T) string {
-	t.Helper()
-	dir := t.TempDir()
-	src := repoPath(t, "infra", "models", "demo")
-	require.NoError(t, os.MkdirAll(filepath.Join(dir, "demo"), 0o755))
-	entries, err := os.ReadDir(src)
-	require.NoError(t, err)
-	for _, e := range entries {
-		data, err := os.ReadFile(filepath.Join(src, e.Name()))
-		require.NoError(t, err)
-		require.NoError(t, os.WriteFile(filepath.Join(dir, "demo", e.Name()), data, 0o644))
-	}
-	return dir
-}
-
 // lastHeartbeat waits for the runner's next heartbeat.
 func lastHeartbeat(t *testing.T, s *stack, runner string) bus.Heartbeat {
 	t.Helper()

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -215,28 +214,4 @@ func submitHTTP(t *testing.T, url, token, body string) (int, string, bus.Request
 	var r bus.RequestReply
 	resp := postHTTP(t, url, body, map[string]string{"Content-Type": "application/json", "Authorization": "Bearer " + token}, &r)
 	return resp.StatusCode, resp.Header.Get("Retry-After"), r
-}
-
-// retryUntil calls try, on the test's goroutine (try may fail the test),
-// every so often until it returns true; after limit it fails the test,
-// saying what it waited for.
-func retryUntil(t *testing.T, limit, every time.Duration, try func() bool, what func() string) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	tick := time.NewTicker(every)
-	defer tick.Stop()
-	for !try() {
-		if !time.Now().Before(deadline) {
-			require.FailNow(t, "after "+limit.String()+": "+what())
-		}
-		<-tick.C
-	}
-}
-
-// record reads one job record.
-func (s *stack) record(id string) job.Record {
-	s.t.Helper()
-	rec, _, err := s.store.Get(context.Background(), id)
-	require.NoError(s.t, err, "record %s", id)
-	return rec
 }

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -18,8 +17,7 @@ func TestLostWorkIsReconciled(t *testing.T) {
 	ev := s.startFront()
 	doomed := s.startRunner("runner-doomed")
 	r := s.requestUntil(ev, "runner-doomed", 1, fmtReq("lose my message", 1024, 1024, 4, `,"steps":50`))
-	rec, _, err := s.store.Get(context.Background(), r.JobID)
-	require.NoError(t, err)
+	rec := s.record(r.JobID)
 	// A zombie's ack, as a separate connection can send it.
 	require.NoError(t, s.nc.Publish(rec.Delivery.AckSubject, []byte("+ACK")))
 	require.NoError(t, s.nc.Flush())

@@ -3,8 +3,6 @@ package e2e
 import (
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -12,20 +10,6 @@ import (
 
 	"cyberimage/shared/job"
 )
-
-// twoModels makes a models folder with two copies of the demo model.
-func twoModels(t *testing.T) string {
-	t.Helper()
-	dir := t.TempDir()
-	for _, name := range []string{"demo", "swirl"} {
-		md := filepath.Join(dir, name)
-		require.NoError(t, os.MkdirAll(md, 0o755))
-		manifest := `{"name":"` + name + `","pipeline":"cppn","file":"model.onnx","steps":{"min":1,"max":50,"default":2}}`
-		require.NoError(t, os.WriteFile(filepath.Join(md, "manifest.json"), []byte(manifest), 0o644))
-		require.NoError(t, os.Symlink(repoPath(t, "infra", "models", "demo", "model.onnx"), filepath.Join(md, "model.onnx")))
-	}
-	return dir
-}
 
 // TestRunnersServeOnlyTheirModels: each runner pulls only the models it
 // announces; one serving both takes work of both; /v1/models says who
