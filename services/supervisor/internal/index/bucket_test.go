@@ -50,12 +50,12 @@ func (b *bucket) remake(t *testing.T) {
 	require.NoError(t, err)
 }
 
-// start starts x and waits until it is ready; it stops when the test ends.
 // index is an index of the test's bucket, not started.
 func (b *bucket) index(t *testing.T, opts ...Option) *Index {
 	return New(b.store.KV(), zaptest.NewLogger(t), opts...)
 }
 
+// start starts x and waits until it is ready; it stops when the test ends.
 func (b *bucket) start(t *testing.T, x *Index) *Index {
 	t.Helper()
 	require.NoError(t, x.Start(b.ctx))
