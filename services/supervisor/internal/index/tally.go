@@ -56,15 +56,14 @@ func (c Counts) Of(s job.Status) int {
 	return 0
 }
 
-// countedStatuses are the statuses Counts has a count of (of).
-var countedStatuses = []job.Status{job.StatusQueued, job.StatusProcessing, job.StatusCompleted, job.StatusFailed,
-	job.StatusCancelled, job.StatusRejected}
-
 // plus adds o's counts to c's.
 func (c *Counts) plus(o Counts) {
-	for _, s := range countedStatuses {
-		*c.of(s) += *o.of(s)
-	}
+	c.Pending += o.Pending
+	c.Processing += o.Processing
+	c.Completed += o.Completed
+	c.Failed += o.Failed
+	c.Rejected += o.Rejected
+	c.Cancelled += o.Cancelled
 	c.Total += o.Total
 }
 
