@@ -31,6 +31,7 @@ import (
 	"go.uber.org/zap"
 
 	"cyberimage/services/supervisor/internal/follow"
+	"cyberimage/services/supervisor/internal/index"
 	"cyberimage/shared/job"
 	"cyberimage/shared/jobstore"
 	"cyberimage/shared/lifecycle"
@@ -224,14 +225,11 @@ func (a *Archiver) reset(from uint64) {
 // through a crash.
 func (a *Archiver) catchUp(ctx context.Context, from, to uint64) error {
 	for from < to {
-		ended, next, err := follow.ReadEnded(ctx, a.p.Records, from, to, a.p.CatchUpBatch)
+		next, err := follow.ReadEnded(ctx, a.p.Records, from, to, a.p.CatchUpBatch, func(e index.Ended) error {
+			return a.add(ctx, e.Revision, e.Record)
+		})
 		if err != nil {
 			return err
-		}
-		for _, e := range ended {
-			if err := a.add(ctx, e.Revision, e.Record); err != nil {
-				return err
-			}
 		}
 		a.taken, from = next, next
 		if err := a.index(ctx); err != nil {

@@ -2,6 +2,7 @@ package follow
 
 import (
 	"context"
+	"errors"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -13,10 +14,10 @@ import (
 	"cyberimage/shared/testenv"
 )
 
-// TestReadEndedAndCheckpoint: a batch read of the bucket returns only the
-// ended jobs' records, in order, stops at its limit with the revision to
-// read on from, and ends at to; a checkpoint is absent until saved and
-// reads back what was saved.
+// TestReadEndedAndCheckpoint: a read of the bucket hands over only the
+// ended jobs' records, in order, stops at its limit (if any) with the
+// revision to read on from, ends at to, and stops at fn's error; a
+// checkpoint is absent until saved and reads back what was saved.
 func TestReadEndedAndCheckpoint(t *testing.T) {
 	_, js := testenv.StartNATS(t).Provisioned(t, "demo")
 	ctx := context.Background()
@@ -33,18 +34,26 @@ func TestReadEndedAndCheckpoint(t *testing.T) {
 		revs = append(revs, rev)
 	}
 
-	ended, next, err := ReadEnded(ctx, store.KV(), 0, revs[3], 2)
+	ended, next, err := readEnded(ctx, store, 0, revs[3], 2)
 	require.NoError(t, err)
-	require.Equal(t, []string{"A", "C"}, ids(ended), "the queued job is passed over")
+	require.Equal(t, []string{"A", "C"}, ended, "the queued job is passed over")
 	require.Equal(t, revs[2], next, "stopped at the limit")
-	ended, next, err = ReadEnded(ctx, store.KV(), next, revs[3], 2)
+	ended, next, err = readEnded(ctx, store, next, revs[3], 2)
 	require.NoError(t, err)
-	require.Equal(t, []string{"D"}, ids(ended))
+	require.Equal(t, []string{"D"}, ended)
 	require.Equal(t, revs[3], next)
-	ended, next, err = ReadEnded(ctx, store.KV(), revs[3], revs[3]+10, 2)
+	ended, next, err = readEnded(ctx, store, revs[3], revs[3]+10, 2)
 	require.NoError(t, err)
 	require.Empty(t, ended, "nothing past the bucket's end")
 	require.Equal(t, revs[3]+10, next)
+	ended, next, err = readEnded(ctx, store, 0, revs[3], 0)
+	require.NoError(t, err)
+	require.Equal(t, []string{"A", "C", "D"}, ended, "no limit: all of them, from one watch")
+	require.Equal(t, revs[3], next)
+	refused := errors.New("refused")
+	next, err = ReadEnded(ctx, store.KV(), 0, revs[3], 0, func(index.Ended) error { return refused })
+	require.ErrorIs(t, err, refused, "fn's error ends the read")
+	require.Zero(t, next)
 
 	state, err := js.KeyValue(ctx, bus.BucketSupervisor)
 	require.NoError(t, err)
@@ -61,10 +70,11 @@ func TestReadEndedAndCheckpoint(t *testing.T) {
 	}
 }
 
-func ids(ended []index.Ended) []string {
-	var out []string
-	for _, e := range ended {
-		out = append(out, e.Record.JobID)
-	}
-	return out
+// readEnded is ReadEnded gathering the ended jobs' IDs.
+func readEnded(ctx context.Context, store *jobstore.Store, from, to uint64, limit int) (ids []string, next uint64, err error) {
+	next, err = ReadEnded(ctx, store.KV(), from, to, limit, func(e index.Ended) error {
+		ids = append(ids, e.Record.JobID)
+		return nil
+	})
+	return ids, next, err
 }

@@ -148,7 +148,13 @@ func (w *Webhooks) session(ctx context.Context, x *dispatcher, taken *uint64) er
 	}
 	*taken = max(*taken, from)
 	if from < fed {
-		if err := catchUp(ctx, w.p.Records, from, fed, w.p.FeedLimit, x); err != nil {
+		// What ended before the feed began, from one watch, as the record
+		// bucket holds it now: a job ended and then re-queued in between
+		// is left to its next end.
+		if _, err := follow.ReadEnded(ctx, w.p.Records, from, fed, 0, func(e index.Ended) error {
+			x.add(e.Revision, e.Record)
+			return nil
+		}); err != nil {
 			return err
 		}
 		*taken = max(*taken, fed)
