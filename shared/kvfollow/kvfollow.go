@@ -31,11 +31,13 @@ type Hooks struct {
 	// CaughtUp is told each time a watch has delivered everything there
 	// was at its start.
 	CaughtUp func()
-	// Check runs every check interval while a watch is open: before it
-	// caught up, to say how far it is (its answer is not read); after, to
-	// say whether the watch is stale and must be made again. stuck is the
-	// watch's own, for Stuck.Stale.
-	Check func(ctx context.Context, caughtUp bool, stuck *Stuck) (stale bool)
+	// Progress runs every check interval while a watch catches up, to say
+	// how far it is.
+	Progress func()
+	// Stale runs every check interval once a watch has caught up, to say
+	// whether it is stale and must be made again. stuck is the watch's
+	// own, for Stuck.Stale.
+	Stale func(ctx context.Context, stuck *Stuck) bool
 }
 
 // Follower runs the watches of one bucket between Start and Stop; its
@@ -119,7 +121,9 @@ func follow(ctx context.Context, watcher jetstream.KeyWatcher, checkEvery time.D
 		case <-ctx.Done():
 			return caughtUp
 		case <-check.C:
-			if h.Check(ctx, caughtUp, &stuck) && caughtUp {
+			if !caughtUp {
+				h.Progress()
+			} else if h.Stale(ctx, &stuck) {
 				return caughtUp
 			}
 		case e, ok := <-watcher.Updates():

@@ -34,7 +34,7 @@ func TestStuckTellsABlindWatchFromASlowOne(t *testing.T) {
 }
 
 // TestFollowerWatchesAgainAfterAStaleWatch: the first watch delivers what
-// the bucket holds and is caught up; a watch its Check finds stale is
+// the bucket holds and is caught up; a watch its Stale finds stale is
 // made again and delivers what was put since; Stop ends it all.
 func TestFollowerWatchesAgainAfterAStaleWatch(t *testing.T) {
 	_, js := testenv.StartNATS(t).Connect(t)
@@ -64,7 +64,8 @@ func TestFollowerWatchesAgainAfterAStaleWatch(t *testing.T) {
 			seen[e.Key()]++
 		},
 		CaughtUp: func() { caughtUp.Add(1) },
-		Check:    func(context.Context, bool, *Stuck) bool { return stale.Swap(false) },
+		Progress: func() {},
+		Stale:    func(context.Context, *Stuck) bool { return stale.Swap(false) },
 	})
 	require.NoError(t, err)
 	count := func(key string) int {

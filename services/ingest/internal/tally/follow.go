@@ -15,7 +15,7 @@ import (
 // own or goes stale, the next is made (kvfollow), and meanwhile the counts
 // stay as they were.
 func (t *Tally) Start(context.Context) error {
-	err := t.follower.Start(t.checkEvery, t.log, kvfollow.Hooks{Watch: t.watch, Apply: t.apply, CaughtUp: t.caughtUpNow, Check: t.check})
+	err := t.follower.Start(t.checkEvery, t.log, kvfollow.Hooks{Watch: t.watch, Apply: t.apply, CaughtUp: t.caughtUpNow, Progress: t.progress, Stale: t.watchStale})
 	if err != nil {
 		return fmt.Errorf("watch job records for quotas: %w", err)
 	}
@@ -62,16 +62,17 @@ func (t *Tally) bucketRevision(ctx context.Context) (uint64, error) {
 	return status.(*jetstream.KeyValueBucketStatus).StreamInfo().State.LastSeq, nil
 }
 
-// check says, while a watch catches up, how far it is; after, it lets go
-// of what no longer counts and tells whether the watch is stale.
-func (t *Tally) check(ctx context.Context, caughtUp bool, stuck *kvfollow.Stuck) bool {
-	if !caughtUp {
-		t.mu.Lock()
-		seen := t.seen
-		t.mu.Unlock()
-		t.log.Info("counting the clients' jobs for quotas; requests wait until done", zap.Int64("records", seen))
-		return false
-	}
+// progress says, while a watch catches up, how far it is.
+func (t *Tally) progress() {
+	t.mu.Lock()
+	seen := t.seen
+	t.mu.Unlock()
+	t.log.Info("counting the clients' jobs for quotas; requests wait until done", zap.Int64("records", seen))
+}
+
+// watchStale, once a watch has caught up, lets go of what no longer
+// counts and tells whether the watch is stale.
+func (t *Tally) watchStale(ctx context.Context, stuck *kvfollow.Stuck) bool {
 	t.mu.Lock()
 	t.st.prune(t.now())
 	t.mu.Unlock()

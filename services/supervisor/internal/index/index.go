@@ -89,7 +89,8 @@ func (x *Index) Start(ctx context.Context) error {
 		Watch:    x.watch,
 		Apply:    func(e jetstream.KeyValueEntry) { x.apply(e, time.Now()) },
 		CaughtUp: sync.OnceFunc(func() { close(x.ready) }),
-		Check:    x.check,
+		Progress: x.progress,
+		Stale:    x.watchStale,
 	})
 	if err != nil {
 		return fmt.Errorf("watch job records: %w", err)
@@ -157,15 +158,16 @@ func (x *Index) startOver(info *jetstream.StreamInfo) {
 	}
 }
 
-// check says, while a watch catches up, how far it is (a long backlog: a
-// supervisor down for an hour of a busy farm), and after, whether the
-// watch is stale.
-func (x *Index) check(ctx context.Context, caughtUp bool, stuck *kvfollow.Stuck) bool {
-	if !caughtUp {
-		applied, target, _ := x.CatchUp()
-		x.log.Info("catching up with the job records", zap.Uint64("applied_revision", applied), zap.Uint64("target_revision", target))
-		return false
-	}
+// progress says, while a watch catches up, how far it is (a long
+// backlog: a supervisor down for an hour of a busy farm).
+func (x *Index) progress() {
+	applied, target, _ := x.CatchUp()
+	x.log.Info("catching up with the job records", zap.Uint64("applied_revision", applied), zap.Uint64("target_revision", target))
+}
+
+// watchStale says, once a watch has caught up, whether it is stale, and
+// logs why when it is.
+func (x *Index) watchStale(ctx context.Context, stuck *kvfollow.Stuck) bool {
 	stale, why := x.stale(ctx, stuck)
 	if stale {
 		x.log.Warn("job record watch is stale; watching again", zap.String("why", why), zap.Uint64("applied_revision", x.Revision()))
