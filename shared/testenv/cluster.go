@@ -2,7 +2,6 @@ package testenv
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -99,15 +98,7 @@ func (c *Cluster) launch(i int) {
 // waitReady waits until the node's monitor says JetStream is healthy.
 func (c *Cluster) waitReady(i int) {
 	c.t.Helper()
-	name := c.Nodes[i].Name
-	err := c.waitOK(i, fmt.Sprintf("http://127.0.0.1:%d/healthz", c.Nodes[i].MonitorPort), 60*time.Second)
-	if errors.Is(err, errExited) {
-		log, _ := os.ReadFile(c.logPath(name))
-		c.t.Fatalf("%s exited before it was ready:\n%s", name, log)
-	}
-	if err != nil {
-		c.t.Fatalf("%s not ready after 60s (%v)", name, err)
-	}
+	c.procSet.waitReady(i, c.Nodes[i].Name, fmt.Sprintf("http://127.0.0.1:%d/healthz", c.Nodes[i].MonitorPort), "not ready")
 }
 
 // waitFormed waits until the running nodes form one JetStream cluster:

@@ -2,7 +2,6 @@ package testenv
 
 import (
 	"context"
-	"errors"
 	"net"
 	"os"
 	"os/exec"
@@ -58,16 +57,7 @@ func (m *MinIO) Start() {
 		filepath.Join(m.proc.dir, "data"))
 	cmd.Env = minioEnv(m.Config)
 	m.proc.start(0, "minio", cmd)
-	err := m.proc.waitOK(0, "http://"+m.Config.Endpoint+"/minio/health/ready", 60*time.Second)
-	if err != nil {
-		m.Stop()
-	}
-	if errors.Is(err, errExited) {
-		m.t.Fatalf("minio exited before it was ready")
-	}
-	if err != nil {
-		m.t.Fatalf("minio not ready after 60s (%v)", err)
-	}
+	m.proc.waitReady(0, "minio", "http://"+m.Config.Endpoint+"/minio/health/ready", "not ready")
 }
 
 // minioEnv is the environment of a test's MinIO server: cfg's root user,

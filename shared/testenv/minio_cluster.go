@@ -2,7 +2,6 @@ package testenv
 
 import (
 	"context"
-	"errors"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -80,13 +79,7 @@ func (c *MinIOCluster) launch(i int) {
 // before writing through a node that has just come back.
 func (c *MinIOCluster) WaitWritable(i int) {
 	c.t.Helper()
-	err := c.waitOK(i, "http://"+c.Addr(i)+"/minio/health/cluster", 60*time.Second)
-	if errors.Is(err, errExited) {
-		c.t.Fatalf("%s exited before it was ready", c.name(i))
-	}
-	if err != nil {
-		c.t.Fatalf("%s: no write quorum after 60s (%v)", c.name(i), err)
-	}
+	c.waitReady(i, c.name(i), "http://"+c.Addr(i)+"/minio/health/cluster", "has no write quorum")
 }
 
 // Kill kills node i with SIGKILL, as a crashed host would vanish, and
@@ -127,8 +120,7 @@ func (c *MinIOCluster) Client(t testing.TB) *minio.Client {
 
 // dumpLogs shows the end of each node's log, for a failed test.
 func (c *MinIOCluster) dumpLogs() {
-	all := func(string) bool { return true }
 	for i := range c.procs {
-		c.t.Logf("--- %s log (last 60 lines) ---\n%s", c.name(i), c.logTail(c.name(i), all))
+		c.t.Logf("--- %s log (last 60 lines) ---\n%s", c.name(i), c.logTail(c.name(i), everyLine))
 	}
 }

@@ -1,8 +1,6 @@
 package testenv
 
 import (
-	"errors"
-	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -27,9 +25,6 @@ type procSet struct {
 func newProcSet(t testing.TB, n int) procSet {
 	return procSet{t: t, dir: t.TempDir(), procs: make([]*exec.Cmd, n), exits: make([]chan struct{}, n)}
 }
-
-// errExited is waitOK's answer when the node exits while it waits.
-var errExited = errors.New("exited")
 
 func (p *procSet) logPath(name string) string { return filepath.Join(p.dir, name+".log") }
 
@@ -85,28 +80,34 @@ func (p *procSet) killAllAtEnd(dump func()) {
 	})
 }
 
-// waitOK asks url every 100 ms until it answers 200 OK, for at most
-// timeout; it gives up at once with errExited when node i exits. Its
-// other error names the last answer, for the caller's message.
-func (p *procSet) waitOK(i int, url string, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
+// waitReady asks url every 100 ms until it answers 200 OK, for at most
+// 60 s, and otherwise fails the test: with the end of the node's log when
+// node i (named name) exits meanwhile, else with notReady (what the node
+// still lacks, e.g. "not ready") and its last answer. The node is killed
+// before the test fails, so none is left running even when the caller has
+// not yet registered its cleanup.
+func (p *procSet) waitReady(i int, name, url, notReady string) {
+	p.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
 	last := "no answer"
 	for time.Now().Before(deadline) {
 		select {
 		case <-p.exits[i]:
-			return errExited
+			p.kill(i)
+			p.t.Fatalf("%s exited before it was ready:\n%s", name, p.logTail(name, everyLine))
 		default:
 		}
 		if resp, err := http.Get(url); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return nil
+				return
 			}
 			last = resp.Status
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	return fmt.Errorf("last answer: %s", last)
+	p.kill(i)
+	p.t.Fatalf("%s %s after 60s (last answer: %s)", name, notReady, last)
 }
 
 // logTail is the last 60 lines of node name's log that keep keeps.
@@ -120,3 +121,6 @@ func (p *procSet) logTail(name string, keep func(line string) bool) string {
 	}
 	return strings.Join(lines[max(0, len(lines)-60):], "\n")
 }
+
+// everyLine is logTail's keep for a log shown whole.
+func everyLine(string) bool { return true }
