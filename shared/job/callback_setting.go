@@ -6,7 +6,8 @@ import "cyberimage/shared/config"
 // result parses it. Ingest refuses a request whose callback_url names
 // another host, and the supervisor checks the URL again before every call;
 // both bind this one definition, so the operator's one value reads the
-// same in each.
-func BindCallbackHosts(l *config.Loader) *config.Parsed[CallbackHosts] {
-	return config.BindParsed(l, "webhook-allowed-hosts", "hosts a callback_url may name, checked by ingest and again before every call: comma-separated host, host:port or *.domain, http://host[:port] to allow plain HTTP (empty: callbacks refused, no webhooks)", ParseCallbackHosts)
+// same in each. usage is the caller's --help text: each service says what
+// the list means to it.
+func BindCallbackHosts(l *config.Loader, usage string) *config.Parsed[CallbackHosts] {
+	return config.BindParsed(l, "webhook-allowed-hosts", usage, ParseCallbackHosts)
 }

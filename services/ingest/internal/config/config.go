@@ -52,8 +52,8 @@ func Load(args []string, out io.Writer) (Config, error) {
 	l.String(&c.HTTPAddr, "ingest-addr", "127.0.0.1:8081", "address of ingest's /healthz and /metrics (empty: off)")
 	c.HTTPTLS.Bind(l)
 	c.JobMemory.Bind(l)
-	hosts := job.BindCallbackHosts(l)
-	quotas := quota.Bind(l)
+	hosts := job.BindCallbackHosts(l, "hosts a request's callback_url may name: comma-separated host, host:port or *.domain, http://host[:port] to allow plain HTTP (empty: callbacks refused)")
+	quotas := quota.Bind(l, "per-client limits, 'client=max_queued/per_minute' entries with * for every other client, 0 or empty for no limit, e.g. '*=100/60 alice=1000/600' (empty: no limits)")
 	if err := l.Parse(args); err != nil {
 		return c, err
 	}

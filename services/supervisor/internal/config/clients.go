@@ -31,7 +31,7 @@ type clientSettings struct {
 func (c *Clients) bind(l *config.Loader) *clientSettings {
 	var raw clientSettings
 	l.Secret(&raw.tokens, "client-tokens", "per-client HTTP submit tokens, space- or comma-separated name=TOKEN: a token named alice submits as the client alice (its quota, as NATS creds client.alice.creds); each differs from every other token")
-	raw.quotas = quota.Bind(l)
+	raw.quotas = quota.Bind(l, "the quotas ingest enforces, shown by GET /v1/clients and the console: give it the value ingest has ('*=queued/per_minute client=queued/per_minute ...', 0: none)")
 	return &raw
 }
 

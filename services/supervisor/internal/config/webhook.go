@@ -14,7 +14,7 @@ const minWebhookSecret = 16
 // bind registers the webhook settings; the allow list comes back
 // unparsed, for check to parse.
 func (w *Webhook) bind(l *config.Loader) *config.Parsed[job.CallbackHosts] {
-	hosts := job.BindCallbackHosts(l)
+	hosts := job.BindCallbackHosts(l, "hosts a job's callback_url may name, checked again before every call: comma-separated host, host:port or *.domain, http://host[:port] to allow plain HTTP (empty: no webhooks)")
 	l.Secret(&w.Secret, "webhook-secret", "key of the HMAC-SHA256 signature on every webhook call (Cyberimage-Signature); required with CYBERIMAGE_WEBHOOK_ALLOWED_HOSTS")
 	l.Duration(&w.RetryFor, "webhook-retry-for", time.Hour, "how long after a job ends its webhook is retried (with backoff) before it is given up")
 	l.Int(&w.Workers, "webhook-workers", 16, "webhook calls in flight at once")
