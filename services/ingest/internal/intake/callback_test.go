@@ -21,7 +21,7 @@ func TestAdmitChecksTheCallbackAgainstTheAllowList(t *testing.T) {
 	require.NoError(t, err)
 	meta := &jetstream.MsgMetadata{Stream: bus.StreamRequests, NumDelivered: 1}
 	admit := func(callbacks job.CallbackHosts, seq uint64, payload string) answer {
-		p := params(t, b.nc, b.js, b.store)
+		p := params(t, b.nc, b.js, b.store, b.catalog)
 		p.Callbacks = callbacks
 		proc := New(p)
 		meta.Sequence.Stream = seq

@@ -27,9 +27,11 @@ type bundle struct {
 	client *nats.Conn
 	js     jetstream.JetStream
 	store  *jobstore.Store
-	stats  *Stats
-	start  func()
-	stop   func()
+	// catalog is the repository's models, read from disk once per setup.
+	catalog *models.Catalog
+	stats   *Stats
+	start   func()
+	stop    func()
 }
 
 func setup(t *testing.T) *bundle {
@@ -40,10 +42,10 @@ func setup(t *testing.T) *bundle {
 	ctx := context.Background()
 	store, err := jobstore.Open(ctx, js)
 	require.NoError(t, err)
-	b := &bundle{nc: nc, client: client, js: js, store: store, stats: &Stats{}}
+	b := &bundle{nc: nc, client: client, js: js, store: store, catalog: mustCatalog(t), stats: &Stats{}}
 	var proc *Processor
 	b.start = func() {
-		p := params(t, nc, js, store)
+		p := params(t, nc, js, store, b.catalog)
 		p.Concurrency, p.Stats = 4, b.stats
 		proc = New(p)
 		require.NoError(t, proc.Start(ctx))
@@ -82,7 +84,7 @@ func (b *bundle) forgetful(t *testing.T) (jetstream.Stream, *Processor) {
 	cfg.Duplicates = 100 * time.Millisecond
 	_, err = b.js.UpdateStream(ctx, cfg)
 	require.NoError(t, err)
-	return stream, New(params(t, b.nc, b.js, b.store))
+	return stream, New(params(t, b.nc, b.js, b.store, b.catalog))
 }
 
 // waitDedupForgets waits until the jobs stream has forgotten the message
@@ -105,14 +107,17 @@ func waitDedupForgets(t *testing.T, js jetstream.JetStream) {
 	require.NoError(t, stream.Purge(ctx, jetstream.WithPurgeSubject(subject)))
 }
 
-// params are a processor's Params on this server and store, with the
-// repository's models, one request at a time and nothing counted; a test
-// changes what it is about.
-func params(t *testing.T, nc *nats.Conn, js jetstream.JetStream, store *jobstore.Store) Params {
-	return Params{NC: nc, JS: js, Store: store, Models: mustCatalog(t), Concurrency: 1, Logger: zaptest.NewLogger(t)}
+// params are a processor's Params on this server and store, with catalog
+// (the repository's models, which its setup loaded once), one request at a
+// time and nothing counted; a test changes what it is about.
+func params(t *testing.T, nc *nats.Conn, js jetstream.JetStream, store *jobstore.Store, catalog *models.Catalog) Params {
+	t.Helper()
+	return Params{NC: nc, JS: js, Store: store, Models: catalog, Concurrency: 1, Logger: zaptest.NewLogger(t)}
 }
 
+// mustCatalog reads the repository's models from disk.
 func mustCatalog(t *testing.T) *models.Catalog {
+	t.Helper()
 	c, err := models.Load(testenv.RepoRoot(t)+"/infra/models", "")
 	require.NoError(t, err)
 	return c

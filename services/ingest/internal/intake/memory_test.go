@@ -15,8 +15,8 @@ import (
 func TestRejectsWhatNoRunnerCouldFit(t *testing.T) {
 	b := setup(t)
 	ctx := context.Background()
-	p := params(t, b.nc, b.js, b.store)
-	p.Models, p.Stats = mustCatalog(t).WithMemoryBudget(512<<20), b.stats
+	p := params(t, b.nc, b.js, b.store, b.catalog)
+	p.Models, p.Stats = b.catalog.WithMemoryBudget(512<<20), b.stats
 	proc := New(p)
 	require.NoError(t, proc.Start(ctx))
 	defer func() { _ = proc.Stop(ctx) }()

@@ -80,7 +80,7 @@ func TestRedeliveredRequestMakesOneJob(t *testing.T) {
 	_, err := b.store.Create(ctx, job.Record{JobID: id, Status: job.StatusQueued, Spec: job.Spec{Prompt: "crashy"}})
 	require.NoError(t, err)
 
-	proc := New(params(t, b.nc, b.js, b.store))
+	proc := New(params(t, b.nc, b.js, b.store, b.catalog))
 	first, err := proc.admit(ctx, bus.DefaultClient, payload, meta)
 	require.NoError(t, err)
 	require.True(t, first.Duplicate, "a first delivery colliding with a record is a duplicate")

@@ -16,6 +16,7 @@ import (
 	"cyberimage/shared/bus"
 	"cyberimage/shared/job"
 	"cyberimage/shared/jobstore"
+	"cyberimage/shared/models"
 	"cyberimage/shared/natsauth"
 	"cyberimage/shared/quota"
 	"cyberimage/shared/testenv"
@@ -25,14 +26,16 @@ import (
 // ingest's own rights (watching the records is one of them), and clients
 // that publish on their own subjects.
 type quotaBundle struct {
-	n      *testenv.NATS
-	js     jetstream.JetStream
-	nc     *nats.Conn
-	store  *jobstore.Store
-	limits quota.Table
-	stats  *Stats
-	tally  *tally.Tally
-	proc   *Processor
+	n     *testenv.NATS
+	js    jetstream.JetStream
+	nc    *nats.Conn
+	store *jobstore.Store
+	// catalog is the repository's models, read from disk once per setup.
+	catalog *models.Catalog
+	limits  quota.Table
+	stats   *Stats
+	tally   *tally.Tally
+	proc    *Processor
 }
 
 func setupQuotas(t *testing.T, limits string) *quotaBundle {
@@ -44,7 +47,7 @@ func setupQuotas(t *testing.T, limits string) *quotaBundle {
 	nc, js := n.ConnectAs(t, natsauth.Ingest)
 	store, err := jobstore.Open(context.Background(), js)
 	require.NoError(t, err)
-	b := &quotaBundle{n: n, js: js, nc: nc, store: store, limits: table, stats: &Stats{}}
+	b := &quotaBundle{n: n, js: js, nc: nc, store: store, catalog: mustCatalog(t), limits: table, stats: &Stats{}}
 	b.start(t)
 	t.Cleanup(b.stop)
 	return b
@@ -56,7 +59,7 @@ func (b *quotaBundle) start(t *testing.T) {
 	ctx := context.Background()
 	b.tally = tally.New(b.store.KV(), b.limits, zaptest.NewLogger(t))
 	require.NoError(t, b.tally.Start(ctx))
-	p := params(t, b.nc, b.js, b.store)
+	p := params(t, b.nc, b.js, b.store, b.catalog)
 	p.Concurrency, p.Stats, p.Quotas = 8, b.stats, b.tally
 	b.proc = New(p)
 	require.NoError(t, b.proc.Start(ctx))
