@@ -16,19 +16,22 @@ import (
 	"cyberimage/shared/bus"
 	"cyberimage/shared/job"
 	"cyberimage/shared/jobstore"
+	"cyberimage/shared/natsauth"
 )
 
 type fixture struct {
-	js    jetstream.JetStream
-	store *jobstore.Store
-	h     *Handler
-	log   *recoveries.Log
+	js     jetstream.JetStream // the supervisor's
+	runner jetstream.JetStream // a GPU runner's
+	store  *jobstore.Store
+	h      *Handler
+	log    *recoveries.Log
 }
 
 func newFixture(t *testing.T) *fixture {
-	js, store := leaderpasstest.Store(t)
+	srv, js, store := leaderpasstest.Store(t)
+	_, runner := srv.ConnectAs(t, natsauth.Runner)
 	log := recoveries.NewLog(10)
-	return &fixture{js: js, store: store, log: log, h: New(Params{JS: js, Store: store, Log: log, Logger: zaptest.NewLogger(t)})}
+	return &fixture{js: js, runner: runner, store: store, log: log, h: New(Params{JS: js, Store: store, Log: log, Logger: zaptest.NewLogger(t)})}
 }
 
 // queue writes a job's record and work message and returns the message's
@@ -50,7 +53,7 @@ func (f *fixture) queue(t *testing.T, id string, rec job.Record) uint64 {
 // would; the server then publishes its MAX_DELIVERIES advisory.
 func (f *fixture) exhaust(t *testing.T) {
 	ctx := context.Background()
-	cons, err := f.js.Consumer(ctx, bus.StreamJobs, bus.RunnerConsumer("demo"))
+	cons, err := f.runner.Consumer(ctx, bus.StreamJobs, bus.RunnerConsumer("demo"))
 	require.NoError(t, err)
 	for i := 0; i < bus.DefaultSettings().MaxDeliver; i++ {
 		batch, err := cons.Fetch(1, jetstream.FetchMaxWait(2*time.Second))

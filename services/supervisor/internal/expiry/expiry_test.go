@@ -19,7 +19,7 @@ import (
 // sees queued but that a runner claimed since goes on, and a second pass
 // finds nothing more to do.
 func TestExpiresOnlyQueuedJobsPastTheirDeadline(t *testing.T) {
-	js, store := leaderpasstest.Store(t)
+	_, js, store := leaderpasstest.Store(t)
 	ctx := context.Background()
 	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
 	past, ahead := now.Add(-time.Second), now.Add(time.Minute)

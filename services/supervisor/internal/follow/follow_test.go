@@ -11,15 +11,19 @@ import (
 	"cyberimage/shared/bus"
 	"cyberimage/shared/job"
 	"cyberimage/shared/jobstore"
+	"cyberimage/shared/natsauth"
 	"cyberimage/shared/testenv"
 )
 
 // TestReadEndedAndCheckpoint: a read of the bucket hands over only the
 // ended jobs' records, in order, stops at its limit (if any) with the
 // revision to read on from, ends at to, and stops at fn's error; a
-// checkpoint is absent until saved and reads back what was saved.
+// checkpoint is absent until saved and reads back what was saved. All
+// of it with the supervisor's credentials: admin only provisions.
 func TestReadEndedAndCheckpoint(t *testing.T) {
-	_, js := testenv.StartNATS(t).Provisioned(t, "demo")
+	n := testenv.StartNATSWithAuth(t)
+	n.Provisioned(t, "demo")
+	_, js := n.ConnectAs(t, natsauth.Supervisor)
 	ctx := context.Background()
 	store, err := jobstore.Open(ctx, js)
 	require.NoError(t, err)

@@ -17,13 +17,14 @@ import (
 	"cyberimage/services/supervisor/internal/recoveries"
 	"cyberimage/shared/bus"
 	"cyberimage/shared/job"
+	"cyberimage/shared/natsauth"
 )
 
 // TestRequeuesOnlyLostWork: of four unfinished jobs only the one whose work
 // message is gone, whose record is old by the server's clock and whose
 // delivery nobody keeps alive is queued again, once.
 func TestRequeuesOnlyLostWork(t *testing.T) {
-	js, store := leaderpasstest.Store(t)
+	_, js, store := leaderpasstest.Store(t)
 	ctx := context.Background()
 	now := time.Now()
 	old := now.Add(-time.Hour)
@@ -94,7 +95,8 @@ func TestRequeuesOnlyLostWork(t *testing.T) {
 // advisory would have: failed with its reason, dead-lettered, its work
 // removed.
 func TestSettlesJobsWhoseAdvisoryWasLost(t *testing.T) {
-	js, store := leaderpasstest.Store(t)
+	srv, js, store := leaderpasstest.Store(t)
+	_, runner := srv.ConnectAs(t, natsauth.Runner)
 	ctx := context.Background()
 	settings := bus.DefaultSettings()
 	spec := job.Spec{Prompt: "p", Model: "demo", Width: 64, Height: 64, Steps: 1, NumImages: 1}
@@ -104,7 +106,7 @@ func TestSettlesJobsWhoseAdvisoryWasLost(t *testing.T) {
 
 	// Every delivery fails; the last one is recorded on the record, as a
 	// runner's claim would.
-	cons, err := js.Consumer(ctx, bus.StreamJobs, bus.RunnerConsumer("demo"))
+	cons, err := runner.Consumer(ctx, bus.StreamJobs, bus.RunnerConsumer("demo"))
 	require.NoError(t, err)
 	for range settings.MaxDeliver + 1 {
 		batch, err := cons.Fetch(1, jetstream.FetchMaxWait(500*time.Millisecond))
@@ -117,8 +119,9 @@ func TestSettlesJobsWhoseAdvisoryWasLost(t *testing.T) {
 	_, err = store.Create(ctx, job.Record{JobID: "exhausted", Status: job.StatusProcessing, Spec: spec, Attempts: settings.MaxDeliver,
 		Runner: "r1", Delivery: last, Recoveries: []job.Recovery{{Reason: "stalled: over max_stalled_time"}}})
 	require.NoError(t, err)
-	// Someone else consumed the advisory.
-	advisories, err := js.Stream(ctx, bus.StreamAdvisories)
+	// Someone else consumed the advisory (an operator's purge stands in).
+	_, admin := srv.Connect(t)
+	advisories, err := admin.Stream(ctx, bus.StreamAdvisories)
 	require.NoError(t, err)
 	require.NoError(t, advisories.Purge(ctx))
 

@@ -17,6 +17,7 @@ import (
 	"cyberimage/services/supervisor/internal/index"
 	"cyberimage/services/supervisor/internal/leaderpass"
 	"cyberimage/shared/jobstore"
+	"cyberimage/shared/natsauth"
 	"cyberimage/shared/testenv"
 )
 
@@ -37,14 +38,18 @@ type Acks map[string]acks.Seen
 // Last returns the last ack seen of a delivery.
 func (a Acks) Last(token string) (acks.Seen, bool) { s, ok := a[token]; return s, ok }
 
-// Store starts an in-process JetStream server provisioned for the model
-// "demo" and opens its job store: where the passes that write records
-// (the reconciler, the expiry sweep, the dead-letter handler) are tested.
-func Store(t testing.TB) (jetstream.JetStream, *jobstore.Store) {
-	_, js := testenv.StartNATS(t).Provisioned(t, "demo")
+// Store starts an in-process JetStream server with permissions,
+// provisioned (as admin) for the model "demo", and opens its job store
+// with the supervisor's credentials, as the passes that write records
+// (the reconciler, the expiry sweep, the dead-letter handler) run; a test
+// standing in for another role connects to n as that role.
+func Store(t testing.TB) (n *testenv.NATS, js jetstream.JetStream, store *jobstore.Store) {
+	n = testenv.StartNATSWithAuth(t)
+	n.Provisioned(t, "demo")
+	_, js = n.ConnectAs(t, natsauth.Supervisor)
 	store, err := jobstore.Open(context.Background(), js)
 	require.NoError(t, err)
-	return js, store
+	return n, js, store
 }
 
 // At is a pass's clock stopped at now, with a logger writing to t.
