@@ -7,78 +7,47 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
 	"cyberimage/shared/job"
 	"cyberimage/shared/jobstore"
+	"cyberimage/tools/internal/recordwatch"
 )
 
 // completionWatch counts, from a KV watch started before any job, how many
 // times each record was written as completed: "exactly once" is checked
 // on the history of writes, not on the final state alone.
 type completionWatch struct {
-	kv    jetstream.KeyValue
+	watch *recordwatch.Watch
 	mu    sync.Mutex
 	count map[string]int
-	seen  uint64 // the last revision the watch has taken in
 	// at is when the server stored each completed write, in watch order.
 	at []time.Time
 }
 
 func watchCompletions(t testing.TB, store *jobstore.Store) *completionWatch {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	w, err := store.KV().WatchAll(ctx)
-	require.NoError(t, err)
-	cw := &completionWatch{kv: store.KV(), count: map[string]int{}}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for e := range w.Updates() {
-			if e == nil {
-				continue
-			}
-			cw.mu.Lock()
-			cw.seen = max(cw.seen, e.Revision())
-			if e.Operation() == jetstream.KeyValuePut {
-				if rec, err := jobstore.Decode(e.Value()); err == nil && rec.Status == job.StatusCompleted {
-					cw.count[rec.JobID]++
-					cw.at = append(cw.at, e.Created())
-				}
-			}
-			cw.mu.Unlock()
+	cw := &completionWatch{count: map[string]int{}}
+	w, err := recordwatch.Start(context.Background(), store, func(rec job.Record, at time.Time) {
+		if rec.Status != job.StatusCompleted {
+			return
 		}
-	}()
-	t.Cleanup(func() { cancel(); _ = w.Stop(); <-done })
+		cw.mu.Lock()
+		defer cw.mu.Unlock()
+		cw.count[rec.JobID]++
+		cw.at = append(cw.at, at)
+	})
+	require.NoError(t, err)
+	cw.watch = w
+	t.Cleanup(w.Stop)
 	return cw
 }
 
 // caughtUp waits (up to 5 s) until the watch has taken in every write the
-// bucket holds now: it runs behind KV, and a count read right after a
-// record said completed could miss that very write.
+// bucket holds now: a count read right after a record said completed could
+// miss that very write.
 func (c *completionWatch) caughtUp() {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	status, err := c.kv.Status(ctx)
-	if err != nil {
-		return
-	}
-	last := status.(*jetstream.KeyValueBucketStatus).StreamInfo().State.LastSeq
-	poll := time.NewTicker(5 * time.Millisecond)
-	defer poll.Stop()
-	for ctx.Err() == nil {
-		c.mu.Lock()
-		seen := c.seen
-		c.mu.Unlock()
-		if seen >= last {
-			return
-		}
-		select {
-		case <-ctx.Done():
-		case <-poll.C:
-		}
-	}
+	c.watch.CaughtUp(context.Background(), 5*time.Second)
 }
 
 // total counts jobs written completed at least once.

@@ -6,10 +6,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"cyberimage/shared/job"
 	"cyberimage/shared/jobstore"
+	"cyberimage/tools/internal/recordwatch"
 )
 
 // claim is one delivery's claim of a job: the write that moved the record
@@ -48,56 +47,37 @@ func (h *history) processing() (claim, bool) {
 // the NATS server's time of each, so "ran again" and "completed twice" are
 // facts of the bucket, not of the harness's polling.
 type ledger struct {
-	kv jetstream.KeyValue
+	watch *recordwatch.Watch
 
 	mu   sync.Mutex
 	jobs map[string]*history
 	done []time.Time // every completed write, in watch order
-	seen uint64      // the last revision taken in
 }
 
 // watchLedger starts the watch; stop ends it and waits for its goroutine.
 func watchLedger(ctx context.Context, store *jobstore.Store) (*ledger, func(), error) {
-	ctx, cancel := context.WithCancel(ctx)
-	w, err := store.KV().WatchAll(ctx)
+	l := &ledger{jobs: map[string]*history{}}
+	w, err := recordwatch.Start(ctx, store, l.take)
 	if err != nil {
-		cancel()
 		return nil, nil, err
 	}
-	l := &ledger{kv: store.KV(), jobs: map[string]*history{}}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for e := range w.Updates() {
-			if e == nil {
-				continue
-			}
-			l.take(e)
-		}
-	}()
-	return l, func() { cancel(); _ = w.Stop(); <-done }, nil
+	l.watch = w
+	return l, w.Stop, nil
 }
 
-func (l *ledger) take(e jetstream.KeyValueEntry) {
+// take adds one write of a record, stored by the server at at.
+func (l *ledger) take(rec job.Record, at time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.seen = max(l.seen, e.Revision())
-	if e.Operation() != jetstream.KeyValuePut {
-		return
-	}
-	rec, err := jobstore.Decode(e.Value())
-	if err != nil {
-		return
-	}
 	h := l.jobs[rec.JobID]
 	if h == nil {
-		h = &history{created: e.Created()}
+		h = &history{created: at}
 		l.jobs[rec.JobID] = h
 	}
 	h.status = rec.Status
 	var named claim
 	if d := rec.Delivery; d != nil {
-		named = claim{at: e.Created(), seq: d.StreamSeq, delivered: d.Delivered, runner: d.Runner, boot: d.Boot}
+		named = claim{at: at, seq: d.StreamSeq, delivered: d.Delivered, runner: d.Runner, boot: d.Boot}
 	}
 	switch rec.Status {
 	case job.StatusProcessing:
@@ -106,7 +86,7 @@ func (l *ledger) take(e jetstream.KeyValueEntry) {
 		}
 	case job.StatusCompleted:
 		h.completions = append(h.completions, named)
-		l.done = append(l.done, e.Created())
+		l.done = append(l.done, at)
 	}
 }
 
@@ -169,31 +149,6 @@ func (l *ledger) ended(id string) bool {
 	defer l.mu.Unlock()
 	h := l.jobs[id]
 	return h != nil && h.status.Terminal()
-}
-
-// caughtUp waits (up to limit) until the watch has taken in every write
-// the bucket holds now: it runs behind KV.
-func (l *ledger) caughtUp(ctx context.Context, limit time.Duration) {
-	ctx, cancel := context.WithTimeout(ctx, limit)
-	defer cancel()
-	status, err := l.kv.Status(ctx)
-	if err != nil {
-		return
-	}
-	bs, ok := status.(*jetstream.KeyValueBucketStatus)
-	if !ok {
-		return
-	}
-	last := bs.StreamInfo().State.LastSeq
-	for ctx.Err() == nil {
-		l.mu.Lock()
-		seen := l.seen
-		l.mu.Unlock()
-		if seen >= last {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // snapshot copies what the analysis reads: every job's history and the
