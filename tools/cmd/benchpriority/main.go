@@ -84,17 +84,12 @@ type result struct {
 }
 
 func run(o options) error {
-	ctx, r, stop, err := benchstack.Begin(time.Hour)
+	ctx, r, tmp, stop, err := benchstack.BeginIn(time.Hour, "benchpriority-", o.keep)
 	if err != nil {
 		return err
 	}
 	defer stop()
 	say, root := r.Say, r.Root
-	tmp, cleanup, err := benchstack.TempDir("benchpriority-", o.keep, say)
-	if err != nil {
-		return err
-	}
-	defer cleanup()
 	ps := benchstack.NewProcs(root, tmp)
 	defer ps.StopAll()
 	bins, err := r.Binaries(ctx, "", filepath.Join(tmp, "bin"), benchstack.ServicePackages)
@@ -110,20 +105,12 @@ func run(o options) error {
 		return err
 	}
 	defer ns.Close()
-	// Admin only makes the layout, as a deployment's provision step does;
-	// the harness then watches with the supervisor's read rights.
-	if err := creds.Provision(ctx, ns.URL(), "benchpriority-admin", bus.DefaultSettings(), "demo"); err != nil {
-		return err
-	}
-	observer, js, err := creds.Connect(ns.URL(), natsauth.Supervisor, "benchpriority-observer")
+	obs, err := creds.Observe(ctx, ns.URL(), "benchpriority", bus.DefaultSettings(), "demo")
 	if err != nil {
 		return err
 	}
-	defer observer.Close()
-	store, err := jobstore.Open(ctx, js)
-	if err != nil {
-		return err
-	}
+	defer obs.NC.Close()
+	observer, store := obs.NC, obs.Store
 	s3, _, err := benchstack.StartMinIO(ctx, ps, benchstack.MinIOBin.Path(root), tmp)
 	if err != nil {
 		return err

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"cyberimage/shared/bus"
-	"cyberimage/shared/jobstore"
 	"cyberimage/shared/natsauth"
 	"cyberimage/tools/internal/benchstack"
 	"cyberimage/tools/internal/nearestrank"
@@ -59,25 +58,18 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
-	// Admin only makes the layout, as a deployment's provision step does;
-	// the harness then watches the records, hears heartbeats and asks
-	// which node leads a stream with the supervisor's read rights. Its
+	// The harness watches the records, hears heartbeats and asks which
+	// node leads a stream with the supervisor's read rights. Its
 	// connections ping as the services' do, so a frozen node holds them no
 	// longer than it holds a service.
 	settings := bus.DefaultSettings()
 	settings.Replicas = len(c.Nodes)
-	if err := c.Creds.Provision(ctx, c.URL(), "benchrecovery-admin", settings, "demo"); err != nil {
-		return err
-	}
-	nc, js, err := c.Creds.Connect(c.URL(), natsauth.Supervisor, "benchrecovery-observer")
+	obs, err := c.Creds.Observe(ctx, c.URL(), "benchrecovery", settings, "demo")
 	if err != nil {
 		return err
 	}
-	defer nc.Close()
-	store, err := jobstore.Open(ctx, js)
-	if err != nil {
-		return err
-	}
+	defer obs.NC.Close()
+	nc, js, store := obs.NC, obs.JS, obs.Store
 	led, stopWatch, err := watchLedger(ctx, store)
 	if err != nil {
 		return err
@@ -129,7 +121,7 @@ func run(o options) error {
 	waitGroup(&ld.wg, 2*time.Minute)
 	accepted, unanswered := ld.jobs()
 	drain(ctx, led, accepted, 4*time.Minute)
-	led.caughtUp(ctx, 10*time.Second)
+	led.watch.CaughtUp(ctx, 10*time.Second)
 	jobs, done := led.snapshot()
 	outs, unattributed := analyze(faults, jobs, done)
 	if len(faults) > 0 {

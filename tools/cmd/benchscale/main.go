@@ -48,17 +48,12 @@ func main() {
 }
 
 func run(o options) error {
-	ctx, r, stop, err := benchstack.Begin(2 * time.Hour)
+	ctx, r, tmp, stop, err := benchstack.BeginIn(2*time.Hour, "benchscale-", o.keep)
 	if err != nil {
 		return err
 	}
 	defer stop()
 	say, root := r.Say, r.Root
-	tmp, cleanup, err := benchstack.TempDir("benchscale-", o.keep, say)
-	if err != nil {
-		return err
-	}
-	defer cleanup()
 	modelsDir := filepath.Join(root, "infra", "models")
 	catalog, err := models.Load(modelsDir, "")
 	if err != nil {

@@ -32,6 +32,26 @@ func Begin(deadline time.Duration) (ctx context.Context, r Run, stop context.Can
 	return ctx, r, stop, nil
 }
 
+// BeginIn is Begin for a bench that works in a scratch folder of its own,
+// tmp (named prefix followed by random characters). stop also removes
+// tmp, except with keep, when Begin's progress lines name it instead, so
+// what the run left there can be read after it.
+func BeginIn(deadline time.Duration, prefix string, keep bool) (ctx context.Context, r Run, tmp string, stop func(), err error) {
+	ctx, r, end, err := Begin(deadline)
+	if err != nil {
+		return nil, Run{}, "", nil, err
+	}
+	if tmp, err = os.MkdirTemp("", prefix); err != nil {
+		end()
+		return nil, Run{}, "", nil, err
+	}
+	if keep {
+		r.Say("keeping %s", tmp)
+		return ctx, r, tmp, end, nil
+	}
+	return ctx, r, tmp, func() { _ = os.RemoveAll(tmp); end() }, nil
+}
+
 // A Tool is a pinned binary the Makefile builds: the variable that names
 // it, and where make tools puts it in the repository (ToolPath).
 type Tool struct{ Env, Rel string }

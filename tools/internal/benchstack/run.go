@@ -24,18 +24,3 @@ func Progress(began time.Time) func(format string, args ...any) {
 		fmt.Fprintf(os.Stderr, "[%6.1fs] %s\n", time.Since(began).Seconds(), fmt.Sprintf(format, args...))
 	}
 }
-
-// TempDir makes a scratch folder named prefix followed by random
-// characters. Its cleanup removes it, except with keep, when say names it
-// instead, so what the run left there can be read after it.
-func TempDir(prefix string, keep bool, say func(format string, args ...any)) (dir string, cleanup func(), err error) {
-	dir, err = os.MkdirTemp("", prefix)
-	if err != nil {
-		return "", nil, err
-	}
-	if keep {
-		say("keeping %s", dir)
-		return dir, func() {}, nil
-	}
-	return dir, func() { os.RemoveAll(dir) }, nil
-}
