@@ -61,7 +61,7 @@ func (c *Creds) Env(role natsauth.Role, name string) ([]string, error) {
 
 // Connect connects to url as role's default identity, under the
 // connection name name: the harness reads and submits with a role's
-// rights, never admin's.
+// rights (admin's only through Provision, to make the layout).
 func (c *Creds) Connect(url string, role natsauth.Role, name string) (*nats.Conn, jetstream.JetStream, error) {
 	return bus.Connect(bus.Conn{URL: url, CredsFile: c.Path(role)}, name, nil)
 }

@@ -30,20 +30,18 @@ func (f *RunFlags) Register(binaries, outHolds, quick string) {
 }
 
 // Quicken gives the flags named in values their -quick values when -quick
-// is set (QuickFlags).
+// is set, unless the command line set them: explicit flags still win.
+// Each value is spelt as on a command line ("50", "20s"), so it serves
+// flags of any kind. The values are the bench's own constants, so one
+// that does not parse is a bug and panics.
 func (f *RunFlags) Quicken(values map[string]string) {
 	if f.Quick {
-		QuickFlags(values)
+		quickFlags(flag.CommandLine, values)
 	}
 }
 
-// QuickFlags gives the flags named in values their -quick values, unless
-// the command line set them: explicit flags still win. Each value is spelt
-// as on a command line ("50", "20s"), so it serves flags of any kind. The
-// values are the bench's own constants, so one that does not parse is a
-// bug and panics.
-func QuickFlags(values map[string]string) { quickFlags(flag.CommandLine, values) }
-
+// quickFlags sets values on fs (Quicken), passing over the flags the
+// command line set.
 func quickFlags(fs *flag.FlagSet, values map[string]string) {
 	set := setFlags(fs)
 	for name, v := range values {
