@@ -111,7 +111,7 @@ func TestEventsNeedTheReadToken(t *testing.T) {
 // clients on this host may submit.
 func TestSubmitNeedsTheSubmitToken(t *testing.T) {
 	f := newAPIFixture(t, withTokens)
-	fakeIngest(t, f.srv.p.NC)
+	fakeIngest(t, f.ingest(t))
 	const remote, local = "192.0.2.7:4000", "127.0.0.1:4000"
 	body := `{"prompt":"a lighthouse"}`
 	for _, path := range []string{"/v1/jobs", "/api/generate"} {
@@ -139,7 +139,7 @@ func TestSubmitNeedsTheSubmitToken(t *testing.T) {
 	}
 
 	noToken := newAPIFixture(t)
-	fakeIngest(t, noToken.srv.p.NC)
+	fakeIngest(t, noToken.ingest(t))
 	rec := noToken.send(t, "POST", "/v1/jobs", local, body, nil)
 	require.Equal(t, http.StatusAccepted, rec.Code, "this host submits without a token: %s", rec.Body.String())
 	rec = noToken.send(t, "POST", "/v1/jobs", "[::1]:4000", body, nil)

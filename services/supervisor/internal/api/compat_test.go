@@ -17,7 +17,7 @@ import (
 // them in the request as they came (ingest validates them).
 func TestGeneratePassesTheSchedulingFields(t *testing.T) {
 	f := newAPIFixture(t)
-	nc := f.srv.p.NC
+	nc := f.ingest(t)
 	published := make(chan []byte, 2)
 	answerRequests(t, nc, func(m *nats.Msg) bus.RequestReply {
 		published <- m.Data

@@ -29,7 +29,7 @@ func TestEventsStreamOneJobsProgress(t *testing.T) {
 	require.True(t, lines.Scan())
 	require.True(t, strings.HasPrefix(lines.Text(), ":"), "a comment opens the stream: %q", lines.Text())
 
-	nc := f.srv.p.NC
+	nc := f.runner(t, "r")
 	publish := func(subject string, data []byte) {
 		require.NoError(t, nc.Publish(subject, data))
 		require.NoError(t, nc.Flush())

@@ -19,6 +19,7 @@ import (
 	"cyberimage/shared/bus"
 	"cyberimage/shared/job"
 	"cyberimage/shared/jobstore"
+	"cyberimage/shared/natsauth"
 	"cyberimage/shared/objectstore"
 	"cyberimage/shared/testenv"
 )
@@ -30,13 +31,33 @@ type apiFixture struct {
 	srv   *Server
 	store *jobstore.Store
 	idx   *index.Index
+	// nats is the server, for a test standing in for another role (ingest,
+	// a runner) to connect as it; nil from newAPIFixtureOn.
+	nats *testenv.NATS
 }
 
-// newAPIFixture serves the API over a real NATS server and index; opts
-// change its Params (tokens, limits) before it is made.
+// newAPIFixture serves the API over a real NATS server with permissions,
+// provisioned as admin, on the supervisor's credentials, and a real
+// index; opts change its Params (tokens, limits) before it is made.
 func newAPIFixture(t *testing.T, opts ...func(*Params)) *apiFixture {
-	nc, js := testenv.StartNATS(t).Provisioned(t, "demo")
-	return newAPIFixtureOn(t, nc, js, opts...)
+	n := testenv.StartNATSWithAuth(t)
+	n.Provisioned(t, "demo")
+	nc, js := n.ConnectAs(t, natsauth.Supervisor)
+	f := newAPIFixtureOn(t, nc, js, opts...)
+	f.nats = n
+	return f
+}
+
+// ingest connects as ingest, for a test that stands in for it.
+func (f *apiFixture) ingest(t *testing.T) *nats.Conn {
+	nc, _ := f.nats.ConnectAs(t, natsauth.Ingest)
+	return nc
+}
+
+// runner connects as the GPU runner name, for a test that stands in for it.
+func (f *apiFixture) runner(t *testing.T, name string) *nats.Conn {
+	nc, _ := f.nats.ConnectAsIdentity(t, natsauth.Runner, name)
+	return nc
 }
 
 // newAPIFixtureOn is newAPIFixture on a connection of the caller's (the

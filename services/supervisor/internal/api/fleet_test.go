@@ -84,12 +84,13 @@ func TestDrainAndUndrainARunner(t *testing.T) {
 	require.NoError(t, f.srv.p.Tracker.Start(ctx))
 	t.Cleanup(func() { _ = f.srv.p.Tracker.Stop(context.Background()) })
 	orders := make(chan *nats.Msg, 8)
-	sub, err := nc.ChanSubscribe(bus.ControlSubject("r1"), orders)
+	runner := f.runner(t, "r1")
+	sub, err := runner.ChanSubscribe(bus.ControlSubject("r1"), orders)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = sub.Unsubscribe() })
 	beat := func(draining bool) {
 		hb := bus.Heartbeat{Runner: "r1", Boot: "b1", Models: []string{"demo"}, Slots: 1, At: time.Now(), Draining: draining}
-		require.NoError(t, nc.Publish(bus.HeartbeatSubject("r1"), bus.EncodeHeartbeat(hb)))
+		require.NoError(t, runner.Publish(bus.HeartbeatSubject("r1"), bus.EncodeHeartbeat(hb)))
 		require.Eventually(t, func() bool { got, ok := f.srv.p.Tracker.Heartbeat("r1"); return ok && got.Draining == draining },
 			5*time.Second, 10*time.Millisecond)
 	}

@@ -124,7 +124,7 @@ func TestEventStreamFloodIsCapped(t *testing.T) {
 	// deadline the stream lifted is on a real connection's clock.
 	<-time.After(time.Until(liveOpened.Add(2 * timeouts.Write)))
 	ev, _ := json.Marshal(bus.ProgressEvent{JobID: "J1", Status: "processing", Step: 1, TotalSteps: 2, Runner: "r", At: time.Now()})
-	require.NoError(t, f.srv.p.NC.Publish(bus.EventSubject("J1"), ev))
+	require.NoError(t, f.runner(t, "r").Publish(bus.EventSubject("J1"), ev))
 	for live.lines.Scan() {
 		if data, ok := strings.CutPrefix(live.lines.Text(), "data: "); ok {
 			require.Contains(t, data, `"J1"`)

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"cyberimage/shared/bus"
+	"cyberimage/shared/natsauth"
 )
 
 // TestSubmitToAFullRequestStreamIsRefused: when the request stream is full
@@ -23,15 +24,17 @@ func TestSubmitToAFullRequestStreamIsRefused(t *testing.T) {
 	cfg := st.CachedInfo().Config
 	require.EqualValues(t, bus.RequestsMaxBytes, cfg.MaxBytes, "provisioned with its bound")
 	require.Equal(t, jetstream.DiscardNew, cfg.Discard)
-	cfg.MaxBytes = 4096 // a small stream, filled below
-	_, err = js.UpdateStream(ctx, cfg)
+	cfg.MaxBytes = 4096 // a small stream, filled below (an operator's change)
+	_, admin := f.nats.Connect(t)
+	_, err = admin.UpdateStream(ctx, cfg)
 	require.NoError(t, err)
 	// Publish until less room is left than the submission below needs
 	// (the stream's figures only grow, however late they are read).
+	client, _ := f.nats.ConnectAs(t, natsauth.Client)
 	for i := 0; ; i++ {
 		require.Less(t, i, 1000, "the stream never filled")
-		require.NoError(t, f.srv.p.NC.Publish(bus.SubjectRequests, []byte(`{"prompt":"waiting for ingest"}`)))
-		require.NoError(t, f.srv.p.NC.Flush())
+		require.NoError(t, client.Publish(bus.SubjectRequests, []byte(`{"prompt":"waiting for ingest"}`)))
+		require.NoError(t, client.Flush())
 		info, err := st.Info(ctx)
 		require.NoError(t, err)
 		if info.State.Bytes+100 > uint64(cfg.MaxBytes) {

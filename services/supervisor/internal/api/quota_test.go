@@ -35,7 +35,7 @@ func TestIngestQuotaRefusalsAre429(t *testing.T) {
 		"too-fast":  {Code: job.CodeRateLimited, Message: "over 600 a minute", RetryAfterS: 0},
 		"not-quota": {Code: job.CodeWidthOutOfRange, Field: "width", Message: "too wide"},
 	}
-	answerRequests(t, f.srv.p.NC, func(m *nats.Msg) bus.RequestReply {
+	answerRequests(t, f.ingest(t), func(m *nats.Msg) bus.RequestReply {
 		var req job.Request
 		_ = json.Unmarshal(m.Data, &req)
 		e := refusals[req.Prompt]

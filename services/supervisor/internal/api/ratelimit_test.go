@@ -62,7 +62,7 @@ func TestLimiterRefillsAtItsRate(t *testing.T) {
 func TestSubmitsAreRateLimitedPerToken(t *testing.T) {
 	clock := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	f := newAPIFixture(t, withTokens, func(p *Params) { p.SubmitRate = 2; p.Now = clock.Now })
-	fakeIngest(t, f.srv.p.NC)
+	fakeIngest(t, f.ingest(t))
 	const remote = "192.0.2.7:4000"
 	submit := func(token string) int {
 		return f.send(t, "POST", "/v1/jobs", remote, `{"prompt":"p"}`, bearer(token)).Code
