@@ -8,11 +8,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"cyberimage/services/supervisor/internal/index"
+	"cyberimage/services/supervisor/internal/leaderpass/leaderpasstest"
 	"cyberimage/shared/bus"
 	"cyberimage/shared/job"
 	"cyberimage/shared/jobstore"
-	"cyberimage/shared/natsauth"
-	"cyberimage/shared/testenv"
 )
 
 // TestReadEndedAndCheckpoint: a read of the bucket hands over only the
@@ -21,12 +20,8 @@ import (
 // checkpoint is absent until saved and reads back what was saved. All
 // of it with the supervisor's credentials: admin only provisions.
 func TestReadEndedAndCheckpoint(t *testing.T) {
-	n := testenv.StartNATSWithAuth(t)
-	n.Provisioned(t, "demo")
-	_, js := n.ConnectAs(t, natsauth.Supervisor)
+	_, js, store := leaderpasstest.Store(t)
 	ctx := context.Background()
-	store, err := jobstore.Open(ctx, js)
-	require.NoError(t, err)
 	spec := job.Spec{Prompt: "p", Model: "demo", Width: 64, Height: 64, Steps: 1, NumImages: 1}
 	var revs []uint64
 	for _, r := range []struct {

@@ -41,7 +41,8 @@ func (a Acks) Last(token string) (acks.Seen, bool) { s, ok := a[token]; return s
 // Store starts an in-process JetStream server with permissions,
 // provisioned (as admin) for the model "demo", and opens its job store
 // with the supervisor's credentials, as the passes that write records
-// (the reconciler, the expiry sweep, the dead-letter handler) run; a test
+// (the reconciler, the expiry sweep, the dead-letter handler) and the
+// followers of ended jobs (follow's reads and checkpoints) run; a test
 // standing in for another role connects to n as that role.
 func Store(t testing.TB) (n *testenv.NATS, js jetstream.JetStream, store *jobstore.Store) {
 	n = testenv.StartNATSWithAuth(t)
