@@ -225,11 +225,21 @@ func (a *Archiver) reset(from uint64) {
 // through a crash.
 func (a *Archiver) catchUp(ctx context.Context, from, to uint64) error {
 	for from < to {
+		// A batch is read whole before any of it is archived: archiving
+		// may wait out an S3 outage, and a watch left unread that long
+		// stalls on the server's flow control.
+		var batch []index.Ended
 		next, err := follow.ReadEnded(ctx, a.p.Records, from, to, a.p.CatchUpBatch, func(e index.Ended) error {
-			return a.add(ctx, e.Revision, e.Record)
+			batch = append(batch, e)
+			return nil
 		})
 		if err != nil {
 			return err
+		}
+		for _, e := range batch {
+			if err := a.add(ctx, e.Revision, e.Record); err != nil {
+				return err
+			}
 		}
 		a.taken, from = next, next
 		if err := a.index(ctx); err != nil {
