@@ -46,7 +46,7 @@ func requireAllCompletedAndDrained(t *testing.T, s *stack, jobs int) {
 		}
 		st := statusAt(t, s.supervisorAddr)
 		return q["completed"] == jobs && q["total"] == jobs && q["processing"] == 0 && q["pending"] == 0 &&
-			st.Queue["pending"] == 0 && st.Queue["in_progress"] == 0
+			st.Queue.Pending == 0 && st.Queue.InProgress == 0
 	}, 30*time.Second, 200*time.Millisecond, "/status and /api/queue agree with KV")
 }
 

@@ -95,7 +95,7 @@ func TestSkewedRunnerClocks(t *testing.T) {
 	st := statusAt(t, s.supervisorAddr)
 	health := map[string]string{}
 	for _, r := range st.Runners {
-		health[fmt.Sprint(r["runner"])] = fmt.Sprint(r["health"])
+		health[r.Runner] = r.Health
 	}
 	require.Equal(t, map[string]string{"runner-slow": "healthy", "runner-fast": "healthy"}, health)
 	require.Empty(t, st.Recoveries)

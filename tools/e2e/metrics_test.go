@@ -106,7 +106,7 @@ func TestMetricsOfEveryService(t *testing.T) {
 	st := statusAt(t, s.supervisorAddr)
 	healthy := 0
 	for _, r := range st.Runners {
-		if r["health"] == "healthy" {
+		if r.Health == "healthy" {
 			healthy++
 		}
 	}

@@ -12,31 +12,17 @@ import (
 	"cyberimage/shared/bus"
 	"cyberimage/shared/job"
 	"cyberimage/shared/natsauth"
+	"cyberimage/shared/statusapi"
 )
 
 // An operator's maintenance (issue 27): a model's queue paused and
 // resumed, a runner drained and undrained, over the admin API, through
 // supervisor and runner restarts.
 
-// fleetStatus is the part of /status these tests read.
-type fleetStatus struct {
-	Models []struct {
-		Name   string `json:"name"`
-		Paused bool   `json:"paused"`
-	} `json:"models"`
-	Runners []struct {
-		Runner       string `json:"runner"`
-		Boot         string `json:"boot"`
-		Health       string `json:"health"`
-		Draining     bool   `json:"draining"`
-		DrainPending bool   `json:"drain_pending"`
-		Busy         int    `json:"busy"`
-	} `json:"runners"`
-}
-
-func (s *stack) fleet() fleetStatus {
+// fleet is /status, read from the test's supervisor.
+func (s *stack) fleet() statusapi.Status {
 	s.t.Helper()
-	var st fleetStatus
+	var st statusapi.Status
 	require.Equal(s.t, http.StatusOK, s.getJSON("/status", &st))
 	return st
 }
@@ -69,7 +55,7 @@ func (s *stack) waitDrained(runner string, drained bool) string {
 // drainedAs reports whether /status says the live runner is drained (or
 // not) and its heartbeat agrees, and the boot of the process it heard.
 func (s *stack) drainedAs(runner string, drained bool) (boot string, ok bool) {
-	var st fleetStatus
+	var st statusapi.Status
 	if s.getJSON("/status", &st) != http.StatusOK {
 		return "", false
 	}
@@ -235,7 +221,7 @@ func TestRestartVoidsAPendingReload(t *testing.T) {
 	require.NoError(t, err)
 	health := ""
 	require.Eventually(t, func() bool {
-		var st fleetStatus
+		var st statusapi.Status
 		if s.getJSON("/status", &st) != http.StatusOK {
 			return false
 		}

@@ -17,6 +17,7 @@ import (
 
 	"cyberimage/shared/job"
 	"cyberimage/shared/s3layout"
+	"cyberimage/shared/statusapi"
 )
 
 // TestPipelineEndToEnd publishes 20 requests (valid ones of mixed sizes as
@@ -121,16 +122,13 @@ func TestPipelineEndToEnd(t *testing.T) {
 		s.getJSON("/api/queue", &q)
 		return q["completed"] == 16 && q["pending"] == 0 && q["processing"] == 0 && q["failed"] == 0 && q["total"] == 16
 	}, 10*time.Second, 100*time.Millisecond, "/api/queue agrees with KV")
-	var st struct {
-		Queue   map[string]int   `json:"queue"`
-		Runners []map[string]any `json:"runners"`
-	}
+	var st statusapi.Status
 	require.Equal(t, http.StatusOK, s.getJSON("/status", &st))
-	require.Equal(t, 0, st.Queue["pending"])
-	require.Equal(t, 0, st.Queue["in_progress"])
+	require.Zero(t, st.Queue.Pending)
+	require.Zero(t, st.Queue.InProgress)
 	require.Len(t, st.Runners, 2)
 	for _, r := range st.Runners {
-		require.Equal(t, "cpu", r["device"], "no GPU here: the runners say they run on the CPU")
+		require.Equal(t, "cpu", r.Device, "no GPU here: the runners say they run on the CPU")
 	}
 	var models struct {
 		Default string `json:"default"`

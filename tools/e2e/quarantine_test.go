@@ -42,8 +42,8 @@ func TestQuarantinedRunnerPullsNothingUntilReloaded(t *testing.T) {
 
 	health := func() string {
 		for _, r := range statusAt(t, s.supervisorAddr).Runners {
-			if r["runner"] == "runner-q" {
-				return fmt.Sprint(r["health"])
+			if r.Runner == "runner-q" {
+				return r.Health
 			}
 		}
 		return "absent"

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"cyberimage/shared/statusapi"
 )
 
 // TestOperatorReload: an operator's reload order reaches the runner, which
@@ -25,13 +27,7 @@ func TestOperatorReload(t *testing.T) {
 	require.NotEmpty(t, order.Order)
 
 	require.Eventually(t, func() bool {
-		var st struct {
-			Runners []struct {
-				Runner     string `json:"runner"`
-				LastReload string `json:"last_reload"`
-				Health     string `json:"health"`
-			} `json:"runners"`
-		}
+		var st statusapi.Status
 		if s.getJSON("/status", &st) != http.StatusOK {
 			return false
 		}

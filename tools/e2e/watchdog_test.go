@@ -15,6 +15,7 @@ import (
 
 	"cyberimage/shared/bus"
 	"cyberimage/shared/job"
+	"cyberimage/shared/statusapi"
 )
 
 // Compressed watchdog timings: the same code as production, seconds for
@@ -111,24 +112,10 @@ func (l *ackLog) on(seq uint64, delivered int, after time.Time) []string {
 	return out
 }
 
-type statusView struct {
-	Queue      map[string]int   `json:"queue"`
-	Runners    []map[string]any `json:"runners"`
-	Recoveries []struct {
-		Kind   string `json:"kind"`
-		JobID  string `json:"job_id"`
-		Runner string `json:"runner"`
-		Reason string `json:"reason"`
-	} `json:"recoveries"`
-	Supervisor struct {
-		Leader bool   `json:"leader"`
-		Holder string `json:"leader_id"`
-	} `json:"supervisor"`
-}
-
-func statusAt(t *testing.T, addr string) statusView {
+// statusAt is the supervisor at addr's GET /status.
+func statusAt(t *testing.T, addr string) statusapi.Status {
 	t.Helper()
-	var st statusView
+	var st statusapi.Status
 	resp, err := http.Get("http://" + addr + "/status")
 	require.NoError(t, err)
 	defer resp.Body.Close()
@@ -266,7 +253,7 @@ func TestPoisonJobDeadLettered(t *testing.T) {
 	require.Equal(t, poison.JobID, msg.Header.Get(bus.HeaderJobID))
 	require.Contains(t, msg.Header.Get(bus.HeaderReason), "max_stalled_time")
 	require.Zero(t, s.jobsInStream(), "the dead message left the work queue")
-	require.Equal(t, 1, statusAt(t, s.supervisorAddr).Queue["dead"])
+	require.EqualValues(t, 1, statusAt(t, s.supervisorAddr).Queue.Dead)
 
 	// The operator fixes the runners and re-queues the job.
 	for _, p := range poisoned {

@@ -7,62 +7,16 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
-)
 
-// statusReply is the part of GET /status the summary shows.
-type statusReply struct {
-	Queue struct {
-		Pending     int `json:"pending"`
-		InProgress  int `json:"in_progress"`
-		Redelivered int `json:"redelivered"`
-		Dead        int `json:"dead"`
-	} `json:"queue"`
-	Jobs           map[string]int `json:"jobs"`
-	JobsInProgress []struct {
-		JobID          string  `json:"job_id"`
-		Model          string  `json:"model"`
-		Runner         string  `json:"runner"`
-		Attempt        int     `json:"attempt"`
-		ElapsedSeconds float64 `json:"elapsed_seconds"`
-		Step           int     `json:"step"`
-		TotalSteps     int     `json:"total_steps"`
-	} `json:"jobs_in_progress"`
-	Runners []struct {
-		Runner string    `json:"runner"`
-		Host   string    `json:"host"`
-		Models []string  `json:"models"`
-		Slots  int       `json:"slots"`
-		Busy   int       `json:"busy"`
-		Device string    `json:"device"`
-		At     time.Time `json:"at"`
-		Health string    `json:"health"`
-		// Draining: an operator drained it; it takes no new work.
-		Draining bool `json:"draining"`
-	} `json:"runners"`
-	Models []struct {
-		Name   string `json:"name"`
-		Paused bool   `json:"paused"`
-	} `json:"models"`
-	Recoveries []struct {
-		At     time.Time `json:"at"`
-		Kind   string    `json:"kind"`
-		JobID  string    `json:"job_id"`
-		Runner string    `json:"runner"`
-		Reason string    `json:"reason"`
-	} `json:"recoveries"`
-	Supervisor struct {
-		Leader bool   `json:"leader"`
-		Holder string `json:"leader_id"`
-	} `json:"supervisor"`
-	At time.Time `json:"at"`
-}
+	"cyberimage/shared/statusapi"
+)
 
 // recentRecoveries is how many recoveries the summary lists.
 const recentRecoveries = 5
 
 // showStatus prints a summary of GET /status.
 func showStatus(c *client, out io.Writer) error {
-	var st statusReply
+	var st statusapi.Status
 	if err := c.getJSON("/status", &st); err != nil {
 		return err
 	}

@@ -6,53 +6,24 @@ import (
 	"net/http"
 	"time"
 
+	"cyberimage/services/supervisor/internal/index"
 	"cyberimage/services/supervisor/internal/recoveries"
 	"cyberimage/services/supervisor/internal/tracker"
 	"cyberimage/shared/bus"
 	"cyberimage/shared/job"
+	"cyberimage/shared/statusapi"
 )
 
 // queueState is the consumer's view of the work queue.
 type queueState struct {
-	Pending     uint64 `json:"pending"`
-	InProgress  int    `json:"in_progress"`
-	Redelivered int    `json:"redelivered"`
-	// Dead is the number of messages in the dead-letter stream.
-	Dead uint64 `json:"dead"`
+	statusapi.Queue
 	// consumers are the runners' consumers by name, true when paused.
 	consumers map[string]bool
 }
 
-type inProgress struct {
-	JobID          string     `json:"job_id"`
-	Model          string     `json:"model"`
-	Runner         string     `json:"runner"`
-	Attempt        int        `json:"attempt"`
-	Deliveries     int        `json:"deliveries"`
-	Delivery       string     `json:"delivery,omitempty"`
-	StartedAt      *time.Time `json:"started_at,omitempty"`
-	ElapsedSeconds float64    `json:"elapsed_seconds"`
-	Step           int        `json:"step"`
-	TotalSteps     int        `json:"total_steps"`
-	LastProgress   *time.Time `json:"last_progress,omitempty"`
-}
-
-type statusReply struct {
-	Queue          queueState            `json:"queue"`
-	Jobs           any                   `json:"jobs"`
-	JobsInProgress []inProgress          `json:"jobs_in_progress"`
-	Runners        []runnerEntry         `json:"runners"`
-	Models         []modelState          `json:"models"`
-	Recoveries     []recoveries.Recovery `json:"recoveries"`
-	RecoveryCounts map[string]int64      `json:"recovery_counts"`
-	Supervisor     supervisorState       `json:"supervisor"`
-	At             time.Time             `json:"at"`
-}
-
-type supervisorState struct {
-	Leader bool   `json:"leader"`
-	Holder string `json:"leader_id"`
-}
+// statusReply is the answer, with the runners, models and recoveries as
+// this supervisor's packages keep them.
+type statusReply = statusapi.Answer[index.Counts, runnerEntry, modelState, recoveries.Recovery]
 
 // consumerState adds up the runners' consumers (one per model).
 func (s *Server) consumerState(ctx context.Context) (queueState, error) {
@@ -87,11 +58,11 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	}
 	now := time.Now()
 	running := s.p.Index.Processing()
-	list := make([]inProgress, 0, len(running))
+	list := make([]statusapi.InProgress, 0, len(running))
 	alive := make(map[string]bool, len(running))
 	for _, e := range running {
 		alive[e.JobID] = true
-		item := inProgress{JobID: e.JobID, Model: e.Model, Runner: e.Runner, Attempt: e.Attempts, StartedAt: e.StartedAt}
+		item := statusapi.InProgress{JobID: e.JobID, Model: e.Model, Runner: e.Runner, Attempt: e.Attempts, StartedAt: e.StartedAt}
 		if e.Delivery != nil {
 			// Elapsed counts from the start of this delivery's run, on the
 			// server's clock, as the watchdog does.
@@ -107,9 +78,9 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	s.p.Tracker.Forget(alive)
 	runners := s.runners()
 	leader, holder := s.p.Leader()
-	writeJSON(w, http.StatusOK, statusReply{Queue: q, Jobs: s.p.Index.Counts(), JobsInProgress: list,
+	writeJSON(w, http.StatusOK, statusReply{Queue: q.Queue, Jobs: s.p.Index.Counts(), JobsInProgress: list,
 		Runners: withDrains(runners, s.drainedRunners(ctx)), Models: s.modelStates(q), Recoveries: s.p.Recoveries.Recent(), RecoveryCounts: s.p.Recoveries.Counts(),
-		Supervisor: supervisorState{Leader: leader, Holder: holder}, At: now.UTC()})
+		Supervisor: statusapi.Supervisor{Leader: leader, Holder: holder}, At: now.UTC()})
 }
 
 func (s *Server) queue(w http.ResponseWriter, r *http.Request) {
