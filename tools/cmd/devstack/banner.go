@@ -12,6 +12,7 @@ import (
 	"cyberimage/shared/bus"
 	"cyberimage/shared/natsauth"
 	"cyberimage/shared/objectstore"
+	"cyberimage/shared/statusapi"
 	"cyberimage/tools/internal/httpwait"
 	"cyberimage/tools/internal/s3access"
 )
@@ -55,11 +56,7 @@ func healthyRunners(statusURL string) int {
 		return 0
 	}
 	defer resp.Body.Close()
-	var st struct {
-		Runners []struct {
-			Health string `json:"health"`
-		} `json:"runners"`
-	}
+	var st statusapi.Status
 	if json.NewDecoder(resp.Body).Decode(&st) != nil {
 		return 0
 	}

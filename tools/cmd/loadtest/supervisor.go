@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"time"
+
+	"cyberimage/shared/statusapi"
 )
 
 // supervisorClient reads the supervisor's HTTP API.
@@ -27,13 +29,6 @@ type queueCounts struct {
 	Failed     int `json:"failed"`
 	Rejected   int `json:"rejected"`
 	Total      int `json:"total"`
-}
-
-// runnerView is the part of a /status runner entry the stall test uses.
-type runnerView struct {
-	Runner string `json:"runner"`
-	Slots  int    `json:"slots"`
-	Health string `json:"health"`
 }
 
 // jobView is the part of a /v1/jobs/{id} reply the checks use.
@@ -79,10 +74,8 @@ func (c *supervisorClient) queue(ctx context.Context) (queueCounts, error) {
 	return q, err
 }
 
-func (c *supervisorClient) runners(ctx context.Context) ([]runnerView, error) {
-	var st struct {
-		Runners []runnerView `json:"runners"`
-	}
+func (c *supervisorClient) runners(ctx context.Context) ([]statusapi.Runner, error) {
+	var st statusapi.Status
 	code, err := c.get(ctx, "/status", &st)
 	if err == nil && code != http.StatusOK {
 		err = fmt.Errorf("GET /status: status %d", code)
