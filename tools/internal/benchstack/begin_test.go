@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestRunFolders: -out is taken from the repository's root unless
@@ -51,5 +52,30 @@ func TestRunFolders(t *testing.T) {
 	bins, err := r.Binaries(context.Background(), root, filepath.Join(root, "bin"), map[string]string{"minio": "./nowhere"})
 	if err != nil || bins["minio"] != bin {
 		t.Errorf("Binaries(prebuilt) = %v, %v", bins, err)
+	}
+}
+
+// TestBeginInScratchFolder: BeginIn's stop removes the scratch folder and
+// ends the context, except with keep, when the folder stays.
+func TestBeginInScratchFolder(t *testing.T) {
+	t.Setenv("TMPDIR", t.TempDir())
+	for _, keep := range []bool{false, true} {
+		ctx, _, tmp, stop, err := BeginIn(time.Minute, "benchstack-test-", keep)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(filepath.Base(tmp), "benchstack-test-") {
+			t.Errorf("scratch folder %s", tmp)
+		}
+		if _, err := os.Stat(tmp); err != nil {
+			t.Fatalf("scratch folder not made: %v", err)
+		}
+		stop()
+		if ctx.Err() == nil {
+			t.Error("stop left the context running")
+		}
+		if _, err := os.Stat(tmp); keep != (err == nil) {
+			t.Errorf("keep %v: after stop, stat gives %v", keep, err)
+		}
 	}
 }
