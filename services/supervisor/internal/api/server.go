@@ -27,6 +27,7 @@ import (
 	"cyberimage/services/supervisor/internal/watchdog"
 	"cyberimage/services/supervisor/internal/webhook"
 	"cyberimage/shared/bus"
+	"cyberimage/shared/defaults"
 	"cyberimage/shared/httpserve"
 	"cyberimage/shared/job"
 	"cyberimage/shared/jobstore"
@@ -116,18 +117,10 @@ type Limits struct {
 }
 
 func (l Limits) withDefaults() Limits {
-	if l.Streams <= 0 {
-		l.Streams = 256
-	}
-	if l.StreamsPerClient <= 0 {
-		l.StreamsPerClient = 32
-	}
-	if l.Scans <= 0 {
-		l.Scans = 2
-	}
-	if l.ScanTimeout <= 0 {
-		l.ScanTimeout = scanTimeoutDefault
-	}
+	l.Streams = defaults.Positive(l.Streams, 256)
+	l.StreamsPerClient = defaults.Positive(l.StreamsPerClient, 32)
+	l.Scans = defaults.Positive(l.Scans, 2)
+	l.ScanTimeout = defaults.Positive(l.ScanTimeout, scanTimeoutDefault)
 	return l
 }
 

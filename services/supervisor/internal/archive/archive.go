@@ -32,6 +32,7 @@ import (
 
 	"cyberimage/services/supervisor/internal/follow"
 	"cyberimage/services/supervisor/internal/index"
+	"cyberimage/shared/defaults"
 	"cyberimage/shared/job"
 	"cyberimage/shared/jobstore"
 	"cyberimage/shared/lifecycle"
@@ -99,29 +100,17 @@ type Archiver struct {
 
 // New makes an archiver; nothing runs until Start.
 func New(p Params) *Archiver {
-	if p.FlushInterval <= 0 {
-		p.FlushInterval = time.Second
-	}
-	if p.SegmentRecords <= 0 {
-		p.SegmentRecords = 1000
-	}
-	if p.IndexInterval <= 0 {
-		p.IndexInterval = time.Minute
-	}
+	p.FlushInterval = defaults.Positive(p.FlushInterval, time.Second)
+	p.SegmentRecords = defaults.Positive(p.SegmentRecords, 1000)
+	p.IndexInterval = defaults.Positive(p.IndexInterval, time.Minute)
 	for _, ttl := range []time.Duration{p.Retention.Record, p.Retention.Failed} {
 		if ttl > 0 {
 			p.IndexInterval = max(min(p.IndexInterval, ttl/4), 10*time.Millisecond)
 		}
 	}
-	if p.MaxPending <= 0 {
-		p.MaxPending = 20_000
-	}
-	if p.FeedLimit <= 0 {
-		p.FeedLimit = 10_000
-	}
-	if p.CatchUpBatch <= 0 {
-		p.CatchUpBatch = 1000
-	}
+	p.MaxPending = defaults.Positive(p.MaxPending, 20_000)
+	p.FeedLimit = defaults.Positive(p.FeedLimit, 10_000)
+	p.CatchUpBatch = defaults.Positive(p.CatchUpBatch, 1000)
 	a := &Archiver{p: p, log: p.Logger.Named("archive"), seg: newSegment()}
 	a.loop = lifecycle.NewLoop(0, a.Run)
 	return a

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"cyberimage/shared/defaults"
 	"cyberimage/shared/job"
 )
 
@@ -38,18 +39,10 @@ type Limits struct {
 }
 
 func (l Limits) withDefaults() Limits {
-	if l.Labels <= 0 {
-		l.Labels = 16
-	}
-	if l.Runners <= 0 {
-		l.Runners = 32
-	}
-	if l.GPUs <= 0 {
-		l.GPUs = 8
-	}
-	if l.RecentJobs <= 0 {
-		l.RecentJobs = 20
-	}
+	l.Labels = defaults.Positive(l.Labels, 16)
+	l.Runners = defaults.Positive(l.Runners, 32)
+	l.GPUs = defaults.Positive(l.GPUs, 8)
+	l.RecentJobs = defaults.Positive(l.RecentJobs, 20)
 	return l
 }
 

@@ -7,6 +7,7 @@ import (
 	"go.uber.org/zap"
 
 	"cyberimage/services/supervisor/internal/index"
+	"cyberimage/shared/defaults"
 	"cyberimage/shared/lifecycle"
 )
 
@@ -49,12 +50,8 @@ type Sampler struct {
 
 // NewSampler makes a Sampler; Start runs it.
 func NewSampler(p Params) *Sampler {
-	if p.Every <= 0 {
-		p.Every = 15 * time.Second
-	}
-	if p.FeedLimit <= 0 {
-		p.FeedLimit = 10_000
-	}
+	p.Every = defaults.Positive(p.Every, 15*time.Second)
+	p.FeedLimit = defaults.Positive(p.FeedLimit, 10_000)
 	s := &Sampler{p: p, log: p.Logger.Named("stats")}
 	s.loops = lifecycle.Group{lifecycle.NewLoop(0, s.follow), lifecycle.NewLoop(p.Every, s.Sample, lifecycle.AtOnce())}
 	return s

@@ -32,6 +32,7 @@ import (
 	"cyberimage/services/supervisor/internal/follow"
 	"cyberimage/services/supervisor/internal/index"
 	"cyberimage/shared/backoff"
+	"cyberimage/shared/defaults"
 	"cyberimage/shared/job"
 	"cyberimage/shared/lifecycle"
 )
@@ -81,12 +82,8 @@ func New(p Params) *Webhooks {
 	if p.Backoff == (backoff.Policy{}) {
 		p.Backoff = backoff.Policy{Base: 2 * time.Second, Max: 5 * time.Minute, Jitter: 0.2}
 	}
-	if p.FeedLimit <= 0 {
-		p.FeedLimit = 10_000
-	}
-	if p.SaveEvery <= 0 {
-		p.SaveEvery = 5 * time.Second
-	}
+	p.FeedLimit = defaults.Positive(p.FeedLimit, 10_000)
+	p.SaveEvery = defaults.Positive(p.SaveEvery, 5*time.Second)
 	if p.Metrics == nil {
 		p.Metrics = NewMetrics()
 	}
