@@ -56,12 +56,14 @@ func TestStopEndsAFrozenProcessWithSIGTERM(t *testing.T) {
 	}
 	// Freeze it only once its trap is set, or SIGTERM's default would end
 	// it without the trap.
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		if data, _ := os.ReadFile(ps.LogPath("sleeper")); strings.Contains(string(data), "ready") {
-			break
-		}
-		if time.Now().After(deadline) {
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(10 * time.Second)
+	for data, _ := os.ReadFile(ps.LogPath("sleeper")); !strings.Contains(string(data), "ready"); data, _ = os.ReadFile(ps.LogPath("sleeper")) {
+		select {
+		case <-deadline:
 			t.Fatal("the shell did not set its trap within 10s")
+		case <-tick.C:
 		}
 	}
 	if err := p.Freeze(); err != nil {
