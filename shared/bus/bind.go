@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"cyberimage/shared/config"
+	"cyberimage/shared/defaults"
 )
 
 // Conn locates the NATS server and says how to authenticate to it.
@@ -59,10 +60,7 @@ func (c *Conn) Check(l *config.Loader) {
 const DefaultPingInterval = 3 * time.Second
 
 func (c Conn) pingInterval() time.Duration {
-	if c.PingInterval <= 0 {
-		return DefaultPingInterval
-	}
-	return c.PingInterval
+	return defaults.Positive(c.PingInterval, DefaultPingInterval)
 }
 
 // Redacted is the URL with any password replaced, for logs.
