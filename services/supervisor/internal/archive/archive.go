@@ -31,7 +31,6 @@ import (
 	"go.uber.org/zap"
 
 	"cyberimage/services/supervisor/internal/follow"
-	"cyberimage/services/supervisor/internal/index"
 	"cyberimage/shared/defaults"
 	"cyberimage/shared/job"
 	"cyberimage/shared/jobstore"
@@ -214,14 +213,9 @@ func (a *Archiver) reset(from uint64) {
 // through a crash.
 func (a *Archiver) catchUp(ctx context.Context, from, to uint64) error {
 	for from < to {
-		// A batch is read whole before any of it is archived: archiving
-		// may wait out an S3 outage, and a watch left unread that long
-		// stalls on the server's flow control.
-		var batch []index.Ended
-		next, err := follow.ReadEnded(ctx, a.p.Records, from, to, a.p.CatchUpBatch, func(e index.Ended) error {
-			batch = append(batch, e)
-			return nil
-		})
+		// A batch is read whole, its watch closed, before any of it is
+		// archived: archiving may wait out an S3 outage.
+		batch, next, err := follow.ReadEnded(ctx, a.p.Records, from, to, a.p.CatchUpBatch)
 		if err != nil {
 			return err
 		}

@@ -26,42 +26,39 @@ type Source interface {
 	Unfollow(*index.Feed)
 }
 
-// ReadEnded hands fn, in revision order, the records that ended after
-// revision from and no later than to, as the record bucket holds them
-// now, from one watch of the bucket, streaming: it holds none of them. A
-// limit above 0 stops it after that many; next is the revision it read
-// up to: to, or the last record's when limit stopped it. A record that
-// does not decode is passed over (it is the index's to report). An error
-// of fn's ends the read and is returned as it is.
-func ReadEnded(ctx context.Context, records jetstream.KeyValue, from, to uint64, limit int, fn func(index.Ended) error) (next uint64, err error) {
+// ReadEnded reads from the record bucket the records that ended after
+// revision from and no later than to, in revision order, as the bucket
+// holds them now, from one watch; a limit above 0 stops it after that
+// many (0: all of them). next is the revision it read up to: to, or the
+// last record's when limit stopped it. A record that does not decode is
+// passed over (it is the index's to report). The watch is closed before
+// it returns, so a caller may take its time over the records: a watch
+// left unread stalls on the server's flow control.
+func ReadEnded(ctx context.Context, records jetstream.KeyValue, from, to uint64, limit int) (ended []index.Ended, next uint64, err error) {
 	watcher, err := records.WatchAll(ctx, jetstream.ResumeFromRevision(from+1), jetstream.IncludeHistory())
 	if err != nil {
-		return from, fmt.Errorf("read the record bucket: %w", err)
+		return nil, from, fmt.Errorf("read the record bucket: %w", err)
 	}
 	defer func() { _ = watcher.Stop() }()
-	handed := 0
 	for {
 		select {
 		case <-ctx.Done():
-			return from, ctx.Err()
+			return nil, from, ctx.Err()
 		case e, open := <-watcher.Updates():
 			switch {
 			case !open:
-				return from, fmt.Errorf("read the record bucket: the watch ended")
+				return nil, from, fmt.Errorf("read the record bucket: the watch ended")
 			case e == nil || e.Revision() > to:
 				// Caught up: the bucket was at or past to when the watch began.
-				return to, nil
+				return ended, to, nil
 			}
 			if e.Operation() == jetstream.KeyValuePut {
 				if rec, err := jobstore.Decode(e.Value()); err == nil && index.Archivable(e.Key(), rec) {
-					if err := fn(index.Ended{Revision: e.Revision(), Record: rec}); err != nil {
-						return from, err
-					}
-					handed++
+					ended = append(ended, index.Ended{Revision: e.Revision(), Record: rec})
 				}
 			}
-			if (limit > 0 && handed >= limit) || e.Revision() == to {
-				return e.Revision(), nil
+			if (limit > 0 && len(ended) >= limit) || e.Revision() == to {
+				return ended, e.Revision(), nil
 			}
 		}
 	}

@@ -148,11 +148,12 @@ func (w *Webhooks) session(ctx context.Context, x *dispatcher, taken *uint64) er
 		// What ended before the feed began, from one watch, as the record
 		// bucket holds it now: a job ended and then re-queued in between
 		// is left to its next end.
-		if _, err := follow.ReadEnded(ctx, w.p.Records, from, fed, 0, func(e index.Ended) error {
-			x.add(e.Revision, e.Record)
-			return nil
-		}); err != nil {
+		ended, _, err := follow.ReadEnded(ctx, w.p.Records, from, fed, 0)
+		if err != nil {
 			return err
+		}
+		for _, e := range ended {
+			x.add(e.Revision, e.Record)
 		}
 		*taken = max(*taken, fed)
 	}
