@@ -11,6 +11,7 @@ import (
 
 	"cyberimage/shared/job"
 	"cyberimage/shared/jobstore"
+	"cyberimage/shared/natsauth"
 	"cyberimage/shared/testenv"
 )
 
@@ -18,8 +19,11 @@ import (
 // bucket's order with the server's time, passes over what is not a
 // record, and CaughtUp returns only once it has taken in every write.
 func TestEveryPutInOrder(t *testing.T) {
-	srv := testenv.StartNATS(t)
-	_, js := srv.Provisioned(t)
+	// Admin only provisions: the watch's users watch with the
+	// supervisor's rights.
+	srv := testenv.StartNATSWithAuth(t)
+	srv.Provisioned(t)
+	_, js := srv.ConnectAs(t, natsauth.Supervisor)
 	ctx := context.Background()
 	store, err := jobstore.Open(ctx, js)
 	require.NoError(t, err)
