@@ -18,6 +18,7 @@ import (
 // times each record was written as completed: "exactly once" is checked
 // on the history of writes, not on the final state alone.
 type completionWatch struct {
+	t     testing.TB
 	watch *recordwatch.Watch
 	mu    sync.Mutex
 	count map[string]int
@@ -27,7 +28,7 @@ type completionWatch struct {
 
 func watchCompletions(t testing.TB, store *jobstore.Store) *completionWatch {
 	t.Helper()
-	cw := &completionWatch{count: map[string]int{}}
+	cw := &completionWatch{t: t, count: map[string]int{}}
 	w, err := recordwatch.Start(context.Background(), store, func(rec job.Record, at time.Time) {
 		if rec.Status != job.StatusCompleted {
 			return
@@ -45,9 +46,11 @@ func watchCompletions(t testing.TB, store *jobstore.Store) *completionWatch {
 
 // caughtUp waits (up to 5 s) until the watch has taken in every write the
 // bucket holds now: a count read right after a record said completed could
-// miss that very write.
+// miss that very write. It fails the test when the watch does not catch
+// up, rather than let it count from a partial history.
 func (c *completionWatch) caughtUp() {
-	c.watch.CaughtUp(context.Background(), 5*time.Second)
+	c.t.Helper()
+	require.NoError(c.t, c.watch.CaughtUp(context.Background(), 5*time.Second), "the completion watch")
 }
 
 // total counts jobs written completed at least once.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -121,7 +122,11 @@ func run(o options) error {
 	waitGroup(&ld.wg, 2*time.Minute)
 	accepted, unanswered := ld.jobs()
 	drain(ctx, led, accepted, 4*time.Minute)
-	led.watch.CaughtUp(ctx, 10*time.Second)
+	if err := led.watch.CaughtUp(ctx, 10*time.Second); err != nil {
+		// Figures counted from a partial history of writes would be wrong,
+		// not merely short: no report.
+		return errors.Join(fmt.Errorf("no report: the record watch did not catch up: %w", err), injectErr)
+	}
 	jobs, done := led.snapshot()
 	outs, unattributed := analyze(faults, jobs, done)
 	if len(faults) > 0 {

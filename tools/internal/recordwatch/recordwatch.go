@@ -7,6 +7,7 @@ package recordwatch
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -64,17 +65,19 @@ func (w *Watch) Stop() { w.stop() }
 
 // CaughtUp waits (up to limit) until the watch has taken in every write
 // the bucket holds now: it runs behind KV, and a figure read right after a
-// record changed could miss that very write.
-func (w *Watch) CaughtUp(ctx context.Context, limit time.Duration) {
+// record changed could miss that very write. An error (the bucket's
+// status unread, or limit passed first) means the watch has not caught
+// up: what it took in is a partial history, not to be counted from.
+func (w *Watch) CaughtUp(ctx context.Context, limit time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	status, err := w.kv.Status(ctx)
 	if err != nil {
-		return
+		return fmt.Errorf("read the record bucket's status: %w", err)
 	}
 	bs, ok := status.(*jetstream.KeyValueBucketStatus)
 	if !ok {
-		return
+		return fmt.Errorf("the record bucket's status is a %T, without its stream's state", status)
 	}
 	last := bs.StreamInfo().State.LastSeq
 	poll := time.NewTicker(5 * time.Millisecond)
@@ -84,11 +87,11 @@ func (w *Watch) CaughtUp(ctx context.Context, limit time.Duration) {
 		seen := w.seen
 		w.mu.Unlock()
 		if seen >= last {
-			return
+			return nil
 		}
 		select {
 		case <-ctx.Done():
-			return
+			return fmt.Errorf("the watch has not caught up: revision %d of %d taken in after %v: %w", seen, last, limit, ctx.Err())
 		case <-poll.C:
 		}
 	}

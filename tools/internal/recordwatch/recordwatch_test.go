@@ -17,7 +17,8 @@ import (
 
 // TestEveryPutInOrder: the watch hands take every record put, in the
 // bucket's order with the server's time, passes over what is not a
-// record, and CaughtUp returns only once it has taken in every write.
+// record, and CaughtUp returns only once it has taken in every write,
+// and an error when it has not by its limit.
 func TestEveryPutInOrder(t *testing.T) {
 	// Admin only provisions: the watch's users watch with the
 	// supervisor's rights.
@@ -50,9 +51,17 @@ func TestEveryPutInOrder(t *testing.T) {
 		require.NoError(t, err)
 	}
 
-	w.CaughtUp(ctx, 5*time.Second)
+	require.NoError(t, w.CaughtUp(ctx, 5*time.Second))
 	mu.Lock()
-	defer mu.Unlock()
 	require.Equal(t, []job.Status{job.StatusQueued, job.StatusProcessing, job.StatusCompleted}, seen)
 	require.True(t, slices.IsSortedFunc(times, time.Time.Compare), "server times in order: %v", times)
+	mu.Unlock()
+
+	// A watch that can no longer catch up (stopped, and the bucket
+	// written since) says so once its limit passes, rather than return
+	// as if it had.
+	w.Stop()
+	_, err = store.KV().Put(ctx, "written-after-stop", []byte("{"))
+	require.NoError(t, err)
+	require.Error(t, w.CaughtUp(ctx, 200*time.Millisecond), "not caught up")
 }
