@@ -9,24 +9,33 @@ import (
 	"cyberimage/shared/bus"
 )
 
-// Answer is GET /status's answer. The parts whose types belong to the
-// supervisor's own packages are parameters, so that it encodes them as
-// they are: J the job counts by status, R a runner, M a model, C a
-// recovery. Readers use Status.
-type Answer[J, R, M, C any] struct {
+// Status is GET /status's answer: the supervisor encodes it and its
+// readers decode it, so the two cannot drift apart unnoticed.
+type Status struct {
 	Queue          Queue            `json:"queue"`
-	Jobs           J                `json:"jobs"`
+	Jobs           Counts           `json:"jobs"`
 	JobsInProgress []InProgress     `json:"jobs_in_progress"`
-	Runners        []R              `json:"runners"`
-	Models         []M              `json:"models"`
-	Recoveries     []C              `json:"recoveries"`
+	Runners        []Runner         `json:"runners"`
+	Models         []Model          `json:"models"`
+	Recoveries     []Recovery       `json:"recoveries"`
 	RecoveryCounts map[string]int64 `json:"recovery_counts"`
 	Supervisor     Supervisor       `json:"supervisor"`
 	At             time.Time        `json:"at"`
 }
 
-// Status is the answer as a reader decodes it.
-type Status = Answer[map[string]int, Runner, Model, Recovery]
+// Counts are the jobs by status, the original app's queue counts. The
+// supervisor's index keeps them as its own type over this one (it adds
+// methods), so the fields and their names are laid out here only.
+type Counts struct {
+	Pending    int `json:"pending"`
+	Processing int `json:"processing"`
+	Completed  int `json:"completed"`
+	Failed     int `json:"failed"`
+	Rejected   int `json:"rejected"`
+	Cancelled  int `json:"cancelled"`
+	// Total leaves out rejected requests: they never became jobs.
+	Total int `json:"total"`
+}
 
 // Queue is the work queue, added up over the runners' consumers.
 type Queue struct {
@@ -61,32 +70,35 @@ type Supervisor struct {
 	Holder string `json:"leader_id"`
 }
 
-// Runner is a runner as a reader decodes it: its last heartbeat, the
-// supervisor's judgement of its health (healthy, unhealthy or lost) and
-// the operator's drain.
+// Runner is a runner: its last heartbeat, the supervisor's judgement of
+// its health (healthy, unhealthy or lost) and the operator's drain.
 type Runner struct {
 	bus.Heartbeat
 	Health string `json:"health"`
-	// Draining: an operator drained it (the supervisor's record); it takes
-	// no new work. It hides the heartbeat's own draining field.
+	// Draining: an operator drained it (the supervisor's record, shown at
+	// once); it takes no new work. It hides the heartbeat's own draining
+	// field.
 	Draining bool `json:"draining"`
 	// DrainPending: its heartbeat does not show the drain or undrain yet.
 	DrainPending bool `json:"drain_pending,omitempty"`
 }
 
-// Model is a model's queue as a reader decodes it.
+// Model is a model's queue.
 type Model struct {
 	Name string `json:"name"`
 	// Paused: its queue is paused; its jobs wait until it is resumed.
 	Paused bool `json:"paused"`
 }
 
-// Recovery is a job the supervisor took back, as a reader decodes it (the
-// fields readers use).
+// Recovery is a job (or runner) the supervisor intervened on.
 type Recovery struct {
-	At     time.Time `json:"at"`
-	Kind   string    `json:"kind"`
-	JobID  string    `json:"job_id"`
-	Runner string    `json:"runner"`
-	Reason string    `json:"reason"`
+	At       time.Time `json:"at"`
+	Kind     string    `json:"kind"`
+	JobID    string    `json:"job_id,omitempty"`
+	Runner   string    `json:"runner,omitempty"`
+	Attempt  int       `json:"attempt,omitempty"`
+	Delivery string    `json:"delivery,omitempty"`
+	Reason   string    `json:"reason"`
+	// ElapsedSeconds is how long the delivery had run when recovered.
+	ElapsedSeconds float64 `json:"elapsed_seconds,omitempty"`
 }

@@ -15,7 +15,7 @@ func fakeSupervisor(t *testing.T) string {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte(`{"queue":{"pending":1,"in_progress":2,"redelivered":0,"dead":1},
-			"jobs":{"pending":1,"processing":2,"completed":5,"failed":1,"rejected":3,"total":9},
+			"jobs":{"pending":1,"processing":2,"completed":5,"failed":1,"rejected":3,"cancelled":0,"total":9},
 			"jobs_in_progress":[{"job_id":"J1","model":"demo","runner":"r-1","attempt":1,"elapsed_seconds":1.5,"step":3,"total_steps":8}],
 			"runners":[{"runner":"r-1","host":"h","models":["demo"],"slots":2,"busy":1,"device":"cpu","at":"2030-01-01T00:00:00Z","health":"healthy"},
 				{"runner":"r-2","host":"h","models":["demo"],"slots":1,"busy":0,"device":"cpu","at":"2030-01-01T00:00:00Z","health":"healthy","draining":true}],
@@ -111,6 +111,7 @@ func TestCommands(t *testing.T) {
 		code int
 		want string
 	}{
+		{[]string{"status"}, 0, "total 9, pending 1, processing 2, completed 5, failed 1, cancelled 0, rejected 3"},
 		{[]string{"status"}, 0, "r-1     healthy           cpu     1/2"},
 		{[]string{"status"}, 0, "J1   demo   r-1     1        3/8   1.5s"},
 		{[]string{"status"}, 0, "leader sup (this one)"},

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -81,28 +80,10 @@ func showStatus(c *client, out io.Writer) error {
 	return nil
 }
 
-// jobCounts prints counts by status in lifecycle order, then any others.
-func jobCounts(counts map[string]int) string {
-	order := []string{"total", "pending", "processing", "completed", "failed", "cancelled", "rejected"}
-	var parts []string
-	seen := map[string]bool{}
-	for _, k := range order {
-		if v, ok := counts[k]; ok {
-			parts = append(parts, fmt.Sprintf("%s %d", k, v))
-			seen[k] = true
-		}
-	}
-	var rest []string
-	for k := range counts {
-		if !seen[k] {
-			rest = append(rest, k)
-		}
-	}
-	sort.Strings(rest)
-	for _, k := range rest {
-		parts = append(parts, fmt.Sprintf("%s %d", k, counts[k]))
-	}
-	return strings.Join(parts, ", ")
+// jobCounts prints counts by status in lifecycle order.
+func jobCounts(c statusapi.Counts) string {
+	return fmt.Sprintf("total %d, pending %d, processing %d, completed %d, failed %d, cancelled %d, rejected %d",
+		c.Total, c.Pending, c.Processing, c.Completed, c.Failed, c.Cancelled, c.Rejected)
 }
 
 // orDash is s, or "-" for a blank column.

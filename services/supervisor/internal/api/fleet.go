@@ -14,6 +14,7 @@ import (
 	"cyberimage/services/supervisor/internal/tracker"
 	"cyberimage/shared/bus"
 	"cyberimage/shared/job"
+	"cyberimage/shared/statusapi"
 )
 
 // An operator's maintenance: a model's queue paused and resumed (its
@@ -26,13 +27,6 @@ type Drains interface {
 	Drained(ctx context.Context) (map[string]drain.Entry, error)
 	Drain(ctx context.Context, runner string) error
 	Undrain(ctx context.Context, runner string) error
-}
-
-// modelState is one model's entry in /status.
-type modelState struct {
-	Name string `json:"name"`
-	// Paused: its queue is paused; its jobs wait until it is resumed.
-	Paused bool `json:"paused"`
 }
 
 // pauseModel serves POST /v1/models/{model}/pause (pause) and
@@ -56,7 +50,7 @@ func (s *Server) pauseModel(pause bool) http.HandlerFunc {
 			return
 		}
 		s.log.Info("model queue changed by an operator", zap.String("model", model), zap.Bool("paused", pause))
-		writeJSON(w, http.StatusOK, modelState{Name: model, Paused: pause})
+		writeJSON(w, http.StatusOK, statusapi.Model{Name: model, Paused: pause})
 	}
 }
 
@@ -117,7 +111,7 @@ func (s *Server) heardOf(runner string) bool {
 
 // modelStates is each model known (configured, announced by a runner, or
 // with a queue) and whether its queue is paused, from the consumers.
-func (s *Server) modelStates(q queueState) []modelState {
+func (s *Server) modelStates(q queueState) []statusapi.Model {
 	names := queuedModels(q.consumers)
 	if s.p.Catalog != nil {
 		for _, n := range s.p.Catalog.Names() {
@@ -129,9 +123,9 @@ func (s *Server) modelStates(q queueState) []modelState {
 			names[n] = true
 		}
 	}
-	out := make([]modelState, 0, len(names))
+	out := make([]statusapi.Model, 0, len(names))
 	for n := range names {
-		m := modelState{Name: n}
+		m := statusapi.Model{Name: n}
 		for _, c := range bus.ModelConsumers(n) {
 			m.Paused = m.Paused || q.consumers[c]
 		}
@@ -171,21 +165,6 @@ func classConsumer(name string, consumers map[string]bool) bool {
 	return false
 }
 
-// runnerView is a runner as the tracker sees it (the alias names the
-// embedded field, which tracker.Runner's own Runner would shadow).
-type runnerView = tracker.Runner
-
-// runnerEntry is a runner in /status: its heartbeat, health, and the
-// operator's drain.
-type runnerEntry struct {
-	runnerView
-	// Draining: an operator drained it (the supervisor's record, shown at
-	// once); DrainPending: its heartbeat does not show the drain or undrain
-	// yet.
-	Draining     bool `json:"draining"`
-	DrainPending bool `json:"drain_pending,omitempty"`
-}
-
 // drainedRunners are the drained runners; nil when unknown (no Drains, or
 // KV did not answer).
 func (s *Server) drainedRunners(ctx context.Context) map[string]drain.Entry {
@@ -201,11 +180,11 @@ func (s *Server) drainedRunners(ctx context.Context) map[string]drain.Entry {
 }
 
 // withDrains adds the operator's drains to the runners.
-func withDrains(runners []runnerView, drained map[string]drain.Entry) []runnerEntry {
-	out := make([]runnerEntry, 0, len(runners))
+func withDrains(runners []tracker.Runner, drained map[string]drain.Entry) []statusapi.Runner {
+	out := make([]statusapi.Runner, 0, len(runners))
 	for _, r := range runners {
 		_, d := drained[r.Runner]
-		out = append(out, runnerEntry{runnerView: r, Draining: d, DrainPending: r.Health != "lost" && r.Heartbeat.Draining != d})
+		out = append(out, statusapi.Runner{Heartbeat: r.Heartbeat, Health: r.Health, Draining: d, DrainPending: r.Health != "lost" && r.Heartbeat.Draining != d})
 	}
 	return out
 }

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"testing"
 	"time"
@@ -12,7 +13,9 @@ import (
 
 	"cyberimage/services/supervisor/internal/drain"
 	"cyberimage/services/supervisor/internal/leaderpass"
+	"cyberimage/services/supervisor/internal/recoveries"
 	"cyberimage/shared/bus"
+	"cyberimage/shared/statusapi"
 )
 
 // scrape is the /metrics text.
@@ -70,30 +73,37 @@ func TestPauseAndResumeAModel(t *testing.T) {
 	require.Equal(t, http.StatusBadRequest, code)
 }
 
+// drainable gives f drains and a tracker, and a runner r1 whose control
+// orders arrive on orders; beat(draining) sends its heartbeat and waits
+// until the tracker has it.
+func drainable(t *testing.T, f *apiFixture) (orders chan *nats.Msg, beat func(draining bool)) {
+	t.Helper()
+	ctx := context.Background()
+	kv, err := f.srv.p.JS.KeyValue(ctx, bus.BucketSupervisor)
+	require.NoError(t, err)
+	f.srv.p.Drains = drain.New(drain.Params{Set: drain.Set{KV: kv}, Runners: f.srv.p.Tracker, NC: f.srv.p.NC, Deps: leaderpass.Deps{Logger: zaptest.NewLogger(t)}})
+	require.NoError(t, f.srv.p.Tracker.Start(ctx))
+	t.Cleanup(func() { _ = f.srv.p.Tracker.Stop(context.Background()) })
+	orders = make(chan *nats.Msg, 8)
+	runner := f.runner(t, "r1")
+	sub, err := runner.ChanSubscribe(bus.ControlSubject("r1"), orders)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = sub.Unsubscribe() })
+	return orders, func(draining bool) {
+		hb := bus.Heartbeat{Runner: "r1", Boot: "b1", Models: []string{"demo"}, Slots: 1, At: time.Now(), Draining: draining}
+		require.NoError(t, runner.Publish(bus.HeartbeatSubject("r1"), bus.EncodeHeartbeat(hb)))
+		require.Eventually(t, func() bool { got, ok := f.srv.p.Tracker.Heartbeat("r1"); return ok && got.Draining == draining },
+			5*time.Second, 10*time.Millisecond)
+	}
+}
+
 // TestDrainAndUndrainARunner: a drain is recorded (every replica reads
 // it), the runner is ordered at once, and /status and /metrics show it,
 // with the order pending until the runner's heartbeat agrees. A runner
 // never heard from cannot be drained.
 func TestDrainAndUndrainARunner(t *testing.T) {
 	f := newAPIFixture(t)
-	ctx := context.Background()
-	kv, err := f.srv.p.JS.KeyValue(ctx, bus.BucketSupervisor)
-	require.NoError(t, err)
-	nc := f.srv.p.NC
-	f.srv.p.Drains = drain.New(drain.Params{Set: drain.Set{KV: kv}, Runners: f.srv.p.Tracker, NC: nc, Deps: leaderpass.Deps{Logger: zaptest.NewLogger(t)}})
-	require.NoError(t, f.srv.p.Tracker.Start(ctx))
-	t.Cleanup(func() { _ = f.srv.p.Tracker.Stop(context.Background()) })
-	orders := make(chan *nats.Msg, 8)
-	runner := f.runner(t, "r1")
-	sub, err := runner.ChanSubscribe(bus.ControlSubject("r1"), orders)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = sub.Unsubscribe() })
-	beat := func(draining bool) {
-		hb := bus.Heartbeat{Runner: "r1", Boot: "b1", Models: []string{"demo"}, Slots: 1, At: time.Now(), Draining: draining}
-		require.NoError(t, runner.Publish(bus.HeartbeatSubject("r1"), bus.EncodeHeartbeat(hb)))
-		require.Eventually(t, func() bool { got, ok := f.srv.p.Tracker.Heartbeat("r1"); return ok && got.Draining == draining },
-			5*time.Second, 10*time.Millisecond)
-	}
+	orders, beat := drainable(t, f)
 
 	code, _ := f.call(t, "POST", "/v1/runners/r1/drain")
 	require.Equal(t, http.StatusNotFound, code, "not heard from")
@@ -125,4 +135,39 @@ func TestDrainAndUndrainARunner(t *testing.T) {
 	require.Equal(t, http.StatusUnauthorized, code)
 	code, _ = f.call(t, "POST", "/v1/runners/a.b/undrain")
 	require.Equal(t, http.StatusBadRequest, code)
+}
+
+// TestStatusDecodesAsStatusapi: GET /status decodes, with no field left
+// over, into statusapi.Status, the type its readers (the CLI, the
+// end-to-end tests) use: a drained runner, a paused model and a recovery
+// arrive as written.
+func TestStatusDecodesAsStatusapi(t *testing.T) {
+	f := newAPIFixture(t)
+	_, beat := drainable(t, f)
+	beat(false)
+	code, body := f.call(t, "POST", "/v1/runners/r1/drain")
+	require.Equal(t, http.StatusAccepted, code, body)
+	code, body = f.call(t, "POST", "/v1/models/demo/pause")
+	require.Equal(t, http.StatusOK, code, body)
+	at := time.Now().UTC().Truncate(time.Second)
+	stalled := recoveries.Recovery{At: at, Kind: recoveries.KindStalled, JobID: "J1", Runner: "r1", Attempt: 2, Delivery: "d1",
+		Reason: "no progress", ElapsedSeconds: 61.5}
+	f.srv.p.Recoveries.Add(stalled)
+
+	rec := f.send(t, "GET", "/status", "", "", bearer(testToken))
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	dec := json.NewDecoder(rec.Body)
+	dec.DisallowUnknownFields()
+	var st statusapi.Status
+	require.NoError(t, dec.Decode(&st))
+	require.Len(t, st.Runners, 1)
+	r1 := st.Runners[0]
+	require.Equal(t, "r1", r1.Runner)
+	require.Equal(t, "healthy", r1.Health)
+	require.True(t, r1.Draining, "the operator's drain")
+	require.True(t, r1.DrainPending, "the heartbeat does not show it yet")
+	require.False(t, r1.Heartbeat.Draining)
+	require.Equal(t, []statusapi.Model{{Name: "demo", Paused: true}}, st.Models)
+	require.Equal(t, []statusapi.Recovery{stalled}, st.Recoveries)
+	require.Equal(t, map[string]int64{recoveries.KindStalled: 1}, st.RecoveryCounts)
 }

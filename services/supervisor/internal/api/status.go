@@ -6,8 +6,6 @@ import (
 	"net/http"
 	"time"
 
-	"cyberimage/services/supervisor/internal/index"
-	"cyberimage/services/supervisor/internal/recoveries"
 	"cyberimage/services/supervisor/internal/tracker"
 	"cyberimage/shared/bus"
 	"cyberimage/shared/job"
@@ -20,10 +18,6 @@ type queueState struct {
 	// consumers are the runners' consumers by name, true when paused.
 	consumers map[string]bool
 }
-
-// statusReply is the answer, with the runners, models and recoveries as
-// this supervisor's packages keep them.
-type statusReply = statusapi.Answer[index.Counts, runnerEntry, modelState, recoveries.Recovery]
 
 // consumerState adds up the runners' consumers (one per model).
 func (s *Server) consumerState(ctx context.Context) (queueState, error) {
@@ -78,7 +72,7 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	s.p.Tracker.Forget(alive)
 	runners := s.runners()
 	leader, holder := s.p.Leader()
-	writeJSON(w, http.StatusOK, statusReply{Queue: q.Queue, Jobs: s.p.Index.Counts(), JobsInProgress: list,
+	writeJSON(w, http.StatusOK, statusapi.Status{Queue: q.Queue, Jobs: statusapi.Counts(s.p.Index.Counts()), JobsInProgress: list,
 		Runners: withDrains(runners, s.drainedRunners(ctx)), Models: s.modelStates(q), Recoveries: s.p.Recoveries.Recent(), RecoveryCounts: s.p.Recoveries.Counts(),
 		Supervisor: statusapi.Supervisor{Leader: leader, Holder: holder}, At: now.UTC()})
 }

@@ -4,18 +4,12 @@ import (
 	"time"
 
 	"cyberimage/shared/job"
+	"cyberimage/shared/statusapi"
 )
 
-// Counts are the original app's queue counts.
-type Counts struct {
-	Pending    int `json:"pending"`
-	Processing int `json:"processing"`
-	Completed  int `json:"completed"`
-	Failed     int `json:"failed"`
-	Rejected   int `json:"rejected"`
-	Cancelled  int `json:"cancelled"`
-	Total      int `json:"total"`
-}
+// Counts are the original app's queue counts, the jobs by status; the
+// fields are statusapi's, which GET /status's readers decode.
+type Counts statusapi.Counts
 
 // of points at the count of status s (nil for a status not counted).
 func (c *Counts) of(s job.Status) *int {

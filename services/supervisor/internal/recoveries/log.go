@@ -4,7 +4,8 @@ package recoveries
 
 import (
 	"sync"
-	"time"
+
+	"cyberimage/shared/statusapi"
 )
 
 // Kinds of recovery.
@@ -24,18 +25,9 @@ func Kinds() []string {
 	return []string{KindStalled, KindSilent, KindEmergency, KindLost, KindDeadLetter, KindRequeue, KindReload, KindRunnerLost}
 }
 
-// Recovery is one intervention.
-type Recovery struct {
-	At       time.Time `json:"at"`
-	Kind     string    `json:"kind"`
-	JobID    string    `json:"job_id,omitempty"`
-	Runner   string    `json:"runner,omitempty"`
-	Attempt  int       `json:"attempt,omitempty"`
-	Delivery string    `json:"delivery,omitempty"`
-	Reason   string    `json:"reason"`
-	// ElapsedSeconds is how long the delivery had run when recovered.
-	ElapsedSeconds float64 `json:"elapsed_seconds,omitempty"`
-}
+// Recovery is one intervention, as GET /status shows it (laid out in
+// statusapi, which the status's readers decode).
+type Recovery = statusapi.Recovery
 
 // Log is a bounded list of recent recoveries plus counts of all of them.
 type Log struct {
