@@ -33,6 +33,16 @@ func HTTPRequestSubject(token string) string {
 // SubjectHTTPRequests matches every HTTP submission's subject.
 const SubjectHTTPRequests = SubjectRequests + "." + httpSubjectToken + ".*"
 
+// RecordClient is the client a job record is counted against: records
+// from before per-client subjects name none, and came on the bare
+// subject, which is the default client's.
+func RecordClient(client string) string {
+	if client == "" {
+		return DefaultClient
+	}
+	return client
+}
+
 // RequestClient is the identity a request published on subject is
 // counted against: "default" for the bare subject, the name for
 // cyberimage.requests.<name>, "http:<token>" for an HTTP submission.

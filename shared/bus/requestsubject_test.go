@@ -20,3 +20,13 @@ func TestRequestClient(t *testing.T) {
 		}
 	}
 }
+
+// A record that names no client predates per-client subjects: it came on
+// the bare subject and counts as the default client's.
+func TestRecordClient(t *testing.T) {
+	for client, want := range map[string]string{"": DefaultClient, "alice": "alice", "http:submit": "http:submit", DefaultClient: DefaultClient} {
+		if got := RecordClient(client); got != want {
+			t.Errorf("RecordClient(%q) = %q, want %q", client, got, want)
+		}
+	}
+}

@@ -136,9 +136,7 @@ func (s *state) sight(id string, rec *sighted, now time.Time) {
 		// runner) does not move the job to another client's count.
 		client = old.client
 	}
-	if client == "" {
-		client = bus.DefaultClient // records from before clients were named
-	}
+	client = bus.RecordClient(client)
 	e := &tracked{client: client, queued: rec.Status == job.StatusQueued, gen: s.gen}
 	if rec.Status != job.StatusRejected && inWindow(rec.CreatedAt, now) {
 		e.acceptedAt = rec.CreatedAt

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"cyberimage/services/supervisor/internal/index"
+	"cyberimage/shared/bus"
 	"cyberimage/shared/job"
 )
 
@@ -94,7 +95,7 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 	out := jobList{Jobs: make([]listedJob, len(page))}
 	for i, e := range page {
 		out.Jobs[i] = listedJob{JobID: e.JobID, Status: e.Status, Model: e.Model, Prompt: e.Prompt, Runner: e.Runner, Attempts: e.Attempts,
-			Priority: e.Priority.Class(), Client: index.ClientName(e.Client), CreatedAt: e.CreatedAt, StartedAt: e.StartedAt, CompletedAt: e.CompletedAt}
+			Priority: e.Priority.Class(), Client: bus.RecordClient(e.Client), CreatedAt: e.CreatedAt, StartedAt: e.StartedAt, CompletedAt: e.CompletedAt}
 	}
 	if next != nil {
 		out.NextCursor = next.String()

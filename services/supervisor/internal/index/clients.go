@@ -17,16 +17,6 @@ type ClientFigures struct {
 	AcceptedLastMinute int
 }
 
-// ClientName is the client a record is counted against: records from
-// before per-client subjects name none, and came on the bare subject,
-// which is the default client's.
-func ClientName(client string) string {
-	if client == "" {
-		return bus.DefaultClient
-	}
-	return client
-}
-
 // Clients returns the figures of every client with a job in flight or
 // one accepted in the last minute: O(clients), never O(jobs) (the
 // in-flight counts are kept change by change, see inFlightByClient).
@@ -61,7 +51,7 @@ type inFlightByClient map[string]inFlight
 
 // count adds n (or, negative, removes) in-flight entries like e.
 func (m inFlightByClient) count(e Entry, n int) {
-	name := ClientName(e.Client)
+	name := bus.RecordClient(e.Client)
 	c := m[name]
 	c.jobs += n
 	switch e.Status {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"cyberimage/shared/bus"
 	"cyberimage/shared/job"
 	"cyberimage/shared/jobstore"
 )
@@ -24,14 +25,14 @@ type Filter struct {
 	Text string
 	// CreatedBefore, when set, matches jobs created before it.
 	CreatedBefore time.Time
-	// Client matches the jobs of one client (ClientName: "default"
+	// Client matches the jobs of one client (bus.RecordClient: "default"
 	// matches records that name none).
 	Client string
 }
 
 func (f Filter) match(e Entry) bool {
 	return (f.Status == "" || e.Status == f.Status) && (f.Model == "" || e.Model == f.Model) &&
-		(f.Client == "" || ClientName(e.Client) == f.Client) &&
+		(f.Client == "" || bus.RecordClient(e.Client) == f.Client) &&
 		(f.Text == "" || strings.Contains(strings.ToLower(e.Prompt), strings.ToLower(f.Text))) &&
 		(f.CreatedBefore.IsZero() || e.CreatedAt.Before(f.CreatedBefore))
 }

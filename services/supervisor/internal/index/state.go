@@ -5,6 +5,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"cyberimage/shared/bus"
 	"cyberimage/shared/job"
 	"cyberimage/shared/jobstore"
 )
@@ -38,7 +39,7 @@ type Entry struct {
 	Priority job.Priority `json:",omitempty"`
 	Deadline time.Time    `json:",omitzero"`
 	// Client is who submitted the job (job.Record.Client), for the
-	// per-client figures and the list's filter; see ClientName.
+	// per-client figures and the list's filter; see bus.RecordClient.
 	Client string `json:",omitempty"`
 }
 
@@ -153,7 +154,7 @@ func (s *state) apply(c change, now time.Time) (ended job.Record, hasEnded bool,
 	}
 	s.tally.count(rec.Spec.Model, rec.Status, rec.CreatedAt, 1, now)
 	if !wasCounted && rec.Status != job.StatusRejected {
-		s.accepted.note(ClientName(rec.Client), acceptedAt(rec, c.at), now)
+		s.accepted.note(bus.RecordClient(rec.Client), acceptedAt(rec, c.at), now)
 	}
 	if rec.Status.Terminal() && (!wasCounted || prev.status != rec.Status) {
 		s.tally.ended(rec.Status, c.at, now)
