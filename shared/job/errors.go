@@ -6,6 +6,11 @@ import "fmt"
 // so codes are never renamed once published.
 type Code string
 
+// RetryLater tells a refusal that says when to try again: the client's
+// queued jobs are at their cap, or it sent faster than its rate. The
+// answer carries the hint (retry_after_s; HTTP Retry-After).
+func (c Code) RetryLater() bool { return c == CodeQuotaExceeded || c == CodeRateLimited }
+
 // Rejection codes, one per validation rule.
 const (
 	CodeInvalidJSON           Code = "invalid_json"

@@ -6,7 +6,6 @@ import (
 	"os"
 
 	"cyberimage/shared/bus"
-	"cyberimage/shared/job"
 	"cyberimage/shared/natsauth"
 )
 
@@ -54,8 +53,7 @@ func credsClient(creds string) string {
 // refusal is the error for ingest's refusal of a request sent on subject:
 // a quota's with its retry hint (errRetryLater), any other as rejected.
 func refusal(subject string, e *bus.RequestError) error {
-	switch e.Code {
-	case job.CodeQuotaExceeded, job.CodeRateLimited:
+	if e.Code.RetryLater() {
 		hint := "retry later"
 		if e.RetryAfterS > 0 {
 			hint = fmt.Sprintf("retry after %ds", e.RetryAfterS)

@@ -83,11 +83,8 @@ func writeRefusal(w http.ResponseWriter, status int, reply bus.RequestReply, leg
 	writeJSON(w, status, body)
 }
 
-// retryable tells a refusal that says when to try again: the client's
-// queue is at its cap, or it sent faster than its rate.
-func retryable(e *bus.RequestError) bool {
-	return e != nil && (e.Code == job.CodeQuotaExceeded || e.Code == job.CodeRateLimited)
-}
+// retryable tells a refusal that says when to try again.
+func retryable(e *bus.RequestError) bool { return e != nil && e.Code.RetryLater() }
 
 // setRetryAfter sets Retry-After on a retryable refusal, from its hint.
 func setRetryAfter(w http.ResponseWriter, e *bus.RequestError) {
