@@ -1,4 +1,4 @@
-package bus
+package bus_test
 
 import (
 	"context"
@@ -7,24 +7,32 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"cyberimage/shared/bus"
+	"cyberimage/shared/natsauth"
+	"cyberimage/shared/testenv"
 )
 
 // TestPauseModel: pausing a model pauses every class consumer of its work
 // and no other model's; the layout still verifies, provisioning again
 // keeps the pause, and resuming ends it. A model with no queue is
-// ErrConsumerNotFound.
+// ErrConsumerNotFound. Admin provisions and reads the consumers' state;
+// the supervisor pauses, resumes and verifies with its role's rights, as
+// the operator's console does through it.
 func TestPauseModel(t *testing.T) {
-	js := startJetStream(t)
+	n := testenv.StartNATSWithAuth(t)
+	_, admin := n.Connect(t)
+	_, supervisor := n.ConnectAs(t, natsauth.Supervisor)
 	ctx := context.Background()
-	s := DefaultSettings()
-	if err := Ensure(ctx, js, s, "demo", "other"); err != nil {
+	s := bus.DefaultSettings()
+	if err := bus.Ensure(ctx, admin, s, "demo", "other"); err != nil {
 		t.Fatal(err)
 	}
 	paused := func(model string) []bool {
 		t.Helper()
 		var out []bool
-		for _, name := range ModelConsumers(model) {
-			cons, err := js.Consumer(ctx, StreamJobs, name)
+		for _, name := range bus.ModelConsumers(model) {
+			cons, err := admin.Consumer(ctx, bus.StreamJobs, name)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -36,33 +44,33 @@ func TestPauseModel(t *testing.T) {
 		t.Helper()
 		for i, p := range paused(model) {
 			if p != want {
-				t.Fatalf("%s: consumer %s paused %v, want %v", model, ModelConsumers(model)[i], p, want)
+				t.Fatalf("%s: consumer %s paused %v, want %v", model, bus.ModelConsumers(model)[i], p, want)
 			}
 		}
 	}
-	if len(ModelConsumers("demo")) != 3 {
-		t.Fatalf("consumers %v", ModelConsumers("demo"))
+	if len(bus.ModelConsumers("demo")) != 3 {
+		t.Fatalf("consumers %v", bus.ModelConsumers("demo"))
 	}
-	if err := PauseModel(ctx, js, "demo", time.Now()); err != nil {
+	if err := bus.PauseModel(ctx, supervisor, "demo", time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	all("demo", true)
 	all("other", false)
-	if err := PauseModel(ctx, js, "demo", time.Now()); err != nil {
+	if err := bus.PauseModel(ctx, supervisor, "demo", time.Now()); err != nil {
 		t.Fatalf("paused again: %v", err)
 	}
-	if err := Verify(ctx, js, s, "demo", "other"); err != nil {
+	if err := bus.Verify(ctx, supervisor, s, "demo", "other"); err != nil {
 		t.Fatalf("a paused queue is not a layout difference: %v", err)
 	}
-	if err := Ensure(ctx, js, s, "demo", "other"); err != nil {
+	if err := bus.Ensure(ctx, admin, s, "demo", "other"); err != nil {
 		t.Fatal(err)
 	}
 	all("demo", true)
-	if err := ResumeModel(ctx, js, "demo"); err != nil {
+	if err := bus.ResumeModel(ctx, supervisor, "demo"); err != nil {
 		t.Fatal(err)
 	}
 	all("demo", false)
-	if err := PauseModel(ctx, js, "nope", time.Now()); !errors.Is(err, jetstream.ErrConsumerNotFound) {
+	if err := bus.PauseModel(ctx, supervisor, "nope", time.Now()); !errors.Is(err, jetstream.ErrConsumerNotFound) {
 		t.Fatalf("pause of a model with no queue: %v", err)
 	}
 }

@@ -1,15 +1,10 @@
 package bus
 
 import (
-	"context"
-	"errors"
-	"slices"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"cyberimage/shared/job"
 )
@@ -47,90 +42,6 @@ func TestClassSubjectsAndFilters(t *testing.T) {
 				}
 			}
 		}
-	}
-}
-
-// A layout provisioned before priorities (one consumer per model, filter
-// cyberimage.jobs.<model>.>, normal work queued on it) is brought up to
-// date by Ensure: the normal consumer's filter narrows, the high and low
-// consumers appear, the queued work is still delivered, and each class's
-// consumer delivers its own class only.
-func TestEnsureUpgradesALayoutFromBeforePriorities(t *testing.T) {
-	js := startJetStream(t)
-	ctx := context.Background()
-	s := DefaultSettings()
-	old := desired(s, "demo")
-	for _, cfg := range old.streams {
-		if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
-			t.Fatal(err)
-		}
-	}
-	normal := runnerConsumer(s, "demo", job.PriorityNormal).cfg
-	normal.FilterSubject = "cyberimage.jobs.demo.>"
-	if _, err := js.CreateOrUpdateConsumer(ctx, StreamJobs, normal); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := js.Publish(ctx, JobSubject("demo", "OLD"), EncodeWork(Work{JobID: "OLD", Spec: job.Spec{Model: "demo"}})); err != nil {
-		t.Fatal(err)
-	}
-	if err := Verify(ctx, js, s, "demo"); !errors.Is(err, ErrSettingsDiffer) || !strings.Contains(err.Error(), "filter") {
-		t.Fatalf("the old filter: %v", err)
-	}
-
-	if err := Ensure(ctx, js, s, "demo"); err != nil {
-		t.Fatal(err)
-	}
-	if err := Verify(ctx, js, s, "demo"); err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range []job.Priority{job.PriorityHigh, job.PriorityLow} {
-		w := Work{JobID: "J" + string(p), Spec: job.Spec{Model: "demo", Priority: p}}
-		if _, err := js.PublishMsg(ctx, WorkMsg(w, QueueMsgID(w.JobID))); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want := map[job.Priority][]string{job.PriorityNormal: {"OLD"}, job.PriorityHigh: {"Jhigh"}, job.PriorityLow: {"Jlow"}}
-	for p, ids := range want {
-		cons, err := js.Consumer(ctx, StreamJobs, ClassConsumer("demo", p))
-		if err != nil {
-			t.Fatal(err)
-		}
-		batch, err := cons.Fetch(10, jetstream.FetchMaxWait(500*time.Millisecond))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var got []string
-		for m := range batch.Messages() {
-			w, err := DecodeWork(m.Data())
-			if err != nil {
-				t.Fatal(err)
-			}
-			got = append(got, w.JobID)
-			_ = m.Ack()
-		}
-		if !slices.Equal(got, ids) {
-			t.Errorf("%s consumer delivered %v, want %v", p, got, ids)
-		}
-	}
-}
-
-// Models whose consumers would share a name are refused by provisioning
-// and by the services' check; a model named twice is one set of consumers.
-func TestConsumerNamesCollide(t *testing.T) {
-	js := startJetStream(t)
-	ctx := context.Background()
-	s := DefaultSettings()
-	if err := Ensure(ctx, js, s, "demo", "demo-high"); err == nil || !strings.Contains(err.Error(), "gpu-runners-demo-high") {
-		t.Fatalf("colliding models provisioned: %v", err)
-	}
-	if err := Verify(ctx, js, s, "demo", "demo-high"); !errors.Is(err, ErrSettingsDiffer) {
-		t.Fatalf("colliding models verified: %v", err)
-	}
-	if err := Ensure(ctx, js, s, "demo", "demo"); err != nil {
-		t.Fatal(err)
-	}
-	if err := Verify(ctx, js, s, "demo"); err != nil {
-		t.Fatal(err)
 	}
 }
 
