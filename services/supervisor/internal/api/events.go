@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"go.uber.org/zap"
 
 	"cyberimage/shared/bus"
@@ -27,9 +26,10 @@ const subscribeFlushTimeout = 5 * time.Second
 // token, as a bearer or as the console's cookie. Streams are capped per
 // client and in all (streamCaps): over either, 429.
 //
-// The supervisor hears events only here, each stream through a
-// subscription of its own for as long as it is open: the subject of its
-// one job, or every job's only while an all-jobs stream is open. Nothing
+// The supervisor hears events only here, the streams through
+// subscriptions they share (eventHub), each open while a stream wants it:
+// the subject of one job, or every job's only while an all-jobs stream is
+// open; junk is dropped and counted there, once, not per stream. Nothing
 // else follows them (the tracker reads progress from heartbeats), so a
 // supervisor nobody watches receives none of a fleet's per-step events.
 func (s *Server) events(w http.ResponseWriter, r *http.Request) {
@@ -56,13 +56,12 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer release()
-	msgs := make(chan *nats.Msg, 256)
-	sub, err := s.p.NC.ChanSubscribe(subject, msgs)
+	evs, leave, err := s.hub.join(subject)
 	if err != nil {
 		writeError(w, http.StatusServiceUnavailable, err.Error())
 		return
 	}
-	defer func() { _ = sub.Unsubscribe() }()
+	defer leave()
 	// The stream opens only once the server has the subscription: a client
 	// that opens it and then submits (or a test that then publishes) must
 	// not lose the first events to a subscription still on its way.
@@ -93,17 +92,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		case <-keepAlive.C:
 			fmt.Fprint(w, ": keep-alive\n\n")
 			flusher.Flush()
-		case m := <-msgs:
-			ev, err := bus.DecodeProgressEvent(m.Data)
-			if err == nil && m.Subject != bus.EventSubject(ev.JobID) {
-				err = fmt.Errorf("%w: event of %q on another job's subject", bus.ErrMalformed, ev.JobID)
-			}
-			if err != nil {
-				if s.p.Drops != nil {
-					s.p.Drops.Note("junk:event", m.Subject, err)
-				}
-				continue
-			}
+		case ev := <-evs:
 			if _, err := fmt.Fprintf(w, "event: progress\ndata: %s\n\n", bus.EncodeProgressEvent(ev)); err != nil {
 				s.log.Debug("event stream closed", zap.Error(err))
 				return

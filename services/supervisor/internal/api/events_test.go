@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.uber.org/zap/zaptest"
 
 	"cyberimage/shared/bus"
 )
@@ -61,4 +62,42 @@ func TestEventsStreamOneJobsProgress(t *testing.T) {
 	require.NoError(t, err)
 	bad.Body.Close()
 	require.Equal(t, http.StatusBadRequest, bad.StatusCode)
+}
+
+// One junk event counts once in the bus's drops, however many streams are
+// open to hear it: the metric says what arrived, not how many listened.
+func TestEventsJunkCountsOnceWhateverTheStreams(t *testing.T) {
+	drops := bus.NewDrops(zaptest.NewLogger(t), time.Minute)
+	f := newAPIFixture(t, func(p *Params) { p.Drops = drops })
+	srv := httptest.NewServer(f.srv.handler)
+	t.Cleanup(srv.Close) // after the streams' bodies close: it waits for them
+	open := func(query string) *bufio.Scanner {
+		resp, err := http.Get(srv.URL + "/v1/events" + query)
+		require.NoError(t, err)
+		t.Cleanup(func() { resp.Body.Close() })
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		lines := bufio.NewScanner(resp.Body)
+		require.True(t, lines.Scan(), "the stream opens with a comment")
+		return lines
+	}
+	streams := []*bufio.Scanner{open(""), open(""), open("?job_id=J1")}
+	nc := f.runner(t, "r")
+	require.NoError(t, nc.Publish(bus.EventSubject("J1"), []byte("junk")))
+	good, _ := json.Marshal(bus.ProgressEvent{JobID: "J1", Status: "processing", Step: 1, TotalSteps: 1, Runner: "r", At: time.Now()})
+	require.NoError(t, nc.Publish(bus.EventSubject("J1"), good))
+	require.NoError(t, nc.Flush())
+	// Each stream's first event is the good one (the junk, before it, was
+	// never sent), and once every stream has it the junk has been dealt with.
+	for i, lines := range streams {
+		data, ok := "", false
+		for !ok && lines.Scan() {
+			data, ok = strings.CutPrefix(lines.Text(), "data: ")
+		}
+		var ev bus.ProgressEvent
+		require.NoError(t, json.Unmarshal([]byte(data), &ev), "stream %d", i)
+		require.Equal(t, 1, ev.Step, "stream %d", i)
+	}
+	rec := f.send(t, "GET", "/metrics", "", "", map[string]string{"Authorization": "Bearer " + testToken})
+	require.Equal(t, http.StatusOK, rec.Code)
+	require.Contains(t, rec.Body.String(), `cyberimage_bus_dropped_total{kind="junk:event"} 1`+"\n")
 }

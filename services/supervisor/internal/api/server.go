@@ -132,6 +132,7 @@ type Server struct {
 	handler http.Handler
 	http    *httpserve.Server
 	streams *streamCaps
+	hub     *eventHub // the event streams' shared subscriptions (events.go)
 	scans   scanGate
 	submits *limiter
 	room    *requestRoom
@@ -147,7 +148,7 @@ func New(p Params) *Server {
 	s := &Server{p: p, log: p.Logger.Named("api"), limits: limits,
 		streams: newStreamCaps(limits.Streams, limits.StreamsPerClient),
 		scans:   make(scanGate, limits.Scans), submits: newLimiter(p.SubmitRate, p.Now), room: &requestRoom{js: p.JS},
-		tokens: hashTokens(p)}
+		tokens: hashTokens(p), hub: newEventHub(p.NC, p.Drops)}
 	mux := http.NewServeMux()
 	// livez: the process runs; readyz (and healthz, as it always meant):
 	// it can serve and, when leading, act.
