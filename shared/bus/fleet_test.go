@@ -38,7 +38,6 @@ const fleetRunners = 7
 func TestAFleetsIdleSlotsAllWait(t *testing.T) {
 	n := testenv.StartNATSWithAuth(t)
 	_, admin := n.Provisioned(t, "demo")
-	ctx := context.Background()
 	runners := make([]*nats.Conn, fleetRunners)
 	for i := range runners {
 		runners[i], _ = n.ConnectAsIdentity(t, natsauth.Runner, fmt.Sprintf("runner-%d", i))
@@ -49,9 +48,7 @@ func TestAFleetsIdleSlotsAllWait(t *testing.T) {
 
 	old := bus.DefaultSettings()
 	old.MaxWaitingPulls = 0 // the server's default, as before the bound was set
-	if err := bus.Ensure(ctx, admin, old, "old"); err != nil {
-		t.Fatal(err)
-	}
+	provision(t, admin, old, "old")
 	if refused := waitingPulls(t, admin, runners, bus.RunnerConsumer("old"), overServerDefault); refused == 0 {
 		t.Fatal("the server's default refused none: the test no longer tells")
 	}
@@ -64,15 +61,12 @@ func TestAFleetsIdleSlotsAllWait(t *testing.T) {
 // the bound, but refuse another MaxAckPending. Admin provisions; a runner
 // verifies, as the service does at start.
 func TestEnsureKeepsAnOldConsumersWaitingBound(t *testing.T) {
-	n := testenv.StartNATSWithAuth(t)
-	_, admin := n.Connect(t)
+	n, admin := authServer(t)
 	_, runner := n.ConnectAs(t, natsauth.Runner)
 	ctx := context.Background()
 	before := bus.DefaultSettings()
 	before.MaxAckPending, before.MaxWaitingPulls = 1024, 0 // the layout before
-	if err := bus.Ensure(ctx, admin, before, "demo"); err != nil {
-		t.Fatal(err)
-	}
+	provision(t, admin, before, "demo")
 	s := bus.DefaultSettings()
 	if err := bus.Verify(ctx, runner, s, "demo"); !errors.Is(err, bus.ErrSettingsDiffer) || !strings.Contains(err.Error(), "CYBERIMAGE_MAX_ACK_PENDING") {
 		t.Fatalf("services with the new MaxAckPending before provisioning: %v", err)

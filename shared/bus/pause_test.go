@@ -10,7 +10,6 @@ import (
 
 	"cyberimage/shared/bus"
 	"cyberimage/shared/natsauth"
-	"cyberimage/shared/testenv"
 )
 
 // TestPauseModel: pausing a model pauses every class consumer of its work
@@ -20,14 +19,11 @@ import (
 // the supervisor pauses, resumes and verifies with its role's rights, as
 // the operator's console does through it.
 func TestPauseModel(t *testing.T) {
-	n := testenv.StartNATSWithAuth(t)
-	_, admin := n.Connect(t)
+	n, admin := authServer(t)
 	_, supervisor := n.ConnectAs(t, natsauth.Supervisor)
 	ctx := context.Background()
 	s := bus.DefaultSettings()
-	if err := bus.Ensure(ctx, admin, s, "demo", "other"); err != nil {
-		t.Fatal(err)
-	}
+	provision(t, admin, s, "demo", "other")
 	paused := func(model string) []bool {
 		t.Helper()
 		var out []bool
@@ -62,9 +58,7 @@ func TestPauseModel(t *testing.T) {
 	if err := bus.Verify(ctx, supervisor, s, "demo", "other"); err != nil {
 		t.Fatalf("a paused queue is not a layout difference: %v", err)
 	}
-	if err := bus.Ensure(ctx, admin, s, "demo", "other"); err != nil {
-		t.Fatal(err)
-	}
+	provision(t, admin, s, "demo", "other")
 	all("demo", true)
 	if err := bus.ResumeModel(ctx, supervisor, "demo"); err != nil {
 		t.Fatal(err)

@@ -13,7 +13,6 @@ import (
 	"cyberimage/shared/bus"
 	"cyberimage/shared/job"
 	"cyberimage/shared/natsauth"
-	"cyberimage/shared/testenv"
 )
 
 // A layout provisioned before priorities (one consumer per model, filter
@@ -24,8 +23,7 @@ import (
 // the work and a runner verifies and pulls it, each with its role's
 // rights.
 func TestEnsureUpgradesALayoutFromBeforePriorities(t *testing.T) {
-	n := testenv.StartNATSWithAuth(t)
-	_, admin := n.Connect(t)
+	n, admin := authServer(t)
 	_, ingest := n.ConnectAs(t, natsauth.Ingest)
 	_, runner := n.ConnectAs(t, natsauth.Runner)
 	ctx := context.Background()
@@ -46,9 +44,7 @@ func TestEnsureUpgradesALayoutFromBeforePriorities(t *testing.T) {
 		t.Fatalf("the old filter: %v", err)
 	}
 
-	if err := bus.Ensure(ctx, admin, s, "demo"); err != nil {
-		t.Fatal(err)
-	}
+	provision(t, admin, s, "demo")
 	if err := bus.Verify(ctx, runner, s, "demo"); err != nil {
 		t.Fatal(err)
 	}
@@ -87,8 +83,7 @@ func TestEnsureUpgradesALayoutFromBeforePriorities(t *testing.T) {
 // (admin) and by the services' check (a runner's); a model named twice is
 // one set of consumers.
 func TestConsumerNamesCollide(t *testing.T) {
-	n := testenv.StartNATSWithAuth(t)
-	_, admin := n.Connect(t)
+	n, admin := authServer(t)
 	_, runner := n.ConnectAs(t, natsauth.Runner)
 	ctx := context.Background()
 	s := bus.DefaultSettings()
@@ -98,9 +93,7 @@ func TestConsumerNamesCollide(t *testing.T) {
 	if err := bus.Verify(ctx, runner, s, "demo", "demo-high"); !errors.Is(err, bus.ErrSettingsDiffer) {
 		t.Fatalf("colliding models verified: %v", err)
 	}
-	if err := bus.Ensure(ctx, admin, s, "demo", "demo"); err != nil {
-		t.Fatal(err)
-	}
+	provision(t, admin, s, "demo", "demo")
 	if err := bus.Verify(ctx, runner, s, "demo"); err != nil {
 		t.Fatal(err)
 	}
