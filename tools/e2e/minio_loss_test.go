@@ -51,7 +51,10 @@ func TestMinIONodeLoss(t *testing.T) {
 		if i == jobs/4 {
 			// Every service has connections open to node 0 and none is
 			// writing: the next requests meet a dead node.
-			require.Eventually(t, func() bool { return s.completions.total() == i+1 }, time.Minute, 20*time.Millisecond)
+			// retryUntil, not Eventually: total may fail the test, so it
+			// runs on the test's goroutine.
+			retryUntil(t, time.Minute, 20*time.Millisecond, func() bool { return s.completions.total() == i+1 },
+				func() string { return fmt.Sprintf("%d jobs completed before the kill", i+1) })
 			m.Kill(0)
 			killed = time.Now()
 			t.Logf("%.1fs: killed %s, the node every service dials first", time.Since(start).Seconds(), m.Addr(0))
@@ -208,8 +211,8 @@ func faultMidUpload(t *testing.T, s *stack, watch *putWatch, what string, do fun
 	}
 	t.Logf("node %d %s while writing %s", f.node, what, f.key)
 	before := s.completions.total()
-	require.Eventually(t, func() bool { return s.completions.total() >= before+5 }, 2*time.Minute, 50*time.Millisecond,
-		"jobs completing after node %d was %s", f.node, what)
+	retryUntil(t, 2*time.Minute, 50*time.Millisecond, func() bool { return s.completions.total() >= before+5 },
+		func() string { return fmt.Sprintf("jobs completing after node %d was %s", f.node, what) })
 	return f
 }
 
