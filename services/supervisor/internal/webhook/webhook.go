@@ -144,18 +144,20 @@ func (w *Webhooks) session(ctx context.Context, x *dispatcher, taken *uint64) er
 		from = fed
 	}
 	*taken = max(*taken, from)
-	if from < fed {
-		// What ended before the feed began, from one watch, as the record
-		// bucket holds it now: a job ended and then re-queued in between
-		// is left to its next end.
-		ended, _, err := follow.ReadEnded(ctx, w.p.Records, from, fed, 0)
+	// What ended before the feed began, as the record bucket holds it
+	// now (a job ended and then re-queued in between is left to its next
+	// end), in batches of FeedLimit so a long outage is not read into
+	// memory at once.
+	for read := from; read < fed; {
+		ended, next, err := follow.ReadEnded(ctx, w.p.Records, read, fed, w.p.FeedLimit)
 		if err != nil {
 			return err
 		}
 		for _, e := range ended {
 			x.add(e.Revision, e.Record)
 		}
-		*taken = max(*taken, fed)
+		*taken = max(*taken, next)
+		read = next
 	}
 	saved := from
 	tick := time.NewTicker(w.p.SaveEvery)
