@@ -2,13 +2,12 @@ package e2e
 
 import (
 	"fmt"
-	"os"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"cyberimage/tools/internal/benchstack"
 )
 
 // settledRSSKiB waits until a process's resident set stops changing (two
@@ -42,16 +41,13 @@ func vmRSSKiB(t testing.TB, pid int) int {
 	return kib
 }
 
-// readVmRSS reads a process's resident set size in KiB from /proc.
+// readVmRSS is benchstack.ProcRSS's resident set in KiB (it reads whole
+// kB, so MB*1024 is exact), or an error when /proc has none: the
+// process is gone.
 func readVmRSS(pid int) (int, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
+	rss, _ := benchstack.ProcRSS(pid)
+	if rss == 0 {
+		return 0, fmt.Errorf("no VmRSS for pid %d", pid)
 	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			return strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(rest), " kB"))
-		}
-	}
-	return 0, fmt.Errorf("no VmRSS for pid %d", pid)
+	return int(rss * 1024), nil
 }
