@@ -88,15 +88,11 @@ func (p *procSet) killAllAtEnd(dump func()) {
 // not yet registered its cleanup.
 func (p *procSet) waitReady(i int, name, url, notReady string) {
 	p.t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.After(60 * time.Second)
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
 	last := "no answer"
-	for time.Now().Before(deadline) {
-		select {
-		case <-p.exits[i]:
-			p.kill(i)
-			p.t.Fatalf("%s exited before it was ready:\n%s", name, p.logTail(name, everyLine))
-		default:
-		}
+	for {
 		if resp, err := http.Get(url); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -104,10 +100,16 @@ func (p *procSet) waitReady(i int, name, url, notReady string) {
 			}
 			last = resp.Status
 		}
-		time.Sleep(100 * time.Millisecond)
+		select {
+		case <-p.exits[i]:
+			p.kill(i)
+			p.t.Fatalf("%s exited before it was ready:\n%s", name, p.logTail(name, everyLine))
+		case <-deadline:
+			p.kill(i)
+			p.t.Fatalf("%s %s after 60s (last answer: %s)", name, notReady, last)
+		case <-tick.C:
+		}
 	}
-	p.kill(i)
-	p.t.Fatalf("%s %s after 60s (last answer: %s)", name, notReady, last)
 }
 
 // logTail is the last 60 lines of node name's log that keep keeps.

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -14,13 +15,16 @@ import (
 // testenvPath is this package's import path.
 const testenvPath = "cyberimage/shared/testenv"
 
+// testSupport are the repository's test-support packages, named after
+// what they help test as the standard library's httptest is. Listed by
+// name, not matched by a suffix, so a production package whose name
+// happens to end in "test" is still checked; a new helper package fails
+// the check below until it is listed here.
+var testSupport = map[string]bool{"httpservetest": true, "leaderpasstest": true, "imagetest": true}
+
 // isTestSupport reports whether a directory (or import path) named by its
-// last element holds test support: testdata, and the helper packages named
-// after what they help test, as the standard library's httptest is
-// (httpservetest, leaderpasstest, imagetest).
-func isTestSupport(name string) bool {
-	return name == "testdata" || (strings.HasSuffix(name, "test") && name != "test")
-}
+// last element holds test support: testdata or a listed helper package.
+func isTestSupport(name string) bool { return name == "testdata" || testSupport[name] }
 
 // importersOf lists the production Go files under root that import a
 // package matching imported, as paths relative to root. Test files and
@@ -94,12 +98,14 @@ func isOwnTestSupport(path string) bool {
 func TestImportersOfFindsProductionImportsOnly(t *testing.T) {
 	root := t.TempDir()
 	files := map[string]string{
-		"svc/internal/a/a.go":          "package a\n\nimport (\n\t\"fmt\"\n\tenv \"" + testenvPath + "\"\n)\n",
-		"svc/internal/a/a_test.go":     "package a\n\nimport \"" + testenvPath + "\"\n",
-		"svc/internal/a/testdata/x.go": "package x\n\nimport \"" + testenvPath + "\"\n",
-		"svc/internal/b/b.go":          "package b\n\nimport \"cyberimage/shared/testenvx\"\n",
-		"svc/internal/a/atest/h.go":    "package atest\n\nimport \"" + testenvPath + "\"\n",
-		"svc/internal/c/c.go":          "package c\n\nimport \"cyberimage/svc/internal/a/atest\"\n",
+		"svc/internal/a/a.go":                "package a\n\nimport (\n\t\"fmt\"\n\tenv \"" + testenvPath + "\"\n)\n",
+		"svc/internal/a/a_test.go":           "package a\n\nimport \"" + testenvPath + "\"\n",
+		"svc/internal/a/testdata/x.go":       "package x\n\nimport \"" + testenvPath + "\"\n",
+		"svc/internal/b/b.go":                "package b\n\nimport \"cyberimage/shared/testenvx\"\n",
+		"svc/internal/a/leaderpasstest/h.go": "package leaderpasstest\n\nimport \"" + testenvPath + "\"\n",
+		"svc/internal/c/c.go":                "package c\n\nimport \"cyberimage/svc/internal/a/leaderpasstest\"\n",
+		// A production package whose name merely ends in "test".
+		"svc/internal/latest/l.go": "package latest\n\nimport \"" + testenvPath + "\"\n",
 	}
 	for name, body := range files {
 		p := filepath.Join(root, name)
@@ -111,8 +117,9 @@ func TestImportersOfFindsProductionImportsOnly(t *testing.T) {
 		}
 	}
 	found := importersOf(t, root, isTestenv)
-	if len(found) != 1 || found[0] != filepath.Join("svc", "internal", "a", "a.go") {
-		t.Fatalf("found %v, want only svc/internal/a/a.go", found)
+	want := []string{filepath.Join("svc", "internal", "a", "a.go"), filepath.Join("svc", "internal", "latest", "l.go")}
+	if !slices.Equal(found, want) {
+		t.Fatalf("found %v, want %v", found, want)
 	}
 	if found := importersOf(t, root, isOwnTestSupport); len(found) != 1 || found[0] != filepath.Join("svc", "internal", "c", "c.go") {
 		t.Fatalf("test-support importers %v, want only svc/internal/c/c.go", found)
