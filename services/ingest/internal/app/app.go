@@ -65,8 +65,8 @@ func (a *App) Wire() {
 	a.proc = intake.New(params)
 }
 
-// Summary logs the run's counts when ingest stops; started first, it
-// stops last, after the intake has finished its requests.
+// Summary logs the run's counts when ingest stops; started before the
+// intake, it stops after it, once the intake has finished its requests.
 func (a *App) Summary() service.Component {
 	return service.Hooks{OnStop: func(context.Context) error {
 		a.log.Info("stopped", zap.Int64("accepted", a.stats.Accepted.Load()), zap.Int64("duplicates", a.stats.Duplicates.Load()),
