@@ -54,15 +54,16 @@ type ledger struct {
 	done []time.Time // every completed write, in watch order
 }
 
-// watchLedger starts the watch; stop ends it and waits for its goroutine.
-func watchLedger(ctx context.Context, store *jobstore.Store) (*ledger, func(), error) {
+// watchLedger starts the watch; the caller ends it with l.watch.Stop,
+// which waits for its goroutine.
+func watchLedger(ctx context.Context, store *jobstore.Store) (*ledger, error) {
 	l := &ledger{jobs: map[string]*history{}}
 	w, err := recordwatch.Start(ctx, store, l.take)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	l.watch = w
-	return l, w.Stop, nil
+	return l, nil
 }
 
 // take adds one write of a record, stored by the server at at.

@@ -19,7 +19,7 @@ import (
 )
 
 func run(o options) error {
-	ctx, r, stop, err := benchstack.Begin(o.Deadline)
+	ctx, r, tmp, stop, err := benchstack.BeginIn(o.Deadline, "cyberimage-recovery-", false)
 	if err != nil {
 		return err
 	}
@@ -35,11 +35,6 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
-	tmp, err := os.MkdirTemp("", "cyberimage-recovery-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(tmp)
 	ps := benchstack.NewProcs(root, logDir)
 	defer ps.StopAll()
 	bins, err := r.Binaries(ctx, o.BinDir, filepath.Join(tmp, "bin"), benchstack.ServicePackages)
@@ -71,11 +66,11 @@ func run(o options) error {
 	}
 	defer obs.NC.Close()
 	nc, js, store := obs.NC, obs.JS, obs.Store
-	led, stopWatch, err := watchLedger(ctx, store)
+	led, err := watchLedger(ctx, store)
 	if err != nil {
 		return err
 	}
-	defer stopWatch()
+	defer led.watch.Stop()
 	stores := benchstack.Stores{NATSURL: c.URL(), Replicas: len(c.Nodes), S3: s3, ModelsDir: modelsDir, ORTLib: ortLib}
 	fl := &fleet{svc: &benchstack.Services{Procs: ps, Bins: bins, Env: stores.Env(), Creds: c.Creds}, nc: nc}
 	say("services: supervisor, ingest, %d runners × 1 slot (logs in %s)", o.runners, logDir)

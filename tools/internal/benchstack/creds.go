@@ -13,8 +13,9 @@ import (
 
 // Creds is a fresh authority and the folder of the credentials it issues:
 // <role>.creds for each role's default identity (admin's for the harness's
-// provisioning and reading, client's for its requests), and one file per
-// named identity (each runner), issued when first asked for.
+// provisioning only: it reads through Observe, with the supervisor's
+// rights; client's for its requests), and one file per named identity
+// (each runner), issued when first asked for.
 type Creds struct {
 	Auth *natsauth.Authority
 	Dir  string
