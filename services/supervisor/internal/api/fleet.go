@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"sort"
 	"strings"
@@ -45,8 +46,9 @@ func (s *Server) pauseModel(pause bool) http.HandlerFunc {
 		} else {
 			err = bus.ResumeModel(ctx, s.p.JS, model)
 		}
-		if err != nil {
-			writeFailure(w, err, refusal{jetstream.ErrConsumerNotFound, http.StatusNotFound, "no queue for model " + model + ": " + err.Error()})
+		// fmt.Sprint, not err.Error(): the message is built before
+		// writeFailure knows err is not nil.
+		if writeFailure(w, err, refusal{jetstream.ErrConsumerNotFound, http.StatusNotFound, "no queue for model " + model + ": " + fmt.Sprint(err)}) {
 			return
 		}
 		s.log.Info("model queue changed by an operator", zap.String("model", model), zap.Bool("paused", pause))
