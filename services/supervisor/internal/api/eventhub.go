@@ -18,8 +18,11 @@ const eventBuffer = 256
 
 // eventHub shares the event subscriptions among the open streams: one per
 // subject (the all-jobs one, or one job's), open while a stream wants it.
-// Each message is decoded once where it arrives, so junk is counted once,
-// not once per stream listening (the bus's drops are what arrived).
+// Each message is decoded once per subscription it arrives on, so junk is
+// counted once per subscription, not once per stream listening (the bus's
+// drops are what arrived). A job's event arrives on both the all-jobs
+// subscription and that job's while both are open, and is then decoded,
+// and counted if junk, on each.
 type eventHub struct {
 	nc    *nats.Conn
 	drops *bus.Drops
