@@ -11,6 +11,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap/zaptest"
 
+	"cyberimage/shared/bus"
+	"cyberimage/shared/natsauth"
 	"cyberimage/shared/testenv"
 )
 
@@ -37,9 +39,13 @@ func TestStuckTellsABlindWatchFromASlowOne(t *testing.T) {
 // the bucket holds and is caught up; a watch its Stale finds stale is
 // made again and delivers what was put since; Stop ends it all.
 func TestFollowerWatchesAgainAfterAStaleWatch(t *testing.T) {
-	_, js := testenv.StartNATS(t).Connect(t)
+	// Watched as the supervisor watches the job records: with its own
+	// credentials, the bucket made by provisioning.
+	n := testenv.StartNATSWithAuth(t)
+	n.Provisioned(t, "demo")
+	_, js := n.ConnectAs(t, natsauth.Supervisor)
 	ctx := context.Background()
-	kv, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "follow"})
+	kv, err := js.KeyValue(ctx, bus.BucketJobs)
 	require.NoError(t, err)
 	_, err = kv.PutString(ctx, "a", "1")
 	require.NoError(t, err)
