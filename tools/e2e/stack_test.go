@@ -106,7 +106,12 @@ func newStackWith(t testing.TB, n *testenv.NATS, m *testenv.MinIO, extraEnv ...s
 	require.NoError(t, s3access.Provision(ctx, s.minio.Config, s.s3users))
 	s.store, err = jobstore.Open(ctx, s.js)
 	require.NoError(t, err)
-	s.completions = watchCompletions(t, s.store)
+	// The watch reads as the supervisor does, not as admin: tests that
+	// write records keep s.store.
+	_, watchJS := s.nats.ConnectAs(t, natsauth.Supervisor)
+	watchStore, err := jobstore.Open(ctx, watchJS)
+	require.NoError(t, err)
+	s.completions = watchCompletions(t, watchStore)
 	t.Cleanup(func() {
 		if t.Failed() {
 			s.dumpLogs()
